@@ -1,0 +1,1 @@
+"""The ``cramp`` command: one thin module per subcommand."""

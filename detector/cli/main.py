@@ -1,0 +1,62 @@
+"""Entry point of the ``cramp`` console script.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser
+whose ``func`` default is ``run(args) -> int``. Errors the user can cause are
+:class:`~detector.errors.CrampError`: printed as one line on stderr, exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from detector import __version__
+from detector.errors import CrampError
+
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "detector.cli.replay_cmd",
+    "detector.cli.eval_cmd",
+    "detector.cli.report_cmd",
+    "detector.cli.export_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="cramp",
+        description="Night-cramp detector: find calf cramps in leg-band recordings.",
+    )
+    parser.add_argument("--version", action="version", version=f"cramp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # subcommand not built in this checkout
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cramp`` command; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CrampError as exc:
+        print(f"cramp: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cramp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

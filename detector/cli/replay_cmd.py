@@ -1,0 +1,108 @@
+"""``cramp replay``: run recordings through the detector and list their episodes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta, tzinfo
+from typing import Any
+
+from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
+from detector.pipeline.night_window import resolve_timezone
+from detector.pipeline.result import NightResult
+from detector.replay import replay_path
+from detector.safe_files import write_private_text
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``replay`` subcommand."""
+    p = sub.add_parser("replay", help="detect cramp episodes in recording files",
+                       description="Replay recordings (EDF, EDF+, BDF, CSV) through the "
+                                   "detector and print their cramp episodes.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
+    p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
+    add_recording_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay each file; print a table or write JSON."""
+    config = config_from_args(args)
+    channel_map = channel_map_from_args(args)
+    results = [
+        replay_path(path, config=config, channel_map=channel_map, leg=args.leg,
+                    progress=args.json != "-", time_unit=args.time_unit)
+        for path in args.files
+    ]
+    if args.json:
+        doc = {"recordings": [r.to_dict() for r in results]}
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            write_private_text(args.json, text)
+            print(f"wrote {args.json}", file=sys.stderr)
+        if args.json == "-":
+            return 0
+    tz = resolve_timezone(config.in_bed.timezone)
+    for r in results:
+        print(format_result(r, tz=tz))
+    return 0
+
+
+def format_result(result: NightResult, *, tz: tzinfo) -> str:
+    """A plain-text summary of one replayed recording."""
+    info = result.info
+    start_local = info.start_utc.astimezone(tz)
+    lines = [
+        f"{info.path}",
+        f"  start {start_local:%Y-%m-%d %H:%M:%S %Z}, {_hms(info.duration_s)} long, "
+        f"mode {result.mode}, leg {info.leg}",
+    ]
+    if result.in_bed_periods:
+        spans = ", ".join(f"{_clock(info.start_utc, a, tz)}-{_clock(info.start_utc, b, tz)}"
+                          for a, b in result.in_bed_periods)
+        lines.append(f"  in bed: {spans}")
+    else:
+        lines.append("  in bed: no in-bed period found")
+    if not result.episodes:
+        lines.append("  no cramp episodes")
+    else:
+        lines.append(f"  {len(result.episodes)} cramp episode(s):")
+        lines.append("    #  onset     duration  in bed  peak EMG  foot angle  confidence"
+                     "  evidence")
+        for i, e in enumerate(result.episodes, 1):
+            peak = "-" if e.peak_emg_uv is None else f"{e.peak_emg_uv:.0f} uV"
+            angle = "-" if e.plantar_flexion_deg is None else f"{e.plantar_flexion_deg:.0f} deg"
+            lines.append(
+                f"   {i:2d}  {_clock(info.start_utc, e.onset_s, tz)}  {_hms(e.duration_s):>8}"
+                f"  {'yes' if e.in_bed else 'no':>6}  {peak:>8}  {angle:>10}"
+                f"  {e.confidence:10.2f}  {', '.join(e.evidence)}")
+            for note in e.quality_notes:
+                lines.append(f"        note: {note}")
+    lines.append("  quality: " + _quality_line(result.quality))
+    return "\n".join(lines)
+
+
+def _quality_line(q: dict[str, Any]) -> str:
+    parts = []
+    if "emg" in q:
+        e = q["emg"]
+        parts.append(f"EMG usable {e['usable_fraction'] * 100:.0f}% (flat {e['flat_s']:.0f} s, "
+                     f"saturated {e['saturated_s']:.0f} s, hum {e['hum_s']:.0f} s)")
+    if "accelerometer" in q:
+        parts.append(f"accelerometer coverage {q['accelerometer']['coverage'] * 100:.0f}%")
+    parts.append(f"{q['gaps']} gap(s), {q['gap_s']:.1f} s missing")
+    return "; ".join(parts)
+
+
+def _clock(start_utc: Any, offset_s: float, tz: tzinfo) -> str:
+    return f"{(start_utc + timedelta(seconds=offset_s)).astimezone(tz):%H:%M:%S}"
+
+
+def _hms(seconds: float) -> str:
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"

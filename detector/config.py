@@ -1,0 +1,285 @@
+"""All detector thresholds in one typed, frozen configuration, loadable from TOML.
+
+A TOML file only needs the values it changes::
+
+    [episode]
+    min_duration_s = 15.0
+
+    [in_bed]
+    night_window = "21:30-09:00"
+
+Unknown sections or keys, and values of the wrong type, raise :class:`ConfigError` naming the
+key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detector.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmgConfig:
+    """EMG conditioning, envelope, baseline and quality thresholds."""
+
+    highpass_hz: float = 20.0
+    """Lower edge of the EMG band-pass (Hz)."""
+    lowpass_hz: float = 450.0
+    """Upper edge of the band-pass (Hz); lowered to 0.9 x Nyquist for slow rates."""
+    filter_order: int = 4
+    """Butterworth order of each band edge."""
+    min_fs_hz: float = 200.0
+    """Slowest EMG sampling rate accepted (Hz); the band needs at least 2 x 100 Hz."""
+    mains_hz: tuple[float, ...] = (50.0, 60.0)
+    """Mains frequencies notched out (Hz); both by default, so no region setting is needed."""
+    notch_q: float = 30.0
+    """Quality factor of each mains notch."""
+    baseline_block_s: float = 5.0
+    """Block length over which the resting-level estimate is updated (s)."""
+    baseline_window_s: float = 1200.0
+    """History over which the resting level is estimated (s)."""
+    baseline_percentile: float = 10.0
+    """Percentile of block medians taken as the resting level."""
+    baseline_floor_uv: float = 0.5
+    """Lowest resting level assumed (uV RMS), so a silent channel does not make noise look big."""
+    active_ratio: float = 4.0
+    """Envelope must exceed this multiple of the resting level to count as contraction."""
+    active_rise_uv: float = 8.0
+    """...and exceed the resting level by at least this much (uV), as in AASM leg-movement rules."""
+    flat_uv: float = 0.2
+    """Band-passed RMS below this (uV) over an epoch means a flat, lifted electrode."""
+    saturation_fraction: float = 0.01
+    """Fraction of an epoch's samples at the ADC rails above which the epoch is saturated."""
+    hum_fraction: float = 0.6
+    """Fraction of band power removed by the mains notches above which an epoch is 'hum'."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionConfig:
+    """Accelerometer features: posture, movement, ankle angle and calf tremor."""
+
+    lying_max_incline_deg: float = 40.0
+    """Shank inclination above horizontal up to which the leg counts as lying (deg)."""
+    movement_g: float = 0.06
+    """Whole-leg movement above which an epoch is gross movement, not a held posture (g)."""
+    tremor_highpass_hz: float = 5.0
+    """Lower edge of the mechanomyogram (calf tremor) band (Hz)."""
+    tremor_g: float = 0.004
+    """Tremor-band RMS on the shank above which the calf counts as vibrating (g)."""
+    plantar_flexion_deg: float = 20.0
+    """Foot-to-shank angle beyond neutral that counts as forced plantar flexion (deg)."""
+    neutral_offset_deg: float = 0.0
+    """Foot-to-shank angle measured in neutral posture (calibration), subtracted (deg)."""
+    min_sagittal_g: float = 0.5
+    """Gravity component needed in each sensor's sagittal plane to measure the angle (g)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeConfig:
+    """How evidence becomes a cramp episode."""
+
+    min_duration_s: float = 10.0
+    """Shortest sustained contraction logged as a cramp (s); leg movements last 0.5-10 s."""
+    max_dip_s: float = 1.5
+    """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
+    min_duty: float = 0.6
+    """Fraction of a contraction's first ``min_duration_s`` that must be active; rhythmic
+    bursts (walking, series of leg movements) stay below it."""
+    min_confidence: float = 0.3
+    """Episodes scored below this are dropped."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InBedConfig:
+    """In-bed period and the night window."""
+
+    night_window: str | None = "20:00-10:00"
+    """Local clock window in which the sleeper is expected in bed, ``HH:MM-HH:MM``; ``None``
+    disables the window (every time counts)."""
+    timezone: str | None = None
+    """IANA time zone for the night window and display; ``None`` is the machine's zone."""
+    block_s: float = 60.0
+    """Resolution of the in-bed decision (s)."""
+    max_movement_fraction: float = 0.2
+    """Largest fraction of moving epochs in a block still counted as rest."""
+    min_rest_s: float = 1800.0
+    """Shortest rest block that can start an in-bed period (s)."""
+    max_gap_fill_s: float = 3600.0
+    """Wake blocks shorter than this between rest blocks are bridged (s)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectorConfig:
+    """Every threshold of the detector. Defaults are the documented starting point."""
+
+    emg: EmgConfig = field(default_factory=EmgConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    in_bed: InBedConfig = field(default_factory=InBedConfig)
+    epoch_s: float = 0.1
+    """Feature resolution of the whole pipeline (s)."""
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every parameter as plain Python values (for JSON and the episode store)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections: Any) -> DetectorConfig:
+        """Return a copy with whole sections or ``section__key`` values replaced."""
+        data = self.to_dict()
+        for key, value in sections.items():
+            if "__" in key:
+                section, name = key.split("__", 1)
+                data[section][name] = value
+            else:
+                data[key] = value
+        return config_from_dict(data, where="<replace>")
+
+
+def _validate(cfg: DetectorConfig) -> None:
+    def positive(where: str, value: float) -> None:
+        if not value > 0:
+            raise ConfigError(where, f"must be > 0, got {value!r}")
+
+    positive("epoch_s", cfg.epoch_s)
+    if abs(round(1.0 / cfg.epoch_s) * cfg.epoch_s - 1.0) > 1e-9:
+        raise ConfigError("epoch_s", "must divide one second evenly (e.g. 0.1, 0.05, 0.2)")
+    e = cfg.emg
+    positive("emg.highpass_hz", e.highpass_hz)
+    if not e.lowpass_hz > e.highpass_hz:
+        raise ConfigError("emg.lowpass_hz", "must be above emg.highpass_hz")
+    if not 1 <= e.filter_order <= 8:
+        raise ConfigError("emg.filter_order", f"expected 1 to 8, got {e.filter_order}")
+    for name in ("min_fs_hz", "notch_q", "baseline_block_s", "baseline_window_s",
+                 "baseline_floor_uv", "active_ratio", "flat_uv"):
+        positive(f"emg.{name}", getattr(e, name))
+    if e.baseline_window_s < e.baseline_block_s:
+        raise ConfigError("emg.baseline_window_s", "must be at least emg.baseline_block_s")
+    if not 0 <= e.baseline_percentile <= 100:
+        raise ConfigError("emg.baseline_percentile", "expected a percentile from 0 to 100")
+    for name in ("saturation_fraction", "hum_fraction"):
+        if not 0 < getattr(e, name) <= 1:
+            raise ConfigError(f"emg.{name}", "expected a fraction in (0, 1]")
+    m = cfg.motion
+    for name in ("movement_g", "tremor_highpass_hz", "tremor_g", "plantar_flexion_deg",
+                 "min_sagittal_g"):
+        positive(f"motion.{name}", getattr(m, name))
+    if not 0 < m.lying_max_incline_deg < 90:
+        raise ConfigError("motion.lying_max_incline_deg", "expected an angle in (0, 90) degrees")
+    p = cfg.episode
+    positive("episode.min_duration_s", p.min_duration_s)
+    if p.max_dip_s < 0:
+        raise ConfigError("episode.max_dip_s", "must be >= 0")
+    for name in ("min_duty", "min_confidence"):
+        if not 0 <= getattr(p, name) <= 1:
+            raise ConfigError(f"episode.{name}", "expected a fraction in [0, 1]")
+    b = cfg.in_bed
+    if b.night_window is not None:
+        parse_night_window(b.night_window, where="in_bed.night_window")
+    for name in ("block_s", "min_rest_s", "max_gap_fill_s"):
+        positive(f"in_bed.{name}", getattr(b, name))
+
+
+def parse_night_window(text: str, *, where: str) -> tuple[int, int]:
+    """Parse ``"HH:MM-HH:MM"`` into start and end minutes after midnight.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not two 24-hour clock times joined by ``-``.
+    """
+    parts = text.strip().split("-")
+    if len(parts) != 2:
+        raise ConfigError(where, f"expected HH:MM-HH:MM, got {text!r}")
+    minutes = []
+    for part in parts:
+        hh, sep, mm = part.strip().partition(":")
+        if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2):
+            raise ConfigError(where, f"expected HH:MM-HH:MM, got {text!r}")
+        h, m = int(hh), int(mm)
+        if not (0 <= h <= 23 and 0 <= m <= 59):
+            raise ConfigError(where, f"time {part.strip()!r} is not a 24-hour clock time")
+        minutes.append(h * 60 + m)
+    if minutes[0] == minutes[1]:
+        raise ConfigError(where, "start and end of the night window are the same")
+    return minutes[0], minutes[1]
+
+
+_SECTIONS = {"emg": EmgConfig, "motion": MotionConfig, "episode": EpisodeConfig,
+             "in_bed": InBedConfig}
+
+
+def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
+    if "tuple" in annotation:
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(where, f"expected a list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
+    if "str" in annotation:
+        if value is None and "None" in annotation:
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(where, f"expected a string, got {value!r}")
+        return value
+    if annotation == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(where, f"expected an integer, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(where, f"expected a number, got {value!r}")
+    return float(value)
+
+
+def config_from_dict(data: dict[str, Any], *, where: str) -> DetectorConfig:
+    """Build a config from nested dicts (as parsed from TOML); missing keys keep defaults."""
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "epoch_s":
+            kwargs[key] = _coerce(f"{where}: epoch_s", value, 0.1, "float")
+            continue
+        if key not in _SECTIONS:
+            raise ConfigError(f"{where}: {key}", f"unknown section; expected one of "
+                              f"{', '.join([*_SECTIONS, 'epoch_s'])}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key}", "expected a table of values")
+        cls = _SECTIONS[key]
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        section: dict[str, Any] = {}
+        for name, item in value.items():
+            if name not in fields:
+                raise ConfigError(f"{where}: {key}.{name}", f"unknown key; expected one of "
+                                  f"{', '.join(fields)}")
+            f = fields[name]
+            section[name] = _coerce(f"{where}: {key}.{name}", item, f.default, str(f.type))
+        kwargs[key] = cls(**section)
+    try:
+        return DetectorConfig(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.where}", exc.problem) from None
+
+
+def load_config(path: str | Path) -> DetectorConfig:
+    """Load a TOML config file over the defaults.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not TOML, or holds an unknown key or a bad value.
+    """
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(str(p), "config file not found") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(p), f"not a valid TOML file ({exc})") from None
+    return config_from_dict(data, where=str(p))

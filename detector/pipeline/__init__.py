@@ -1,0 +1,1 @@
+"""The streaming detection pipeline: small processors with ``push(chunk)`` / ``flush()``."""

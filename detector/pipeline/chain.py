@@ -1,0 +1,235 @@
+"""The whole pipeline for one recording: channel processors -> aligned evidence -> episodes.
+
+``NightPipeline.push(role, block)`` accepts blocks of any size, from any channel, in any
+interleaving; epochs are fused as soon as every channel has delivered them. Live recording and
+offline replay both drive this one class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from detector import __version__
+from detector.config import DetectorConfig
+from detector.episode import EpisodeEvent
+from detector.errors import CrampInputError
+from detector.pipeline.emg import EmgEpochs, EmgProcessor
+from detector.pipeline.episodes import EpisodeDetector
+from detector.pipeline.features import combine_epochs
+from detector.pipeline.in_bed import in_bed_periods
+from detector.pipeline.motion import AccEpochs, AccProcessor
+from detector.pipeline.night_window import NightWindow, resolve_timezone
+from detector.pipeline.result import NightResult
+from detector.pipeline.trace import TraceBuilder
+from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
+
+
+def detection_mode(roles: set[str]) -> str:
+    """Choose the detection mode from the channel roles present.
+
+    Raises
+    ------
+    CrampInputError
+        If neither EMG nor a shank accelerometer is present.
+    """
+    if "emg" in roles:
+        return "emg+acc" if roles & {"shank_acc", "foot_acc"} else "emg"
+    if "shank_acc" in roles:
+        return "acc"
+    raise CrampInputError(
+        "channels", "need calf EMG or a shank accelerometer (found "
+        f"{', '.join(sorted(roles)) or 'none'}); name them with --emg / --shank-acc")
+
+
+class NightPipeline:
+    """Stream processor for a whole recording.
+
+    Parameters
+    ----------
+    channels : mapping of role to ChannelSpec
+        The channels that will be pushed.
+    config : DetectorConfig
+        All thresholds.
+    start_utc : datetime
+        Recording start (aware).
+    leg : str
+        ``"left"``, ``"right"`` or ``"unknown"``.
+    """
+
+    def __init__(self, channels: Mapping[str, ChannelSpec], *, config: DetectorConfig,
+                 start_utc: datetime, leg: str = "unknown") -> None:
+        self.channels = dict(channels)
+        self.config = config
+        self.start_utc = start_utc
+        self.leg = leg
+        self.mode = detection_mode(set(self.channels))
+        self.eps = round(1.0 / config.epoch_s)
+        tz = resolve_timezone(config.in_bed.timezone)
+        self.window = NightWindow(config.in_bed.night_window, tz=tz)
+        self._procs: dict[str, EmgProcessor | AccProcessor] = {}
+        for role, spec in self.channels.items():
+            if role == "emg":
+                self._procs[role] = EmgProcessor(fs=spec.fs, config=config.emg,
+                                                 epochs_per_s=self.eps, rails_uv=spec.rails)
+            else:
+                tremor = config.motion.tremor_highpass_hz if role == "shank_acc" else None
+                self._procs[role] = AccProcessor(fs=spec.fs, epochs_per_s=self.eps,
+                                                 tremor_highpass_hz=tremor)
+        self.detector = EpisodeDetector(mode=self.mode, has_foot="foot_acc" in self.channels,
+                                        config=config, start_utc=start_utc, leg=leg,
+                                        night_window=self.window)
+        self.trace = TraceBuilder(config=config)
+        self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
+        self._produced = dict.fromkeys(self.channels, 0)
+        self._consumed = 0
+        self._expected = dict.fromkeys(self.channels, 0)
+        self.gaps: list[Gap] = []
+        self._counts = {"epochs": 0, "emg_flat": 0, "emg_saturated": 0, "emg_hum": 0,
+                        "emg_missing": 0, "acc_missing": 0, "moving": 0}
+
+    def push(self, role: str, block: SignalBlock) -> list[EpisodeEvent]:
+        """Feed one block of one channel; return episode events it completes."""
+        spec = self.channels.get(role)
+        if spec is None:
+            raise ValueError(f"channel {role!r} was not declared")
+        if block.data.ndim != (1 if spec.width == 1 else 2):
+            raise ValueError(f"{role}: block shape {block.data.shape} does not fit the channel")
+        if block.start_sample > self._expected[role]:
+            missing = block.start_sample - self._expected[role]
+            self.gaps.append(Gap(role=role, start_s=self._expected[role] / spec.fs,
+                                 end_s=block.start_sample / spec.fs, samples_missing=missing))
+        self._expected[role] = max(self._expected[role], block.end_sample)
+        for ep in self._procs[role].push(block):
+            self._queue(role, ep)
+        return self._drain()
+
+    def flush(self, *, end_s: float | None = None) -> list[EpisodeEvent]:
+        """End of the recording: emit what is left.
+
+        Parameters
+        ----------
+        end_s : float, optional
+            Nominal end of the recording (s); channels that stop early are reported as
+            missing up to it.
+        """
+        for role, proc in self._procs.items():
+            end_sample = None
+            if end_s is not None:
+                end_sample = math.floor(end_s * self.channels[role].fs + 1e-9)
+                if end_sample > self._expected[role]:
+                    fs = self.channels[role].fs
+                    self.gaps.append(Gap(role=role, start_s=self._expected[role] / fs,
+                                         end_s=end_sample / fs,
+                                         samples_missing=end_sample - self._expected[role]))
+            for ep in proc.flush(end_sample=end_sample):
+                self._queue(role, ep)
+        # channels that ended earlier than others are padded as missing
+        target = max(self._produced.values(), default=0)
+        for role in self.channels:
+            short = target - self._produced[role]
+            if short > 0:
+                self._queue(role, _missing_like(self._queues_template(role),
+                                                self._produced[role], short))
+        events = self._drain()
+        events.extend(self.detector.flush())
+        return events
+
+    def _queues_template(self, role: str) -> str:
+        return "emg" if role == "emg" else "acc"
+
+    def _queue(self, role: str, ep: EmgEpochs | AccEpochs) -> None:
+        self._queues[role].append(ep)
+        self._produced[role] += ep.envelope_uv.shape[0] if isinstance(ep, EmgEpochs) \
+            else ep.movement_g.shape[0]
+
+    def _take(self, role: str, n: int) -> dict[str, np.ndarray]:
+        parts = self._queues[role]
+        names = (("envelope_uv", "flat", "saturated", "hum", "missing") if role == "emg"
+                 else ("gravity_g", "movement_g", "tremor_g"))
+        joined = {k: np.concatenate([getattr(p, k) for p in parts]) for k in names}
+        first = parts[0].first_epoch
+        head = {k: v[:n] for k, v in joined.items()}
+        rest = {k: v[n:] for k, v in joined.items()}
+        if rest[names[1]].shape[0]:
+            cls = EmgEpochs if role == "emg" else AccEpochs
+            self._queues[role] = [cls(first + n, *(rest[k] for k in names))]
+        else:
+            self._queues[role] = []
+        return head
+
+    def _drain(self) -> list[EpisodeEvent]:
+        n = min(self._produced.values()) - self._consumed
+        if n <= 0:
+            return []
+        k0 = self._consumed
+        parts = {role: self._take(role, n) for role in self.channels}
+        emg = parts.get("emg")
+        feats = combine_epochs(k0, n, emg=emg, shank=parts.get("shank_acc"),
+                               foot=parts.get("foot_acc"), config=self.config)
+        self._consumed += n
+        events = self.detector.push(feats)
+        self.trace.push(feats, self.detector.last_baseline, emg_present=emg is not None)
+        c = self._counts
+        c["epochs"] += n
+        c["emg_flat"] += int(feats.emg_flat.sum())
+        c["emg_saturated"] += int(feats.emg_saturated.sum())
+        c["emg_hum"] += int(feats.emg_hum.sum())
+        c["emg_missing"] += int(feats.emg_missing.sum()) if emg is not None else 0
+        c["acc_missing"] += int(feats.acc_missing.sum())
+        with np.errstate(invalid="ignore"):
+            c["moving"] += int((feats.movement_g > self.config.motion.movement_g).sum())
+        return events
+
+    def quality(self) -> dict[str, Any]:
+        """Signal-quality summary in seconds and fractions (JSON-ready)."""
+        c = self._counts
+        dt = 1.0 / self.eps
+        total = c["epochs"] * dt
+        q: dict[str, Any] = {"analysed_s": round(total, 1)}
+        if "emg" in self.channels:
+            usable = c["epochs"] - c["emg_flat"] - c["emg_saturated"] - c["emg_missing"]
+            q["emg"] = {
+                "coverage": round(1 - c["emg_missing"] / c["epochs"], 4) if c["epochs"] else 0.0,
+                "usable_fraction": round(usable / c["epochs"], 4) if c["epochs"] else 0.0,
+                "missing_s": round(c["emg_missing"] * dt, 1),
+                "flat_s": round(c["emg_flat"] * dt, 1),
+                "saturated_s": round(c["emg_saturated"] * dt, 1),
+                "hum_s": round(c["emg_hum"] * dt, 1),
+            }
+        if self.channels.keys() & {"shank_acc", "foot_acc"}:
+            q["accelerometer"] = {
+                "coverage": round(1 - c["acc_missing"] / c["epochs"], 4) if c["epochs"] else 0.0,
+                "missing_s": round(c["acc_missing"] * dt, 1),
+                "movement_s": round(c["moving"] * dt, 1),
+            }
+        q["gaps"] = len(self.gaps)
+        q["gap_s"] = round(sum(g.duration_s for g in self.gaps), 3)
+        return q
+
+    def result(self, info: RecordingInfo) -> NightResult:
+        """Assemble the :class:`NightResult` (call after :meth:`flush`)."""
+        trace = self.trace.result()
+        with np.errstate(invalid="ignore"):
+            moving = np.where(np.isnan(trace.movement_g), np.nan,
+                              (trace.movement_g > self.config.motion.movement_g) * 1.0)
+        periods = in_bed_periods(trace.lying, moving, config=self.config.in_bed,
+                                 start_utc=self.start_utc, window=self.window)
+        return NightResult(
+            info=info, mode=self.mode, episodes=tuple(self.detector.episodes),
+            in_bed_periods=tuple(periods),
+            gaps=tuple(sorted(self.gaps, key=lambda g: (g.start_s, g.role))), quality=self.quality(),
+            trace=trace, detector_version=__version__, parameters=self.config.to_dict(),
+        )
+
+
+def _missing_like(kind: str, first: int, n: int) -> EmgEpochs | AccEpochs:
+    nan = np.full(n, np.nan)
+    if kind == "emg":
+        false = np.zeros(n, dtype=bool)
+        return EmgEpochs(first, nan, false, false, false, np.ones(n, dtype=bool))
+    return AccEpochs(first, np.full((n, 3), np.nan), nan, nan.copy())

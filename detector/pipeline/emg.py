@@ -1,0 +1,118 @@
+"""EMG conditioning: band-pass, mains notches, per-epoch envelope and signal-quality flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.config import EmgConfig
+from detector.pipeline.epochs import EpochSummer
+from detector.pipeline.filters import (
+    StreamingSos,
+    design_bandpass,
+    design_mains_notches,
+    emg_band_edges,
+)
+from detector.signals import SignalBlock
+
+
+@dataclass(frozen=True)
+class EmgEpochs:
+    """EMG features of consecutive epochs.
+
+    Attributes
+    ----------
+    first_epoch : int
+        Index of the first epoch.
+    envelope_uv : ndarray, shape (n,)
+        RMS of the conditioned EMG per epoch (uV); NaN where samples are missing.
+    flat : ndarray of bool, shape (n,)
+        Band-passed RMS below the flat threshold: a lifted or dead electrode.
+    saturated : ndarray of bool, shape (n,)
+        Too many samples at the ADC rails.
+    hum : ndarray of bool, shape (n,)
+        Most of the band power was mains hum.
+    missing : ndarray of bool, shape (n,)
+        Samples missing (gap).
+    """
+
+    first_epoch: int
+    envelope_uv: np.ndarray
+    flat: np.ndarray
+    saturated: np.ndarray
+    hum: np.ndarray
+    missing: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Epochs whose envelope can be trusted, shape (n,)."""
+        return ~(self.flat | self.saturated | self.missing)
+
+
+class EmgProcessor:
+    """Stream processor: raw EMG blocks (uV) in, :class:`EmgEpochs` out.
+
+    Parameters
+    ----------
+    fs : float
+        EMG sampling rate (Hz).
+    config : EmgConfig
+        Thresholds and filter settings.
+    epochs_per_s : int
+        Epochs per second of the pipeline.
+    rails_uv : (float, float), optional
+        ADC range in uV; samples within 0.1 % of it count as saturated.
+    """
+
+    def __init__(self, *, fs: float, config: EmgConfig, epochs_per_s: int,
+                 rails_uv: tuple[float, float] | None) -> None:
+        low, high = emg_band_edges(fs=fs, highpass_hz=config.highpass_hz,
+                                   lowpass_hz=config.lowpass_hz, min_fs_hz=config.min_fs_hz)
+        self.band_hz = (low, high)
+        self.config = config
+        self._bandpass = StreamingSos(design_bandpass(fs=fs, low_hz=low, high_hz=high,
+                                                      order=config.filter_order), n_columns=1)
+        self._notch = StreamingSos(design_mains_notches(fs=fs, mains_hz=config.mains_hz,
+                                                        q=config.notch_q), n_columns=1)
+        self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=3)
+        if rails_uv is not None:
+            span = rails_uv[1] - rails_uv[0]
+            self._rail_lo = rails_uv[0] + 1e-3 * span
+            self._rail_hi = rails_uv[1] - 1e-3 * span
+        else:
+            self._rail_lo, self._rail_hi = -np.inf, np.inf
+
+    def push(self, block: SignalBlock) -> list[EmgEpochs]:
+        """Condition a block of raw EMG (uV, shape (n,)); return completed epochs."""
+        x = block.data
+        if block.start_sample != self._summer.next_sample:
+            self._bandpass.reset()
+            self._notch.reset()
+        band = self._bandpass.push(x)
+        clean = self._notch.push(band)
+        cols = np.empty((x.shape[0], 3))
+        np.square(clean, out=cols[:, 0])
+        np.square(band, out=cols[:, 1])
+        cols[:, 2] = (x <= self._rail_lo) | (x >= self._rail_hi)
+        return [self._features(s.first_epoch, s.sums, s.counts)
+                for s in self._summer.push(cols, start_sample=block.start_sample)]
+
+    def flush(self, *, end_sample: int | None = None) -> list[EmgEpochs]:
+        """Close the stream; trailing incomplete epochs come out as missing."""
+        return [self._features(s.first_epoch, s.sums, s.counts)
+                for s in self._summer.flush(end_sample=end_sample)]
+
+    def _features(self, first: int, sums: np.ndarray, counts: np.ndarray) -> EmgEpochs:
+        cfg = self.config
+        missing = np.isnan(sums[:, 0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            envelope = np.sqrt(sums[:, 0] / counts)
+            band_rms = np.sqrt(sums[:, 1] / counts)
+            hum_fraction = 1.0 - sums[:, 0] / sums[:, 1]
+            saturated = (sums[:, 2] / counts) > cfg.saturation_fraction
+            flat = band_rms < cfg.flat_uv
+            hum = hum_fraction > cfg.hum_fraction
+        saturated &= ~missing
+        return EmgEpochs(first, envelope, flat & ~missing & ~saturated, saturated,
+                         hum & ~missing, missing)

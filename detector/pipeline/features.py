@@ -1,0 +1,114 @@
+"""Per-epoch evidence of all channels, aligned on the pipeline's epoch grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.config import DetectorConfig
+from detector.pipeline.motion import plantar_flexion_deg, shank_incline_deg
+
+
+@dataclass(frozen=True)
+class EpochFeatures:
+    """Evidence of consecutive epochs ``first_epoch .. first_epoch + n - 1``.
+
+    Every array has shape (n,); NaN (or False for flags) where the channel is absent or the
+    samples are missing.
+
+    Attributes
+    ----------
+    envelope_uv : EMG RMS per epoch (uV).
+    emg_valid : EMG usable (not missing, flat or saturated).
+    emg_flat, emg_saturated, emg_hum, emg_missing : quality flags.
+    lying : 1.0 lying, 0.0 upright, NaN unknown (from the shank, else the foot).
+    movement_g : largest whole-leg movement of the two sensors (g).
+    tremor_g : calf tremor-band RMS on the shank (g).
+    plantar_flexion_deg : foot-to-shank angle beyond neutral (deg).
+    acc_missing : an accelerometer that exists has no samples.
+    """
+
+    first_epoch: int
+    envelope_uv: np.ndarray
+    emg_valid: np.ndarray
+    emg_flat: np.ndarray
+    emg_saturated: np.ndarray
+    emg_hum: np.ndarray
+    emg_missing: np.ndarray
+    lying: np.ndarray
+    movement_g: np.ndarray
+    tremor_g: np.ndarray
+    plantar_flexion_deg: np.ndarray
+    acc_missing: np.ndarray
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of epochs."""
+        return int(self.envelope_uv.shape[0])
+
+    def slice(self, start: int, stop: int) -> EpochFeatures:
+        """Epochs ``[start, stop)`` counted from ``first_epoch`` (relative indices)."""
+        return EpochFeatures(self.first_epoch + start, *(
+            getattr(self, name)[start:stop] for name in _ARRAY_FIELDS))
+
+    @staticmethod
+    def concat(parts: list[EpochFeatures]) -> EpochFeatures:
+        """Join consecutive feature chunks."""
+        return EpochFeatures(parts[0].first_epoch, *(
+            np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS))
+
+
+_ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_hum",
+                 "emg_missing", "lying", "movement_g", "tremor_g", "plantar_flexion_deg",
+                 "acc_missing")
+
+
+def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | None,
+                   shank: dict[str, np.ndarray] | None, foot: dict[str, np.ndarray] | None,
+                   config: DetectorConfig) -> EpochFeatures:
+    """Fuse per-channel epoch arrays into :class:`EpochFeatures` (pure).
+
+    Parameters
+    ----------
+    first_epoch, n : int
+        Epoch range.
+    emg : dict or None
+        ``envelope_uv``, ``flat``, ``saturated``, ``hum``, ``missing`` arrays of shape (n,).
+    shank, foot : dict or None
+        ``gravity_g`` (n, 3), ``movement_g`` (n,), ``tremor_g`` (n,).
+    config : DetectorConfig
+        Motion thresholds.
+    """
+    nan = np.full(n, np.nan)
+    false = np.zeros(n, dtype=bool)
+    if emg is not None:
+        env = emg["envelope_uv"]
+        flags = [emg[k] for k in ("flat", "saturated", "hum", "missing")]
+        valid = ~(flags[0] | flags[1] | flags[3])
+    else:
+        env, flags, valid = nan, [false] * 4, false
+    m = config.motion
+    lying = nan
+    movement = nan
+    tremor = nan
+    angle = nan
+    acc_missing = false
+    sensors = [s for s in (shank, foot) if s is not None]
+    if sensors:
+        posture_src = sensors[0]["gravity_g"]
+        incline = shank_incline_deg(posture_src)
+        lying = np.where(np.isnan(incline), np.nan, (incline <= m.lying_max_incline_deg) * 1.0)
+        movement = sensors[0]["movement_g"]
+        acc_missing = np.isnan(movement)
+        if len(sensors) > 1:
+            movement = np.fmax(movement, sensors[1]["movement_g"])
+            acc_missing = acc_missing | np.isnan(sensors[1]["movement_g"])
+    if shank is not None:
+        tremor = shank["tremor_g"]
+    if shank is not None and foot is not None:
+        angle = plantar_flexion_deg(shank["gravity_g"], foot["gravity_g"],
+                                    neutral_offset_deg=m.neutral_offset_deg,
+                                    min_sagittal_g=m.min_sagittal_g)
+    return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
+                         lying, movement, tremor, angle, acc_missing)

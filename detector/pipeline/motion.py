@@ -1,0 +1,141 @@
+"""Accelerometer features: gravity direction, whole-leg movement, calf tremor, ankle angle.
+
+Axis convention (see docs/signals.md): each sensor reads specific force (+1 g upward at rest).
+Shank: x from knee to ankle, y lateral (the ankle's hinge axis), z out of the shin. Foot: x from
+heel to toes, y lateral, z out of the top of the foot. With ``phi = atan2(f_z, f_x)`` per
+sensor, the foot-to-shank angle beyond neutral is ``wrap(phi_foot - phi_shank) + 90`` degrees,
+positive when the toes point away from the shin (plantar flexion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.pipeline.epochs import EpochSummer
+from detector.pipeline.filters import StreamingSos, design_highpass
+from detector.signals import SignalBlock
+
+MOVEMENT_HIGHPASS_HZ = 0.5
+"""Edge above which acceleration counts as movement rather than posture (Hz)."""
+
+
+@dataclass(frozen=True)
+class AccEpochs:
+    """Accelerometer features of consecutive epochs.
+
+    Attributes
+    ----------
+    first_epoch : int
+        Index of the first epoch.
+    gravity_g : ndarray, shape (n, 3)
+        Mean acceleration per epoch (g): the gravity direction when still. NaN when missing.
+    movement_g : ndarray, shape (n,)
+        RMS of the acceleration magnitude above 0.5 Hz (g).
+    tremor_g : ndarray, shape (n,)
+        RMS above the tremor edge (g); NaN when not computed for this sensor.
+    """
+
+    first_epoch: int
+    gravity_g: np.ndarray
+    movement_g: np.ndarray
+    tremor_g: np.ndarray
+
+    @property
+    def missing(self) -> np.ndarray:
+        """Epochs without samples, shape (n,)."""
+        return np.isnan(self.movement_g)
+
+
+class AccProcessor:
+    """Stream processor: 3-axis accelerometer blocks (g) in, :class:`AccEpochs` out.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate (Hz).
+    epochs_per_s : int
+        Epochs per second of the pipeline.
+    tremor_highpass_hz : float, optional
+        Lower edge of the tremor (mechanomyogram) band; ``None`` skips tremor (foot sensor).
+    """
+
+    def __init__(self, *, fs: float, epochs_per_s: int,
+                 tremor_highpass_hz: float | None) -> None:
+        self._movement = StreamingSos(design_highpass(fs=fs, cutoff_hz=MOVEMENT_HIGHPASS_HZ,
+                                                      order=2), n_columns=3)
+        self._tremor: StreamingSos | None = None
+        if tremor_highpass_hz is not None and tremor_highpass_hz < 0.45 * fs:
+            self._tremor = StreamingSos(design_highpass(fs=fs, cutoff_hz=tremor_highpass_hz,
+                                                        order=2), n_columns=3)
+        self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=5)
+
+    def push(self, block: SignalBlock) -> list[AccEpochs]:
+        """Process a block of shape (n, 3) in g; return completed epochs."""
+        x = block.data
+        if block.start_sample != self._summer.next_sample:
+            self._movement.reset()
+            if self._tremor is not None:
+                self._tremor.reset()
+        cols = np.empty((x.shape[0], 5))
+        cols[:, :3] = x
+        moving = self._movement.push(x)
+        cols[:, 3] = np.einsum("ij,ij->i", moving, moving)
+        if self._tremor is not None:
+            trem = self._tremor.push(x)
+            cols[:, 4] = np.einsum("ij,ij->i", trem, trem)
+        else:
+            cols[:, 4] = np.nan
+        return [self._features(s.first_epoch, s.sums, s.counts)
+                for s in self._summer.push(cols, start_sample=block.start_sample)]
+
+    def flush(self, *, end_sample: int | None = None) -> list[AccEpochs]:
+        """Close the stream; trailing incomplete epochs come out as missing."""
+        return [self._features(s.first_epoch, s.sums, s.counts)
+                for s in self._summer.flush(end_sample=end_sample)]
+
+    @staticmethod
+    def _features(first: int, sums: np.ndarray, counts: np.ndarray) -> AccEpochs:
+        mean = sums / counts[:, None]
+        return AccEpochs(first, mean[:, :3], np.sqrt(mean[:, 3]), np.sqrt(mean[:, 4]))
+
+
+def shank_incline_deg(gravity_g: np.ndarray) -> np.ndarray:
+    """Angle of the shank's long axis above the horizontal (deg), shape (n,) from (n, 3).
+
+    0 when lying (shank horizontal), 90 when standing or sitting with the legs down.
+    """
+    norm = np.linalg.norm(gravity_g, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.degrees(np.arcsin(np.clip(np.abs(gravity_g[:, 0]) / norm, 0.0, 1.0)))
+
+
+def plantar_flexion_deg(shank_g: np.ndarray, foot_g: np.ndarray, *, neutral_offset_deg: float,
+                        min_sagittal_g: float) -> np.ndarray:
+    """Foot-to-shank angle beyond neutral from the two gravity vectors (deg).
+
+    Parameters
+    ----------
+    shank_g, foot_g : ndarray, shape (n, 3)
+        Mean acceleration of the shank and foot sensors per epoch (g).
+    neutral_offset_deg : float
+        Angle this formula gives in the sleeper's neutral posture (calibration).
+    min_sagittal_g : float
+        Gravity needed in each sensor's x-z plane; below it (lying on the side) the angle is
+        not observable from gravity and NaN is returned.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Positive = plantar flexion (toes pointed), negative = dorsiflexion; NaN where unknown.
+    """
+    phi_shank = np.arctan2(shank_g[:, 2], shank_g[:, 0])
+    phi_foot = np.arctan2(foot_g[:, 2], foot_g[:, 0])
+    diff = np.angle(np.exp(1j * (phi_foot - phi_shank)))
+    angle = np.degrees(diff) + 90.0
+    angle = (angle + 180.0) % 360.0 - 180.0 - neutral_offset_deg
+    sag_shank = np.hypot(shank_g[:, 0], shank_g[:, 2])
+    sag_foot = np.hypot(foot_g[:, 0], foot_g[:, 2])
+    observable = (sag_shank >= min_sagittal_g) & (sag_foot >= min_sagittal_g)
+    return np.where(observable, angle, np.nan)

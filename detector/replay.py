@@ -1,0 +1,141 @@
+"""Offline replay: the streaming pipeline fed from a recording, as fast as it will go."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from detector.config import DetectorConfig
+from detector.episode import EpisodeEvent
+from detector.pipeline.chain import NightPipeline
+from detector.pipeline.result import NightResult
+from detector.signals import ChannelSpec, Gap, RecordingInfo, RecordingSource, SignalBlock
+
+if TYPE_CHECKING:
+    from detector.io.channels import ChannelMap
+
+DEFAULT_CHUNK_S = 30.0
+"""Seconds of signal read and pushed at a time in replay."""
+
+
+@dataclass
+class ArrayRecording:
+    """A recording held in memory, streamed like a file (tests, simulations).
+
+    Attributes
+    ----------
+    info : RecordingInfo
+        Channels (with their ``fs``), start time, duration.
+    data : dict of str to ndarray
+        Samples per role in canonical units: EMG (n,) uV, accelerometers (n, 3) g.
+    gaps : list of Gap
+        Gaps to cut out of the data when streaming (samples inside are not delivered).
+    """
+
+    info: RecordingInfo
+    data: Mapping[str, np.ndarray]
+    gaps: list[Gap] = field(default_factory=list)
+
+    def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:
+        """Yield ``(role, block)`` pairs, ``chunk_s`` seconds at a time, gaps left out."""
+        t = 0.0
+        while t < self.info.duration_s:
+            t1 = t + chunk_s
+            for role, spec in self.info.channels.items():
+                x = self.data[role]
+                a, b = round(t * spec.fs), min(round(t1 * spec.fs), x.shape[0])
+                for s, e in self._present(role, a, b, spec.fs):
+                    if e > s:
+                        yield role, SignalBlock(data=x[s:e], fs=spec.fs, start_sample=s)
+            t = t1
+
+    def _present(self, role: str, a: int, b: int, fs: float) -> list[tuple[int, int]]:
+        pieces = [(a, b)]
+        for g in self.gaps:
+            if g.role != role:
+                continue
+            gs, ge = round(g.start_s * fs), round(g.end_s * fs)
+            pieces = [p for s, e in pieces for p in ((s, min(e, gs)), (max(s, ge), e))
+                      if p[1] > p[0]]
+        return pieces
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def run_source(source: RecordingSource, *, config: DetectorConfig, leg: str | None = None,
+               chunk_s: float = DEFAULT_CHUNK_S, progress: bool = False,
+               on_event: Callable[[EpisodeEvent], None] | None = None) -> NightResult:
+    """Stream a recording through :class:`NightPipeline` and return its result.
+
+    Parameters
+    ----------
+    source : RecordingSource
+        Any reader (EDF, CSV, capture, in-memory).
+    config : DetectorConfig
+        Thresholds.
+    leg : str, optional
+        Overrides the leg the recording names.
+    chunk_s : float
+        Seconds per pushed chunk; the result does not depend on it.
+    progress : bool
+        Show a progress bar on stderr when it is a terminal.
+    on_event : callable, optional
+        Called with every live episode event as it happens.
+    """
+    info = source.info
+    pipe = NightPipeline(info.channels, config=config, start_utc=info.start_utc,
+                         leg=leg or info.leg)
+    bar = _progress_bar(info, enabled=progress)
+    done_s = 0.0
+    for role, block in source.blocks(chunk_s):
+        for ev in pipe.push(role, block):
+            if on_event is not None:
+                on_event(ev)
+        if bar is not None:
+            end_s = block.end_sample / block.fs
+            if end_s > done_s:
+                bar.update(end_s - done_s)
+                done_s = end_s
+    for ev in pipe.flush(end_s=info.duration_s):
+        if on_event is not None:
+            on_event(ev)
+    if bar is not None:
+        bar.close()
+    result = pipe.result(info)
+    return result
+
+
+def replay_path(path: str, *, config: DetectorConfig, channel_map: ChannelMap,
+                leg: str | None = None, progress: bool = False,
+                time_unit: str | None = None) -> NightResult:
+    """Open a recording file and replay it (see :func:`run_source`)."""
+    from detector.io.open import open_recording
+
+    source = open_recording(path, channel_map=channel_map, min_emg_fs_hz=config.emg.min_fs_hz,
+                            time_unit=time_unit)
+    try:
+        return run_source(source, config=config, leg=leg, progress=progress)
+    finally:
+        source.close()
+
+
+def _progress_bar(info: RecordingInfo, *, enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled or not sys.stderr.isatty() or info.duration_s < 600:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=round(info.duration_s), unit="s", desc=info.path.split("/")[-1],
+                file=sys.stderr, leave=False)
+
+
+def make_info(*, path: str, start_utc: datetime, duration_s: float,
+              channels: Mapping[str, ChannelSpec], leg: str = "unknown") -> RecordingInfo:
+    """Convenience constructor of :class:`RecordingInfo` for in-memory recordings."""
+    return RecordingInfo(path=path, start_utc=start_utc, duration_s=duration_s,
+                         channels=dict(channels), leg=leg, file_format="memory")
