@@ -207,6 +207,9 @@ class NightPipeline:
                 "missing_s": round(c["acc_missing"] * dt, 1),
                 "movement_s": round(c["moving"] * dt, 1),
             }
+        if self.mode == "acc" and "foot_acc" not in self.channels:
+            q["limitations"] = ["no foot accelerometer and no EMG: the ankle angle cannot be "
+                                "measured, so no cramp can be confirmed"]
         q["gaps"] = len(self.gaps)
         q["gap_s"] = round(sum(g.duration_s for g in self.gaps), 3)
         return q

@@ -6,8 +6,9 @@ A *contraction run* is a stretch of active epochs in which no lull lasts longer 
 - ``emg+acc``: EMG envelope well above the resting level, leg not in gross movement, and not
   an upright leg with the foot pulled up (voluntary stretching);
 - ``emg``: EMG envelope well above the resting level;
-- ``acc``: calf tremor (mechanomyogram) on a still leg, with the foot held in plantar flexion
-  when a foot sensor is present.
+- ``acc``: calf tremor (mechanomyogram) on a still leg with the foot held in plantar flexion
+  (needs both the shank and the foot sensor; with the shank alone nothing can be confirmed,
+  and the result's quality says so).
 
 When a run has lasted ``min_duration_s`` it is judged once, on its first ``min_duration_s``:
 enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement series
@@ -97,10 +98,10 @@ class EpisodeDetector:
         with np.errstate(invalid="ignore"):
             moving = f.movement_g > m.movement_g
             if self.mode == "acc":
-                active = (f.tremor_g > m.tremor_g) & ~moving & ~(f.lying == 0)
-                if self.has_foot:
-                    active &= f.plantar_flexion_deg >= m.plantar_flexion_deg
-                return active
+                # without a foot sensor the ankle angle is unobservable and tremor alone is
+                # too weak to call a cramp: nothing is active
+                return ((f.tremor_g > m.tremor_g) & ~moving & ~(f.lying == 0)
+                        & (f.plantar_flexion_deg >= m.plantar_flexion_deg))
             threshold = np.maximum(base * e.active_ratio, base + e.active_rise_uv)
             active = f.emg_valid & (f.envelope_uv > threshold)
             if self.mode == "emg+acc":
