@@ -26,14 +26,14 @@ def test_boundaries_cover_every_sample_once(fs: float) -> None:
 @settings(max_examples=60, deadline=None)
 @given(cuts=st.lists(st.integers(1, 4999), max_size=40), fs=st.sampled_from([200.0, 256.0, 333.3]))
 def test_summer_is_chunk_independent(cuts: list[int], fs: float) -> None:
-    x = np.random.default_rng(0).standard_normal((5000, 2))
+    x = np.random.default_rng(0).standard_normal((2, 5000))
     whole = EpochSummer(fs=fs, epochs_per_s=10, n_columns=2)
     ref = whole.push(x, start_sample=0) + whole.flush(end_sample=5000)
     parts = EpochSummer(fs=fs, epochs_per_s=10, n_columns=2)
     got = []
     bounds = sorted({0, 5000, *cuts})
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        got += parts.push(x[a:b], start_sample=a)
+        got += parts.push(x[:, a:b], start_sample=a)
     got += parts.flush(end_sample=5000)
     cat = lambda chunks: np.concatenate([c.sums for c in chunks])  # noqa: E731
     np.testing.assert_array_equal(cat(got), cat(ref))
@@ -41,13 +41,13 @@ def test_summer_is_chunk_independent(cuts: list[int], fs: float) -> None:
     bnd = epoch_boundary(np.arange(0, 200), fs=fs, epochs_per_s=10)
     full = cat(ref)
     for k in (0, 7, 50):
-        np.testing.assert_allclose(full[k], x[bnd[k]:bnd[k + 1]].sum(axis=0))
+        np.testing.assert_allclose(full[k], x[:, bnd[k]:bnd[k + 1]].sum(axis=1))
 
 
 def test_summer_marks_epochs_touched_by_a_gap_invalid() -> None:
     s = EpochSummer(fs=100.0, epochs_per_s=10, n_columns=1)
-    out = s.push(np.ones((250, 1)), start_sample=0)          # epochs 0..24 complete
-    out += s.push(np.ones((300, 1)), start_sample=305)       # samples 250..304 missing
+    out = s.push(np.ones((1, 250)), start_sample=0)          # epochs 0..24 complete
+    out += s.push(np.ones((1, 300)), start_sample=305)       # samples 250..304 missing
     out += s.flush(end_sample=605)
     sums = np.concatenate([o.sums[:, 0] for o in out])
     assert np.all(sums[:25] == 10.0)

@@ -72,16 +72,16 @@ class EmgProcessor:
         self.band_hz = (low, high)
         self.config = config
         self._bandpass = StreamingSos(design_bandpass(fs=fs, low_hz=low, high_hz=high,
-                                                      order=config.filter_order), n_columns=1)
+                                                      order=config.filter_order))
         self._notch = StreamingSos(design_mains_notches(fs=fs, mains_hz=config.mains_hz,
-                                                        q=config.notch_q), n_columns=1)
-        self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=3)
+                                                        q=config.notch_q))
+        self._rails = rails_uv
+        self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s,
+                                   n_columns=3 if rails_uv is not None else 2)
         if rails_uv is not None:
             span = rails_uv[1] - rails_uv[0]
             self._rail_lo = rails_uv[0] + 1e-3 * span
             self._rail_hi = rails_uv[1] - 1e-3 * span
-        else:
-            self._rail_lo, self._rail_hi = -np.inf, np.inf
 
     def push(self, block: SignalBlock) -> list[EmgEpochs]:
         """Condition a block of raw EMG (uV, shape (n,)); return completed epochs."""
@@ -91,10 +91,11 @@ class EmgProcessor:
             self._notch.reset()
         band = self._bandpass.push(x)
         clean = self._notch.push(band)
-        cols = np.empty((x.shape[0], 3))
-        np.square(clean, out=cols[:, 0])
-        np.square(band, out=cols[:, 1])
-        cols[:, 2] = (x <= self._rail_lo) | (x >= self._rail_hi)
+        cols = np.empty((self._summer.n_columns, x.shape[0]))
+        np.square(clean, out=cols[0])
+        np.square(band, out=cols[1])
+        if self._rails is not None:
+            cols[2] = (x <= self._rail_lo) | (x >= self._rail_hi)
         return [self._features(s.first_epoch, s.sums, s.counts)
                 for s in self._summer.push(cols, start_sample=block.start_sample)]
 
@@ -110,7 +111,8 @@ class EmgProcessor:
             envelope = np.sqrt(sums[:, 0] / counts)
             band_rms = np.sqrt(sums[:, 1] / counts)
             hum_fraction = 1.0 - sums[:, 0] / sums[:, 1]
-            saturated = (sums[:, 2] / counts) > cfg.saturation_fraction
+            saturated = (sums[:, 2] / counts > cfg.saturation_fraction if sums.shape[1] > 2
+                         else np.zeros(sums.shape[0], dtype=bool))
             flat = band_rms < cfg.flat_uv
             hum = hum_fraction > cfg.hum_fraction
         saturated &= ~missing

@@ -59,6 +59,7 @@ class EpochSums:
         Index of the first epoch.
     sums : ndarray, shape (n, c)
         Per-epoch sums of each column; NaN rows for invalid epochs (gaps).
+        (Columns are pushed time-last, shape (c, n_samples), for speed.)
     counts : ndarray, shape (n,)
         Number of samples per epoch (float, for division).
     """
@@ -91,14 +92,14 @@ class EpochSummer:
         self.epochs_per_s = epochs_per_s
         self.n_columns = n_columns
         self._next_epoch = 0          # first epoch not yet emitted
-        self._pending = np.empty((0, n_columns))
+        self._pending = np.empty((n_columns, 0))
         self._pending_start = 0       # sample index of _pending[0] (== boundary(_next_epoch))
         self._pending_valid = True    # False if the epoch at _next_epoch lost samples
 
     @property
     def next_sample(self) -> int:
         """Sample index the stream expects next."""
-        return self._pending_start + self._pending.shape[0]
+        return self._pending_start + self._pending.shape[1]
 
     def _invalid(self, first: int, n: int) -> EpochSums:
         counts = np.diff(epoch_boundary(np.arange(first, first + n + 1), fs=self.fs,
@@ -110,8 +111,8 @@ class EpochSummer:
 
         Parameters
         ----------
-        values : ndarray, shape (n, c)
-            Samples (already transformed, e.g. squared), ``c = n_columns``.
+        values : ndarray, shape (c, n)
+            Samples (already transformed, e.g. squared), ``c = n_columns``, time last.
         start_sample : int
             Index of ``values[0]``; a jump past :attr:`next_sample` is a gap.
 
@@ -133,30 +134,31 @@ class EpochSummer:
             self._next_epoch = gap_epoch
             self._pending_start = int(epoch_boundary(gap_epoch, fs=self.fs,
                                                      epochs_per_s=self.epochs_per_s))
-            self._pending = np.empty((0, self.n_columns))
+            self._pending = np.empty((self.n_columns, 0))
             # the epoch containing start_sample lacks its first samples unless aligned
             self._pending_valid = start_sample == self._pending_start
             skip = start_sample - self._pending_start
             if skip > 0:
-                self._pending = np.zeros((skip, self.n_columns))
-        if values.shape[0] == 0:
+                self._pending = np.zeros((self.n_columns, skip))
+        if values.shape[1] == 0:
             return out
-        buf = np.concatenate([self._pending, values]) if self._pending.shape[0] else values
-        buf_end = self._pending_start + buf.shape[0]
+        buf = np.concatenate([self._pending, values], axis=1) if self._pending.shape[1] \
+            else values
+        buf_end = self._pending_start + buf.shape[1]
         last_complete = epoch_of_sample(buf_end, fs=self.fs, epochs_per_s=self.epochs_per_s)
         # epochs _next_epoch .. last_complete-1 are complete when boundary(last_complete) <= end
         n_done = last_complete - self._next_epoch
         if n_done > 0:
             bounds = epoch_boundary(np.arange(self._next_epoch, last_complete + 1), fs=self.fs,
                                     epochs_per_s=self.epochs_per_s) - self._pending_start
-            sums = np.add.reduceat(buf[: bounds[-1]], bounds[:-1], axis=0)
+            sums = np.add.reduceat(buf[:, : bounds[-1]], bounds[:-1], axis=1).T
             counts = np.diff(bounds).astype(float)
             if not self._pending_valid:
                 sums[0] = np.nan
                 self._pending_valid = True
             out.append(EpochSums(self._next_epoch, sums, counts))
             self._next_epoch = last_complete
-            self._pending = buf[bounds[-1]:].copy()
+            self._pending = buf[:, bounds[-1]:].copy()
             self._pending_start += int(bounds[-1])
         else:
             self._pending = buf
@@ -176,7 +178,7 @@ class EpochSummer:
         if int(epoch_boundary(last, fs=self.fs, epochs_per_s=self.epochs_per_s)) < end:
             last += 1
         n = last - self._next_epoch
-        self._pending = np.empty((0, self.n_columns))
+        self._pending = np.empty((self.n_columns, 0))
         if n <= 0:
             return []
         out = [self._invalid(self._next_epoch, n)]

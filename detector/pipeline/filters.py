@@ -73,19 +73,16 @@ def design_mains_notches(*, fs: float, mains_hz: tuple[float, ...], q: float) ->
 
 
 class StreamingSos:
-    """Stream processor applying an SOS filter along axis 0 with carried state.
+    """Stream processor applying an SOS filter along the last axis with carried state.
 
     Parameters
     ----------
     sos : ndarray, shape (n_sections, 6)
         Filter sections.
-    n_columns : int
-        Number of columns filtered in parallel (1 for EMG, 3 for an accelerometer).
     """
 
-    def __init__(self, sos: np.ndarray, *, n_columns: int) -> None:
+    def __init__(self, sos: np.ndarray) -> None:
         self.sos = sos
-        self.n_columns = n_columns
         self._zi_unit = signal.sosfilt_zi(sos) if sos.shape[0] else np.zeros((0, 2))
         self._zi: np.ndarray | None = None
 
@@ -94,13 +91,14 @@ class StreamingSos:
         self._zi = None
 
     def push(self, x: np.ndarray) -> np.ndarray:
-        """Filter a chunk; shape (n,) or (n, n_columns), returns the same shape, float64."""
-        if self.sos.shape[0] == 0 or x.shape[0] == 0:
+        """Filter a chunk of shape (n,) or (c, n) (time last); returns the same shape."""
+        if self.sos.shape[0] == 0 or x.shape[-1] == 0:
             return np.asarray(x, dtype=float)
         if self._zi is None:
-            first = x[0]
-            self._zi = self._zi_unit[:, :, None] * np.reshape(first, (1, 1, -1))
+            first = x[..., 0]
             if x.ndim == 1:
-                self._zi = self._zi[:, :, 0]
-        y, self._zi = signal.sosfilt(self.sos, x, axis=0, zi=self._zi)
+                self._zi = self._zi_unit * first
+            else:
+                self._zi = self._zi_unit[:, None, :] * np.asarray(first)[None, :, None]
+        y, self._zi = signal.sosfilt(self.sos, x, axis=-1, zi=self._zi)
         return np.asarray(y)

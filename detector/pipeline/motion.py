@@ -64,29 +64,29 @@ class AccProcessor:
     def __init__(self, *, fs: float, epochs_per_s: int,
                  tremor_highpass_hz: float | None) -> None:
         self._movement = StreamingSos(design_highpass(fs=fs, cutoff_hz=MOVEMENT_HIGHPASS_HZ,
-                                                      order=2), n_columns=3)
+                                                      order=2))
         self._tremor: StreamingSos | None = None
         if tremor_highpass_hz is not None and tremor_highpass_hz < 0.45 * fs:
             self._tremor = StreamingSos(design_highpass(fs=fs, cutoff_hz=tremor_highpass_hz,
-                                                        order=2), n_columns=3)
+                                                        order=2))
         self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=5)
 
     def push(self, block: SignalBlock) -> list[AccEpochs]:
         """Process a block of shape (n, 3) in g; return completed epochs."""
-        x = block.data
+        x = np.ascontiguousarray(block.data.T)  # (3, n): filters run along time, last axis
         if block.start_sample != self._summer.next_sample:
             self._movement.reset()
             if self._tremor is not None:
                 self._tremor.reset()
-        cols = np.empty((x.shape[0], 5))
-        cols[:, :3] = x
+        cols = np.empty((5, x.shape[1]))
+        cols[:3] = x
         moving = self._movement.push(x)
-        cols[:, 3] = np.einsum("ij,ij->i", moving, moving)
+        np.einsum("ij,ij->j", moving, moving, out=cols[3])
         if self._tremor is not None:
             trem = self._tremor.push(x)
-            cols[:, 4] = np.einsum("ij,ij->i", trem, trem)
+            np.einsum("ij,ij->j", trem, trem, out=cols[4])
         else:
-            cols[:, 4] = np.nan
+            cols[4] = np.nan
         return [self._features(s.first_epoch, s.sums, s.counts)
                 for s in self._summer.push(cols, start_sample=block.start_sample)]
 

@@ -1,0 +1,369 @@
+"""Read EDF, EDF+C, BDF and BDF+C recordings chunk by chunk (pyedflib).
+
+The header is checked here first (magic, field syntax, file size against records x record
+size), so that a damaged file fails with one clear line instead of a library message. Samples
+are then read with pyedflib, converted to canonical units (EMG uV, acceleration g) and
+streamed in windows of ``chunk_s`` seconds.
+
+Discontinuous files (EDF+D, BDF+D) are rejected: pyedflib cannot read them, and EDFbrowser can
+convert them to continuous EDF+C pieces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pyedflib
+
+from detector.config import DetectorConfig
+from detector.errors import CrampInputError
+from detector.io.channels import ChannelMap, SignalRef, resolve_channels
+from detector.io.units import acc_scale_to_g, emg_scale_to_uv
+from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
+
+EDF_MAGIC = b"0       "
+BDF_MAGIC = b"\xffBIOSEMI"
+_ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+_SIGNAL_FIELDS = (
+    ("label", 16), ("transducer", 80), ("dimension", 8), ("phys_min", 8), ("phys_max", 8),
+    ("dig_min", 8), ("dig_max", 8), ("prefilter", 80), ("spr", 8), ("reserved", 32),
+)
+
+
+@dataclass(frozen=True)
+class EdfSignalHeader:
+    """Header fields of one signal (units as written in the file)."""
+
+    label: str
+    dimension: str
+    phys_min: float
+    phys_max: float
+    spr: int
+
+
+@dataclass(frozen=True)
+class EdfHeader:
+    """The fixed header of an EDF/BDF file, checked for syntax and size."""
+
+    bdf: bool
+    reserved: str
+    header_bytes: int
+    n_records: int
+    record_duration_s: float
+    signals: tuple[EdfSignalHeader, ...]
+    extra_bytes: int
+
+    @property
+    def file_format(self) -> str:
+        """``"edf"``, ``"edf+"``, ``"bdf"`` or ``"bdf+"``."""
+        plus = self.reserved.startswith(("EDF+", "BDF+"))
+        return ("bdf" if self.bdf else "edf") + ("+" if plus else "")
+
+
+def _field(raw: bytes, kind: type, *, name: str, where: str) -> int | float:
+    text = raw.decode("ascii", errors="replace").strip()
+    try:
+        value = kind(text)
+    except ValueError:
+        raise CrampInputError(where, f"header field {name} is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise CrampInputError(where, f"header field {name} is {text!r}, not a finite number")
+    return value
+
+
+def read_edf_header(path: Path) -> EdfHeader:
+    """Read and check the header of an EDF/BDF file.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    EdfHeader
+
+    Raises
+    ------
+    CrampInputError
+        Missing file, wrong magic, malformed fields, or a size that does not match the header.
+    """
+    where = path.name
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            fixed = fh.read(256)
+            ns_guess = fixed[252:256]
+            rest_len = 256 * int(ns_guess) if ns_guess.strip().isdigit() else 0
+            rest = fh.read(rest_len)
+    except FileNotFoundError:
+        raise CrampInputError(where, "file not found") from None
+    except OSError as exc:
+        raise CrampInputError(where, f"cannot read the file ({exc.strerror})") from None
+    if fixed[:8] not in (EDF_MAGIC, BDF_MAGIC) or len(fixed) < 256:
+        raise CrampInputError(where, "not an EDF or BDF file (the header does not start like one)")
+    bdf = fixed[:8] == BDF_MAGIC
+    header_bytes = int(_field(fixed[184:192], int, name="header size", where=where))
+    n_records = int(_field(fixed[236:244], int, name="number of records", where=where))
+    duration = float(_field(fixed[244:252], float, name="record duration", where=where))
+    ns = int(_field(fixed[252:256], int, name="number of signals", where=where))
+    if not 1 <= ns <= 4096 or header_bytes != 256 * (ns + 1) or len(rest) != 256 * ns:
+        raise CrampInputError(where, "header is damaged (signal count and header size disagree)")
+    if n_records < 1:
+        raise CrampInputError(where, f"header gives {n_records} data records; expected at least 1")
+    if not duration > 0:
+        raise CrampInputError(where, f"record duration is {duration} s; expected more than 0")
+    columns: dict[str, list[bytes]] = {}
+    pos = 0
+    for name, width in _SIGNAL_FIELDS:
+        columns[name] = [rest[pos + width * i : pos + width * (i + 1)] for i in range(ns)]
+        pos += width * ns
+    signals = []
+    dig_lim = 2**23 if bdf else 2**15
+    for i in range(ns):
+        label = columns["label"][i].decode("latin-1").strip()
+        fld = f"signal {i + 1} ({label!r})"
+        spr = int(_field(columns["spr"][i], int, name=f"{fld} samples per record", where=where))
+        pmin = float(_field(columns["phys_min"][i], float, name=f"{fld} physical min", where=where))
+        pmax = float(_field(columns["phys_max"][i], float, name=f"{fld} physical max", where=where))
+        dmin = int(_field(columns["dig_min"][i], int, name=f"{fld} digital min", where=where))
+        dmax = int(_field(columns["dig_max"][i], int, name=f"{fld} digital max", where=where))
+        if spr < 1 or not -dig_lim <= dmin < dmax < dig_lim or pmin == pmax:
+            raise CrampInputError(where, f"header of {fld} is damaged (ranges or sample count)")
+        dim = columns["dimension"][i].decode("latin-1").strip()
+        signals.append(EdfSignalHeader(label, dim, pmin, pmax, spr))
+    record_bytes = sum(s.spr for s in signals) * (3 if bdf else 2)
+    expected = header_bytes + n_records * record_bytes
+    if size < expected:
+        raise CrampInputError(
+            where,
+            f"file is truncated: header says {n_records} records of {record_bytes} bytes "
+            f"({expected} bytes), the file has {size}",
+        )
+    return EdfHeader(
+        bdf=bdf,
+        reserved=fixed[192:236].decode("latin-1").strip(),
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration_s=duration,
+        signals=tuple(signals),
+        extra_bytes=size - expected,
+    )
+
+
+def open_pyedflib(path: Path, header: EdfHeader) -> pyedflib.EdfReader:
+    """Open a header-checked file with pyedflib, turning its errors into CrampInputError."""
+    if header.reserved.startswith(("EDF+D", "BDF+D")):
+        raise CrampInputError(
+            path.name,
+            "discontinuous EDF+D/BDF+D files are not supported; convert to EDF+C first "
+            "(EDFbrowser: Tools > Convert EDF+D to EDF+C)",
+        )
+    try:
+        return pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        reason = str(exc).rsplit(": ", 1)[-1]
+        if "already been opened" in reason:
+            raise CrampInputError(
+                path.name, "the file is already open in this program (pyedflib allows one "
+                "reader per file); close the other reader first"
+            ) from None
+        raise CrampInputError(path.name, f"not a readable EDF/BDF file ({reason})") from None
+
+
+class EdfRecording:
+    """An EDF/EDF+C/BDF/BDF+C file as a :class:`~detector.signals.RecordingSource`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    channel_map : ChannelMap
+        Labels, units and start time the user gave; roles not named are recognised by label.
+    min_emg_fs_hz : float
+        Slowest EMG sampling rate accepted (Hz).
+
+    Attributes
+    ----------
+    info : RecordingInfo
+    gaps : list of Gap
+        Always empty: only continuous files are read.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        channel_map: ChannelMap,
+        min_emg_fs_hz: float = DetectorConfig().emg.min_fs_hz,
+    ) -> None:
+        self.path = Path(path)
+        where = self.path.name
+        header = read_edf_header(self.path)
+        plus = header.file_format.endswith("+")
+        sig_headers = [
+            s for s in header.signals if not (plus and s.label in _ANNOTATION_LABELS)
+        ]
+        if not sig_headers:
+            raise CrampInputError(where, "the file holds annotations only, no signals")
+        resolved = resolve_channels([s.label for s in sig_headers], channel_map, where=where)
+        self._reader = open_pyedflib(self.path, header)
+        self.gaps: list[Gap] = []
+        notes: list[str] = []
+        try:
+            if self._reader.signals_in_file != len(sig_headers):
+                raise CrampInputError(where, "header is inconsistent (signal count)")
+            self._roles: dict[str, tuple[tuple[SignalRef, ...], float]] = {}
+            channels: dict[str, ChannelSpec] = {}
+            for role, refs in resolved.roles().items():
+                spec, scale = self._channel(role, refs, sig_headers, header, channel_map, notes)
+                channels[role] = spec
+                self._roles[role] = (refs, scale)
+                self._check_rate(spec, refs, min_emg_fs_hz)
+            start = self._start(channel_map, notes)
+        except BaseException:
+            self._reader.close()
+            raise
+        if header.extra_bytes:
+            notes.append(f"{header.extra_bytes} bytes after the last data record were ignored")
+        self._n_samples = {
+            role: header.n_records * sig_headers[refs[0].index].spr
+            for role, (refs, _s) in self._roles.items()
+        }
+        self.info = RecordingInfo(
+            path=str(self.path),
+            start_utc=start,
+            duration_s=header.n_records * header.record_duration_s,
+            channels=channels,
+            leg=resolved.leg,
+            file_format=header.file_format,
+            notes=tuple(notes),
+        )
+
+    def _channel(
+        self,
+        role: str,
+        refs: tuple[SignalRef, ...],
+        sig_headers: list[EdfSignalHeader],
+        header: EdfHeader,
+        channel_map: ChannelMap,
+        notes: list[str],
+    ) -> tuple[ChannelSpec, float]:
+        where = self.path.name
+        heads = [sig_headers[r.index] for r in refs]
+        rates = {h.spr / header.record_duration_s for h in heads}
+        if len(rates) > 1:
+            names = ", ".join(f"{h.label!r} {h.spr / header.record_duration_s:g} Hz" for h in heads)
+            raise CrampInputError(where, f"{role} axes must share one sampling rate ({names})")
+        override = channel_map.emg_unit if role == "emg" else channel_map.acc_unit
+        scale = 0.0
+        for h in heads:
+            unit = override or h.dimension
+            signal = f"{where}: signal {h.label!r}"
+            s = emg_scale_to_uv(unit, signal=signal) if role == "emg" else acc_scale_to_g(
+                unit, signal=signal
+            )
+            if scale and s != scale:
+                raise CrampInputError(where, f"{role} axes are in different units")
+            scale = s
+            if override and override != h.dimension:
+                notes.append(f"{h.label!r} read as {override} (given), header says {h.dimension!r}")
+        lows, highs = [], []
+        for r, h in zip(refs, heads, strict=True):
+            pair = sorted((h.phys_min * scale * r.sign, h.phys_max * scale * r.sign))
+            lows.append(pair[0])
+            highs.append(pair[1])
+        spec = ChannelSpec(
+            role=role,  # type: ignore[arg-type]
+            fs=rates.pop(),
+            unit="uV" if role == "emg" else "g",
+            source_labels=tuple(r.label for r in refs),
+            rails=(max(lows), min(highs)),
+        )
+        return spec, scale
+
+    def _check_rate(self, spec: ChannelSpec, refs: tuple[SignalRef, ...], min_fs: float) -> None:
+        if spec.role == "emg" and spec.fs < min_fs:
+            raise CrampInputError(
+                self.path.name,
+                f"EMG signal {refs[0].label!r} is sampled at {spec.fs:g} Hz; "
+                f"the EMG band needs at least {min_fs:g} Hz",
+            )
+
+    def _start(self, channel_map: ChannelMap, notes: list[str]) -> datetime:
+        if channel_map.start_utc is not None:
+            return channel_map.start_utc
+        try:
+            start = self._reader.getStartdatetime().replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            raise CrampInputError(self.path.name, "header start date/time is not valid") from None
+        notes.append("EDF start time has no time zone; taken as UTC (pass --start to override)")
+        return start
+
+    def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:
+        """Yield ``(role, block)`` pairs window by window, ``chunk_s`` seconds each.
+
+        Parameters
+        ----------
+        chunk_s : float
+            Window length in seconds (> 0). All roles of window k come before window k+1.
+
+        Yields
+        ------
+        role : str
+        block : SignalBlock
+            ``data`` float64, shape (n,) in uV for EMG, (n, 3) in g for accelerometers.
+        """
+        if not (math.isfinite(chunk_s) and chunk_s > 0):
+            raise CrampInputError("chunk_s", f"expected a positive number of s, got {chunk_s}")
+        n_windows = max(1, math.ceil(self.info.duration_s / chunk_s - 1e-9))
+        for k in range(n_windows):
+            for role, (refs, scale) in self._roles.items():
+                fs = self.info.channels[role].fs
+                n = self._n_samples[role]
+                lo = min(n, round(k * chunk_s * fs))
+                hi = n if k == n_windows - 1 else min(n, round((k + 1) * chunk_s * fs))
+                if hi > lo:
+                    yield role, SignalBlock(
+                        data=self._read(role, refs, scale, lo, hi), fs=fs, start_sample=lo
+                    )
+
+    def _read(
+        self, role: str, refs: tuple[SignalRef, ...], scale: float, lo: int, hi: int
+    ) -> np.ndarray:
+        cols = []
+        for r in refs:
+            x = self._reader.readSignal(r.index, lo, hi - lo)
+            if x.shape[0] != hi - lo:
+                raise CrampInputError(
+                    self.path.name, f"cannot read samples {lo}-{hi} of signal {r.label!r}"
+                )
+            bad = np.flatnonzero(~np.isfinite(x))
+            if bad.size:
+                t = (lo + int(bad[0])) / self.info.channels[role].fs
+                raise CrampInputError(
+                    self.path.name, f"signal {r.label!r} has a NaN/inf sample at {t:.3f} s"
+                )
+            cols.append(x * (scale * r.sign))
+        return cols[0] if role == "emg" else np.column_stack(cols)
+
+    def close(self) -> None:
+        """Release the file handle (safe to call twice)."""
+        self._reader.close()
+
+    def __enter__(self) -> EdfRecording:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,76 @@
+"""Open a recording file with the right reader, chosen by content and extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detector.errors import CrampInputError
+from detector.io.channels import ChannelMap
+from detector.io.csv_reader import GZIP_MAGIC, CsvRecording
+from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
+
+EDF_SUFFIXES = (".edf", ".bdf", ".rec")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def open_recording(
+    path: str | Path,
+    *,
+    channel_map: ChannelMap,
+    min_emg_fs_hz: float,
+    time_unit: str | None = None,
+) -> EdfRecording | CsvRecording:
+    """Open an EDF/EDF+/BDF/BDF+ file or a CSV/TSV table (plain or gzip) as a recording.
+
+    The file's first bytes decide (EDF and BDF magic, gzip magic); the extension decides
+    otherwise (``.edf``, ``.bdf``, ``.rec``; ``.csv``, ``.tsv``, ``.txt``, with ``.gz``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The recording.
+    channel_map : ChannelMap
+        Labels, units, rate and start time the user gave.
+    min_emg_fs_hz : float
+        Slowest EMG sampling rate accepted (Hz).
+    time_unit : {"s", "ms"}, optional
+        Unit of a CSV ``time``/``timestamp`` column.
+
+    Returns
+    -------
+    EdfRecording or CsvRecording
+        Has ``info``, ``gaps``, ``blocks(chunk_s)``, ``close()``; usable in ``with``.
+
+    Raises
+    ------
+    CrampInputError
+        Missing file, unknown format, or any problem the reader finds.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(8)
+    except FileNotFoundError:
+        raise CrampInputError(p.name, "file not found") from None
+    except IsADirectoryError:
+        raise CrampInputError(p.name, "is a directory, expected a recording file") from None
+    except OSError as exc:
+        raise CrampInputError(p.name, f"cannot read the file ({exc.strerror})") from None
+    suffixes = [s.lower() for s in p.suffixes]
+    last = suffixes[-1] if suffixes else ""
+    inner = suffixes[-2] if last == ".gz" and len(suffixes) > 1 else last
+    if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
+        return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
+    if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:
+        raise CrampInputError(p.name, "compressed EDF/BDF is not supported; decompress it first")
+    if magic[:2] == GZIP_MAGIC or inner in TABLE_SUFFIXES:
+        if last == ".gz" and magic[:2] != GZIP_MAGIC:
+            raise CrampInputError(p.name, "named .gz but not gzip-compressed")
+        return CsvRecording(
+            p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz, time_unit=time_unit
+        )
+    raise CrampInputError(
+        p.name,
+        "unknown recording format; expected EDF/EDF+/BDF (.edf, .bdf, .rec) or a table "
+        "(.csv, .tsv, .txt, optionally .gz)",
+    )
