@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synth import Builder
 
 from detector.config import DetectorConfig
 from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
 from detector.signals import SignalBlock
-from synth import Builder
 
 CONFIG = DetectorConfig().replace(in_bed__night_window=None)
 
@@ -37,7 +38,7 @@ def _feed(cuts: dict[str, list[int]], order_seed: int) -> NightResult:
         blocks: list[SignalBlock] = []
         for _, blk in ((r, b) for r, b in rec.blocks(info.duration_s + 1) if r == role):
             bounds = sorted({0, blk.n_samples, *(c % max(blk.n_samples, 1) for c in cuts[role])})
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            for a, b in itertools.pairwise(bounds):
                 blocks.append(SignalBlock(data=blk.data[a:b], fs=spec.fs,
                                           start_sample=blk.start_sample + a))
         pieces[role] = blocks

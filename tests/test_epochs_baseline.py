@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,7 +34,7 @@ def test_summer_is_chunk_independent(cuts: list[int], fs: float) -> None:
     parts = EpochSummer(fs=fs, epochs_per_s=10, n_columns=2)
     got = []
     bounds = sorted({0, 5000, *cuts})
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         got += parts.push(x[:, a:b], start_sample=a)
     got += parts.flush(end_sample=5000)
     cat = lambda chunks: np.concatenate([c.sums for c in chunks])  # noqa: E731
@@ -76,6 +78,5 @@ def test_baseline_is_chunk_independent(cuts: list[int]) -> None:
     ref = RestingBaseline(config=cfg, epochs_per_s=10).push(env)
     b = RestingBaseline(config=cfg, epochs_per_s=10)
     bounds = sorted({0, 6000, *cuts})
-    got = np.concatenate([b.push(env[a:c]) for a, c in zip(bounds[:-1], bounds[1:],
-                                                            strict=True)])
+    got = np.concatenate([b.push(env[a:c]) for a, c in itertools.pairwise(bounds)])
     np.testing.assert_array_equal(got, ref)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from synth import Builder
 
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEnded, EpisodeStarted
 from detector.pipeline.chain import NightPipeline
-from synth import Builder
 
 
 def test_onset_announced_within_2_s_and_end_when_it_ends() -> None:

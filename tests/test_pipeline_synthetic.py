@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synth import Builder
 
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.replay import run_source
-from synth import Builder
 
 NO_WINDOW = DetectorConfig().replace(in_bed__night_window=None)
 

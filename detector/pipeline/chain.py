@@ -225,7 +225,8 @@ class NightPipeline:
         return NightResult(
             info=info, mode=self.mode, episodes=tuple(self.detector.episodes),
             in_bed_periods=tuple(periods),
-            gaps=tuple(sorted(self.gaps, key=lambda g: (g.start_s, g.role))), quality=self.quality(),
+            gaps=tuple(sorted(self.gaps, key=lambda g: (g.start_s, g.role))),
+            quality=self.quality(),
             trace=trace, detector_version=__version__, parameters=self.config.to_dict(),
         )
 
