@@ -45,6 +45,8 @@ class EdfSignalHeader:
     phys_min: float
     phys_max: float
     spr: int
+    dig_min: int = -32768
+    dig_max: int = 32767
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def read_edf_header(path: Path) -> EdfHeader:
         if spr < 1 or not -dig_lim <= dmin < dmax < dig_lim or pmin == pmax:
             raise CrampInputError(where, f"header of {fld} is damaged (ranges or sample count)")
         dim = columns["dimension"][i].decode("latin-1").strip()
-        signals.append(EdfSignalHeader(label, dim, pmin, pmax, spr))
+        signals.append(EdfSignalHeader(label, dim, pmin, pmax, spr, dmin, dmax))
     record_bytes = sum(s.spr for s in signals) * (3 if bdf else 2)
     expected = header_bytes + n_records * record_bytes
     if size < expected:
@@ -177,6 +179,60 @@ def open_pyedflib(path: Path, header: EdfHeader) -> pyedflib.EdfReader:
         raise CrampInputError(path.name, f"not a readable EDF/BDF file ({reason})") from None
 
 
+class EdfRecords:
+    """Direct reader of an EDF/BDF file's data records (memory-mapped, vectorised).
+
+    pyedflib validates the file; the samples are then read straight from the records, which is
+    several times faster than reading one signal at a time through the C library.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    header : EdfHeader
+        Its checked header (sizes already match the file).
+    """
+
+    def __init__(self, path: Path, header: EdfHeader) -> None:
+        self.header = header
+        bps = 3 if header.bdf else 2
+        self._bps = bps
+        sprs = [s.spr for s in header.signals]
+        self._offsets = np.concatenate([[0], np.cumsum(sprs)]).astype(int)
+        self._record_samples = int(self._offsets[-1])
+        self._map = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
+                              shape=(header.n_records, self._record_samples * bps))
+        self._gain = []
+        self._offset = []
+        for sig in header.signals:
+            gain = (sig.phys_max - sig.phys_min) / (sig.dig_max - sig.dig_min)
+            self._gain.append(gain)
+            self._offset.append(sig.phys_min - gain * sig.dig_min)
+
+    def read(self, index: int, lo: int, hi: int) -> np.ndarray:
+        """Physical samples ``lo .. hi-1`` of signal ``index`` (header order), float64."""
+        spr = self.header.signals[index].spr
+        r0, r1 = lo // spr, -(-hi // spr)
+        a = int(self._offsets[index]) * self._bps
+        b = int(self._offsets[index + 1]) * self._bps
+        raw = self._map[r0:r1, a:b]
+        if self._bps == 2:
+            digital = np.ascontiguousarray(raw).view("<i2").reshape(-1).astype(np.float64)
+        else:
+            trip = np.ascontiguousarray(raw).reshape(-1, 3).astype(np.int32)
+            value = trip[:, 0] | (trip[:, 1] << 8) | (trip[:, 2] << 16)
+            digital = np.where(value >= 1 << 23, value - (1 << 24), value).astype(np.float64)
+        x = digital[lo - r0 * spr: hi - r0 * spr]
+        with np.errstate(invalid="ignore", over="ignore"):  # absurd header ranges -> inf/NaN,
+            x *= self._gain[index]                          # reported by the caller
+            x += self._offset[index]
+        return x
+
+    def close(self) -> None:
+        """Drop the memory map."""
+        self._map = np.empty((0, 0), dtype=np.uint8)
+
+
 class EdfRecording:
     """An EDF/EDF+C/BDF/BDF+C file as a :class:`~detector.signals.RecordingSource`.
 
@@ -207,13 +263,17 @@ class EdfRecording:
         where = self.path.name
         header = read_edf_header(self.path)
         plus = header.file_format.endswith("+")
-        sig_headers = [
-            s for s in header.signals if not (plus and s.label in _ANNOTATION_LABELS)
+        raw_index = [
+            i for i, s in enumerate(header.signals)
+            if not (plus and s.label in _ANNOTATION_LABELS)
         ]
+        sig_headers = [header.signals[i] for i in raw_index]
         if not sig_headers:
             raise CrampInputError(where, "the file holds annotations only, no signals")
         resolved = resolve_channels([s.label for s in sig_headers], channel_map, where=where)
         self._reader = open_pyedflib(self.path, header)
+        self._records = EdfRecords(self.path, header)
+        self._raw_index = raw_index
         self.gaps: list[Gap] = []
         notes: list[str] = []
         try:
@@ -339,7 +399,7 @@ class EdfRecording:
     ) -> np.ndarray:
         cols = []
         for r in refs:
-            x = self._reader.readSignal(r.index, lo, hi - lo)
+            x = self._records.read(self._raw_index[r.index], lo, hi)
             if x.shape[0] != hi - lo:
                 raise CrampInputError(
                     self.path.name, f"cannot read samples {lo}-{hi} of signal {r.label!r}"
@@ -356,6 +416,7 @@ class EdfRecording:
     def close(self) -> None:
         """Release the file handle (safe to call twice)."""
         self._reader.close()
+        self._records.close()
 
     def __enter__(self) -> EdfRecording:
         return self
