@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from detector.errors import CrampInputError
 
@@ -376,6 +375,8 @@ def match_events(
         tie = iou + _ONSET_TIE_WEIGHT / (1.0 + onset_diff)
         big = 2.0 * (min(len(det), len(tru)) + 1)
         weight = np.where(admissible, big + tie, 0.0)
+        from scipy.optimize import linear_sum_assignment  # on use: slow to import
+
         rows, cols = linear_sum_assignment(weight, maximize=True)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             if admissible[r, c]:

@@ -19,7 +19,7 @@ from detector.signals import ChannelSpec, Gap, RecordingInfo, RecordingSource, S
 if TYPE_CHECKING:
     from detector.io.channels import ChannelMap
 
-DEFAULT_CHUNK_S = 30.0
+DEFAULT_CHUNK_S = 60.0
 """Seconds of signal read and pushed at a time in replay."""
 
 

@@ -19,9 +19,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
@@ -35,7 +38,8 @@ _TIME_NAMES = {
     "time_ms": "ms", "t_ms": "ms", "milliseconds": "ms",
     "time": None, "timestamp": None,
 }
-_READ_ERRORS = (ValueError, EOFError, OSError, zlib.error, csv.Error, pd.errors.ParserError)
+# pandas' ParserError is a ValueError subclass, so it is covered without importing pandas here
+_READ_ERRORS = (ValueError, EOFError, OSError, zlib.error, csv.Error)
 
 
 def _time_key(name: str) -> str:
@@ -74,6 +78,8 @@ def _delimiter(path: Path, line: str) -> str | None:
 
 
 def _row_error(path: Path, column: str, frame_col: pd.Series) -> CrampInputError:
+    import pandas as pd  # imported on use: it costs 0.2 s at start-up, EDF replay needs none
+
     """Describe the first non-numeric or non-finite cell of ``frame_col``."""
     values = pd.to_numeric(frame_col, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
@@ -222,6 +228,8 @@ class CsvRecording:
         return scales.pop()
 
     def _load(self, sep: str | None, gz: bool, wanted: list[str]) -> pd.DataFrame:
+        import pandas as pd  # imported on use (start-up time)
+
         """Load the wanted columns as float64; name the first bad cell if there is one."""
         keep = set(wanted)
 
