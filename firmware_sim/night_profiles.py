@@ -1,0 +1,208 @@
+"""The texture of each event: envelopes, ankle drive and movement, on a 100 Hz control grid.
+
+Each event becomes an :class:`EventProfile`: a few arrays sampled at :data:`CTL_FS` Hz from the
+event's onset, built from the event's own seed (so an event looks the same whatever else
+happens in the night). The synthesiser interpolates them at the EMG and accelerometer rates.
+
+Channels (all optional; missing means zero):
+
+- ``emg_uv`` (n,): EMG envelope, RMS uV (nominal, before ``contraction_scale``);
+- ``hum_uv`` (n,): mains hum amplitude, uV (before ``hum_scale``);
+- ``ankle_w`` (n,): weight 0..1 pulling the ankle from rest to the event's ``angle_deg``;
+- ``ankle_add_deg``, ``elev_add_deg`` (n,): angles added to the ankle and shank elevation;
+- ``shank_g``, ``foot_g`` (n, 3): dynamic acceleration in each sensor's frame, g;
+- ``tremor_g`` (n,): RMS of the calf tremor (mechanomyogram) on the shank, g.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from firmware_sim.night_posture import GET_UP_S
+from firmware_sim.night_types import NightEvent
+
+CTL_FS = 100.0
+"""Sampling rate of the control grid (Hz)."""
+
+
+@dataclass(frozen=True)
+class EventProfile:
+    """Control signals of one event, sampled at ``CTL_FS`` from ``start_s``."""
+
+    start_s: float
+    channels: dict[str, np.ndarray]
+
+    @property
+    def end_s(self) -> float:
+        """Time just after the last control sample (s)."""
+        n = max(len(v) for v in self.channels.values())
+        return self.start_s + n / CTL_FS
+
+    def sample(self, name: str, t_s: np.ndarray) -> np.ndarray | None:
+        """Linearly interpolate channel ``name`` at times ``t_s`` (s); zero outside the event.
+
+        Returns ``None`` when the event has no such channel. The result has shape (len(t),)
+        or (len(t), 3) like the channel.
+        """
+        x = self.channels.get(name)
+        if x is None:
+            return None
+        pos = (t_s - self.start_s) * CTL_FS
+        inside = (pos >= 0) & (pos <= len(x) - 1)
+        i = np.clip(np.floor(pos).astype(np.int64), 0, max(len(x) - 2, 0))
+        w = np.clip(pos - i, 0.0, 1.0)
+        j = np.minimum(i + 1, len(x) - 1)
+        if x.ndim == 2:
+            w = w[:, None]
+            inside = inside[:, None]
+        return np.where(inside, x[i] * (1.0 - w) + x[j] * w, 0.0)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _trapezoid(n: int, rise_s: float, fall_s: float) -> np.ndarray:
+    """Shape of length ``n`` rising over ``rise_s`` and falling over ``fall_s`` (smooth)."""
+    t = np.arange(n) / CTL_FS
+    dur = n / CTL_FS
+    up = _smoothstep(t / max(rise_s, 1e-3))
+    down = _smoothstep((dur - t) / max(fall_s, 1e-3))
+    return up * down
+
+
+def _smooth_noise(rng: np.random.Generator, n: int, corner_hz: float,
+                  width: int = 0) -> np.ndarray:
+    """Unit-RMS Gaussian noise low-passed at ``corner_hz``; shape (n,) or (n, width)."""
+    shape = (n + 200,) if width == 0 else (n + 200, width)
+    white = rng.standard_normal(shape)
+    sos = signal.butter(2, corner_hz, fs=CTL_FS, output="sos")
+    y = signal.sosfilt(sos, white, axis=0)[200:]  # drop the filter's start-up
+    return y / max(float(np.sqrt(np.mean(y**2))), 1e-12)
+
+
+def _modulation(rng: np.random.Generator, n: int, cv: float, corner_hz: float) -> np.ndarray:
+    """Log-normal amplitude modulation with mean 1 and coefficient of variation ``cv``."""
+    sigma = np.sqrt(np.log1p(cv**2))
+    return np.exp(sigma * _smooth_noise(rng, n, corner_hz) - sigma**2 / 2)
+
+
+def _unit_vectors(rng: np.random.Generator, k: int = 1) -> np.ndarray:
+    v = rng.standard_normal((k, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _damped(n: int, rng: np.random.Generator, peak_g: float) -> np.ndarray:
+    """Whole-leg jolt: damped 3-axis oscillation peaking near ``peak_g``, shape (n, 3)."""
+    t = np.arange(n) / CTL_FS
+    freq = rng.uniform(4.0, 8.0)
+    tau = max(n / CTL_FS / 3.0, 0.03)
+    wave = np.exp(-t / tau) * np.sin(2 * np.pi * freq * t + rng.uniform(0.3, 1.2))
+    return peak_g * wave[:, None] * _unit_vectors(rng)
+
+
+def event_profile(event: NightEvent) -> EventProfile | None:
+    """Build the control signals of ``event``; ``None`` for kinds without any.
+
+    Parameters
+    ----------
+    event : NightEvent
+        The event; its ``seed`` drives every random choice made here.
+    """
+    rng = np.random.default_rng(event.seed)
+    n = max(int(np.ceil(event.duration_s * CTL_FS)), 2)
+    t = np.arange(n) / CTL_FS
+    kind = event.kind
+    ch: dict[str, np.ndarray] = {}
+    if kind == "cramp":
+        rise = rng.uniform(1.0, 5.0)
+        shape = _trapezoid(n, rise, rng.uniform(0.5, 2.0))
+        env = shape * _modulation(rng, n, 0.4, 1.5)
+        for _ in range(rng.poisson(event.duration_s / 40.0)):  # brief lulls (< 1.5 s)
+            length = rng.uniform(0.3, 1.4)
+            start = rng.uniform(rise, max(rise, event.duration_s - 2.0 - length))
+            dip = 1.0 - (1.0 - rng.uniform(0.1, 0.35)) * _dip_shape(t, start, length)
+            env = env * dip
+        ch["emg_uv"] = event.emg_uv * env
+        ch["ankle_w"] = _trapezoid(n, rise, 1.5)
+        ch["ankle_add_deg"] = 1.5 * _smooth_noise(rng, n, 0.3) * ch["ankle_w"]
+        ch["tremor_g"] = event.acc_g * shape * _modulation(rng, n, 0.3, 1.0)
+    elif kind in ("lm", "plm", "twitch"):
+        ramp = min(0.1, event.duration_s / 4)
+        cv = 0.0 if kind == "twitch" else 0.2
+        shape = (np.sin(np.pi * (t + 0.5 / CTL_FS) / (n / CTL_FS)) if kind == "twitch"
+                 else _trapezoid(n, ramp, 2 * ramp))
+        ch["emg_uv"] = event.emg_uv * shape * (_modulation(rng, n, cv, 3.0) if cv else 1.0)
+        bump = np.sin(np.pi * (t + 0.5 / CTL_FS) / (n / CTL_FS))
+        direction = _unit_vectors(rng)
+        ch["foot_g"] = event.acc_g * bump[:, None] * direction
+        ch["shank_g"] = 0.4 * ch["foot_g"]
+        if kind != "twitch":
+            ch["ankle_w"] = _trapezoid(n, min(0.4, event.duration_s / 3), 0.4)
+    elif kind == "hypnic_jerk":
+        ch["emg_uv"] = event.emg_uv * np.sqrt(np.sin(np.pi * (t + 0.5 / CTL_FS) / (n / CTL_FS)))
+        jolt = _damped(n, rng, event.acc_g)
+        ch["shank_g"] = jolt
+        ch["foot_g"] = 1.3 * jolt
+        ch["ankle_add_deg"] = 10.0 * np.sin(np.pi * t / (n / CTL_FS)) * rng.choice([-1.0, 1.0])
+    elif kind == "rollover":
+        window = _trapezoid(n, 1.0, 1.0)
+        move = event.acc_g * _smooth_noise(rng, n, 3.0, width=3) * window[:, None]
+        ch["shank_g"] = move
+        ch["foot_g"] = rng.uniform(1.0, 1.4) * move + 0.3 * event.acc_g * _smooth_noise(
+            rng, n, 3.0, width=3) * window[:, None]
+        ch["emg_uv"] = event.emg_uv * window * _modulation(rng, n, 0.6, 2.0)
+        ch["ankle_add_deg"] = 8.0 * _smooth_noise(rng, n, 0.5) * window
+    elif kind == "walk":
+        _walk(event, rng, t, ch)
+    elif kind == "stretch":
+        lean = _trapezoid(n, 2.0, 2.0) * _gate(t, GET_UP_S + 1.0, event.duration_s - GET_UP_S - 1)
+        ch["ankle_w"] = lean
+        ch["elev_add_deg"] = -event.angle_deg * lean  # foot stays flat while the knee leans
+        ch["emg_uv"] = event.emg_uv * lean * _modulation(rng, n, 0.25, 1.0)
+        ch["shank_g"] = 0.01 * _smooth_noise(rng, n, 1.0, width=3) * lean[:, None]
+        ch["foot_g"] = 0.3 * ch["shank_g"]
+    elif kind == "hum":
+        ch["hum_uv"] = (event.emg_uv * _trapezoid(n, 2.0, 2.0)
+                        * _modulation(rng, n, 0.1, 0.05))
+    elif kind == "motion_spike":
+        jolt = _damped(n, rng, event.acc_g)
+        ch["shank_g"] = jolt
+        ch["foot_g"] = 1.2 * jolt
+    else:  # electrode_lift, in_bed, sleep: handled elsewhere or no signal
+        return None
+    return EventProfile(start_s=event.onset_s, channels=ch)
+
+
+def _dip_shape(t: np.ndarray, start: float, length: float) -> np.ndarray:
+    edge = min(0.15, length / 3)
+    return _smoothstep((t - start) / edge) * _smoothstep((start + length - t) / edge)
+
+
+def _gate(t: np.ndarray, start: float, stop: float) -> np.ndarray:
+    return ((t >= start) & (t <= max(stop, start))).astype(np.float64)
+
+
+def _walk(event: NightEvent, rng: np.random.Generator, t: np.ndarray,
+          ch: dict[str, np.ndarray]) -> None:
+    """Gait: shank swing and ankle roll at the stride rate, push-off EMG, heel-strike jolts."""
+    n = len(t)
+    gait = _trapezoid(n, 1.0, 1.0) * _gate(t, GET_UP_S, event.duration_s - GET_UP_S)
+    step_hz = event.freq_hz
+    stride = 2 * np.pi * (step_hz / 2) * t + rng.uniform(0, 2 * np.pi)
+    push = np.sin(stride)
+    ch["elev_add_deg"] = 20.0 * np.cos(stride) * gait
+    ch["ankle_add_deg"] = (5.0 + 10.0 * push) * gait
+    ch["emg_uv"] = event.emg_uv * np.clip(push, 0.0, None) ** 6 * gait * _modulation(
+        rng, n, 0.2, 0.5)
+    phase = rng.uniform(0, 2 * np.pi)
+    vertical = (np.sin(2 * np.pi * step_hz * t) + 0.4 * np.sin(4 * np.pi * step_hz * t + phase))
+    forward = 0.6 * np.sin(stride + 0.5)
+    amp = event.acc_g / 1.08
+    ch["shank_g"] = amp * np.stack([vertical, 0.15 * forward, forward], axis=1) * gait[:, None]
+    ch["foot_g"] = 1.3 * amp * np.stack([forward, 0.15 * forward, vertical],
+                                        axis=1) * gait[:, None]

@@ -1,0 +1,197 @@
+"""Data types of the night model: events, the scenario of a night, and their vocabularies.
+
+An event's fields are used according to its kind:
+
+================  =========================  =============================  ==================
+kind              ``emg_uv``                 ``acc_g``                      other fields
+================  =========================  =============================  ==================
+cramp             peak EMG envelope (RMS)    calf tremor RMS, shank         ``angle_deg`` held
+lm, plm           EMG envelope (RMS)         foot movement peak             ``angle_deg`` peak,
+                                                                            ``series`` (plm)
+twitch            EMG envelope (RMS)         foot movement peak
+hypnic_jerk       EMG envelope (RMS)         whole-leg spike peak
+rollover          EMG envelope (RMS)         whole-leg movement RMS         ``posture`` after
+walk              EMG burst peak (RMS)       gait acceleration amplitude    ``freq_hz`` steps
+stretch           EMG envelope (RMS)                                        ``angle_deg`` held
+electrode_lift    rail value, 0 = flat
+hum               sine amplitude                                            ``freq_hz`` mains
+motion_spike      EMG transient peak         whole-leg spike peak
+in_bed                                                                      ``posture`` lying
+sleep
+================  =========================  =============================  ==================
+
+``angle_deg`` is the foot's plantar-flexion angle (toes pointed = positive, neutral = 0) the
+event drives the ankle to; ``cramp``/``stretch`` hold it, ``lm``/``plm`` reach it briefly.
+EMG levels of contraction events are nominal: the scenario's ``contraction_scale`` multiplies
+them, and ``hum_scale`` multiplies hum amplitudes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+
+from detector.errors import CrampInputError
+
+EventKind = Literal[
+    "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch",
+    "electrode_lift", "hum", "motion_spike", "in_bed", "sleep",
+]
+EVENT_KINDS: tuple[str, ...] = (
+    "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch",
+    "electrode_lift", "hum", "motion_spike", "in_bed", "sleep",
+)
+CONTRACTION_KINDS: frozenset[str] = frozenset(
+    {"cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch"}
+)
+"""Kinds whose ``emg_uv`` is muscle activity, scaled by ``contraction_scale``."""
+PERIOD_KINDS: frozenset[str] = frozenset({"in_bed", "sleep"})
+"""Kinds that mark a period of the night and produce no signal of their own."""
+
+Posture = Literal["supine", "prone", "left_side", "right_side", "standing"]
+LYING_POSTURES: tuple[str, ...] = ("supine", "prone", "left_side", "right_side")
+POSTURES: tuple[str, ...] = (*LYING_POSTURES, "standing")
+Leg = Literal["left", "right"]
+EMG_RATES_HZ: tuple[float, ...] = (500.0, 1000.0, 2000.0)
+ACC_RATE_RANGE_HZ: tuple[float, float] = (25.0, 100.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightEvent:
+    """One thing that happens during the night (see the module table for field use).
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`EVENT_KINDS`.
+    onset_s, duration_s : float
+        Start (seconds from the night start) and length (s).
+    emg_uv : float
+        EMG level of the event (uV), meaning by kind.
+    acc_g : float
+        Acceleration level of the event (g), meaning by kind.
+    angle_deg : float
+        Plantar-flexion angle the foot is driven to (deg, toes pointed positive).
+    freq_hz : float
+        Step rate of a walk or mains frequency of a hum (Hz).
+    posture : str or None
+        Posture after a rollover, or the lying posture of an ``in_bed`` period.
+    series : int
+        Index of the PLM series a ``plm`` event belongs to; -1 otherwise.
+    seed : int
+        Seed of the event's own random texture (burst pattern, movement direction...).
+    """
+
+    kind: EventKind
+    onset_s: float
+    duration_s: float
+    emg_uv: float = 0.0
+    acc_g: float = 0.0
+    angle_deg: float = 0.0
+    freq_hz: float = 0.0
+    posture: Posture | None = None
+    series: int = -1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"event {self.kind}@{self.onset_s:g}s"
+        if self.kind not in EVENT_KINDS:
+            raise CrampInputError("event.kind", f"expected one of {EVENT_KINDS}, got {self.kind!r}")
+        if not (np.isfinite(self.onset_s) and self.onset_s >= 0):
+            raise CrampInputError(where, "onset_s must be a finite number >= 0")
+        if not (np.isfinite(self.duration_s) and self.duration_s > 0):
+            raise CrampInputError(where, "duration_s must be a finite number > 0")
+        if self.posture is not None and self.posture not in POSTURES:
+            raise CrampInputError(where, f"posture must be one of {POSTURES}")
+        if self.kind in ("hum", "walk") and not self.freq_hz > 0:
+            raise CrampInputError(where, "freq_hz must be > 0 for a hum or a walk")
+
+    @property
+    def end_s(self) -> float:
+        """End of the event, seconds from the night start."""
+        return self.onset_s + self.duration_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightScenario:
+    """Everything that defines a simulated night for one leg; with a seed, its signals.
+
+    Attributes
+    ----------
+    duration_s : float
+        Length of the night (s).
+    fs_emg : float
+        EMG sampling rate (Hz): 500, 1000 or 2000.
+    fs_acc : float
+        Accelerometer sampling rate (Hz), 25 to 100.
+    start_utc : datetime
+        Time of the first sample, timezone-aware.
+    events : tuple of NightEvent
+        What happens, in any order. ``in_bed`` periods set the lying posture; outside them the
+        sleeper stands.
+    leg : {"left", "right"}
+        Leg the band is on (sets the sign of the lateral axis when lying on a side).
+    rest_emg_uv_rms : float
+        Resting EMG noise (uV RMS), about 1 to 3.
+    contraction_scale : float
+        Multiplier of every contraction event's EMG level (older sleepers: lower).
+    hum_scale : float
+        Multiplier of every hum event's amplitude.
+    acc_noise_g : float
+        White noise of each accelerometer axis (g RMS), about 0.0005 to 0.001.
+    rest_ankle_deg : float
+        Plantar-flexion angle of the relaxed foot when lying (deg).
+    emg_rails_uv : float
+        Largest magnitude the EMG front end can represent (uV); samples are clipped to it.
+    """
+
+    duration_s: float
+    fs_emg: float
+    fs_acc: float
+    start_utc: datetime
+    events: tuple[NightEvent, ...] = ()
+    leg: Leg = "left"
+    rest_emg_uv_rms: float = 2.0
+    contraction_scale: float = 1.0
+    hum_scale: float = 1.0
+    acc_noise_g: float = 0.0007
+    rest_ankle_deg: float = 10.0
+    emg_rails_uv: float = 5000.0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.duration_s) and self.duration_s >= 1.0):
+            raise CrampInputError("scenario.duration_s", "expected a night of at least 1 s")
+        if float(self.fs_emg) not in EMG_RATES_HZ:
+            raise CrampInputError("scenario.fs_emg", f"expected one of {EMG_RATES_HZ} Hz")
+        lo, hi = ACC_RATE_RANGE_HZ
+        if not lo <= self.fs_acc <= hi:
+            raise CrampInputError("scenario.fs_acc", f"expected {lo:g} to {hi:g} Hz")
+        if self.start_utc.tzinfo is None:
+            raise CrampInputError("scenario.start_utc", "expected a timezone-aware datetime")
+        if self.leg not in ("left", "right"):
+            raise CrampInputError("scenario.leg", "expected 'left' or 'right'")
+        for name in ("rest_emg_uv_rms", "contraction_scale", "hum_scale", "acc_noise_g",
+                     "emg_rails_uv"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise CrampInputError(f"scenario.{name}", "expected a finite number >= 0")
+        if not self.emg_rails_uv > 0:
+            raise CrampInputError("scenario.emg_rails_uv", "expected a number > 0")
+        for event in self.events:
+            if event.onset_s >= self.duration_s:
+                raise CrampInputError(
+                    f"event {event.kind}@{event.onset_s:g}s", "starts after the end of the night"
+                )
+
+    @property
+    def n_emg(self) -> int:
+        """Number of EMG samples in the night."""
+        return round(self.duration_s * self.fs_emg)
+
+    @property
+    def n_acc(self) -> int:
+        """Number of samples of each accelerometer in the night."""
+        return round(self.duration_s * self.fs_acc)
