@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from datetime import timedelta, tzinfo
 from typing import Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
+from detector.config import DetectorConfig
 from detector.pipeline.night_window import resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.replay import replay_path
@@ -22,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "detector and print their cramp episodes.")
     p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
     p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument("--db", metavar="PATH", help="episode store file (default: the user data "
+                       "directory's episodes.sqlite3)")
+    store.add_argument("--no-store", action="store_true",
+                       help="do not write the nights to the episode store")
     add_recording_options(p)
     p.set_defaults(func=run)
 
@@ -35,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
                     progress=args.json != "-", time_unit=args.time_unit)
         for path in args.files
     ]
+    if not args.no_store:
+        _store(results, args, config)
     if args.json:
         doc = {"recordings": [r.to_dict() for r in results]}
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
@@ -49,6 +58,29 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         print(format_result(r, tz=tz))
     return 0
+
+
+def _store(results: list[NightResult], args: argparse.Namespace,
+           config: DetectorConfig) -> None:
+    """Save each night to the episode store (same recording again = same night, re-tuned)."""
+    from pathlib import Path
+
+    from detector.store import default_db_path, save_night
+
+    db = Path(args.db) if args.db else default_db_path()
+    for r in results:
+        save_night(r, db_path=db, recording_sha256=file_sha256(r.info.path),
+                   timezone=config.in_bed.timezone)
+    print(f"stored {len(results)} night(s) in {db}", file=sys.stderr)
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file's bytes (identifies a recording across replays)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def format_result(result: NightResult, *, tz: tzinfo) -> str:

@@ -1,0 +1,70 @@
+"""``cramp report``: the morning report as one HTML file, or a plain-text summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import webbrowser
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detector.export import write_text_file
+from detector.report import collect_report, render_html, render_text
+from detector.store import connect, default_db_path, resolve_zone, select_night_dates
+from detector.store.nights import stored_zone
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser(
+        "report", help="make the morning report of stored nights",
+        description="Write one self-contained HTML report (no network needed to view it) of "
+                    "the latest night, a chosen night or the last N nights; or print a plain "
+                    "summary with --text.")
+    add_store_options(p)
+    p.add_argument("--out", metavar="FILE.html",
+                   help="report file (default: cramp-report-YYYY-MM-DD.html here)")
+    p.add_argument("--force", action="store_true", help="replace an existing report file")
+    p.add_argument("--open", action="store_true", help="open the report in the web browser")
+    p.add_argument("--text", action="store_true",
+                   help="print a plain summary instead (also writes HTML if --out is given)")
+    p.add_argument("--tz", metavar="ZONE",
+                   help="IANA time zone for the times shown (default: the zone the nights "
+                        "were stored with, else this computer's)")
+    p.set_defaults(func=run)
+
+
+def add_store_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--db`` and the ``--night`` / ``--last`` choice."""
+    p.add_argument("--db", metavar="PATH", type=Path,
+                   help=f"episode store (default: {default_db_path()})")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--night", metavar="YYYY-MM-DD",
+                       help="the night that began on this evening")
+    which.add_argument("--last", metavar="N", type=int, help="the N most recent nights")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the report; return 0."""
+    conn = connect(args.db, create=False)
+    try:
+        dates = select_night_dates(conn, night=args.night, last=args.last)
+        zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
+        local = resolve_zone(zone_name, where="--tz")
+        now = datetime.now(UTC)
+        if args.text:
+            data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False)
+            sys.stdout.write(render_text(data))
+        html = None
+        if not args.text or args.out or args.open:
+            html = render_html(collect_report(conn, dates, local=local, generated_utc=now))
+    finally:
+        conn.close()
+    if html is None:
+        return 0
+    out = Path(args.out) if args.out else Path.cwd() / f"cramp-report-{max(dates)}.html"
+    write_text_file(out, html, force=args.force)
+    print(f"wrote {out}", file=sys.stderr if args.text else sys.stdout)
+    if args.open:
+        webbrowser.open(out.resolve().as_uri())
+    return 0

@@ -1,0 +1,342 @@
+"""The numbers of a night and the red flags, computed from stored nights.
+
+Everything the HTML and text reports show comes from here, so both say the same.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from detector.episode import Episode
+from detector.errors import CrampInputError
+from detector.store.nights import DayTotals, StoredNight, day_totals, load_nights_on
+
+LONG_CRAMP_S = 600.0
+"""A cramp longer than this (10 min) is a reason to see a clinician promptly."""
+FREQUENT_NIGHTS = 3
+"""Cramps on at least this many of the last :data:`RECENT_DAYS` nights: see a clinician."""
+RECENT_DAYS = 7
+TREND_DAYS = 56
+"""Trends cover the last eight weeks up to the newest night in the report."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightSummary:
+    """Summary numbers of one stored night (one recording).
+
+    Attributes
+    ----------
+    night_id : int
+    night_date : date
+    leg : str
+    start_utc, end_utc : datetime
+        Recording start and end.
+    in_bed_start_utc, in_bed_end_utc : datetime or None
+        Start of the first and end of the last in-bed period.
+    time_in_bed_s : float
+        Total length of the in-bed periods (s).
+    n_episodes, n_in_bed : int
+        All cramps, and those during the in-bed period.
+    total_cramp_s, longest_cramp_s : float
+        Sum and maximum of episode durations (s); 0 without episodes.
+    first_onset_utc : datetime or None
+    cramps_per_hour_in_bed : float or None
+        ``n_in_bed`` / hours in bed; ``None`` when no in-bed period was found.
+    coverage_fraction : float or None
+        Fraction of the recording with usable signal (0..1).
+    n_gaps : int
+        Number of data gaps (overlapping gaps of several channels count once).
+    gap_s : float
+        Time without data, any channel (s).
+    poor_signal_s : float
+        Time with unusable signal that is not a gap (flat or saturated: electrode lift) (s).
+    """
+
+    night_id: int
+    night_date: date
+    leg: str
+    start_utc: datetime
+    end_utc: datetime
+    in_bed_start_utc: datetime | None
+    in_bed_end_utc: datetime | None
+    time_in_bed_s: float
+    n_episodes: int
+    n_in_bed: int
+    total_cramp_s: float
+    longest_cramp_s: float
+    first_onset_utc: datetime | None
+    cramps_per_hour_in_bed: float | None
+    coverage_fraction: float | None
+    n_gaps: int
+    gap_s: float
+    poor_signal_s: float
+
+
+def merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Union of intervals, sorted; touching intervals merge."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if b <= a:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def summarize_night(night: StoredNight) -> NightSummary:
+    """Compute the summary numbers of one stored night."""
+    eps = night.episodes
+    periods = night.in_bed_periods
+    time_in_bed = float(sum(b - a for a, b in periods))
+    n_in_bed = sum(1 for e in eps if e.in_bed)
+    gaps = merge_intervals([(g.start_s, g.end_s) for g in night.gaps])
+    coverage = night.coverage_fraction
+    if coverage is None and night.duration_s > 0:
+        missing = sum(b - a for a, b in gaps) + sum(q.end_s - q.start_s
+                                                    for q in night.quality_periods)
+        coverage = max(0.0, 1.0 - missing / night.duration_s)
+    return NightSummary(
+        night_id=night.night_id,
+        night_date=night.night_date,
+        leg=night.leg,
+        start_utc=night.start_utc,
+        end_utc=night.end_utc,
+        in_bed_start_utc=night.utc_at(periods[0][0]) if periods else None,
+        in_bed_end_utc=night.utc_at(periods[-1][1]) if periods else None,
+        time_in_bed_s=time_in_bed,
+        n_episodes=len(eps),
+        n_in_bed=n_in_bed,
+        total_cramp_s=float(sum(e.duration_s for e in eps)),
+        longest_cramp_s=float(max((e.duration_s for e in eps), default=0.0)),
+        first_onset_utc=min((e.onset_utc for e in eps), default=None),
+        cramps_per_hour_in_bed=n_in_bed / (time_in_bed / 3600.0) if time_in_bed > 0 else None,
+        coverage_fraction=coverage,
+        n_gaps=len(gaps),
+        gap_s=float(sum(b - a for a, b in gaps)),
+        poor_signal_s=float(sum(q.end_s - q.start_s for q in night.quality_periods)),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedFlag:
+    """A pattern in the recordings that is a reason to see a clinician.
+
+    Attributes
+    ----------
+    kind : {"long_cramp", "frequent", "both_legs"}
+    urgent : bool
+        ``True`` when the advice is to see a clinician promptly.
+    night_date : date
+        Night the flag is about (the newest night for ``"frequent"``).
+    text : str
+        Plain-words sentence for the reader.
+    """
+
+    kind: str
+    urgent: bool
+    night_date: date
+    text: str
+
+
+def red_flags(
+    nights: list[StoredNight], recent: list[DayTotals], *, local: tzinfo | None
+) -> list[RedFlag]:
+    """Red flags the detector itself can see, most urgent first.
+
+    Parameters
+    ----------
+    nights : list of StoredNight
+        The nights in the report.
+    recent : list of DayTotals
+        Stored nights of the :data:`RECENT_DAYS` days up to the newest night in the report.
+    local : tzinfo or None
+        Zone for the clock times in the text (``None`` = the machine's zone).
+
+    Returns
+    -------
+    list of RedFlag
+    """
+    flags: list[RedFlag] = []
+    for night in nights:
+        for e in night.episodes:
+            if e.duration_s > LONG_CRAMP_S:
+                flags.append(RedFlag(
+                    kind="long_cramp", urgent=True, night_date=night.night_date,
+                    text=(f"A cramp lasted {format_duration(e.duration_s)} (night of "
+                          f"{format_date(night.night_date)}, starting at "
+                          f"{format_clock(e.onset_utc, local)}). A cramp longer than 10 "
+                          f"minutes is a reason to see a clinician promptly, especially if "
+                          f"it did not ease with stretching."),
+                ))
+    if recent:
+        cramp_nights = sum(1 for d in recent if d.n_episodes > 0)
+        if cramp_nights >= FREQUENT_NIGHTS:
+            newest = max(d.night_date for d in recent)
+            flags.append(RedFlag(
+                kind="frequent", urgent=False, night_date=newest,
+                text=(f"Cramps on {cramp_nights} of the last {RECENT_DAYS} nights (up to the "
+                      f"night of {format_date(newest)}). Cramps on 3 or more nights a week "
+                      f"are worth discussing with a clinician."),
+            ))
+    by_date: dict[date, set[str]] = {}
+    for night in nights:
+        by_date.setdefault(night.night_date, set()).update(e.leg for e in night.episodes)
+    for d, legs in sorted(by_date.items()):
+        if {"left", "right"} <= legs:
+            flags.append(RedFlag(
+                kind="both_legs", urgent=False, night_date=d,
+                text=(f"Cramps in both legs on the night of {format_date(d)}. Cramps that "
+                      f"affect both legs are worth mentioning to a clinician."),
+            ))
+    flags.sort(key=lambda f: (not f.urgent, f.night_date))
+    return flags
+
+
+def recent_window(newest: date) -> tuple[date, date]:
+    """First and last night date of the red-flag window ending at ``newest``."""
+    return newest - timedelta(days=RECENT_DAYS - 1), newest
+
+
+def trend_window(newest: date) -> tuple[date, date]:
+    """First and last night date of the trend plots ending at ``newest``."""
+    return newest - timedelta(days=TREND_DAYS - 1), newest
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def format_duration(seconds: float) -> str:
+    """Plain-words duration: ``"45 s"``, ``"2 min 5 s"``, ``"7 h 45 min"``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        m, r = divmod(s, 60)
+        return f"{m} min {r} s" if r else f"{m} min"
+    h, r = divmod(round(seconds / 60.0), 60)
+    return f"{h} h {r} min" if r else f"{h} h"
+
+
+def to_local(t: datetime, local: tzinfo | None) -> datetime:
+    """Convert an aware time to ``local`` (``None`` = the machine's zone)."""
+    return t.astimezone(local) if local is not None else t.astimezone()
+
+
+def format_clock(t: datetime, local: tzinfo | None) -> str:
+    """Local 24-hour clock time, ``"02:13"``."""
+    return to_local(t, local).strftime("%H:%M")
+
+
+def format_date(d: date) -> str:
+    """Plain-words date: ``"Sunday 3 March 2024"``."""
+    return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
+
+
+def zone_label(local: tzinfo | None, at: datetime) -> str:
+    """Name of the zone times are shown in, e.g. ``"Europe/Berlin (CET)"``."""
+    here = to_local(at, local)
+    abbr = here.tzname() or here.strftime("%z")
+    if local is None:
+        return f"this computer's local time ({abbr})"
+    key = getattr(local, "key", None)
+    return f"{key} ({abbr})" if key and key != abbr else abbr
+
+
+def format_rate(value: float | None) -> str:
+    """Cramps per hour with two decimals, or ``"not known"``."""
+    return "not known" if value is None else f"{value:.2f}"
+
+
+def format_percent(fraction: float | None) -> str:
+    """A fraction as a whole percent, or ``"not known"``."""
+    return "not known" if fraction is None else f"{100.0 * fraction:.0f}%"
+
+
+def episode_label(e: Episode) -> str:
+    """Which leg, in words."""
+    return {"left": "left leg", "right": "right leg"}.get(e.leg, "leg not recorded")
+
+
+# ------------------------------------------------------------------ collecting
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportData:
+    """Everything a report shows, read from the store.
+
+    Attributes
+    ----------
+    nights : list of StoredNight
+        The nights in the report, newest date first (recordings of one date by start time).
+    summaries : list of NightSummary
+        One per night, same order.
+    flags : list of RedFlag
+        Red flags, most urgent first.
+    trend_days : list of DayTotals
+        Stored nights of the trend window (empty when fewer than two).
+    trend_first, trend_last : date
+        Trend window.
+    local : tzinfo or None
+        Display zone (``None`` = the machine's zone).
+    generated_utc : datetime
+        When the report was made.
+    """
+
+    nights: list[StoredNight]
+    summaries: list[NightSummary]
+    flags: list[RedFlag]
+    trend_days: list[DayTotals]
+    trend_first: date
+    trend_last: date
+    local: tzinfo | None
+    generated_utc: datetime
+
+
+def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo | None,
+                   generated_utc: datetime, with_trace: bool = True) -> ReportData:
+    """Read the nights of ``dates`` and compute summaries, red flags and trends.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        Open episode store.
+    dates : list of date
+        Night dates to report (at least one, each with a stored night).
+    local : tzinfo or None
+        Display zone.
+    generated_utc : datetime
+        Time stamp shown in the report.
+    with_trace : bool
+        Load the per-second traces (needed for the plots, not for the text summary).
+
+    Raises
+    ------
+    CrampInputError
+        If ``dates`` is empty or a date has no stored night.
+    """
+    if not dates:
+        raise CrampInputError("episode store", "no nights stored yet; run `cramp replay` first")
+    nights: list[StoredNight] = []
+    for d in sorted(set(dates), reverse=True):
+        on_date = load_nights_on(conn, d, with_trace=with_trace)
+        if not on_date:
+            raise CrampInputError("--night", f"no night dated {d.isoformat()} in the store")
+        nights.extend(on_date)
+    newest = max(dates)
+    recent = day_totals(conn, *recent_window(newest))
+    first, last = trend_window(newest)
+    trend = day_totals(conn, first, last)
+    return ReportData(
+        nights=nights,
+        summaries=[summarize_night(n) for n in nights],
+        flags=red_flags(nights, recent, local=local),
+        trend_days=trend if len(trend) >= 2 else [],
+        trend_first=first,
+        trend_last=last,
+        local=local,
+        generated_utc=generated_utc,
+    )

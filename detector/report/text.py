@@ -1,0 +1,81 @@
+"""The plain-terminal summary printed by ``cramp report --text``."""
+
+from __future__ import annotations
+
+import textwrap
+
+from detector.report.html import NOT_A_DIAGNOSIS
+from detector.report.summary import (
+    ReportData,
+    episode_label,
+    format_clock,
+    format_date,
+    format_duration,
+    format_percent,
+    format_rate,
+    zone_label,
+)
+
+
+def render_text(data: ReportData) -> str:
+    """Return the report as plain text lines (no colours, no box drawing).
+
+    Parameters
+    ----------
+    data : ReportData
+        From :func:`~detector.report.summary.collect_report` (traces not needed).
+
+    Returns
+    -------
+    str
+        Text ending in a newline.
+    """
+    local = data.local
+    lines = [f"Times are local times in {zone_label(local, data.nights[0].start_utc)}.", ""]
+    if data.flags:
+        lines.append("When to see a clinician:")
+        for f in data.flags:
+            lines += textwrap.wrap(f.text, width=78, initial_indent="  - ",
+                                   subsequent_indent="    ")
+    else:
+        lines.append("When to see a clinician: none of the warning signs the detector can "
+                     "check for was seen.")
+    lines.append("")
+    for night, s in zip(data.nights, data.summaries, strict=True):
+        leg = {"left": " (left leg)", "right": " (right leg)"}.get(night.leg, "")
+        lines.append(f"Night of {format_date(night.night_date)}{leg}")
+        if s.in_bed_start_utc is not None and s.in_bed_end_utc is not None:
+            bed = (f"{format_duration(s.time_in_bed_s)} "
+                   f"({format_clock(s.in_bed_start_utc, local)} to "
+                   f"{format_clock(s.in_bed_end_utc, local)})")
+        else:
+            bed = "not found"
+        rows = [
+            ("Time in bed", bed),
+            ("Number of cramps", str(s.n_episodes)),
+            ("Total cramp time", format_duration(s.total_cramp_s)),
+            ("Longest cramp", format_duration(s.longest_cramp_s) if s.n_episodes else "none"),
+            ("First cramp began",
+             format_clock(s.first_onset_utc, local) if s.first_onset_utc else "no cramp"),
+            ("Cramps per hour in bed", format_rate(s.cramps_per_hour_in_bed)),
+            ("Usable signal", format_percent(s.coverage_fraction)),
+            ("Gaps in the data", "none" if s.n_gaps == 0
+             else f"{s.n_gaps} ({format_duration(s.gap_s)})"),
+            ("Poor electrode contact",
+             "none" if s.poor_signal_s == 0 else format_duration(s.poor_signal_s)),
+        ]
+        width = max(len(k) for k, _ in rows) + 2
+        lines += [f"  {k + ':':<{width}}{v}" for k, v in rows]
+        for i, e in enumerate(night.episodes, start=1):
+            where = "" if e.in_bed else ", outside the time in bed"
+            lines.append(f"  Cramp {i}: began {format_clock(e.onset_utc, local)}, lasted "
+                         f"{format_duration(e.duration_s)}, {episode_label(e)}{where}")
+        lines.append("")
+    if data.trend_days:
+        with_cramps = sum(1 for d in data.trend_days if d.n_episodes > 0)
+        lines.append(f"Last weeks: cramps on {with_cramps} of {len(data.trend_days)} recorded "
+                     f"nights since {format_date(data.trend_first)}.")
+        lines.append("")
+    lines.append("Possible contributing factors: no diary-based analysis is available yet.")
+    lines += textwrap.wrap(NOT_A_DIAGNOSIS, width=78)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""The episode store: nights, episodes, gaps and run history in one SQLite file.
+
+``save_night(result)`` is what ``cramp replay`` and ``cramp record`` call; the report and the
+exports read nights back with :func:`load_night` / :func:`load_nights_on`.
+"""
+
+from detector.store.db import connect, default_db_path, open_store, transaction
+from detector.store.nights import (
+    DayTotals,
+    QualityPeriod,
+    RunRecord,
+    StoredNight,
+    day_totals,
+    last_night_dates,
+    load_night,
+    load_nights_on,
+    night_date_for,
+    night_dates,
+    night_ids_on,
+    night_runs,
+    parse_night_date,
+    resolve_zone,
+    save_night,
+    select_night_dates,
+    stored_zone,
+)
+from detector.store.schema import CURRENT_VERSION, migrate, schema_version
+
+__all__ = [
+    "CURRENT_VERSION",
+    "DayTotals",
+    "QualityPeriod",
+    "RunRecord",
+    "StoredNight",
+    "connect",
+    "day_totals",
+    "default_db_path",
+    "last_night_dates",
+    "load_night",
+    "load_nights_on",
+    "migrate",
+    "night_date_for",
+    "night_dates",
+    "night_ids_on",
+    "night_runs",
+    "open_store",
+    "parse_night_date",
+    "resolve_zone",
+    "save_night",
+    "schema_version",
+    "select_night_dates",
+    "stored_zone",
+    "transaction",
+]
