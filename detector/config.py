@@ -87,6 +87,11 @@ class EpisodeConfig:
     """Shortest sustained contraction logged as a cramp (s); leg movements last 0.5-10 s."""
     max_dip_s: float = 1.5
     """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
+    onset_lookback_s: float = 5.0
+    """How far back an onset may move over the contraction's ramp-up (s)."""
+    onset_ratio: float = 2.0
+    """The ramp-up starts where the envelope last sat below this multiple of the resting level
+    (and below half the activity rise above it)."""
     min_duty: float = 0.6
     """Fraction of a contraction's first ``min_duration_s`` that must be active; rhythmic
     bursts (walking, series of leg movements) stay below it."""
@@ -177,6 +182,10 @@ def _validate(cfg: DetectorConfig) -> None:
     positive("episode.min_duration_s", p.min_duration_s)
     if p.max_dip_s < 0:
         raise ConfigError("episode.max_dip_s", "must be >= 0")
+    if p.onset_lookback_s < 0:
+        raise ConfigError("episode.onset_lookback_s", "must be >= 0")
+    if not p.onset_ratio >= 1:
+        raise ConfigError("episode.onset_ratio", "must be >= 1")
     for name in ("min_duty", "min_confidence"):
         if not 0 <= getattr(p, name) <= 1:
             raise ConfigError(f"episode.{name}", "expected a fraction in [0, 1]")

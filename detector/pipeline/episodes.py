@@ -131,9 +131,11 @@ class EpisodeDetector:
             if self._run_start is not None and s - self._run_end <= self.max_dip:
                 self._run_end = e
             else:
+                floor = self._run_end if self._run_start is not None else 0
                 if self._run_start is not None:
                     events.extend(self._close_run())
-                self._run_start, self._run_end, self._state = s, e, "none"
+                self._run_start = self._refine_onset(s, floor)
+                self._run_end, self._state = e, "none"
             events.extend(self._maybe_confirm())
         if self._run_start is not None and self._next_epoch - self._run_end > self.max_dip:
             events.extend(self._close_run())
@@ -161,6 +163,28 @@ class EpisodeDetector:
             return []
         return [EpisodeStarted(onset_s=self._run_start / self.eps,
                                confirmed_s=confirm / self.eps)]
+
+    def _refine_onset(self, start: int, floor: int) -> int:
+        """Move a run's start back over the ramp-up of the contraction.
+
+        A cramp builds up over seconds and crosses the activity threshold part-way up; the onset
+        is the first epoch after the envelope last sat at rest (below ``onset_ratio`` x the
+        resting level, or unusable), looking back at most ``onset_lookback_s``.
+        """
+        if self.mode == "acc":
+            return start
+        p = self.config.episode
+        e = self.config.emg
+        first = max(floor, start - round(p.onset_lookback_s * self.eps),
+                    self._hist[0][0].first_epoch)
+        if first >= start:
+            return start
+        f, base, _ = self._window(first, start)
+        lower = np.maximum(base * p.onset_ratio, base + e.active_rise_uv / 2.0)
+        with np.errstate(invalid="ignore"):
+            rest = ~f.emg_valid | ~(f.envelope_uv > lower)
+        idx = np.flatnonzero(rest)
+        return first + int(idx[-1]) + 1 if idx.size else first
 
     def _close_run(self) -> list[EpisodeEvent]:
         assert self._run_start is not None
