@@ -48,7 +48,10 @@ def test_rollover_and_walking_are_not_cramps() -> None:
     b = Builder(duration_s=900.0, rng=np.random.default_rng(8))
     b.walk(100.0, 120.0)
     b.rollover(600.0, 14.0, rms_uv=90.0)
-    assert detect(b).episodes == ()
+    result = detect(b)
+    assert result.episodes == ()
+    # the EMG recorded while the leg moved is reported as likely motion artefact
+    assert 120.0 <= result.quality["emg"]["motion_s"] <= 140.0
 
 
 @pytest.mark.parametrize("saturate", [False, True])

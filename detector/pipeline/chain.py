@@ -90,7 +90,7 @@ class NightPipeline:
         self._expected = dict.fromkeys(self.channels, 0)
         self.gaps: list[Gap] = []
         self._counts = {"epochs": 0, "emg_flat": 0, "emg_saturated": 0, "emg_hum": 0,
-                        "emg_missing": 0, "acc_missing": 0, "moving": 0}
+                        "emg_missing": 0, "acc_missing": 0, "moving": 0, "emg_motion": 0}
 
     def push(self, role: str, block: SignalBlock) -> list[EpisodeEvent]:
         """Feed one block of one channel; return episode events it completes."""
@@ -182,7 +182,9 @@ class NightPipeline:
         c["emg_missing"] += int(feats.emg_missing.sum()) if emg is not None else 0
         c["acc_missing"] += int(feats.acc_missing.sum())
         with np.errstate(invalid="ignore"):
-            c["moving"] += int((feats.movement_g > self.config.motion.movement_g).sum())
+            moving = feats.movement_g > self.config.motion.movement_g
+        c["moving"] += int(moving.sum())
+        c["emg_motion"] += int((moving & feats.emg_valid).sum())
         return events
 
     def quality(self) -> dict[str, Any]:
@@ -200,6 +202,8 @@ class NightPipeline:
                 "flat_s": round(c["emg_flat"] * dt, 1),
                 "saturated_s": round(c["emg_saturated"] * dt, 1),
                 "hum_s": round(c["emg_hum"] * dt, 1),
+                # EMG recorded while the leg moved: motion artefact is likely there
+                "motion_s": round(c["emg_motion"] * dt, 1),
             }
         if self.channels.keys() & {"shank_acc", "foot_acc"}:
             q["accelerometer"] = {
