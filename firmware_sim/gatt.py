@@ -1,0 +1,286 @@
+"""The LegBand firmware served as a real GATT peripheral with Google's ``bumble`` stack.
+
+:class:`LegBandPeripheral` puts a :class:`~firmware_sim.firmware.Firmware` behind a bumble
+``Device``: the custom LegBand service (data: notify; control point: write + indicate; status:
+read + notify), Device Information (0x180A) and Battery (0x180F). It advertises its name and
+service UUID, follows connections, MTU exchanges and CCCD writes, and on every :meth:`step`
+advances the firmware to ``clock()`` and sends what the firmware put on the air.
+
+In process, the bumble ``Device`` sits on a virtual controller on a ``bumble.link.LocalLink``
+(:func:`new_link_device`); :mod:`firmware_sim.bleak_backend` connects to it with bleak. On a
+Linux machine with an adapter, the same class serves a real radio (see ``docs/protocol.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from bumble import gatt
+from bumble.controller import Controller
+from bumble.core import UUID as BumbleUUID
+from bumble.core import AdvertisingData
+from bumble.device import Connection, Device
+from bumble.hci import Address
+from bumble.host import Host
+from bumble.link import LocalLink
+from bumble.profiles.battery_service import BatteryService
+from bumble.profiles.device_information_service import DeviceInformationService
+from bumble.transport.common import AsyncPipeSink
+
+from detector.profiles.legband import LegBandProfile
+from firmware_sim.firmware import Firmware
+
+DEFAULT_BAND_ADDRESS = "D0:5B:A4:00:00:01"
+"""Static random address of the simulated band (top two bits set, as the spec requires)."""
+
+
+def new_link_device(link: LocalLink, *, address: str, name: str) -> Device:
+    """Create a bumble ``Device`` on a virtual controller attached to ``link``.
+
+    Must be called from a running event loop (bumble's controller binds to it).
+    """
+    controller = Controller(name, link=link, public_address=address)
+    return Device(name=name, address=Address(address), host=Host(controller,
+                  AsyncPipeSink(controller)))  # fmt: skip
+
+
+def advertising_payload(*, service_uuid: str, short_name: str) -> bytes:
+    """Advertising data: flags (LE general discoverable, no BR/EDR), service UUID, short name.
+
+    Flags (3 bytes) and a 128-bit UUID (18 bytes) leave 10 of the 31 legacy bytes, so the
+    advertising data carries the shortened name and the scan response the complete one.
+    """
+    payload = bytes(
+        AdvertisingData([
+            (AdvertisingData.FLAGS, bytes([0x06])),
+            (AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+             BumbleUUID(service_uuid).to_bytes()),
+            (AdvertisingData.SHORTENED_LOCAL_NAME, short_name.encode("utf-8")),
+        ])
+    )  # fmt: skip
+    if len(payload) > 31:
+        raise ValueError(f"advertising data is {len(payload)} bytes; the limit is 31")
+    return payload
+
+
+def scan_response_payload(*, local_name: str) -> bytes:
+    """Scan response data: the complete local name."""
+    payload = bytes(
+        AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, local_name.encode("utf-8"))])
+    )
+    if len(payload) > 31:
+        raise ValueError(f"scan response is {len(payload)} bytes; the limit is 31")
+    return payload
+
+
+def band_local_name(profile: LegBandProfile, serial_number: str) -> str:
+    """Advertised name: the profile's prefix, a dash, the last four serial characters."""
+    return f"{profile.local_name_prefix}-{serial_number[-4:]}"
+
+
+class LegBandPeripheral:
+    """A :class:`Firmware` exposed over GATT by a bumble ``Device``.
+
+    Parameters
+    ----------
+    firmware : Firmware
+        The band's firmware model.
+    device : bumble.device.Device
+        The bumble device to serve on (in process: from :func:`new_link_device`; on a real
+        adapter: ``Device.with_hci(...)``).
+    clock : callable returning float
+        True time in seconds for the firmware (a ``ManualClock`` in tests, a ``ScaledClock``
+        for live runs).
+    serial_number : str
+        Serial number; its last four characters end the advertised name.
+    advertising_interval_ms : float
+        Advertising interval.
+    """
+
+    def __init__(
+        self,
+        firmware: Firmware,
+        device: Device,
+        *,
+        clock: Callable[[], float],
+        serial_number: str = "LB-000001",
+        advertising_interval_ms: float = 20.0,
+    ) -> None:
+        self.firmware = firmware
+        self.device = device
+        self.clock = clock
+        self.profile = firmware.profile
+        self.local_name = band_local_name(self.profile, serial_number)
+        self._interval_ms = advertising_interval_ms
+        self._connection: Connection | None = None
+        self._outbox: list[bytes] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_status = b""
+        self._last_battery = -1
+        self._running = False
+        self.data_char = gatt.Characteristic(
+            self.profile.data_uuid, gatt.Characteristic.Properties.NOTIFY,
+            gatt.Characteristic.READABLE, b"",
+        )  # fmt: skip
+        self.control_char = gatt.Characteristic(
+            self.profile.control_uuid,
+            gatt.Characteristic.Properties.WRITE | gatt.Characteristic.Properties.INDICATE,
+            gatt.Characteristic.WRITEABLE,
+            gatt.CharacteristicValue(write=self._on_control_write),
+        )
+        self.status_char = gatt.Characteristic(
+            self.profile.status_uuid,
+            gatt.Characteristic.Properties.READ | gatt.Characteristic.Properties.NOTIFY,
+            gatt.Characteristic.READABLE,
+            gatt.CharacteristicValue(read=lambda _conn: self.firmware.status_bytes()),
+        )
+        self.data_char.on(gatt.Characteristic.EVENT_SUBSCRIPTION, self._on_data_subscription)
+        self.battery_service = BatteryService(lambda _conn: self.firmware.battery_pct)
+        version = ".".join(str(v) for v in firmware.config.firmware_version)
+        device.add_services([
+            gatt.Service(self.profile.service_uuid,
+                         [self.data_char, self.control_char, self.status_char]),
+            DeviceInformationService(
+                manufacturer_name="Night-cramp detector project", model_number="LegBand",
+                serial_number=serial_number, hardware_revision="sim",
+                firmware_revision=version, software_revision=version,
+            ),
+            self.battery_service,
+        ])  # fmt: skip
+        device.gatt_server.max_mtu = self.profile.att_mtu_max
+        device.on(device.EVENT_CONNECTION, self._on_connection)
+
+    @classmethod
+    def on_link(
+        cls,
+        link: LocalLink,
+        firmware: Firmware,
+        *,
+        clock: Callable[[], float],
+        address: str = DEFAULT_BAND_ADDRESS,
+        serial_number: str = "LB-000001",
+    ) -> LegBandPeripheral:
+        """Create the band on an in-process ``LocalLink`` (call from a running event loop)."""
+        name = band_local_name(firmware.profile, serial_number)
+        device = new_link_device(link, address=address, name=name)
+        return cls(firmware, device, clock=clock, serial_number=serial_number)
+
+    @property
+    def connection(self) -> Connection | None:
+        """The current connection, if any."""
+        return self._connection
+
+    async def start(self) -> None:
+        """Power the radio on and start advertising."""
+        await self.device.power_on()
+        await self._advertise()
+
+    async def _advertise(self) -> None:
+        if not self.firmware.powered or self._connection is not None:
+            return
+        await self.device.start_advertising(
+            advertising_data=advertising_payload(
+                service_uuid=self.profile.service_uuid,
+                short_name=self.profile.local_name_prefix,
+            ),
+            scan_response_data=scan_response_payload(local_name=self.local_name),
+            advertising_interval_min=self._interval_ms,
+            advertising_interval_max=self._interval_ms,
+        )
+
+    async def step(self) -> int:
+        """Advance the firmware to ``clock()`` and send what it produced.
+
+        Returns
+        -------
+        int
+            Number of data notifications sent.
+        """
+        self._catch_up()
+        sent = await self._flush()
+        connection = self._connection
+        if connection is not None:
+            status = self.firmware.status_bytes()
+            if status != self._last_status:
+                self._last_status = status
+                await self.device.notify_subscriber(connection, self.status_char, status)
+            battery = self.firmware.battery_pct
+            if battery != self._last_battery:
+                self._last_battery = battery
+                await self.device.notify_subscriber(
+                    connection, self.battery_service.battery_level_characteristic, battery
+                )
+            if self.firmware.take_disconnect_request():
+                await connection.disconnect()
+        if not self.firmware.powered:
+            await self.device.stop_advertising()
+        return sent
+
+    async def run(self, *, period_s: float) -> None:
+        """Call :meth:`step` every ``period_s`` wall-clock seconds until :meth:`stop`."""
+        self._running = True
+        while self._running and self.firmware.powered:
+            await self.step()
+            await asyncio.sleep(period_s)
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after its current step."""
+        self._running = False
+
+    def _catch_up(self) -> None:
+        now = self.clock()
+        if now > self.firmware.now_s:
+            self._outbox += self.firmware.advance_to(now)
+
+    async def _flush(self) -> int:
+        outbox, self._outbox = self._outbox, []
+        connection = self._connection
+        if connection is None:
+            return 0
+        for payload in outbox:
+            await self.device.notify_subscriber(connection, self.data_char, payload)
+        if outbox:
+            # Hand the notifications to the controller before doing anything else (such as
+            # a scheduled disconnect); returns early if the link drops meanwhile.
+            await connection.drain()
+        return len(outbox)
+
+    # ------------------------------------------------------------------- bumble events
+    def _on_connection(self, connection: Connection) -> None:
+        self._connection = connection
+        self._last_status = b""
+        self._last_battery = -1
+        self._outbox = []
+        self._catch_up()
+        self._outbox = []
+        self.firmware.connect()
+        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+        connection.on(
+            connection.EVENT_CONNECTION_ATT_MTU_UPDATE,
+            lambda: self.firmware.set_att_mtu(connection.att_mtu),
+        )
+
+    def _on_disconnection(self, _reason: int) -> None:
+        self._connection = None
+        self._outbox = []
+        self.firmware.disconnect()
+        self._spawn(self._advertise())
+
+    def _on_data_subscription(self, _bearer: object, notify: bool, _indicate: bool) -> None:
+        self.firmware.set_data_notifications(notify)
+
+    def _on_control_write(self, connection: Connection, value: bytes) -> None:
+        self._catch_up()
+        response = self.firmware.handle_command(bytes(value))
+        self._spawn(self._answer(connection, response))
+
+    async def _answer(self, connection: Connection, response: bytes) -> None:
+        await self._flush()
+        if self._connection is connection:
+            await self.device.indicate_subscriber(connection, self.control_char, response)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
