@@ -89,9 +89,11 @@ class EpisodeConfig:
     """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
     onset_lookback_s: float = 5.0
     """How far back an onset may move over the contraction's ramp-up (s)."""
-    onset_ratio: float = 2.0
-    """The ramp-up starts where the envelope last sat below this multiple of the resting level
-    (and below half the activity rise above it)."""
+    onset_ratio: float = 1.5
+    """The ramp-up starts where the envelope last sat below this multiple of the resting
+    level..."""
+    onset_rise_uv: float = 2.0
+    """...or within this much of it (uV; the AASM leg-movement offset criterion)."""
     min_duty: float = 0.6
     """Fraction of a contraction's first ``min_duration_s`` that must be active; rhythmic
     bursts (walking, series of leg movements) stay below it."""
@@ -184,6 +186,8 @@ def _validate(cfg: DetectorConfig) -> None:
         raise ConfigError("episode.max_dip_s", "must be >= 0")
     if p.onset_lookback_s < 0:
         raise ConfigError("episode.onset_lookback_s", "must be >= 0")
+    if p.onset_rise_uv < 0:
+        raise ConfigError("episode.onset_rise_uv", "must be >= 0")
     if not p.onset_ratio >= 1:
         raise ConfigError("episode.onset_ratio", "must be >= 1")
     for name in ("min_duty", "min_confidence"):

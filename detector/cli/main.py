@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.eval_cmd",
     "detector.cli.report_cmd",
     "detector.cli.export_cmd",
+    "detector.cli.simulate_cmd",
 )
 
 

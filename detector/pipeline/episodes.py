@@ -169,18 +169,18 @@ class EpisodeDetector:
 
         A cramp builds up over seconds and crosses the activity threshold part-way up; the onset
         is the first epoch after the envelope last sat at rest (below ``onset_ratio`` x the
-        resting level, or unusable), looking back at most ``onset_lookback_s``.
+        resting level or within ``onset_rise_uv`` of it, or unusable), looking back at most
+        ``onset_lookback_s``.
         """
         if self.mode == "acc":
             return start
         p = self.config.episode
-        e = self.config.emg
         first = max(floor, start - round(p.onset_lookback_s * self.eps),
                     self._hist[0][0].first_epoch)
         if first >= start:
             return start
         f, base, _ = self._window(first, start)
-        lower = np.maximum(base * p.onset_ratio, base + e.active_rise_uv / 2.0)
+        lower = np.maximum(base * p.onset_ratio, base + p.onset_rise_uv)
         with np.errstate(invalid="ignore"):
             rest = ~f.emg_valid | ~(f.envelope_uv > lower)
         idx = np.flatnonzero(rest)

@@ -1,0 +1,172 @@
+"""A simulated night recorded through the band's real packet path, written for replay.
+
+The night model (:mod:`firmware_sim.night`) gives the physical signals; the firmware model
+samples, quantises and packs them exactly as the band would (:class:`Firmware`); every
+notification is decoded with the same codec the live client uses; the decoded samples are
+written to an EDF+ file with the truth table beside it (``<stem>.truth.tsv``, BIDS-style
+``onset``/``duration``/``trial_type``) and the cramps as EDF+ annotations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from detector.errors import CrampInputError
+from detector.io.edf_export import write_edf
+from detector.profiles.legband import LEGBAND
+from detector.profiles.legband_codec import (
+    SetRateCommand,
+    StartCommand,
+    decode_data_packet,
+    decode_response,
+    encode_command,
+    packet_values,
+)
+from firmware_sim.firmware import ArrayFeed, Firmware, FirmwareConfig
+from firmware_sim.night import random_scenario, synthesize
+
+STEP_S = 1.0
+"""Seconds of firmware time advanced per step while collecting notifications."""
+
+
+@dataclass(frozen=True)
+class SimulatedFiles:
+    """What :func:`simulate_to_edf` wrote.
+
+    Attributes
+    ----------
+    edf : Path
+        The EDF+ recording.
+    truth : Path
+        The truth table (TSV: onset, duration, trial_type, leg).
+    n_cramps : int
+        Number of cramps in the truth table.
+    packets : int
+        Notifications decoded on the way.
+    """
+
+    edf: Path
+    truth: Path
+    n_cramps: int
+    packets: int
+
+
+def record_through_firmware(*, emg_uv: np.ndarray, shank_acc_g: np.ndarray,
+                            foot_acc_g: np.ndarray, fs_emg: int, fs_acc: int, att_mtu: int,
+                            duration_s: float, rng: np.random.Generator
+                            ) -> tuple[dict[str, np.ndarray], int]:
+    """Sample signals with the firmware model and decode its notifications.
+
+    Parameters
+    ----------
+    emg_uv : ndarray, shape (n,)
+        Physical calf EMG (uV) at ``fs_emg``.
+    shank_acc_g, foot_acc_g : ndarray, shape (m, 3)
+        Physical accelerations (g) at ``fs_acc``.
+    fs_emg, fs_acc : int
+        Band sampling rates to configure (Hz).
+    att_mtu : int
+        Negotiated ATT MTU (23 to 247).
+    duration_s : float
+        Seconds to record.
+    rng : numpy.random.Generator
+        Randomness of the firmware model (only used by random faults, none are set here).
+
+    Returns
+    -------
+    dict, int
+        Decoded samples per role (EMG (n,) uV, accelerometers (m, 3) g) and the number of
+        notifications.
+    """
+    feed = ArrayFeed(emg_uv=emg_uv, emg_fs=fs_emg, shank_acc_g=shank_acc_g,
+                     shank_acc_fs=fs_acc, foot_acc_g=foot_acc_g, foot_acc_fs=fs_acc)
+    fw = Firmware(feed, config=FirmwareConfig(), rng=rng)
+    fw.connect()
+    fw.set_att_mtu(att_mtu)
+    fw.set_data_notifications(True)
+    streams = {s.name: s for s in LEGBAND.streams}
+    commands = [SetRateCommand(streams["emg_raw"].stream_id, fs_emg),
+                SetRateCommand(streams["shank_acc"].stream_id, fs_acc),
+                SetRateCommand(streams["foot_acc"].stream_id, fs_acc),
+                StartCommand(streams["emg_raw"].mask_bit | streams["shank_acc"].mask_bit
+                             | streams["foot_acc"].mask_bit)]
+    for command in commands:
+        response = decode_response(fw.handle_command(encode_command(command)))
+        if response.status != 0:
+            raise CrampInputError("simulate", f"the band refused {command}: {response}")
+    parts: dict[int, list[np.ndarray]] = {}
+    next_counter: dict[int, int] = {}
+    n_packets = 0
+    t = 0.0
+    while t < duration_s:
+        t = min(t + STEP_S, duration_s)
+        for payload in fw.advance_to(t):
+            packet = decode_data_packet(payload)
+            n_packets += 1
+            expected = next_counter.get(packet.stream_id, packet.first_sample)
+            if packet.first_sample != expected:
+                raise CrampInputError("simulate", f"stream {packet.stream_id} jumped from "
+                                      f"sample {expected} to {packet.first_sample}")
+            values = packet_values(packet)
+            parts.setdefault(packet.stream_id, []).append(values)
+            next_counter[packet.stream_id] = expected + values.shape[0]
+    by_role = {}
+    for stream in LEGBAND.streams:
+        if stream.stream_id in parts:
+            by_role[stream.role] = np.concatenate(parts[stream.stream_id])
+    return by_role, n_packets
+
+
+def simulate_to_edf(out_dir: Path, *, hours: float, seed: int, fs_emg: int = 1000,
+                    fs_acc: int = 100, att_mtu: int = 247, n_cramps: int | None = None,
+                    stem: str | None = None, start_utc: datetime | None = None
+                    ) -> SimulatedFiles:
+    """Simulate a night, record it through the firmware, write EDF+ and its truth table.
+
+    Raises
+    ------
+    CrampInputError
+        If an output file already exists, the directory is missing or a value is invalid.
+    """
+    if not hours > 0:
+        raise CrampInputError("--hours", f"expected a positive number of hours, got {hours}")
+    if not out_dir.is_dir():
+        raise CrampInputError(str(out_dir), "output directory does not exist")
+    stem = stem or f"sim-seed{seed}"
+    edf_path = out_dir / f"{stem}.edf"
+    truth_path = out_dir / f"{stem}.truth.tsv"
+    for p in (edf_path, truth_path):
+        if p.exists():
+            raise CrampInputError(str(p), "already exists; not overwriting it")
+    rng = np.random.default_rng(seed)
+    scenario = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=float(fs_emg),
+                               fs_acc=float(fs_acc), n_cramps=n_cramps, start_utc=start_utc)
+    night = synthesize(scenario, rng=rng)
+    decoded, n_packets = record_through_firmware(
+        emg_uv=night.emg_uv, shank_acc_g=night.shank_acc_g, foot_acc_g=night.foot_acc_g,
+        fs_emg=fs_emg, fs_acc=fs_acc, att_mtu=att_mtu, duration_s=scenario.duration_s, rng=rng)
+    truth = night.truth
+    cramps = truth[truth.kind == "cramp"]
+    write_edf(edf_path, emg_uv=decoded["emg"], fs_emg=fs_emg,
+              shank_acc_g=decoded["shank_acc"], foot_acc_g=decoded["foot_acc"], fs_acc=fs_acc,
+              start_utc=scenario.start_utc, emg_range_uv=8192.0,
+              annotations=[(float(r.onset_s), float(r.duration_s), "cramp")
+                           for r in cramps.itertuples()],
+              equipment="LegBand_simulated", recording_additional=f"seed_{seed}")
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    w.writerow(["onset", "duration", "trial_type", "leg"])
+    for r in truth.sort_values("onset_s").itertuples():
+        w.writerow([f"{r.onset_s:.3f}", f"{r.duration_s:.3f}", r.kind, r.leg])
+    fd = os.open(truth_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(buf.getvalue())
+    return SimulatedFiles(edf=edf_path, truth=truth_path, n_cramps=len(cramps),
+                          packets=n_packets)

@@ -1,0 +1,83 @@
+"""Committed sample recordings and `cramp simulate`: integrity, truth recovered, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from detector.cli.main import main
+from detector.config import DetectorConfig
+from detector.errors import CrampInputError
+from detector.evaluation import pool_scores, score_events
+from detector.io.channels import ChannelMap
+from detector.io.labels import read_labels
+from detector.replay import replay_path
+from firmware_sim.simulate import simulate_to_edf
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
+MANIFEST = json.loads((RECORDINGS / "MANIFEST.json").read_text())
+EDFS = sorted(e["file"] for e in MANIFEST["files"] if e["file"].endswith(".edf"))
+
+
+def test_manifest_matches_the_files() -> None:
+    listed = {e["file"] for e in MANIFEST["files"]}
+    on_disk = {p.name for p in RECORDINGS.iterdir() if p.name != "MANIFEST.json"}
+    assert listed == on_disk
+    for entry in MANIFEST["files"]:
+        data = (RECORDINGS / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
+        assert len(data) == entry["bytes"]
+        assert entry["shows"] and entry["made_with"].startswith("cramp simulate")
+
+
+def _score(edf: Path):  # type: ignore[no-untyped-def]
+    cfg = DetectorConfig().replace(in_bed__night_window=None)
+    result = replay_path(str(edf), config=cfg, channel_map=ChannelMap())
+    truth = read_labels(edf.with_name(edf.name.replace(".edf", ".truth.tsv")),
+                        description_filter="cramp")
+    return score_events(result.episodes, truth)
+
+
+@pytest.mark.parametrize("name", EDFS)
+def test_each_recording_replays_with_its_truth_recovered(name: str) -> None:
+    scores = _score(RECORDINGS / name)
+    assert scores.n_truth >= 1
+    assert scores.f1 is not None and scores.f1 >= 0.95
+    assert scores.onset_error_s.mean_abs is not None
+    assert scores.onset_error_s.mean_abs < 1.5
+
+
+def test_recordings_pooled_onset_error_under_1_s() -> None:
+    pooled = pool_scores([_score(RECORDINGS / n) for n in EDFS])
+    assert pooled.scores.f1 is not None and pooled.scores.f1 >= 0.95
+    assert pooled.scores.onset_error_s.mean_abs < 1.0
+
+
+def test_a_simulated_hour_is_recovered(tmp_path: Path) -> None:
+    files = simulate_to_edf(tmp_path, hours=1.0, seed=101, n_cramps=4)
+    scores = _score(files.edf)
+    assert scores.n_truth == 4
+    assert scores.f1 is not None and scores.f1 >= 0.95
+    assert scores.onset_error_s.mean_abs < 1.0
+
+
+def test_simulate_is_deterministic_and_never_overwrites(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    argv = ["simulate", "--hours", "0.05", "--seed", "7", "--cramps", "1", "--name", "n"]
+    assert main([*argv, "--out", str(a)]) == 0
+    assert main([*argv, "--out", str(b)]) == 0
+    for suffix in (".edf", ".truth.tsv"):
+        assert (a / f"n{suffix}").read_bytes() == (b / f"n{suffix}").read_bytes()
+        assert (a / f"n{suffix}").stat().st_mode & 0o777 == 0o600
+    assert "1 cramp(s)" in capsys.readouterr().out
+    assert main([*argv, "--out", str(a)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    with pytest.raises(CrampInputError, match="does not exist"):
+        simulate_to_edf(tmp_path / "missing", hours=0.05, seed=7)
