@@ -26,23 +26,25 @@ from detector.profiles.polar_pmd import (
     ControlPointResponse,
     MeasurementStopped,
     MeasurementType,
-    PolarFootMapping,
     ResponseStatus,
     SettingType,
     build_get_settings_command,
     build_start_acc_command,
     build_start_command,
     build_stop_command,
+    parse_control_point_message,
+    parse_settings,
+    settings_from_response,
+    start_response_factor,
+)
+from detector.profiles.polar_pmd_frames import (
+    PolarFootMapping,
     decode_acc_frame,
     decode_delta_payload,
     foot_acc_g,
     foot_channel_spec,
-    parse_control_point_message,
     parse_frame_header,
-    parse_settings,
     sample_times_ns,
-    settings_from_response,
-    start_response_factor,
 )
 
 FUZZ = settings(max_examples=200, deadline=None)
