@@ -21,6 +21,10 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.report_cmd",
     "detector.cli.export_cmd",
     "detector.cli.simulate_cmd",
+    "detector.cli.recover_cmd",
+    "detector.cli.diary_cmd",
+    "detector.cli.profile_cmd",
+    "detector.cli.causes_cmd",
 )
 
 

@@ -11,6 +11,8 @@ from html import escape
 from pathlib import PurePath
 
 from detector import __version__
+from detector.causes.engine import CauseReport
+from detector.causes.render import STRENGTH_WORDS, no_diary_sentence
 from detector.report.summary import (
     LONG_CRAMP_S,
     NightSummary,
@@ -69,6 +71,15 @@ ul.flags { padding-left: 0; list-style: none; }
 ul.flags li { border-left: 8px solid #e6a100; background: #fff6dc; padding: 10px 14px;
   margin: 8px 0; }
 ul.flags li.urgent { border-left-color: #b00020; background: #fde8ea; }
+ul.flags li { font-size: 1.1em; }
+ul.flags .badge { text-transform: uppercase; letter-spacing: 0.03em; margin-right: 0.4em; }
+ul.flags li.urgent .badge { color: #b00020; }
+ul.findings { padding-left: 0; list-style: none; }
+ul.findings li { border-left: 6px solid #08306b; padding: 6px 12px; margin: 6px 0; }
+ul.findings li.unsupported, ul.findings li.weak { border-left-color: #9a9a9a; }
+ul.findings li.association { border-left-color: #2b7a3d; }
+ul.findings li.advice { border-left-color: #4a7ab0; }
+ul.findings .advice { display: block; font-style: italic; }
 figure { margin: 1em 0; }
 figcaption { font-size: 0.95em; color: #222222; }
 svg.plot { display: block; width: 100%; height: auto; }
@@ -209,11 +220,52 @@ def _night_section(night: StoredNight, s: NightSummary, local: tzinfo | None,
     return "".join(parts)
 
 
+def _factor_items(causes: CauseReport) -> str:
+    rows = []
+    for f in causes.findings:
+        if f.kind not in ("factor", "association"):
+            continue
+        if f.kind == "factor":
+            badge = f"{f.name}: {STRENGTH_WORDS.get(f.strength or '', '')}"
+            cls = f"factor {f.strength}"
+        else:
+            badge, cls = "Your nights", "association"
+        advice = f' <span class="advice">{_e(f.advice)}</span>' if f.advice else ""
+        rows.append(f'<li class="{_e(cls)}" data-finding="{_e(f.rule_id)}"'
+                    f' data-strength="{_e(f.strength or "")}">'
+                    f'<strong class="badge">{_e(badge)}</strong> {_e(f.text)}{advice}</li>')
+    return f'<ul class="findings">{"".join(rows)}</ul>' if rows else ""
+
+
+def _causes_section(causes: CauseReport | None) -> str:
+    parts = ["<h2>Possible contributing factors</h2>"]
+    if causes is None:
+        return parts[0] + "<p>No diary-based analysis is available yet.</p>"
+    missing = no_diary_sentence(causes)
+    if missing:
+        parts.append(f"<p>{_e(missing)} When evening diary entries are kept (for example "
+                     "activity, drinks and medicines), this section shows which of them tend "
+                     "to go with nights with cramps. Going together does not prove that one "
+                     "leads to the other.</p>")
+    elif not any(f.kind == "factor" for f in causes.findings):
+        parts.append("<p>None of the rated factors applies to these nights"
+                     f"{'' if causes.n_cramp_nights else ' (no cramps were recorded)'}.</p>")
+    parts.append(_factor_items(causes))
+    advice = [f for f in causes.findings if f.kind == "advice"]
+    if advice:
+        parts.append("<h3>What you can do</h3><ul class=\"findings\">" + "".join(
+            f'<li class="advice" data-finding="{_e(f.rule_id)}">{_e(f.text)}</li>'
+            for f in advice) + "</ul>")
+    parts.append(f'<p class="notice">{_e(causes.not_a_diagnosis)}</p>')
+    return "".join(parts)
+
+
 def _findings(data: ReportData) -> str:
     parts = ['<section id="findings"><h2>When to see a clinician</h2>']
     if data.flags:
         items = "".join(
             f'<li class="{"urgent" if f.urgent else "advice"}" data-flag="{_e(f.kind)}">'
+            f'<strong class="badge">{"Urgent" if f.urgent else "See a clinician"}</strong> '
             f"{_e(f.text)}</li>" for f in data.flags)
         parts.append(f'<ul class="flags">{items}</ul>')
     else:
@@ -223,12 +275,9 @@ def _findings(data: ReportData) -> str:
     parts.append(
         "<p>See a clinician promptly, whatever this report shows, if a calf is swollen, red "
         "or warm, if a cramp does not ease with stretching, or if you have muscle weakness, "
-        "wasting or numbness.</p>"
-        "<h2>Possible contributing factors</h2>"
-        "<p>No diary-based analysis is available yet. When evening diary entries are kept "
-        "(for example activity, drinks and medicines), this section will show which of them "
-        "tend to go with nights with cramps. Going together does not prove that one causes "
-        "the other.</p></section>")
+        "wasting or numbness.</p>")
+    parts.append(_causes_section(data.causes))
+    parts.append("</section>")
     return "".join(parts)
 
 

@@ -9,6 +9,20 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from detector.causes.engine import (
+    CauseReport,
+    History,
+    NightFacts,
+    evaluate,
+    evaluate_store,
+    facts_from_nights,
+)
+from detector.causes.profile import Profile
+from detector.causes.rules import default_rules
+from detector.causes.wording import format_clock as format_clock
+from detector.causes.wording import format_date as format_date
+from detector.causes.wording import format_duration as format_duration
+from detector.causes.wording import to_local
 from detector.episode import Episode
 from detector.errors import CrampInputError
 from detector.store.nights import DayTotals, StoredNight, day_totals, load_nights_on
@@ -123,15 +137,17 @@ def summarize_night(night: StoredNight) -> NightSummary:
 
 @dataclass(frozen=True, kw_only=True)
 class RedFlag:
-    """A pattern in the recordings that is a reason to see a clinician.
+    """A reason to see a clinician, from the cause rules' red flags.
 
     Attributes
     ----------
-    kind : {"long_cramp", "frequent", "both_legs"}
+    kind : str
+        Rule id, e.g. ``"long_cramp"``, ``"frequent"``, ``"both_legs"``, ``"very_frequent"``,
+        ``"new_medicine"`` or a warning sign from the diary.
     urgent : bool
         ``True`` when the advice is to see a clinician promptly.
     night_date : date
-        Night the flag is about (the newest night for ``"frequent"``).
+        Night the flag is about (the newest night of the period when not about one night).
     text : str
         Plain-words sentence for the reader.
     """
@@ -142,10 +158,17 @@ class RedFlag:
     text: str
 
 
+def flags_of(report: CauseReport) -> list[RedFlag]:
+    """The red-flag findings of a cause report as :class:`RedFlag` items, urgent first."""
+    return [RedFlag(kind=f.rule_id, urgent=f.level == "urgent",
+                    night_date=f.night_date or report.last, text=f.text)
+            for f in report.red_flags]
+
+
 def red_flags(
     nights: list[StoredNight], recent: list[DayTotals], *, local: tzinfo | None
 ) -> list[RedFlag]:
-    """Red flags the detector itself can see, most urgent first.
+    """Red flags the detector itself can see (no diary, no profile), most urgent first.
 
     Parameters
     ----------
@@ -160,40 +183,16 @@ def red_flags(
     -------
     list of RedFlag
     """
-    flags: list[RedFlag] = []
-    for night in nights:
-        for e in night.episodes:
-            if e.duration_s > LONG_CRAMP_S:
-                flags.append(RedFlag(
-                    kind="long_cramp", urgent=True, night_date=night.night_date,
-                    text=(f"A cramp lasted {format_duration(e.duration_s)} (night of "
-                          f"{format_date(night.night_date)}, starting at "
-                          f"{format_clock(e.onset_utc, local)}). A cramp longer than 10 "
-                          f"minutes is a reason to see a clinician promptly, especially if "
-                          f"it did not ease with stretching."),
-                ))
-    if recent:
-        cramp_nights = sum(1 for d in recent if d.n_episodes > 0)
-        if cramp_nights >= FREQUENT_NIGHTS:
-            newest = max(d.night_date for d in recent)
-            flags.append(RedFlag(
-                kind="frequent", urgent=False, night_date=newest,
-                text=(f"Cramps on {cramp_nights} of the last {RECENT_DAYS} nights (up to the "
-                      f"night of {format_date(newest)}). Cramps on 3 or more nights a week "
-                      f"are worth discussing with a clinician."),
-            ))
-    by_date: dict[date, set[str]] = {}
-    for night in nights:
-        by_date.setdefault(night.night_date, set()).update(e.leg for e in night.episodes)
-    for d, legs in sorted(by_date.items()):
-        if {"left", "right"} <= legs:
-            flags.append(RedFlag(
-                kind="both_legs", urgent=False, night_date=d,
-                text=(f"Cramps in both legs on the night of {format_date(d)}. Cramps that "
-                      f"affect both legs are worth mentioning to a clinician."),
-            ))
-    flags.sort(key=lambda f: (not f.urgent, f.night_date))
-    return flags
+    facts = {t.night_date: NightFacts(night_date=t.night_date, n_episodes=t.n_episodes,
+                                      legs=frozenset(t.legs), longest_cramp_s=0.0,
+                                      longest_onset_utc=None) for t in recent}
+    facts.update(facts_from_nights(nights))
+    dates = [n.night_date for n in nights] or [t.night_date for t in recent]
+    if not dates:
+        return []
+    report = evaluate(History(nights=facts, diary={}, profile=Profile()), first=min(dates),
+                      last=max(dates), rules=default_rules(), local=local)
+    return flags_of(report)
 
 
 def recent_window(newest: date) -> tuple[date, date]:
@@ -207,33 +206,6 @@ def trend_window(newest: date) -> tuple[date, date]:
 
 
 # ------------------------------------------------------------------ formatting
-
-
-def format_duration(seconds: float) -> str:
-    """Plain-words duration: ``"45 s"``, ``"2 min 5 s"``, ``"7 h 45 min"``."""
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        m, r = divmod(s, 60)
-        return f"{m} min {r} s" if r else f"{m} min"
-    h, r = divmod(round(seconds / 60.0), 60)
-    return f"{h} h {r} min" if r else f"{h} h"
-
-
-def to_local(t: datetime, local: tzinfo | None) -> datetime:
-    """Convert an aware time to ``local`` (``None`` = the machine's zone)."""
-    return t.astimezone(local) if local is not None else t.astimezone()
-
-
-def format_clock(t: datetime, local: tzinfo | None) -> str:
-    """Local 24-hour clock time, ``"02:13"``."""
-    return to_local(t, local).strftime("%H:%M")
-
-
-def format_date(d: date) -> str:
-    """Plain-words date: ``"Sunday 3 March 2024"``."""
-    return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
 
 
 def zone_label(local: tzinfo | None, at: datetime) -> str:
@@ -284,6 +256,8 @@ class ReportData:
         Display zone (``None`` = the machine's zone).
     generated_utc : datetime
         When the report was made.
+    causes : CauseReport or None
+        Findings of the cause rules over the reported nights (red flags, factors, advice).
     """
 
     nights: list[StoredNight]
@@ -294,11 +268,12 @@ class ReportData:
     trend_last: date
     local: tzinfo | None
     generated_utc: datetime
+    causes: CauseReport | None = None
 
 
 def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo | None,
                    generated_utc: datetime, with_trace: bool = True) -> ReportData:
-    """Read the nights of ``dates`` and compute summaries, red flags and trends.
+    """Read the nights of ``dates`` and compute summaries, findings, red flags and trends.
 
     Parameters
     ----------
@@ -327,13 +302,14 @@ def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo
             raise CrampInputError("--night", f"no night dated {d.isoformat()} in the store")
         nights.extend(on_date)
     newest = max(dates)
-    recent = day_totals(conn, *recent_window(newest))
+    causes = evaluate_store(conn, dates, rules=default_rules(), local=local)
     first, last = trend_window(newest)
     trend = day_totals(conn, first, last)
     return ReportData(
         nights=nights,
         summaries=[summarize_night(n) for n in nights],
-        flags=red_flags(nights, recent, local=local),
+        flags=flags_of(causes),
+        causes=causes,
         trend_days=trend if len(trend) >= 2 else [],
         trend_first=first,
         trend_last=last,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from detector.causes.render import findings_text
 from detector.report.html import NOT_A_DIAGNOSIS
 from detector.report.summary import (
     ReportData,
@@ -76,6 +77,9 @@ def render_text(data: ReportData) -> str:
         lines.append(f"Last weeks: cramps on {with_cramps} of {len(data.trend_days)} recorded "
                      f"nights since {format_date(data.trend_first)}.")
         lines.append("")
-    lines.append("Possible contributing factors: no diary-based analysis is available yet.")
+    if data.causes is not None:
+        lines.append(findings_text(data.causes, with_flags=False).rstrip("\n"))
+    else:
+        lines.append("Possible contributing factors: no diary-based analysis is available yet.")
     lines += textwrap.wrap(NOT_A_DIAGNOSIS, width=78)
     return "\n".join(lines) + "\n"

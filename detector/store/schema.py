@@ -140,7 +140,12 @@ _V2: tuple[str, ...] = (
     "ALTER TABLE nights ADD COLUMN timezone TEXT",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3: tuple[str, ...] = (
+    # Age in whole years for the cause rules (``age_band`` stays for coarse, older entries).
+    "ALTER TABLE profile ADD COLUMN age_years INTEGER CHECK (age_years BETWEEN 0 AND 130)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """Statements taking the store from version ``i`` to ``i + 1``."""
 
 CURRENT_VERSION: int = len(MIGRATIONS)

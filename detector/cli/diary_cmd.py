@@ -1,0 +1,181 @@
+"""``cramp diary``: record the evening diary (prompts on a terminal, flags for scripts)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from detector.causes.diary import (
+    EXERCISE_INTENSITIES,
+    FIELD_NAMES,
+    MEDICINE_CLASSES,
+    WARNING_SIGNS,
+    DiaryEntry,
+    entry_from_fields,
+    load_entries,
+    save_entry,
+)
+from detector.errors import CrampInputError
+from detector.store import connect, default_db_path, night_date_for, parse_night_date
+
+# (field, option, metavar, question)
+_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("exercise_intensity", "--exercise", "|".join(EXERCISE_INTENSITIES),
+     "Exercise before bed (none, light, moderate, hard)"),
+    ("exercise_min", "--exercise-min", "MIN", "Minutes of that exercise"),
+    ("alcohol_units", "--alcohol", "UNITS", "Units of alcohol this evening"),
+    ("caffeine_drinks", "--caffeine", "N", "Caffeinated drinks after midday"),
+    ("fluids_glasses", "--fluids", "GLASSES", "Glasses of fluid today"),
+    ("sitting_h", "--sitting", "HOURS", "Hours sitting today"),
+    ("standing_h", "--standing", "HOURS", "Hours standing today"),
+    ("vomiting_diarrhoea", "--vomiting", "yes|no", "Vomiting or diarrhoea today (yes/no)"),
+    ("bedroom_cold", "--cold", "yes|no", "Is the bedroom cold (yes/no)"),
+    ("heel_cm", "--heel", "CM", "Heel height of today's shoes in cm"),
+    ("stretched", "--stretched", "yes|no", "Calf stretching at bedtime (yes/no)"),
+    ("medicines_new", "--new-medicine", "LIST",
+     f"Medicines started recently ({', '.join(MEDICINE_CLASSES)}; comma-separated)"),
+    ("medicines_current", "--medicine", "LIST", "Medicines you take (same classes)"),
+    ("signs", "--sign", "LIST",
+     f"Warning signs noticed ({', '.join(WARNING_SIGNS)}; comma-separated)"),
+    ("notes", "--notes", "TEXT", "Notes"),
+)
+assert {o[0] for o in _OPTIONS} == set(FIELD_NAMES)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``diary`` subcommand with ``add`` and ``list``."""
+    p = sub.add_parser("diary", help="record or list the evening diary",
+                       description="Keep an evening diary next to the recorded nights. The "
+                                   "date is the evening's date, the same as the night after.")
+    p.add_argument("--db", metavar="PATH", type=Path,
+                   help=f"episode store (default: {default_db_path()})")
+    dsub = p.add_subparsers(dest="diary_command", metavar="ACTION", required=True)
+    add = dsub.add_parser("add", help="add or update the entry of an evening",
+                          description="Record an evening. With no field options on a "
+                                      "terminal, each field is asked for (Enter skips it).")
+    add.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
+                     help="episode store")
+    add.add_argument("--date", metavar="YYYY-MM-DD",
+                     help="the evening (default: this evening, or last evening before noon)")
+    for field, option, metavar, question in _OPTIONS:
+        add.add_argument(option, dest=field, metavar=metavar, help=question)
+    add.add_argument("--replace", action="store_true",
+                     help="replace the whole entry instead of updating the fields given")
+    add.add_argument("--interactive", action="store_true",
+                     help="ask for each field even when not on a terminal")
+    add.set_defaults(func=run_add)
+    lst = dsub.add_parser("list", help="show diary entries")
+    lst.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
+                     help="episode store")
+    lst.add_argument("--last", metavar="N", type=int, default=14,
+                     help="evenings up to today (default 14)")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.set_defaults(func=run_list)
+
+
+def this_evening() -> date:
+    """The evening date now, by the store's night-date rule (local time minus 12 h)."""
+    return night_date_for(datetime.now(UTC), None)
+
+
+def _ask(field: str, question: str, d: date) -> Any:
+    """Ask until the answer is valid or empty; ``None`` = skipped."""
+    while True:
+        try:
+            answer = input(f"{question}: ").strip()
+        except EOFError:
+            raise CrampInputError("diary", "input ended before the entry was complete; "
+                                           "nothing was saved") from None
+        if not answer:
+            return None
+        try:
+            entry_from_fields(d, {field: answer})
+        except CrampInputError as exc:
+            print(f"  {exc.problem}; try again or press Enter to skip", file=sys.stderr)
+            continue
+        return answer
+
+
+def run_add(args: argparse.Namespace) -> int:
+    """Validate and store one evening's entry; print what is stored; return 0."""
+    d = parse_night_date(args.date, where="--date") if args.date else this_evening()
+    if d > this_evening() + timedelta(days=1):
+        raise CrampInputError("--date", f"{d.isoformat()} is in the future")
+    values = {f: getattr(args, f) for f, *_ in _OPTIONS if getattr(args, f) is not None}
+    if args.interactive or (not values and sys.stdin.isatty()):
+        print(f"Diary for the evening of {d.isoformat()} (press Enter to skip a question)")
+        for field, _, _, question in _OPTIONS:
+            if field not in values:
+                answer = _ask(field, question, d)
+                if answer is not None:
+                    values[field] = answer
+    if not values:
+        raise CrampInputError("diary add", "nothing to record; give field options (see "
+                                           "--help) or run it on a terminal to be asked")
+    entry = entry_from_fields(d, values, where="diary")
+    conn = connect(args.db)
+    try:
+        stored = save_entry(conn, entry, merge=not args.replace)
+    finally:
+        conn.close()
+    print(f"saved the diary for the evening of {d.isoformat()}: "
+          f"{json.dumps(stored.to_fields(), sort_keys=True)}")
+    return 0
+
+
+def describe(entry: DiaryEntry) -> str:
+    """One line of plain words for an entry."""
+    parts = []
+    if entry.exercise_intensity is not None:
+        mins = f" {entry.exercise_min} min" if entry.exercise_min is not None else ""
+        parts.append(f"exercise {entry.exercise_intensity}{mins}")
+    for field, label, unit in (("alcohol_units", "alcohol", " units"),
+                               ("caffeine_drinks", "caffeine", " drinks"),
+                               ("fluids_glasses", "fluids", " glasses"),
+                               ("sitting_h", "sitting", " h"), ("standing_h", "standing", " h"),
+                               ("heel_cm", "heels", " cm")):
+        value = getattr(entry, field)
+        if value is not None:
+            parts.append(f"{label} {value:g}{unit}")
+    for field, label in (("vomiting_diarrhoea", "vomiting/diarrhoea"),
+                         ("bedroom_cold", "cold bedroom"), ("stretched", "stretched")):
+        value = getattr(entry, field)
+        if value is not None:
+            parts.append(f"{label} {'yes' if value else 'no'}")
+    if entry.medicines_new:
+        parts.append("new: " + ", ".join(MEDICINE_CLASSES[m] for m in entry.medicines_new))
+    if entry.medicines_current:
+        parts.append("taking: " + ", ".join(MEDICINE_CLASSES[m]
+                                            for m in entry.medicines_current))
+    if entry.signs:
+        parts.append("signs: " + ", ".join(WARNING_SIGNS[s] for s in entry.signs))
+    if entry.notes:
+        parts.append(f"notes: {entry.notes}")
+    return "; ".join(parts) or "(empty)"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the diary entries of the last N evenings; return 0."""
+    if args.last < 1:
+        raise CrampInputError("--last", f"expected a number of evenings >= 1, got {args.last}")
+    last = this_evening()
+    first = last - timedelta(days=args.last - 1)
+    conn = connect(args.db)
+    try:
+        entries = load_entries(conn, first, last)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps([{"date": d.isoformat(), **e.to_fields()}
+                          for d, e in sorted(entries.items())], indent=2))
+        return 0
+    if not entries:
+        print(f"no diary entries from {first.isoformat()} to {last.isoformat()}")
+        return 0
+    for d, e in sorted(entries.items()):
+        print(f"{d.isoformat()}  {describe(e)}")
+    return 0
