@@ -157,6 +157,7 @@ def simulate_to_edf(out_dir: Path, *, hours: float, seed: int, fs_emg: int = 100
     write_edf(edf_path, emg_uv=decoded["emg"], fs_emg=fs_emg,
               shank_acc_g=decoded["shank_acc"], foot_acc_g=decoded["foot_acc"], fs_acc=fs_acc,
               start_utc=scenario.start_utc, emg_range_uv=8192.0,
+              emg_label=f"EMG Calf {scenario.leg.capitalize()}",
               annotations=[(float(r.onset_s), float(r.duration_s), "cramp")
                            for r in cramps.itertuples()],
               equipment="LegBand_simulated", recording_additional=f"seed_{seed}")
