@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
 from detector.io.csv_reader import GZIP_MAGIC, CsvRecording
 from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
 
+if TYPE_CHECKING:
+    from detector.capture.recording import CaptureRecording
+
+CAPTURE_MAGIC = b"\x89CRAMPC\n"  # detector.capture.format.FILE_MAGIC (not imported: start-up)
+CAPTURE_SUFFIXES = (".capture", ".cramp")
 EDF_SUFFIXES = (".edf", ".bdf", ".rec")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -19,11 +25,12 @@ def open_recording(
     channel_map: ChannelMap,
     min_emg_fs_hz: float,
     time_unit: str | None = None,
-) -> EdfRecording | CsvRecording:
-    """Open an EDF/EDF+/BDF/BDF+ file or a CSV/TSV table (plain or gzip) as a recording.
+) -> EdfRecording | CsvRecording | CaptureRecording:
+    """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip) or a band capture.
 
-    The file's first bytes decide (EDF and BDF magic, gzip magic); the extension decides
-    otherwise (``.edf``, ``.bdf``, ``.rec``; ``.csv``, ``.tsv``, ``.txt``, with ``.gz``).
+    The file's first bytes decide (capture, EDF and BDF magic, gzip magic); the extension
+    decides otherwise (``.capture``, ``.cramp``; ``.edf``, ``.bdf``, ``.rec``; ``.csv``, ``.tsv``,
+    ``.txt``, with ``.gz``).
 
     Parameters
     ----------
@@ -38,7 +45,7 @@ def open_recording(
 
     Returns
     -------
-    EdfRecording or CsvRecording
+    EdfRecording, CsvRecording or CaptureRecording
         Has ``info``, ``gaps``, ``blocks(chunk_s)``, ``close()``; usable in ``with``.
 
     Raises
@@ -59,6 +66,10 @@ def open_recording(
     suffixes = [s.lower() for s in p.suffixes]
     last = suffixes[-1] if suffixes else ""
     inner = suffixes[-2] if last == ".gz" and len(suffixes) > 1 else last
+    if magic == CAPTURE_MAGIC or last in CAPTURE_SUFFIXES:
+        from detector.capture.recording import CaptureRecording
+
+        return CaptureRecording(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc)
     if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
         return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
     if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:
@@ -71,6 +82,6 @@ def open_recording(
         )
     raise CrampInputError(
         p.name,
-        "unknown recording format; expected EDF/EDF+/BDF (.edf, .bdf, .rec) or a table "
-        "(.csv, .tsv, .txt, optionally .gz)",
+        "unknown recording format; expected EDF/EDF+/BDF (.edf, .bdf, .rec), a table "
+        "(.csv, .tsv, .txt, optionally .gz) or a band capture (.capture, .cramp)",
     )

@@ -1,0 +1,254 @@
+"""Sample times from device counters and RTC ticks, fitted to host receive times.
+
+The band stamps each packet with the counter of its first sample and the RTC ticks at that
+sample. Within the device these are exact (up to a tick of rounding), so per stream a
+least-squares line gives ticks per sample. Host receive times are the device time of the
+packet's last sample plus a delay that is never negative: connection interval, queueing,
+a slow central, retransmissions. So the device-to-host line is fitted to the *lower envelope*
+of the receive times: the earliest arrival in each time bin, then a Theil-Sen line through
+those minima. Late packets (jitter, delayed bursts, backfill) only raise points above the
+envelope and cannot bias it; a few bins that are wrong in either direction move the medians
+little. Clock drift up to +-100 ppm is absorbed by the fitted slope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_BINS = 400
+"""Most bins of the lower envelope (the Theil-Sen fit is quadratic in their number)."""
+MIN_BINS = 20
+POINTS_PER_BIN = 100
+"""Packets wanted per bin, so that each bin likely holds one that was barely delayed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PacketTimes:
+    """Timing fields of one stream's packets, in arrival order.
+
+    Attributes
+    ----------
+    counter : ndarray of int64, shape (n,)
+        First-sample counter of each packet, unwrapped (see :func:`unwrap`).
+    n_samples : ndarray of int64, shape (n,)
+        Samples in each packet.
+    ticks : ndarray of int64, shape (n,)
+        Device RTC ticks at the first sample, unwrapped.
+    received_s : ndarray of float64, shape (n,)
+        Host receive time (s since the Unix epoch).
+    live : ndarray of bool, shape (n,)
+        False for backfilled packets (sent long after their samples; left out of the
+        host fit).
+    """
+
+    counter: np.ndarray
+    n_samples: np.ndarray
+    ticks: np.ndarray
+    received_s: np.ndarray
+    live: np.ndarray
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamTiming:
+    """Fitted timing of one stream.
+
+    Attributes
+    ----------
+    origin : int
+        Counter value that is sample index 0 of the recording (may be below the first
+        counter received, when the first packets were lost).
+    rate_hz : float
+        Samples per host second.
+    ticks_per_sample : float
+        Device RTC ticks per sample.
+    t0_s : float
+        Host time of sample index 0 (s since the Unix epoch).
+    """
+
+    origin: int
+    rate_hz: float
+    ticks_per_sample: float
+    t0_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClockFit:
+    """Device-to-host clock relation and per-stream timing.
+
+    Attributes
+    ----------
+    start_s : float
+        Host time of sample index 0 of every stream (s since the Unix epoch).
+    host_per_tick : float
+        Host seconds per device RTC tick (``1 / tick_hz`` scaled by the clock's drift).
+    drift_ppm : float
+        Device RTC drift relative to the host clock, parts per million (positive: the
+        device clock runs fast).
+    streams : dict of int to StreamTiming
+        Per stream id.
+    n_points : int
+        Packets used in the host fit.
+    """
+
+    start_s: float
+    host_per_tick: float
+    drift_ppm: float
+    streams: dict[int, StreamTiming]
+    n_points: int
+
+
+def unwrap(values: np.ndarray, *, modulus: int) -> np.ndarray:
+    """Undo wrap-around of a counter given in arrival order.
+
+    Each value is placed within half a modulus of the one before it.
+
+    Parameters
+    ----------
+    values : ndarray of int, shape (n,)
+        Counter readings in ``[0, modulus)``.
+    modulus : int
+        Wrap-around modulus (e.g. ``2**32``).
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
+    v = np.asarray(values, dtype=np.int64)
+    if v.size == 0:
+        return v
+    half = modulus // 2
+    steps = (np.diff(v) + half) % modulus - half
+    return v[0] + np.concatenate(([0], np.cumsum(steps)))
+
+
+def device_line(counter: np.ndarray, ticks: np.ndarray, *,
+                nominal_ticks_per_sample: float) -> tuple[float, float]:
+    """Fit ``ticks = a + b * counter`` for one stream (least squares, outliers removed).
+
+    Parameters
+    ----------
+    counter, ticks : ndarray, shape (n,)
+        Unwrapped first-sample counters and RTC ticks of the stream's packets.
+    nominal_ticks_per_sample : float
+        ``tick_hz / rate_hz``; used when the counters span too little to fit a slope.
+
+    Returns
+    -------
+    a : float
+        Ticks at counter 0.
+    b : float
+        Ticks per sample.
+    """
+    c = np.asarray(counter, dtype=np.float64)
+    t = np.asarray(ticks, dtype=np.float64)
+    c0, t0 = float(np.median(c)), float(np.median(t))
+    dc, dt = c - c0, t - t0
+    b = nominal_ticks_per_sample
+    keep = np.ones(c.shape, dtype=bool)
+    for _ in range(3):
+        if np.ptp(dc[keep]) * nominal_ticks_per_sample < 64.0:
+            break
+        b = float(np.polyfit(dc[keep], dt[keep], 1)[0])
+        res = dt - b * dc
+        res -= np.median(res[keep])
+        new = np.abs(res) <= 2.0  # rounding to whole ticks leaves |residual| < 1
+        if new.sum() < 2 or np.array_equal(new, keep):
+            keep = new if new.sum() >= 2 else keep
+            break
+        keep = new
+    a = t0 + float(np.median(dt[keep] - b * dc[keep])) - b * c0
+    return a, b
+
+
+def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Fit ``y = a + b * x`` under points that are late by a non-negative delay.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        Device time (s, any origin).
+    y : ndarray, shape (n,)
+        Host time (s) at which the event stamped ``x`` was seen; ``y >= true(x)``.
+
+    Returns
+    -------
+    a, b : float
+        Intercept (s) and slope (host s per device s) of the envelope.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    x0, y0 = float(x.min()), float(y[np.argmin(x)])
+    u, v = x - x0, (y - y0) - (x - x0)  # residual from slope 1: offset + drift*u + delay
+    span = float(u.max())
+    n_bins = min(MAX_BINS, max(MIN_BINS, u.size // POINTS_PER_BIN))
+    width = span / n_bins if span > 0 else 1.0
+    idx = np.minimum((u / width).astype(np.int64), n_bins - 1)
+    order = np.lexsort((v, idx))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = idx[order][1:] != idx[order][:-1]
+    bu, bv = u[order][first], v[order][first]
+    if bu.size >= 2:
+        i, j = np.triu_indices(bu.size, k=1)
+        du = bu[j] - bu[i]
+        ok = du > 0.25 * width
+        slope = float(np.median((bv[j] - bv[i])[ok] / du[ok])) if ok.any() else 0.0
+    else:
+        slope = 0.0
+    offset = float(np.median(bv - slope * bu))
+    b = 1.0 + slope
+    a = y0 + offset - b * x0
+    return a, b
+
+
+def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
+              nominal_rates_hz: Mapping[int, float]) -> ClockFit:
+    """Fit sample times of every stream to the host clock.
+
+    Parameters
+    ----------
+    streams : mapping of stream id to PacketTimes
+        Every packet received per stream (live and backfilled), with at least one packet.
+    tick_hz : float
+        Nominal RTC tick rate (Hz).
+    nominal_rates_hz : mapping of stream id to float
+        Nominal sampling rate of each stream (Hz).
+
+    Returns
+    -------
+    ClockFit
+        Index 0 of every stream is placed at the earliest stream start (``start_s``), so
+        streams started together share index 0 and a stream whose first packets were lost
+        starts at the right index.
+    """
+    if not streams:
+        raise ValueError("no packets to fit")
+    lines: dict[int, tuple[float, float]] = {}
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for sid, pt in streams.items():
+        a, b = device_line(pt.counter, pt.ticks,
+                           nominal_ticks_per_sample=tick_hz / nominal_rates_hz[sid])
+        lines[sid] = (a, b)
+        use = pt.live if pt.live.any() else np.ones(pt.live.shape, dtype=bool)
+        last = pt.counter[use] + pt.n_samples[use] - 1
+        xs.append((a + b * last.astype(np.float64)) / tick_hz)
+        ys.append(np.asarray(pt.received_s, dtype=np.float64)[use])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    host_a, host_b = lower_envelope_line(x, y)  # host s = host_a + host_b * device s
+    starts = {sid: (a + b * float(streams[sid].counter.min())) for sid, (a, b) in lines.items()}
+    t_start_ticks = min(starts.values())
+    timing: dict[int, StreamTiming] = {}
+    for sid, (a, b) in lines.items():
+        cmin = int(streams[sid].counter.min())
+        origin = cmin - round((starts[sid] - t_start_ticks) / b)
+        timing[sid] = StreamTiming(
+            origin=origin, rate_hz=tick_hz / (b * host_b), ticks_per_sample=b,
+            t0_s=host_a + host_b * (a + b * origin) / tick_hz,
+        )
+    return ClockFit(
+        start_s=host_a + host_b * t_start_ticks / tick_hz, host_per_tick=host_b / tick_hz,
+        drift_ppm=(1.0 / host_b - 1.0) * 1e6, streams=timing, n_points=int(x.size),
+    )

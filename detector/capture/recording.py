@@ -1,0 +1,266 @@
+"""A capture as a pipeline recording: packets replayed through the live assembler.
+
+Opening a capture scans it (:func:`~detector.capture.reader.read_capture`), decodes every
+LegBand data packet once to fit the device clock to the host clock
+(:func:`~detector.capture.clockfit.fit_clock`), and from that fixes the recording's
+``start_utc``, each channel's rate and each stream's sample index 0. ``blocks`` then feeds the
+packets, in the order they were received, through the same
+:class:`~detector.capture.assembler.StreamAssembler` the recorder uses live, so a replayed
+capture gives the pipeline exactly the samples, order and gaps the live run had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from detector.capture.assembler import (
+    DEFAULT_HOLD_S,
+    DEFAULT_STREAMS,
+    StreamAssembler,
+    StreamStats,
+    legband_channels,
+)
+from detector.capture.clockfit import ClockFit, PacketTimes, fit_clock, unwrap
+from detector.capture.format import PacketRecord
+from detector.capture.reader import Capture, read_capture
+from detector.errors import CrampInputError
+from detector.profiles.legband import LEGBAND, LegBandProfile
+from detector.profiles.legband_codec import decode_data_packet
+from detector.signals import Gap, RecordingInfo, SignalBlock
+
+DATA_SOURCE = "legband:data"
+"""Source name of LegBand data notifications in a capture."""
+PROFILE_NAMES = ("legband",)
+
+
+class CaptureRecording:
+    """A LegBand capture file, streamed like any other recording.
+
+    Parameters
+    ----------
+    path : str or Path
+        The capture.
+    min_emg_fs_hz : float, optional
+        Slowest EMG rate accepted (Hz); a slower EMG stream is refused.
+    start_utc : datetime, optional
+        Overrides the fitted start time (timezone-aware).
+    nominal_rates : bool
+        Use the band's nominal rates as the channels' ``fs`` instead of the fitted ones
+        (what a live run that cannot fit yet uses).
+    hold_s : float
+        Backfill hold of the assembler (s), as live.
+    profile : LegBandProfile
+        The band's profile.
+
+    Attributes
+    ----------
+    info : RecordingInfo
+    capture : Capture
+        The scanned file (session, damage).
+    fit : ClockFit
+        Device-to-host clock fit.
+    counter_origins : dict of str to int
+        Counter value of sample index 0 per role.
+    gaps : list of Gap
+        Gaps of the replay (computed by a pass over the file on first use).
+    stats : dict of str to StreamStats
+        Assembler counts per role after a pass (empty before).
+
+    Raises
+    ------
+    CrampInputError
+        Not a capture, not a LegBand capture, or no usable data packets.
+    """
+
+    def __init__(self, path: str | Path, *, min_emg_fs_hz: float | None = None,
+                 start_utc: datetime | None = None, nominal_rates: bool = False,
+                 hold_s: float = DEFAULT_HOLD_S, profile: LegBandProfile = LEGBAND) -> None:
+        self.path = Path(path)
+        where = self.path.name
+        self.capture: Capture = read_capture(self.path)
+        self.profile = profile
+        self.hold_s = hold_s
+        session = self.capture.session
+        name = str(session.get("profile", "legband")).lower()
+        if name not in PROFILE_NAMES:
+            raise CrampInputError(where, f"capture of a {name!r} band; only LegBand captures "
+                                  "can be replayed")
+        times, first = self._scan_packets()
+        if not times:
+            raise CrampInputError(where, "the capture holds no LegBand data packets")
+        nominal = {sid: float(first[sid][0]) for sid in times}
+        self.fit: ClockFit = fit_clock(times, tick_hz=profile.data.tick_hz,
+                                       nominal_rates_hz=nominal)
+        rates: dict[str, float] = {}
+        scales: dict[str, float] = {}
+        ends: dict[str, int] = {}
+        self.counter_origins: dict[str, int] = {}
+        for role, stream_name in DEFAULT_STREAMS.items():
+            sid = profile.stream_named(stream_name).stream_id
+            if sid not in times:
+                continue
+            timing = self.fit.streams[sid]
+            rates[role] = nominal[sid] if nominal_rates else timing.rate_hz
+            scales[role] = first[sid][1]
+            self.counter_origins[role] = timing.origin
+            pt = times[sid]
+            ends[role] = int((pt.counter + pt.n_samples).max()) - timing.origin
+        if not rates:
+            raise CrampInputError(where, "the capture has no raw EMG or accelerometer stream")
+        channels = legband_channels(rates_hz=rates, full_scales=scales, profile=profile)
+        if min_emg_fs_hz is not None and "emg" in channels and channels["emg"].fs < min_emg_fs_hz:
+            raise CrampInputError(where, f"EMG is sampled at {channels['emg'].fs:g} Hz; the EMG "
+                                  f"band needs at least {min_emg_fs_hz:g} Hz")
+        duration = max(ends[r] / channels[r].fs for r in channels)
+        notes = self._notes(times, rates)
+        start = start_utc if start_utc is not None else datetime.fromtimestamp(
+            self.fit.start_s, UTC)
+        leg = session.get("leg")
+        self.info = RecordingInfo(
+            path=str(self.path), start_utc=start, duration_s=duration, channels=channels,
+            leg=leg if leg in ("left", "right") else "unknown", file_format="capture",
+            notes=tuple(notes),
+        )
+        self._gaps: list[Gap] | None = None
+        self.stats: dict[str, StreamStats] = {}
+
+    # --------------------------------------------------------------------------- streaming
+    def assembler(self) -> StreamAssembler:
+        """A fresh assembler set up exactly as replay uses it (channels, origins, hold)."""
+        return StreamAssembler(profile=self.profile, channels=self.info.channels,
+                               hold_s=self.hold_s, counter_origin=self.counter_origins)
+
+    def packets(self) -> Iterator[PacketRecord]:
+        """The capture's LegBand data packets, in the order they were received."""
+        for rec in self.capture.records:
+            if isinstance(rec, PacketRecord) and rec.source == DATA_SOURCE:
+                yield rec
+
+    def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:
+        """Yield ``(role, block)`` pairs of about ``chunk_s`` seconds, ascending per role.
+
+        Parameters
+        ----------
+        chunk_s : float
+            Seconds of samples per block (blocks end early at gaps and at the end).
+        """
+        if not chunk_s > 0:
+            raise ValueError("chunk_s must be positive")
+        asm = self.assembler()
+        pending: dict[str, _Pending] = {
+            role: _Pending(role, max(1, round(chunk_s * spec.fs)))
+            for role, spec in self.info.channels.items()
+        }
+        for rec in self.packets():
+            try:
+                released = asm.push(rec.payload, received_s=rec.received_s)
+            except CrampInputError:
+                continue  # counted in info.notes by the scan
+            for role, block in released:
+                yield from pending[role].add(block)
+        for role, block in asm.flush():
+            yield from pending[role].add(block)
+        for p in pending.values():
+            yield from p.drain()
+        self._gaps = asm.gaps
+        self.stats = asm.stats
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """Gaps of the replay: exact start, end and samples missing per role."""
+        if self._gaps is None:
+            for _ in self.blocks(3600.0):
+                pass
+        assert self._gaps is not None
+        return list(self._gaps)
+
+    def close(self) -> None:
+        """Nothing stays open between passes."""
+
+    def __enter__(self) -> CaptureRecording:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------- internals
+    def _scan_packets(self) -> tuple[dict[int, PacketTimes], dict[int, tuple[int, float]]]:
+        cols: dict[int, list[list[float]]] = {}
+        first: dict[int, tuple[int, float]] = {}
+        self._bad_packets = 0
+        self._rate_changes = 0
+        for rec in self.packets():
+            try:
+                pkt = decode_data_packet(rec.payload, profile=self.profile)
+            except CrampInputError:
+                self._bad_packets += 1
+                continue
+            spec = self.profile.stream(pkt.stream_id)
+            rate = spec.rates_hz[pkt.rate_code]
+            if pkt.stream_id not in first:
+                first[pkt.stream_id] = (rate, float(spec.full_scales[pkt.range_code]))
+            elif first[pkt.stream_id][0] != rate:
+                self._rate_changes += 1
+                continue
+            cols.setdefault(pkt.stream_id, []).append(
+                [pkt.first_sample, pkt.n_samples, pkt.device_ticks, rec.received_s,
+                 0.0 if pkt.backfill else 1.0])
+        data = self.profile.data
+        times: dict[int, PacketTimes] = {}
+        for sid, rows in cols.items():
+            a = np.asarray(rows, dtype=np.float64)
+            times[sid] = PacketTimes(
+                counter=unwrap(a[:, 0].astype(np.int64), modulus=data.counter_modulus),
+                n_samples=a[:, 1].astype(np.int64),
+                ticks=unwrap(a[:, 2].astype(np.int64), modulus=1 << 32),
+                received_s=a[:, 3], live=a[:, 4] > 0,
+            )
+        return times, first
+
+    def _notes(self, times: dict[int, PacketTimes], rates: dict[str, float]) -> list[str]:
+        notes = list(self.capture.damage.describe())
+        notes.append(f"times from {self.fit.n_points} packets fitted to the host clock "
+                     f"(device clock drift {self.fit.drift_ppm:+.1f} ppm)")
+        used = {self.profile.stream_named(DEFAULT_STREAMS[r]).stream_id for r in rates}
+        for sid in sorted(set(times) - used):
+            notes.append(f"stream {self.profile.stream(sid).name} recorded but not analysed")
+        if self._bad_packets:
+            notes.append(f"{self._bad_packets} undecodable data packet(s) skipped")
+        if self._rate_changes:
+            notes.append(f"{self._rate_changes} packet(s) at a changed rate skipped")
+        return notes
+
+
+class _Pending:
+    """Contiguous samples of one role waiting to make a block of the wanted size."""
+
+    def __init__(self, role: str, target: int) -> None:
+        self.role = role
+        self.target = target
+        self.parts: list[np.ndarray] = []
+        self.start = 0
+        self.n = 0
+        self.fs = 0.0
+
+    def add(self, block: SignalBlock) -> Iterator[tuple[str, SignalBlock]]:
+        if self.n and block.start_sample != self.start + self.n:
+            yield from self.drain()
+        if not self.n:
+            self.start = block.start_sample
+            self.fs = block.fs
+        self.parts.append(block.data)
+        self.n += block.n_samples
+        if self.n >= self.target:
+            yield from self.drain()
+
+    def drain(self) -> Iterator[tuple[str, SignalBlock]]:
+        if self.n:
+            data = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+            yield self.role, SignalBlock(data=data, fs=self.fs, start_sample=self.start)
+        self.parts, self.n = [], 0
