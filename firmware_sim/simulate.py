@@ -1,10 +1,15 @@
 """A simulated night recorded through the band's real packet path, written for replay.
 
 The night model (:mod:`firmware_sim.night`) gives the physical signals; the firmware model
-samples, quantises and packs them exactly as the band would (:class:`Firmware`); every
-notification is decoded with the same codec the live client uses; the decoded samples are
-written to an EDF+ file with the truth table beside it (``<stem>.truth.tsv``, BIDS-style
-``onset``/``duration``/``trial_type``) and the cramps as EDF+ annotations.
+samples, quantises and packs them exactly as the band would (:class:`Firmware`). Then either
+
+- every notification goes, with its (simulated) receive time, into a crash-safe capture
+  (``<stem>.cramp``, :mod:`detector.capture`), exactly what ``cramp record`` writes; or
+- every notification is decoded with the same codec the live client uses and the samples are
+  written to EDF+ (``<stem>.edf``, cramps as annotations) for other tools.
+
+The truth table goes beside it (``<stem>.truth.tsv``, BIDS-style ``onset``/``duration``/
+``trial_type``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,8 +48,8 @@ class SimulatedFiles:
 
     Attributes
     ----------
-    edf : Path
-        The EDF+ recording.
+    recording : Path
+        The recording: a capture (``.cramp``) or EDF+ (``.edf``).
     truth : Path
         The truth table (TSV: onset, duration, trial_type, leg).
     n_cramps : int
@@ -52,7 +58,7 @@ class SimulatedFiles:
         Notifications decoded on the way.
     """
 
-    edf: Path
+    recording: Path
     truth: Path
     n_cramps: int
     packets: int
@@ -60,7 +66,8 @@ class SimulatedFiles:
 
 def record_through_firmware(*, emg_uv: np.ndarray, shank_acc_g: np.ndarray,
                             foot_acc_g: np.ndarray, fs_emg: int, fs_acc: int, att_mtu: int,
-                            duration_s: float, rng: np.random.Generator
+                            duration_s: float, rng: np.random.Generator,
+                            on_packet: Callable[[bytes, float], None] | None = None
                             ) -> tuple[dict[str, np.ndarray], int]:
     """Sample signals with the firmware model and decode its notifications.
 
@@ -78,6 +85,8 @@ def record_through_firmware(*, emg_uv: np.ndarray, shank_acc_g: np.ndarray,
         Seconds to record.
     rng : numpy.random.Generator
         Randomness of the firmware model (only used by random faults, none are set here).
+    on_packet : callable, optional
+        Called with each notification and its time (s from the start), in order.
 
     Returns
     -------
@@ -108,6 +117,8 @@ def record_through_firmware(*, emg_uv: np.ndarray, shank_acc_g: np.ndarray,
     while t < duration_s:
         t = min(t + STEP_S, duration_s)
         for payload in fw.advance_to(t):
+            if on_packet is not None:
+                on_packet(payload, t)
             packet = decode_data_packet(payload)
             n_packets += 1
             expected = next_counter.get(packet.stream_id, packet.first_sample)
@@ -124,11 +135,22 @@ def record_through_firmware(*, emg_uv: np.ndarray, shank_acc_g: np.ndarray,
     return by_role, n_packets
 
 
-def simulate_to_edf(out_dir: Path, *, hours: float, seed: int, fs_emg: int = 1000,
-                    fs_acc: int = 100, att_mtu: int = 247, n_cramps: int | None = None,
-                    stem: str | None = None, start_utc: datetime | None = None
-                    ) -> SimulatedFiles:
-    """Simulate a night, record it through the firmware, write EDF+ and its truth table.
+def simulate_night(out_dir: Path, *, hours: float, seed: int, file_format: str = "capture",
+                   fs_emg: int = 1000, fs_acc: int = 100, att_mtu: int = 247,
+                   n_cramps: int | None = None, stem: str | None = None,
+                   start_utc: datetime | None = None) -> SimulatedFiles:
+    """Simulate a night, record it through the firmware, write it with its truth table.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Existing directory for the files.
+    hours : float
+        Length of the night (h).
+    seed : int
+        Same seed, same night (same bytes).
+    file_format : {"capture", "edf"}
+        Crash-safe capture of the raw notifications, or EDF+ of the decoded samples.
 
     Raises
     ------
@@ -137,30 +159,47 @@ def simulate_to_edf(out_dir: Path, *, hours: float, seed: int, fs_emg: int = 100
     """
     if not hours > 0:
         raise CrampInputError("--hours", f"expected a positive number of hours, got {hours}")
+    if file_format not in ("capture", "edf"):
+        raise CrampInputError("--format", f"expected capture or edf, got {file_format!r}")
     if not out_dir.is_dir():
         raise CrampInputError(str(out_dir), "output directory does not exist")
     stem = stem or f"sim-seed{seed}"
-    edf_path = out_dir / f"{stem}.edf"
+    rec_path = out_dir / f"{stem}.{'cramp' if file_format == 'capture' else 'edf'}"
     truth_path = out_dir / f"{stem}.truth.tsv"
-    for p in (edf_path, truth_path):
+    for p in (rec_path, truth_path):
         if p.exists():
             raise CrampInputError(str(p), "already exists; not overwriting it")
     rng = np.random.default_rng(seed)
     scenario = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=float(fs_emg),
                                fs_acc=float(fs_acc), n_cramps=n_cramps, start_utc=start_utc)
     night = synthesize(scenario, rng=rng)
-    decoded, n_packets = record_through_firmware(
-        emg_uv=night.emg_uv, shank_acc_g=night.shank_acc_g, foot_acc_g=night.foot_acc_g,
-        fs_emg=fs_emg, fs_acc=fs_acc, att_mtu=att_mtu, duration_s=scenario.duration_s, rng=rng)
+    args = {"emg_uv": night.emg_uv, "shank_acc_g": night.shank_acc_g,
+            "foot_acc_g": night.foot_acc_g, "fs_emg": fs_emg, "fs_acc": fs_acc,
+            "att_mtu": att_mtu, "duration_s": scenario.duration_s, "rng": rng}
     truth = night.truth
     cramps = truth[truth.kind == "cramp"]
-    write_edf(edf_path, emg_uv=decoded["emg"], fs_emg=fs_emg,
-              shank_acc_g=decoded["shank_acc"], foot_acc_g=decoded["foot_acc"], fs_acc=fs_acc,
-              start_utc=scenario.start_utc, emg_range_uv=8192.0,
-              emg_label=f"EMG Calf {scenario.leg.capitalize()}",
-              annotations=[(float(r.onset_s), float(r.duration_s), "cramp")
-                           for r in cramps.itertuples()],
-              equipment="LegBand_simulated", recording_additional=f"seed_{seed}")
+    if file_format == "capture":
+        from detector import __version__
+        from detector.capture.writer import CaptureWriter
+
+        epoch_s = scenario.start_utc.timestamp()
+        session = {"profile": "legband", "leg": scenario.leg, "device_name": "LegBand-SIM",
+                   "simulated": True, "seed": seed, "att_mtu": att_mtu,
+                   "host_start_utc": scenario.start_utc.isoformat(),
+                   "detector_version": __version__}
+        with CaptureWriter(rec_path, session=session) as writer:
+            _, n_packets = record_through_firmware(
+                **args, on_packet=lambda p, t: writer.packet(
+                    source="legband:data", payload=p, received_s=epoch_s + t))
+    else:
+        decoded, n_packets = record_through_firmware(**args)
+        write_edf(rec_path, emg_uv=decoded["emg"], fs_emg=fs_emg,
+                  shank_acc_g=decoded["shank_acc"], foot_acc_g=decoded["foot_acc"],
+                  fs_acc=fs_acc, start_utc=scenario.start_utc, emg_range_uv=8192.0,
+                  emg_label=f"EMG Calf {scenario.leg.capitalize()}",
+                  annotations=[(float(r.onset_s), float(r.duration_s), "cramp")
+                               for r in cramps.itertuples()],
+                  equipment="LegBand_simulated", recording_additional=f"seed_{seed}")
     buf = io.StringIO()
     w = csv.writer(buf, delimiter="\t", lineterminator="\n")
     w.writerow(["onset", "duration", "trial_type", "leg"])
@@ -169,5 +208,5 @@ def simulate_to_edf(out_dir: Path, *, hours: float, seed: int, fs_emg: int = 100
     fd = os.open(truth_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(buf.getvalue())
-    return SimulatedFiles(edf=edf_path, truth=truth_path, n_cramps=len(cramps),
+    return SimulatedFiles(recording=rec_path, truth=truth_path, n_cramps=len(cramps),
                           packets=n_packets)

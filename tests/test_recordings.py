@@ -15,11 +15,11 @@ from detector.evaluation import pool_scores, score_events
 from detector.io.channels import ChannelMap
 from detector.io.labels import read_labels
 from detector.replay import replay_path
-from firmware_sim.simulate import simulate_to_edf
+from firmware_sim.simulate import simulate_night
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 MANIFEST = json.loads((RECORDINGS / "MANIFEST.json").read_text())
-EDFS = sorted(e["file"] for e in MANIFEST["files"] if e["file"].endswith(".edf"))
+EDFS = sorted(e["file"] for e in MANIFEST["files"] if e["file"].endswith((".edf", ".cramp")))
 
 
 def test_manifest_matches_the_files() -> None:
@@ -36,8 +36,7 @@ def test_manifest_matches_the_files() -> None:
 def _score(edf: Path):  # type: ignore[no-untyped-def]
     cfg = DetectorConfig().replace(in_bed__night_window=None)
     result = replay_path(str(edf), config=cfg, channel_map=ChannelMap())
-    truth = read_labels(edf.with_name(edf.name.replace(".edf", ".truth.tsv")),
-                        description_filter="cramp")
+    truth = read_labels(edf.with_name(f"{edf.stem}.truth.tsv"), description_filter="cramp")
     return score_events(result.episodes, truth)
 
 
@@ -56,9 +55,10 @@ def test_recordings_pooled_onset_error_under_1_s() -> None:
     assert pooled.scores.onset_error_s.mean_abs < 1.0
 
 
-def test_a_simulated_hour_is_recovered(tmp_path: Path) -> None:
-    files = simulate_to_edf(tmp_path, hours=1.0, seed=101, n_cramps=4)
-    scores = _score(files.edf)
+@pytest.mark.parametrize("file_format", ["capture", "edf"])
+def test_a_simulated_hour_is_recovered(tmp_path: Path, file_format: str) -> None:
+    files = simulate_night(tmp_path, hours=1.0, seed=101, n_cramps=4, file_format=file_format)
+    scores = _score(files.recording)
     assert scores.n_truth == 4
     assert scores.f1 is not None and scores.f1 >= 0.95
     assert scores.onset_error_s.mean_abs < 1.0
@@ -70,7 +70,8 @@ def test_simulate_is_deterministic_and_never_overwrites(tmp_path: Path,
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    argv = ["simulate", "--hours", "0.05", "--seed", "7", "--cramps", "1", "--name", "n"]
+    argv = ["simulate", "--hours", "0.05", "--seed", "7", "--cramps", "1", "--name", "n",
+            "--format", "edf"]
     assert main([*argv, "--out", str(a)]) == 0
     assert main([*argv, "--out", str(b)]) == 0
     for suffix in (".edf", ".truth.tsv"):
@@ -80,4 +81,4 @@ def test_simulate_is_deterministic_and_never_overwrites(tmp_path: Path,
     assert main([*argv, "--out", str(a)]) == 2
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(CrampInputError, match="does not exist"):
-        simulate_to_edf(tmp_path / "missing", hours=0.05, seed=7)
+        simulate_night(tmp_path / "missing", hours=0.05, seed=7)

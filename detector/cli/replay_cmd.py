@@ -20,8 +20,8 @@ from detector.safe_files import write_private_text
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``replay`` subcommand."""
     p = sub.add_parser("replay", help="detect cramp episodes in recording files",
-                       description="Replay recordings (EDF, EDF+, BDF, CSV) through the "
-                                   "detector and print their cramp episodes.")
+                       description="Replay recordings (raw captures, EDF, EDF+, BDF, CSV) "
+                                   "through the detector and print their cramp episodes.")
     p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
     p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
     store = p.add_mutually_exclusive_group()

@@ -9,10 +9,12 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``simulate`` subcommand."""
-    p = sub.add_parser("simulate", help="write a simulated night (EDF+ and its truth table)",
+    p = sub.add_parser("simulate", help="write a simulated night with its truth table",
                        description="Simulate a night of a leg band: the physiology of a night, "
-                                   "sampled and packed by the band's firmware model, decoded, "
-                                   "and written as EDF+ with a truth table beside it.")
+                                   "sampled and packed by the band's firmware model, written as "
+                                   "a crash-safe capture of the band's notifications (what "
+                                   "`cramp record` writes) or as EDF+, with a truth table "
+                                   "beside it.")
     p.add_argument("--hours", type=float, required=True, help="length of the night (h)")
     p.add_argument("--seed", type=int, required=True, help="seed: same seed, same night")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
@@ -23,18 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--fs-acc", type=int, choices=(25, 50, 100), default=100,
                    help="accelerometer rate (Hz)")
     p.add_argument("--mtu", type=int, choices=(23, 247), default=247, help="ATT MTU")
+    p.add_argument("--format", choices=("capture", "edf"), default="capture",
+                   help="capture (.cramp, raw notifications) or edf (decoded, EDF+)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; print what was written."""
-    from firmware_sim.simulate import simulate_to_edf
+    from firmware_sim.simulate import simulate_night
 
     t0 = time.perf_counter()
-    files = simulate_to_edf(args.out, hours=args.hours, seed=args.seed, fs_emg=args.fs_emg,
-                            fs_acc=args.fs_acc, att_mtu=args.mtu, n_cramps=args.cramps,
-                            stem=args.name)
-    print(f"wrote {files.edf} ({files.packets} notifications decoded, {files.n_cramps} "
+    files = simulate_night(args.out, hours=args.hours, seed=args.seed, file_format=args.format,
+                           fs_emg=args.fs_emg, fs_acc=args.fs_acc, att_mtu=args.mtu,
+                           n_cramps=args.cramps, stem=args.name)
+    print(f"wrote {files.recording} ({files.packets} notifications decoded, {files.n_cramps} "
           f"cramp(s) in the truth table) in {time.perf_counter() - t0:.1f} s")
     print(f"truth table: {files.truth}")
     return 0
