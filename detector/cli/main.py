@@ -25,6 +25,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.diary_cmd",
     "detector.cli.profile_cmd",
     "detector.cli.causes_cmd",
+    "detector.cli.scan_cmd",
+    "detector.cli.record_cmd",
 )
 
 

@@ -1,0 +1,303 @@
+"""The simulated band for ``cramp record --simulate``: a night model streamed over real GATT.
+
+Night model (:mod:`firmware_sim.night`) -> :class:`~firmware_sim.firmware.Firmware` -> bumble
+GATT server (:class:`~firmware_sim.gatt.LegBandPeripheral`) on an in-process ``LocalLink`` ->
+the project's bleak backend. The session connects with the ordinary ``BleakClient``.
+
+Two ways to run the band's clock:
+
+- :meth:`SimulatedBand.run_scaled` with a ``ScaledClock``: the night runs ``speed`` times
+  faster than real time (``--speed N``), for the command line;
+- :class:`SteppedDriver` with a ``ManualClock``: time moves in fixed steps as fast as the CPU
+  allows, deterministic, for tests. It also gives the session its :class:`ManualTimebase`.
+
+A radio outage (:meth:`SimulatedBand.outage`) drops the link and keeps the band silent (not
+advertising, so unreachable) for a while: the band keeps sampling into its ring buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from bleak.backends.device import BLEDevice
+from bumble.link import LocalLink
+
+from firmware_sim.bleak_backend import backends_for
+from firmware_sim.firmware import Firmware, FirmwareConfig, ManualClock
+from firmware_sim.gatt import DEFAULT_BAND_ADDRESS, LegBandPeripheral
+from firmware_sim.night import NightChunk, NightScenario, synthesize_chunks
+
+
+class NightFeed:
+    """A firmware signal feed over a night synthesised chunk by chunk (bounded memory).
+
+    The firmware asks for ever later times (the on-band envelope reaches back a few ms), so
+    only the chunks around the latest request are kept.
+
+    Parameters
+    ----------
+    scenario : NightScenario
+        The night.
+    rng : numpy.random.Generator
+        Source of the night's randomness.
+    chunk_s : float
+        Synthesis chunk (s).
+    """
+
+    def __init__(self, scenario: NightScenario, *, rng: np.random.Generator,
+                 chunk_s: float = 60.0) -> None:
+        self.scenario = scenario
+        self._chunks: Iterator[NightChunk] = synthesize_chunks(scenario, rng=rng,
+                                                               chunk_s=chunk_s)
+        self._fs = {"emg": float(scenario.fs_emg), "shank_acc": float(scenario.fs_acc),
+                    "foot_acc": float(scenario.fs_acc)}
+        self._kept: list[NightChunk] = []
+        self._arrays: dict[str, tuple[int, np.ndarray]] = {}
+        self._done = False
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the night (s)."""
+        return float(self.scenario.duration_s)
+
+    def _ensure(self, t_max: float, t_min: float) -> None:
+        changed = False
+        while not self._done and (not self._kept or self._end_s(self._kept[-1]) <= t_max + 0.1):
+            try:
+                self._kept.append(next(self._chunks))
+                changed = True
+            except StopIteration:
+                self._done = True
+        while len(self._kept) > 2 and self._end_s(self._kept[1]) < t_min - 1.0:
+            self._kept.pop(0)
+            changed = True
+        if changed or not self._arrays:
+            first = self._kept[0]
+            self._arrays = {
+                "emg": (first.emg_start_sample, np.concatenate([c.emg_uv for c in self._kept])),
+                "shank_acc": (first.acc_start_sample,
+                              np.concatenate([c.shank_acc_g for c in self._kept])),
+                "foot_acc": (first.acc_start_sample,
+                             np.concatenate([c.foot_acc_g for c in self._kept])),
+            }
+
+    def _end_s(self, chunk: NightChunk) -> float:
+        return (chunk.emg_start_sample + chunk.emg_uv.shape[0]) / self._fs["emg"]
+
+    def __call__(self, role: str, t_s: np.ndarray) -> np.ndarray:
+        """Signal of ``role`` at true times ``t_s`` (s): (n,) uV or (n, 3) g."""
+        t = np.asarray(t_s, dtype=np.float64)
+        if t.size == 0:
+            return np.zeros((0,) if role == "emg" else (0, 3))
+        self._ensure(float(t.max()), float(t.min()))
+        first, values = self._arrays[role]
+        fs = self._fs[role]
+        pos = np.clip(t * fs - first, 0.0, values.shape[0] - 1)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, values.shape[0] - 1)
+        frac = pos - i0
+        if values.ndim == 1:
+            return values[i0] * (1.0 - frac) + values[i1] * frac
+        return values[i0] * (1.0 - frac)[:, None] + values[i1] * frac[:, None]
+
+
+class _OutagePeripheral(LegBandPeripheral):
+    """A LegBandPeripheral whose radio can be switched off (no link, no advertising)."""
+
+    radio_off_until_s: float = -1.0
+    _silenced: bool = False
+
+    def radio_on(self) -> bool:
+        return self.clock() >= self.radio_off_until_s
+
+    async def _advertise(self) -> None:
+        if self.radio_on():
+            await super()._advertise()
+        else:
+            self._silenced = True
+
+    async def step(self) -> int:
+        sent = await super().step()
+        if self._silenced and self.radio_on() and self.connection is None \
+                and self.firmware.powered:
+            self._silenced = False
+            await super()._advertise()
+        return sent
+
+
+@dataclass
+class SimulatedBand:
+    """A simulated LegBand on its own in-process link.
+
+    Attributes
+    ----------
+    link : LocalLink
+    firmware : Firmware
+    peripheral : LegBandPeripheral
+    clock : callable returning float
+        The firmware's true time (s).
+    """
+
+    link: LocalLink
+    firmware: Firmware
+    peripheral: _OutagePeripheral
+    clock: Callable[[], float]
+
+    @classmethod
+    async def create(cls, feed: Callable[[str, np.ndarray], np.ndarray], *,
+                     clock: Callable[[], float], rng: np.random.Generator,
+                     config: FirmwareConfig | None = None,
+                     serial_number: str = "LB-000001") -> SimulatedBand:
+        """Build the band and start advertising (call from a running event loop)."""
+        firmware = Firmware(feed, config=config or FirmwareConfig(), rng=rng)
+        link = LocalLink()
+        peripheral = _OutagePeripheral.on_link(link, firmware, clock=clock,
+                                               serial_number=serial_number)
+        assert isinstance(peripheral, _OutagePeripheral)
+        await peripheral.start()
+        return cls(link=link, firmware=firmware, peripheral=peripheral, clock=clock)
+
+    @property
+    def client_backend(self) -> type:
+        """bleak client backend class bound to this band's link."""
+        return backends_for(self.link)[1]
+
+    @property
+    def scanner_backend(self) -> type:
+        """bleak scanner backend class bound to this band's link."""
+        return backends_for(self.link)[0]
+
+    @property
+    def ble_device(self) -> BLEDevice:
+        """A bleak device handle for the band (as a scan would give)."""
+        return BLEDevice(DEFAULT_BAND_ADDRESS, self.peripheral.local_name, None)
+
+    @property
+    def connected(self) -> bool:
+        """True while a central is connected."""
+        return self.peripheral.connection is not None
+
+    def radio_on(self) -> bool:
+        """False during an outage."""
+        return self.peripheral.radio_on()
+
+    def outage(self, *, start_s: float, duration_s: float) -> None:
+        """Drop the link at true time ``start_s`` and stay unreachable for ``duration_s``."""
+        self.firmware.schedule_disconnect(start_s)
+        self._outages.append((start_s, start_s + duration_s))
+
+    def __post_init__(self) -> None:
+        self._outages: list[tuple[float, float]] = []
+
+    def _update_radio(self) -> None:
+        now = self.clock()
+        for a, b in self._outages:
+            if a <= now < b:
+                self.peripheral.radio_off_until_s = max(self.peripheral.radio_off_until_s, b)
+
+    async def step(self) -> int:
+        """Advance the band to its clock and send what it produced."""
+        self._update_radio()
+        return await self.peripheral.step()
+
+    async def run_scaled(self, *, period_s: float, stop: asyncio.Event) -> None:
+        """Step every ``period_s`` wall seconds until ``stop`` is set or the battery is empty."""
+        while not stop.is_set():
+            await self.step()
+            if not self.firmware.powered:
+                await self.peripheral.device.stop_advertising()
+                return
+            await asyncio.sleep(period_s)
+
+
+class ManualTimebase:
+    """Session time over a :class:`ManualClock` moved by a :class:`SteppedDriver`.
+
+    Parameters
+    ----------
+    clock : ManualClock
+        The band's clock (s since the simulation started).
+    origin_unix_s : float
+        UNIX time of clock 0.
+    """
+
+    def __init__(self, clock: ManualClock, *, origin_unix_s: float) -> None:
+        self._clock = clock
+        self._origin = origin_unix_s
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._ids = itertools.count()
+
+    def now_s(self) -> float:
+        """Simulated UNIX time (s)."""
+        return self._origin + self._clock()
+
+    async def sleep(self, duration_s: float) -> None:
+        """Wait until the driver has moved the clock ``duration_s`` further."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._clock() + max(0.0, duration_s),
+                                        next(self._ids), future))
+        await future
+
+    def wake_due(self) -> None:
+        """Resolve every sleeper whose time has come (the driver calls this)."""
+        now = self._clock()
+        while self._sleepers and self._sleepers[0][0] <= now:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)
+
+
+class SteppedDriver:
+    """Moves a simulated band's ``ManualClock`` in steps, deterministically.
+
+    Each step advances the clock by ``step_s``, runs the band, wakes session sleepers due,
+    and yields to the event loop ``yields`` times. While ``hold()`` is true and the band
+    is reachable but not yet connected (a connection is being made), the clock waits, with
+    tiny real-time pauses of at most ``hold_limit_s`` in all per connection: reconnections
+    then happen at the same simulated time whatever the machine's speed.
+
+    Parameters
+    ----------
+    band : SimulatedBand
+    clock : ManualClock
+        The band's clock.
+    timebase : ManualTimebase
+        The session's timebase over the same clock.
+    step_s : float
+        Clock step (s).
+    yields : int
+        Event-loop turns per step.
+    """
+
+    def __init__(self, band: SimulatedBand, clock: ManualClock, timebase: ManualTimebase, *,
+                 step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0) -> None:
+        self.band = band
+        self.clock = clock
+        self.timebase = timebase
+        self.step_s = step_s
+        self.yields = yields
+        self.hold_limit_s = hold_limit_s
+        self.steps = 0
+
+    async def run(self, *, keep_going: Callable[[], bool],
+                  hold: Callable[[], bool] = lambda: False) -> None:
+        """Step until ``keep_going()`` is false."""
+        loop = asyncio.get_running_loop()
+        while keep_going():
+            if hold() and self.band.radio_on() and self.band.firmware.powered \
+                    and not self.band.connected and self.band.peripheral.device.is_advertising:
+                t_end = loop.time() + self.hold_limit_s
+                while hold() and not self.band.connected and loop.time() < t_end \
+                        and keep_going():
+                    await asyncio.sleep(0.001)
+            self.clock.advance(self.step_s)
+            self.steps += 1
+            await self.band.step()
+            self.timebase.wake_due()
+            for _ in range(self.yields):
+                await asyncio.sleep(0)

@@ -1,0 +1,254 @@
+"""``cramp record``: record a night from a band over Bluetooth LE, detecting cramps live.
+
+``cramp record --simulate`` runs the same client against an in-process simulated band (a
+night model behind the band's firmware and a real GATT stack), sped up, then stores the night
+and writes the morning report: the whole product path in a minute or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import signal
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import platformdirs
+
+from detector.ble.live import LiveDisplay
+from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
+from detector.ble.session import LegBandSession, SessionConfig, SessionSummary
+from detector.ble.timebase import ScaledTimebase, WallTimebase
+from detector.config import DetectorConfig, load_config, parse_night_window
+from detector.errors import CrampInputError
+from detector.pipeline.night_window import resolve_timezone
+
+APP_NAME = "night-cramp-detector"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``record`` subcommand."""
+    p = sub.add_parser(
+        "record", help="record a night from a band, detecting cramps live",
+        description="Connect to a LegBand (the first one found unless --device is given), "
+                    "stream all night through dropouts, write a crash-safe capture, show "
+                    "cramps as they start, and store the night in the morning.")
+    p.add_argument("--device", metavar="ADDRESS|NAME", help="band to use (address or name)")
+    p.add_argument("--out", metavar="DIR", type=Path,
+                   help="directory for the capture (and report) files (default: the user "
+                        "data directory's captures/)")
+    p.add_argument("--until", metavar="HH:MM",
+                   help="morning time to stop at (local; default: end of the night window)")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument("--db", metavar="PATH", type=Path, help="episode store file")
+    store.add_argument("--no-store", action="store_true", help="do not store the night")
+    p.add_argument("--report", action="store_true",
+                   help="write the morning report when the night ends (always with --simulate)")
+    p.add_argument("--mtu", type=int, default=247, help="ATT MTU to ask for (23-247)")
+    p.add_argument("--config", metavar="TOML", help="detector thresholds (TOML) over defaults")
+    p.add_argument("--tz", metavar="ZONE", help="IANA time zone for local times")
+    p.add_argument("--leg", choices=("left", "right"), help="leg the band is on")
+    sim = p.add_argument_group("simulation")
+    sim.add_argument("--simulate", action="store_true",
+                     help="record a simulated band (night model + firmware over in-process BLE)")
+    sim.add_argument("--speed", type=float, default=60.0, metavar="N",
+                     help="simulated seconds per real second (default 60)")
+    sim.add_argument("--hours", type=float, default=1.0, metavar="H",
+                     help="length of the simulated night (default 1)")
+    sim.add_argument("--seed", type=int, default=1, metavar="S", help="simulation seed")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record one night; store it; print the summary (and the report's path)."""
+    config = load_config(args.config) if args.config else DetectorConfig()
+    if args.tz:
+        config = config.replace(in_bed__timezone=args.tz)
+    if not 23 <= args.mtu <= 247:
+        raise CrampInputError("--mtu", f"expected 23 to 247, got {args.mtu}")
+    out_dir = args.out or platformdirs.user_data_path(APP_NAME, appauthor=False) / "captures"
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    summary, display = asyncio.run(_record(args, config, out_dir))
+    display.summary(summary)
+    if summary.result is None:
+        return 0
+    if not args.no_store:
+        night_date = _store(summary, args, config)
+        if args.report or args.simulate:
+            path = _report(args, config, night_date, out_dir)
+            print(f"morning report: {path}")
+    return 0
+
+
+async def _record(args: argparse.Namespace, config: DetectorConfig,
+                  out_dir: Path) -> tuple[SessionSummary, LiveDisplay]:
+    tz = resolve_timezone(config.in_bed.timezone)
+    session_config = SessionConfig(mtu=args.mtu)
+    if not args.simulate:
+        band = await _find_band(args.device)
+        timebase: WallTimebase | ScaledTimebase = WallTimebase()
+        start = timebase.now_s()
+        session = LegBandSession(
+            band.device if band.device is not None else _no_device(band),
+            capture_path=_capture_path(out_dir, band.address), timebase=timebase,
+            config=session_config, detector_config=config, leg=args.leg or "unknown",
+            until_s=_until(args.until, config, start, tz))
+        return await _run_session(session, tz), session.observer  # type: ignore[return-value]
+    return await _record_simulated(args, config, out_dir, session_config, tz)
+
+
+async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, out_dir: Path,
+                            session_config: SessionConfig,
+                            tz: object) -> tuple[SessionSummary, LiveDisplay]:
+    import logging
+
+    import numpy as np
+
+    from detector.ble.simulated import NightFeed, SimulatedBand
+    from firmware_sim.firmware import ScaledClock
+    from firmware_sim.night import random_scenario
+
+    if not args.speed > 0 or not 1 / 60 <= args.hours <= 24:
+        raise CrampInputError("--speed/--hours",
+                              "expected --speed > 0 and --hours from 0.017 (a minute) to 24")
+    # the in-process link's virtual controllers warn about packets for links just closed
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    seeds = np.random.SeedSequence(args.seed).spawn(3)
+    scenario = random_scenario(duration_s=max(60.0, args.hours * 3600.0),
+                               rng=np.random.default_rng(seeds[0]), fs_emg=1000.0, fs_acc=50.0,
+                               n_cramps=max(1, round(args.hours)) if args.hours >= 0.25 else 0,
+                               leg=args.leg)  # type: ignore[arg-type]
+    feed = NightFeed(scenario, rng=np.random.default_rng(seeds[1]))
+    clock = ScaledClock(factor=args.speed)
+    band = await SimulatedBand.create(feed, clock=clock, rng=np.random.default_rng(seeds[2]))
+    stop_band = asyncio.Event()
+    band_task = asyncio.ensure_future(band.run_scaled(period_s=0.01, stop=stop_band))
+    try:
+        found = await scan_bands(timeout_s=0.3, backend=band.scanner_backend)
+        device = next((b.device for b in found if b.profile == LEGBAND_PROFILE), None)
+        if device is None:
+            device = band.ble_device
+        origin = scenario.start_utc.timestamp()
+        timebase = ScaledTimebase(clock, origin_unix_s=origin, factor=args.speed)
+        until = (_until(args.until, config, origin, tz) if args.until
+                 else origin + scenario.duration_s)
+        session = LegBandSession(
+            device, capture_path=_capture_path(out_dir, "simulated"), timebase=timebase,
+            config=SessionConfig(mtu=session_config.mtu,
+                                 watchdog_s=max(5.0, 2.0 * args.speed),
+                                 command_timeout_s=max(10.0, 10.0 * args.speed)),
+            detector_config=config, client_kwargs={"backend": band.client_backend},
+            leg=scenario.leg, until_s=until,
+            session_info={"simulated": {"seed": args.seed, "speed": args.speed,
+                                        "hours": args.hours}})
+        print(f"simulated night of {args.hours:g} h at {args.speed:g}x "
+              f"(about {scenario.duration_s / args.speed:.0f} s); Ctrl-C stops it")
+        summary = await _run_session(session, tz)
+    finally:
+        stop_band.set()
+        await band_task
+    return summary, session.observer  # type: ignore[return-value]
+
+
+async def _run_session(session: LegBandSession, tz: object) -> SessionSummary:
+    display = LiveDisplay(session.channels, tz=tz)  # type: ignore[arg-type]
+    session.observer = display
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, session.request_stop)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError):
+            continue
+    try:
+        return await session.run()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _find_band(wanted: str | None) -> FoundBand:
+    print("scanning for bands...", file=sys.stderr)
+    bands = await scan_bands(timeout_s=10.0)
+    if wanted is not None:
+        bands = [b for b in bands if matches(b, wanted)]
+    if not bands:
+        where = "--device" if wanted else "scan"
+        raise CrampInputError(where, "no supported band found nearby"
+                              + (f" matching {wanted!r}" if wanted else ""))
+    legbands = [b for b in bands if b.profile == LEGBAND_PROFILE]
+    if not legbands:
+        raise CrampInputError(
+            bands[0].address, f"is a {bands[0].profile} device; cramp record streams LegBand "
+            "bands (Polar and Myo recordings can be replayed from their own exports)")
+    return legbands[0]
+
+
+def _no_device(band: FoundBand) -> object:
+    raise CrampInputError(band.address, "the scan gave no connectable device handle")
+
+
+def _capture_path(out_dir: Path, label: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = "".join(ch for ch in label if ch.isalnum()) or "band"
+    for k in range(1000):
+        path = out_dir / f"night-{stamp}-{safe}{'' if k == 0 else f'-{k}'}.cramp"
+        if not path.exists():
+            return path
+    raise CrampInputError(str(out_dir), "too many capture files with the same time stamp")
+
+
+def _until(text: str | None, config: DetectorConfig, start_s: float, tz: object) -> float | None:
+    """Session time (UNIX s) of the next HH:MM after ``start_s`` (local), or None."""
+    if text is None:
+        window = config.in_bed.night_window
+        if window is None:
+            return None
+        text = window.split("-")[1]
+        where = "in_bed.night_window"
+    else:
+        where = "--until"
+        parse_night_window(f"00:00-{text}", where=where)
+    hh, mm = (int(v) for v in text.split(":"))
+    start = datetime.fromtimestamp(start_s, UTC).astimezone(tz)  # type: ignore[arg-type]
+    target = start.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if target <= start:
+        target += timedelta(days=1)
+    return target.timestamp()
+
+
+def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorConfig) -> date:
+    from detector.store import connect, default_db_path, load_night, save_night
+
+    assert summary.result is not None and summary.capture_path is not None
+    db = args.db or default_db_path()
+    digest = hashlib.sha256(summary.capture_path.read_bytes()).hexdigest()
+    night_id = save_night(summary.result, db_path=db, recording_sha256=digest,
+                          timezone=config.in_bed.timezone)
+    conn = connect(db, create=False)
+    try:
+        night_date = load_night(conn, night_id, with_trace=False).night_date
+    finally:
+        conn.close()
+    print(f"stored the night in {db}")
+    return night_date
+
+
+def _report(args: argparse.Namespace, config: DetectorConfig, night_date: date,
+            out_dir: Path) -> Path:
+    from detector.export import write_text_file
+    from detector.report import collect_report, render_html
+    from detector.store import connect, default_db_path, resolve_zone
+
+    db = args.db or default_db_path()
+    local = resolve_zone(config.in_bed.timezone, where="--tz")
+    conn = connect(db, create=False)
+    try:
+        data = collect_report(conn, [night_date], local=local, generated_utc=datetime.now(UTC))
+    finally:
+        conn.close()
+    path = out_dir / f"cramp-report-{night_date}.html"
+    return write_text_file(path, render_html(data), force=True)

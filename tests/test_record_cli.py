@@ -1,0 +1,125 @@
+"""``cramp record --simulate`` and ``cramp scan --simulate``: the product's path end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from detector.capture.reader import read_capture
+from detector.cli.main import main
+from detector.store import connect, night_dates
+
+
+def test_record_simulate_stores_the_night_and_writes_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "store.sqlite3"
+    code = main(["record", "--simulate", "--hours", "0.05", "--speed", "60", "--seed", "3",
+                 "--out", str(tmp_path), "--db", str(db), "--tz", "UTC"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "night ended: morning" in out
+    report = Path(re.search(r"morning report: (\S+)", out).group(1))
+    assert report.is_file() and report.read_text().lstrip().lower().startswith("<!doctype html")
+    captures = list(tmp_path.glob("night-*.cramp"))
+    assert len(captures) == 1
+    assert stat.S_IMODE(captures[0].stat().st_mode) == 0o600
+    capture = read_capture(captures[0])
+    assert capture.session["simulated"]["seed"] == 3 and capture.damage.ok
+    assert sum(1 for r in capture.records if getattr(r, "source", "") == "legband:data") > 100
+    conn = connect(db, create=False)
+    try:
+        assert len(night_dates(conn)) == 1
+    finally:
+        conn.close()
+    emg = re.search(r"emg: ([\d,]+) samples received .* (\d+) lost", out)
+    assert emg is not None and int(emg.group(1).replace(",", "")) > 150_000
+    assert emg.group(2) == "0"
+
+
+def test_scan_simulate_json_lists_the_band(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--simulate", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [b["profile"] for b in doc["bands"]] == ["legband"]
+    band = doc["bands"][0]
+    assert band["name"].startswith("LegBand") and band["address"] == "D0:5B:A4:00:00:01"
+    assert isinstance(band["rssi_dbm"], int)
+
+
+def test_record_rejects_a_bad_mtu(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", "--simulate", "--mtu", "500"]) == 2
+    assert "--mtu" in capsys.readouterr().err
+
+
+def test_sigint_stops_the_night_cleanly(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "record", "--simulate", "--hours", "1", "--speed",
+         "10", "--out", str(tmp_path), "--db", str(tmp_path / "s.sqlite3")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:  # wait until data is being captured
+            files = list(tmp_path.glob("night-*.cramp"))
+            if files and files[0].stat().st_size > 20_000:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the recorder never started capturing")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60.0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "night ended: stopped" in out
+    capture = read_capture(files[0])
+    assert capture.damage.ok
+    kinds = [r.kind for r in capture.records if hasattr(r, "kind")]
+    assert kinds[-1] == "stop"
+    assert "morning report:" in out
+
+
+def test_sigkill_mid_stream_leaves_a_capture_that_reads_and_replays(tmp_path: Path) -> None:
+    from detector.capture.recording import CaptureRecording
+    from detector.config import DetectorConfig
+    from detector.replay import run_source
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "record", "--simulate", "--hours", "1", "--speed",
+         "10", "--out", str(tmp_path), "--no-store"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:
+            files = list(tmp_path.glob("night-*.cramp"))
+            if files and files[0].stat().st_size > 200_000:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the recorder never started capturing")
+        proc.kill()
+        proc.wait(timeout=30.0)
+        size_at_kill = files[0].stat().st_size
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    capture = read_capture(files[0])
+    # every record written before the kill is intact (a torn last record at most)
+    assert capture.damage.corrupt_records == 0
+    assert capture.damage.torn_tail_bytes < 1000
+    data = [r for r in capture.records if getattr(r, "source", "") == "legband:data"]
+    assert len(data) > 300
+    assert size_at_kill - capture.damage.torn_tail_bytes > 200_000
+    with CaptureRecording(files[0]) as recording:
+        result = run_source(recording, config=DetectorConfig())
+    assert result.info.duration_s > 60.0
+    assert result.quality["emg"]["coverage"] > 0.99
