@@ -558,12 +558,7 @@ class LegBandSession:
             self._feed(run.assembler.flush(), run)
             for ev in self._pipeline.flush():
                 self._emit(ev)
-            info = RecordingInfo(
-                path=str(self.capture_path), start_utc=self._pipeline.start_utc,
-                duration_s=max((n / self._channels[r].fs for r, n in self._role_end.items()),
-                               default=0.0),
-                channels=dict(self._channels), leg=self.leg, file_format="capture")
-            result = self._pipeline.result(info)
+            result = self._pipeline.result(self._recording_info())
         if self._writer is not None:
             self._writer.event("stop", at_s=now, reason=reason)
             self._writer.close()
@@ -824,6 +819,24 @@ class LegBandSession:
         else:
             self._in_cramp = True
         self.observer.on_episode(event, start_utc=self._pipeline.start_utc)
+
+    def partial_result(self) -> NightResult | None:
+        """The night so far (episodes that have ended, trace, gaps), for the episode store.
+
+        ``None`` before the first samples. The recording is identified by the capture path and
+        the start time, as the final result is, so storing both updates one night.
+        """
+        if self._pipeline is None:
+            return None
+        return self._pipeline.result(self._recording_info())
+
+    def _recording_info(self) -> RecordingInfo:
+        assert self._pipeline is not None
+        return RecordingInfo(
+            path=str(self.capture_path), start_utc=self._pipeline.start_utc,
+            duration_s=max((n / self._channels[r].fs for r, n in self._role_end.items()),
+                           default=0.0),
+            channels=dict(self._channels), leg=self.leg, file_format="capture")
 
     # ------------------------------------------------------------------------- helpers
     def _channel_specs(self) -> dict[str, ChannelSpec]:

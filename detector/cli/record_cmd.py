@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -18,12 +17,15 @@ from pathlib import Path
 import platformdirs
 
 from detector.ble.live import LiveDisplay
+from detector.ble.live_store import LiveStore
 from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
-from detector.ble.session import LegBandSession, SessionConfig, SessionSummary
+from detector.ble.session import LegBandSession, SessionConfig, SessionSummary, observers
 from detector.ble.timebase import ScaledTimebase, WallTimebase
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampInputError
 from detector.pipeline.night_window import resolve_timezone
+from detector.safe_files import file_sha256
+from detector.store.db import default_db_path
 
 APP_NAME = "night-cramp-detector"
 
@@ -95,7 +97,7 @@ async def _record(args: argparse.Namespace, config: DetectorConfig,
             capture_path=_capture_path(out_dir, band.address), timebase=timebase,
             config=session_config, detector_config=config, leg=args.leg or "unknown",
             until_s=_until(args.until, config, start, tz))
-        return await _run_session(session, tz), session.observer  # type: ignore[return-value]
+        return await _run_session(session, tz, args)
     return await _record_simulated(args, config, out_dir, session_config, tz)
 
 
@@ -145,16 +147,22 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
                                         "hours": args.hours}})
         print(f"simulated night of {args.hours:g} h at {args.speed:g}x "
               f"(about {scenario.duration_s / args.speed:.0f} s); Ctrl-C stops it")
-        summary = await _run_session(session, tz)
+        summary, display = await _run_session(session, tz, args)
     finally:
         stop_band.set()
         await band_task
-    return summary, session.observer  # type: ignore[return-value]
+    return summary, display
 
 
-async def _run_session(session: LegBandSession, tz: object) -> SessionSummary:
+async def _run_session(session: LegBandSession, tz: object,
+                       args: argparse.Namespace) -> tuple[SessionSummary, LiveDisplay]:
     display = LiveDisplay(session.channels, tz=tz)  # type: ignore[arg-type]
     session.observer = display
+    if not args.no_store:  # each episode goes to the store as soon as it ends
+        db = args.db or default_db_path()
+        session.observer = observers(display, LiveStore(session, db_path=db,
+                                                        timezone=session.detector_config
+                                                        .in_bed.timezone))
     loop = asyncio.get_running_loop()
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,7 +172,7 @@ async def _run_session(session: LegBandSession, tz: object) -> SessionSummary:
         except (NotImplementedError, RuntimeError):
             continue
     try:
-        return await session.run()
+        return await session.run(), display
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -225,7 +233,7 @@ def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorCo
 
     assert summary.result is not None and summary.capture_path is not None
     db = args.db or default_db_path()
-    digest = hashlib.sha256(summary.capture_path.read_bytes()).hexdigest()
+    digest = file_sha256(summary.capture_path)
     night_id = save_night(summary.result, db_path=db, recording_sha256=digest,
                           timezone=config.in_bed.timezone)
     conn = connect(db, create=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from datetime import timedelta, tzinfo
@@ -14,7 +13,7 @@ from detector.config import DetectorConfig
 from detector.pipeline.night_window import resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.replay import replay_path
-from detector.safe_files import write_private_text
+from detector.safe_files import file_sha256, write_private_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -72,15 +71,6 @@ def _store(results: list[NightResult], args: argparse.Namespace,
         save_night(r, db_path=db, recording_sha256=file_sha256(r.info.path),
                    timezone=config.in_bed.timezone)
     print(f"stored {len(results)} night(s) in {db}", file=sys.stderr)
-
-
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file's bytes (identifies a recording across replays)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def format_result(result: NightResult, *, tz: tzinfo) -> str:

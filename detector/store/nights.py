@@ -268,6 +268,13 @@ def _upsert_recording(conn: sqlite3.Connection, result: NightResult, sha: str | 
               _json(channels), _json(list(info.notes)))
     if sha is not None:
         row = conn.execute("SELECT id FROM recordings WHERE sha256 = ?", (sha,)).fetchone()
+        if row is None:  # a night stored live, episode by episode, before the file was closed
+            row = conn.execute(
+                "SELECT id FROM recordings WHERE sha256 IS NULL AND path = ? AND start_utc = ?",
+                (info.path, utc_text(info.start_utc)),
+            ).fetchone()
+            if row is not None:
+                conn.execute("UPDATE recordings SET sha256 = ? WHERE id = ?", (sha, row["id"]))
     else:
         row = conn.execute(
             "SELECT id FROM recordings WHERE sha256 IS NULL AND path = ? AND start_utc = ?",
