@@ -8,6 +8,7 @@ status line is redrawn in place; otherwise (a log file, a test) one status line 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TextIO
@@ -82,12 +83,15 @@ class LiveDisplay:
         Redraw one status line in place; default: when ``out`` is a terminal.
     log_every_s : float
         Without a live line, seconds of session time between printed status lines.
+    now_s : callable, optional
+        Session clock (UNIX s) used to time-stamp remarks; default: the last status time.
     """
 
     def __init__(self, channels: dict[str, ChannelSpec], *, out: TextIO | None = None,
                  tz: tzinfo | None = None, live_line: bool | None = None,
-                 log_every_s: float = 600.0) -> None:
+                 log_every_s: float = 600.0, now_s: Callable[[], float] | None = None) -> None:
         self.out = out if out is not None else sys.stdout
+        self._now_s = now_s
         self.tz = tz
         self.live_line = self.out.isatty() if live_line is None else live_line
         self.log_every_s = log_every_s
@@ -133,7 +137,10 @@ class LiveDisplay:
 
     def on_note(self, text: str) -> None:
         """Print a remark on its own line."""
-        now = self._last_snapshot.now_s if self._last_snapshot else None
+        if self._now_s is not None:
+            now: float | None = self._now_s()
+        else:
+            now = self._last_snapshot.now_s if self._last_snapshot else None
         stamp = "" if now is None else f"[{self._clock(datetime.fromtimestamp(now, UTC))}] "
         self._say(stamp + text)
 

@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim.add_argument("--hours", type=float, default=1.0, metavar="H",
                      help="length of the simulated night (default 1)")
     sim.add_argument("--seed", type=int, default=1, metavar="S", help="simulation seed")
+    sim.add_argument("--dropouts", type=int, default=3, metavar="N",
+                     help="radio dropouts of 2-40 s to simulate (default 3; the recorder "
+                          "backfills them from the band's buffer)")
     p.set_defaults(func=run)
 
 
@@ -125,6 +128,13 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
     feed = NightFeed(scenario, rng=np.random.default_rng(seeds[1]))
     clock = ScaledClock(factor=args.speed)
     band = await SimulatedBand.create(feed, clock=clock, rng=np.random.default_rng(seeds[2]))
+    if args.dropouts < 0:
+        raise CrampInputError("--dropouts", f"expected 0 or more, got {args.dropouts}")
+    drop_rng = np.random.default_rng(seeds[2].spawn(1)[0])
+    starts = np.sort(drop_rng.uniform(60.0, max(61.0, scenario.duration_s - 60.0),
+                                      args.dropouts))
+    for start_s in starts.tolist():
+        band.outage(start_s=start_s, duration_s=float(drop_rng.uniform(2.0, 40.0)))
     stop_band = asyncio.Event()
     band_task = asyncio.ensure_future(band.run_scaled(period_s=0.01, stop=stop_band))
     try:
@@ -156,7 +166,8 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
 
 async def _run_session(session: LegBandSession, tz: object,
                        args: argparse.Namespace) -> tuple[SessionSummary, LiveDisplay]:
-    display = LiveDisplay(session.channels, tz=tz)  # type: ignore[arg-type]
+    display = LiveDisplay(session.channels, tz=tz,  # type: ignore[arg-type]
+                          now_s=session.timebase.now_s)
     session.observer = display
     if not args.no_store:  # each episode goes to the store as soon as it ends
         db = args.db or default_db_path()
