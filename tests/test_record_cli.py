@@ -16,7 +16,7 @@ import pytest
 
 from detector.capture.reader import read_capture
 from detector.cli.main import main
-from detector.store import connect, night_dates
+from detector.store import connect, load_night, night_dates, night_ids_on
 
 
 def test_record_simulate_stores_the_night_and_writes_the_report(
@@ -123,3 +123,27 @@ def test_sigkill_mid_stream_leaves_a_capture_that_reads_and_replays(tmp_path: Pa
         result = run_source(recording, config=DetectorConfig())
     assert result.info.duration_s > 60.0
     assert result.quality["emg"]["coverage"] > 0.99
+
+
+def test_recorded_night_with_a_cramp_is_stored_as_its_capture_replays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "store.sqlite3"
+    code = main(["record", "--simulate", "--hours", "0.25", "--speed", "60", "--seed", "5",
+                 "--dropouts", "2", "--out", str(tmp_path), "--db", str(db), "--tz", "UTC"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Cramp: pull your toes toward your shin" in out
+    assert "1 cramp episode(s)" in out
+    (capture,) = tmp_path.glob("night-*.cramp")
+    assert main(["replay", str(capture), "--no-store", "--no-night-window", "--json", "-"]) == 0
+    replayed = json.loads(capsys.readouterr().out)["recordings"][0]["episodes"]
+    conn = connect(db, create=False)
+    try:
+        (night_date,) = night_dates(conn)
+        (night_id,) = night_ids_on(conn, night_date)  # live saves and the final one: one night
+        stored = load_night(conn, night_id).episodes
+    finally:
+        conn.close()
+    assert len(stored) == len(replayed) == 1
+    assert stored[0].onset_s == pytest.approx(replayed[0]["onset_s"], abs=1e-3)
+    assert stored[0].duration_s == pytest.approx(replayed[0]["duration_s"], abs=1e-3)

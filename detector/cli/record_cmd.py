@@ -22,8 +22,9 @@ from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
 from detector.ble.session import LegBandSession, SessionConfig, SessionSummary, observers
 from detector.ble.timebase import ScaledTimebase, WallTimebase
 from detector.config import DetectorConfig, load_config, parse_night_window
-from detector.errors import CrampInputError
+from detector.errors import CrampError, CrampInputError
 from detector.pipeline.night_window import resolve_timezone
+from detector.pipeline.result import NightResult
 from detector.safe_files import file_sha256
 from detector.store.db import default_db_path
 
@@ -245,8 +246,8 @@ def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorCo
     assert summary.result is not None and summary.capture_path is not None
     db = args.db or default_db_path()
     digest = file_sha256(summary.capture_path)
-    night_id = save_night(summary.result, db_path=db, recording_sha256=digest,
-                          timezone=config.in_bed.timezone)
+    night_id = save_night(_morning_result(summary, config), db_path=db,
+                          recording_sha256=digest, timezone=config.in_bed.timezone)
     conn = connect(db, create=False)
     try:
         night_date = load_night(conn, night_id, with_trace=False).night_date
@@ -254,6 +255,28 @@ def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorCo
         conn.close()
     print(f"stored the night in {db}")
     return night_date
+
+
+def _morning_result(summary: SessionSummary, config: DetectorConfig) -> NightResult:
+    """The night as stored: the closed capture replayed through the same pipeline.
+
+    Replay rebuilds sample times from the band's counters and clock fitted to the host clock
+    (drift absorbed), which the live pipeline, running at the nominal rates, cannot know yet;
+    so the stored night is exactly what ``cramp replay CAPTURE`` gives. If the capture cannot
+    be replayed, the live result is stored instead, with a remark.
+    """
+    from detector.capture.recording import CaptureRecording
+    from detector.replay import run_source
+
+    assert summary.result is not None and summary.capture_path is not None
+    try:
+        with CaptureRecording(summary.capture_path,
+                              min_emg_fs_hz=config.emg.min_fs_hz) as source:
+            return run_source(source, config=config, leg=summary.result.info.leg)
+    except CrampError as exc:
+        print(f"cramp: could not replay the capture ({exc}); storing the live result",
+              file=sys.stderr)
+        return summary.result
 
 
 def _report(args: argparse.Namespace, config: DetectorConfig, night_date: date,

@@ -269,9 +269,10 @@ def _upsert_recording(conn: sqlite3.Connection, result: NightResult, sha: str | 
     if sha is not None:
         row = conn.execute("SELECT id FROM recordings WHERE sha256 = ?", (sha,)).fetchone()
         if row is None:  # a night stored live, episode by episode, before the file was closed
+            # (same file; its start may since have been refined by the clock fit)
             row = conn.execute(
-                "SELECT id FROM recordings WHERE sha256 IS NULL AND path = ? AND start_utc = ?",
-                (info.path, utc_text(info.start_utc)),
+                "SELECT id FROM recordings WHERE sha256 IS NULL AND path = ? "
+                "ORDER BY id DESC LIMIT 1", (info.path,),
             ).fetchone()
             if row is not None:
                 conn.execute("UPDATE recordings SET sha256 = ? WHERE id = ?", (sha, row["id"]))
