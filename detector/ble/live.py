@@ -15,7 +15,7 @@ from typing import TextIO
 
 import numpy as np
 
-from detector.ble.session import SessionSnapshot, SessionSummary
+from detector.ble.session_types import SessionSnapshot, SessionSummary
 from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeStarted
 from detector.signals import ChannelSpec, SignalBlock
 

@@ -12,7 +12,8 @@ from detector.errors import CrampError
 from detector.signals import SignalBlock
 
 if TYPE_CHECKING:
-    from detector.ble.session import LegBandSession, SessionSnapshot
+    from detector.ble.session import LegBandSession
+    from detector.ble.session_types import SessionSnapshot
 
 
 class LiveStore:

@@ -23,10 +23,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -36,6 +36,15 @@ from bleak_retry_connector import establish_connection
 
 from detector import __version__
 from detector.ble.scan import LEGBAND_PROFILE, profile_of
+from detector.ble.session_types import (
+    NullObserver,
+    SessionConfig,
+    SessionObserver,
+    SessionSnapshot,
+    SessionSummary,
+    StreamCounts,
+    observers,
+)
 from detector.ble.timebase import Backoff, Timebase
 from detector.ble.tracker import LostRange, StreamTracker, unwrap
 from detector.capture.assembler import StreamAssembler, legband_channels
@@ -63,6 +72,9 @@ from detector.profiles.legband_codec import (
 )
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
 
+__all__ = ["LegBandSession", "SessionConfig", "SessionObserver", "SessionSnapshot",
+           "SessionSummary", "StreamCounts", "observers"]
+
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 EDGE_MARGIN_S = 0.25
 """When the asked packet has left the band's buffer, the next BACKFILL aims this many seconds
@@ -75,150 +87,6 @@ DEVICE_INFO_UUIDS: dict[str, str] = {
     "firmware_revision": "00002a26-0000-1000-8000-00805f9b34fb",
     "software_revision": "00002a28-0000-1000-8000-00805f9b34fb",
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class SessionConfig:
-    """How a session runs.
-
-    Attributes
-    ----------
-    streams : dict of str to (int, int)
-        Streams to record, by name, with (rate Hz, full scale in the stream's unit).
-    mtu : int
-        ATT MTU to ask for (23-247).
-    watchdog_s : float
-        Seconds without any data notification that count as a dropout.
-    backoff_initial_s, backoff_max_s : float
-        Reconnect delays: none for the first try, then ``initial`` doubling up to ``max``.
-    connect_attempts : int
-        Attempts per call of ``bleak_retry_connector.establish_connection``.
-    connect_timeout_s : float
-        Timeout of one connection attempt (s).
-    command_timeout_s : float
-        Longest wait for a control-point response (s).
-    status_every_s : float
-        Period of the observer's status updates (s).
-    backfill_stall_s : float
-        A backfill that makes no progress for this long is asked again (s).
-    hold_s : float
-        How far behind the newest sample a hole is kept open for backfill (s).
-    stop_drain_s : float
-        At the end, how long to wait for running backfills before stopping the band (s).
-    """
-
-    streams: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {
-        "emg_raw": (1000, 8192), "shank_acc": (50, 4), "foot_acc": (50, 4)})
-    mtu: int = 247
-    watchdog_s: float = 5.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    connect_attempts: int = 3
-    connect_timeout_s: float = 20.0
-    command_timeout_s: float = 10.0
-    status_every_s: float = 1.0
-    backfill_stall_s: float = 10.0
-    hold_s: float = 130.0
-    stop_drain_s: float = 10.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for the capture header)."""
-        return {"streams": {k: list(v) for k, v in self.streams.items()}, "mtu": self.mtu,
-                "watchdog_s": self.watchdog_s, "hold_s": self.hold_s}
-
-
-@dataclass(frozen=True, kw_only=True)
-class StreamCounts:
-    """Samples of one stream: received (new), backfilled (of those), lost, duplicates."""
-
-    received: int
-    backfilled: int
-    lost: int
-    duplicates: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class SessionSnapshot:
-    """What the status line shows.
-
-    Attributes
-    ----------
-    state : str
-        ``"connecting"``, ``"starting"``, ``"streaming"``, ``"reconnecting"``, ``"stopping"``
-        or ``"ended"``.
-    now_s : float
-        Session time (UNIX s).
-    battery_pct : int or None
-    contact : tuple of bool or None
-        Electrode contact per lead.
-    counts : dict of str to StreamCounts
-        Per pipeline role.
-    episodes : int
-        Episodes finished so far (plus one while a cramp is going on, see ``in_cramp``).
-    in_cramp : bool
-        A cramp has started and not ended.
-    connections, dropouts : int
-    mtu : int or None
-    """
-
-    state: str
-    now_s: float
-    battery_pct: int | None
-    contact: tuple[bool, ...] | None
-    counts: dict[str, StreamCounts]
-    episodes: int
-    in_cramp: bool
-    connections: int
-    dropouts: int
-    mtu: int | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class SessionSummary:
-    """The night as the session saw it.
-
-    Attributes
-    ----------
-    reason : str
-        Why it ended: ``"stopped"``, ``"morning"``, ``"battery empty"``.
-    start_utc, end_utc : datetime or None
-        First sample (START answered) and end of the session.
-    capture_path : Path or None
-        The capture file (``None`` if no band was ever reached).
-    counts : dict of str to StreamCounts
-        Per pipeline role.
-    connections, dropouts : int
-    result : NightResult or None
-        The pipeline's result (``None`` if the run never started).
-    corrupt_packets : int
-        Notifications that could not be decoded.
-    """
-
-    reason: str
-    start_utc: datetime | None
-    end_utc: datetime
-    capture_path: Path | None
-    counts: dict[str, StreamCounts]
-    connections: int
-    dropouts: int
-    result: NightResult | None
-    corrupt_packets: int
-
-
-class SessionObserver(Protocol):
-    """Receives what the terminal (or a test) shows."""
-
-    def on_block(self, role: str, block: SignalBlock) -> None:
-        """A block of samples went into the pipeline."""
-
-    def on_episode(self, event: EpisodeEvent, *, start_utc: datetime) -> None:
-        """A cramp started or ended (``start_utc`` anchors the event's seconds)."""
-
-    def on_status(self, snapshot: SessionSnapshot) -> None:
-        """Periodic status (every ``status_every_s``) and on state changes."""
-
-    def on_note(self, text: str) -> None:
-        """Something worth a line of its own (dropout, reconnection, gap, battery)."""
 
 
 class _LinkLost(Exception):
@@ -277,7 +145,7 @@ class LegBandSession:
         self.config = config
         self.detector_config = detector_config
         self.client_kwargs = dict(client_kwargs or {})
-        self.observer: SessionObserver = observer or _NullObserver()
+        self.observer: SessionObserver = observer or NullObserver()
         self.leg = leg
         self.until_s = until_s
         self.session_info = dict(session_info or {})
@@ -891,48 +759,3 @@ def _being_cancelled() -> bool:
     """True when the running task itself is being cancelled (not a request it awaited)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-class _NullObserver:
-    def on_block(self, role: str, block: SignalBlock) -> None:
-        """Ignore."""
-
-    def on_episode(self, event: EpisodeEvent, *, start_utc: datetime) -> None:
-        """Ignore."""
-
-    def on_status(self, snapshot: SessionSnapshot) -> None:
-        """Ignore."""
-
-    def on_note(self, text: str) -> None:
-        """Ignore."""
-
-
-def observers(*items: SessionObserver) -> SessionObserver:
-    """One observer that forwards to several."""
-    return _Fanout(items)
-
-
-class _Fanout:
-    def __init__(self, items: tuple[SessionObserver, ...]) -> None:
-        self._items = items
-
-    def on_block(self, role: str, block: SignalBlock) -> None:
-        """Forward."""
-        for o in self._items:
-            o.on_block(role, block)
-
-    def on_episode(self, event: EpisodeEvent, *, start_utc: datetime) -> None:
-        """Forward."""
-        for o in self._items:
-            o.on_episode(event, start_utc=start_utc)
-
-    def on_status(self, snapshot: SessionSnapshot) -> None:
-        """Forward."""
-        for o in self._items:
-            o.on_status(snapshot)
-
-    def on_note(self, text: str) -> None:
-        """Forward."""
-        for o in self._items:
-            o.on_note(text)
-
