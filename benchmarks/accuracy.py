@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         s = score_events(result.episodes, list(zip(truth.onset_s, truth.duration_s,
                                                    strict=True)))
         scores.append(s)
-        onset = "-" if s.onset_error_s.mean_abs is None else f"{s.onset_error_s.mean_abs:.2f}"
+        onset = "-" if s.onset_error_s is None else f"{s.onset_error_s.mean_abs:.2f}"
         print(f"seed {seed:3d}: truth {s.n_truth} detected {s.n_detected} TP {s.tp} FP {s.fp} "
               f"FN {s.fn}  onset MAE {onset} s")
     pooled = pool_scores(scores).scores
