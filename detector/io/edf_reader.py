@@ -204,10 +204,15 @@ class EdfRecords:
                               shape=(header.n_records, self._record_samples * bps))
         self._gain = []
         self._offset = []
+        self.always_finite: list[bool] = []
         for sig in header.signals:
             gain = (sig.phys_max - sig.phys_min) / (sig.dig_max - sig.dig_min)
+            offset = sig.phys_min - gain * sig.dig_min
             self._gain.append(gain)
-            self._offset.append(sig.phys_min - gain * sig.dig_min)
+            self._offset.append(offset)
+            # digital values are integers, so the physical ones can only be NaN/inf when the
+            # header's ranges overflow; then every block is checked
+            self.always_finite.append(math.isfinite(abs(gain) * 2.0**24 + abs(offset)))
 
     def read(self, index: int, lo: int, hi: int) -> np.ndarray:
         """Physical samples ``lo .. hi-1`` of signal ``index`` (header order), float64."""
@@ -404,7 +409,8 @@ class EdfRecording:
                 raise CrampInputError(
                     self.path.name, f"cannot read samples {lo}-{hi} of signal {r.label!r}"
                 )
-            bad = np.flatnonzero(~np.isfinite(x))
+            finite = self._records.always_finite[self._raw_index[r.index]]
+            bad = np.empty(0, dtype=np.intp) if finite else np.flatnonzero(~np.isfinite(x))
             if bad.size:
                 t = (lo + int(bad[0])) / self.info.channels[role].fs
                 raise CrampInputError(
