@@ -214,8 +214,8 @@ class EdfRecords:
             # header's ranges overflow; then every block is checked
             self.always_finite.append(math.isfinite(abs(gain) * 2.0**24 + abs(offset)))
 
-    def read(self, index: int, lo: int, hi: int) -> np.ndarray:
-        """Physical samples ``lo .. hi-1`` of signal ``index`` (header order), float64."""
+    def read(self, index: int, lo: int, hi: int, *, scale: float = 1.0) -> np.ndarray:
+        """Physical samples ``lo .. hi-1`` of signal ``index`` (header order) x ``scale``."""
         spr = self.header.signals[index].spr
         r0, r1 = lo // spr, -(-hi // spr)
         a = int(self._offsets[index]) * self._bps
@@ -229,8 +229,8 @@ class EdfRecords:
             digital = np.where(value >= 1 << 23, value - (1 << 24), value).astype(np.float64)
         x = digital[lo - r0 * spr: hi - r0 * spr]
         with np.errstate(invalid="ignore", over="ignore"):  # absurd header ranges -> inf/NaN,
-            x *= self._gain[index]                          # reported by the caller
-            x += self._offset[index]
+            x *= self._gain[index] * scale                  # reported by the caller
+            x += self._offset[index] * scale
         return x
 
     def close(self) -> None:
@@ -404,7 +404,7 @@ class EdfRecording:
     ) -> np.ndarray:
         cols = []
         for r in refs:
-            x = self._records.read(self._raw_index[r.index], lo, hi)
+            x = self._records.read(self._raw_index[r.index], lo, hi, scale=scale * r.sign)
             if x.shape[0] != hi - lo:
                 raise CrampInputError(
                     self.path.name, f"cannot read samples {lo}-{hi} of signal {r.label!r}"
@@ -416,7 +416,7 @@ class EdfRecording:
                 raise CrampInputError(
                     self.path.name, f"signal {r.label!r} has a NaN/inf sample at {t:.3f} s"
                 )
-            cols.append(x * (scale * r.sign))
+            cols.append(x)
         return cols[0] if role == "emg" else np.column_stack(cols)
 
     def close(self) -> None:
