@@ -78,10 +78,9 @@ class EmgProcessor:
         self._rails = rails_uv
         self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s,
                                    n_columns=3 if rails_uv is not None else 2)
-        if rails_uv is not None:
-            span = rails_uv[1] - rails_uv[0]
-            self._rail_lo = rails_uv[0] + 1e-3 * span
-            self._rail_hi = rails_uv[1] - 1e-3 * span
+        if rails_uv is not None:  # within 0.1 % of the span from a rail counts as at the rail
+            self._rail_mid = 0.5 * (rails_uv[0] + rails_uv[1])
+            self._rail_half = 0.5 * (rails_uv[1] - rails_uv[0]) * (1 - 2e-3)
 
     def push(self, block: SignalBlock) -> list[EmgEpochs]:
         """Condition a block of raw EMG (uV, shape (n,)); return completed epochs."""
@@ -95,7 +94,9 @@ class EmgProcessor:
         np.square(clean, out=cols[0])
         np.square(band, out=cols[1])
         if self._rails is not None:
-            cols[2] = (x <= self._rail_lo) | (x >= self._rail_hi)
+            np.subtract(x, self._rail_mid, out=cols[2])
+            np.abs(cols[2], out=cols[2])
+            np.greater_equal(cols[2], self._rail_half, out=cols[2])
         return [self._features(s.first_epoch, s.sums, s.counts)
                 for s in self._summer.push(cols, start_sample=block.start_sample)]
 
