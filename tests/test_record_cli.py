@@ -147,3 +147,20 @@ def test_recorded_night_with_a_cramp_is_stored_as_its_capture_replays(
     assert len(stored) == len(replayed) == 1
     assert stored[0].onset_s == pytest.approx(replayed[0]["onset_s"], abs=1e-3)
     assert stored[0].duration_s == pytest.approx(replayed[0]["duration_s"], abs=1e-3)
+
+
+@pytest.mark.parametrize(("band", "expect"), [
+    ("polar", "a Polar on the foot alone cannot detect cramps"),
+    ("myo", "the Myo sends no sample counters"),
+])
+def test_record_picks_the_session_for_the_band_found(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], band: str, expect: str) -> None:
+    code = main(["record", "--simulate", "--simulate-band", band, "--hours", "0.05",
+                 "--no-store", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "night ended: morning" in out
+    assert expect in out
+    (capture,) = tmp_path.glob("night-*.cramp")
+    profile = read_capture(capture).session["profile"]
+    assert profile == {"polar": "polar_pmd", "myo": "myo"}[band]

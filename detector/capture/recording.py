@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from detector.capture.other_sources import OtherBandCapture
 
 from detector.capture.assembler import (
     DEFAULT_HOLD_S,
@@ -79,10 +83,11 @@ class CaptureRecording:
 
     def __init__(self, path: str | Path, *, min_emg_fs_hz: float | None = None,
                  start_utc: datetime | None = None, nominal_rates: bool = False,
-                 hold_s: float = DEFAULT_HOLD_S, profile: LegBandProfile = LEGBAND) -> None:
+                 hold_s: float = DEFAULT_HOLD_S, profile: LegBandProfile = LEGBAND,
+                 capture: Capture | None = None) -> None:
         self.path = Path(path)
         where = self.path.name
-        self.capture: Capture = read_capture(self.path)
+        self.capture: Capture = capture if capture is not None else read_capture(self.path)
         self.profile = profile
         self.hold_s = hold_s
         session = self.capture.session
@@ -264,3 +269,22 @@ class _Pending:
             data = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
             yield self.role, SignalBlock(data=data, fs=self.fs, start_sample=self.start)
         self.parts, self.n = [], 0
+
+
+def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
+                 start_utc: datetime | None = None) -> CaptureRecording | OtherBandCapture:
+    """Open any capture for replay: LegBand, or Polar PMD / Myo (read once, by its profile).
+
+    Raises
+    ------
+    CrampInputError
+        Not a capture, or no usable data in it.
+    """
+    from detector.capture.other_sources import OtherBandCapture
+
+    capture = read_capture(Path(path))
+    if str(capture.session.get("profile", "")).lower() in ("polar_pmd", "myo"):
+        return OtherBandCapture(Path(path), capture=capture, min_emg_fs_hz=min_emg_fs_hz,
+                                start_utc=start_utc)
+    return CaptureRecording(path, min_emg_fs_hz=min_emg_fs_hz, start_utc=start_utc,
+                            capture=capture)

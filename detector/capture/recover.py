@@ -143,10 +143,10 @@ def _stream_counts(cap: Capture) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _replay_gaps(p: Path) -> tuple[list[Gap], list[str]]:
-    from detector.capture.recording import CaptureRecording
+    from detector.capture.recording import open_capture
 
     try:
-        with CaptureRecording(p) as rec:
+        with open_capture(p) as rec:
             return rec.gaps, []
     except CrampInputError as exc:
         return [], [f"gaps not computed: {exc.problem}"]

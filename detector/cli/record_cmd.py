@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim = p.add_argument_group("simulation")
     sim.add_argument("--simulate", action="store_true",
                      help="record a simulated band (night model + firmware over in-process BLE)")
+    sim.add_argument("--simulate-band", choices=("legband", "polar", "myo"), default="legband",
+                     help="simulated band: our LegBand, a Polar PMD on the foot or a Myo on "
+                          "the calf (default legband)")
     sim.add_argument("--speed", type=float, default=60.0, metavar="N",
                      help="simulated seconds per real second (default 60)")
     sim.add_argument("--hours", type=float, default=1.0, metavar="H",
@@ -96,12 +99,27 @@ async def _record(args: argparse.Namespace, config: DetectorConfig,
         band = await _find_band(args.device)
         timebase: WallTimebase | ScaledTimebase = WallTimebase()
         start = timebase.now_s()
+        if band.profile != LEGBAND_PROFILE:
+            from detector.cli.record_other import session_class
+
+            other = session_class(band.profile)(
+                band.device if band.device is not None else _no_device(band),
+                capture_path=_capture_path(out_dir, band.address), timebase=timebase,
+                config=session_config, detector_config=config, leg=args.leg or "unknown",
+                until_s=_until(args.until, config, start, tz))
+            return await _run_session(other, tz, args)  # type: ignore[arg-type]
         session = LegBandSession(
             band.device if band.device is not None else _no_device(band),
             capture_path=_capture_path(out_dir, band.address), timebase=timebase,
             config=session_config, detector_config=config, leg=args.leg or "unknown",
             until_s=_until(args.until, config, start, tz))
         return await _run_session(session, tz, args)
+    if getattr(args, "simulate_band", "legband") != "legband":
+        from detector.cli.record_other import record_simulated_other
+
+        return await record_simulated_other(  # type: ignore[no-any-return]
+            args, config, _capture_path(out_dir, f"simulated{args.simulate_band}"),
+            lambda session: _run_session(session, tz, args))
     return await _record_simulated(args, config, out_dir, session_config, tz)
 
 
@@ -200,11 +218,7 @@ async def _find_band(wanted: str | None) -> FoundBand:
         raise CrampInputError(where, "no supported band found nearby"
                               + (f" matching {wanted!r}" if wanted else ""))
     legbands = [b for b in bands if b.profile == LEGBAND_PROFILE]
-    if not legbands:
-        raise CrampInputError(
-            bands[0].address, f"is a {bands[0].profile} device; cramp record streams LegBand "
-            "bands (Polar and Myo recordings can be replayed from their own exports)")
-    return legbands[0]
+    return legbands[0] if legbands else bands[0]
 
 
 def _no_device(band: FoundBand) -> object:
@@ -265,12 +279,12 @@ def _morning_result(summary: SessionSummary, config: DetectorConfig) -> NightRes
     so the stored night is exactly what ``cramp replay CAPTURE`` gives. If the capture cannot
     be replayed, the live result is stored instead, with a remark.
     """
-    from detector.capture.recording import CaptureRecording
+    from detector.capture.recording import open_capture
     from detector.replay import run_source
 
     assert summary.result is not None and summary.capture_path is not None
     try:
-        with CaptureRecording(summary.capture_path,
+        with open_capture(summary.capture_path,
                               min_emg_fs_hz=config.emg.min_fs_hz) as source:
             return run_source(source, config=config, leg=summary.result.info.leg)
     except CrampError as exc:

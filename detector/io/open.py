@@ -11,6 +11,7 @@ from detector.io.csv_reader import GZIP_MAGIC, CsvRecording
 from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
 
 if TYPE_CHECKING:
+    from detector.capture.other_sources import OtherBandCapture
     from detector.capture.recording import CaptureRecording
 
 CAPTURE_MAGIC = b"\x89CRAMPC\n"  # detector.capture.format.FILE_MAGIC (not imported: start-up)
@@ -25,7 +26,7 @@ def open_recording(
     channel_map: ChannelMap,
     min_emg_fs_hz: float,
     time_unit: str | None = None,
-) -> EdfRecording | CsvRecording | CaptureRecording:
+) -> EdfRecording | CsvRecording | CaptureRecording | OtherBandCapture:
     """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip) or a band capture.
 
     The file's first bytes decide (capture, EDF and BDF magic, gzip magic); the extension
@@ -45,7 +46,7 @@ def open_recording(
 
     Returns
     -------
-    EdfRecording, CsvRecording or CaptureRecording
+    EdfRecording, CsvRecording, CaptureRecording or OtherBandCapture
         Has ``info``, ``gaps``, ``blocks(chunk_s)``, ``close()``; usable in ``with``.
 
     Raises
@@ -67,9 +68,9 @@ def open_recording(
     last = suffixes[-1] if suffixes else ""
     inner = suffixes[-2] if last == ".gz" and len(suffixes) > 1 else last
     if magic == CAPTURE_MAGIC or last in CAPTURE_SUFFIXES:
-        from detector.capture.recording import CaptureRecording
+        from detector.capture.recording import open_capture
 
-        return CaptureRecording(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc)
+        return open_capture(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc)
     if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
         return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
     if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:

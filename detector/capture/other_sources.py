@@ -1,0 +1,384 @@
+"""Samples from Polar PMD and Myo notifications, live and from a capture, with sample indices.
+
+The same assemblers run in the recorder (:mod:`detector.ble.other_bands`) and in the replay of
+its capture (:class:`OtherBandCapture`), fed the same packets and connection events in the same
+order, so a replayed night gives the pipeline exactly what the live run gave it.
+
+- Polar: frames carry the time of their last sample (device clock), so sample indices come from
+  the timestamps and ``fs``: within a connection frames are counted on (the timestamps only
+  confirm nothing was missed); the first frame after a (re)connection is placed by its
+  timestamp, which gives the exact gap.
+- Myo: notifications carry no counter or time. Samples are counted in arrival order; after a
+  reconnection the gap cannot be known exactly and is *estimated* from the host receive times
+  (elapsed time x rate, less the packet's own samples). The recording notes say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from detector.capture.format import EventRecord, PacketRecord
+from detector.capture.reader import Capture
+from detector.capture.recording import _Pending
+from detector.errors import CrampInputError
+from detector.profiles.myo import (
+    MYO,
+    MYO_ON_CALF,
+    MyoCalfMapping,
+    decode_emg,
+    decode_imu,
+    emg_channel_spec,
+    emg_uv,
+    shank_acc_g,
+    shank_channel_spec,
+)
+from detector.profiles.polar_pmd import (
+    ControlOpcode,
+    ControlPointResponse,
+    parse_control_point_message,
+    start_response_factor,
+)
+from detector.profiles.polar_pmd_frames import (
+    POLAR_ON_FOOT,
+    PolarFootMapping,
+    decode_acc_frame,
+    foot_acc_g,
+    foot_channel_spec,
+    pmd_ns_to_unix_s,
+)
+from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
+
+POLAR_PROFILE = "polar_pmd"
+MYO_PROFILE = "myo"
+POLAR_CONTROL_SOURCE = "polar:control"
+POLAR_ACC_SOURCE = "polar:acc"
+MYO_EMG_SOURCES = tuple(f"myo:emg{k}" for k in range(4))
+MYO_IMU_SOURCE = "myo:imu"
+BLOCK_S = 0.5
+"""Seconds of samples gathered before a block goes to the pipeline (gaps end a block early)."""
+MYO_GAP_NOTE = ("the Myo sends no sample counters: gaps after reconnections are estimated from "
+                "the host's receive times")
+
+Blocks = list[tuple[str, SignalBlock]]
+
+
+class RoleTrack:
+    """Places the samples of one pipeline role on its index line; counts and gaps.
+
+    Parameters
+    ----------
+    spec : ChannelSpec
+        The channel (its ``fs``).
+    block_s : float
+        Seconds per released block.
+    """
+
+    def __init__(self, spec: ChannelSpec, *, block_s: float = BLOCK_S) -> None:
+        self.spec = spec
+        self.frontier = 0
+        self.received = 0
+        self.lost = 0
+        self.duplicates = 0
+        self.gaps: list[Gap] = []
+        self._pending = _Pending(spec.role, max(1, round(block_s * spec.fs)))
+
+    def place(self, first: int, data: np.ndarray) -> Blocks:
+        """Put ``data`` (n samples) at index ``first``; return blocks that are complete."""
+        n = data.shape[0]
+        if first < self.frontier:
+            cut = min(n, self.frontier - first)
+            self.duplicates += cut
+            data, first = data[cut:], first + cut
+        if data.shape[0] == 0:
+            return []
+        if first > self.frontier:
+            missing = first - self.frontier
+            self.lost += missing
+            self.gaps.append(Gap(role=self.spec.role, start_s=self.frontier / self.spec.fs,
+                                 end_s=first / self.spec.fs, samples_missing=missing))
+        self.received += data.shape[0]
+        self.frontier = first + data.shape[0]
+        return list(self._pending.add(SignalBlock(data=data, fs=self.spec.fs,
+                                                  start_sample=first)))
+
+    def flush(self) -> Blocks:
+        """Release what is held."""
+        return list(self._pending.drain())
+
+
+class PolarAccAssembler:
+    """Polar ACC frames -> ``foot_acc`` blocks (g), indexed from the frame timestamps.
+
+    Parameters
+    ----------
+    fs : float
+        Rate the stream was started with (Hz).
+    range_g : float
+        Full-scale range (+-g).
+    mapping : PolarFootMapping
+        Device axes -> pipeline axes.
+    """
+
+    def __init__(self, *, fs: float, range_g: float,
+                 mapping: PolarFootMapping = POLAR_ON_FOOT) -> None:
+        self.fs = float(fs)
+        self.mapping = mapping
+        self.factor = 1.0
+        self.channels = {"foot_acc": foot_channel_spec(fs=fs, range_g=range_g, mapping=mapping)}
+        self.track = RoleTrack(self.channels["foot_acc"])
+        self.tracks = {"foot_acc": self.track}
+        self.start_unix_s: float | None = None
+        self._t_ref_ns: int | None = None
+        self._prev_ns: int | None = None
+
+    def new_connection(self) -> None:
+        """A (re)connection: the next frame is placed by its timestamp alone."""
+        self._prev_ns = None
+
+    def on_control(self, payload: bytes) -> None:
+        """Take the FACTOR of a successful START response (compressed frames need it)."""
+        msg = parse_control_point_message(payload)
+        if isinstance(msg, ControlPointResponse) and msg.ok and msg.opcode == ControlOpcode.START:
+            self.factor = start_response_factor(msg)
+
+    def push(self, payload: bytes) -> Blocks:
+        """Decode one data notification; return the blocks it completes.
+
+        Raises
+        ------
+        CrampInputError
+            An undecodable frame (the caller counts it and goes on).
+        """
+        prev = self._prev_ns
+        header_ts = int.from_bytes(payload[1:9], "little") if len(payload) >= 9 else 0
+        if prev is not None and header_ts <= prev:
+            prev = None
+        frame = decode_acc_frame(payload, fs=self.fs, factor=self.factor,
+                                 previous_timestamp_ns=prev)
+        times = frame.sample_times_ns
+        if self._t_ref_ns is None:
+            self._t_ref_ns = int(times[0])
+            self.start_unix_s = float(pmd_ns_to_unix_s(self._t_ref_ns))
+        by_time = round((int(times[0]) - self._t_ref_ns) * self.fs / 1e9)
+        counted = self.track.frontier
+        first = counted if (self._prev_ns is not None and abs(by_time - counted)
+                            <= max(2, frame.n_samples // 2)) else by_time
+        self._prev_ns = frame.timestamp_ns
+        return self.track.place(first, foot_acc_g(frame, mapping=self.mapping))
+
+    def flush(self) -> Blocks:
+        """Release what is held."""
+        return self.track.flush()
+
+
+class MyoAssembler:
+    """Myo EMG and IMU notifications -> ``emg`` (uV) and ``shank_acc`` (g) blocks, by counting.
+
+    Parameters
+    ----------
+    mapping : MyoCalfMapping
+        Electrode used and its scale.
+    """
+
+    def __init__(self, *, mapping: MyoCalfMapping = MYO_ON_CALF) -> None:
+        self.mapping = mapping
+        self.channels = {"emg": emg_channel_spec(fs=MYO.emg_fs_hz, mapping=mapping),
+                         "shank_acc": shank_channel_spec(fs=MYO.imu_fs_hz)}
+        self.tracks = {role: RoleTrack(spec) for role, spec in self.channels.items()}
+        self.start_unix_s: float | None = None
+        self.estimated_gaps = 0
+        self._last_rx: dict[str, float | None] = dict.fromkeys(self.channels)
+        self._fresh = dict.fromkeys(self.channels, False)
+
+    def new_connection(self) -> None:
+        """A (re)connection: the next packet of each stream may follow a gap."""
+        self._fresh = dict.fromkeys(self.channels, True)
+
+    def _index(self, role: str, n: int, received_s: float) -> int:
+        track = self.tracks[role]
+        fs = self.channels[role].fs
+        if self.start_unix_s is None:
+            self.start_unix_s = received_s - n / fs
+        last = self._last_rx[role]
+        if last is None:
+            first = max(0, round((received_s - self.start_unix_s) * fs) - n)
+        elif self._fresh[role]:
+            first = max(track.frontier, track.frontier + round((received_s - last) * fs) - n)
+            if first > track.frontier:
+                self.estimated_gaps += 1
+        else:
+            first = track.frontier
+        self._fresh[role] = False
+        self._last_rx[role] = received_s
+        return first
+
+    def push_emg(self, payload: bytes, *, received_s: float) -> Blocks:
+        """Decode one EMG notification (any of the four characteristics).
+
+        Raises
+        ------
+        CrampInputError
+            Not a 16-byte packet.
+        """
+        packet = decode_emg(payload, fs=MYO.emg_fs_hz, first_sample=0)
+        first = self._index("emg", packet.samples.shape[0], received_s)
+        return self.tracks["emg"].place(first, emg_uv(packet, mapping=self.mapping))
+
+    def push_imu(self, payload: bytes, *, received_s: float) -> Blocks:
+        """Decode one IMU notification.
+
+        Raises
+        ------
+        CrampInputError
+            Not a 20-byte packet.
+        """
+        sample = decode_imu(payload, fs=MYO.imu_fs_hz, sample_index=0)
+        first = self._index("shank_acc", 1, received_s)
+        return self.tracks["shank_acc"].place(first, shank_acc_g(sample))
+
+    def flush(self) -> Blocks:
+        """Release what is held."""
+        return [b for t in self.tracks.values() for b in t.flush()]
+
+
+def polar_assembler(session: dict[str, object], *, where: str) -> PolarAccAssembler:
+    """The assembler a Polar capture's session metadata describes (``polar.fs_hz``, ``range_g``).
+
+    Raises
+    ------
+    CrampInputError
+        Missing or invalid ``polar`` metadata.
+    """
+    meta = session.get("polar")
+    if not isinstance(meta, dict):
+        raise CrampInputError(where, "session metadata has no 'polar' settings")
+    fs, range_g = meta.get("fs_hz"), meta.get("range_g")
+    if not isinstance(fs, int | float) or not isinstance(range_g, int | float) or fs <= 0 \
+            or range_g <= 0:
+        raise CrampInputError(where, "session 'polar' settings need positive fs_hz and range_g")
+    return PolarAccAssembler(fs=float(fs), range_g=float(range_g))
+
+
+class OtherBandCapture:
+    """A Polar PMD or Myo capture, streamed like any other recording.
+
+    Parameters
+    ----------
+    path : Path
+        The capture.
+    capture : Capture
+        The scanned file.
+    min_emg_fs_hz : float, optional
+        Slowest EMG rate accepted (Hz).
+    start_utc : datetime, optional
+        Overrides the start time (timezone-aware).
+
+    Raises
+    ------
+    CrampInputError
+        Not a Polar or Myo capture, bad metadata, or no usable samples.
+    """
+
+    def __init__(self, path: Path, *, capture: Capture, min_emg_fs_hz: float | None = None,
+                 start_utc: datetime | None = None) -> None:
+        self.path = Path(path)
+        self.capture = capture
+        where = self.path.name
+        self.profile = str(capture.session.get("profile", "")).lower()
+        if self.profile not in (POLAR_PROFILE, MYO_PROFILE):
+            raise CrampInputError(where, f"capture of a {self.profile!r} band; expected a "
+                                  "Polar PMD or Myo capture")
+        self.bad_packets = 0
+        ends: dict[str, int] = {}
+        for role, block in self._replay():
+            ends[role] = max(ends.get(role, 0), block.end_sample)
+        asm = self._last
+        if asm.start_unix_s is None or not ends:
+            raise CrampInputError(where, "the capture holds no usable data packets")
+        channels = {r: s for r, s in asm.channels.items() if r in ends}
+        if min_emg_fs_hz is not None and "emg" in channels \
+                and channels["emg"].fs < min_emg_fs_hz:
+            raise CrampInputError(where, f"EMG is sampled at {channels['emg'].fs:g} Hz; the "
+                                  f"EMG band needs at least {min_emg_fs_hz:g} Hz")
+        self._gaps = [g for t in asm.tracks.values() for g in t.gaps]
+        notes = list(capture.damage.describe())
+        if self.bad_packets:
+            notes.append(f"{self.bad_packets} undecodable data packet(s) skipped")
+        if isinstance(asm, MyoAssembler):
+            notes.append(MYO_GAP_NOTE)
+        leg = capture.session.get("leg")
+        self.info = RecordingInfo(
+            path=str(self.path),
+            start_utc=start_utc or datetime.fromtimestamp(asm.start_unix_s, UTC),
+            duration_s=max(ends[r] / channels[r].fs for r in channels), channels=channels,
+            leg=leg if leg in ("left", "right") else "unknown", file_format="capture",
+            notes=tuple(notes))
+
+    def _replay(self) -> Iterator[tuple[str, SignalBlock]]:
+        where = self.path.name
+        asm: PolarAccAssembler | MyoAssembler = (
+            polar_assembler(self.capture.session, where=where) if self.profile == POLAR_PROFILE
+            else MyoAssembler())
+        self._last = asm
+        self.bad_packets = 0
+        for rec in self.capture.records:
+            if isinstance(rec, EventRecord):
+                if rec.kind == "connected":
+                    asm.new_connection()
+                continue
+            if not isinstance(rec, PacketRecord):
+                continue
+            try:
+                yield from push_notification(asm, rec.source, rec.payload, rec.received_s)
+            except CrampInputError:
+                self.bad_packets += 1
+        yield from asm.flush()
+
+    def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:
+        """Yield ``(role, block)`` pairs of about ``chunk_s`` seconds, ascending per role."""
+        if not chunk_s > 0:
+            raise ValueError("chunk_s must be positive")
+        pending = {role: _Pending(role, max(1, round(chunk_s * spec.fs)))
+                   for role, spec in self.info.channels.items()}
+        for role, block in self._replay():
+            if role in pending:
+                yield from pending[role].add(block)
+        for p in pending.values():
+            yield from p.drain()
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """Gaps between samples, per role (Myo: estimated lengths)."""
+        return list(self._gaps)
+
+    def close(self) -> None:
+        """Nothing stays open between passes."""
+
+    def __enter__(self) -> OtherBandCapture:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def push_notification(asm: PolarAccAssembler | MyoAssembler, source: str, payload: bytes,
+                      received_s: float) -> Blocks:
+    """Route one captured/received notification to the assembler."""
+    if isinstance(asm, PolarAccAssembler):
+        if source == POLAR_ACC_SOURCE:
+            return asm.push(payload)
+        if source == POLAR_CONTROL_SOURCE:
+            asm.on_control(payload)
+        return []
+    if source in MYO_EMG_SOURCES:
+        return asm.push_emg(payload, received_s=received_s)
+    if source == MYO_IMU_SOURCE:
+        return asm.push_imu(payload, received_s=received_s)
+    return []
+

@@ -1,0 +1,98 @@
+"""``cramp record`` for Polar PMD and Myo bands: the session for a profile, and their simulation.
+
+``--simulate --simulate-band polar|myo`` streams a simulated night (firmware_sim's night model)
+from a bumble Polar or Myo peripheral on an in-process link, sped up like the LegBand one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.ble.other_bands import MyoSession, PolarSession
+from detector.ble.scan import MYO_PROFILE, POLAR_PMD_PROFILE
+from detector.ble.session_types import SessionConfig
+from detector.ble.timebase import ScaledTimebase
+from detector.config import DetectorConfig
+from detector.errors import CrampInputError
+
+
+def session_class(profile: str) -> type[PolarSession] | type[MyoSession]:
+    """The session that records a band of ``profile`` (``polar_pmd`` or ``myo``)."""
+    if profile == POLAR_PMD_PROFILE:
+        return PolarSession
+    if profile == MYO_PROFILE:
+        return MyoSession
+    raise CrampInputError("band", f"no recorder for the {profile!r} profile")
+
+
+async def record_simulated_other(args: argparse.Namespace, config: DetectorConfig,
+                                 capture_path: Path,
+                                 run_session: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Simulate a Polar (foot) or Myo (calf) night and record it; return ``run_session``'s."""
+    from bumble.link import LocalLink
+    from scipy.signal import resample_poly
+
+    from detector.profiles.myo import MYO_EMG_UV_PER_COUNT_ASSUMED
+    from detector.profiles.polar_pmd import AccSettings
+    from firmware_sim.firmware import ScaledClock
+    from firmware_sim.myo_sim import MyoPeripheral, emg_uv_to_counts
+    from firmware_sim.night import random_scenario, synthesize
+    from firmware_sim.polar_sim import PolarPeripheral
+
+    if not args.speed > 0 or not 1 / 60 <= args.hours <= 2:
+        raise CrampInputError("--speed/--hours", "expected --speed > 0 and --hours from 0.017 "
+                              "to 2 for a simulated Polar or Myo night")
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    seeds = np.random.SeedSequence(args.seed).spawn(2)
+    duration_s = max(60.0, args.hours * 3600.0)
+    scenario = random_scenario(duration_s=duration_s + 60.0, rng=np.random.default_rng(seeds[0]),
+                               fs_emg=1000.0, fs_acc=50.0, n_cramps=max(1, round(args.hours)),
+                               leg=args.leg, rest_emg_uv_rms=12.0)  # type: ignore[arg-type]
+    night = synthesize(scenario, rng=np.random.default_rng(seeds[1]))
+    clock = ScaledClock(factor=args.speed)
+    origin = scenario.start_utc.timestamp()
+    link = LocalLink()
+    kwargs: dict[str, Any] = {}
+    band: PolarPeripheral | MyoPeripheral
+    if args.simulate_band == "polar":
+        band = PolarPeripheral.on_link(link, acc_g=night.foot_acc_g, fs=50, clock=clock,
+                                       origin_unix_s=origin)
+        kwargs["acc"] = AccSettings(sample_rate_hz=50, resolution_bits=16, range_g=8)
+    else:
+        counts = emg_uv_to_counts(resample_poly(night.emg_uv, 1, 5),
+                                  uv_per_count=MYO_EMG_UV_PER_COUNT_ASSUMED)
+        band = MyoPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 8, axis=1),
+                                     imu_accel_g=night.shank_acc_g, clock=clock)
+    await band.start()
+    stop = asyncio.Event()
+
+    async def step() -> None:
+        while not stop.is_set():
+            await band.step()
+            await asyncio.sleep(0.01)
+
+    task = asyncio.ensure_future(step())
+    try:
+        cls = PolarSession if args.simulate_band == "polar" else MyoSession
+        session = cls(band.ble_device, capture_path=capture_path,
+                      timebase=ScaledTimebase(clock, origin_unix_s=origin, factor=args.speed),
+                      config=SessionConfig(mtu=args.mtu, watchdog_s=max(5.0, 2.0 * args.speed),
+                                           command_timeout_s=max(10.0, 10.0 * args.speed)),
+                      detector_config=config, client_kwargs={"backend": band.client_backend},
+                      leg=scenario.leg, until_s=origin + duration_s,
+                      session_info={"simulated": {"seed": args.seed, "speed": args.speed,
+                                                  "hours": args.hours,
+                                                  "band": args.simulate_band}}, **kwargs)
+        print(f"simulated {args.simulate_band} night of {args.hours:g} h at {args.speed:g}x "
+              f"(about {duration_s / args.speed:.0f} s); Ctrl-C stops it")
+        return await run_session(session)
+    finally:
+        stop.set()
+        await task

@@ -1,0 +1,227 @@
+"""Shared plumbing of the simulated consumer bands (Polar PMD, Myo) served with bumble.
+
+:class:`SimPeripheral` owns a bumble ``Device`` on an in-process ``LocalLink`` (see
+:func:`firmware_sim.gatt.new_link_device`): it advertises one service UUID and a name, follows
+the connection, switches its radio off during scheduled outages (dropping the link, not
+advertising), and on every :meth:`SimPeripheral.step` sends the notifications a subclass
+produced up to ``clock()``. :class:`StepDriver` moves a ``ManualClock`` in fixed steps, as
+:class:`detector.ble.simulated.SteppedDriver` does for the LegBand, so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from bleak.backends.device import BLEDevice
+from bumble import gatt
+from bumble.device import Connection, Device
+from bumble.link import LocalLink
+
+from firmware_sim.bleak_backend import backends_for
+from firmware_sim.gatt import advertising_payload, scan_response_payload
+
+if TYPE_CHECKING:
+    from detector.ble.simulated import ManualTimebase
+    from firmware_sim.firmware import ManualClock
+
+Notification = tuple[gatt.Characteristic, bytes]
+
+
+class SimPeripheral:
+    """Base of a simulated band: radio, connection, outages and notification sending.
+
+    Parameters
+    ----------
+    device : bumble.device.Device
+        The device to serve on.
+    clock : callable returning float
+        True time of the band (s since the simulation started).
+    service_uuid : str
+        128-bit service UUID put in the advertising data.
+    short_name, local_name : str
+        Shortened name (advertising data) and complete name (scan response).
+    address : str
+        The device's address.
+    link : LocalLink, optional
+        The in-process link the device is on (for :attr:`client_backend`).
+    """
+
+    def __init__(self, device: Device, *, clock: Callable[[], float], service_uuid: str,
+                 short_name: str, local_name: str, address: str,
+                 link: LocalLink | None = None) -> None:
+        self.device = device
+        self.address = address
+        self.link = link
+        self.clock = clock
+        self.service_uuid = service_uuid
+        self.short_name = short_name
+        self.local_name = local_name
+        self.connections = 0
+        self._connection: Connection | None = None
+        self._outages: list[tuple[float, float]] = []
+        self._radio_off_until_s = float("-inf")
+        self._tasks: set[asyncio.Task[Any]] = set()
+        device.on(device.EVENT_CONNECTION, self._on_connection)
+
+    # ------------------------------------------------------------------------ radio
+    @property
+    def client_backend(self) -> type:
+        """bleak client backend class bound to this band's link."""
+        if self.link is None:
+            raise ValueError("the band is not on an in-process link")
+        return backends_for(self.link)[1]
+
+    @property
+    def scanner_backend(self) -> type:
+        """bleak scanner backend class bound to this band's link."""
+        if self.link is None:
+            raise ValueError("the band is not on an in-process link")
+        return backends_for(self.link)[0]
+
+    @property
+    def ble_device(self) -> BLEDevice:
+        """A bleak device handle for the band (as a scan would give)."""
+        return BLEDevice(self.address, self.local_name, None)
+
+    @property
+    def connection(self) -> Connection | None:
+        """The current connection, if any."""
+        return self._connection
+
+    @property
+    def connected(self) -> bool:
+        """True while a central is connected."""
+        return self._connection is not None
+
+    def radio_on(self) -> bool:
+        """False during an outage."""
+        return self.clock() >= self._radio_off_until_s
+
+    def outage(self, *, start_s: float, duration_s: float) -> None:
+        """Drop the link at true time ``start_s`` and stay unreachable for ``duration_s``."""
+        if not duration_s > 0:
+            raise ValueError("duration_s must be positive")
+        self._outages.append((start_s, start_s + duration_s))
+
+    async def start(self) -> None:
+        """Power the radio on and start advertising."""
+        await self.device.power_on()
+        await self._advertise()
+
+    async def _advertise(self) -> None:
+        if self._connection is not None or not self.radio_on() or self.device.is_advertising:
+            return
+        await self.device.start_advertising(
+            advertising_data=advertising_payload(service_uuid=self.service_uuid,
+                                                 short_name=self.short_name),
+            scan_response_data=scan_response_payload(local_name=self.local_name),
+            advertising_interval_min=20.0, advertising_interval_max=20.0)
+
+    # ------------------------------------------------------------------------- stepping
+    async def step(self) -> int:
+        """Advance to ``clock()``: apply outages, send what was produced, re-advertise.
+
+        Returns
+        -------
+        int
+            Notifications sent.
+        """
+        now = self.clock()
+        for a, b in self._outages:
+            if a <= now < b:
+                self._radio_off_until_s = max(self._radio_off_until_s, b)
+        connection = self._connection
+        if connection is not None and not self.radio_on():
+            await connection.disconnect()
+            return 0
+        out = self.produce(now)
+        sent = 0
+        if connection is not None and self._connection is connection:
+            for char, payload in out:
+                await self.device.notify_subscriber(connection, char, payload)
+                sent += 1
+            if out:
+                await connection.drain()
+        if self._connection is None and self.radio_on() and not self.device.is_advertising:
+            await self._advertise()
+        return sent
+
+    def produce(self, now_s: float) -> list[Notification]:
+        """Notifications due up to ``now_s`` (subclasses override; the base sends nothing)."""
+        return []
+
+    def on_connected(self) -> None:
+        """A central connected (subclasses reset their per-connection state)."""
+
+    def on_disconnected(self) -> None:
+        """The link dropped (subclasses stop streaming, as the real devices do)."""
+
+    # --------------------------------------------------------------------------- events
+    def _on_connection(self, connection: Connection) -> None:
+        self._connection = connection
+        self.connections += 1
+        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+        self.on_connected()
+
+    def _on_disconnection(self, _reason: int) -> None:
+        self._connection = None
+        self.on_disconnected()
+        self._spawn(self._advertise())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class StepDriver:
+    """Moves a simulated band's ``ManualClock`` in steps, deterministically.
+
+    Each step advances the clock by ``step_s``, runs the band, wakes the session's sleepers
+    and yields to the event loop ``yields`` times. While ``hold()`` is true and the band is
+    reachable and advertising but not connected (a connection is being made), the clock waits
+    for it (tiny real pauses, at most ``hold_limit_s`` in all per connection).
+
+    Parameters
+    ----------
+    band : SimPeripheral
+    clock : ManualClock
+    timebase : ManualTimebase
+        The session's timebase over the same clock.
+    step_s : float
+        Clock step (s).
+    yields : int
+        Event-loop turns per step.
+    hold_limit_s : float
+        Longest real wait for one connection (s).
+    """
+
+    def __init__(self, band: SimPeripheral, clock: ManualClock, timebase: ManualTimebase, *,
+                 step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0) -> None:
+        self.band = band
+        self.clock = clock
+        self.timebase = timebase
+        self.step_s = step_s
+        self.yields = yields
+        self.hold_limit_s = hold_limit_s
+        self.steps = 0
+
+    async def run(self, *, keep_going: Callable[[], bool],
+                  hold: Callable[[], bool] = lambda: False) -> None:
+        """Step until ``keep_going()`` is false."""
+        loop = asyncio.get_running_loop()
+        while keep_going():
+            if hold() and self.band.radio_on() and not self.band.connected \
+                    and self.band.device.is_advertising:
+                t_end = loop.time() + self.hold_limit_s
+                while hold() and not self.band.connected and loop.time() < t_end \
+                        and keep_going():
+                    await asyncio.sleep(0.001)
+            self.clock.advance(self.step_s)
+            self.steps += 1
+            await self.band.step()
+            self.timebase.wake_due()
+            for _ in range(self.yields):
+                await asyncio.sleep(0)
