@@ -167,6 +167,8 @@ def _validate(cfg: DetectorConfig) -> None:
     for name in ("min_fs_hz", "notch_q", "baseline_block_s", "baseline_window_s",
                  "baseline_floor_uv", "active_ratio", "flat_uv"):
         positive(f"emg.{name}", getattr(e, name))
+    if not all(f > 0 and f < 1e6 for f in e.mains_hz):
+        raise ConfigError("emg.mains_hz", f"expected positive frequencies in Hz, got {e.mains_hz}")
     if e.baseline_window_s < e.baseline_block_s:
         raise ConfigError("emg.baseline_window_s", "must be at least emg.baseline_block_s")
     if not 0 <= e.baseline_percentile <= 100:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from detector.config import ConfigError, DetectorConfig, load_config, parse_night_window
+from detector.config import (
+    ConfigError,
+    DetectorConfig,
+    config_from_dict,
+    load_config,
+    parse_night_window,
+)
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -36,6 +44,7 @@ def test_toml_overrides_only_what_it_names(tmp_path: Path) -> None:
     ("[episode]\nmin_duration_s = -1\n", r"episode\.min_duration_s: must be > 0"),
     ("[in_bed]\nnight_window = '25:00-07:00'\n", r"not a 24-hour clock time"),
     ("[emg]\nlowpass_hz = 10\n", r"emg\.lowpass_hz: must be above"),
+    ("[emg]\nmains_hz = [50, -60]\n", r"emg\.mains_hz: expected positive frequencies"),
     ("not toml [", r"not a valid TOML file"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, match: str) -> None:
@@ -58,3 +67,37 @@ def test_night_window_parsing() -> None:
     for bad in ("2000-1000", "20:00", "20:00-20:00", "ab:cd-10:00"):
         with pytest.raises(ConfigError):
             parse_night_window(bad, where="w")
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                    st.lists(st.floats(-100, 100), max_size=3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(
+    st.sampled_from(["emg", "motion", "episode", "in_bed", "epoch_s", "other"]),
+    st.one_of(_values, st.dictionaries(
+        st.sampled_from(["highpass_hz", "lowpass_hz", "filter_order", "mains_hz",
+                         "min_duration_s", "max_dip_s", "night_window", "timezone",
+                         "tremor_g", "unknown_key"]), _values, max_size=4)),
+    max_size=4))
+def test_any_parsed_toml_gives_a_config_or_a_one_line_config_error(data: dict) -> None:
+    try:
+        cfg = config_from_dict(data, where="fuzz.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("fuzz.toml") and "\n" not in str(exc)
+    else:
+        assert cfg.emg.lowpass_hz > cfg.emg.highpass_hz > 0
+        assert cfg.episode.min_duration_s > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789:- ab", max_size=14))
+def test_night_window_parser_accepts_valid_windows_only(text: str) -> None:
+    try:
+        start, end = parse_night_window(text, where="w")
+    except ConfigError as exc:
+        assert str(exc).startswith("w: ")
+    else:
+        assert 0 <= start < 1440 and 0 <= end < 1440 and start != end
