@@ -4,8 +4,8 @@
 :func:`firmware_sim.gatt.new_link_device`): it advertises one service UUID and a name, follows
 the connection, switches its radio off during scheduled outages (dropping the link, not
 advertising), and on every :meth:`SimPeripheral.step` sends the notifications a subclass
-produced up to ``clock()``. :class:`StepDriver` moves a ``ManualClock`` in fixed steps, as
-:class:`detector.ble.simulated.SteppedDriver` does for the LegBand, so tests are deterministic.
+produced up to ``clock()``. :class:`detector.ble.simulated.SteppedDriver` moves its
+``ManualClock`` in fixed steps, as for the LegBand, so tests are deterministic.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from firmware_sim.bleak_backend import backends_for
 from firmware_sim.gatt import advertising_payload, scan_response_payload
 
 if TYPE_CHECKING:
-    from detector.ble.simulated import ManualTimebase
-    from firmware_sim.firmware import ManualClock
+    pass
 
 Notification = tuple[gatt.Characteristic, bytes]
 
@@ -98,6 +97,10 @@ class SimPeripheral:
     def radio_on(self) -> bool:
         """False during an outage."""
         return self.clock() >= self._radio_off_until_s
+
+    def awaiting_connection(self) -> bool:
+        """Reachable and advertising but not connected: a central may be connecting."""
+        return self.radio_on() and not self.connected and self.device.is_advertising
 
     def outage(self, *, start_s: float, duration_s: float) -> None:
         """Drop the link at true time ``start_s`` and stay unreachable for ``duration_s``."""
@@ -174,54 +177,3 @@ class SimPeripheral:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-class StepDriver:
-    """Moves a simulated band's ``ManualClock`` in steps, deterministically.
-
-    Each step advances the clock by ``step_s``, runs the band, wakes the session's sleepers
-    and yields to the event loop ``yields`` times. While ``hold()`` is true and the band is
-    reachable and advertising but not connected (a connection is being made), the clock waits
-    for it (tiny real pauses, at most ``hold_limit_s`` in all per connection).
-
-    Parameters
-    ----------
-    band : SimPeripheral
-    clock : ManualClock
-    timebase : ManualTimebase
-        The session's timebase over the same clock.
-    step_s : float
-        Clock step (s).
-    yields : int
-        Event-loop turns per step.
-    hold_limit_s : float
-        Longest real wait for one connection (s).
-    """
-
-    def __init__(self, band: SimPeripheral, clock: ManualClock, timebase: ManualTimebase, *,
-                 step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0) -> None:
-        self.band = band
-        self.clock = clock
-        self.timebase = timebase
-        self.step_s = step_s
-        self.yields = yields
-        self.hold_limit_s = hold_limit_s
-        self.steps = 0
-
-    async def run(self, *, keep_going: Callable[[], bool],
-                  hold: Callable[[], bool] = lambda: False) -> None:
-        """Step until ``keep_going()`` is false."""
-        loop = asyncio.get_running_loop()
-        while keep_going():
-            if hold() and self.band.radio_on() and not self.band.connected \
-                    and self.band.device.is_advertising:
-                t_end = loop.time() + self.hold_limit_s
-                while hold() and not self.band.connected and loop.time() < t_end \
-                        and keep_going():
-                    await asyncio.sleep(0.001)
-            self.clock.advance(self.step_s)
-            self.steps += 1
-            await self.band.step()
-            self.timebase.wake_due()
-            for _ in range(self.yields):
-                await asyncio.sleep(0)

@@ -12,10 +12,10 @@ from ble_helpers import Collector
 
 from detector.ble.other_bands import MyoSession, PolarSession
 from detector.ble.session_types import SessionConfig, SessionSummary, observers
-from detector.ble.simulated import ManualTimebase
+from detector.ble.simulated import ManualTimebase, SteppedDriver
 from detector.config import DetectorConfig
 from firmware_sim.firmware import ManualClock
-from firmware_sim.sim_peripheral import SimPeripheral, StepDriver
+from firmware_sim.sim_peripheral import SimPeripheral
 
 ORIGIN_UNIX_S = 1_705_357_800.0  # 2024-01-15 22:30 UTC
 
@@ -47,7 +47,7 @@ async def record(band_factory: Any, session_cls: type, tmp: Path, *, duration_s:
                           client_kwargs={"backend": band.client_backend},
                           until_s=ORIGIN_UNIX_S + duration_s, **session_kwargs)
     session.observer = observers(collector)
-    driver = StepDriver(band, clock, timebase, step_s=step_s)
+    driver = SteppedDriver(band, clock, timebase, step_s=step_s)
     task = asyncio.ensure_future(session.run())
     await driver.run(keep_going=lambda: not task.done(), hold=lambda: session.connect_pending)
     return Run(summary=task.result(), collector=collector, session=session, band=band)

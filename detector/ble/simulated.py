@@ -22,6 +22,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from bleak.backends.device import BLEDevice
@@ -186,6 +187,11 @@ class SimulatedBand:
         """False during an outage."""
         return self.peripheral.radio_on()
 
+    def awaiting_connection(self) -> bool:
+        """Reachable, powered and advertising but not connected: a central may be connecting."""
+        return (self.radio_on() and self.firmware.powered and not self.connected
+                and self.peripheral.device.is_advertising)
+
     def outage(self, *, start_s: float, duration_s: float) -> None:
         """Drop the link at true time ``start_s`` and stay unreachable for ``duration_s``."""
         self.firmware.schedule_disconnect(start_s)
@@ -252,6 +258,23 @@ class ManualTimebase:
                 future.set_result(None)
 
 
+class SteppableBand(Protocol):
+    """A simulated peripheral a :class:`SteppedDriver` can move (LegBand, Polar, Myo)."""
+
+    @property
+    def connected(self) -> bool:
+        """True while a central is connected."""
+        ...
+
+    def awaiting_connection(self) -> bool:
+        """Reachable and advertising but not connected."""
+        ...
+
+    async def step(self) -> int:
+        """Advance the band to its clock and send what it produced."""
+        ...
+
+
 class SteppedDriver:
     """Moves a simulated band's ``ManualClock`` in steps, deterministically.
 
@@ -263,7 +286,8 @@ class SteppedDriver:
 
     Parameters
     ----------
-    band : SimulatedBand
+    band : SteppableBand
+        The simulated LegBand, or a Polar / Myo peripheral.
     clock : ManualClock
         The band's clock.
     timebase : ManualTimebase
@@ -274,7 +298,7 @@ class SteppedDriver:
         Event-loop turns per step.
     """
 
-    def __init__(self, band: SimulatedBand, clock: ManualClock, timebase: ManualTimebase, *,
+    def __init__(self, band: SteppableBand, clock: ManualClock, timebase: ManualTimebase, *,
                  step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0) -> None:
         self.band = band
         self.clock = clock
@@ -289,8 +313,7 @@ class SteppedDriver:
         """Step until ``keep_going()`` is false."""
         loop = asyncio.get_running_loop()
         while keep_going():
-            if hold() and self.band.radio_on() and self.band.firmware.powered \
-                    and not self.band.connected and self.band.peripheral.device.is_advertising:
+            if hold() and self.band.awaiting_connection():
                 t_end = loop.time() + self.hold_limit_s
                 while hold() and not self.band.connected and loop.time() < t_end \
                         and keep_going():
