@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Shared CI machines vary in speed: no property test may fail on a per-example time limit.
+settings.register_profile("cramp", deadline=None)
+settings.load_profile("cramp")
 
 
 @pytest.fixture(autouse=True)
