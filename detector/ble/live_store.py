@@ -12,7 +12,7 @@ from detector.errors import CrampError
 from detector.signals import SignalBlock
 
 if TYPE_CHECKING:
-    from detector.ble.session import LegBandSession
+    from detector.ble.link import BandSessionBase
     from detector.ble.session_types import SessionSnapshot
 
 
@@ -26,7 +26,7 @@ class LiveStore:
 
     Parameters
     ----------
-    session : LegBandSession
+    session : BandSessionBase
         The session whose :meth:`~LegBandSession.partial_result` is stored.
     db_path : Path
         Episode store file.
@@ -34,7 +34,8 @@ class LiveStore:
         IANA zone for the night date.
     """
 
-    def __init__(self, session: LegBandSession, *, db_path: Path, timezone: str | None) -> None:
+    def __init__(self, session: BandSessionBase, *, db_path: Path,
+                 timezone: str | None) -> None:
         self.session = session
         self.db_path = db_path
         self.timezone = timezone

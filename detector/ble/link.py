@@ -1,0 +1,501 @@
+"""The connection supervisor every BLE band session shares: reconnect, watch, finish the night.
+
+:class:`BandSessionBase` keeps one device streaming until the morning time, a stop request or an
+end the band itself reports (the LegBand's empty battery):
+
+- connection establishment with ``bleak-retry-connector`` (a new ``BleakClient`` each time),
+  raced against the stop request and the morning, in a reconnect-forever loop with capped
+  exponential backoff (:class:`~detector.ble.timebase.Backoff`);
+- on every connection: check the profile from the services, create the crash-safe capture on
+  the first one (with the device information), log the connection, let the band start its
+  streams, then watch: seconds without data is a dropout (disconnect, reconnect);
+- at the end: the band's own stop while the link is up, the last samples through the
+  :class:`~detector.pipeline.chain.NightPipeline`, the capture closed, a
+  :class:`~detector.ble.session_types.SessionSummary`.
+
+Each band (:class:`~detector.ble.session.LegBandSession`, the Polar and Myo sessions of
+:mod:`detector.ble.other_bands`) implements the hooks: :meth:`~BandSessionBase._start_streams`,
+:meth:`~BandSessionBase._finish_band`, :meth:`~BandSessionBase._flush_band`,
+:meth:`~BandSessionBase.counts`, :attr:`~BandSessionBase.channels` and the few it changes.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+from collections.abc import Coroutine, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bleak import BleakClient
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
+
+from detector import __version__
+from detector.ble.scan import profile_of
+from detector.ble.session_types import (
+    NullObserver,
+    SessionConfig,
+    SessionObserver,
+    SessionSnapshot,
+    SessionSummary,
+    StreamCounts,
+)
+from detector.ble.timebase import Backoff, Timebase
+from detector.capture.writer import CaptureWriter
+from detector.config import DetectorConfig
+from detector.episode import EpisodeEnded, EpisodeEvent
+from detector.errors import CrampInputError
+from detector.pipeline.chain import NightPipeline
+from detector.pipeline.result import NightResult
+from detector.signals import ChannelSpec, RecordingInfo
+
+__all__ = ["DEVICE_INFO_UUIDS", "LINK_ERRORS", "BandSessionBase", "LinkLost", "being_cancelled"]
+
+LINK_ERRORS: tuple[type[Exception], ...] = (BleakError, TimeoutError, OSError, EOFError)
+"""Exceptions a dropped or failing link raises (the session reconnects)."""
+DEVICE_INFO_UUIDS: dict[str, str] = {
+    "manufacturer": "00002a29-0000-1000-8000-00805f9b34fb",
+    "model": "00002a24-0000-1000-8000-00805f9b34fb",
+    "serial_number": "00002a25-0000-1000-8000-00805f9b34fb",
+    "hardware_revision": "00002a27-0000-1000-8000-00805f9b34fb",
+    "firmware_revision": "00002a26-0000-1000-8000-00805f9b34fb",
+    "software_revision": "00002a28-0000-1000-8000-00805f9b34fb",
+}
+
+
+class LinkLost(Exception):
+    """The connection dropped (or the device stopped streaming) while waiting for it."""
+
+
+def being_cancelled() -> bool:
+    """True when the running task itself is being cancelled (not a request it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class BandSessionBase(abc.ABC):
+    """Record one night from one BLE band: the connection loop, capture, pipeline, observers.
+
+    Parameters
+    ----------
+    device : BLEDevice
+        The band (from a scan).
+    capture_path : Path
+        Capture file to create (must not exist).
+    timebase : Timebase
+        Session clock.
+    config : SessionConfig
+        Streams, MTU, timeouts.
+    detector_config : DetectorConfig
+        Pipeline thresholds.
+    client_kwargs : dict, optional
+        Extra ``BleakClient`` keyword arguments (e.g. ``backend=``).
+    observer : SessionObserver, optional
+        Live output.
+    leg : str
+        ``"left"``, ``"right"`` or ``"unknown"``.
+    until_s : float, optional
+        Session time (UNIX s) at which the night ends (the morning).
+    session_info : dict, optional
+        Extra metadata for the capture header (e.g. the simulation's parameters).
+    """
+
+    profile_name: ClassVar[str] = ""
+    """The profile (:func:`~detector.ble.scan.profile_of`) the device must serve."""
+    status_each_link: ClassVar[bool] = False
+    """Send a status update as soon as each connection is watched (not only every
+    ``status_every_s`` of the whole night)."""
+    abandon_errors: ClassVar[tuple[type[BaseException], ...]] = LINK_ERRORS
+    """What a connection attempt abandoned at a stop or the morning may raise (ignored)."""
+
+    def __init__(self, device: BLEDevice, *, capture_path: Path, timebase: Timebase,
+                 config: SessionConfig, detector_config: DetectorConfig,
+                 client_kwargs: Mapping[str, Any] | None = None,
+                 observer: SessionObserver | None = None, leg: str = "unknown",
+                 until_s: float | None = None,
+                 session_info: Mapping[str, Any] | None = None) -> None:
+        self.device = device
+        self.capture_path = capture_path
+        self.timebase = timebase
+        self.config = config
+        self.detector_config = detector_config
+        self.client_kwargs = dict(client_kwargs or {})
+        self.observer: SessionObserver = observer or NullObserver()
+        self.leg = leg
+        self.until_s = until_s
+        self.session_info = dict(session_info or {})
+        self.state = "connecting"
+        self.connect_pending = False
+        self.connections = 0
+        self.dropouts = 0
+        self.corrupt_packets = 0
+        self.battery_pct: int | None = None
+        self.callback_cpu_s = 0.0
+        self.remarks: list[str] = []
+        self._writer: CaptureWriter | None = None
+        self._pipeline: NightPipeline | None = None
+        self._client: BleakClient | None = None
+        self._link_lost = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._cmd_lock = asyncio.Lock()
+        self._pending: tuple[int, asyncio.Future[Any]] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_data_s = 0.0
+        self._last_status_s = -1e18
+        self._episodes = 0
+        self._in_cramp = False
+
+    # ------------------------------------------------------------------ public control
+    def request_stop(self) -> None:
+        """Stop the night at the next opportunity (SIGINT/SIGTERM handlers call this)."""
+        self._stop.set()
+
+    @property
+    @abc.abstractmethod
+    def channels(self) -> dict[str, ChannelSpec]:
+        """Pipeline channels the session produces (what the live display shows)."""
+
+    async def run(self) -> SessionSummary:
+        """Record until the morning time, :meth:`request_stop` or the band's own end."""
+        backoff = Backoff(initial_s=self.config.backoff_initial_s,
+                          max_s=self.config.backoff_max_s)
+        reason = "stopped"
+        try:
+            while not self._stop.is_set():
+                if self._morning():
+                    reason = "morning"
+                    break
+                delay = backoff.next_delay_s()
+                if delay > 0 and await self._sleep_unless_stopped(delay):
+                    continue
+                client = await self._connect()
+                if client is None:
+                    continue
+                outcome = await self._serve(client)
+                if outcome in ("stopped", "morning"):
+                    reason = outcome
+                    await self._finish_band(client)
+                    await self._disconnect(client)
+                    break
+                await self._disconnect(client)
+                ended = self._band_end()
+                if ended is not None:
+                    reason = ended
+                    break
+                if outcome == "streamed":
+                    backoff.reset()
+        finally:
+            self._cancel_tasks()
+        return self._finish(reason)
+
+    # -------------------------------------------------------------------- connection
+    async def _connect(self) -> BleakClient | None:
+        self._set_state("connecting" if self.connections == 0 else "reconnecting")
+        self._link_lost = asyncio.Event()
+        self.connect_pending = True
+        attempt = asyncio.ensure_future(establish_connection(
+            BleakClient, self.device, self.device.name or self.device.address,
+            disconnected_callback=self._on_disconnected,
+            max_attempts=self.config.connect_attempts, timeout=self.config.connect_timeout_s,
+            mtu=self.config.mtu, **self.client_kwargs))
+        waits: list[asyncio.Future[Any]] = [attempt, asyncio.ensure_future(self._stop.wait())]
+        if self.until_s is not None:
+            waits.append(asyncio.ensure_future(
+                self.timebase.sleep(self.until_s - self.timebase.now_s())))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.connect_pending = False
+            for w in waits[1:]:
+                w.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *self.abandon_errors):
+                await attempt
+            return None
+        try:
+            client = attempt.result()
+        except LINK_ERRORS as exc:
+            self.observer.on_note(f"connection failed: {exc}")
+            return None
+        self.connections += 1
+        self._client = client
+        return client
+
+    def _on_disconnected(self, client: BleakClient) -> None:
+        if client is self._client:
+            self._link_lost.set()
+
+    async def _disconnect(self, client: BleakClient) -> None:
+        self._client = None
+        if client.is_connected:
+            with contextlib.suppress(*LINK_ERRORS):
+                await client.disconnect()
+        self._link_lost.set()
+
+    async def _serve(self, client: BleakClient) -> str:
+        """Set up one connection and watch it; return why it ended."""
+        try:
+            profile = profile_of([s.uuid for s in client.services], client.name)
+            if profile != self.profile_name:
+                raise CrampInputError(f"device {self.device.address}",
+                                      f"serves the {profile or 'unknown'} profile; "
+                                      f"{self._profile_expected()}")
+            now = self.timebase.now_s()
+            if self._writer is None:
+                info = await self._device_info(client)
+                self._writer = CaptureWriter(self.capture_path, session=self._session_meta(info))
+            self._writer.event("connected", at_s=now, address=self.device.address,
+                               mtu=client.mtu_size, connection=self.connections)
+            self._last_data_s = now
+            self._link_up()
+            await self._start_streams(client)
+            self._last_data_s = self.timebase.now_s()
+            self._set_state("streaming")
+            return await self._watch()
+        except LinkLost:
+            return "lost"
+        except LINK_ERRORS as exc:
+            self.observer.on_note(f"link error: {exc}")
+            return "lost"
+        except asyncio.CancelledError:
+            if being_cancelled():
+                raise
+            return "lost"  # bumble cancels a GATT request whose link dropped
+        finally:
+            now = self.timebase.now_s()
+            if self._writer is not None and not self._stop.is_set() and not self._morning():
+                self.dropouts += 1
+                self._writer.event("disconnected", at_s=now, reason="link lost")
+                self.observer.on_note("band disconnected; reconnecting")
+
+    async def _device_info(self, client: BleakClient) -> dict[str, str]:
+        info: dict[str, str] = {}
+        for key, uuid in DEVICE_INFO_UUIDS.items():
+            with contextlib.suppress(BleakError):
+                info[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace")
+        return info
+
+    def _session_meta(self, device_info: dict[str, str]) -> dict[str, Any]:
+        return {
+            "profile": self.profile_name,
+            **self._profile_meta(),
+            "device": {"address": self.device.address, "name": self.device.name or ""},
+            "device_info": device_info,
+            "config": self.config.to_dict(),
+            "host_start_utc": datetime.fromtimestamp(self.timebase.now_s(), UTC).isoformat(),
+            "detector_version": __version__,
+            "leg": self.leg,
+            **self._extra_meta(),
+            **self.session_info,
+        }
+
+    # ------------------------------------------------------------------------ watching
+    async def _watch(self) -> str:
+        tick_s = min(0.5, self.config.watchdog_s / 4, self.config.status_every_s)
+        if self.status_each_link:
+            self._last_status_s = -1e18
+        while True:
+            if self._stop.is_set():
+                return "stopped"
+            if self._morning():
+                return "morning"
+            if self._link_lost.is_set():
+                return "streamed"
+            now = self.timebase.now_s()
+            if now - self._last_data_s > self.config.watchdog_s:
+                self.observer.on_note(
+                    f"no data for {now - self._last_data_s:.0f} s: treating it as a dropout")
+                return "streamed"
+            self._on_watch_tick(now)
+            if now - self._last_status_s >= self.config.status_every_s:
+                self._last_status_s = now
+                self.observer.on_status(self.snapshot())
+            await self._sleep_unless_stopped(tick_s, also=self._link_lost)
+
+    def _morning(self) -> bool:
+        return self.until_s is not None and self.timebase.now_s() >= self.until_s
+
+    async def _sleep_unless_stopped(self, duration_s: float,
+                                    also: asyncio.Event | None = None) -> bool:
+        """Sleep; return True early if a stop was requested (or ``also`` is set)."""
+        waits = [asyncio.ensure_future(self._stop.wait())]
+        if also is not None:
+            waits.append(asyncio.ensure_future(also.wait()))
+        sleeper = asyncio.ensure_future(self.timebase.sleep(duration_s))
+        try:
+            await asyncio.wait([sleeper, *waits], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, *waits):
+                task.cancel()
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------------------ commands
+    async def _exchange(self, client: BleakClient, payload: bytes, *, uuid: str, source: str,
+                        who: str) -> Any:
+        """Write a control-point command and wait for the answer with its opcode.
+
+        The command is logged to the capture as ``source``; the answer arrives through
+        :meth:`_answer`. Raises :class:`LinkLost` if the link drops, ``TimeoutError`` (naming
+        ``who``) after ``command_timeout_s`` without an answer.
+        """
+        async with self._cmd_lock:
+            if self._link_lost.is_set():
+                raise LinkLost()
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._pending = (payload[0], future)
+            if self._writer is not None:
+                self._writer.packet(source=source, payload=payload,
+                                    received_s=self.timebase.now_s())
+            try:
+                await client.write_gatt_char(uuid, payload, response=True)
+                sleeper = asyncio.ensure_future(
+                    self.timebase.sleep(self.config.command_timeout_s))
+                lost = asyncio.ensure_future(self._link_lost.wait())
+                try:
+                    await asyncio.wait([future, sleeper, lost],
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeper.cancel()
+                    lost.cancel()
+                if future.done():
+                    return future.result()
+                if self._link_lost.is_set():
+                    raise LinkLost()
+                raise TimeoutError(f"{who} did not answer a control-point command")
+            finally:
+                self._pending = None
+
+    def _answer(self, opcode: int, message: object) -> None:
+        """Hand a control-point answer to the command waiting for ``opcode``, if any."""
+        pending = self._pending
+        if pending is not None and pending[0] == opcode and not pending[1].done():
+            pending[1].set_result(message)
+
+    # ----------------------------------------------------------------------- pipeline
+    def _emit(self, event: EpisodeEvent) -> None:
+        assert self._pipeline is not None
+        if isinstance(event, EpisodeEnded):
+            self._episodes += 1
+            self._in_cramp = False
+        else:
+            self._in_cramp = True
+        self.observer.on_episode(event, start_utc=self._pipeline.start_utc)
+
+    def partial_result(self) -> NightResult | None:
+        """The night so far (episodes that have ended, trace, gaps), for the episode store.
+
+        ``None`` before the pipeline has its first samples. The recording is identified by the
+        capture path and the start time, as the final result is, so storing both updates one
+        night.
+        """
+        if self._pipeline is None:
+            return None
+        return self._pipeline.result(self._recording_info())
+
+    def _recording_info(self) -> RecordingInfo:
+        assert self._pipeline is not None
+        return RecordingInfo(
+            path=str(self.capture_path), start_utc=self._pipeline.start_utc,
+            duration_s=self._duration_s(), channels=self.channels, leg=self.leg,
+            file_format="capture", notes=tuple(self.remarks))
+
+    def _finish(self, reason: str) -> SessionSummary:
+        self._set_state("ended")
+        now = self.timebase.now_s()
+        self._flush_band(now)
+        result = None
+        if self._pipeline is not None:
+            for ev in self._pipeline.flush():
+                self._emit(ev)
+            result = self._pipeline.result(self._recording_info())
+        for remark in self.remarks:
+            self.observer.on_note(remark)
+        if self._writer is not None:
+            self._writer.event("stop", at_s=now, reason=reason)
+            self._writer.close()
+        return SessionSummary(
+            reason=reason, start_utc=self._night_start_utc(),
+            end_utc=datetime.fromtimestamp(now, UTC),
+            capture_path=self.capture_path if self._writer is not None else None,
+            counts=self.counts(), connections=self.connections, dropouts=self.dropouts,
+            result=result, corrupt_packets=self.corrupt_packets)
+
+    # ------------------------------------------------------------------------- status
+    def snapshot(self) -> SessionSnapshot:
+        """Current status."""
+        client = self._client
+        return SessionSnapshot(
+            state=self.state, now_s=self.timebase.now_s(), battery_pct=self.battery_pct,
+            contact=self._contact(), counts=self.counts(), episodes=self._episodes,
+            in_cramp=self._in_cramp, connections=self.connections, dropouts=self.dropouts,
+            mtu=client.mtu_size if client is not None and client.is_connected else None)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.observer.on_status(self.snapshot())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -------------------------------------------------------------------------- hooks
+    @abc.abstractmethod
+    def counts(self) -> dict[str, StreamCounts]:
+        """Sample counts per pipeline role."""
+
+    @abc.abstractmethod
+    async def _start_streams(self, client: BleakClient) -> None:
+        """Subscribe and get the band streaming on a new connection."""
+
+    @abc.abstractmethod
+    async def _finish_band(self, client: BleakClient) -> None:
+        """Morning or user stop with the link up: stop the band's streams."""
+
+    @abc.abstractmethod
+    def _flush_band(self, now_s: float) -> None:
+        """End of the night: push what the band's assembly still holds into the pipeline."""
+
+    @abc.abstractmethod
+    def _night_start_utc(self) -> datetime | None:
+        """Start of the night's recording (``None`` if streaming never began)."""
+
+    @abc.abstractmethod
+    def _duration_s(self) -> float:
+        """Seconds of signal on the night's timeline so far."""
+
+    def _profile_expected(self) -> str:
+        """End of the message when the device serves another profile."""
+        return f"expected {self.profile_name}"
+
+    def _profile_meta(self) -> dict[str, Any]:
+        """Capture-header entries placed right after ``profile``."""
+        return {}
+
+    def _extra_meta(self) -> dict[str, Any]:
+        """Capture-header entries placed after ``leg``."""
+        return {}
+
+    def _link_up(self) -> None:  # noqa: B027 (optional hook, nothing by default)
+        """A connection was made and logged; called before :meth:`_start_streams`."""
+
+    def _on_watch_tick(self, now_s: float) -> None:  # noqa: B027 (optional hook)
+        """Periodic work while a connection is watched (every tick, before the status)."""
+
+    def _band_end(self) -> str | None:
+        """After a dropout: why the band ended the night by itself, or ``None`` to reconnect."""
+        return None
+
+    def _contact(self) -> tuple[bool, ...] | None:
+        """Electrode contact per lead, when the band reports it."""
+        return None
