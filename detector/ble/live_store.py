@@ -27,7 +27,7 @@ class LiveStore:
     Parameters
     ----------
     session : BandSessionBase
-        The session whose :meth:`~LegBandSession.partial_result` is stored.
+        The session whose :meth:`~BandSessionBase.partial_result` is stored.
     db_path : Path
         Episode store file.
     timezone : str, optional
