@@ -20,7 +20,8 @@ def no_diary_sentence(report: CauseReport) -> str | None:
     if report.n_diary_entries or not report.profile_empty:
         return None
     return ("No diary-based analysis is available yet: no evening diary entries or profile "
-            "are stored for these nights (`cramp diary add`, `cramp profile`).")
+            "are stored for these nights (the commands cramp diary add and cramp profile "
+            "keep them).")
 
 
 def finding_line(f: Finding) -> str:
