@@ -71,6 +71,10 @@ class MotionConfig:
     """Lower edge of the mechanomyogram (calf tremor) band (Hz)."""
     tremor_g: float = 0.004
     """Tremor-band RMS on the shank above which the calf counts as vibrating (g)."""
+    tremor_ratio: float = 3.0
+    """...and above this multiple of the tremor's own resting level (a noisy sensor)."""
+    tremor_floor_g: float = 0.0005
+    """Lowest resting tremor level assumed (g)."""
     plantar_flexion_deg: float = 20.0
     """Foot-to-shank angle beyond neutral that counts as forced plantar flexion (deg)."""
     neutral_offset_deg: float = 0.0
@@ -85,6 +89,10 @@ class EpisodeConfig:
 
     min_duration_s: float = 10.0
     """Shortest sustained contraction logged as a cramp (s); leg movements last 0.5-10 s."""
+    emg_only_min_duration_s: float = 15.0
+    """With EMG only, the shortest contraction logged (s): without an accelerometer a rollover
+    or change of position (large muscle-group movements last 3-45 s, IRLSSG 2021) cannot be
+    told from a short cramp, so short ones are left out."""
     max_dip_s: float = 1.5
     """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
     onset_lookback_s: float = 5.0
@@ -97,6 +105,10 @@ class EpisodeConfig:
     min_duty: float = 0.6
     """Fraction of a contraction's first ``min_duration_s`` that must be active; rhythmic
     bursts (walking, series of leg movements) stay below it."""
+    aftermath_s: float = 20.0
+    """With EMG only: sustained activity starting this soon after an episode ended is taken as
+    the standing, stretching or massage that follows most cramps, not as a new cramp (with an
+    accelerometer, posture and movement tell them apart instead) (s)."""
     min_confidence: float = 0.3
     """Episodes scored below this are dropped."""
 
@@ -177,15 +189,18 @@ def _validate(cfg: DetectorConfig) -> None:
         if not 0 < getattr(e, name) <= 1:
             raise ConfigError(f"emg.{name}", "expected a fraction in (0, 1]")
     m = cfg.motion
-    for name in ("movement_g", "tremor_highpass_hz", "tremor_g", "plantar_flexion_deg",
-                 "min_sagittal_g"):
+    for name in ("movement_g", "tremor_highpass_hz", "tremor_g", "tremor_ratio",
+                 "tremor_floor_g", "plantar_flexion_deg", "min_sagittal_g"):
         positive(f"motion.{name}", getattr(m, name))
     if not 0 < m.lying_max_incline_deg < 90:
         raise ConfigError("motion.lying_max_incline_deg", "expected an angle in (0, 90) degrees")
     p = cfg.episode
     positive("episode.min_duration_s", p.min_duration_s)
+    positive("episode.emg_only_min_duration_s", p.emg_only_min_duration_s)
     if p.max_dip_s < 0:
         raise ConfigError("episode.max_dip_s", "must be >= 0")
+    if p.aftermath_s < 0:
+        raise ConfigError("episode.aftermath_s", "must be >= 0")
     if p.onset_lookback_s < 0:
         raise ConfigError("episode.onset_lookback_s", "must be >= 0")
     if p.onset_rise_uv < 0:

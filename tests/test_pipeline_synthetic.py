@@ -162,3 +162,34 @@ def test_mains_hum_is_notched_and_flagged_not_detected() -> None:
     result = detect(b)
     assert result.episodes == ()
     assert result.quality["emg"]["hum_s"] > 140.0
+
+
+def test_emg_only_stretching_right_after_a_cramp_is_not_a_second_cramp() -> None:
+    b = Builder(duration_s=400.0, rng=np.random.default_rng(31), with_acc=False)
+    b.cramp(100.0, 40.0)
+    b._burst(146.0, 30.0, 35.0, ramp_s=1.0)  # standing and stretching, 6 s after the cramp
+    b.cramp(260.0, 30.0)                      # a later cramp still counts
+    result = detect(b)
+    assert [round(e.onset_s) for e in result.episodes] == [100, 260]
+
+
+def test_emg_only_ignores_short_sustained_activity_that_a_rollover_can_make() -> None:
+    b = Builder(duration_s=300.0, rng=np.random.default_rng(32), with_acc=False)
+    b.rollover(100.0, 12.0, rms_uv=80.0)
+    assert detect(b).episodes == ()
+    with_acc = Builder(duration_s=300.0, rng=np.random.default_rng(32))
+    with_acc.cramp(100.0, 12.0)  # with an accelerometer a 12-s cramp is still found
+    assert len(detect(with_acc).episodes) == 1
+
+
+def test_accelerometer_only_cramp_lying_on_a_side_is_found_from_tremor() -> None:
+    b = Builder(duration_s=600.0, rng=np.random.default_rng(33), with_emg=False)
+    b.rollover(60.0, 8.0)  # now lying on a side: gravity along the ankle's hinge axis
+    a, e = round(300.0 * b.fs_acc), round(360.0 * b.fs_acc)
+    b.shank[a:e] += np.random.default_rng(34).normal(0.0, 0.01, (e - a, 3))
+    result = detect(b)
+    assert len(result.episodes) == 1
+    ep = result.episodes[0]
+    assert abs(ep.onset_s - 300.0) < 2.0 and abs(ep.duration_s - 60.0) < 3.0
+    assert ep.plantar_flexion_deg is None
+    assert "ankle angle not observable (lying on a side): calf tremor only" in ep.quality_notes

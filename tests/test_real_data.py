@@ -51,7 +51,8 @@ def _emg_recording(x: np.ndarray) -> ArrayRecording:
 @pytest.mark.parametrize("name", SUBJECTS)
 def test_real_calf_contraction_in_quiet_baseline_is_one_episode_of_about_10_s(name: str) -> None:
     x, contraction_s = _embedded(EMG_DIR / name)
-    cfg = DetectorConfig().replace(in_bed__night_window=None, episode__min_duration_s=6.0)
+    cfg = DetectorConfig().replace(in_bed__night_window=None, episode__min_duration_s=6.0,
+                                   episode__emg_only_min_duration_s=6.0)
     result = run_source(_emg_recording(x), config=cfg)
     assert len(result.episodes) == 1, result.episodes
     ep = result.episodes[0]
@@ -65,7 +66,8 @@ def test_real_calf_contraction_in_quiet_baseline_is_one_episode_of_about_10_s(na
 def test_real_noise_floor_channel_is_not_a_cramp(name: str) -> None:
     d = np.load(EMG_DIR / name)
     x = np.concatenate([d[k][:, LG_COLUMN].astype(float) for k in d.files if k.startswith("EMG")])
-    cfg = DetectorConfig().replace(in_bed__night_window=None, episode__min_duration_s=6.0)
+    cfg = DetectorConfig().replace(in_bed__night_window=None, episode__min_duration_s=6.0,
+                                   episode__emg_only_min_duration_s=6.0)
     assert run_source(_emg_recording(x - x.mean()), config=cfg).episodes == ()
 
 

@@ -24,13 +24,17 @@ class RestingBaseline:
         ``baseline_floor_uv``.
     epochs_per_s : int
         Epochs per second.
+    floor : float, optional
+        Lowest level returned, in the signal's unit; ``config.baseline_floor_uv`` by default
+        (pass one in g when tracking the calf tremor's resting level).
     """
 
-    def __init__(self, *, config: EmgConfig, epochs_per_s: int) -> None:
+    def __init__(self, *, config: EmgConfig, epochs_per_s: int,
+                 floor: float | None = None) -> None:
         self.block_epochs = max(1, round(config.baseline_block_s * epochs_per_s))
         self.window_blocks = max(1, round(config.baseline_window_s / config.baseline_block_s))
         self.percentile = config.baseline_percentile
-        self.floor_uv = config.baseline_floor_uv
+        self.floor_uv = config.baseline_floor_uv if floor is None else floor
         self._history = np.full(self.window_blocks, np.nan)  # medians of past blocks
         self._n_blocks = 0
         self._current = np.empty(0)  # envelope of epochs in the open block

@@ -6,9 +6,16 @@ A *contraction run* is a stretch of active epochs in which no lull lasts longer 
 - ``emg+acc``: EMG envelope well above the resting level, leg not in gross movement, and not
   an upright leg with the foot pulled up (voluntary stretching);
 - ``emg``: EMG envelope well above the resting level;
-- ``acc``: calf tremor (mechanomyogram) on a still leg with the foot held in plantar flexion
+- ``acc``: calf tremor (mechanomyogram, above an absolute level and above the tremor's own
+  resting level) on a still lying leg, with the foot held in plantar flexion; lying on a
+  side, where the ankle angle cannot be seen from gravity, tremor on a still leg suffices
   (needs both the shank and the foot sensor; with the shank alone nothing can be confirmed,
   and the result's quality says so).
+
+With EMG only, a contraction must last ``emg_only_min_duration_s`` (15 s: a rollover cannot be
+told from a short cramp without an accelerometer), and one that starts within ``aftermath_s``
+of an episode's end is taken as the standing and stretching that follow most cramps, not as a
+new cramp.
 
 When a run has lasted ``min_duration_s`` it is judged once, on its first ``min_duration_s``:
 enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement series
@@ -79,7 +86,15 @@ class EpisodeDetector:
         self.leg = leg
         self.window = night_window
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
-        self.min_epochs = max(1, int(np.ceil(config.episode.min_duration_s * self.eps - 1e-9)))
+        self.tremor_baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps,
+                                               floor=config.motion.tremor_floor_g)
+        self.aftermath = round(config.episode.aftermath_s * self.eps) if mode == "emg" else 0
+        self._last_episode_end = -(10**12)
+        min_duration_s = config.episode.min_duration_s
+        if mode == "emg":
+            min_duration_s = max(min_duration_s, config.episode.emg_only_min_duration_s)
+        self.min_duration_s = min_duration_s
+        self.min_epochs = max(1, int(np.ceil(min_duration_s * self.eps - 1e-9)))
         self.max_dip = round(config.episode.max_dip_s * self.eps)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
@@ -92,16 +107,20 @@ class EpisodeDetector:
         self.last_baseline = np.empty(0)
 
     # -- masks -------------------------------------------------------------------------
-    def _active(self, f: EpochFeatures, base: np.ndarray) -> np.ndarray:
+    def _active(self, f: EpochFeatures, base: np.ndarray,
+                tremor_base: np.ndarray) -> np.ndarray:
         m = self.config.motion
         e = self.config.emg
         with np.errstate(invalid="ignore"):
             moving = f.movement_g > m.movement_g
             if self.mode == "acc":
-                # without a foot sensor the ankle angle is unobservable and tremor alone is
-                # too weak to call a cramp: nothing is active
-                return ((f.tremor_g > m.tremor_g) & ~moving & ~(f.lying == 0)
-                        & (f.plantar_flexion_deg >= m.plantar_flexion_deg))
+                # the foot held in plantar flexion, with calf tremor, on a still lying leg.
+                # Lying on a side the ankle angle cannot be seen from gravity: tremor on a
+                # still leg then has to do. Without a foot sensor nothing is active.
+                tremor_on = f.tremor_g > np.maximum(m.tremor_g, m.tremor_ratio * tremor_base)
+                angle_unseen = np.isnan(f.plantar_flexion_deg) & (f.lying == 1) & self.has_foot
+                return (tremor_on & ~moving & (f.lying == 1)
+                        & ((f.plantar_flexion_deg >= m.plantar_flexion_deg) | angle_unseen))
             threshold = np.maximum(base * e.active_ratio, base + e.active_rise_uv)
             active = f.emg_valid & (f.envelope_uv > threshold)
             if self.mode == "emg+acc":
@@ -116,9 +135,13 @@ class EpisodeDetector:
             raise ValueError(f"expected epoch {self._next_epoch}, got {f.first_epoch}")
         if self.mode == "acc":
             base = np.full(f.n_epochs, np.nan)
+            with np.errstate(invalid="ignore"):
+                still = ~(f.movement_g > self.config.motion.movement_g)
+            tremor_base = self.tremor_baseline.push(np.where(still, f.tremor_g, np.nan))
         else:
             base = self.baseline.push(np.where(f.emg_valid, f.envelope_uv, np.nan))
-        active = self._active(f, base)
+            tremor_base = base
+        active = self._active(f, base, tremor_base)
         self.last_baseline = base
         self._hist.append((f, base, active))
         k0 = f.first_epoch
@@ -156,7 +179,8 @@ class EpisodeDetector:
             return []
         confirm = self._run_start + self.min_epochs
         ev = self._evidence(self._run_start, confirm)
-        ok = (ev.duty >= self.config.episode.min_duty
+        after_episode = self._run_start - self._last_episode_end < self.aftermath
+        ok = (not after_episode and ev.duty >= self.config.episode.min_duty
               and self._confidence(ev, self.min_epochs) >= self.config.episode.min_confidence)
         self._state = "confirmed" if ok else "rejected"
         if not ok:
@@ -195,6 +219,7 @@ class EpisodeDetector:
         if state == "confirmed":
             episode = self._build(start, end)
             self.episodes.append(episode)
+            self._last_episode_end = end
             out.append(EpisodeEnded(episode=episode))
         self._trim(min(self._next_epoch, end) - self.context)
         return out
@@ -281,6 +306,8 @@ class EpisodeDetector:
             notes.append("ended at a data gap: true end unknown")
         if lying is None and self.mode == "emg":
             notes.append("posture unknown (no accelerometer)")
+        if self.mode == "acc" and ev.plantar_flexion_deg is None:
+            notes.append("ankle angle not observable (lying on a side): calf tremor only")
         in_bed = (lying is None or lying >= 0.5) and self.window.contains(onset_utc)
         return Episode(
             onset_s=onset_s, offset_s=offset_s, onset_utc=onset_utc, leg=self.leg,
