@@ -34,7 +34,7 @@ from detector.capture.format import PacketRecord
 from detector.capture.reader import Capture, read_capture
 from detector.errors import CrampInputError
 from detector.profiles.legband import LEGBAND, LegBandProfile
-from detector.profiles.legband_codec import decode_data_packet
+from detector.profiles.legband_codec import decode_data_header
 from detector.signals import Gap, RecordingInfo, SignalBlock
 
 DATA_SOURCE = "legband:data"
@@ -202,7 +202,7 @@ class CaptureRecording:
         self._rate_changes = 0
         for rec in self.packets():
             try:
-                pkt = decode_data_packet(rec.payload, profile=self.profile)
+                pkt = decode_data_header(rec.payload, profile=self.profile)
             except CrampInputError:
                 self._bad_packets += 1
                 continue
