@@ -327,3 +327,21 @@ def test_status_decoder_fuzz(raw: bytes) -> None:
         assert str(exc).startswith("legband status: ")
     else:
         assert encode_status(status) == raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_header_decode_accepts_exactly_what_the_full_decode_accepts(raw: bytes) -> None:
+    from detector.profiles.legband_codec import decode_data_header
+
+    try:
+        full = decode_data_packet(raw)
+    except CrampInputError:
+        with pytest.raises(CrampInputError):
+            decode_data_header(raw)
+        return
+    head = decode_data_header(raw)
+    assert (head.stream_id, head.seq, head.first_sample, head.device_ticks, head.rate_code,
+            head.range_code, head.n_samples, head.backfill) == (
+        full.stream_id, full.seq, full.first_sample, full.device_ticks, full.rate_code,
+        full.range_code, full.n_samples, full.backfill)
