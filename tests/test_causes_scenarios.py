@@ -193,12 +193,22 @@ def test_thiazide_started_before_cramps_began(tmp_path: Path) -> None:
     report = thiazide_then_cramps(tmp_path / "e.sqlite3")
     text = _one(report, "new_medicine")
     assert "thiazide diuretic" in text and "Thursday 14 March 2024" in text
+    assert "not as often in the 10 recorded nights before it" in text
     assert "Review your medicines with your prescriber" in text
     factor = next(f for f in report.findings if f.rule_id == "thiazide")
     assert (factor.kind, factor.strength) == ("factor", "established")
     assert "14 evening(s)" in factor.text  # day 10 (new) + days 11..23 (current)
     ids = _ids(report)
     assert ids.index("new_medicine") < ids.index("thiazide")
+
+
+def test_new_medicine_on_the_first_recorded_night_claims_no_comparison(tmp_path: Path) -> None:
+    db = tmp_path / "e.sqlite3"
+    _history(db, {0: CRAMP, 2: CRAMP, 4: CRAMP}, 7)
+    _diary(db, {0: {"medicines_new": "thiazide"}})
+    text = _one(_evaluate(db, FIRST, FIRST + timedelta(days=6)), "new_medicine")
+    assert "no night from before it was recorded to compare with" in text
+    assert "not as often" not in text
 
 
 def test_cramps_that_came_before_the_medicine_do_not_blame_it(tmp_path: Path) -> None:

@@ -265,8 +265,11 @@ def _new_medicine(c: Pattern, p: _Period) -> list[dict[str, str]]:
         rate_before = sum(f.n_episodes > 0 for f in before) / len(before) if before else 0.0
         if rate_after > 0 and rate_before < 0.5 * rate_after:
             names = ", ".join(MEDICINE_CLASSES[m] for m in entry.medicines_new)
+            compared = (f", and not as often in the {len(before)} recorded night"
+                        f"{'s' if len(before) != 1 else ''} before it" if before
+                        else "; no night from before it was recorded to compare with")
             out.append({"medicines": names, "night": format_date(d0),
-                        "night_iso": d0.isoformat()})
+                        "night_iso": d0.isoformat(), "compared": compared})
     return out[-1:]
 
 

@@ -32,7 +32,7 @@ LEVELS: tuple[str, ...] = ("urgent", "see_clinician")
 STRENGTHS: tuple[str, ...] = ("established", "plausible", "weak", "unsupported")
 OPS: tuple[str, ...] = (">", ">=", "<", "<=", "==", "in")
 PLACEHOLDERS: frozenset[str] = frozenset(
-    {"duration", "night", "clock", "count", "evenings", "medicines", "signs"})
+    {"duration", "night", "clock", "count", "evenings", "medicines", "signs", "compared"})
 
 DETECTOR_MEASURES: dict[str, bool] = {
     "longest_cramp_s": True,       # per night: the longest cramp (s)
