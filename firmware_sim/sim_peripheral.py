@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bleak.backends.device import BLEDevice
 from bumble import gatt
@@ -21,9 +21,6 @@ from bumble.link import LocalLink
 
 from firmware_sim.bleak_backend import backends_for
 from firmware_sim.gatt import advertising_payload, scan_response_payload
-
-if TYPE_CHECKING:
-    pass
 
 Notification = tuple[gatt.Characteristic, bytes]
 

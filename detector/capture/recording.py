@@ -11,6 +11,7 @@ capture gives the pipeline exactly the samples, order and gaps the live run had.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,9 +179,8 @@ class CaptureRecording:
     @property
     def gaps(self) -> list[Gap]:
         """Gaps of the replay: exact start, end and samples missing per role."""
-        if self._gaps is None:
-            for _ in self.blocks(3600.0):
-                pass
+        if self._gaps is None:  # a full pass over the blocks establishes them
+            collections.deque(self.blocks(3600.0), maxlen=0)
         assert self._gaps is not None
         return list(self._gaps)
 

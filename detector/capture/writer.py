@@ -8,6 +8,7 @@ record comes), so a power cut loses at most about the last second.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -225,8 +226,7 @@ def fsync_dir(directory: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(dfd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):  # some file systems cannot sync a directory
+            os.fsync(dfd)
     finally:
         os.close(dfd)
