@@ -164,3 +164,45 @@ def test_record_picks_the_session_for_the_band_found(
     (capture,) = tmp_path.glob("night-*.cramp")
     profile = read_capture(capture).session["profile"]
     assert profile == {"polar": "polar_pmd", "myo": "myo"}[band]
+
+
+def test_stop_signal_reaches_the_session_on_loops_without_signal_support(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import asyncio
+
+    from detector.cli.record_cmd import _run_session
+
+    class _Clock:
+        def now_s(self) -> float:
+            return 0.0
+
+    class _Session:
+        def __init__(self) -> None:
+            self.channels: dict[str, object] = {}
+            self.timebase = _Clock()
+            self.observer: object = None
+            self.stop = asyncio.Event()
+
+        def request_stop(self) -> None:
+            self.stop.set()
+
+        async def run(self) -> str:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.wait_for(self.stop.wait(), timeout=30.0)
+            return "stopped cleanly"
+
+    def unsupported(*_: object) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.SelectorEventLoop,
+                        "add_signal_handler", unsupported)
+    before = signal.getsignal(signal.SIGINT)
+
+    async def go() -> str:
+        result, _ = await _run_session(_Session(), None,  # type: ignore[arg-type]
+                                       argparse.Namespace(no_store=True))
+        return result
+
+    assert asyncio.run(go()) == "stopped cleanly"
+    assert signal.getsignal(signal.SIGINT) == before  # the previous handler is back

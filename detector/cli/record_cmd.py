@@ -13,6 +13,7 @@ import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -194,18 +195,22 @@ async def _run_session(session: LegBandSession, tz: object,
                                                         timezone=session.detector_config
                                                         .in_bed.timezone))
     loop = asyncio.get_running_loop()
-    handled = []
+    handled: list[signal.Signals] = []
+    previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, session.request_stop)
             handled.append(sig)
-        except (NotImplementedError, RuntimeError):
-            continue
+        except NotImplementedError:  # event loops without signal support (Windows):
+            previous[sig] = signal.signal(  # plain handlers that hand the stop to the loop
+                sig, lambda *_: loop.call_soon_threadsafe(session.request_stop))
     try:
         return await session.run(), display
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 async def _find_band(wanted: str | None) -> FoundBand:
