@@ -1,4 +1,4 @@
-"""Find supported bands nearby: the LegBand, Polar PMD devices and the Myo armband.
+"""Find supported bands nearby: every band kind of :data:`detector.bands.registry.BANDS`.
 
 A band is recognised by the service UUIDs it advertises (or, once connected, the services it
 serves), with its advertised name as a fallback: Polar devices often advertise only their name.
@@ -17,23 +17,20 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from detector.profiles.legband import LEGBAND
+from detector.bands.registry import (
+    BANDS,
+    LEGBAND,
+    MYO,
+    POLAR_PMD,
+    band_for_advert,
+)
 
-LEGBAND_PROFILE = "legband"
-POLAR_PMD_PROFILE = "polar_pmd"
-MYO_PROFILE = "myo"
+LEGBAND_PROFILE = LEGBAND.name
+POLAR_PMD_PROFILE = POLAR_PMD.name
+MYO_PROFILE = MYO.name
 
-POLAR_PMD_SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
-"""Polar Measurement Data service."""
-MYO_UUID_PREFIX = "d506"
-MYO_UUID_SUFFIX = "-a904-deb9-4748-2c7f4a124842"
-"""Myo UUIDs are ``d506xxxx-a904-deb9-4748-2c7f4a124842``."""
-
-PROFILE_LABELS: dict[str, str] = {
-    LEGBAND_PROFILE: "LegBand (calf EMG + shank and foot accelerometers)",
-    POLAR_PMD_PROFILE: "Polar PMD (accelerometer)",
-    MYO_PROFILE: "Myo armband (8-channel EMG, IMU)",
-}
+PROFILE_LABELS: dict[str, str] = {band.name: band.label for band in BANDS}
+"""One line per band kind (from :data:`detector.bands.registry.BANDS`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,8 +45,8 @@ class FoundBand:
         Bluetooth address (a UUID on macOS).
     rssi_dbm : int
         Strongest received signal strength seen (dBm).
-    profile : {"legband", "polar_pmd", "myo"}
-        Device profile recognised.
+    profile : str
+        Device profile recognised (a band name of :data:`detector.bands.registry.BANDS`).
     service_uuids : tuple of str
         Advertised service UUIDs (lowercase 128-bit text).
     device : BLEDevice or None
@@ -70,7 +67,7 @@ class FoundBand:
 
 
 def profile_of(service_uuids: Iterable[str], name: str | None = None) -> str | None:
-    """Recognise a band from its service UUIDs, then from its name.
+    """Recognise a band from its service UUIDs, then from its name (the band registry).
 
     Parameters
     ----------
@@ -82,21 +79,11 @@ def profile_of(service_uuids: Iterable[str], name: str | None = None) -> str | N
     Returns
     -------
     str or None
-        ``"legband"``, ``"polar_pmd"``, ``"myo"``, or ``None`` for anything else.
+        The band's name (``"legband"``, ``"polar_pmd"``, ``"myo"``, ``"movesense"``,
+        ``"ganglion"``), or ``None`` for anything else.
     """
-    uuids = {u.lower() for u in service_uuids}
-    if LEGBAND.service_uuid in uuids:
-        return LEGBAND_PROFILE
-    if POLAR_PMD_SERVICE_UUID in uuids:
-        return POLAR_PMD_PROFILE
-    if any(u.startswith(MYO_UUID_PREFIX) and u.endswith(MYO_UUID_SUFFIX) for u in uuids):
-        return MYO_PROFILE
-    text = (name or "").strip()
-    if text.startswith(LEGBAND.local_name_prefix):
-        return LEGBAND_PROFILE
-    if text.startswith("Polar "):
-        return POLAR_PMD_PROFILE
-    return None
+    band = band_for_advert(service_uuids, name)
+    return None if band is None else band.name
 
 
 def matches(band: FoundBand, wanted: str) -> bool:

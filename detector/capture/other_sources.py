@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
+from detector.bands import registry as band_registry
 from detector.capture.format import EventRecord, PacketRecord
 from detector.capture.reader import Capture
 from detector.capture.recording import _Pending
@@ -53,8 +55,8 @@ from detector.profiles.polar_pmd_frames import (
 )
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
-POLAR_PROFILE = "polar_pmd"
-MYO_PROFILE = "myo"
+POLAR_PROFILE = band_registry.POLAR_PMD.name
+MYO_PROFILE = band_registry.MYO.name
 POLAR_CONTROL_SOURCE = "polar:control"
 POLAR_ACC_SOURCE = "polar:acc"
 MYO_EMG_SOURCES = tuple(f"myo:emg{k}" for k in range(4))
@@ -191,6 +193,7 @@ class MyoAssembler:
                          "shank_acc": shank_channel_spec(fs=MYO.imu_fs_hz)}
         self.tracks = {role: RoleTrack(spec) for role, spec in self.channels.items()}
         self.start_unix_s: float | None = None
+        self.notes: tuple[str, ...] = (MYO_GAP_NOTE,)
         self.estimated_gaps = 0
         self._last_rx: dict[str, float | None] = dict.fromkeys(self.channels)
         self._fresh = dict.fromkeys(self.channels, False)
@@ -264,8 +267,16 @@ def polar_assembler(session: dict[str, object], *, where: str) -> PolarAccAssemb
     return PolarAccAssembler(fs=float(fs), range_g=float(range_g))
 
 
+def myo_assembler(session: dict[str, object], *, where: str) -> MyoAssembler:
+    """The assembler of a Myo capture (nothing in its metadata changes it)."""
+    return MyoAssembler()
+
+
 class OtherBandCapture:
-    """A Polar PMD or Myo capture, streamed like any other recording.
+    """A capture of a consumer band of the registry (Polar PMD, Myo, Movesense, Ganglion).
+
+    The band's assembler comes from :data:`detector.bands.registry.BANDS` by the capture's
+    ``profile``; packets and connection events go through it as they did live.
 
     Parameters
     ----------
@@ -290,9 +301,12 @@ class OtherBandCapture:
         self.capture = capture
         where = self.path.name
         self.profile = str(capture.session.get("profile", "")).lower()
-        if self.profile not in (POLAR_PROFILE, MYO_PROFILE):
-            raise CrampInputError(where, f"capture of a {self.profile!r} band; expected a "
-                                  "Polar PMD or Myo capture")
+        kinds = [b for b in band_registry.BANDS if b.capture_source.endswith(":OtherBandCapture")]
+        band = next((b for b in kinds if b.name == self.profile), None)
+        if band is None:
+            raise CrampInputError(where, f"capture of a {self.profile!r} band; expected one "
+                                  "of " + ", ".join(b.name for b in kinds))
+        self._make_assembler = band.load("assembler")
         self.bad_packets = 0
         ends: dict[str, int] = {}
         for role, block in self._replay():
@@ -309,8 +323,7 @@ class OtherBandCapture:
         notes = list(capture.damage.describe())
         if self.bad_packets:
             notes.append(f"{self.bad_packets} undecodable data packet(s) skipped")
-        if isinstance(asm, MyoAssembler):
-            notes.append(MYO_GAP_NOTE)
+        notes.extend(getattr(asm, "notes", ()))
         leg = capture.session.get("leg")
         self.info = RecordingInfo(
             path=str(self.path),
@@ -321,9 +334,7 @@ class OtherBandCapture:
 
     def _replay(self) -> Iterator[tuple[str, SignalBlock]]:
         where = self.path.name
-        asm: PolarAccAssembler | MyoAssembler = (
-            polar_assembler(self.capture.session, where=where) if self.profile == POLAR_PROFILE
-            else MyoAssembler())
+        asm = self._make_assembler(self.capture.session, where=where)
         self._last = asm
         self.bad_packets = 0
         for rec in self.capture.records:
@@ -367,9 +378,14 @@ class OtherBandCapture:
         self.close()
 
 
-def push_notification(asm: PolarAccAssembler | MyoAssembler, source: str, payload: bytes,
-                      received_s: float) -> Blocks:
-    """Route one captured/received notification to the assembler."""
+def push_notification(asm: Any, source: str, payload: bytes, received_s: float) -> Blocks:
+    """Route one captured/received notification to the assembler.
+
+    Assemblers of the newer bands route their sources themselves (``asm.push_notification``).
+    """
+    if hasattr(asm, "push_notification"):
+        blocks: Blocks = asm.push_notification(source, payload, received_s=received_s)
+        return blocks
     if isinstance(asm, PolarAccAssembler):
         if source == POLAR_ACC_SOURCE:
             return asm.push(payload)

@@ -273,18 +273,25 @@ class _Pending:
 
 def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
                  start_utc: datetime | None = None) -> CaptureRecording | OtherBandCapture:
-    """Open any capture for replay: LegBand, or Polar PMD / Myo (read once, by its profile).
+    """Open any capture for replay, by the band its header names (read once).
+
+    The replay class comes from the band registry (:data:`detector.bands.registry.BANDS`);
+    a capture without a profile is a LegBand one.
 
     Raises
     ------
     CrampInputError
-        Not a capture, or no usable data in it.
+        Not a capture, a band the registry does not know, or no usable data in it.
     """
-    from detector.capture.other_sources import OtherBandCapture
+    from detector.bands.registry import band_named
 
     capture = read_capture(Path(path))
-    if str(capture.session.get("profile", "")).lower() in ("polar_pmd", "myo"):
-        return OtherBandCapture(Path(path), capture=capture, min_emg_fs_hz=min_emg_fs_hz,
-                                start_utc=start_utc)
-    return CaptureRecording(path, min_emg_fs_hz=min_emg_fs_hz, start_utc=start_utc,
-                            capture=capture)
+    name = str(capture.session.get("profile", "legband")).lower()
+    try:
+        band = band_named(name)
+    except CrampInputError:
+        raise CrampInputError(Path(path).name, f"capture of a {name!r} band, which this "
+                              "version cannot replay") from None
+    source: CaptureRecording | OtherBandCapture = band.load("capture_source")(
+        Path(path), capture=capture, min_emg_fs_hz=min_emg_fs_hz, start_utc=start_utc)
+    return source

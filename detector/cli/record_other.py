@@ -16,20 +16,17 @@ from typing import Any
 import numpy as np
 
 from detector.ble.other_bands import MyoSession, PolarSession
-from detector.ble.scan import MYO_PROFILE, POLAR_PMD_PROFILE
 from detector.ble.session_types import SessionConfig
 from detector.ble.timebase import ScaledTimebase
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 
 
-def session_class(profile: str) -> type[PolarSession] | type[MyoSession]:
-    """The session that records a band of ``profile`` (``polar_pmd`` or ``myo``)."""
-    if profile == POLAR_PMD_PROFILE:
-        return PolarSession
-    if profile == MYO_PROFILE:
-        return MyoSession
-    raise CrampInputError("band", f"no recorder for the {profile!r} profile")
+def session_class(profile: str) -> Any:
+    """The session class that records a band of ``profile`` (from the band registry)."""
+    from detector.bands.registry import band_named
+
+    return band_named(profile).load("session")
 
 
 async def record_simulated_other(args: argparse.Namespace, config: DetectorConfig,
