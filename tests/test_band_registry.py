@@ -63,7 +63,7 @@ def test_load_object_rejects_bad_paths() -> None:
     assert load_object("detector.bands.registry:band_named") is band_named
     for bad in ("detector.bands.registry", "detector.nothing_here:x",
                 "detector.bands.registry:nothing_here", ":x"):
-        with pytest.raises(ValueError, match="import path|cannot load"):
+        with pytest.raises(ValueError, match=r"import path|cannot load"):
             load_object(bad)
 
 

@@ -1,0 +1,168 @@
+"""OpenBCI Ganglion notifications -> calf ``emg`` blocks (uV), live and from a capture.
+
+The same :class:`GanglionAssembler` runs in the recorder and in the replay of its capture
+(:class:`~detector.capture.other_sources.OtherBandCapture`), fed the same packets in the same
+order.
+
+Sample indices come from the packet IDs (:mod:`detector.profiles.ganglion`): a cycle is an
+uncompressed anchor (sample 0) and 100 compressed packets (samples 1-200), so within a cycle
+the ID gives the exact position. Samples are rebuilt from the anchor by the deltas, so they are
+exact only while every packet of the cycle arrived: after a lost packet the rest of the cycle
+cannot be rebuilt (its absolute level is unknown) and is left out, and exact samples resume at
+the next anchor. The lost packet and the left-out samples form one gap with its exact sample
+count. Which cycle an anchor starts is counted when the last packet of the previous cycle
+arrived (even if that cycle lost packets or its anchor before it: a position going back
+means a new cycle began); after the loss of that last packet, or a reconnection, it is
+estimated from the host receive times (cycles
+last about a second) and the gap is marked as estimated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector.capture.other_sources import Blocks, RoleTrack
+from detector.errors import CrampInputError
+from detector.profiles.ganglion import (
+    GANGLION,
+    GanglionCalfMapping,
+    PacketKind,
+    decode_packet,
+    emg_channel_spec,
+)
+
+DATA_SOURCE = "ganglion:data"
+COMMAND_SOURCE = "ganglion:command"
+GANGLION_GAP_NOTE = ("Ganglion packets carry positions within a one-second cycle only: gaps "
+                     "after reconnections are estimated from the host's receive times")
+
+
+class GanglionAssembler:
+    """Ganglion packets -> ``emg`` blocks of one channel (uV), indexed by packet IDs.
+
+    Parameters
+    ----------
+    channel : int
+        Ganglion input (0-3) over the calf.
+    """
+
+    notes = (GANGLION_GAP_NOTE,)
+
+    def __init__(self, *, channel: int = 0) -> None:
+        if channel not in range(GANGLION.channels):
+            raise CrampInputError("ganglion channel", f"{channel}; expected 0-3")
+        self.channel = channel
+        self.channels = {"emg": emg_channel_spec(channel=channel)}
+        self.track = RoleTrack(self.channels["emg"])
+        self.tracks = {"emg": self.track}
+        self.start_unix_s: float | None = None
+        self.lost_packets = 0
+        self.unanchored_samples = 0
+        self.estimated_gaps = 0
+        self._cycle_base: int | None = None
+        self._anchor_rx_s = 0.0
+        self._prev: np.ndarray | None = None
+        self._next_position = 0
+        self._last_position = 0
+        self._anchors_missed = 0
+        self._complete = False
+        self._fresh = False
+
+    def new_connection(self) -> None:
+        """A (re)connection: the next anchor's cycle is placed by the host clock."""
+        self._fresh = True
+        self._prev = None
+
+    def push_notification(self, source: str, payload: bytes, *, received_s: float) -> Blocks:
+        """Decode one notification; return the blocks it completes.
+
+        Raises
+        ------
+        CrampInputError
+            An undecodable packet (the caller counts it and goes on).
+        """
+        if source != DATA_SOURCE:
+            return []
+        packet = decode_packet(payload)
+        if packet.n_samples == 0:
+            return []
+        if packet.kind is PacketKind.UNCOMPRESSED:
+            assert packet.counts is not None
+            return self._anchor(packet.counts[0], received_s)
+        assert packet.deltas is not None
+        if packet.cycle_position <= self._last_position:
+            self._anchors_missed += 1  # a new cycle began without its anchor
+        self._last_position = packet.cycle_position
+        self._complete = packet.cycle_position == GANGLION.samples_per_cycle - 2
+        if self._prev is None or packet.cycle_position != self._next_position:
+            if self._prev is not None:
+                self.lost_packets += max(1, (packet.cycle_position - self._next_position) // 2)
+            self._prev = None
+            self.unanchored_samples += packet.n_samples
+            return []
+        first = self._prev - packet.deltas[0]
+        second = first - packet.deltas[1]
+        self._prev = second
+        self._next_position += 2
+        assert self._cycle_base is not None
+        counts = np.stack([first, second])
+        return self._place(self._cycle_base + packet.cycle_position, counts)
+
+    def _anchor(self, counts: np.ndarray, received_s: float) -> Blocks:
+        cycle = GANGLION.samples_per_cycle
+        if self._cycle_base is None:
+            self.start_unix_s = received_s
+            base = 0
+        elif self._complete and not self._fresh:
+            base = self._cycle_base + cycle * (1 + self._anchors_missed)
+        else:
+            elapsed_cycles = (received_s - self._anchor_rx_s) * GANGLION.fs_hz / cycle
+            base = self._cycle_base + cycle * max(1, round(elapsed_cycles))
+            if base > self.track.frontier:
+                self.estimated_gaps += 1
+        self._cycle_base = base
+        self._anchor_rx_s = received_s
+        self._prev = counts.astype(np.int64)
+        self._next_position = 1
+        self._last_position = 0
+        self._anchors_missed = 0
+        self._complete = False
+        self._fresh = False
+        return self._place(base, counts.reshape(1, -1))
+
+    def _place(self, first: int, counts: np.ndarray) -> Blocks:
+        uv = counts[:, self.channel].astype(np.float64) * GANGLION.uv_per_count
+        return self.track.place(first, uv)
+
+    def flush(self) -> Blocks:
+        """Release what is held."""
+        return self.track.flush()
+
+
+def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAssembler:
+    """The assembler a Ganglion capture's session metadata describes (``ganglion.channel``).
+
+    Raises
+    ------
+    CrampInputError
+        A channel outside 0-3.
+    """
+    meta = session.get("ganglion")
+    channel = meta.get("channel", 0) if isinstance(meta, dict) else 0
+    if not isinstance(channel, int) or isinstance(channel, bool):
+        raise CrampInputError(where, "session 'ganglion.channel' must be an integer 0-3")
+    return GanglionAssembler(channel=channel)
+
+
+def mapping_channel(mapping: GanglionCalfMapping, *, leg: str) -> int:
+    """The Ganglion channel ``mapping`` puts on ``leg``.
+
+    Raises
+    ------
+    CrampInputError
+        No channel for that leg.
+    """
+    for ch, channel_leg in mapping.channel_legs.items():
+        if channel_leg == leg:
+            return ch
+    raise CrampInputError("--ganglion-channels", f"no channel assigned to the {leg} leg")

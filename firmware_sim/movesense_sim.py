@@ -1,0 +1,164 @@
+"""A simulated Movesense sensor running the ``gatt_sensordata_app`` protocol, with bumble.
+
+The command characteristic (write) takes ``HELLO``, ``SUBSCRIBE /Meas/Acc/<rate>`` and
+``UNSUBSCRIBE``; the data characteristic (notify) answers ``HELLO`` with ``01 ref Hello``, a
+refused subscription with ``01 ref <HTTP status, high byte first>`` and streams ``02 ref``
++ u32 timestamp (ms of the first sample, the sensor's clock since its boot) + n x 3 float32
+(m/s^2). Every subscription ends when the link drops, as on the sensor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from bumble import gatt
+from bumble.device import Connection, Device
+from bumble.link import LocalLink
+
+from detector.profiles.movesense import (
+    MOVESENSE,
+    STANDARD_GRAVITY_MS2,
+    Command,
+    Response,
+)
+from firmware_sim.gatt import new_link_device
+from firmware_sim.sim_peripheral import Notification, SimPeripheral
+
+MOVESENSE_SIM_ADDRESS = "D0:5B:A4:00:00:04"
+HTTP_BAD_REQUEST = 400
+HTTP_NOT_FOUND = 404
+HTTP_INSUFFICIENT_STORAGE = 507
+MAX_SUBSCRIPTIONS = 2
+
+
+def encode_acc_data(reference: int, *, timestamp_ms: int, acc_ms2: np.ndarray) -> bytes:
+    """A DATA notification of accelerometer samples (n, 3) in m/s^2."""
+    a = np.asarray(acc_ms2, dtype="<f4").reshape(-1, 3)
+    return (bytes([Response.DATA, reference]) + (int(timestamp_ms) % (1 << 32))
+            .to_bytes(4, "little") + a.tobytes())
+
+
+def _result(reference: int, status: int) -> bytes:
+    return bytes([Response.COMMAND_RESULT, reference]) + status.to_bytes(2, "big")
+
+
+class MovesensePeripheral(SimPeripheral):
+    """A Movesense sensor streaming ``acc_g`` (n, 3), sampled at ``fs`` Hz.
+
+    Parameters
+    ----------
+    device : bumble.device.Device
+    acc_g : ndarray, shape (n, 3)
+        Accelerometer samples (g) at the sensor's native rate ``fs``.
+    fs : int
+        Native rate of ``acc_g``; subscriptions at other offered rates are served by
+        decimating or repeating samples.
+    clock : callable returning float
+        True time (s).
+    boot_ms : int
+        The sensor's clock (ms) at true time 0.
+    local_name, address : str
+    link : LocalLink, optional
+    """
+
+    def __init__(self, device: Device, *, acc_g: np.ndarray, fs: int,
+                 clock: Callable[[], float], boot_ms: int = 123_456,
+                 local_name: str = "Movesense 000000000004",
+                 address: str = MOVESENSE_SIM_ADDRESS, link: LocalLink | None = None) -> None:
+        super().__init__(device, clock=clock, service_uuid=MOVESENSE.service_uuid,
+                         short_name="Movesense", local_name=local_name, address=address,
+                         link=link)
+        self.acc_g = np.asarray(acc_g, dtype=np.float64)
+        if self.acc_g.ndim != 2 or self.acc_g.shape[1] != 3:
+            raise ValueError(f"acc_g must have shape (n, 3), got {self.acc_g.shape}")
+        self.fs = int(fs)
+        self.boot_ms = int(boot_ms)
+        self.subscriptions: dict[int, int] = {}
+        """Client reference -> subscribed rate (Hz)."""
+        self.next_sample: dict[int, int] = {}
+        self.commands: list[bytes] = []
+        self._pending: list[bytes] = []
+        self.data_char = gatt.Characteristic(
+            MOVESENSE.data_uuid, gatt.Characteristic.Properties.NOTIFY,
+            gatt.Characteristic.READABLE, b"")
+        self.command_char = gatt.Characteristic(
+            MOVESENSE.command_uuid, gatt.Characteristic.Properties.WRITE,
+            gatt.Characteristic.WRITEABLE,
+            gatt.CharacteristicValue(write=self._on_command_write))
+        device.add_services([gatt.Service(MOVESENSE.service_uuid,
+                                          [self.command_char, self.data_char])])
+        device.gatt_server.max_mtu = 247
+
+    @classmethod
+    def on_link(cls, link: LocalLink, *, acc_g: np.ndarray, fs: int,
+                clock: Callable[[], float],
+                address: str = MOVESENSE_SIM_ADDRESS) -> MovesensePeripheral:
+        """Create the sensor on an in-process link (call from a running event loop)."""
+        device = new_link_device(link, address=address, name="Movesense 000000000004")
+        return cls(device, acc_g=acc_g, fs=fs, clock=clock, address=address, link=link)
+
+    def _per_notification(self, rate: int) -> int:
+        conn = self.connection
+        mtu = conn.att_mtu if conn is not None else 23
+        return max(1, min(max(1, rate // 13), (mtu - 3 - 6) // 12))
+
+    def _sample(self, rate: int, k: int) -> np.ndarray:
+        idx = min(self.acc_g.shape[0] - 1, math.floor(k * self.fs / rate + 1e-9))
+        return self.acc_g[idx]
+
+    def produce(self, now_s: float) -> list[Notification]:
+        """Command answers, then full notifications of the samples measured up to ``now_s``."""
+        out: list[Notification] = [(self.data_char, p) for p in self._pending]
+        self._pending = []
+        for ref, rate in self.subscriptions.items():
+            per = self._per_notification(rate)
+            last = math.floor(self.acc_g.shape[0] * rate / self.fs)
+            due = min(last, math.floor(now_s * rate + 1e-9) + 1)
+            while due - self.next_sample[ref] >= per:
+                k = self.next_sample[ref]
+                acc = np.stack([self._sample(rate, k + j) for j in range(per)])
+                stamp = self.boot_ms + round(k * 1000.0 / rate)
+                out.append((self.data_char, encode_acc_data(
+                    ref, timestamp_ms=stamp, acc_ms2=acc * STANDARD_GRAVITY_MS2)))
+                self.next_sample[ref] = k + per
+        return out
+
+    def handle_command(self, command: bytes) -> None:
+        """Apply one command; answers go out with the next notifications."""
+        self.commands.append(bytes(command))
+        if len(command) < 2 or command[1] == 0:
+            return
+        op, ref, data = command[0], command[1], command[2:]
+        if op == Command.HELLO:
+            self._pending.append(bytes([Response.COMMAND_RESULT, ref]) + b"Hello")
+        elif op == Command.UNSUBSCRIBE:
+            self.subscriptions.pop(ref, None)
+        elif op == Command.SUBSCRIBE:
+            path = data.decode("utf-8", errors="replace").strip("/")
+            parts = path.split("/")
+            if len(parts) != 3 or parts[:2] != ["Meas", "Acc"] or not parts[2].isdigit():
+                self._pending.append(_result(ref, HTTP_NOT_FOUND))
+            elif int(parts[2]) not in MOVESENSE.imu_rates_hz:
+                self._pending.append(_result(ref, HTTP_BAD_REQUEST))
+            elif ref not in self.subscriptions and \
+                    len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+                self._pending.append(_result(ref, HTTP_INSUFFICIENT_STORAGE))
+            else:
+                rate = int(parts[2])
+                self.subscriptions[ref] = rate
+                self.next_sample[ref] = math.ceil(self.clock() * rate - 1e-9)
+
+    def on_connected(self) -> None:
+        """A new connection: no subscription yet."""
+        self.subscriptions.clear()
+        self._pending = []
+
+    def on_disconnected(self) -> None:
+        """The sensor ends every subscription when the link drops."""
+        self.subscriptions.clear()
+        self._pending = []
+
+    def _on_command_write(self, _connection: Connection, value: bytes) -> None:
+        self.handle_command(bytes(value))
