@@ -68,7 +68,7 @@ class MovesensePeripheral(SimPeripheral):
                  local_name: str = "Movesense 000000000004",
                  address: str = MOVESENSE_SIM_ADDRESS, link: LocalLink | None = None) -> None:
         super().__init__(device, clock=clock, service_uuid=MOVESENSE.service_uuid,
-                         short_name="Movesense", local_name=local_name, address=address,
+                         short_name="Movesens", local_name=local_name, address=address,
                          link=link)
         self.acc_g = np.asarray(acc_g, dtype=np.float64)
         if self.acc_g.ndim != 2 or self.acc_g.shape[1] != 3:

@@ -156,7 +156,24 @@ MYO = BandKind(
     capture_sources=("myo:emg0", "myo:emg1", "myo:emg2", "myo:emg3", "myo:imu",
                      "myo:command"),
     simulator="firmware_sim.myo_sim:MyoPeripheral", simulate_choice="myo")
-BANDS: tuple[BandKind, ...] = (LEGBAND, POLAR_PMD, MYO)
+MOVESENSE = BandKind(
+    name="movesense", label="Movesense (accelerometer/gyro, GATT SensorData protocol)",
+    service_uuids=("34802252-7185-4d5d-b431-630e7050e8f0",), name_prefixes=("Movesense",),
+    roles=("shank", "foot"), default_roles=("shank",),
+    session="detector.ble.movesense_session:MovesenseSession",
+    assembler="detector.capture.movesense_source:movesense_assembler",
+    capture_sources=("movesense:data", "movesense:command"),
+    simulator="firmware_sim.movesense_sim:MovesensePeripheral", simulate_choice="movesense")
+GANGLION = BandKind(
+    name="ganglion", label="OpenBCI Ganglion (4-channel biosignal, calf EMG)",
+    service_uuids=("0000fe84-0000-1000-8000-00805f9b34fb",), name_prefixes=("Ganglion",),
+    roles=("emg",), default_roles=("emg",), max_legs=2,
+    session="detector.ble.ganglion_session:GanglionSession",
+    assembler="detector.capture.ganglion_source:ganglion_assembler",
+    capture_sources=("ganglion:data", "ganglion:command"),
+    simulator="firmware_sim.ganglion_sim:GanglionPeripheral", simulate_choice="ganglion")
+
+BANDS: tuple[BandKind, ...] = (LEGBAND, POLAR_PMD, MYO, MOVESENSE, GANGLION)
 """Every band kind, in recognition order (UUIDs first over all bands, then names)."""
 
 

@@ -115,11 +115,14 @@ class GanglionAssembler:
             base = 0
         elif self._complete and not self._fresh:
             base = self._cycle_base + cycle * (1 + self._anchors_missed)
-        else:
+        elif not self._fresh:  # same stream, cycle-aligned: a whole number of cycles
             elapsed_cycles = (received_s - self._anchor_rx_s) * GANGLION.fs_hz / cycle
             base = self._cycle_base + cycle * max(1, round(elapsed_cycles))
-            if base > self.track.frontier:
-                self.estimated_gaps += 1
+            self.estimated_gaps += base > self.track.frontier
+        else:  # a restarted stream: its first anchor is placed by the host clock alone
+            elapsed = round((received_s - self._anchor_rx_s) * GANGLION.fs_hz)
+            base = max(self.track.frontier, self._cycle_base + elapsed)
+            self.estimated_gaps += base > self.track.frontier
         self._cycle_base = base
         self._anchor_rx_s = received_s
         self._prev = counts.astype(np.int64)
