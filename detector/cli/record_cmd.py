@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 
+from detector.bands.registry import BANDS
 from detector.ble.live import LiveDisplay
 from detector.ble.live_store import LiveStore
 from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
@@ -57,9 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim = p.add_argument_group("simulation")
     sim.add_argument("--simulate", action="store_true",
                      help="record a simulated band (night model + firmware over in-process BLE)")
-    sim.add_argument("--simulate-band", choices=("legband", "polar", "myo"), default="legband",
-                     help="simulated band: our LegBand, a Polar PMD on the foot or a Myo on "
-                          "the calf (default legband)")
+    sim.add_argument("--simulate-band", choices=tuple(b.simulate_choice for b in BANDS),
+                     default="legband",
+                     help="simulated band: our LegBand, a Polar PMD on the foot, a Myo on "
+                          "the calf, a Movesense on the shank or a Ganglion's calf EMG "
+                          "(default legband)")
     sim.add_argument("--speed", type=float, default=60.0, metavar="N",
                      help="simulated seconds per real second (default 60)")
     sim.add_argument("--hours", type=float, default=1.0, metavar="H",

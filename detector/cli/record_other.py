@@ -1,7 +1,8 @@
-"""``cramp record`` for Polar PMD and Myo bands: the session for a profile, and their simulation.
+"""``cramp record`` for the consumer bands: the session for a profile, and their simulation.
 
-``--simulate --simulate-band polar|myo`` streams a simulated night (firmware_sim's night model)
-from a bumble Polar or Myo peripheral on an in-process link, sped up like the LegBand one.
+``--simulate --simulate-band polar|myo|movesense|ganglion`` streams a simulated night
+(firmware_sim's night model) from a bumble peripheral of that band on an in-process link,
+sped up like the LegBand one; the session class comes from the band registry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from detector.ble.other_bands import MyoSession, PolarSession
 from detector.ble.session_types import SessionConfig
 from detector.ble.timebase import ScaledTimebase
 from detector.config import DetectorConfig
@@ -57,11 +57,26 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     origin = scenario.start_utc.timestamp()
     link = LocalLink()
     kwargs: dict[str, Any] = {}
-    band: PolarPeripheral | MyoPeripheral
+    band: Any
     if args.simulate_band == "polar":
         band = PolarPeripheral.on_link(link, acc_g=night.foot_acc_g, fs=50, clock=clock,
                                        origin_unix_s=origin)
         kwargs["acc"] = AccSettings(sample_rate_hz=50, resolution_bits=16, range_g=8)
+    elif args.simulate_band == "movesense":  # on the shank, at the 52 Hz it offers
+        from firmware_sim.movesense_sim import MovesensePeripheral
+
+        band = MovesensePeripheral.on_link(link, acc_g=resample_poly(night.shank_acc_g, 26, 25,
+                                                                     axis=0),
+                                           fs=52, clock=clock)
+        kwargs.update(fs=52, role="shank_acc")
+    elif args.simulate_band == "ganglion":  # channel 1 over the calf, at 200 Hz
+        from detector.profiles.ganglion import GANGLION
+        from firmware_sim.ganglion_sim import GanglionPeripheral
+
+        counts = np.rint(resample_poly(night.emg_uv, 1, 5) / GANGLION.uv_per_count)
+        band = GanglionPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 4, axis=1),
+                                          clock=clock)
+        kwargs["channel"] = 0
     else:
         counts = emg_uv_to_counts(resample_poly(night.emg_uv, 1, 5),
                                   uv_per_count=MYO_EMG_UV_PER_COUNT_ASSUMED)
@@ -72,12 +87,18 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
 
     async def step() -> None:
         while not stop.is_set():
-            await band.step()
+            try:
+                await band.step()
+            except Exception as exc:  # the simulated radio's own failure: one line, go on
+                logging.getLogger(__name__).warning("simulated band: %s: %s",
+                                                    type(exc).__name__, exc)
             await asyncio.sleep(0.01)
 
     task = asyncio.ensure_future(step())
     try:
-        cls = PolarSession if args.simulate_band == "polar" else MyoSession
+        from detector.bands.registry import band_for_simulate_choice
+
+        cls = band_for_simulate_choice(args.simulate_band).load("session")
         session = cls(band.ble_device, capture_path=capture_path,
                       timebase=ScaledTimebase(clock, origin_unix_s=origin, factor=args.speed),
                       config=SessionConfig(mtu=args.mtu, watchdog_s=max(5.0, 2.0 * args.speed),
