@@ -15,6 +15,7 @@ order, so a replayed night gives the pipeline exactly what the live run gave it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,7 @@ class RoleTrack:
 
 
 class PolarAccAssembler:
-    """Polar ACC frames -> ``foot_acc`` blocks (g), indexed from the frame timestamps.
+    """Polar ACC frames -> ``foot_acc`` (or ``shank_acc``) blocks (g), indexed by timestamps.
 
     Parameters
     ----------
@@ -124,16 +125,21 @@ class PolarAccAssembler:
         Full-scale range (+-g).
     mapping : PolarFootMapping
         Device axes -> pipeline axes.
+    role : {"foot_acc", "shank_acc"}
+        Where the sensor is strapped.
     """
 
     def __init__(self, *, fs: float, range_g: float,
-                 mapping: PolarFootMapping = POLAR_ON_FOOT) -> None:
+                 mapping: PolarFootMapping = POLAR_ON_FOOT, role: str = "foot_acc") -> None:
+        if role not in ("foot_acc", "shank_acc"):
+            raise CrampInputError("polar role", f"{role!r}; expected foot_acc or shank_acc")
         self.fs = float(fs)
         self.mapping = mapping
         self.factor = 1.0
-        self.channels = {"foot_acc": foot_channel_spec(fs=fs, range_g=range_g, mapping=mapping)}
-        self.track = RoleTrack(self.channels["foot_acc"])
-        self.tracks = {"foot_acc": self.track}
+        spec = foot_channel_spec(fs=fs, range_g=range_g, mapping=mapping)
+        self.channels = {role: dataclasses.replace(spec, role=role)}  # type: ignore[arg-type]
+        self.track = RoleTrack(self.channels[role])
+        self.tracks = {role: self.track}
         self.start_unix_s: float | None = None
         self._t_ref_ns: int | None = None
         self._prev_ns: int | None = None
@@ -264,7 +270,10 @@ def polar_assembler(session: dict[str, object], *, where: str) -> PolarAccAssemb
     if not isinstance(fs, int | float) or not isinstance(range_g, int | float) or fs <= 0 \
             or range_g <= 0:
         raise CrampInputError(where, "session 'polar' settings need positive fs_hz and range_g")
-    return PolarAccAssembler(fs=float(fs), range_g=float(range_g))
+    role = meta.get("role", "foot_acc")
+    if role not in ("foot_acc", "shank_acc"):
+        raise CrampInputError(where, "session 'polar.role' must be foot_acc or shank_acc")
+    return PolarAccAssembler(fs=float(fs), range_g=float(range_g), role=str(role))
 
 
 def myo_assembler(session: dict[str, object], *, where: str) -> MyoAssembler:
