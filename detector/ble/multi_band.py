@@ -1,0 +1,183 @@
+"""One night from several bands at once: one pipeline per leg, one time base across bands.
+
+:class:`MultiBandNight` runs one band session per band concurrently (each with its own
+connection supervisor, reconnect loop, dropouts and crash-safe capture: a dropout of one band
+does not stop the others). The sessions run without their own pipeline: their blocks come
+here, are placed on the night's time base with
+:func:`~detector.capture.multi_band.band_offset_samples` (each band's first-sample time less
+the night's origin, in samples of its own rate), and go into the
+:class:`~detector.pipeline.chain.NightPipeline` of the band's leg. The night manifest
+(:mod:`detector.capture.multi_band`) names the captures, so the night replays as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from detector.ble.session_types import NullObserver, SessionObserver, SessionSummary
+from detector.capture.multi_band import BandEntry, band_offset_samples, write_manifest
+from detector.config import DetectorConfig
+from detector.episode import EpisodeEvent
+from detector.errors import CrampInputError
+from detector.pipeline.chain import NightPipeline
+from detector.pipeline.result import NightResult
+from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
+
+
+def pipeline_less(cls: type) -> type:
+    """A subclass of the band session ``cls`` whose blocks go to its observer only."""
+
+    class _Feeder(cls):  # type: ignore[misc, valid-type]
+        def _feed(self, blocks: list[tuple[str, SignalBlock]]) -> None:
+            if self._start_utc is None and self.assembler.start_unix_s is not None:
+                self._start_utc = datetime.fromtimestamp(self.assembler.start_unix_s, UTC)
+            for role, block in blocks:
+                self.observer.on_block(role, block)
+
+    _Feeder.__name__ = f"PipelineLess{cls.__name__}"
+    return _Feeder
+
+
+@dataclass
+class BandRun:
+    """One band of the night: its manifest entry and its (pipeline-less) session."""
+
+    entry: BandEntry
+    session: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiBandSummary:
+    """The night as the multi-band recorder saw it.
+
+    Attributes
+    ----------
+    bands : list of SessionSummary
+        Each band's own summary (counts, connections, dropouts, capture), in band order.
+    results : dict of str to NightResult
+        The live result of each leg's pipeline.
+    manifest_path : Path
+        The night manifest.
+    """
+
+    bands: list[SessionSummary]
+    results: dict[str, NightResult]
+    manifest_path: Path
+
+
+class _BandTap:
+    """Observer of one band session: blocks to the night, notes prefixed with the band."""
+
+    def __init__(self, night: MultiBandNight, index: int) -> None:
+        self.night = night
+        self.index = index
+
+    def on_block(self, role: str, block: SignalBlock) -> None:
+        self.night.take(self.index, role, block)
+
+    def on_episode(self, event: EpisodeEvent, *, start_utc: datetime) -> None:
+        self.night.observer.on_episode(event, start_utc=start_utc)
+
+    def on_status(self, snapshot: Any) -> None:
+        self.night.observer.on_status(snapshot)
+
+    def on_note(self, text: str) -> None:
+        entry = self.night.bands[self.index].entry
+        self.night.observer.on_note(f"{entry.band} ({entry.leg}): {text}")
+
+
+class MultiBandNight:
+    """Record one night from several bands.
+
+    Parameters
+    ----------
+    bands : sequence of BandRun
+        The bands, each with a pipeline-less session (see :func:`pipeline_less`) writing its
+        own capture into ``manifest_path``'s directory.
+    manifest_path : Path
+        Where the night manifest goes.
+    night_start_unix_s : float
+        The night's time origin (host time; before any band streams).
+    detector_config : DetectorConfig
+    observer : SessionObserver, optional
+
+    Raises
+    ------
+    CrampInputError
+        Two bands feeding one role of a leg, or a leg with neither EMG nor a shank
+        accelerometer.
+    """
+
+    def __init__(self, bands: Sequence[BandRun], *, manifest_path: Path,
+                 night_start_unix_s: float, detector_config: DetectorConfig,
+                 observer: SessionObserver | None = None) -> None:
+        self.bands = list(bands)
+        self.manifest_path = manifest_path
+        self.night_start_unix_s = night_start_unix_s
+        self.config = detector_config
+        self.observer: SessionObserver = observer or NullObserver()
+        self.channels: dict[str, dict[str, ChannelSpec]] = {}
+        for run in self.bands:
+            leg_channels = self.channels.setdefault(run.entry.leg, {})
+            for role, spec in run.session.channels.items():
+                if role in leg_channels:
+                    raise CrampInputError("--band", f"two bands feed {role} of the "
+                                          f"{run.entry.leg} leg")
+                leg_channels[role] = spec
+        start = datetime.fromtimestamp(night_start_unix_s, UTC)
+        self.pipelines = {leg: NightPipeline(ch, config=detector_config, start_utc=start,
+                                             leg=leg)
+                          for leg, ch in self.channels.items()}
+        self._offsets: list[dict[str, int] | None] = [None] * len(self.bands)
+
+    @property
+    def start_utc(self) -> datetime:
+        """The night's time origin."""
+        return datetime.fromtimestamp(self.night_start_unix_s, UTC)
+
+    def take(self, index: int, role: str, block: SignalBlock) -> None:
+        """A block from band ``index``: onto the night's time base, into its leg's pipeline."""
+        run = self.bands[index]
+        offsets = self._offsets[index]
+        if offsets is None:
+            start = run.session.assembler.start_unix_s
+            offsets = {r: band_offset_samples(start, fs=spec.fs,
+                                              night_start_unix_s=self.night_start_unix_s)
+                       for r, spec in run.session.channels.items()}
+            self._offsets[index] = offsets
+        shifted = SignalBlock(data=block.data, fs=block.fs,
+                              start_sample=block.start_sample + offsets[role])
+        self.observer.on_block(role, shifted)
+        for ev in self.pipelines[run.entry.leg].push(role, shifted):
+            self.observer.on_episode(ev, start_utc=self.start_utc)
+
+    def request_stop(self) -> None:
+        """Stop every band (Ctrl-C)."""
+        for run in self.bands:
+            run.session.request_stop()
+
+    async def run(self) -> MultiBandSummary:
+        """Record until the morning or a stop; return every band's summary and the results."""
+        write_manifest(self.manifest_path, night_start_unix_s=self.night_start_unix_s,
+                       entries=[r.entry for r in self.bands])
+        for k, run in enumerate(self.bands):
+            run.session.observer = _BandTap(self, k)
+        summaries = list(await asyncio.gather(*(r.session.run() for r in self.bands)))
+        results = {}
+        for leg, pipe in self.pipelines.items():
+            for ev in pipe.flush():
+                self.observer.on_episode(ev, start_utc=self.start_utc)
+            ends = [s.end_utc.timestamp() for s in summaries]
+            info = RecordingInfo(path=str(self.manifest_path), start_utc=self.start_utc,
+                                 duration_s=max(ends) - self.night_start_unix_s,
+                                 channels=self.channels[leg],
+                                 leg=leg if leg in ("left", "right") else "unknown",
+                                 file_format="multi-band capture")
+            results[leg] = pipe.result(info)
+        return MultiBandSummary(bands=summaries, results=results,
+                                manifest_path=self.manifest_path)

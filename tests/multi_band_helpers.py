@@ -1,0 +1,54 @@
+"""Several simulated bands and a multi-band night wired together on one stepped clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ble_helpers import Collector
+
+from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
+from detector.ble.session_types import SessionConfig, observers
+from detector.ble.simulated import ManualTimebase, SteppedDriver
+from detector.capture.multi_band import BandEntry
+from detector.config import DetectorConfig
+from firmware_sim.band_group import BandGroup
+from firmware_sim.firmware import ManualClock
+
+BandSpec = tuple[Callable[[ManualClock], Any], type, BandEntry, dict[str, Any]]
+"""(peripheral factory, session class, manifest entry, session keyword arguments)."""
+
+
+async def record_night(specs: list[BandSpec], tmp: Path, *, origin_unix_s: float,
+                       duration_s: float, outages: dict[int, tuple[tuple[float, float], ...]],
+                       config: DetectorConfig | None = None,
+                       ) -> tuple[MultiBandSummary, Collector, list[Any]]:
+    """Run a multi-band night through the real BleakClient path of every band."""
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    clock = ManualClock()
+    timebase = ManualTimebase(clock, origin_unix_s=origin_unix_s)
+    runs, bands = [], []
+    for k, (factory, cls, entry, kwargs) in enumerate(specs):
+        band = factory(clock)
+        await band.start()
+        for start, length in outages.get(k, ()):
+            band.outage(start_s=start, duration_s=length)
+        session = pipeline_less(cls)(
+            band.ble_device, capture_path=tmp / entry.capture, timebase=timebase,
+            config=SessionConfig(), detector_config=config or DetectorConfig(),
+            client_kwargs={"backend": band.client_backend}, leg=entry.leg,
+            until_s=origin_unix_s + duration_s, **kwargs)
+        runs.append(BandRun(entry=entry, session=session))
+        bands.append(band)
+    collector = Collector(now=clock)
+    night = MultiBandNight(runs, manifest_path=tmp / "night.night.json",
+                           night_start_unix_s=origin_unix_s, detector_config=config
+                           or DetectorConfig(), observer=observers(collector))
+    driver = SteppedDriver(BandGroup(bands), clock, timebase, step_s=0.1)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(night.run())
+    await driver.run(keep_going=lambda: not task.done(),
+                     hold=lambda: any(r.session.connect_pending for r in runs))
+    return task.result(), collector, bands
