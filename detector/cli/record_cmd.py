@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--config", metavar="TOML", help="detector thresholds (TOML) over defaults")
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone for local times")
     p.add_argument("--leg", choices=("left", "right"), help="leg the band is on")
+    from detector.cli.record_multi import register_options
+
+    register_options(p)
     sim = p.add_argument_group("simulation")
     sim.add_argument("--simulate", action="store_true",
                      help="record a simulated band (night model + firmware over in-process BLE)")
@@ -83,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         raise CrampInputError("--mtu", f"expected 23 to 247, got {args.mtu}")
     out_dir = args.out or platformdirs.user_data_path(APP_NAME, appauthor=False) / "captures"
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if getattr(args, "band", None) or getattr(args, "kit", None):
+        from detector.cli.record_multi import run_multi
+
+        return run_multi(args, config, out_dir)
     summary, display = asyncio.run(_record(args, config, out_dir))
     display.summary(summary)
     if summary.result is None:

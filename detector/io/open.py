@@ -27,7 +27,8 @@ def open_recording(
     min_emg_fs_hz: float,
     time_unit: str | None = None,
 ) -> EdfRecording | CsvRecording | CaptureRecording | OtherBandCapture:
-    """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip) or a band capture.
+    """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip), a band capture or
+    a multi-band night manifest (``*.night.json``; one leg's bands replayed together).
 
     The file's first bytes decide (capture, EDF and BDF magic, gzip magic); the extension
     decides otherwise (``.capture``, ``.cramp``; ``.edf``, ``.bdf``, ``.rec``; ``.csv``, ``.tsv``,
@@ -55,6 +56,10 @@ def open_recording(
         Missing file, unknown format, or any problem the reader finds.
     """
     p = Path(path)
+    if p.name.lower().endswith(".night.json") and p.is_file():  # a multi-band night
+        from detector.capture.multi_band import MultiBandRecording
+
+        return MultiBandRecording(p, min_emg_fs_hz=min_emg_fs_hz)  # type: ignore[return-value]
     try:
         with p.open("rb") as fh:
             magic = fh.read(8)

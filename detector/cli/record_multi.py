@@ -1,0 +1,391 @@
+"""``cramp record --band ROLE=ADDR ...`` and ``--simulate --kit NAME``: multi-band nights.
+
+Each ``--band`` names one band and the place it takes: ``emg=ADDR``, ``shank=ADDR``,
+``foot=ADDR``, with the leg when there are bands on both legs (``shank@right=ADDR``). The
+band's kind comes from the scan and the band registry, which also says which roles it can
+fill. The night is recorded by :class:`~detector.ble.multi_band.MultiBandNight` (one capture
+per band and a night manifest); in the morning each leg's captures are replayed together
+(the same pipeline) and stored, one stored recording per leg of the same night date, so that
+the morning report counts the night once and the "cramps in both legs" rule sees both legs.
+
+``--simulate --kit`` records one of the kits of :data:`KITS` from firmware_sim's night model,
+every band a bumble peripheral on its own in-process link reached through the real
+``BleakClient``; the truth is written beside the manifest (``<night>.night.truth.tsv``, or one
+per leg) for ``cramp eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.bands.registry import ROLE_CHANNELS, BandKind, band_named
+from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
+from detector.ble.session_types import SessionConfig
+from detector.capture.multi_band import MANIFEST_SUFFIX, BandEntry, MultiBandRecording
+from detector.config import DetectorConfig
+from detector.errors import CrampError, CrampInputError
+from detector.pipeline.result import NightResult
+
+GANGLION_MAX_SPEED = 10.0
+"""A Ganglion sends 100 packets/s; faster simulation overloads the in-process radio."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BandAssignment:
+    """One ``--band``: the role (``emg``/``shank``/``foot``), the leg and the device."""
+
+    role: str
+    leg: str
+    device: str
+
+
+def parse_band_option(text: str) -> BandAssignment:
+    """Parse ``ROLE[@LEG]=ADDR``.
+
+    Raises
+    ------
+    CrampInputError
+        Not of that form, an unknown role or leg.
+    """
+    where = "--band"
+    place, sep, device = text.partition("=")
+    role, _, leg = place.strip().lower().partition("@")
+    if not sep or not device.strip():
+        raise CrampInputError(where, f"{text!r}; expected ROLE=ADDRESS, e.g. shank=AA:BB:...")
+    if role not in ROLE_CHANNELS:
+        raise CrampInputError(where, f"role {role!r}; expected emg, shank or foot")
+    if leg not in ("", "left", "right"):
+        raise CrampInputError(where, f"leg {leg!r}; expected left or right")
+    return BandAssignment(role=role, leg=leg or "unknown", device=device.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class KitBand:
+    """One band of a simulated kit."""
+
+    band: str
+    role: str
+    leg: str = "left"
+
+
+KITS: dict[str, tuple[KitBand, ...]] = {
+    "polar-pair": (KitBand(band="polar_pmd", role="shank"),
+                   KitBand(band="polar_pmd", role="foot")),
+    "movesense-pair": (KitBand(band="movesense", role="shank"),
+                       KitBand(band="movesense", role="foot")),
+    "ganglion": (KitBand(band="ganglion", role="emg"),),
+    "ganglion-polar": (KitBand(band="ganglion", role="emg"),
+                       KitBand(band="polar_pmd", role="shank"),
+                       KitBand(band="polar_pmd", role="foot")),
+    "both-legs": (KitBand(band="ganglion", role="emg", leg="left"),
+                  KitBand(band="ganglion", role="emg", leg="right")),
+}
+"""The simulated kits of ``--kit``."""
+
+
+def register_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--band`` and ``--kit`` to ``cramp record``."""
+    p.add_argument("--band", action="append", metavar="ROLE[@LEG]=ADDR",
+                   help="a band of a multi-band night and its place: emg, shank or foot, "
+                        "with @left/@right when there are bands on both legs (repeat)")
+    p.add_argument("--kit", choices=tuple(KITS),
+                   help="with --simulate: a simulated multi-band kit")
+
+
+def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:
+    """The session class and its arguments for a band of ``kind`` in ``role``.
+
+    Raises
+    ------
+    CrampInputError
+        The band cannot fill the role.
+    """
+    if role not in kind.roles:
+        raise CrampInputError("--band", f"a {kind.label} cannot be the {role} band (it can "
+                              f"be: {', '.join(kind.roles)})")
+    channel_role = ROLE_CHANNELS[role]
+    if kind.name == "polar_pmd":
+        from detector.ble.polar_negotiated import NegotiatedPolarSession
+        from detector.profiles.polar_settings import CALF_MMG_WISH, FOOT_WISH
+
+        return NegotiatedPolarSession, {"role": channel_role,
+                                        "wish": CALF_MMG_WISH if role == "shank" else FOOT_WISH}
+    if kind.name == "movesense":
+        return kind.load("session"), {"role": channel_role,
+                                      "fs": 208 if role == "shank" else 52}
+    return kind.load("session"), {}
+
+
+def _night_paths(out_dir: Path, label: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for k in range(1000):
+        path = out_dir / f"night-{stamp}-{label}{'' if k == 0 else f'-{k}'}{MANIFEST_SUFFIX}"
+        if not path.exists():
+            return path
+    raise CrampInputError(str(out_dir), "too many nights with the same time stamp")
+
+
+def morning_results(manifest: Path, config: DetectorConfig) -> dict[str, NightResult]:
+    """Each leg's captures replayed together (what is stored)."""
+    from detector.capture.multi_band import read_manifest
+    from detector.replay import run_source
+
+    _start, entries = read_manifest(manifest)
+    out = {}
+    for leg in sorted({e.leg for e in entries}):
+        with MultiBandRecording(manifest, leg=leg, min_emg_fs_hz=config.emg.min_fs_hz) as rec:
+            out[leg] = run_source(rec, config=config, leg=leg)
+    return out
+
+
+def store_results(results: dict[str, NightResult], manifest: Path, *, db: Path | None,
+                  config: DetectorConfig) -> None:
+    """Store one recording per leg (identified by the manifest and the leg)."""
+    from detector.store import save_night
+
+    digest = hashlib.sha256(manifest.read_bytes())
+    for leg, result in results.items():
+        sha = hashlib.sha256(digest.digest() + leg.encode()).hexdigest()
+        save_night(result, db_path=db, recording_sha256=sha, timezone=config.in_bed.timezone)
+
+
+async def record_multi(args: argparse.Namespace, config: DetectorConfig, out_dir: Path
+                       ) -> tuple[MultiBandSummary, dict[str, NightResult]]:
+    """Record a multi-band night (real bands or a simulated kit); return it and the results."""
+    if args.simulate:
+        if args.kit is None:
+            raise CrampInputError("--band", "with --simulate, choose a kit with --kit")
+        summary = await _record_kit(args, config, out_dir)
+    else:
+        summary = await _record_bands(args, config, out_dir)
+    try:
+        results = morning_results(summary.manifest_path, config)
+    except CrampError as exc:
+        print(f"cramp: could not replay the night ({exc}); keeping the live result",
+              file=sys.stderr)
+        results = summary.results
+    return summary, results
+
+
+def _print_summary(summary: MultiBandSummary, results: dict[str, NightResult],
+                   entries: list[BandEntry]) -> None:
+    for entry, s in zip(entries, summary.bands, strict=True):
+        counts = ", ".join(f"{role} {c.received:,} received, {c.lost:,} lost"
+                           for role, c in s.counts.items())
+        print(f"{entry.band} ({entry.leg}, {'/'.join(entry.roles)}): {s.connections} "
+              f"connection(s), {s.dropouts} dropout(s); {counts or 'no samples'}")
+    for leg, r in results.items():
+        print(f"{leg} leg ({r.mode}): {len(r.episodes)} cramp episode(s)")
+    print(f"night manifest: {summary.manifest_path}")
+
+
+async def _run(night: MultiBandNight) -> MultiBandSummary:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, night.request_stop)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError):
+            continue
+    try:
+        return await night.run()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _record_bands(args: argparse.Namespace, config: DetectorConfig,
+                        out_dir: Path) -> MultiBandSummary:
+    from detector.ble.scan import matches, scan_bands
+    from detector.ble.timebase import WallTimebase
+
+    wanted = [parse_band_option(t) for t in args.band]
+    print("scanning for bands...", file=sys.stderr)
+    found = await scan_bands(timeout_s=10.0)
+    timebase = WallTimebase()
+    start = timebase.now_s()
+    manifest = _night_paths(out_dir, "bands")
+    runs = []
+    for k, w in enumerate(wanted):
+        band = next((b for b in found if matches(b, w.device)), None)
+        if band is None or band.device is None:
+            raise CrampInputError("--band", f"no supported band found matching {w.device!r}")
+        kind = band_named(band.profile)
+        cls, kwargs = session_for(kind, w.role)
+        entry = BandEntry(capture=f"{manifest.name.removesuffix(MANIFEST_SUFFIX)}-{k}-"
+                          f"{w.role}.cramp", band=kind.name, leg=w.leg,
+                          roles=(ROLE_CHANNELS[w.role],))
+        session = pipeline_less(cls)(band.device, capture_path=out_dir / entry.capture,
+                                     timebase=timebase, config=SessionConfig(mtu=args.mtu),
+                                     detector_config=config, leg=w.leg, **kwargs)
+        runs.append(BandRun(entry=entry, session=session))
+    night = MultiBandNight(runs, manifest_path=manifest, night_start_unix_s=start,
+                           detector_config=config)
+    return await _run(night)
+
+
+async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
+                      out_dir: Path) -> MultiBandSummary:
+    from detector.ble.timebase import ScaledTimebase
+    from firmware_sim.firmware import ScaledClock
+
+    kit = KITS[args.kit]
+    speed = float(args.speed)
+    if any(b.band == "ganglion" for b in kit) and speed > GANGLION_MAX_SPEED:
+        print(f"a Ganglion sends 100 packets/s: simulating at {GANGLION_MAX_SPEED:g}x, not "
+              f"{speed:g}x", file=sys.stderr)
+        speed = GANGLION_MAX_SPEED
+    if not speed > 0 or not 1 / 60 <= args.hours <= 2:
+        raise CrampInputError("--speed/--hours", "expected --speed > 0 and --hours from 0.017 "
+                              "to 2 for a simulated kit")
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    nights = simulate_legs(kit, hours=args.hours, seed=args.seed)
+    origin = min(n[0].start_utc.timestamp() for n in nights.values())
+    clock = ScaledClock(factor=speed)
+    timebase = ScaledTimebase(clock, origin_unix_s=origin, factor=speed)
+    manifest = _night_paths(out_dir, f"kit{args.kit.replace('-', '')}")
+    runs, bands = [], []
+    for k, kb in enumerate(kit):
+        _scenario, night = nights[kb.leg]
+        band = await _peripheral(kb, night, clock=clock, origin_unix_s=origin, index=k)
+        kind = band_named(kb.band)
+        cls, kwargs = session_for(kind, kb.role)
+        if kb.band == "polar_pmd":  # the simulated Polar offers the night model's 50 Hz
+            from detector.profiles.polar_settings import AccWish
+
+            kwargs["wish"] = AccWish(fs_hz=50, min_fs_hz=25, range_g=8)
+        if kb.band == "movesense":
+            kwargs["fs"] = 52
+        entry = BandEntry(capture=f"{manifest.name.removesuffix(MANIFEST_SUFFIX)}-{k}-"
+                          f"{kb.role}-{kb.leg}.cramp", band=kind.name, leg=kb.leg,
+                          roles=(ROLE_CHANNELS[kb.role],))
+        session = pipeline_less(cls)(
+            band.ble_device, capture_path=out_dir / entry.capture, timebase=timebase,
+            config=SessionConfig(mtu=args.mtu, watchdog_s=max(5.0, 2.0 * speed),
+                                 command_timeout_s=max(10.0, 10.0 * speed)),
+            detector_config=config, client_kwargs={"backend": band.client_backend},
+            leg=kb.leg, until_s=origin + args.hours * 3600.0,
+            session_info={"simulated": {"seed": args.seed, "speed": speed, "kit": args.kit}},
+            **kwargs)
+        runs.append(BandRun(entry=entry, session=session))
+        bands.append(band)
+        await band.start()
+    _write_truth(nights, manifest)
+    night = MultiBandNight(runs, manifest_path=manifest, night_start_unix_s=origin,
+                           detector_config=config)
+    print(f"simulated {args.kit} night of {args.hours:g} h at {speed:g}x (about "
+          f"{args.hours * 3600 / speed:.0f} s); Ctrl-C stops it")
+    stop = asyncio.Event()
+
+    async def step() -> None:
+        from firmware_sim.band_group import BandGroup
+
+        group = BandGroup(bands)
+        while not stop.is_set():
+            try:
+                await group.step()
+            except Exception as exc:  # the simulated radio's own failure: one line, go on
+                logging.getLogger(__name__).warning("simulated band: %s: %s",
+                                                    type(exc).__name__, exc)
+            await asyncio.sleep(0.01)
+
+    task = asyncio.ensure_future(step())
+    try:
+        return await _run(night)
+    finally:
+        stop.set()
+        await task
+
+
+def simulate_legs(kit: tuple[KitBand, ...], *, hours: float,
+                  seed: int) -> dict[str, tuple[Any, Any]]:
+    """One simulated night (scenario, signals) per leg of the kit, cramps on each leg."""
+    from firmware_sim.night import random_scenario, synthesize
+
+    out = {}
+    legs = sorted({b.leg for b in kit})
+    seeds = np.random.SeedSequence(seed).spawn(2 * len(legs))
+    for k, leg in enumerate(legs):
+        scenario = random_scenario(duration_s=hours * 3600.0 + 60.0, fs_emg=1000.0,
+                                   fs_acc=50.0, rng=np.random.default_rng(seeds[2 * k]),
+                                   n_cramps=max(1, round(hours)), leg=leg,  # type: ignore[arg-type]
+                                   rest_emg_uv_rms=12.0)
+        if k:  # both legs: the same night, the second leg's events on its own clock
+            scenario = _same_start(scenario, out[legs[0]][0].start_utc)
+        out[leg] = (scenario, synthesize(scenario, rng=np.random.default_rng(seeds[2 * k + 1])))
+    return out
+
+
+def _same_start(scenario: Any, start_utc: datetime) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(scenario, start_utc=start_utc)
+
+
+async def _peripheral(kb: KitBand, night: Any, *, clock: Any, origin_unix_s: float,
+                      index: int) -> Any:
+    from bumble.link import LocalLink
+    from scipy.signal import resample_poly
+
+    link = LocalLink()
+    address = f"D0:5B:A4:00:02:{index:02X}"
+    if kb.band == "polar_pmd":
+        from firmware_sim.polar_sim import PolarPeripheral
+
+        acc = night.shank_acc_g if kb.role == "shank" else night.foot_acc_g
+        return PolarPeripheral.on_link(link, acc_g=acc, fs=50, clock=clock,
+                                       origin_unix_s=origin_unix_s, address=address)
+    if kb.band == "movesense":
+        from firmware_sim.movesense_sim import MovesensePeripheral
+
+        acc = night.shank_acc_g if kb.role == "shank" else night.foot_acc_g
+        return MovesensePeripheral.on_link(link, acc_g=resample_poly(acc, 26, 25, axis=0),
+                                           fs=52, clock=clock, address=address)
+    from detector.profiles.ganglion import GANGLION
+    from firmware_sim.ganglion_sim import GanglionPeripheral
+
+    counts = np.rint(resample_poly(night.emg_uv, 1, 5) / GANGLION.uv_per_count)
+    return GanglionPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 4, axis=1),
+                                      clock=clock, address=address)
+
+
+def _write_truth(nights: dict[str, tuple[Any, Any]], manifest: Path) -> None:
+    from detector.safe_files import write_private_text
+
+    base = manifest.name.removesuffix(".json")  # "<night>.night": cramp eval's stem
+    for leg, (scenario, _night) in nights.items():
+        rows = ["onset\tduration\ttrial_type\tleg"] + [
+            f"{e.onset_s:.3f}\t{e.duration_s:.3f}\tcramp\t{leg}"
+            for e in scenario.events if e.kind == "cramp"]
+        name = f"{base}.truth.tsv" if len(nights) == 1 else f"{base}-{leg}.truth.tsv"
+        write_private_text(manifest.parent / name, "\n".join(rows) + "\n")
+
+
+def run_multi(args: argparse.Namespace, config: DetectorConfig, out_dir: Path) -> int:
+    """``cramp record`` with ``--band`` or ``--kit``: record, store, report."""
+    summary, results = asyncio.run(record_multi(args, config, out_dir))
+    _print_summary(summary, results, [r.entry for r in _entries(summary)])
+    if not args.no_store and results:
+        store_results(results, summary.manifest_path, db=args.db, config=config)
+        print(f"stored the night ({len(results)} leg(s))")
+    return 0
+
+
+def _entries(summary: MultiBandSummary) -> list[Any]:
+    from detector.capture.multi_band import read_manifest
+
+    _start, entries = read_manifest(summary.manifest_path)
+    return [BandRun(entry=e, session=None) for e in entries]
