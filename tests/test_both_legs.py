@@ -1,0 +1,66 @@
+"""A band on each leg: one pipeline per leg, episodes carry their leg, the red flag fires."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bumble.link import LocalLink
+from multi_band_helpers import record_night
+from scipy.signal import resample_poly
+
+from detector.ble.ganglion_session import GanglionSession
+from detector.capture.multi_band import BandEntry, MultiBandRecording
+from detector.cli.main import main
+from detector.cli.record_multi import KITS, morning_results, simulate_legs, store_results
+from detector.config import DetectorConfig
+from detector.errors import CrampInputError
+from detector.profiles.ganglion import GANGLION
+from firmware_sim.ganglion_sim import GanglionPeripheral
+
+
+def _ganglion(night, index: int):  # type: ignore[no-untyped-def]
+    counts = np.rint(resample_poly(night.emg_uv, 1, 5) / GANGLION.uv_per_count)
+    return lambda clock: GanglionPeripheral.on_link(
+        LocalLink(), emg_counts=np.repeat(counts[:, None], 4, axis=1), clock=clock,
+        address=f"D0:5B:A4:00:03:{index:02X}")
+
+
+def _causes(db: Path, capsys: pytest.CaptureFixture[str]) -> set[str]:
+    assert main(["causes", "--db", str(db), "--json"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out[out.index("{"):])
+    return {f["rule_id"] for f in doc["findings"]}
+
+
+def test_cramps_on_both_legs_are_one_night_and_raise_the_red_flag(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nights = simulate_legs(KITS["both-legs"], hours=0.05, seed=2)
+    origin = nights["left"][0].start_utc.timestamp()
+    specs = [(_ganglion(nights[leg][1], k), GanglionSession,
+              BandEntry(capture=f"{leg}.cramp", band="ganglion", leg=leg, roles=("emg",)), {})
+             for k, leg in enumerate(("left", "right"))]
+    summary, _collector, _bands = asyncio.run(record_night(
+        specs, tmp_path, origin_unix_s=origin, duration_s=165.0, outages={}))
+    manifest = summary.manifest_path
+    results = morning_results(manifest, DetectorConfig())
+    for leg in ("left", "right"):
+        truth = [e.onset_s for e in nights[leg][0].events if e.kind == "cramp"]
+        found = results[leg].episodes
+        assert len(found) == len(truth) == 1 and abs(found[0].onset_s - truth[0]) < 5.0
+        assert {e.leg for e in found} == {leg}
+        assert [e.onset_s for e in summary.results[leg].episodes] == \
+            [e.onset_s for e in found]  # live == replay
+    with pytest.raises(CrampInputError, match="both legs"):
+        MultiBandRecording(manifest)
+    db = tmp_path / "store.sqlite"
+    store_results(results, manifest, db=db, config=DetectorConfig())
+    assert "both_legs" in _causes(db, capsys)
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "r.html")]) == 0
+    # positive control: the left leg alone is the same night without the red flag
+    db_left = tmp_path / "left.sqlite"
+    store_results({"left": results["left"]}, manifest, db=db_left, config=DetectorConfig())
+    assert "both_legs" not in _causes(db_left, capsys)
