@@ -1,0 +1,74 @@
+"""Multi-band nights without radio: options, roles, manifests, time base."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from detector.bands.registry import band_named
+from detector.capture.multi_band import (
+    BandEntry,
+    MultiBandRecording,
+    band_offset_samples,
+    read_manifest,
+    write_manifest,
+)
+from detector.cli.record_multi import KITS, parse_band_option, session_for
+from detector.errors import CrampInputError
+
+
+def test_band_option_parsing() -> None:
+    b = parse_band_option("shank@right=AA:BB:CC:DD:EE:FF")
+    assert (b.role, b.leg, b.device) == ("shank", "right", "AA:BB:CC:DD:EE:FF")
+    assert parse_band_option(" EMG = Ganglion-1234").leg == "unknown"
+    for bad, match in (("shank", "ROLE=ADDRESS"), ("calf=AA", "role 'calf'"),
+                       ("foot@middle=AA", "leg 'middle'"), ("foot=", "ROLE=ADDRESS")):
+        with pytest.raises(CrampInputError, match=match):
+            parse_band_option(bad)
+
+
+def test_roles_come_from_the_registry() -> None:
+    cls, kwargs = session_for(band_named("polar_pmd"), "shank")
+    assert cls.__name__ == "NegotiatedPolarSession" and kwargs["role"] == "shank_acc"
+    assert kwargs["wish"].fs_hz == 416
+    assert session_for(band_named("movesense"), "foot")[1] == {"role": "foot_acc", "fs": 52}
+    with pytest.raises(CrampInputError, match="cannot be the emg band"):
+        session_for(band_named("polar_pmd"), "emg")
+    with pytest.raises(CrampInputError, match="cannot be the foot band"):
+        session_for(band_named("ganglion"), "foot")
+    for kit in KITS.values():  # every kit is buildable from the registry
+        for kb in kit:
+            session_for(band_named(kb.band), kb.role)
+
+
+def test_offsets_put_every_band_on_the_night_time_base() -> None:
+    assert band_offset_samples(1000.5, night_start_unix_s=1000.0, fs=416) == 208
+    assert band_offset_samples(1000.0, night_start_unix_s=1000.0, fs=50) == 0
+    assert band_offset_samples(1002.01, night_start_unix_s=1000.0, fs=200) == 402
+
+
+def test_manifest_round_trip_and_bad_manifests(tmp_path: Path) -> None:
+    entries = [BandEntry(capture="a.cramp", band="ganglion", leg="left", roles=("emg",)),
+               BandEntry(capture="b.cramp", band="polar_pmd", leg="right",
+                         roles=("shank_acc",))]
+    path = tmp_path / "n.night.json"
+    write_manifest(path, night_start_unix_s=123.5, entries=entries)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_manifest(path) == (123.5, entries)
+    with pytest.raises(CrampInputError, match="both legs; choose one"):
+        MultiBandRecording(path)
+    with pytest.raises(CrampInputError, match="file not found|cannot read"):
+        MultiBandRecording(path, leg="left")  # the capture is missing
+    for doc, match in (({"format": "x"}, "not a night manifest"),
+                       ({"format": "cramp-night/1", "bands": []}, "needs a number"),
+                       ({"format": "cramp-night/1", "night_start_unix_s": 1,
+                         "bands": [{"capture": "../x", "band": "g", "leg": "l",
+                                    "roles": []}]}, "a file name")):
+        path.write_text(json.dumps(doc))
+        with pytest.raises(CrampInputError, match=match):
+            read_manifest(path)
+    path.write_text("{")
+    with pytest.raises(CrampInputError, match="cannot read the night manifest"):
+        read_manifest(path)
