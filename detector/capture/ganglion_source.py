@@ -25,7 +25,6 @@ from detector.capture.other_sources import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.ganglion import (
     GANGLION,
-    GanglionCalfMapping,
     PacketKind,
     decode_packet,
     emg_channel_spec,
@@ -155,17 +154,3 @@ def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAss
     if not isinstance(channel, int) or isinstance(channel, bool):
         raise CrampInputError(where, "session 'ganglion.channel' must be an integer 0-3")
     return GanglionAssembler(channel=channel)
-
-
-def mapping_channel(mapping: GanglionCalfMapping, *, leg: str) -> int:
-    """The Ganglion channel ``mapping`` puts on ``leg``.
-
-    Raises
-    ------
-    CrampInputError
-        No channel for that leg.
-    """
-    for ch, channel_leg in mapping.channel_legs.items():
-        if channel_leg == leg:
-            return ch
-    raise CrampInputError("--ganglion-channels", f"no channel assigned to the {leg} leg")

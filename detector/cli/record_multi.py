@@ -191,6 +191,16 @@ def _print_summary(summary: MultiBandSummary, results: dict[str, NightResult],
     print(f"night manifest: {summary.manifest_path}")
 
 
+def _display(runs: list[BandRun], config: DetectorConfig, timebase: Any) -> Any:
+    """The live display over every band's channels (episodes as they start, notes, status)."""
+    from detector.ble.live import LiveDisplay
+    from detector.pipeline.night_window import resolve_timezone
+
+    channels = {role: spec for r in runs for role, spec in r.session.channels.items()}
+    return LiveDisplay(channels, tz=resolve_timezone(config.in_bed.timezone),
+                       now_s=timebase.now_s)
+
+
 async def _run(night: MultiBandNight) -> MultiBandSummary:
     import signal
 
@@ -235,7 +245,7 @@ async def _record_bands(args: argparse.Namespace, config: DetectorConfig,
                                      detector_config=config, leg=w.leg, **kwargs)
         runs.append(BandRun(entry=entry, session=session))
     night = MultiBandNight(runs, manifest_path=manifest, night_start_unix_s=start,
-                           detector_config=config)
+                           detector_config=config, observer=_display(runs, config, timebase))
     return await _run(night)
 
 
@@ -288,8 +298,8 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
         await band.start()
     _write_truth(nights, manifest)
     night = MultiBandNight(runs, manifest_path=manifest, night_start_unix_s=origin,
-                           detector_config=config)
-    print(f"simulated {args.kit} night of {args.hours:g} h at {speed:g}x (about "
+                           detector_config=config, observer=_display(runs, config, timebase))
+    print(f"simulated {args.kit} night of {args.hours:g} h at {speed:.3g}x (about "
           f"{args.hours * 3600 / speed:.0f} s); Ctrl-C stops it")
     stop = asyncio.Event()
 
