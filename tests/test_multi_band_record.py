@@ -54,7 +54,7 @@ def test_ganglion_plus_polar_pair_one_time_base_gaps_per_band(tmp_path: Path) ->
          {"acc": AccSettings(sample_rate_hz=50, resolution_bits=16, range_g=8)}),
     ]
     summary, collector, _bands = asyncio.run(record_night(
-        specs, tmp_path, origin_unix_s=origin, duration_s=200.0,
+        specs, tmp_path, origin_unix_s=origin, duration_s=130.0,
         outages={2: ((60.0, 5.0),)}))
     emg_s, shank_s, foot_s = summary.bands
     # the foot's dropout did not stop the others
