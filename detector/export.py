@@ -156,6 +156,29 @@ def write_text_file(out: Path, text: str, *, force: bool) -> Path:
     return publish_file(out, lambda p: p.write_text(text, encoding="utf-8"), force=force)
 
 
+def write_new_report(folder: Path, stem: str, text: str) -> Path:
+    """Write ``folder/stem.html``, or ``stem-2.html``, ``stem-3.html``... if taken.
+
+    Never replaces a file: an earlier report stays as it was.
+
+    Raises
+    ------
+    CrampInputError
+        If the folder is missing or 999 names are taken.
+    """
+    for k in range(1, 1000):
+        out = Path(folder) / f"{stem}{'' if k == 1 else f'-{k}'}.html"
+        if out.exists():
+            continue
+        try:
+            return write_text_file(out, text, force=False)
+        except CrampInputError:
+            if out.exists():  # taken meanwhile: try the next name
+                continue
+            raise
+    raise CrampInputError(str(folder), f"999 reports named {stem}*.html already exist")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:

@@ -109,9 +109,16 @@ def test_numbers_in_html_match_the_stored_night(tmp_path: Path) -> None:
     assert [float(r["data-duration-s"]) for r in page.rows] == [20.0, 95.0, 40.0]
     assert [datetime.fromisoformat(r["data-onset-utc"]) for r in page.rows] == [
         e.onset_utc for e in eps]
-    # one timeline and one close-up per episode
-    assert html.count("<svg") == 1 + len(eps)
-    assert html.count("Close-up of cramp") == len(eps)
+    # one timeline and one close-up per episode, each in a wide and a narrow layout
+    assert html.count("<svg") == 2 * (1 + len(eps))
+    assert html.count('<div class="wide">') == html.count('<div class="narrow">') == 1 + len(eps)
+    assert html.count("Close-up of cramp") == 2 * len(eps)
+    # the first screen: the night in one line before anything else, disclaimers once at the end
+    head = html.index('id="last-night"')
+    assert "3 cramps, longest 1 min 35 s, first at 22:05, left calf" in html[head:head + 400]
+    assert head < html.index("When to see a clinician") < html.index("The night at a glance")
+    assert html.lower().count("not a diagnosis") == 1
+    assert html.index("not a diagnosis") > html.index('id="about"')
 
 
 def test_report_has_no_external_reference(one_night: tuple[Path, NightResult],
@@ -141,13 +148,19 @@ def test_report_file_is_private_named_by_date_and_never_overwritten(
     out = work / "cramp-report-2024-03-03.html"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     out.write_text("old")
+    assert cramp(["report", "--db", str(db)]) == 0  # a new name, the old report kept
+    second = work / "cramp-report-2024-03-03-2.html"
+    assert out.read_text() == "old"
+    assert second.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert stat.S_IMODE(second.stat().st_mode) == 0o600
     with pytest.raises(CrampInputError, match="already exists"):
-        cramp(["report", "--db", str(db)])
+        cramp(["report", "--db", str(db), "--out", str(out)])
     assert out.read_text() == "old"
     cramp(["report", "--db", str(db), "--force"])
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert sorted(os.listdir(work)) == ["cramp-report-2024-03-03.html"]  # no temp left
+    assert sorted(os.listdir(work)) == ["cramp-report-2024-03-03-2.html",
+                                        "cramp-report-2024-03-03.html"]  # no temp left
 
 
 def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
@@ -168,6 +181,9 @@ def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
     assert page.flags[0][1] == "urgent"
     assert "12 min" in html
     assert html.index("When to see a clinician") < html.index("Night of Sunday 3 March 2024,")
+    # the two legs' recordings of that night are one night: one section, counts together
+    assert html.count('class="night"') == 1
+    assert "bands on the left leg and the right leg" in html
     assert "Possible contributing factors" in html
     assert "No diary-based analysis is available yet" in html
     assert "This is not a diagnosis" in html
@@ -176,7 +192,7 @@ def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
                  "you have a ", "diagnosed with", "caused by"):
         assert word not in lower, word
     # both recordings of the night are shown
-    assert "band on the left leg" in html and "band on the right leg" in html
+    assert "band on the left leg" in lower and "band on the right leg" in lower
 
 
 def test_no_flags_when_nothing_is_seen(one_night: tuple[Path, NightResult],
@@ -259,10 +275,10 @@ def test_bad_choices_are_one_line_errors(one_night: tuple[Path, NightResult], tm
 
 
 def test_empty_or_missing_store(tmp_path: Path) -> None:
-    with pytest.raises(CrampInputError, match="no episode store"):
+    with pytest.raises(CrampInputError, match="no nights in this store yet"):
         cramp(["report", "--db", str(tmp_path / "none.sqlite3")])
     connect(tmp_path / "empty.sqlite3").close()
-    with pytest.raises(CrampInputError, match="no nights stored yet"):
+    with pytest.raises(CrampInputError, match="no nights in this store yet"):
         cramp(["report", "--db", str(tmp_path / "empty.sqlite3")])
 
 
@@ -286,7 +302,8 @@ def test_machine_zone_is_named_when_no_zone_stored(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     cramp(["report", "--db", str(db), "--out", str(out), "--night",
            parse_night_date(_only_date(db)).isoformat()])
-    assert "this computer's local time" in unescape(out.read_text(encoding="utf-8"))
+    assert "this computer's time zone" in unescape(out.read_text(encoding="utf-8"))
+    assert "local time (" not in unescape(out.read_text(encoding="utf-8"))
 
 
 def _only_date(db: Path) -> str:

@@ -9,7 +9,9 @@ from datetime import timedelta, tzinfo
 from typing import Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
+from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.config import DetectorConfig
+from detector.errors import CrampInputError
 from detector.pipeline.night_window import resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.replay import replay_path
@@ -23,17 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "through the detector and print their cramp episodes.")
     p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
     p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
-    store = p.add_mutually_exclusive_group()
-    store.add_argument("--db", metavar="PATH", help="episode store file (default: the user data "
-                       "directory's episodes.sqlite3)")
+    store = p.add_argument_group(
+        "where the nights go", "Replays go to the replays store, kept apart from your own "
+        "nights; --store personal (or --db) when the files are nights of yours.")
+    add_store_choice(store, default="replays", verb="write")
     store.add_argument("--no-store", action="store_true",
-                       help="do not write the nights to the episode store")
+                       help="do not write the nights to any episode store")
     add_recording_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
+    if args.no_store and (args.db is not None or args.store is not None):
+        raise CrampInputError("--no-store", "cannot be combined with --db or --store")
     config = config_from_args(args)
     channel_map = channel_map_from_args(args)
     results = [
@@ -62,15 +67,17 @@ def run(args: argparse.Namespace) -> int:
 def _store(results: list[NightResult], args: argparse.Namespace,
            config: DetectorConfig) -> None:
     """Save each night to the episode store (same recording again = same night, re-tuned)."""
-    from pathlib import Path
+    from detector.store import save_night
 
-    from detector.store import default_db_path, save_night
-
-    db = Path(args.db) if args.db else default_db_path()
+    db = db_path_from_args(args)
     for r in results:
         save_night(r, db_path=db, recording_sha256=file_sha256(r.info.path),
                    timezone=config.in_bed.timezone)
-    print(f"stored {len(results)} night(s) in {db}", file=sys.stderr)
+    n = len(results)
+    kind = args.store or ("replays" if args.db is None else None)
+    what = f"the {kind} store ({db})" if kind else str(db)
+    see = f"; `cramp report --store {kind}` shows them" if kind and kind != "personal" else ""
+    print(f"stored {n} recording{'s' if n != 1 else ''} in {what}{see}", file=sys.stderr)
 
 
 def format_result(result: NightResult, *, tz: tzinfo) -> str:
