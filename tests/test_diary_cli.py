@@ -159,7 +159,7 @@ def test_causes_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert cramp(["causes", "--db", str(db), "--last", "7"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Nights 2024-02-26 to 2024-03-03: 7 recorded, 4 with cramps, "
-                          "1 diary entries.")
+                          "1 diary entry.")
     assert out.index("[URGENT]") < out.index("[see a clinician]") < out.index(
         "[Older age; well established]") < out.index("[Alcohol; plausible]") < out.index(
         "[advice]")

@@ -42,13 +42,16 @@ _SUBSTANCE = (r"magnesium|potassium|calcium|sodium|vitamin|b12|supplement|minera
               r"capsule|tincture|infusion|herb|thyme|linden|camphor|garlic|chicory|quinine|"
               r"tonic|medicine|medication|drug|mydocalm|tolperisone|gabapentin|phenytoin|"
               r"valpro|lamotrigine|phenobarbital|diltiazem|citrate|salt|ointment|vodka|"
-              r"alcohol|\bdose|\bmg\b|milligram|teaspoon|tablespoon")
+              r"\bdose|\bmg\b|milligram|teaspoon|tablespoon")
 _MEDICINE = (r"medicine|medication|tablet|pill|drug|diuretic|statin|inhaler|prescription|"
              r"\bdose|treatment|nifedipine|iron|estrogen|raloxifene|naproxen|teriparatide|"
              r"niacin")
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("piercing the skin", re.compile(
+    ("taking a substance", re.compile(
+        rf"^(?:take|use|swallow|eat|have|add|include|buy|order|apply|rub|put|drink|chew|"
+        rf"start|begin|supplement|replenish|top up|get|try|consider)\b.*(?:{_SUBSTANCE})",
+        re.I)),    ("piercing the skin", re.compile(
         r"^(?:prick|pierce|puncture|inject|stick|jab)\b|"
         r"^(?:use|try|get|have|apply|do)\b.*\b(?:needle|acupunct|pin\b)", re.I)),
     ("stopping a medicine", re.compile(
@@ -58,9 +61,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(?:drink|sip|increase|boost|raise|up)\b.*(?:water|fluid|glass|liquid|drink|more|"
         r"litre|liter|plenty)|^(?:stay|keep|remain)\s+(?:well\s+)?hydrated|^(?:rehydrate|"
         r"hydrate)\b", re.I)),
-    ("taking a substance", re.compile(
-        rf"^(?:take|use|swallow|eat|have|add|include|buy|order|apply|rub|put|drink|chew|"
-        rf"start|begin|supplement|replenish|top up|get)\b.*(?:{_SUBSTANCE})", re.I)),
+
 )
 
 
@@ -89,6 +90,6 @@ def instructions(text: str) -> list[str]:
         if re.match(r"^(?:do not|don't|never|no)\b", core, re.I):
             continue  # a prohibition is not an instruction to do it
         for kind, rx in _RULES:
-            if rx.search(core) and kind not in found:
+            if (rx.search(core) or rx.search(sentence)) and kind not in found:
                 found.append(kind)
     return found
