@@ -273,7 +273,8 @@ def test_kidney_failure_gets_no_drinking_advice(tmp_path: Path) -> None:
 def test_every_rule_kind_in_order(tmp_path: Path) -> None:
     report = everything(tmp_path / "e.sqlite3")
     kinds = [f.kind for f in report.findings]
-    assert kinds == sorted(kinds, key=["red_flag", "factor", "claim", "association", "advice"].index)
+    order = ["red_flag", "factor", "claim", "association", "advice"]
+    assert kinds == sorted(kinds, key=order.index)
     levels = [f.level for f in report.red_flags]
     assert levels == sorted(levels, key=["urgent", "see_clinician"].index)
     strengths = [f.strength for f in report.findings if f.kind == "factor"]

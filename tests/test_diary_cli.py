@@ -210,8 +210,9 @@ def test_report_shows_findings_with_red_flags_first(tmp_path: Path,
     findings = re.findall(r'data-finding="([\w:]+)"', html)
     assert findings.index("pregnancy") < findings.index("laba") < findings.index(
         "bedtime_stretching")
-    assert html.index('data-flag="long_cramp"') < html.index('data-finding="pregnancy"') \
-        < html.index('class="night"')
+    # first screen: the night in a line, red flags, the night; factors after the nights
+    assert html.index('id="last-night"') < html.index('data-flag="long_cramp"') \
+        < html.index('class="night"') < html.index('data-finding="pregnancy"')
     assert "No diary-based analysis" not in html
     assert "not a diagnosis" in html.lower()
     capsys.readouterr()
