@@ -96,7 +96,8 @@ ul.findings li.association { border-left-color: #2b7a3d; }
 ul.findings li.advice { border-left-color: #4a7ab0; }
 ul.findings .advice { display: block; font-style: italic; }
 figure { margin: 1em 0; }
-figcaption { font-size: 0.95em; color: #222222; }
+figcaption, .caption { font-size: 0.95em; color: #222222; }
+td.time { white-space: nowrap; }
 svg.plot { display: block; width: 100%; height: auto; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 22px; font-size: 0.9em; margin: 6px 0; }
 .swatch { display: inline-block; width: 1.1em; height: 1.1em; vertical-align: -0.15em;
@@ -111,6 +112,10 @@ footer p { margin: 0.4em 0; }
   h2 { font-size: 1.3em; }
   .wide { display: none; }
   .narrow { display: block; }
+  dl.summary { grid-template-columns: 1fr 1fr; gap: 8px; }
+  dl.summary div { padding: 6px 10px; }
+  dl.summary dd { font-size: 1.15em; }
+  dl.summary dd small { display: block; }
   th, td { padding: 6px 6px; }
   table { font-size: 0.9em; }
 }
@@ -213,8 +218,9 @@ def _episode_table(night: SleepNight, local: tzinfo | None) -> str:
         rows.append(
             f'<tr data-onset-utc="{_e(e.onset_utc.isoformat())}" '
             f'data-duration-s="{e.duration_s:.6g}">'
-            f"<td>{i}</td><td>{_e(format_clock(e.onset_utc, local))}</td>"
-            f"<td>{_e(format_duration(e.duration_s))}</td><td>{_e(episode_label(e))}</td>"
+            f'<td>{i}</td><td class="time">{_e(format_clock(e.onset_utc, local))}</td>'
+            f'<td class="time">{_e(format_duration(e.duration_s))}</td>'
+            f'<td class="time">{_e(episode_label(e))}</td>'
             f'<td class="num">{_e(peak)}</td><td class="num">{_e(angle)}</td>'
             f'<td class="num">{round(100 * e.confidence)}%</td>'
             f"<td>{_e('; '.join(notes)) or '&nbsp;'}</td></tr>")
@@ -241,12 +247,16 @@ def night_title(night: SleepNight, local: tzinfo | None) -> str:
     return title
 
 
-def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None) -> str:
+def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None, *,
+                   first: bool) -> str:
+    """One night: its picture first, then its numbers, cramp table and close-ups."""
     uid = f"n{s.key.replace('-', '')}"
+    line = headline(s, local)
     parts = [f'<section class="night" id="night-{_e(s.key)}">',
-             f"<h2>{_e(night_title(night, local))}</h2>",
-             f'<p class="headline">{_e(headline(s, local)[:1].upper() + headline(s, local)[1:])}'
-             "</p>", _summary_block(s, local), "<h3>The night at a glance</h3>"]
+             f"<h2>{_e(night_title(night, local))}</h2>"]
+    if not first:  # the first night's line is already at the top of the page
+        parts.append(f'<p class="headline">{_e(line[:1].upper() + line[1:])}</p>')
+    parts.append("<h3>The night at a glance</h3>")
     window = (night.start_utc, night.end_utc)
     numbers: dict[tuple[int, int], int] = {}
     for k, (rec, e) in enumerate(night.episodes, start=1):
@@ -270,10 +280,11 @@ def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None) -> 
 
         parts.append(f"<figure>{_both(plot)}</figure>")
     if any(r.trace is not None and r.trace.n_seconds > 0 for r in night.recordings):
-        parts.append(f"<figcaption>{_legend()}Blue line: the calf muscle's activity (highest "
-                     "value in each short stretch). Green line: how far the toes point down. "
-                     "Numbers mark the cramps in the table below.</figcaption>")
-    parts += ["<h3>Cramps</h3>", _episode_table(night, local)]
+        parts.append(f'<p class="caption">{_legend()}Blue line: the calf muscle\'s activity '
+                     "(highest value in each short stretch). Green line: how far the toes "
+                     "point down. Numbers mark the cramps in the table below.</p>")
+    parts += ["<h3>The night in numbers</h3>", _summary_block(s, local),
+              "<h3>Cramps</h3>", _episode_table(night, local)]
     pairs = [(rec, e) for rec, e in night.episodes
              if rec.trace is not None and rec.trace.n_seconds > 0]
     if pairs:
@@ -448,8 +459,9 @@ def render_html(data: ReportData) -> str:
     last, s_last = data.nights[0], data.summaries[0]
     line = headline(s_last, data.local)
     which = "Last night" if len(data.nights) == 1 else "Latest night"
-    sections = "".join(_night_section(n, s, data.local)
-                       for n, s in zip(data.nights, data.summaries, strict=True))
+    sections = "".join(_night_section(n, s, data.local, first=i == 0)
+                       for i, (n, s) in enumerate(zip(data.nights, data.summaries,
+                                                      strict=True)))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -46,6 +46,8 @@ class Layout:
     right: int
     font: int
     max_time_ticks: int
+    tall: float = 1.0
+    """Panel heights are multiplied by this (a phone's plot is taller for its width)."""
 
     @property
     def plot_w(self) -> int:
@@ -53,7 +55,7 @@ class Layout:
 
 
 WIDE = Layout(width=1000, left=64, right=34, font=17, max_time_ticks=14)
-NARROW = Layout(width=560, left=52, right=26, font=19, max_time_ticks=6)
+NARROW = Layout(width=520, left=54, right=26, font=21, max_time_ticks=5, tall=1.45)
 
 
 def _f(x: float) -> str:
@@ -304,9 +306,9 @@ def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
     y_bed = row
     y_post = y_bed + 20 + row
     y_emg = y_post + 20 + row
-    h_emg = 140
+    h_emg = round(140 * lay.tall)
     y_ang = y_emg + h_emg + row + 4
-    h_ang = 110
+    h_ang = round(110 * lay.tall)
     y_sig = y_ang + h_ang + row + 4
     y_axis = y_sig + 26
     height = y_axis + f + 22
@@ -319,8 +321,11 @@ def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
     for a, b in periods:
         out.append(_rect(x_rec(a), y_bed, x_rec(b) - x_rec(a), 18, IN_BED))
     if not periods:
-        out.append(_text(lay.left + 8, y_bed + 14, "no in-bed period found", size=f - 4,
-                         fill="#444"))
+        need = night.parameters.get("in_bed", {}).get("min_rest_s")
+        why = (f" (it takes {round(float(need) / 60)} min of lying still)"
+               if isinstance(need, int | float) and need > 0 else "")
+        out.append(_text(lay.left + 8, y_bed + 14, f"no in-bed period found{why}",
+                         size=f - 4, fill="#333"))
     # posture
     _title(out, lay, y_post - 6, "Lying down or up")
     lying = bin_max(trace.lying, n_bins)
@@ -346,21 +351,25 @@ def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
     for q in night.quality_periods:
         out.append(_rect(x_rec(q.start_s), y_sig, max(x_rec(q.end_s) - x_rec(q.start_s), 2.0),
                          16, POOR))
+    rows = ((y_post, 20.0), (y_emg, float(h_emg)), (y_ang, float(h_ang)))  # not the titles
     for g in night.gaps:
         w = max(x_rec(g.end_s) - x_rec(g.start_s), 2.0)
         out.append(_rect(x_rec(g.start_s), y_sig, w, 16, f"url(#{uid}-hatch)"))
-        out.append(_rect(x_rec(g.start_s), y_post, w, y_ang + h_ang - y_post,
-                         f"url(#{uid}-hatch)", ' opacity="0.45"'))
-    # recorded span, when the axis is wider than the recording
-    if shift > 0:
-        out.append(_rect(lay.left, y_post, x_rec(0) - lay.left, y_ang + h_ang - y_post,
-                         "#ffffff", ' opacity="0.7"'))
+        for top, h in rows:
+            out.append(_rect(x_rec(g.start_s), top, w, h, f"url(#{uid}-hatch)",
+                             ' opacity="0.45"'))
+    # outside this recording, when the axis spans a longer night (several recordings)
+    end_x = x_rec(float(n))
+    for x0, x1 in ((lay.left, x_rec(0.0)), (end_x, lay.left + lay.plot_w)):
+        if x1 - x0 > 0.5:
+            for top, h in rows:
+                out.append(_rect(x0, top, x1 - x0, h, "#ffffff", ' opacity="0.75"'))
     # episodes
     for i, e in enumerate(night.episodes):
         x0, x1 = x_rec(e.onset_s), x_rec(e.offset_s)
         w = max(x1 - x0, 3.0)
-        out.append(_rect(x0, y_post, w, y_ang + h_ang - y_post, EPISODE_FILL,
-                         ' opacity="0.35"'))
+        for top, h in rows:
+            out.append(_rect(x0, top, w, h, EPISODE_FILL, ' opacity="0.35"'))
         label = str((numbers or {}).get(i, i + 1))
         out.append(f'<circle cx="{_f(x0 + w / 2)}" cy="{y_emg + 14}" r="{f * 0.7:.1f}" '
                    f'fill="{EPISODE_FILL}"/>')
@@ -423,9 +432,9 @@ def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzi
     ang = np.asarray(trace.plantar_flexion_deg[a:b], dtype=np.float64)
     f = lay.font
     y_emg = f + 12
-    h_emg = 120
+    h_emg = round(120 * lay.tall)
     y_ang = y_emg + h_emg + f + 18
-    h_ang = 100
+    h_ang = round(100 * lay.tall)
     y_axis = y_ang + h_ang
     height = y_axis + 2 * f + 26
     title = (f"Close-up of cramp {number}: {format_clock(episode.onset_utc, local)}, "
@@ -518,7 +527,7 @@ def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str,
     count_hi = nice_ceiling(max([d.n_episodes for d in days] + [2]))
     mins_hi = nice_ceiling(max([d.total_cramp_s / 60.0 for d in days] + [5.0]))
     f = lay.font
-    h = 130
+    h = round(130 * lay.tall)
     y1 = f + 12
     y2 = y1 + h + f + 22
     y_axis = y2 + h
@@ -569,7 +578,7 @@ def hour_histogram_svg(onset_hours: list[float], *, uid: str, layout: Layout = W
             daytime += 1
     hi = nice_ceiling(max([*counts.values(), 2]))
     f = lay.font
-    h = 130
+    h = round(130 * lay.tall)
     top = f + 12
     y_axis = top + h
     height = y_axis + f + 24 + (f + 8 if daytime else 0)
