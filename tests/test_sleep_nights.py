@@ -78,8 +78,8 @@ def test_unrelated_recordings_of_one_date_are_not_summed(tmp_path: Path) -> None
     assert _flags(db) == []
     # positive control: the same four cramps in one recording are a red flag
     db2 = tmp_path / "one.sqlite3"
-    _store(db2, (START, "left", "/d/a.cramp", TWO + (EpisodeSpec(9000.0, 30.0),
-                                                   EpisodeSpec(9600.0, 30.0)), 4 * 3600))
+    four = (*TWO, EpisodeSpec(9000.0, 30.0), EpisodeSpec(9600.0, 30.0))
+    _store(db2, (START, "left", "/d/a.cramp", four, 4 * 3600))
     assert _flags(db2) == ["very_frequent"]
 
 
