@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
@@ -46,8 +46,15 @@ def run(args: argparse.Namespace) -> int:
                     progress=args.json != "-", time_unit=args.time_unit)
         for path in args.files
     ]
+    undated = [r for r in results if is_undated(r.info.start_utc)]
+    for r in undated:
+        print(f"cramp: {r.info.path}: no start time in the file, so times are counted from "
+              f"the start of the recording and it is not stored; give --start ISO-TIME to "
+              f"date it", file=sys.stderr)
     if not args.no_store:
-        _store(results, args, config)
+        dated = [r for r in results if r not in undated]
+        if dated:
+            _store(dated, args, config)
     if args.json:
         doc = {"recordings": [r.to_dict() for r in results]}
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
@@ -80,14 +87,24 @@ def _store(results: list[NightResult], args: argparse.Namespace,
     print(f"stored {n} recording{'s' if n != 1 else ''} in {what}{see}", file=sys.stderr)
 
 
+UNDATED_BEFORE = datetime(1980, 1, 1, tzinfo=UTC)
+"""A recording said to start before this has no real start time (a table without dates)."""
+
+
+def is_undated(start_utc: datetime) -> bool:
+    """Whether a recording start is the placeholder of a file without a start time."""
+    return start_utc < UNDATED_BEFORE
+
+
 def format_result(result: NightResult, *, tz: tzinfo) -> str:
-    """A plain-text summary of one replayed recording."""
+    """A plain-text summary of one replayed recording (relative times when undated)."""
     info = result.info
     start_local = info.start_utc.astimezone(tz)
+    when = ("start time not known (times from the start of the recording)"
+            if is_undated(info.start_utc) else f"start {start_local:%Y-%m-%d %H:%M:%S %Z}")
     lines = [
         f"{info.path}",
-        f"  start {start_local:%Y-%m-%d %H:%M:%S %Z}, {_hms(info.duration_s)} long, "
-        f"mode {result.mode}, leg {info.leg}",
+        f"  {when}, {_hms(info.duration_s)} long, mode {result.mode}, leg {info.leg}",
     ]
     if result.in_bed_periods:
         spans = ", ".join(f"{_clock(info.start_utc, a, tz)}-{_clock(info.start_utc, b, tz)}"
@@ -127,6 +144,8 @@ def _quality_line(q: dict[str, Any]) -> str:
 
 
 def _clock(start_utc: Any, offset_s: float, tz: tzinfo) -> str:
+    if is_undated(start_utc):
+        return f"+{_hms(offset_s):>7}"
     return f"{(start_utc + timedelta(seconds=offset_s)).astimezone(tz):%H:%M:%S}"
 
 
