@@ -127,11 +127,11 @@ def format_result(result: NightResult, *, tz: tzinfo) -> str:
                 f"  {e.confidence:10.2f}  {', '.join(e.evidence)}")
             for note in e.quality_notes:
                 lines.append(f"        note: {note}")
-    lines.append("  quality: " + _quality_line(result.quality))
+    lines.append("  quality: " + _quality_line(result.quality, result))
     return "\n".join(lines)
 
 
-def _quality_line(q: dict[str, Any]) -> str:
+def _quality_line(q: dict[str, Any], result: NightResult) -> str:
     parts = []
     if "emg" in q:
         e = q["emg"]
@@ -139,7 +139,14 @@ def _quality_line(q: dict[str, Any]) -> str:
                      f"saturated {e['saturated_s']:.0f} s, hum {e['hum_s']:.0f} s)")
     if "accelerometer" in q:
         parts.append(f"accelerometer coverage {q['accelerometer']['coverage'] * 100:.0f}%")
-    parts.append(f"{q['gaps']} gap(s), {q['gap_s']:.1f} s missing")
+    from detector.causes.wording import format_duration
+    from detector.report.summary import merge_intervals
+
+    gaps = merge_intervals([(g.start_s, g.end_s) for g in result.gaps])
+    missing = sum(b - a for a, b in gaps)
+    parts.append("no data gaps" if not gaps else
+                 f"{len(gaps)} data gap{'s' if len(gaps) != 1 else ''}, "
+                 f"{format_duration(missing)} missing")
     return "; ".join(parts)
 
 
