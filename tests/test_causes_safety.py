@@ -226,3 +226,29 @@ def test_an_override_file_cannot_add_an_instruction(field: str, text: str, what:
     message = str(info.value)
     assert "\n" not in message and "override.toml rule x" in message
     assert "may not instruct" in message and what in message
+
+
+@pytest.mark.parametrize("name", ["kidney_failure_low_fluids", "everything"])
+def test_the_rendered_report_gives_no_instruction(name: str, tmp_path: Path) -> None:
+    """The whole report a person reads (HTML as text, and --text) instructs nothing, and the
+    claims that concern this person are in it with their verdicts."""
+    import contextlib
+    import io
+    from html import unescape
+
+    from store_helpers import cramp
+
+    db = tmp_path / "e.sqlite3"
+    SCENARIOS[name](db)
+    out = tmp_path / "r.html"
+    assert cramp(["report", "--db", str(db), "--out", str(out), "--last", "60"]) == 0
+    html = out.read_text(encoding="utf-8")
+    words = unescape(re.sub(r"<style>.*?</style>|<[^>]+>", " ", html, flags=re.S))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cramp(["report", "--db", str(db), "--text", "--last", "60"]) == 0
+    for text in (words, buf.getvalue()):
+        assert _hits(text) == [], _hits(text)
+        assert instructions(text) == [], instructions(text)
+    assert 'data-finding="claim:fluids"' in html  # fluids in the diary or a fluid limit
+    assert "What the evidence says about things in your diary" in buf.getvalue()
