@@ -107,14 +107,23 @@ window.addEventListener("load", () => {
   const plots = shown.map(s => { const r = s.getBoundingClientRect();
     return [r.left, r.top + window.scrollY, r.width, r.height].map(Math.round); });
   let smallest = 1e9;
-  for (const t of shown.flatMap(s => [...s.querySelectorAll("text")])) {
-    const h = t.getBoundingClientRect().height; if (h > 0) smallest = Math.min(smallest, h); }
+  const clipped = [];
+  for (const s of shown) {
+    const box = s.getBoundingClientRect();
+    for (const t of s.querySelectorAll("text")) {
+      const r = t.getBoundingClientRect();
+      if (r.height > 0) smallest = Math.min(smallest, r.height);
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
+          r.bottom > box.bottom + 1) clipped.push(t.textContent);
+    }
+  }
   const wide = [...document.querySelectorAll("body *")].filter(
     e => e.getBoundingClientRect().right > d.clientWidth + 1 && !e.closest(".scroll"))
     .map(e => e.tagName + "." + e.className).slice(0, 5);
   const out = document.createElement("pre"); out.id = "measure";
   out.textContent = "MEASURE" + JSON.stringify({scrollWidth: d.scrollWidth,
-    clientWidth: d.clientWidth, plots: plots, smallestText: smallest, wide: wide}) + "END";
+    clientWidth: d.clientWidth, plots: plots, smallestText: smallest, wide: wide,
+    clipped: clipped}) + "END";
   document.body.appendChild(out);
   if (window.parent !== window) window.parent.postMessage(out.textContent, "*");
 });
@@ -189,6 +198,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, width: int) -> None
     assert len(plots) >= 3  # timeline, close-ups, trends: one layout of each shown
     assert all(w >= width * 0.8 for _, _, w, _ in plots), plots  # plots use the page width
     assert m["smallestText"] >= 10, f"plot text only {m['smallestText']} px high"
+    assert m["clipped"] == [], f"plot text cut off at the plot's edge: {m['clipped']}"
     # 2. the picture itself
     shot = tmp_path / "shot.png"
     proc = _chromium(tmp_path, _viewport(tmp_path, report, width, height, "shot"), window,
@@ -222,3 +232,25 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, width: int) -> None
     assert seen >= 1
     # the first screen holds the night's line and the first plot
     assert plots[0][1] < (1100 if width > 500 else 1600), plots[0]
+
+
+def test_the_measurements_can_fail(tmp_path: Path) -> None:
+    """Positive control for the checks above: cut-off plot text and sideways overflow on a
+    390-px viewport are seen."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CRAMP_REQUIRE_BROWSER"):
+            pytest.fail("CRAMP_REQUIRE_BROWSER is set but /usr/bin/chromium is missing")
+        pytest.skip("/usr/bin/chromium not installed")
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><body><svg class="plot" viewBox="0 0 100 50" '
+                    'style="width:300px"><text x="60" y="20" font-size="12">runs off the '
+                    'edge</text></svg><div style="width:700px">too wide</div>' + MEASURE
+                    + "</body></html>", encoding="utf-8")
+    dom = _chromium(tmp_path, _viewport(tmp_path, page, 390, 600, "bad"), MIN_WINDOW, 600,
+                    "--virtual-time-budget=3000", "--dump-dom")
+    found = re.search(r"MEASURE(\{.*?\})END", dom.stdout)
+    assert found, dom.stderr[-1500:]
+    m = json.loads(found.group(1))
+    assert m["clientWidth"] == 390 and m["scrollWidth"] > 390
+    assert m["clipped"] == ["runs off the edge"]
+    assert m["wide"]

@@ -283,7 +283,10 @@ def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorCo
         night_date = load_night(conn, night_id, with_trace=False).night_date
     finally:
         conn.close()
-    print(f"stored the night in {db}")
+    kind = getattr(args, "store", None)
+    note = (f" (the {kind} store: `cramp report --store {kind}` shows it)"
+            if kind and kind != "personal" else "")
+    print(f"stored the night in {db}{note}")
     return night_date
 
 

@@ -110,6 +110,8 @@ footer p { margin: 0.4em 0; }
   main { padding: 12px 12px 32px; }
   h1 { font-size: 1.6em; }
   h2 { font-size: 1.3em; }
+  .headline { font-size: 1.2em; }
+  ul.flags li { font-size: 1em; }
   .wide { display: none; }
   .narrow { display: block; }
   dl.summary { grid-template-columns: 1fr 1fr; gap: 8px; }

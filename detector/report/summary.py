@@ -34,7 +34,9 @@ FREQUENT_NIGHTS = 3
 """Cramps on at least this many of the last :data:`RECENT_DAYS` nights: see a clinician."""
 RECENT_DAYS = 7
 TREND_DAYS = 56
-"""Trends cover the last eight weeks up to the newest night in the report."""
+"""Trends cover at most the last eight weeks up to the newest night in the report."""
+MIN_TREND_DAYS = 7
+"""The trend axis spans at least a week."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -363,8 +365,11 @@ def trends_of(recordings: list[StoredNight], *, first: date, last: date,
         if prev is None or (t.n_episodes, t.total_cramp_s) > (prev.n_episodes,
                                                               prev.total_cramp_s):
             worst[night.night_date] = t
-    return Trends(days=[worst[d] for d in sorted(worst)], onset_hours=hours, first=first,
-                  last=last)
+    days = [worst[d] for d in sorted(worst)]
+    if days:  # the axis starts shortly before the first stored night, showing a week or more
+        first = max(first, min(days[0].night_date - timedelta(days=1),
+                               last - timedelta(days=MIN_TREND_DAYS - 1)))
+    return Trends(days=days, onset_hours=hours, first=first, last=last)
 
 
 def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo | None,

@@ -142,12 +142,18 @@ def nice_ceiling(x: float) -> float:
     return 10.0 * k
 
 
-def nice_ticks(lo: float, hi: float, *, max_ticks: int = 5) -> list[float]:
-    """Round tick values from ``lo`` to ``hi`` (both included when they are round)."""
+def nice_ticks(lo: float, hi: float, *, max_ticks: int = 5,
+               whole: bool = False) -> list[float]:
+    """Round tick values from ``lo`` to ``hi`` (both included when they are round).
+
+    ``whole``: only whole numbers (counts).
+    """
     span = hi - lo
     if not span > 0:
         return [lo]
     step = nice_ceiling(span / max(1, max_ticks - 1))
+    if whole:
+        step = max(1.0, math.ceil(step))
     first = math.ceil(lo / step - 1e-9) * step
     ticks = []
     v = first
@@ -341,7 +347,8 @@ def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
            hi=_scale_hi(emg, 10.0), color=EMG_LINE)
     # foot angle, one fixed scale for every night
     ang = bin_max(trace.plantar_flexion_deg, n_bins)
-    _title(out, lay, y_ang - 8, "Toes pointed down (foot angle, degrees)")
+    _title(out, lay, y_ang - 8, "Toes pointed down (foot angle, degrees)" if lay is WIDE
+           else "Toes pointed down (degrees)")
     lo, hi = ANGLE_RANGE_DEG
     _panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
            color=ANGLE_LINE)
@@ -471,12 +478,13 @@ def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzi
 
 def _bars(out: list[str], lay: Layout, *, top: float, height: float, title: str,
           values: list[tuple[int, float]], n_slots: int, hi: float,
-          zero_marks: bool) -> None:
-    """Bar panel: ``values`` as (slot index, value); gridlines and y ticks."""
+          zero_marks: bool, whole: bool = False) -> None:
+    """Bar panel: ``values`` as (slot index, value); gridlines and y ticks (``whole``:
+    counts, whole-number ticks)."""
     _title(out, lay, top - 8, title)
     out.append(_rect(lay.left, top, lay.plot_w, height, "#fafafa", ' stroke="#bbbbbb"'))
     right = lay.left + lay.plot_w
-    for v in nice_ticks(0.0, hi, max_ticks=5):
+    for v in nice_ticks(0.0, hi, max_ticks=5, whole=whole):
         y = top + height - v / hi * height
         out.append(_line(lay.left, y, right, y, GRID, ' stroke-dasharray="3 4"'))
         out.append(_text(lay.left - 6, y + lay.font * 0.35, f"{v:g}", anchor="end",
@@ -537,8 +545,11 @@ def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str,
     slots = [((d.night_date - first).days, d) for d in days
              if 0 <= (d.night_date - first).days < n_days]
     _bars(out, lay, top=y1, height=h, title="Cramps per night", n_slots=n_days,
-          hi=count_hi, values=[(i, float(d.n_episodes)) for i, d in slots], zero_marks=True)
-    _bars(out, lay, top=y2, height=h, title="Total cramp time (minutes per night)",
+          hi=count_hi, values=[(i, float(d.n_episodes)) for i, d in slots], zero_marks=True,
+          whole=True)
+    minutes_title = ("Total cramp time (minutes per night)" if lay is WIDE
+                     else "Cramp minutes per night")
+    _bars(out, lay, top=y2, height=h, title=minutes_title,
           n_slots=n_days, hi=mins_hi,
           values=[(i, d.total_cramp_s / 60.0) for i, d in slots], zero_marks=True)
     every = max(1, math.ceil(n_days / (lay.max_time_ticks + 1)))
@@ -583,11 +594,14 @@ def hour_histogram_svg(onset_hours: list[float], *, uid: str, layout: Layout = W
     y_axis = top + h
     height = y_axis + f + 24 + (f + 8 if daytime else 0)
     out = _open_svg(uid, lay, height, "Cramps by hour of the night")
-    _bars(out, lay, top=top, height=h, title="Cramps by hour of the night (starts)",
-          n_slots=len(NIGHT_HOURS), hi=hi, zero_marks=False,
+    _bars(out, lay, top=top, height=h,
+          title="Cramps by hour of the night (when they began)" if lay is WIDE
+          else "Cramps by hour they began",
+          n_slots=len(NIGHT_HOURS), hi=hi, zero_marks=False, whole=True,
           values=[(i, float(counts[hr])) for i, hr in enumerate(NIGHT_HOURS)])
     every = 2 if lay is WIDE else 3
-    labels = [(i, f"{hr:02d}") for i, hr in enumerate(NIGHT_HOURS) if i % every == 0]
+    labels = [(i, f"{hr:02d}:00" if lay is WIDE else f"{hr:02d}")
+              for i, hr in enumerate(NIGHT_HOURS) if i % every == 0]
     _slot_axis(out, lay, y_axis=y_axis, labels=labels, n_slots=len(NIGHT_HOURS))
     if daytime:
         out.append(_text(lay.left, height - 6, f"{daytime} more began between 12:00 and 18:00",
