@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -367,3 +368,56 @@ def test_parse_night_date_fuzz(text: str) -> None:
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)))
 def test_parse_night_date_round_trip(d: date) -> None:
     assert parse_night_date(d.isoformat()) == d
+
+
+@pytest.mark.parametrize(("span_s", "zone", "step_min", "minor"), [
+    (600, "UTC", 1, False),             # a 10-minute recording still gets clock ticks
+    (3600, "Europe/Berlin", 5, False),
+    (8 * 3600, "Europe/Berlin", 60, True),
+    (8 * 3600, "Asia/Kolkata", 60, True),  # +05:30: ticks on whole local hours
+])
+def test_time_ticks_fall_on_whole_local_clock_steps(span_s: int, zone: str, step_min: int,
+                                                    minor: bool) -> None:
+    from zoneinfo import ZoneInfo
+
+    from detector.report.svg import WIDE, time_ticks
+
+    tz = ZoneInfo(zone)
+    start = datetime(2024, 3, 3, 21, 7, 30, tzinfo=UTC)
+    major, minors = time_ticks(start, float(span_s), tz, max_ticks=WIDE.max_time_ticks)
+    assert 4 <= len(major) <= WIDE.max_time_ticks
+    for offset, label in major:
+        here = (start + timedelta(seconds=offset)).astimezone(tz)
+        assert 0 <= offset <= span_s and here.second == 0
+        assert (here.hour * 60 + here.minute) % step_min == 0
+        assert label == here.strftime("%H:%M")
+    steps = {b[0] - a[0] for a, b in itertools.pairwise(major)}
+    assert steps == {60.0 * step_min}
+    assert bool(minors) == minor
+    if minor:
+        assert all(((start + timedelta(seconds=o)).astimezone(tz).minute % 15) == 0
+                   for o in minors)
+
+
+def test_foot_angle_scale_is_the_same_on_every_night(tmp_path: Path) -> None:
+    from detector.report.svg import ANGLE_RANGE_DEG, WIDE, nice_ticks
+
+    db = tmp_path / "e.sqlite3"
+    rng = np.random.default_rng(9)
+    _save(db, make_night(rng=rng, start_utc=START, episodes=(
+        EpisodeSpec(5400.0, 95.0, plantar_flexion_deg=80.0),)), 1)
+    _save(db, make_night(rng=rng, start_utc=START - timedelta(days=1), episodes=(
+        EpisodeSpec(5400.0, 95.0, plantar_flexion_deg=12.0),)), 2)
+    out = tmp_path / "r.html"
+    cramp(["report", "--db", str(db), "--last", "2", "--out", str(out)])
+    html = out.read_text(encoding="utf-8")
+    wide = re.findall(r'<div class="wide">(<svg.*?</svg>)</div>', html)
+    timelines = [w for w in wide if "Timeline of the night" in w]
+    assert len(timelines) == 2
+    labels = [re.findall(r">(-?\d+)</text>", t) for t in timelines]
+    lo, hi = ANGLE_RANGE_DEG
+    for found in labels:  # both nights show the same foot-angle ticks, -20 to 60
+        assert {"-20", "0", "20", "40", "60"} <= set(found)
+    assert nice_ticks(lo, hi) == [-20.0, 0.0, 20.0, 40.0, 60.0]
+    assert nice_ticks(0.0, 2.0, whole=True) == [0.0, 1.0, 2.0]
+    assert WIDE.plot_w > 800
