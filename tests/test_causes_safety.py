@@ -82,7 +82,7 @@ def _rules_texts() -> list[tuple[str, str]]:
             out.append((f"{rule['id']}.{key}", rule.get(key, "")))
     out += [(f"exposure {e['id']}", e["label"]) for e in data["exposure"]]
     for claim in data["claim"]:
-        for key in ("name", "evidence", "source"):
+        for key in ("name", "claim", "evidence", "source"):
             out.append((f"claim {claim['id']}.{key}", claim[key]))
     return out
 

@@ -326,7 +326,7 @@ def _claim(raw: object, index: int, origin: str) -> Claim:
                   claim=_text(raw, "claim", where, required=True), verdict=verdict,
                   evidence=_text(raw, "evidence", where, required=True),
                   source=_text(raw, "source", where, required=True), concerns=concerns)
-    for key in ("name", "evidence", "source"):
+    for key in ("name", "claim", "evidence", "source"):
         bad = instructions(getattr(claim, key))
         if bad:
             raise CrampInputError(f"{where}.{key}", f"a claim states evidence; it may not "

@@ -89,7 +89,7 @@ def connect(
     where = str(db_path)
     if not db_path.exists():
         if not create:
-            raise CrampInputError(where, "no episode store here; run `cramp replay` first")
+            raise CrampInputError(where, "no episode store here yet")
         db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif db_path.is_dir():
         raise CrampInputError(where, "is a directory; expected an episode store file")
