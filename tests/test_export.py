@@ -41,11 +41,17 @@ def _store_nights(db: Path) -> list[NightResult]:
     return results
 
 
-def test_csv_events_table(tmp_path: Path) -> None:
+def test_csv_events_table(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "e.sqlite3"
     results = _store_nights(db)
     out = tmp_path / "events.csv"
     assert cramp(["export", "--db", str(db), "--format", "csv", "--out", str(out)]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert cramp(["export", "--db", str(db), "--format", "csv", "--out", "-"]) == 0
+    assert capsys.readouterr().out == out.read_text(encoding="utf-8")  # only the table
+    assert not (tmp_path / "-").exists()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
