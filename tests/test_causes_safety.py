@@ -251,4 +251,4 @@ def test_the_rendered_report_gives_no_instruction(name: str, tmp_path: Path) -> 
         assert _hits(text) == [], _hits(text)
         assert instructions(text) == [], instructions(text)
     assert 'data-finding="claim:fluids"' in html  # fluids in the diary or a fluid limit
-    assert "What the evidence says about things in your diary" in buf.getvalue()
+    assert "What the evidence says about claims that concern you" in buf.getvalue()

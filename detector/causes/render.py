@@ -54,7 +54,7 @@ def findings_text(report: CauseReport, *, width: int = 78, with_flags: bool = Tr
     lines: list[str] = []
     groups = (("When to see a clinician", ("red_flag",)),
               ("Possible contributing factors", ("factor",)),
-              ("What the evidence says about things in your diary", ("claim",)),
+              ("What the evidence says about claims that concern you", ("claim",)),
               ("What goes with your cramp nights", ("association",)),
               ("What you can do", ("advice",)))
     for title, kinds in groups:

@@ -340,7 +340,7 @@ def _causes_section(causes: CauseReport | None) -> str:
     parts.append(_factor_items(causes))
     claims = [f for f in causes.findings if f.kind == "claim"]
     if claims:
-        parts.append("<h3>What the evidence says about things in your diary</h3>"
+        parts.append("<h3>What the evidence says about claims that concern you</h3>"
                      '<ul class="findings">' + "".join(
                          f'<li class="{_e(f.strength or "")}" data-finding="{_e(f.rule_id)}">'
                          f'<strong class="badge">{_e(f.name)}: '
