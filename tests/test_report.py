@@ -185,6 +185,13 @@ def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
     # the two legs' recordings of that night are one night: one section, counts together
     assert html.count('class="night"') == 1
     assert "bands on the left leg and the right leg" in html
+    # one table for the night, numbered by time across both recordings; one timeline each
+    assert [float(r["data-duration-s"]) for r in page.rows] == [720.0, 30.0]
+    wide = re.findall(r'<div class="wide">(<svg.*?</svg>)</div>', html)
+    timelines = [w for w in wide if "Timeline of the night" in w]
+    assert len(timelines) == 2
+    assert re.search(r'fill="#ffffff">1</text>', timelines[0])
+    assert re.search(r'fill="#ffffff">2</text>', timelines[1])  # the right leg's cramp
     assert "Possible contributing factors" in html
     assert "No diary-based analysis is available yet" in html
     assert "This is not a diagnosis" in html

@@ -260,9 +260,9 @@ def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None, *,
         parts.append(f'<p class="headline">{_e(line[:1].upper() + line[1:])}</p>')
     parts.append("<h3>The night at a glance</h3>")
     window = (night.start_utc, night.end_utc)
-    numbers: dict[tuple[int, int], int] = {}
+    numbers: dict[tuple[int, int], int] = {}  # (recording, id of the episode) -> number
     for k, (rec, e) in enumerate(night.episodes, start=1):
-        numbers[(rec.night_id, rec.episodes.index(e))] = k
+        numbers[(rec.night_id, id(e))] = k
     for j, rec in enumerate(night.recordings):
         rec_words = (f"{_band_words(rec)[:1].upper()}{_band_words(rec)[1:]}: recorded from "
                      f"{format_clock(rec.start_utc, local)} to {format_clock(rec.end_utc, local)}"
@@ -273,7 +273,7 @@ def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None, *,
             parts.append("<p>The detailed second-by-second record of this recording is not in "
                          "the store, so the picture of the night cannot be drawn.</p>")
             continue
-        nums = {i: numbers[(rec.night_id, i)] for i in range(len(rec.episodes))}
+        nums = {i: numbers[(rec.night_id, id(e))] for i, e in enumerate(rec.episodes)}
 
         def plot(lay: Layout, rec: StoredNight = rec, nums: dict[int, int] = nums,
                  j: int = j) -> str:
@@ -292,7 +292,7 @@ def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None, *,
     if pairs:
         parts.append("<h3>Close-up of each cramp</h3>")
         for rec, e in pairs:
-            k = numbers[(rec.night_id, rec.episodes.index(e))]
+            k = numbers[(rec.night_id, id(e))]
 
             def close(lay: Layout, rec: StoredNight = rec, e: Episode = e, k: int = k) -> str:
                 return closeup_svg(rec, e, number=k, local=local, uid=f"{uid}c{k}w{lay.width}",
