@@ -147,7 +147,7 @@ def test_profile_set_show_and_interactive(tmp_path: Path, monkeypatch: pytest.Mo
         assert load_profile(conn).conditions == ()
     finally:
         conn.close()
-    with pytest.raises(CrampInputError, match=r"profile\.age_years"):
+    with pytest.raises(CrampInputError, match=r"^--age: "):
         cramp(["profile", "--db", str(db), "--age", "-3"])
 
 
@@ -258,3 +258,14 @@ def test_diary_defaults_to_the_last_night_and_lists_stored_nights(
     out = capsys.readouterr().out.splitlines()
     assert out == ["2023-01-28  [night stored]  alcohol 2 units",
                    "2024-03-03  [night stored]  no diary entry"]
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--age", "300"], "--age: expected an age in whole years"),
+    (["--conditions", "foo"], "--conditions: 'foo' is not one of"),
+    (["--pregnant", "maybe"], "--pregnant: expected yes or no"),
+])
+def test_profile_errors_name_the_option(tmp_path: Path, argv: list[str], match: str) -> None:
+    with pytest.raises(CrampInputError) as info:
+        cramp(["profile", "--db", str(tmp_path / "e.sqlite3"), *argv])
+    assert str(info.value).startswith(match) and "profile." not in str(info.value)

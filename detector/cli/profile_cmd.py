@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+_OPTION_OF = {"age_years": "--age", "pregnant": "--pregnant", "conditions": "--conditions"}
+
+
 def _ask(field: str, question: str) -> str | None:
     while True:
         try:
@@ -77,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
     conn = connect(db_path_from_args(args))
     try:
         if values:
-            changes = profile_from_fields(values, where="profile")
+            try:
+                changes = profile_from_fields(values, where="profile")
+            except CrampInputError as exc:  # name the option, not the stored field
+                option = _OPTION_OF.get(exc.where.rsplit(".", 1)[-1])
+                if option is None:
+                    raise
+                raise CrampInputError(option, exc.problem) from None
             clear = "conditions" in values and not changes.conditions
             profile = save_profile(conn, changes, clear_conditions=clear)
         else:
