@@ -243,7 +243,9 @@ def night_title(night: SleepNight, local: tzinfo | None) -> str:
             {"left": "the left leg", "right": "the right leg"}.get(leg, "a leg not recorded")
             for leg in legs)
     if night.n_on_date > 1:
-        title += (f" (night {night.seq} of {night.n_on_date} on this date, "
+        file = (f"{PurePath(night.recordings[0].recording_path).name}, "
+                if len(night.recordings) == 1 else "")
+        title += (f" (night {night.seq} of {night.n_on_date} on this date: {file}"
                   f"{format_clock(night.start_utc, local)} to "
                   f"{format_clock(night.end_utc, local)})")
     return title
@@ -454,6 +456,8 @@ def render_html(data: ReportData) -> str:
     dates = sorted({n.night_date for n in data.nights})
     if len(data.nights) == 1:
         heading = f"Night of {format_date(dates[0])}"
+    elif len(dates) == 1:
+        heading = f"{len(data.nights)} nights dated {format_date(dates[0])}"
     else:
         heading = (f"{len(data.nights)} nights, from {format_date(dates[0])} to "
                    f"{format_date(dates[-1])}")

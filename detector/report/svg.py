@@ -190,9 +190,11 @@ def _panel(out: list[str], lay: Layout, *, x_px: np.ndarray, values: np.ndarray,
 
 
 def _scale_hi(values: np.ndarray, floor: float) -> float:
+    """Top of a 0-based axis: the first round tick at or above the data (and ``floor``)."""
     finite = values[np.isfinite(values)]
-    top = float(finite.max()) if finite.size else floor
-    return nice_ceiling(max(top, floor))
+    top = max(float(finite.max()) if finite.size else floor, floor)
+    step = nice_ceiling(top / 4.0)
+    return float(math.ceil(top / step - 1e-9) * step)
 
 
 _STEPS_MIN = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360)
