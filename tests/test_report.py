@@ -428,3 +428,36 @@ def test_foot_angle_scale_is_the_same_on_every_night(tmp_path: Path) -> None:
     assert nice_ticks(lo, hi) == [-20.0, 0.0, 20.0, 40.0, 60.0]
     assert nice_ticks(0.0, 2.0, whole=True) == [0.0, 1.0, 2.0]
     assert WIDE.plot_w > 800
+
+
+def test_hour_histogram_counts_cramps_by_local_hour() -> None:
+    from zoneinfo import ZoneInfo
+
+    from detector.report.summary import trends_of
+    from detector.report.svg import EPISODE_FILL, NIGHT_HOURS, hour_histogram_svg
+    from detector.store.nights import StoredNight
+
+    berlin = ZoneInfo("Europe/Berlin")
+    rng = np.random.default_rng(4)
+    # START is 22:00 in Berlin: cramps at 23:30, 23:45 and 02:10 local; one at 14:00 next day
+    result = make_night(rng=rng, start_utc=START, duration_s=18 * 3600, episodes=(
+        EpisodeSpec(5400.0, 30.0), EpisodeSpec(6300.0, 30.0), EpisodeSpec(15000.0, 30.0),
+        EpisodeSpec(57600.0, 30.0)))
+    night = StoredNight(
+        night_id=1, night_date=date(2024, 3, 3), timezone="Europe/Berlin",
+        recording_path="x", recording_sha256=None, file_format="edf",
+        start_utc=START, duration_s=result.info.duration_s, leg="left", channels={},
+        mode="emg+acc", in_bed_periods=(), episodes=result.episodes, gaps=(),
+        quality_periods=(), quality={}, coverage_fraction=None, detector_version="x",
+        parameters={}, trace=None)
+    trends = trends_of([night], first=date(2024, 2, 1), last=date(2024, 3, 3), local=berlin)
+    assert sorted(round(h, 2) for h in trends.onset_hours) == [2.17, 14.0, 23.5, 23.75]
+    assert trends.first == date(2024, 2, 26)  # a week up to the night, not eight empty weeks
+    svg = hour_histogram_svg(trends.onset_hours, uid="h")
+    bars = re.findall(rf'<rect x="([\d.]+)" y="[\d.]+" width="[\d.]+" height="([\d.]+)" '
+                      rf'fill="{EPISODE_FILL}"', svg)
+    assert len(bars) == 2  # the 23:00 hour (two cramps) and the 02:00 hour
+    heights = sorted(float(h) for _, h in bars)
+    assert heights[1] == pytest.approx(2 * heights[0])
+    assert "1 more began between 12:00 and 18:00" in svg
+    assert NIGHT_HOURS.index(23) < NIGHT_HOURS.index(2)
