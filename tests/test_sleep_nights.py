@@ -128,9 +128,12 @@ def test_replay_goes_to_the_replays_store_not_the_personal_one(data_home: Path) 
     assert "--store replays" in err and "\n" not in err.strip()
     code, out, _ = _cli(["report", "--store", "replays", "--text"])
     assert code == 0 and "1 cramp" in out and "When to see a clinician: none" in out
+    assert "Replayed recordings (the replays store" in out  # not the sleeper's nights
     # asked for explicitly, the personal store takes it
     code, _, _ = _cli(["replay", str(capture), "--store", "personal", "--json", "-"])
     assert code == 0 and (data_home / "episodes.sqlite3").is_file()
+    code, out, _ = _cli(["report", "--text"])
+    assert code == 0 and "1 cramp" in out and "store" not in out.split("\n\n")[0]
     code, _, err = _cli(["replay", str(capture), "--no-store", "--store", "demo"])
     assert code == 2 and "--no-store" in err
     with pytest.raises(CrampInputError, match="--store"):

@@ -322,7 +322,8 @@ def _report(args: argparse.Namespace, config: DetectorConfig, night_date: date,
     local = resolve_zone(config.in_bed.timezone, where="--tz")
     conn = connect(db, create=False)
     try:
-        data = collect_report(conn, [night_date], local=local, generated_utc=datetime.now(UTC))
+        data = collect_report(conn, [night_date], local=local, generated_utc=datetime.now(UTC),
+                              store_kind=getattr(args, "store", None))
     finally:
         conn.close()
     return write_new_report(report_dir(args), f"cramp-report-{night_date}", render_html(data))

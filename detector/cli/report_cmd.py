@@ -12,6 +12,7 @@ from detector.cli.store_options import (
     add_store_choice,
     connect_for_reading,
     one_night_per_recording,
+    store_kind,
 )
 from detector.export import write_new_report, write_text_file
 from detector.report import collect_report, render_html, render_text
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the report; return 0."""
     conn = connect_for_reading(args)
     one = one_night_per_recording(args)
+    kind = store_kind(args)
     try:
         dates = select_night_dates(conn, night=args.night, last=args.last)
         zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
@@ -60,12 +62,12 @@ def run(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
         if args.text:
             data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False,
-                                  one_per_recording=one)
+                                  one_per_recording=one, store_kind=kind)
             sys.stdout.write(render_text(data))
         html = None
         if not args.text or args.out or args.open:
             html = render_html(collect_report(conn, dates, local=local, generated_utc=now,
-                                              one_per_recording=one))
+                                              one_per_recording=one, store_kind=kind))
     finally:
         conn.close()
     if html is None:

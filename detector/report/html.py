@@ -475,6 +475,8 @@ def render_html(data: ReportData) -> str:
         "<body><main><header><h1>Night cramp report</h1>"
         f'<p class="headline" id="last-night" data-night="{_e(s_last.key)}">{_e(which)}, '
         f"{_e(format_date(last.night_date))}: {_e(line)}.<small>{_e(heading)}. Times are "
-        f"in {_e(zone)}.</small></p></header>"
+        f"in {_e(zone)}.</small></p>"
+        + (f'<p class="notice" id="store-note">{_e(data.store_note)}</p>' if data.store_note
+           else "") + "</header>"
         f"{_flags(data)}{sections}{_trends(data)}{_causes_section(data.causes)}{_about(data)}"
         f"{_footer(data)}</main></body></html>\n")

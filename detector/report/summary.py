@@ -335,6 +335,8 @@ class ReportData:
         When the report was made.
     causes : CauseReport or None
         Findings of the cause rules over the reported nights (red flags, factors, advice).
+    store_note : str
+        What kind of nights these are when not the sleeper's own (demo or replays store).
     """
 
     nights: list[SleepNight]
@@ -344,6 +346,15 @@ class ReportData:
     local: tzinfo | None
     generated_utc: datetime
     causes: CauseReport | None = None
+    store_note: str = ""
+
+
+STORE_NOTES: dict[str, str] = {
+    "demo": "Simulated demo nights (the demo store), not nights of yours.",
+    "replays": "Replayed recordings (the replays store: sample files and tuning replays), each "
+               "shown as its own night; not nights of yours.",
+}
+"""The notice at the top of a report of a store that does not hold the sleeper's nights."""
 
 
 def trends_of(recordings: list[StoredNight], *, first: date, last: date,
@@ -374,7 +385,8 @@ def trends_of(recordings: list[StoredNight], *, first: date, last: date,
 
 def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo | None,
                    generated_utc: datetime, with_trace: bool = True,
-                   one_per_recording: bool = False) -> ReportData:
+                   one_per_recording: bool = False, store_kind: str | None = None
+                   ) -> ReportData:
     """Read the nights of ``dates`` and compute summaries, findings, red flags and trends.
 
     Parameters
@@ -392,6 +404,8 @@ def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo
     one_per_recording : bool
         Every recording is its own night (the replays store); else recordings of one sleep
         period are merged into one night.
+    store_kind : str, optional
+        ``"demo"`` or ``"replays"`` put a notice at the top (:data:`STORE_NOTES`).
 
     Raises
     ------
@@ -423,4 +437,5 @@ def collect_report(conn: sqlite3.Connection, dates: list[date], *, local: tzinfo
         trends=trends if len(trends.days) >= 2 else None,
         local=local,
         generated_utc=generated_utc,
+        store_note=STORE_NOTES.get(store_kind or "", ""),
     )

@@ -37,6 +37,8 @@ def render_text(data: ReportData) -> str:
     lines = [f"{'Last' if len(data.nights) == 1 else 'Latest'} night, "
              f"{format_date(last.night_date)}: {headline(last, local)}.",
              f"Times are in {zone_label(local, data.nights[0].start_utc)}.", ""]
+    if data.store_note:
+        lines[2:2] = [data.store_note, ""]
     if data.flags:
         lines.append("When to see a clinician:")
         for f in data.flags:
