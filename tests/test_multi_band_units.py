@@ -59,7 +59,7 @@ def test_manifest_round_trip_and_bad_manifests(tmp_path: Path) -> None:
     assert read_manifest(path) == (123.5, entries)
     with pytest.raises(CrampInputError, match="both legs; choose one"):
         MultiBandRecording(path)
-    with pytest.raises(CrampInputError, match="file not found|cannot read"):
+    with pytest.raises(CrampInputError, match=r"file not found|cannot read"):
         MultiBandRecording(path, leg="left")  # the capture is missing
     for doc, match in (({"format": "x"}, "not a night manifest"),
                        ({"format": "cramp-night/1", "bands": []}, "needs a number"),

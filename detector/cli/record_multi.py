@@ -151,14 +151,17 @@ def morning_results(manifest: Path, config: DetectorConfig) -> dict[str, NightRe
 
 
 def store_results(results: dict[str, NightResult], manifest: Path, *, db: Path | None,
-                  config: DetectorConfig) -> None:
-    """Store one recording per leg (identified by the manifest and the leg)."""
+                  config: DetectorConfig) -> list[int]:
+    """Store one recording per leg (identified by the manifest and the leg); their ids."""
     from detector.store import save_night
 
     digest = hashlib.sha256(manifest.read_bytes())
+    ids = []
     for leg, result in results.items():
         sha = hashlib.sha256(digest.digest() + leg.encode()).hexdigest()
-        save_night(result, db_path=db, recording_sha256=sha, timezone=config.in_bed.timezone)
+        ids.append(save_night(result, db_path=db, recording_sha256=sha,
+                              timezone=config.in_bed.timezone))
+    return ids
 
 
 async def record_multi(args: argparse.Namespace, config: DetectorConfig, out_dir: Path
@@ -265,7 +268,11 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
         raise CrampInputError("--speed/--hours", "expected --speed > 0 and --hours from 0.017 "
                               "to 2 for a simulated kit")
     logging.getLogger("bumble").setLevel(logging.ERROR)
-    nights = simulate_legs(kit, hours=args.hours, seed=args.seed)
+    from detector.cli.record_cmd import simulated_start_utc
+
+    nights = simulate_legs(kit, hours=args.hours, seed=args.seed,
+                           start_utc=simulated_start_utc(datetime.now(UTC), config,
+                                                         duration_s=args.hours * 3600.0 + 60))
     origin = min(n[0].start_utc.timestamp() for n in nights.values())
     clock = ScaledClock(factor=speed)
     timebase = ScaledTimebase(clock, origin_unix_s=origin, factor=speed)
@@ -323,9 +330,12 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
         await task
 
 
-def simulate_legs(kit: tuple[KitBand, ...], *, hours: float,
-                  seed: int) -> dict[str, tuple[Any, Any]]:
-    """One simulated night (scenario, signals) per leg of the kit, cramps on each leg."""
+def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,
+                  start_utc: datetime | None = None) -> dict[str, tuple[Any, Any]]:
+    """One simulated night (scenario, signals) per leg of the kit, cramps on each leg.
+
+    ``start_utc`` (default: the night model's own) is when the night starts.
+    """
     from firmware_sim.night import random_scenario, synthesize
 
     out = {}
@@ -335,7 +345,7 @@ def simulate_legs(kit: tuple[KitBand, ...], *, hours: float,
         scenario = random_scenario(duration_s=hours * 3600.0 + 60.0, fs_emg=1000.0,
                                    fs_acc=50.0, rng=np.random.default_rng(seeds[2 * k]),
                                    n_cramps=max(1, round(hours)), leg=leg,  # type: ignore[arg-type]
-                                   rest_emg_uv_rms=12.0)
+                                   rest_emg_uv_rms=12.0, start_utc=start_utc)
         if k:  # both legs: the same night, the second leg's events on its own clock
             scenario = _same_start(scenario, out[legs[0]][0].start_utc)
         out[leg] = (scenario, synthesize(scenario, rng=np.random.default_rng(seeds[2 * k + 1])))
@@ -392,8 +402,18 @@ def run_multi(args: argparse.Namespace, config: DetectorConfig, out_dir: Path) -
     summary, results = asyncio.run(record_multi(args, config, out_dir))
     _print_summary(summary, results, [r.entry for r in _entries(summary)])
     if not args.no_store and results:
-        store_results(results, summary.manifest_path, db=args.db, config=config)
-        print(f"stored the night ({len(results)} leg(s))")
+        from detector.cli.record_cmd import _report
+        from detector.store import connect, default_db_path, load_night
+
+        ids = store_results(results, summary.manifest_path, db=args.db, config=config)
+        print(f"stored the night ({len(results)} leg(s)) in {args.db or default_db_path()}")
+        if args.report or args.simulate:
+            conn = connect(args.db or default_db_path(), create=False)
+            try:
+                night_date = load_night(conn, ids[0], with_trace=False).night_date
+            finally:
+                conn.close()
+            print(f"morning report: {_report(args, config, night_date, out_dir)}")
     return 0
 
 
