@@ -8,10 +8,7 @@ import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detector.export import write_text_file
-from detector.report import collect_report, render_html, render_text
-from detector.store import connect, default_db_path, resolve_zone, select_night_dates
-from detector.store.nights import stored_zone
+from detector.store.db import default_db_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,6 +43,11 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; return 0."""
+    from detector.export import write_text_file  # the report's modules load when it runs
+    from detector.report import collect_report, render_html, render_text
+    from detector.store import connect, resolve_zone, select_night_dates
+    from detector.store.nights import stored_zone
+
     conn = connect(args.db, create=False)
     try:
         dates = select_night_dates(conn, night=args.night, last=args.last)
