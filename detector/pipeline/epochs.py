@@ -119,8 +119,8 @@ sample of the first epoch, ``cut.bounds[-1]`` the length.
 
 def sum_per_epoch(x: np.ndarray, cut: EpochCut) -> np.ndarray:
     """Sum of ``x`` over each epoch along the last axis, shape ``x.shape[:-1] + (n,)``."""
-    if cut.length is not None:
-        return x.reshape(*x.shape[:-1], cut.n_epochs, cut.length).sum(axis=-1)
+    if cut.length is not None:  # einsum: a tight loop over each epoch's contiguous samples
+        return np.einsum("...j->...", x.reshape(*x.shape[:-1], cut.n_epochs, cut.length))
     return np.add.reduceat(x, cut.bounds[:-1], axis=-1)
 
 
