@@ -145,7 +145,6 @@ def test_store_commands_do_not_load_signal_processing_or_bluetooth(tmp_path: Pat
     html = tmp_path / "report.html"
     commands = [
         ["report", "--db", str(db), "--out", str(html)],
-        ["report", "--db", str(db), "--text"],
         ["diary", "list", "--db", str(db)],
         ["profile", "--db", str(db)],
         ["causes", "--db", str(db), "--list-rules"],
@@ -156,3 +155,15 @@ def test_store_commands_do_not_load_signal_processing_or_bluetooth(tmp_path: Pat
         assert result["code"] == 0, (argv, result["out"])
         assert result["imported"] == [], argv
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_replaying_an_edf_loads_no_scipy_signal_pandas_or_bluetooth(tmp_path: Path) -> None:
+    """The replay hot path runs the compiled filter loop without the scipy.signal package."""
+    edf = Path(__file__).resolve().parents[1] / "recordings" / "sample_night.edf"
+    out = tmp_path / "r.json"
+    (result,) = _run_commands([["replay", str(edf), "--json", str(out), "--no-store"]],
+                              ("scipy.signal", "scipy.stats", "pandas", "bleak", "bumble",
+                               "firmware_sim", "tqdm", "detector.pipeline.sos_kernel"))
+    assert result["code"] == 0, result["out"]
+    assert result["imported"] == ["detector.pipeline.sos_kernel"]  # it did filter
+    assert json.loads(out.read_text())["recordings"][0]["episodes"]
