@@ -433,9 +433,11 @@ class EdfRecording:
     def _read(
         self, role: str, refs: tuple[SignalRef, ...], scale: float, lo: int, hi: int
     ) -> np.ndarray:
-        block = np.empty(hi - lo) if role == "emg" else np.empty((hi - lo, len(refs)))
+        # accelerometer axes are converted into the rows of a (3, n) array, each in one
+        # contiguous pass, and handed on as its (n, 3) transpose
+        rows = np.empty(hi - lo) if role == "emg" else np.empty((len(refs), hi - lo))
         for j, r in enumerate(refs):
-            column = block if role == "emg" else block[:, j]
+            column = rows if role == "emg" else rows[j]
             x = self._records.read(self._raw_index[r.index], lo, hi, scale=scale * r.sign,
                                    out=column)
             if x.shape[0] != hi - lo:
@@ -449,7 +451,7 @@ class EdfRecording:
                 raise CrampInputError(
                     self.path.name, f"signal {r.label!r} has a NaN/inf sample at {t:.3f} s"
                 )
-        return block
+        return rows if role == "emg" else rows.T
 
     def close(self) -> None:
         """Release the file handle (safe to call twice)."""
