@@ -1,10 +1,7 @@
 """Night-cramp detector: find calf cramps in leg-band recordings (EMG and accelerometers)."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("night-cramp-detector")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"
+"""The package version (the one source: ``pyproject.toml`` reads it from here). A literal, not
+``importlib.metadata``: looking the version up costs tens of ms at every start."""
 
 __all__ = ["__version__"]

@@ -339,3 +339,26 @@ def test_same_file_open_twice_is_a_clear_error(tmp_path: Path, rng) -> None:
         assert rec.info.channels["emg"].fs == 1000.0
     with EdfRecording(path, channel_map=ChannelMap()) as again:
         assert again.info.duration_s == 4.0
+
+
+@pytest.mark.parametrize(("file_type", "chunk_s"), [(EDF_PLUS, 1.0), (EDF_PLUS, 0.37),
+                                                    (BDF, 1.0), (BDF, 0.37)])
+def test_samples_are_pyedflibs_physical_values(tmp_path: Path, rng, file_type: int,
+                                               chunk_s: float) -> None:
+    """Samples converted straight from the mapped records, whole records or partial ones,
+    are the physical values pyedflib reads, in canonical units (uV, g, axis signs applied)."""
+    import pyedflib
+
+    path = write_edf(tmp_path / "n.edf", standard_signals(rng), file_type=file_type)
+    with EdfRecording(path, channel_map=ChannelMap(shank_acc=("-Acc Shank X", "Acc Shank Y",
+                                                              "Acc Shank Z"))) as rec:
+        got = {role: np.concatenate([b.data for b in blocks])
+               for role, blocks in _collect(rec, chunk_s).items()}
+    with pyedflib.EdfReader(str(path)) as ref:
+        labels = ref.getSignalLabels()
+        phys = {label: ref.readSignal(i) for i, label in enumerate(labels)}
+    np.testing.assert_allclose(got["emg"], phys["EMG Calf"] * 1000.0, rtol=0, atol=1e-9)  # uV
+    expect = np.column_stack([-phys["Acc Shank X"], phys["Acc Shank Y"], phys["Acc Shank Z"]])
+    np.testing.assert_allclose(got["shank_acc"], expect / 1000.0, rtol=0, atol=1e-12)  # g
+    assert got["emg"].dtype == got["shank_acc"].dtype == np.float64
+    assert got["shank_acc"].shape == (400, 3)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from store_helpers import EpisodeSpec, make_night
 
 from detector.config import DetectorConfig
@@ -374,16 +375,15 @@ _floats = st.floats(allow_nan=True, allow_infinity=False, width=32)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(0, 50).flatmap(lambda n: st.lists(
-    st.lists(_floats, min_size=n, max_size=n), min_size=7, max_size=7)))
-def test_trace_codec_round_trip(columns: list[list[float]]) -> None:
+@given(st.integers(0, 50).flatmap(lambda n: hnp.arrays(np.float32, (7, n), elements=_floats)))
+def test_trace_codec_round_trip(columns: np.ndarray) -> None:
+    # (drawn as one array: the same values as seven lists of floats, many times faster)
     names = ("emg_envelope_uv", "emg_baseline_uv", "lying", "movement_g",
              "plantar_flexion_deg", "tremor_g", "valid")
-    trace = NightTrace(**{k: np.array(v, dtype=np.float64) for k, v in zip(names, columns,
-                                                                            strict=True)})
+    trace = NightTrace(**{k: columns[i].astype(np.float64) for i, k in enumerate(names)})
     back = decode_trace(*encode_trace(trace), where="t")
-    for k, v in zip(names, columns, strict=True):
-        np.testing.assert_array_equal(getattr(back, k), np.array(v, dtype=np.float32))
+    for i, k in enumerate(names):
+        np.testing.assert_array_equal(getattr(back, k), columns[i])
 
 
 @settings(max_examples=200, deadline=None)

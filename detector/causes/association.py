@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-from scipy import stats
 
 from detector.causes.diary import DiaryEntry
 from detector.causes.rules import Compare, Exposure, compare
@@ -71,6 +70,8 @@ def wilson_interval(k: int, n: int, *, confidence: float) -> tuple[float, float]
     """Wilson score interval of a proportion ``k / n`` (``(0, 1)`` when ``n`` is 0)."""
     if n == 0:
         return 0.0, 1.0
+    from scipy import stats  # on use: scipy.stats costs half a second to import
+
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
     p = k / n
     denom = 1.0 + z * z / n
@@ -239,6 +240,8 @@ def associate(observations: Sequence[NightObservation], exposures: Sequence[Expo
         tables.append((ex, len(rows), e1, c1, e0, c0, need))
     compared = [t for t in tables if t[6] == 0]
     m = len(compared)
+    from scipy import stats  # on use (see wilson_interval)
+
     p_values = [float(stats.fisher_exact([[t[3], t[2] - t[3]], [t[5], t[4] - t[5]]])[1])
                 for t in compared]
     adjusted = dict(zip([t[0].id for t in compared], holm(p_values), strict=True))
@@ -398,6 +401,8 @@ def _welch(a: list[float], b: list[float]) -> tuple[float, float]:
     d = float(np.mean(a) - np.mean(b))
     if se2 <= 0.0:
         return d, d
+    from scipy import stats  # on use (see wilson_interval)
+
     df = se2 ** 2 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1))
     half = float(stats.t.ppf(0.975, df)) * math.sqrt(se2)
     return d - half, d + half

@@ -8,21 +8,17 @@ import sys
 import textwrap
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from detector.causes.association import stretching_plan
-from detector.causes.engine import evaluate_store
-from detector.causes.render import LEVEL_WORDS, STRENGTH_WORDS, VERDICT_WORDS, findings_text
-from detector.causes.rules import RuleSet, default_rules, load_rules
-from detector.cli.diary_cmd import this_evening
 from detector.cli.store_options import (
     add_store_choice,
     connect_for_reading,
     one_night_per_recording,
 )
 from detector.errors import CrampInputError
-from detector.store import night_dates, parse_night_date, resolve_zone, stored_zone
+
+if TYPE_CHECKING:  # the rules engine (numpy, scipy.stats on use) loads when the command runs
+    from detector.causes.rules import RuleSet
 
 DEFAULT_LAST = 14
 
@@ -57,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _list_rules(rules: RuleSet, as_json: bool) -> str:
+    from detector.causes.render import LEVEL_WORDS, STRENGTH_WORDS, VERDICT_WORDS
+
     if as_json:
         return json.dumps({"not_a_diagnosis": rules.not_a_diagnosis, "rules": [
             {"id": r.id, "kind": r.kind, "level": r.level, "strength": r.strength,
@@ -87,6 +85,12 @@ def _list_rules(rules: RuleSet, as_json: bool) -> str:
 
 
 def _plan(args: argparse.Namespace, as_json: bool) -> str:
+    import numpy as np
+
+    from detector.causes.association import stretching_plan
+    from detector.cli.diary_cmd import this_evening
+    from detector.store import parse_night_date
+
     start = parse_night_date(args.start, where="--start") if args.start else this_evening()
     rng = np.random.default_rng(args.seed)
     weeks = stretching_plan(start, weeks=args.weeks, rng=rng)
@@ -110,6 +114,11 @@ def _entries(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the findings; return 0."""
+    from detector.causes.engine import evaluate_store
+    from detector.causes.render import findings_text
+    from detector.causes.rules import default_rules, load_rules
+    from detector.store import night_dates, parse_night_date, resolve_zone, stored_zone
+
     rules = load_rules(args.rules_file) if args.rules_file else default_rules()
     if args.list_rules:
         sys.stdout.write(_list_rules(rules, args.json))

@@ -32,8 +32,6 @@ from detector.evaluation import (
     pool_scores,
     score_events,
 )
-from detector.io.labels import read_labels
-from detector.replay import replay_path
 from detector.safe_files import write_private_text
 
 SIBLING_LABEL_SUFFIXES: tuple[str, ...] = (".truth.tsv", ".events.tsv", ".truth.csv")
@@ -89,6 +87,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score every recording, print the table and/or JSON; return 0."""
+    from detector.io.labels import read_labels  # pyedflib: imported when the command runs
+
     for option, value in (("--min-overlap-s", args.min_overlap_s),
                           ("--onset-tolerance-s", args.onset_tolerance_s)):
         if not (math.isfinite(value) and value >= 0):
@@ -182,6 +182,8 @@ def _num(value: float | None, digits: int) -> str:
 
 
 def _replay_all(args: argparse.Namespace) -> tuple[list[_Recording], dict[str, Any]]:
+    from detector.replay import replay_path  # the pipeline: imported when the command runs
+
     config = config_from_args(args)
     channel_map = channel_map_from_args(args)
     out: list[_Recording] = []

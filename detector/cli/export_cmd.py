@@ -9,8 +9,6 @@ from pathlib import Path
 from detector.cli.report_cmd import add_store_options
 from detector.cli.store_options import connect_for_reading
 from detector.errors import CrampInputError
-from detector.export import events_csv, events_json, export_edf, write_text_file
-from detector.store import load_nights_on, select_night_dates
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Write the export; return 0."""
+    from detector.export import events_csv, events_json, export_edf, write_text_file
+    from detector.store import load_nights_on, select_night_dates
+
     conn = connect_for_reading(args)
     try:
         dates = select_night_dates(conn, night=args.night, last=args.last,

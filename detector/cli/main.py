@@ -3,12 +3,18 @@
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser
 whose ``func`` default is ``run(args) -> int``. Errors the user can cause are
 :class:`~detector.errors.CrampError`: printed as one line on stderr, exit code 2, no traceback.
+
+Start-up is kept short: only the chosen subcommand's module is imported. The others appear in
+``cramp --help`` by the name and one-line help listed in :data:`SUBCOMMAND_HELP` (a module
+missing from that table is imported to register itself, so a new subcommand always works).
+Subcommand modules import their heavy dependencies (scipy, pandas, bleak, ...) inside ``run``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -29,16 +35,62 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.record_cmd",
 )
 
+SUBCOMMAND_HELP: dict[str, str] = {
+    "replay": "detect cramp episodes in recording files",
+    "eval": "score detected episodes against labelled cramps",
+    "report": "make the morning report of stored nights",
+    "export": "export stored episodes (CSV, JSON) or a night with signals (EDF+)",
+    "simulate": "write a simulated night with its truth table",
+    "recover": "check and repair a capture file after a crash",
+    "diary": "record or list the evening diary",
+    "profile": "show or set age, pregnancy and known conditions",
+    "causes": "what may be behind the cramps, and when to see a clinician",
+    "scan": "list supported bands nearby",
+    "record": "record a night from a band, detecting cramps live",
+}
+"""One-line help of each subcommand, shown by ``cramp --help`` without importing its module
+(must equal the ``help`` its ``register`` gives; a test checks)."""
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every available subcommand."""
+
+def command_name(module: str) -> str:
+    """The subcommand a module provides: ``detector.cli.replay_cmd`` -> ``replay``."""
+    return module.rsplit(".", 1)[-1].removesuffix("_cmd")
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command line about to be parsed. When given, only the subcommand it names is
+        imported and fully registered; the others are listed by name and help. When omitted,
+        every subcommand is registered in full.
+    """
     parser = argparse.ArgumentParser(
         prog="cramp",
         description="Night-cramp detector: find calf cramps in leg-band recordings.",
     )
     parser.add_argument("--version", action="version", version=f"cramp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = None if argv is None else _chosen_command(argv)
     for name in SUBCOMMAND_MODULES:
+        command = command_name(name)
+        help_text = SUBCOMMAND_HELP.get(command)
+        if argv is not None and command != chosen and help_text is not None:
+            if importlib.util.find_spec(name) is not None:  # listed, imported only when chosen
+                sub.add_parser(command, help=help_text, add_help=False)
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -51,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``cramp`` command; return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_in)
+    args = parser.parse_args(args_in)
     try:
         return int(args.func(args))
     except CrampError as exc:

@@ -13,23 +13,23 @@ import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from detector.bands.registry import BANDS
-from detector.ble.live import LiveDisplay
-from detector.ble.live_store import LiveStore
-from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
-from detector.ble.session import LegBandSession, SessionConfig, SessionSummary, observers
-from detector.ble.timebase import ScaledTimebase, WallTimebase
 from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.night_window import resolve_timezone
-from detector.pipeline.result import NightResult
 from detector.safe_files import file_sha256
 from detector.store.db import default_db_path
+
+if TYPE_CHECKING:  # bleak and the BLE session are imported when a night is recorded
+    from detector.ble.live import LiveDisplay
+    from detector.ble.scan import FoundBand
+    from detector.ble.session import LegBandSession, SessionConfig, SessionSummary
+    from detector.pipeline.result import NightResult
 
 APP_NAME = "night-cramp-detector"
 
@@ -112,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _record(args: argparse.Namespace, config: DetectorConfig,
                   out_dir: Path) -> tuple[SessionSummary, LiveDisplay]:
+    from detector.ble.scan import LEGBAND_PROFILE
+    from detector.ble.session import LegBandSession, SessionConfig
+    from detector.ble.timebase import ScaledTimebase, WallTimebase
+
     tz = resolve_timezone(config.in_bed.timezone)
     session_config = SessionConfig(mtu=args.mtu)
     if not args.simulate:
@@ -149,7 +153,10 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
 
     import numpy as np
 
+    from detector.ble.scan import LEGBAND_PROFILE, scan_bands
+    from detector.ble.session import LegBandSession, SessionConfig
     from detector.ble.simulated import NightFeed, SimulatedBand
+    from detector.ble.timebase import ScaledTimebase
     from firmware_sim.firmware import ScaledClock
     from firmware_sim.night import random_scenario
 
@@ -207,6 +214,10 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
 
 async def _run_session(session: LegBandSession, tz: object,
                        args: argparse.Namespace) -> tuple[SessionSummary, LiveDisplay]:
+    from detector.ble.live import LiveDisplay
+    from detector.ble.live_store import LiveStore
+    from detector.ble.session import observers
+
     display = LiveDisplay(session.channels, tz=tz,  # type: ignore[arg-type]
                           now_s=session.timebase.now_s)
     session.observer = display
@@ -235,6 +246,8 @@ async def _run_session(session: LegBandSession, tz: object,
 
 
 async def _find_band(wanted: str | None) -> FoundBand:
+    from detector.ble.scan import LEGBAND_PROFILE, matches, scan_bands
+
     print("scanning for bands...", file=sys.stderr)
     bands = await scan_bands(timeout_s=10.0)
     if wanted is not None:

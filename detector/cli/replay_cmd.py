@@ -6,16 +6,16 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
 from detector.cli.store_options import add_store_choice, db_path_from_args
-from detector.config import DetectorConfig
 from detector.errors import CrampInputError
-from detector.pipeline.night_window import resolve_timezone
-from detector.pipeline.result import NightResult
-from detector.replay import replay_path
 from detector.safe_files import file_sha256, write_private_text
+
+if TYPE_CHECKING:  # the pipeline (numpy, scipy) is imported when a replay runs, not at start-up
+    from detector.config import DetectorConfig
+    from detector.pipeline.result import NightResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
+    from detector.pipeline.night_window import resolve_timezone
+    from detector.replay import replay_path
+
     if args.no_store and (args.db is not None or args.store is not None):
         raise CrampInputError("--no-store", "cannot be combined with --db or --store")
     config = config_from_args(args)

@@ -14,10 +14,6 @@ from detector.cli.store_options import (
     one_night_per_recording,
     store_kind,
 )
-from detector.export import write_new_report, write_text_file
-from detector.report import collect_report, render_html, render_text
-from detector.store import resolve_zone, select_night_dates
-from detector.store.nights import stored_zone
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,6 +48,11 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; return 0."""
+    from detector.export import write_new_report, write_text_file  # loaded when it runs
+    from detector.report import collect_report, render_html, render_text
+    from detector.store import resolve_zone, select_night_dates
+    from detector.store.nights import stored_zone
+
     conn = connect_for_reading(args)
     one = one_night_per_recording(args)
     kind = store_kind(args)

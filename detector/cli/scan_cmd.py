@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from detector.ble.scan import PROFILE_LABELS, FoundBand, scan_bands
+if TYPE_CHECKING:  # bleak is imported when a scan runs
+    from detector.ble.scan import FoundBand
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_bands(bands: list[FoundBand]) -> str:
     """A table of bands: name, address, RSSI, profile."""
+    from detector.ble.scan import PROFILE_LABELS
+
     rows = [f"{'name':<20} {'address':<40} {'RSSI':>5}  profile"]
     for b in bands:
         rows.append(f"{b.name or '-':<20} {b.address:<40} {b.rssi_dbm:>5}  "
@@ -47,6 +51,8 @@ def format_bands(bands: list[FoundBand]) -> str:
 
 
 async def _scan(args: argparse.Namespace) -> list[FoundBand]:
+    from detector.ble.scan import scan_bands
+
     if not args.simulate:
         return await scan_bands(timeout_s=args.timeout)
     import numpy as np

@@ -214,24 +214,55 @@ class EdfRecords:
             # header's ranges overflow; then every block is checked
             self.always_finite.append(math.isfinite(abs(gain) * 2.0**24 + abs(offset)))
 
-    def read(self, index: int, lo: int, hi: int, *, scale: float = 1.0) -> np.ndarray:
-        """Physical samples ``lo .. hi-1`` of signal ``index`` (header order) x ``scale``."""
+    def read(self, index: int, lo: int, hi: int, *, scale: float = 1.0,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """Physical samples ``lo .. hi-1`` of signal ``index`` (header order) x ``scale``.
+
+        The digital values go from the mapped records to float64 in one multiply and one
+        add, without an intermediate integer or float copy.
+
+        Parameters
+        ----------
+        index : int
+            Signal number in header order.
+        lo, hi : int
+            Sample range.
+        scale : float
+            Factor on top of the header's physical scaling (unit conversion, axis sign).
+        out : ndarray of float64, shape (hi - lo,), optional
+            Where to write the samples (may be a strided view, e.g. a column of a block).
+
+        Returns
+        -------
+        ndarray of float64, shape (hi - lo,)
+            ``out`` when given.
+        """
         spr = self.header.signals[index].spr
         r0, r1 = lo // spr, -(-hi // spr)
         a = int(self._offsets[index]) * self._bps
         b = int(self._offsets[index + 1]) * self._bps
         raw = self._map[r0:r1, a:b]
+        if out is None:
+            out = np.empty(hi - lo)
+        frame = None
+        if lo == r0 * spr and hi == r1 * spr:  # whole records: convert straight into out
+            view = out.reshape(r1 - r0, spr)
+            frame = view if np.may_share_memory(view, out) else None
+        direct = frame is not None
+        if frame is None:
+            frame = np.empty((r1 - r0, spr))
         if self._bps == 2:
-            digital = np.ascontiguousarray(raw).view("<i2").reshape(-1).astype(np.float64)
+            digital = raw.view("<i2")  # (records, spr), each row read in place from the map
         else:
-            trip = np.ascontiguousarray(raw).reshape(-1, 3).astype(np.int32)
-            value = trip[:, 0] | (trip[:, 1] << 8) | (trip[:, 2] << 16)
-            digital = np.where(value >= 1 << 23, value - (1 << 24), value).astype(np.float64)
-        x = digital[lo - r0 * spr: hi - r0 * spr]
+            trip = raw.reshape(r1 - r0, spr, 3).astype(np.int32)
+            value = trip[..., 0] | (trip[..., 1] << 8) | (trip[..., 2] << 16)
+            digital = np.where(value >= 1 << 23, value - (1 << 24), value)
         with np.errstate(invalid="ignore", over="ignore"):  # absurd header ranges -> inf/NaN,
-            x *= self._gain[index] * scale                  # reported by the caller
-            x += self._offset[index] * scale
-        return x
+            np.multiply(digital, self._gain[index] * scale, out=frame)  # reported by the caller
+            frame += self._offset[index] * scale
+        if not direct:
+            out[...] = frame.reshape(-1)[lo - r0 * spr: hi - r0 * spr]
+        return out
 
     def close(self) -> None:
         """Drop the memory map."""
@@ -402,9 +433,13 @@ class EdfRecording:
     def _read(
         self, role: str, refs: tuple[SignalRef, ...], scale: float, lo: int, hi: int
     ) -> np.ndarray:
-        cols = []
-        for r in refs:
-            x = self._records.read(self._raw_index[r.index], lo, hi, scale=scale * r.sign)
+        # accelerometer axes are converted into the rows of a (3, n) array, each in one
+        # contiguous pass, and handed on as its (n, 3) transpose
+        rows = np.empty(hi - lo) if role == "emg" else np.empty((len(refs), hi - lo))
+        for j, r in enumerate(refs):
+            column = rows if role == "emg" else rows[j]
+            x = self._records.read(self._raw_index[r.index], lo, hi, scale=scale * r.sign,
+                                   out=column)
             if x.shape[0] != hi - lo:
                 raise CrampInputError(
                     self.path.name, f"cannot read samples {lo}-{hi} of signal {r.label!r}"
@@ -416,8 +451,7 @@ class EdfRecording:
                 raise CrampInputError(
                     self.path.name, f"signal {r.label!r} has a NaN/inf sample at {t:.3f} s"
                 )
-            cols.append(x)
-        return cols[0] if role == "emg" else np.column_stack(cols)
+        return rows if role == "emg" else rows.T
 
     def close(self) -> None:
         """Release the file handle (safe to call twice)."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.pipeline.epochs import EpochSummer
-from detector.pipeline.filters import StreamingSos, design_highpass
+from detector.pipeline.epochs import EpochCut, EpochSummer, sum_per_epoch
+from detector.pipeline.filters import ScratchBuffer, StreamingSos, design_highpass
 from detector.signals import SignalBlock
 
 MOVEMENT_HIGHPASS_HZ = 0.5
@@ -69,26 +69,36 @@ class AccProcessor:
         if tremor_highpass_hz is not None and tremor_highpass_hz < 0.45 * fs:
             self._tremor = StreamingSos(design_highpass(fs=fs, cutoff_hz=tremor_highpass_hz,
                                                         order=2))
-        self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=5)
+        self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=5,
+                                   reduce=self._reduce)
+        self._bufs = [ScratchBuffer(rows=3, dtype=np.float64) for _ in range(3)]
 
     def push(self, block: SignalBlock) -> list[AccEpochs]:
         """Process a block of shape (n, 3) in g; return completed epochs."""
-        x = np.ascontiguousarray(block.data.T)  # (3, n): filters run along time, last axis
+        n = block.data.shape[0]
+        x = self._bufs[0].take(n)  # (3, n): the filters run along time, the last axis
+        np.copyto(x, block.data.T)
         if block.start_sample != self._summer.next_sample:
             self._movement.reset()
             if self._tremor is not None:
                 self._tremor.reset()
-        cols = np.empty((5, x.shape[1]))
-        cols[:3] = x
-        moving = self._movement.push(x)
-        np.einsum("ij,ij->j", moving, moving, out=cols[3])
-        if self._tremor is not None:
-            trem = self._tremor.push(x)
-            np.einsum("ij,ij->j", trem, trem, out=cols[4])
-        else:
-            cols[4] = np.nan
+        moving = self._movement.push(x, out=self._bufs[1].take(n))
+        trem = (self._tremor.push(x, out=self._bufs[2].take(n)) if self._tremor is not None
+                else x[:0])
         return [self._features(s.first_epoch, s.sums, s.counts)
-                for s in self._summer.push(cols, start_sample=block.start_sample)]
+                for s in self._summer.push((x, moving, trem), start_sample=block.start_sample)]
+
+    def _reduce(self, signals: tuple[np.ndarray, ...], cut: EpochCut) -> np.ndarray:
+        """Per epoch: sums of each axis, of the squared movement and tremor magnitudes."""
+        x, moving, trem = signals
+        sums = np.empty((cut.n_epochs, 5))
+        sums[:, :3] = sum_per_epoch(x, cut).T
+        sums[:, 3] = sum_per_epoch(np.einsum("ij,ij->j", moving, moving), cut)
+        if trem.shape[0]:
+            sums[:, 4] = sum_per_epoch(np.einsum("ij,ij->j", trem, trem), cut)
+        else:
+            sums[:, 4] = np.nan
+        return sums
 
     def flush(self, *, end_sample: int | None = None) -> list[AccEpochs]:
         """Close the stream; trailing incomplete epochs come out as missing."""

@@ -2,29 +2,41 @@
 
 ``save_night(result)`` is what ``cramp replay`` and ``cramp record`` call; the report and the
 exports read nights back with :func:`load_night` / :func:`load_nights_on`.
+
+The names below are imported on first use (PEP 562): a command's ``--help`` that only needs
+:func:`default_db_path` does not load numpy and the night codec.
 """
 
-from detector.store.db import connect, default_db_path, open_store, transaction
-from detector.store.nights import (
-    DayTotals,
-    QualityPeriod,
-    RunRecord,
-    StoredNight,
-    day_totals,
-    last_night_dates,
-    load_night,
-    load_nights_on,
-    night_date_for,
-    night_dates,
-    night_ids_on,
-    night_runs,
-    parse_night_date,
-    resolve_zone,
-    save_night,
-    select_night_dates,
-    stored_zone,
-)
-from detector.store.schema import CURRENT_VERSION, migrate, schema_version
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detector.store.db import connect, default_db_path, open_store, transaction
+    from detector.store.nights import (
+        DayTotals,
+        QualityPeriod,
+        RunRecord,
+        StoredNight,
+        day_totals,
+        last_night_dates,
+        load_night,
+        load_nights_on,
+        night_date_for,
+        night_dates,
+        night_ids_on,
+        night_runs,
+        parse_night_date,
+        resolve_zone,
+        save_night,
+        select_night_dates,
+        stored_zone,
+    )
+    from detector.store.schema import CURRENT_VERSION, migrate, schema_version
+
+_DB = ("connect", "default_db_path", "open_store", "transaction")
+_SCHEMA = ("CURRENT_VERSION", "migrate", "schema_version")
 
 __all__ = [
     "CURRENT_VERSION",
@@ -52,3 +64,14 @@ __all__ = [
     "stored_zone",
     "transaction",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``name`` from the submodule that defines it (first access only)."""
+    if name not in __all__:
+        raise AttributeError(f"module 'detector.store' has no attribute {name!r}")
+    module = ("detector.store.db" if name in _DB else
+              "detector.store.schema" if name in _SCHEMA else "detector.store.nights")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
