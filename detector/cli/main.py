@@ -28,8 +28,6 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.scan_cmd",
     "detector.cli.record_cmd",
     "detector.cli.batch_cmd",
-    "detector.cli.tune_cmd",
-    "detector.cli.bids_cmd",
 )
 
 

@@ -98,6 +98,7 @@ class Engine:
         self._cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, memory_limit=self.options.memory_per_worker or "auto",
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # health routes, any port
             silence_logs=40)
         return Client(self._cluster)
 
