@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.scan_cmd",
     "detector.cli.record_cmd",
     "detector.cli.batch_cmd",
+    "detector.cli.tune_cmd",
 )
 
 

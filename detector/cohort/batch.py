@@ -145,7 +145,7 @@ def run_batch(paths: list[str], *, out_dir: Path, config: DetectorConfig,
     phash = parameter_hash(config, options)
     summary = BatchSummary(total=len(paths), parameter_hash=phash)
     failed: dict[str, str] = {}
-    shas = _content_hashes(paths, store, engine, failed)
+    shas = content_hashes(paths, store, engine, failed)
     todo: dict[str, list[str]] = {}
     for path in paths:
         sha = shas.get(path)
@@ -189,8 +189,12 @@ def run_batch(paths: list[str], *, out_dir: Path, config: DetectorConfig,
     return summary
 
 
-def _content_hashes(paths: list[str], store: ResultStore, engine: Engine,
-                    failed: dict[str, str]) -> dict[str, str]:
+def content_hashes(paths: list[str], store: ResultStore, engine: Engine,
+                   failed: dict[str, str]) -> dict[str, str]:
+    """SHA-256 of each readable path (cached by size and mtime; computed on the workers).
+
+    Unreadable paths are added to ``failed`` with their one-line error.
+    """
     cache = store.load_hashes()
     shas: dict[str, str] = {}
     unknown = []

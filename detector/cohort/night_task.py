@@ -126,6 +126,12 @@ def replay_task(path: str, *, config: DetectorConfig, options: ReplayOptions
         return {"error": strip_path(one_line_error(exc), path)}
 
 
+def replay_config_task(path: str, config: DetectorConfig, options: ReplayOptions
+                       ) -> dict[str, Any]:
+    """:func:`replay_task` with positional arguments (one configuration per task: tuning)."""
+    return replay_task(path, config=config, options=options)
+
+
 def strip_path(line: str, path: str) -> str:
     """``line`` without a leading ``<path>: `` or ``<file name>: `` (the path is kept apart)."""
     for prefix in (path, Path(path).name):
