@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.record_cmd",
     "detector.cli.batch_cmd",
     "detector.cli.tune_cmd",
+    "detector.cli.bids_cmd",
 )
 
 

@@ -1,0 +1,87 @@
+"""BIDS-EMG export of a cohort, checked by reading every file back."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pyedflib
+import pytest
+from cohort_helpers import copy_cohort, shared_cohort
+
+from detector.cli.main import main
+from detector.cohort.bids import check_bids
+from detector.io.channels import ChannelMap
+from detector.io.labels import read_labels
+from detector.io.open import open_recording
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_cohort(tmp_path_factory)
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text().splitlines(), delimiter="\t"))
+
+
+def test_bids_export_reads_back_and_the_check_catches_damage(
+        cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small = tmp_path / "cohort"
+    copy_cohort(cohort, small, nights=3)
+    doc = json.loads((cohort / "cohort.json").read_text())
+    doc["nights"] = [n for n in doc["nights"] if (small / n["recording"]).exists()]
+    (small / "cohort.json").write_text(json.dumps(doc))
+    root = tmp_path / "bids"
+    assert main(["bids", str(small), "--out", str(root), "--workers", "1",
+                 "--no-progress"]) == 0
+    assert "BIDS check: OK (3 recording(s) read back)" in capsys.readouterr().out
+
+    desc = json.loads((root / "dataset_description.json").read_text())
+    assert desc["BIDSVersion"].startswith("1.") and desc["DatasetType"] == "raw"
+    subjects = {f"sub-{n['participant']}" for n in doc["nights"]}
+    assert {r["participant_id"] for r in _tsv(root / "participants.tsv")} == subjects
+    for night in doc["nights"]:
+        base = f"sub-{night['participant']}_ses-{night['session']}_task-sleep"
+        emg_dir = root / f"sub-{night['participant']}" / f"ses-{night['session']}" / "emg"
+        events = _tsv(emg_dir / f"{base}_events.tsv")
+        truth = read_labels(small / night["truth"], description_filter=None)
+        assert [(float(e["onset"]), float(e["duration"]), e["trial_type"]) for e in events] \
+            == [(round(t.onset_s, 3), round(t.duration_s, 3), t.description) for t in truth]
+        sidecar = json.loads((emg_dir / f"{base}_emg.json").read_text())
+        assert sidecar["TaskName"] == "sleep" and sidecar["SamplingFrequency"] == 1000.0
+        # The EDF+ holds the capture's samples: EMG equal within the 16-bit step.
+        src = open_recording(small / night["recording"], channel_map=ChannelMap(),
+                             min_emg_fs_hz=200.0)
+        emg = np.concatenate([b.data for role, b in src.blocks(60.0) if role == "emg"])
+        src.close()
+        with pyedflib.EdfReader(str(emg_dir / f"{base}_emg.edf")) as reader:
+            assert reader.getLabel(0).startswith("EMG Calf")
+            back = reader.readSignal(0)
+            step = (reader.getPhysicalMaximum(0) - reader.getPhysicalMinimum(0)) / 65535
+        assert emg.shape[0] <= back.shape[0] < emg.shape[0] + 1000  # last record padded
+        assert np.max(np.abs(back[: emg.shape[0]] - emg)) <= step
+        assert (emg_dir.parent / f"sub-{night['participant']}_ses-{night['session']}"
+                "_scans.tsv").is_file()
+    assert check_bids(root) == []
+
+    # Damage: a wrong unit, a missing sidecar field, an onset past the end.
+    chan = next(root.glob("sub-*/ses-*/emg/*_channels.tsv"))
+    chan.write_text(chan.read_text().replace("\tuV\t", "\tmV\t"))
+    side = next(root.glob("sub-*/ses-*/emg/*_emg.json"))
+    meta = json.loads(side.read_text())
+    del meta["EMGReference"]
+    side.write_text(json.dumps(meta))
+    ev = next(root.glob("sub-*/ses-*/emg/*_events.tsv"))
+    ev.write_text(ev.read_text() + "99999.000\t1.000\tcramp\tleft\n")
+    problems = check_bids(root)
+    assert any(chan.name in p and "does not match" in p for p in problems)
+    assert any(side.name in p and "EMGReference" in p for p in problems)
+    assert any(ev.name in p and "bad onset" in p for p in problems)
+    assert main(["bids", "--check", str(root)]) == 1
+    assert "3 problem(s)" in capsys.readouterr().out
+    # A second export into the same folder is refused: nothing is overwritten.
+    assert main(["bids", str(small), "--out", str(root), "--workers", "1"]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
