@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,28 @@ def copy_cohort(src: Path, dst: Path, *, nights: int | None = None) -> list[Path
         truth = rec.with_name(rec.name.replace(".cramp", ".truth.tsv"))
         shutil.copy2(truth, dst / truth.name)
     return [dst / r.name for r in recordings]
+
+
+_cluster: dict[str, Any] = {}
+
+
+def shared_scheduler(request: pytest.FixtureRequest) -> str:
+    """Address of a 2-worker local cluster the cohort tests share (closed at session end).
+
+    Starting a cluster costs seconds; tests that are not about starting one use this.
+    """
+    if "address" not in _cluster:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                               silence_logs=40)
+        _cluster.update(cluster=cluster, address=cluster.scheduler_address)
+
+        def close() -> None:
+            _cluster.pop("cluster").close()
+            _cluster.clear()
+
+        request.session.addfinalizer(close)
+    return str(_cluster["address"])

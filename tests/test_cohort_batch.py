@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cohort_helpers import copy_cohort, shared_cohort
+from cohort_helpers import copy_cohort, shared_cohort, shared_scheduler
 
 from detector.cli.main import main
 from detector.cohort.tables import read_table
@@ -21,6 +21,11 @@ from detector.cohort.tables import read_table
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_cohort(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def scheduler(request: pytest.FixtureRequest) -> str:
+    return shared_scheduler(request)
 
 
 def _results(out: Path) -> dict[str, bytes]:
@@ -41,7 +46,7 @@ def _wait_for(condition, timeout_s: float, what: str) -> None:  # type: ignore[n
 
 
 def test_batch_then_rerun_does_no_work_and_tables_equal_results(
-        cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        cohort: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "broken.edf"
     bad.write_bytes(b"0       not an EDF header at all")
@@ -99,7 +104,7 @@ def test_batch_then_rerun_does_no_work_and_tables_equal_results(
     conf = tmp_path / "longer.toml"
     conf.write_text("[episode]\nmin_duration_s = 30.0\n")
     three = sorted(cohort.glob("*.cramp"))[:3]
-    assert main(["batch", *map(str, three), "--out", str(out), "--workers", "1",
+    assert main(["batch", *map(str, three), "--out", str(out), "--scheduler", scheduler,
                  "--no-progress", "--tz", "UTC", "--config", str(conf)]) == 0
     assert "3 replayed, 0 already done" in _summary(capsys)
     changed = read_table(out / "nights.parquet")
@@ -107,7 +112,7 @@ def test_batch_then_rerun_does_no_work_and_tables_equal_results(
     assert len(_results(out)) == 13
 
 
-def test_batch_killed_halfway_resumes(cohort: Path, tmp_path: Path,
+def test_batch_killed_halfway_resumes(cohort: Path, scheduler: str, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "detector", "batch", str(cohort), "--out", str(out),
@@ -123,8 +128,8 @@ def test_batch_killed_halfway_resumes(cohort: Path, tmp_path: Path,
     done_before = len(_results(out))
     assert 1 <= done_before < 10
     assert not list((out / "nights").glob(".*.tmp"))  # no torn result left behind
-    assert main(["batch", str(cohort), "--out", str(out), "--workers", "2", "--no-progress",
-                 "--tz", "UTC"]) == 0
+    assert main(["batch", str(cohort), "--out", str(out), "--scheduler", scheduler,
+                 "--no-progress", "--tz", "UTC"]) == 0
     assert (f"{10 - done_before} replayed, {done_before} already done, 0 failed"
             in _summary(capsys))
     assert len(read_table(out / "nights.parquet")) == 10
@@ -137,7 +142,7 @@ def _free_port() -> int:
 
 
 def test_batch_on_a_scheduler_and_worker_started_by_hand(
-        cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        cohort: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -157,9 +162,10 @@ def test_batch_on_a_scheduler_and_worker_started_by_hand(
                      "--no-progress", "--tz", "UTC"]) == 0
         assert "4 replayed, 0 already done, 0 failed" in _summary(capsys)
         assert (out / "failures.csv").read_text() == '"path","error"\n'
-        # The same nights on a local cluster of another size give byte-identical results.
+        # The same nights (copied elsewhere) on a local cluster of two workers give the same
+        # results.
         assert main(["batch", *map(str, local), "--out", str(tmp_path / "local"),
-                     "--workers", "2", "--no-progress", "--tz", "UTC"]) == 0
+                     "--scheduler", scheduler, "--no-progress", "--tz", "UTC"]) == 0
         remote_results = _results(out)
         assert len(remote_results) == 4
         assert _results(tmp_path / "local").keys() == remote_results.keys()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 import pytest
-from cohort_helpers import copy_cohort, shared_cohort
+from cohort_helpers import copy_cohort, shared_cohort, shared_scheduler
 
 from detector.cli.main import main
 from detector.cohort.bids import check_bids
@@ -23,19 +23,25 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_cohort(tmp_path_factory)
 
 
+@pytest.fixture(scope="module")
+def scheduler(request: pytest.FixtureRequest) -> str:
+    return shared_scheduler(request)
+
+
 def _tsv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.read_text().splitlines(), delimiter="\t"))
 
 
 def test_bids_export_reads_back_and_the_check_catches_damage(
-        cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        cohort: Path, scheduler: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     small = tmp_path / "cohort"
     copy_cohort(cohort, small, nights=3)
     doc = json.loads((cohort / "cohort.json").read_text())
     doc["nights"] = [n for n in doc["nights"] if (small / n["recording"]).exists()]
     (small / "cohort.json").write_text(json.dumps(doc))
     root = tmp_path / "bids"
-    assert main(["bids", str(small), "--out", str(root), "--workers", "1",
+    assert main(["bids", str(small), "--out", str(root), "--scheduler", scheduler,
                  "--no-progress"]) == 0
     assert "BIDS check: OK (3 recording(s) read back)" in capsys.readouterr().out
 
@@ -83,5 +89,5 @@ def test_bids_export_reads_back_and_the_check_catches_damage(
     assert main(["bids", "--check", str(root)]) == 1
     assert "3 problem(s)" in capsys.readouterr().out
     # A second export into the same folder is refused: nothing is overwritten.
-    assert main(["bids", str(small), "--out", str(root), "--workers", "1"]) == 2
+    assert main(["bids", str(small), "--out", str(root), "--scheduler", scheduler]) == 2
     assert "exists and is not empty" in capsys.readouterr().err

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cohort_helpers import shared_cohort
+from cohort_helpers import shared_cohort, shared_scheduler
 
 from detector.cli.main import main
 from detector.cohort.search import load_search, parameter_sets
@@ -20,8 +20,14 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_cohort(tmp_path_factory)
 
 
+@pytest.fixture(scope="module")
+def scheduler(request: pytest.FixtureRequest) -> str:
+    return shared_scheduler(request)
+
+
 def test_tune_beats_a_bad_start_and_matches_defaults_on_held_out_nights(
-        cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        cohort: Path, scheduler: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     # Start from a set that drops every cramp shorter than 90 s; the grid also holds the
     # defaults (10 s) and a middling value. Tuning must pick a set whose held-out F1 is at
     # least the defaults', and strictly above the bad start's.
@@ -32,7 +38,8 @@ def test_tune_beats_a_bad_start_and_matches_defaults_on_held_out_nights(
                       "[parameters.episode]\nmin_duration_s = [10.0, 40.0, 90.0]\n")
     out = tmp_path / "tune"
     argv = ["tune", str(cohort), "--search", str(search), "--out", str(out), "--config",
-            str(start), "--holdout", "0.4", "--workers", "2", "--no-progress", "--tz", "UTC"]
+            str(start), "--holdout", "0.4", "--scheduler", scheduler, "--no-progress", "--tz",
+            "UTC"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     rows = read_table(out / "tune.parquet")
@@ -52,8 +59,8 @@ def test_tune_beats_a_bad_start_and_matches_defaults_on_held_out_nights(
     assert all(len(r["parameter_hash"]) == 64 and r["detector_version"] for r in rows)
 
     # Cross-validation by night reuses every replay (nothing to run again).
-    assert main([*argv[:-7], "--folds", "2", "--workers", "1", "--no-progress", "--tz", "UTC"]
-                ) == 0
+    assert main([*argv[:-7], "--folds", "2", "--scheduler", scheduler, "--no-progress",
+                 "--tz", "UTC"]) == 0
     text = capsys.readouterr().out
     assert "0 replayed, 30 reused" in text
     assert "cross-validated over 2 folds of nights: tuned F1" in text
