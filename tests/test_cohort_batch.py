@@ -200,3 +200,26 @@ def test_batch_bad_input_is_one_line_exit_2(tmp_path: Path,
     assert main(["batch", str(tmp_path / "x.edf"), "--out", str(tmp_path / "o"),
                  "--workers", "0"]) == 2
     assert "--workers: expected at least 1" in capsys.readouterr().err
+
+
+def test_inputs_from_folders_patterns_and_list_files(tmp_path: Path) -> None:
+    from detector.cohort.inputs import expand_inputs
+    from detector.errors import CrampInputError
+
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    names = ["a/n1.cramp", "a/n1.truth.tsv", "a/deep/n2.edf", "a/deep/n2_events.tsv",
+             "a/.hidden.edf", "a/notes.json", "b.csv.gz", "c.bdf"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    got = expand_inputs([str(tmp_path / "a")])
+    assert got == [str(tmp_path / "a/deep/n2.edf"), str(tmp_path / "a/n1.cramp")]
+    assert expand_inputs([str(tmp_path / "*.bdf"), str(tmp_path / "a/n1.cramp")]) == [
+        str(tmp_path / "a/n1.cramp"), str(tmp_path / "c.bdf")]
+    lst = tmp_path / "list.txt"
+    lst.write_text("# the study\nb.csv.gz\n\nc.bdf  # a comment\nc.bdf\n")
+    assert expand_inputs([], list_files=[str(lst)]) == [str(tmp_path / "b.csv.gz"),
+                                                        str(tmp_path / "c.bdf")]
+    with pytest.raises(CrampInputError, match="the pattern matches no recording"):
+        expand_inputs([str(tmp_path / "*.rec")])
+    with pytest.raises(CrampInputError, match="no recordings given"):
+        expand_inputs([])

@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped set: {line}", file=sys.stderr)
     options = ReplayOptions(channel_map=channel_map_from_args(args), leg=args.leg,
                             time_unit=args.time_unit)
-    nights = _labelled_nights(expand_inputs(args.files), args.label_filter)
+    out_dir = args.out.absolute()
+    paths = [p for p in expand_inputs(args.files) if not Path(p).is_relative_to(out_dir)]
+    nights = _labelled_nights(paths, args.label_filter)
     with Engine(engine_options_from_args(args)) as engine:
         res = run_tune(nights, sets, out_dir=args.out, options=options, engine=engine,
                        holdout=0.0 if args.folds else args.holdout, folds=args.folds or 0,

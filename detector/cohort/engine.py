@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,8 @@ from detector.errors import CrampInputError
 
 T = TypeVar("T")
 
+_RESIZE_CHECK_S = 5.0
+"""How often the in-flight window follows workers joining the cluster (s)."""
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 """Environment variable naming an existing scheduler (the Dask convention)."""
 
@@ -142,7 +145,8 @@ def map_unordered(engine: Engine, fn: Callable[..., Any], items: Iterable[T], *,
     name : str
         Prefix of the task keys (shown on a dashboard).
     max_in_flight : int, optional
-        Tasks submitted at once (default 4 per worker thread).
+        Tasks submitted at once (default 4 per worker thread, following workers that join
+        while it runs).
 
     Yields
     ------
@@ -168,6 +172,7 @@ def map_unordered(engine: Engine, fn: Callable[..., Any], items: Iterable[T], *,
 
     while len(pending) < limit and submit_next():
         continue
+    checked = time.monotonic()
     for fut in queue:
         item = pending.pop(fut)
         try:
@@ -175,7 +180,11 @@ def map_unordered(engine: Engine, fn: Callable[..., Any], items: Iterable[T], *,
         except Exception as exc:  # a lost worker (e.g. over its memory limit), not our code
             result = {"error": f"worker failed ({type(exc).__name__}: {exc})"}
         fut.release()
-        submit_next()
+        if max_in_flight is None and time.monotonic() - checked > _RESIZE_CHECK_S:
+            limit = max(limit, 4 * engine.n_threads())  # workers joining (e.g. jobqueue)
+            checked = time.monotonic()
+        while len(pending) < limit and submit_next():
+            continue
         yield item, result
 
 
