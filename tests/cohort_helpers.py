@@ -2,41 +2,42 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from detector.cohort.simulate import CohortSpec, plan_cohort
+from detector.cohort.simulate import CohortSpec
 
 COHORT_SPEC = CohortSpec(nights=10, hours=0.05, seed=2026, participants=5)
 """Ten 3-minute nights of five sleepers: small enough to replay in well under a second."""
 
-_made: dict[str, Path] = {}
+_made: dict[str, Any] = {}
 
 
-def shared_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The cohort folder (simulated in-process, serially: no cluster needed to make it)."""
+def shared_cohort(tmp_path_factory: pytest.TempPathFactory,
+                  request: pytest.FixtureRequest) -> Path:
+    """The cohort folder, made once by ``cramp simulate --nights`` on the shared cluster."""
     if "dir" not in _made:
-        from firmware_sim.simulate import simulate_night
+        from detector.cli.main import main
 
         folder = tmp_path_factory.mktemp("cohort")
-        nights = []
-        for plan in plan_cohort(COHORT_SPEC):
-            files = simulate_night(folder, hours=COHORT_SPEC.hours, seed=plan.seed,
-                                   stem=plan.stem)
-            nights.append({"index": plan.index, "seed": plan.seed,
-                           "participant": plan.participant, "session": plan.session,
-                           "stem": plan.stem, "recording": files.recording.name,
-                           "truth": files.truth.name, "n_cramps": files.n_cramps})
-        from dataclasses import asdict
-
-        (folder / "cohort.json").write_text(json.dumps(
-            {"kind": "cramp-cohort", "parameters": asdict(COHORT_SPEC), "nights": nights}))
+        spec = COHORT_SPEC
+        argv = ["simulate", "--nights", str(spec.nights), "--participants",
+                str(spec.participants), "--hours", str(spec.hours), "--seed", str(spec.seed),
+                "--out", str(folder), "--scheduler", shared_scheduler(request),
+                "--no-progress"]
+        if main(argv) != 0:
+            raise AssertionError("cramp simulate --nights failed")
         _made["dir"] = folder
+        _made["argv"] = argv
     return _made["dir"]
+
+
+def cohort_argv() -> list[str]:
+    """The ``cramp simulate`` arguments that made the shared cohort."""
+    return list(_made["argv"])
 
 
 def copy_cohort(src: Path, dst: Path, *, nights: int | None = None) -> list[Path]:

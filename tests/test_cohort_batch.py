@@ -19,8 +19,8 @@ from detector.cohort.tables import read_table
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cohort(tmp_path_factory)
+def cohort(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    return shared_cohort(tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,8 @@ def test_batch_then_rerun_does_no_work_and_tables_equal_results(
     bad = tmp_path / "broken.edf"
     bad.write_bytes(b"0       not an EDF header at all")
     out = tmp_path / "out"
-    opts = ["--out", str(out), "--workers", "2", "--no-progress", "--tz", "UTC"]
+    # On the shared LocalCluster of 2 workers (the killed batch below starts its own).
+    opts = ["--out", str(out), "--scheduler", scheduler, "--no-progress", "--tz", "UTC"]
     base = ["batch", str(cohort), *opts]
     assert main(["batch", str(cohort), str(bad), *opts]) == 1  # one file failed: the status says so
     captured = capsys.readouterr()
@@ -85,9 +86,9 @@ def test_batch_then_rerun_does_no_work_and_tables_equal_results(
     csv_rows = (out / "nights.csv").read_text().splitlines()
     assert len(csv_rows) == 11 and csv_rows[0].startswith('"path","sha256","parameter_hash"')
 
-    # Rerun: nothing to do, so no cluster is even started and no result file is rewritten.
+    # Rerun: nothing to do, so no client is even started and no result file is rewritten.
     def no_cluster(self):  # type: ignore[no-untyped-def]
-        raise AssertionError("the rerun started a cluster")
+        raise AssertionError("the rerun started a Dask client")
 
     monkeypatch.setattr("detector.cohort.engine.Engine._start", no_cluster)
     stamps = {p: p.stat().st_mtime_ns for p in (out / "nights").iterdir()}
@@ -116,7 +117,7 @@ def test_batch_killed_halfway_resumes(cohort: Path, scheduler: str, tmp_path: Pa
                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "detector", "batch", str(cohort), "--out", str(out),
-           "--workers", "1", "--no-progress", "--tz", "UTC"]
+           "--workers", "2", "--no-progress", "--tz", "UTC"]  # its own LocalCluster
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:

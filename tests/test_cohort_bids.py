@@ -9,18 +9,19 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 import pytest
-from cohort_helpers import copy_cohort, shared_cohort, shared_scheduler
+from cohort_helpers import COHORT_SPEC, cohort_argv, copy_cohort, shared_cohort, shared_scheduler
 
 from detector.cli.main import main
-from detector.cohort.bids import check_bids
+from detector.cohort.bids_check import check_bids
+from detector.cohort.simulate import plan_cohort
 from detector.io.channels import ChannelMap
 from detector.io.labels import read_labels
 from detector.io.open import open_recording
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cohort(tmp_path_factory)
+def cohort(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    return shared_cohort(tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,27 @@ def test_bids_export_reads_back_and_the_check_catches_damage(
     # A second export into the same folder is refused: nothing is overwritten.
     assert main(["bids", str(small), "--out", str(root), "--scheduler", scheduler]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
+
+
+def test_simulated_cohort_is_seeded_per_night_and_resumes(
+        cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from firmware_sim.simulate import simulate_night
+
+    doc = json.loads((cohort / "cohort.json").read_text())
+    nights = doc["nights"]
+    assert len(nights) == 10 and len({n["seed"] for n in nights}) == 10
+    assert sorted({n["participant"] for n in nights}) == ["001", "002", "003", "004", "005"]
+    assert {n["session"] for n in nights} == {"01", "02"}
+    assert sum(n["n_cramps"] for n in nights) > 0
+    assert len({(cohort / n["truth"]).read_text() for n in nights}) == 10  # varied scenarios
+    # Each night is its seed's night, whichever worker made it.
+    plan = plan_cohort(COHORT_SPEC)[3]
+    alone = simulate_night(tmp_path, hours=COHORT_SPEC.hours, seed=plan.seed, stem="x")
+    assert alone.truth.read_text() == (cohort / f"{plan.stem}.truth.tsv").read_text()
+    # A rerun has nothing to do; other parameters in the same folder are refused.
+    assert main(cohort_argv()) == 0
+    assert "0 night(s) simulated, 10 already there" in capsys.readouterr().out
+    other = cohort_argv()
+    other[other.index("--seed") + 1] = "7"
+    assert main(other) == 2
+    assert "holds a cohort made with other parameters" in capsys.readouterr().err

@@ -16,8 +16,8 @@ from detector.config import DetectorConfig, load_config
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cohort(tmp_path_factory)
+def cohort(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    return shared_cohort(tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")

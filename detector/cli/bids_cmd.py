@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Export and/or check; print the problems found."""
-    from detector.cohort.bids import check_bids, export_bids
+    from detector.cohort.bids import export_bids
+    from detector.cohort.bids_check import check_bids
     from detector.cohort.engine import Engine
 
     if args.check is not None:
