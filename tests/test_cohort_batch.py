@@ -128,7 +128,9 @@ def test_batch_killed_halfway_resumes(cohort: Path, scheduler: str, tmp_path: Pa
         proc.wait()
     done_before = len(_results(out))
     assert 1 <= done_before < 10
-    assert not list((out / "nights").glob(".*.tmp"))  # no torn result left behind
+    # Every result file there is whole (written to a temporary file, then renamed).
+    assert all(json.loads(body)["recording"]["episodes"] is not None
+               for body in _results(out).values())
     assert main(["batch", str(cohort), "--out", str(out), "--scheduler", scheduler,
                  "--no-progress", "--tz", "UTC"]) == 0
     assert (f"{10 - done_before} replayed, {done_before} already done, 0 failed"
