@@ -53,6 +53,9 @@ def test_tune_beats_a_bad_start_and_matches_defaults_on_held_out_nights(
     assert best["heldout_f1"] >= defaults["heldout_f1"]
     assert best["heldout_f1"] > bad["heldout_f1"]  # the held-out figure does discriminate
     assert "held-out nights (4): best set F1" in text and "is at least as good as" in text
+    set_no = defaults["set"]
+    assert (f"is at least as good as the detector defaults' (set #{set_no}) F1 "
+            f"{defaults['heldout_f1']:.3f}") in text
     tuned = load_config(out / "best.toml")
     assert tuned.episode.min_duration_s == float(best["parameters"].split("=")[1])
     assert tuned.episode.min_duration_s < 90.0

@@ -10,6 +10,7 @@ from typing import Any
 
 from detector.cli.engine_options import add_engine_options, engine_options_from_args
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
+from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.evaluation import DEFAULT_MIN_OVERLAP_S, DEFAULT_ONSET_TOLERANCE_S
 
@@ -81,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
                        progress=not args.no_progress)
     rows = table_rows(res)
     written = write_table(rows, TUNE_COLUMNS, stem=args.out / "tune")
-    verdict = _verdict(res)
+    defaults = DetectorConfig().replace(in_bed__timezone=base.in_bed.timezone,
+                                        in_bed__night_window=base.in_bed.night_window)
+    verdict = _verdict(res, defaults_set=next(
+        (i for i, (_, cfg) in enumerate(res.sets) if cfg == defaults), None))
     header = (f"cramp tune: best of {len(sets)} parameter sets ({space.method} search, "
               f"{args.search}) on {res.n_tuning_nights} tuning nights.\n{verdict}")
     best_toml = args.out / "best.toml"
@@ -131,7 +135,27 @@ def _labelled_nights(paths: list[str], label_filter: str) -> list[Any]:
     return nights
 
 
-def _verdict(res: Any) -> str:
+def _verdict(res: Any, *, defaults_set: int | None) -> str:
+    """What the search found, on untuned nights, against the starting set (and the defaults).
+
+    ``defaults_set`` is the index of the set equal to the detector defaults (the night window
+    and time zone given on the command line aside), when the search holds one.
+    """
+    line = _verdict_start(res)
+    d = defaults_set
+    if d is None or d == 0 or res.folds or res.heldout is None:
+        return line
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    h = res.heldout
+    cmp = "at least as good as" if _ge(h[res.best].f1, h[d].f1) else "WORSE than"
+    return (line + f"\nheld-out nights: best set F1 {f(h[res.best].f1)} is {cmp} the detector "
+            f"defaults' (set #{d}) F1 {f(h[d].f1)}")
+
+
+def _verdict_start(res: Any) -> str:
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
