@@ -9,7 +9,8 @@ In one run, on one machine:
 1. simulates ``--nights`` nights of ``--hours`` each (``cramp simulate --nights``, captures,
    on a 2-worker local cluster; its rate is printed but not part of the ratios);
 2. **baseline**: replays every night in this process, one after another, through the same
-   adapter the batch uses (``detector.cohort.night_task.replay_night``);
+   adapter the batch uses (``detector.cohort.night_task.replay_night``), once before and once
+   after the batches (the rate is that of the mean time: the machine's speed drifts);
 3. ``run_batch`` on a ``LocalCluster`` of 1 worker, then of 2 workers, each into a fresh
    output folder (nothing to resume), timed from the first submission to the collated tables;
    the cluster start is timed apart (it is paid once per command, not per night);
@@ -57,6 +58,14 @@ def _episodes(rec: dict[str, Any]) -> list[tuple[float, float]]:
     return [(e["onset_s"], e["duration_s"]) for e in rec["episodes"]]
 
 
+def _loop(paths: list[str], config: DetectorConfig
+          ) -> tuple[dict[str, list[tuple[float, float]]], float]:
+    t0 = time.perf_counter()
+    found = {p: _episodes(replay_night(p, config=config, options=ReplayOptions()))
+             for p in paths}
+    return found, time.perf_counter() - t0
+
+
 def _batch(paths: list[str], out: Path, workers: int, config: DetectorConfig
            ) -> dict[str, Any]:
     t0 = time.perf_counter()
@@ -98,22 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"simulation failed: {sim.failures[0]}")
         paths = sorted(str(p) for p in (root / "cohort").glob("*.cramp"))
 
-        t1 = time.perf_counter()
-        loop = {p: _episodes(replay_night(p, config=config, options=ReplayOptions()))
-                for p in paths}
-        loop_s = time.perf_counter() - t1
+        loop, loop_before_s = _loop(paths, config)
+        one = _batch(paths, root / "out1", 1, config)
+        two = _batch(paths, root / "out2", 2, config)
+        loop_again, loop_after_s = _loop(paths, config)  # the machine's speed drifts
+        loop_s = (loop_before_s + loop_after_s) / 2
         loop_rate = len(paths) / loop_s * 60
         loop_peak = peak_rss_mib()
 
-        one = _batch(paths, root / "out1", 1, config)
-        two = _batch(paths, root / "out2", 2, config)
-
-    same = loop == one["episodes"] == two["episodes"]
+    same = loop == loop_again == one["episodes"] == two["episodes"]
     eff = two["nights_per_min"] / (2 * one["nights_per_min"])
     print(f"cohort: {len(paths)} simulated nights of {args.hours:g} h "
           f"(simulated on 2 workers in {sim_s:.1f} s, {len(paths) / sim_s * 60:.1f} nights/min)")
-    print(f"single-process replay loop : {loop_rate:8.1f} nights/min ({loop_s:.1f} s), "
-          f"peak RSS of this process {loop_peak:.0f} MiB")
+    print(f"single-process replay loop : {loop_rate:8.1f} nights/min (mean of {loop_before_s:.1f} s "
+          f"before and {loop_after_s:.1f} s after the batches), peak RSS of this process "
+          f"{loop_peak:.0f} MiB")
     for r in (one, two):
         print(f"batch, {r['workers']} worker(s)          : {r['nights_per_min']:8.1f} "
               f"nights/min ({r['elapsed_s']:.1f} s; cluster start {r['cluster_start_s']:.1f} s)"
@@ -125,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"same episodes in every night, loop vs 1 vs 2 workers: {'yes' if same else 'NO'}")
     if args.json:
         doc = {"nights": len(paths), "hours": args.hours, "loop_nights_per_min": loop_rate,
+               "loop_s": [loop_before_s, loop_after_s],
                "loop_peak_rss_mib": loop_peak, "simulate_s": sim_s,
                "batch": [{k: v for k, v in r.items() if k != "episodes"} for r in (one, two)],
                "scaling_efficiency": eff, "identical_results": same}
