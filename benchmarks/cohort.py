@@ -119,9 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     eff = two["nights_per_min"] / (2 * one["nights_per_min"])
     print(f"cohort: {len(paths)} simulated nights of {args.hours:g} h "
           f"(simulated on 2 workers in {sim_s:.1f} s, {len(paths) / sim_s * 60:.1f} nights/min)")
-    print(f"single-process replay loop : {loop_rate:8.1f} nights/min (mean of {loop_before_s:.1f} s "
-          f"before and {loop_after_s:.1f} s after the batches), peak RSS of this process "
-          f"{loop_peak:.0f} MiB")
+    print(f"single-process replay loop : {loop_rate:8.1f} nights/min (mean of "
+          f"{loop_before_s:.1f} s before and {loop_after_s:.1f} s after the batches), "
+          f"peak RSS of this process {loop_peak:.0f} MiB")
     for r in (one, two):
         print(f"batch, {r['workers']} worker(s)          : {r['nights_per_min']:8.1f} "
               f"nights/min ({r['elapsed_s']:.1f} s; cluster start {r['cluster_start_s']:.1f} s)"
