@@ -61,12 +61,13 @@ def test_tune_beats_a_bad_start_and_matches_defaults_on_held_out_nights(
     assert tuned.episode.min_duration_s < 90.0
     assert all(len(r["parameter_hash"]) == 64 and r["detector_version"] for r in rows)
 
-    # Tuning replays never reach the sleeper's episode store; a plain replay does.
-    from detector.store import default_db_path
+    # Tuning replays never reach an episode store (personal or replays); a replay does.
+    from detector.store.db import STORE_FILES, store_path
 
-    assert not default_db_path().exists()
-    assert main(["replay", str(sorted(cohort.glob("*.cramp"))[0]), "--tz", "UTC"]) == 0
-    assert default_db_path().exists()
+    assert not any(store_path(kind).exists() for kind in STORE_FILES)
+    assert main(["replay", str(sorted(cohort.glob("*.cramp"))[0]), "--tz", "UTC",
+                 "--store", "personal"]) == 0
+    assert store_path("personal").exists()
     capsys.readouterr()
 
     # Cross-validation by night reuses every replay (nothing to run again).
