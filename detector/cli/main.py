@@ -33,6 +33,9 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "detector.cli.causes_cmd",
     "detector.cli.scan_cmd",
     "detector.cli.record_cmd",
+    "detector.cli.batch_cmd",
+    "detector.cli.tune_cmd",
+    "detector.cli.bids_cmd",
 )
 
 SUBCOMMAND_HELP: dict[str, str] = {
