@@ -77,9 +77,11 @@ class NightPipeline:
                 self._procs[role] = EmgProcessor(fs=spec.fs, config=config.emg,
                                                  epochs_per_s=self.eps, rails_uv=spec.rails)
             else:
-                tremor = config.motion.tremor_highpass_hz if role == "shank_acc" else None
-                self._procs[role] = AccProcessor(fs=spec.fs, epochs_per_s=self.eps,
-                                                 tremor_highpass_hz=tremor)
+                # both sensors split their movement at the tremor edge: what lies above it is
+                # the calf's vibration (evidence for contraction), not gross leg movement
+                self._procs[role] = AccProcessor(
+                    fs=spec.fs, epochs_per_s=self.eps,
+                    tremor_highpass_hz=config.motion.tremor_highpass_hz)
         self.detector = EpisodeDetector(mode=self.mode, has_foot="foot_acc" in self.channels,
                                         config=config, start_utc=start_utc, leg=leg,
                                         night_window=self.window)
