@@ -79,8 +79,17 @@ class MotionConfig:
     """Foot-to-shank angle beyond neutral that counts as forced plantar flexion (deg)."""
     neutral_offset_deg: float = 0.0
     """Foot-to-shank angle measured in neutral posture (calibration), subtracted (deg)."""
-    min_sagittal_g: float = 0.5
-    """Gravity component needed in each sensor's sagittal plane to measure the angle (g)."""
+    min_sagittal_g: float = 0.3
+    """Gravity component needed in each sensor's sagittal plane to measure the angle (g); a
+    leg lying tipped 17 deg or more off a pure side posture still shows its ankle angle."""
+    ankle_min_deg: float = -45.0
+    """Most dorsiflexed angle an ankle can take (deg); beyond it the angle is reported unknown
+    (a slipped sensor or a moving leg, not an ankle: the range of motion is about -30..50)."""
+    ankle_max_deg: float = 75.0
+    """Most plantar-flexed angle an ankle can take (deg); beyond it the angle is unknown."""
+    dorsiflexion_deg: float = 10.0
+    """Foot pulled up by this much (deg) or more: a calf stretch, never a calf cramp (which
+    pulls the foot the other way)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,10 +98,6 @@ class EpisodeConfig:
 
     min_duration_s: float = 10.0
     """Shortest sustained contraction logged as a cramp (s); leg movements last 0.5-10 s."""
-    emg_only_min_duration_s: float = 15.0
-    """With EMG only, the shortest contraction logged (s): without an accelerometer a rollover
-    or change of position (large muscle-group movements last 3-45 s, IRLSSG 2021) cannot be
-    told from a short cramp, so short ones are left out."""
     max_dip_s: float = 1.5
     """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
     onset_lookback_s: float = 5.0
@@ -111,6 +116,66 @@ class EpisodeConfig:
     accelerometer, posture and movement tell them apart instead) (s)."""
     min_confidence: float = 0.3
     """Episodes scored below this are dropped."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceConfig:
+    """Evidence rules: what corroborates a contraction, how the EMG's shape tells a cramp from
+    standing, walking and rollovers, and the weights of the confidence score."""
+
+    corroborated_ratio: float = 2.0
+    """With the foot held in plantar flexion and calf tremor on a still leg, EMG above this
+    multiple of the resting level suffices (a weak cramp seen through the other head)."""
+    corroborated_rise_uv: float = 3.0
+    """...and this far above it (uV)."""
+    smooth_s: float = 0.5
+    """Moving mean applied to the envelope before its shape is measured (s)."""
+    emg_only_min_duty: float = 0.8
+    """Without posture: fraction of the judged window that must be active. A cramp is
+    sustained well above the threshold; standing tonic activity near the threshold flickers
+    across it."""
+    max_rhythm: float = 0.75
+    """Largest comeback of the log envelope's autocorrelation at stride lags (0.4-2.0 s) after
+    its trough, for a cramp; above it the activity is rhythmic: walking."""
+    max_lull_fraction: float = 0.25
+    """Without posture: largest fraction of a run's epochs below ``lull_ratio`` x its median;
+    above it the activity is a train of phasic bursts (turning over), not a cramp."""
+    lull_ratio: float = 0.35
+    """Depth of a lull relative to the run's median envelope."""
+    rest_between_s: float = 5.0
+    """Without posture: a new cramp must start from rest, i.e. the EMG must have been back at
+    rest (``rest_fraction``) this long since the last judged run ended (s); otherwise the
+    activity is the same state going on (standing after walking, the stretching and standing
+    after a cramp)."""
+    rest_fraction: float = 0.5
+    """The EMG is at rest when its one-second median is below this fraction of the activity
+    threshold."""
+    base_emg: float = 0.5
+    """Confidence of sustained EMG alone."""
+    base_acc: float = 0.35
+    """Confidence of accelerometer evidence alone (no EMG)."""
+    plantar_flexion_weight: float = 0.15
+    """Added for the foot held in plantar flexion (EMG modes)."""
+    plantar_flexion_weight_acc: float = 0.2
+    """Added for the foot held in plantar flexion (accelerometer only)."""
+    tremor_weight: float = 0.1
+    """Added for calf tremor in at least ``tremor_fraction`` of the run (EMG modes)."""
+    tremor_weight_acc: float = 0.2
+    """Added for calf tremor (accelerometer only)."""
+    tremor_fraction: float = 0.3
+    """Fraction of a run with calf tremor that counts as tremor evidence."""
+    still_weight: float = 0.05
+    """Added for a still leg (under 10 % of the run in gross movement)."""
+    duration_weight: float = 0.1
+    """Added in full for runs ``duration_span_s`` beyond the minimum duration."""
+    duration_span_s: float = 50.0
+    """Duration beyond the minimum over which ``duration_weight`` is earned (s)."""
+    duty_weight: float = 0.1
+    """Added in full for a run active throughout."""
+    hum_penalty: float = 0.15
+    """Subtracted when mains hum covers over 30 % of the run."""
+    unusable_penalty: float = 0.15
+    """Subtracted when under 90 % of the run has usable signal."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +204,7 @@ class DetectorConfig:
     emg: EmgConfig = field(default_factory=EmgConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     in_bed: InBedConfig = field(default_factory=InBedConfig)
     epoch_s: float = 0.1
     """Feature resolution of the whole pipeline (s)."""
@@ -194,9 +260,18 @@ def _validate(cfg: DetectorConfig) -> None:
         positive(f"motion.{name}", getattr(m, name))
     if not 0 < m.lying_max_incline_deg < 90:
         raise ConfigError("motion.lying_max_incline_deg", "expected an angle in (0, 90) degrees")
+    if not -90 <= m.ankle_min_deg < 0:
+        raise ConfigError("motion.ankle_min_deg", f"expected -90 to 0 deg, got {m.ankle_min_deg}")
+    if not m.plantar_flexion_deg < m.ankle_max_deg <= 90:
+        raise ConfigError("motion.ankle_max_deg", "expected above motion.plantar_flexion_deg "
+                          f"and at most 90 deg, got {m.ankle_max_deg}")
+    if not 0 < m.dorsiflexion_deg < -m.ankle_min_deg:
+        raise ConfigError("motion.dorsiflexion_deg", "expected between 0 and -ankle_min_deg, "
+                          f"got {m.dorsiflexion_deg}")
+    if not m.min_sagittal_g < 1:
+        raise ConfigError("motion.min_sagittal_g", "expected below 1 g")
     p = cfg.episode
     positive("episode.min_duration_s", p.min_duration_s)
-    positive("episode.emg_only_min_duration_s", p.emg_only_min_duration_s)
     if p.max_dip_s < 0:
         raise ConfigError("episode.max_dip_s", "must be >= 0")
     if p.aftermath_s < 0:
@@ -210,6 +285,23 @@ def _validate(cfg: DetectorConfig) -> None:
     for name in ("min_duty", "min_confidence"):
         if not 0 <= getattr(p, name) <= 1:
             raise ConfigError(f"episode.{name}", "expected a fraction in [0, 1]")
+    v = cfg.evidence
+    for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("corroborated_rise_uv", 0.0, 1000.0),
+                         ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
+                         ("max_lull_fraction", 0.0, 1.0),
+                         ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),
+                         ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
+                         ("rest_fraction", 0.0, 1.0),
+                         ("emg_only_min_duty", 0.0, 1.0)):
+        value = getattr(v, name)
+        if not lo <= value <= hi:  # also refuses NaN
+            raise ConfigError(f"evidence.{name}", f"expected {lo:g} to {hi:g}, got {value!r}")
+    for name in ("base_emg", "base_acc", "plantar_flexion_weight", "plantar_flexion_weight_acc",
+                 "tremor_weight", "tremor_weight_acc", "still_weight", "duration_weight",
+                 "duty_weight", "hum_penalty", "unusable_penalty"):
+        value = getattr(v, name)
+        if not 0 <= value <= 1:
+            raise ConfigError(f"evidence.{name}", f"expected a weight from 0 to 1, got {value!r}")
     b = cfg.in_bed
     if b.night_window is not None:
         parse_night_window(b.night_window, where="in_bed.night_window")
@@ -243,7 +335,7 @@ def parse_night_window(text: str, *, where: str) -> tuple[int, int]:
 
 
 _SECTIONS = {"emg": EmgConfig, "motion": MotionConfig, "episode": EpisodeConfig,
-             "in_bed": InBedConfig}
+             "evidence": EvidenceConfig, "in_bed": InBedConfig}
 
 
 def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:

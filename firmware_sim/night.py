@@ -32,11 +32,12 @@ lying stretch); a cramp drives it to 30-50 deg and holds it.
 Signals modelled
 ----------------
 EMG = resting noise and muscle activity (band-limited 20-450 Hz Gaussian noise whose RMS
-follows the envelope of every active event, powers adding) + mains hum + motion-artefact
-transients; electrode lift replaces it with a flat trace or the rail value; everything is
-clipped to ``+-emg_rails_uv``. Accelerometers = gravity in the current posture (see
-:mod:`firmware_sim.night_posture`) + event movement + calf tremor (8-40 Hz, shank) + white
-noise. The event vocabulary is in :mod:`firmware_sim.night_types`, event textures in
+follows the envelope of every active event and the standing tonic activity while the leg
+carries the body, powers adding) + mains hum + motion-artefact transients; electrode lift
+replaces it with a flat trace or the rail value; everything is clipped to ``+-emg_rails_uv``
+and quantised to ``emg_step_uv``. Accelerometers = gravity in the current posture (see
+:mod:`firmware_sim.night_posture`) + event movement + calf tremor (``tremor_band_hz``, shank)
++ white noise. The event vocabulary is in :mod:`firmware_sim.night_types`, event textures in
 :mod:`firmware_sim.night_profiles`, and how a random night is laid out in
 :mod:`firmware_sim.night_events`.
 """
@@ -159,7 +160,7 @@ def truth_table(scenario: NightScenario) -> pd.DataFrame:
 
 
 def _posture_of(event: NightEvent, timeline: PostureTimeline) -> str:
-    if event.kind in ("walk", "stretch"):
+    if event.kind in ("walk", "stretch", "stand", "tiptoe"):
         return "standing"
     if event.kind in ("rollover", "in_bed") and event.posture is not None:
         return event.posture
@@ -290,8 +291,13 @@ class _Synth:
                                      fs=fs_e, output="sos")
         self.emg_gain = _unit_noise_gain(self.emg_sos, fs=fs_e)
         self.emg_zi = np.zeros((self.emg_sos.shape[0], 2))
-        self.trem_sos = signal.butter(2, [8.0, min(40.0, 0.45 * fs_a)], btype="bandpass",
+        lo_hz, hi_hz = scenario.tremor_band_hz
+        hi_hz = min(hi_hz, 0.45 * fs_a)
+        self.trem_sos = signal.butter(2, [min(lo_hz, 0.5 * hi_hz), hi_hz], btype="bandpass",
                                       fs=fs_a, output="sos")
+        sway = np.random.default_rng([self.base_seed, 99])
+        self.sway_hz = np.exp(sway.uniform(np.log(0.03), np.log(0.5), 6))
+        self.sway_phase = sway.uniform(0, 2 * np.pi, 6)
         self.trem_gain = _unit_noise_gain(self.trem_sos, fs=fs_a)
         self.trem_zi = np.zeros((self.trem_sos.shape[0], 2, 3))
 
@@ -339,6 +345,8 @@ class _Synth:
              carrier: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sc = self.sc
         power = np.full(len(te), sc.rest_emg_uv_rms**2)
+        if sc.standing_tonic_uv > 0:
+            power += (sc.standing_tonic_uv * self._sway(te) * self.timeline.load_at(te)) ** 2
         extra = np.zeros(len(te))
         for ev, prof in active:
             if prof is not None:
@@ -361,7 +369,17 @@ class _Synth:
             else:  # lead off, input floating: pinned at a rail
                 sign = np.random.default_rng([ev.seed, 3]).choice([-1.0, 1.0])
                 emg[inside] = sign * ev.emg_uv
-        return np.clip(emg, -sc.emg_rails_uv, sc.emg_rails_uv, out=emg)
+        np.clip(emg, -sc.emg_rails_uv, sc.emg_rails_uv, out=emg)
+        if sc.emg_step_uv > 0:
+            emg = np.round(emg / sc.emg_step_uv) * sc.emg_step_uv
+        return emg
+
+    def _sway(self, t: np.ndarray) -> np.ndarray:
+        """Log-normal modulation (mean 1, cv ``standing_sway_cv``) of the standing tonus."""
+        phases = 2 * np.pi * self.sway_hz[None, :] * t[:, None] + self.sway_phase[None, :]
+        unit = np.sqrt(2.0 / len(self.sway_hz)) * np.sin(phases).sum(axis=1)
+        sigma = np.sqrt(np.log1p(self.sc.standing_sway_cv**2))
+        return np.exp(sigma * unit - sigma**2 / 2)
 
     def _acc(self, ta: np.ndarray, active: list[tuple[NightEvent, EventProfile | None]],
              tremor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,20 +2,34 @@
 
 Structure of a night of ``D`` seconds (rates per hour are of the in-bed or sleep period):
 
-- nights of an hour or more start and end upright: 5-20 min before going to bed (ending with
-  a walk to bed) and 5-15 min after getting up (starting with a walk), capped at 5 % / 4 % of
-  ``D``; shorter nights are in bed throughout;
+- nights of half an hour or more start and end upright: 5-20 min before going to bed and
+  5-15 min after getting up (capped at 5 % / 4 % of ``D``), standing still (with the
+  scenario's standing tonic calf activity) and walking to and from bed; shorter nights are in
+  bed throughout;
 - sleep starts 5-30 min after lying down (capped at 10 % of the in-bed time), possibly with
   a hypnic jerk (p = 0.6), and ends 2-15 min before getting up;
 - 0-6 cramps (unless ``n_cramps`` is given), 10 s to 15 min (log-normal, median 90 s),
-  30-300 uV RMS, foot held at 30-50 deg; each followed with p = 0.6 by getting up to stretch
-  (15-60 s, foot dorsiflexed 15-25 deg), then with p = 0.5 by walking (20-120 s);
+  15-300 uV RMS (down to just above the detection threshold: the band may sit over the head
+  of the gastrocnemius that is not cramping), foot held at 30-50 deg, calf tremor 0.003-0.08 g;
+  each followed with p = 0.6 by getting up to stretch (15-60 s, foot dorsiflexed 15-25 deg),
+  then with p = 0.5 by standing still (10-90 s) and with p = 0.5 by walking (20-120 s);
 - periodic limb movement series (mean 2 per 7 h of sleep): 4-40 movements of 0.5-10 s
   (median 1.8 s), 20-150 uV RMS, at 5-90 s intervals (median 28 s), foot dorsiflexed 8-15 deg;
-- isolated leg movements (3/h), twitches (8/h), rollovers (2.5/h; 3-15 s, 0.1-0.5 g);
+- isolated leg movements (3/h), twitches (8/h), rollovers (2.5/h; 3-45 s, median 8 s, phasic
+  EMG bursts 20-150 uV, 0.1-0.5 g), bathroom trips (0.12/h: walk, stand 20-150 s, walk back);
 - with ``artefacts``: electrode lift (0.5 per 8 h; 10 s-10 min, flat or at the rail; never
-  over a cramp), mains hum (0.6 per 8 h; 2-30 min, 5-50 uV at 50 or 60 Hz), motion spikes
+  over a cramp), mains hum (0.6 per 8 h; 2-30 min, 2-80 uV at 50 or 60 Hz), motion spikes
   (1/h, and at 30 % of rollovers).
+
+Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activity 4-30 uV
+(sway cv 0.1-0.4), tremor band 5-10 to 20-50 Hz, a side posture 0-35 deg off pure side.
+
+``family`` changes the mix (see :data:`FAMILIES`): ``quiet`` (few events, 0-2 cramps), ``plm``
+(many PLM series, short 12-20 s cramps inside them), ``busy`` (rollovers, hypnic jerks,
+bathroom trips, stretching after cramps), ``artefact`` (electrode lift flat and at the rail,
+strong mains hum), ``lofi`` (an 8-bit-like front end: coarse steps of 4-20 uV, rails at
+0.8-3 mV so strong cramps clip; meant for 200 Hz EMG) and ``daytime`` (an afternoon out of
+bed: sitting with fidgets, standing, walking, tip-toe standing, a cramp while sitting).
 
 Contraction and movement events do not overlap one another (margins of 3-30 s); artefacts may
 overlap anything except that electrode lift and motion spikes keep clear of cramps.
@@ -23,6 +37,7 @@ overlap anything except that electrode lift and motion spikes keep clear of cram
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -33,6 +48,16 @@ from firmware_sim.night_types import LYING_POSTURES, Leg, NightEvent, NightScena
 
 _ROLL_WEIGHTS = {"supine": 0.4, "left_side": 0.25, "right_side": 0.25, "prone": 0.1}
 _NIGHT_S = 8 * 3600.0
+FAMILIES: tuple[str, ...] = ("mixed", "quiet", "plm", "busy", "artefact", "lofi", "daytime")
+"""Scenario families :func:`random_scenario` can draw."""
+_RATES = {  # per hour: PLM series, lm, twitch, rollover, bathroom trip; artefact multiplier
+    "mixed": (2.0 / 7, 3.0, 8.0, 2.5, 0.12, 1.0),
+    "quiet": (0.0, 1.0, 4.0, 1.5, 0.0, 0.5),
+    "plm": (1.5, 3.0, 8.0, 2.5, 0.12, 1.0),
+    "busy": (2.0 / 7, 4.0, 10.0, 6.0, 0.5, 1.0),
+    "artefact": (2.0 / 7, 3.0, 8.0, 2.5, 0.12, 6.0),
+    "lofi": (2.0 / 7, 3.0, 8.0, 2.5, 0.12, 1.0),
+}
 
 
 class _Busy:
@@ -68,8 +93,12 @@ def _lognormal(rng: np.random.Generator, median: float, sigma: float, lo: float,
 
 def _walk(rng: np.random.Generator, onset_s: float, duration_s: float) -> NightEvent:
     return NightEvent(kind="walk", onset_s=onset_s, duration_s=duration_s,
-                      emg_uv=rng.uniform(100, 300), acc_g=rng.uniform(0.2, 0.5),
-                      freq_hz=rng.uniform(1.6, 2.0), seed=_seed(rng))
+                      emg_uv=rng.uniform(60, 300), acc_g=rng.uniform(0.15, 0.5),
+                      freq_hz=rng.uniform(1.4, 2.1), seed=_seed(rng))
+
+
+def _stand(onset_s: float, duration_s: float) -> NightEvent:
+    return NightEvent(kind="stand", onset_s=onset_s, duration_s=duration_s)
 
 
 def random_scenario(
@@ -85,6 +114,7 @@ def random_scenario(
     rest_emg_uv_rms: float | None = None,
     contraction_scale: float | None = None,
     hum_scale: float = 1.0,
+    family: str = "mixed",
 ) -> NightScenario:
     """Draw a random night (see the module docstring for what is placed and how often).
 
@@ -95,20 +125,23 @@ def random_scenario(
     rng : numpy.random.Generator
         Source of every random choice.
     fs_emg, fs_acc : float
-        EMG (500, 1000 or 2000 Hz) and accelerometer (25-100 Hz) sampling rates.
+        EMG (200, 500, 1000 or 2000 Hz) and accelerometer (25-100 Hz) sampling rates.
     start_utc : datetime, optional
-        Start of the night; by default 2024-01-15 between 21:30 and 23:00 UTC.
+        Start of the night; by default 2024-01-15 between 21:30 and 23:00 UTC (a daytime
+        recording: between 13:00 and 16:00 UTC).
     leg : {"left", "right"}, optional
         Leg the band is on; random by default.
     n_cramps : int, optional
-        Exact number of cramps; 0-6 at random by default.
+        Exact number of cramps; 0-6 at random by default (0-2 quiet, 1 daytime).
     artefacts : bool
         Whether to add electrode lift, mains hum and motion spikes.
     rest_emg_uv_rms, contraction_scale : float, optional
-        Resting EMG noise (uV RMS; random 1-3 by default) and contraction scale (random
-        0.6-1.2 by default).
+        Resting EMG noise (uV RMS; random 0.8-4 by default) and contraction scale (random
+        0.5-1.2 by default).
     hum_scale : float
         Multiplier of hum amplitudes.
+    family : str
+        One of :data:`FAMILIES`.
 
     Returns
     -------
@@ -117,22 +150,52 @@ def random_scenario(
     Raises
     ------
     CrampInputError
-        If the night is shorter than 60 s, or ``n_cramps`` cramps do not fit in it.
+        If the night is shorter than 60 s, ``n_cramps`` cramps do not fit in it, or the
+        family is unknown.
     """
     if not (np.isfinite(duration_s) and duration_s >= 60.0):
         raise CrampInputError("duration_s", "expected a night of at least 60 s")
     if n_cramps is not None and n_cramps < 0:
         raise CrampInputError("n_cramps", "expected a count >= 0")
+    if family not in FAMILIES:
+        raise CrampInputError("family", f"expected one of {', '.join(FAMILIES)}, got {family!r}")
     d = float(duration_s)
     if start_utc is None:
-        start_utc = datetime(2024, 1, 15, 21, 30, tzinfo=UTC) + timedelta(
+        hour = 13 if family == "daytime" else 21
+        start_utc = datetime(2024, 1, 15, hour, 30, tzinfo=UTC) + timedelta(
             seconds=int(rng.integers(0, 5400)))
     leg = leg if leg is not None else ("left" if rng.random() < 0.5 else "right")
+    physiology = {
+        "rest_emg_uv_rms": rng.uniform(0.8, 4.0) if rest_emg_uv_rms is None else rest_emg_uv_rms,
+        "contraction_scale": (rng.uniform(0.5, 1.2) if contraction_scale is None
+                              else contraction_scale),
+        "standing_tonic_uv": float(np.exp(rng.uniform(np.log(4.0), np.log(30.0)))),
+        "standing_sway_cv": rng.uniform(0.1, 0.4),
+        "tremor_band_hz": (rng.uniform(5.0, 10.0), rng.uniform(20.0, 50.0)),
+        "side_roll_offset_deg": rng.uniform(0.0, 35.0),
+    }
+    if family == "lofi":
+        physiology["emg_step_uv"] = rng.uniform(4.0, 20.0)
+        physiology["emg_rails_uv"] = rng.uniform(800.0, 3000.0)
+    if family == "daytime":
+        events = _daytime(rng, d, n_cramps)
+    else:
+        events = _night(rng, d, n_cramps, family, artefacts)
+    return NightScenario(
+        duration_s=d, fs_emg=fs_emg, fs_acc=fs_acc, start_utc=start_utc,
+        events=tuple(sorted(events, key=lambda e: (e.onset_s, e.kind))), leg=leg,
+        hum_scale=hum_scale, rest_ankle_deg=10.0, **physiology,
+    )
+
+
+def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str,
+           artefacts: bool) -> list[NightEvent]:
+    plm_rate, lm_rate, twitch_rate, roll_rate, trip_rate, art = _RATES[family]
     rest_ankle = 10.0
     events: list[NightEvent] = []
     busy = _Busy()
 
-    upright = d >= 3600.0
+    upright = d >= 1800.0
     evening = min(rng.uniform(300, 1200), 0.05 * d) if upright else 0.0
     morning = min(rng.uniform(300, 900), 0.04 * d) if upright else 0.0
     bed0, bed1 = evening, d - morning
@@ -152,19 +215,38 @@ def random_scenario(
     events.append(NightEvent(kind="sleep", onset_s=sleep0, duration_s=sleep1 - sleep0))
     sleep_h, bed_h = (sleep1 - sleep0) / 3600, bed_len / 3600
 
-    if rng.random() < 0.6:
-        length = rng.uniform(0.2, 1.0)
-        t = busy.place(rng, length, max(bed0 + LIE_DOWN_S + 5, sleep0 - 60), sleep0 + 60, 5.0)
-        if t is not None:
-            events.append(NightEvent(kind="hypnic_jerk", onset_s=t, duration_s=length,
-                                     emg_uv=rng.uniform(100, 400), acc_g=rng.uniform(0.3, 1.5),
-                                     seed=_seed(rng)))
+    for _ in range(1 + int(family == "busy") * int(rng.integers(0, 3))):
+        if rng.random() < 0.6 or family == "busy":
+            length = rng.uniform(0.2, 1.0)
+            t = busy.place(rng, length, max(bed0 + LIE_DOWN_S + 5, sleep0 - 60),
+                           sleep0 + (600 if family == "busy" else 60), 5.0)
+            if t is not None:
+                events.append(NightEvent(kind="hypnic_jerk", onset_s=t, duration_s=length,
+                                         emg_uv=rng.uniform(100, 400),
+                                         acc_g=rng.uniform(0.3, 1.5), seed=_seed(rng)))
 
     cramp_busy = _Busy()
-    wanted = int(rng.integers(0, 7)) if n_cramps is None else n_cramps
+    default_n = int(rng.integers(0, 3)) if family == "quiet" else int(rng.integers(0, 7))
+    wanted = default_n if n_cramps is None else n_cramps
     placed = 0
+    after_p = 0.9 if family == "busy" else 0.6
+    series_members: list[list[NightEvent]] = []
+    if family == "plm":
+        for series in range(max(1, int(rng.poisson(plm_rate * sleep_h)))):
+            members = _plm_series(rng, series, rest_ankle)
+            t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)
+            if t is not None:
+                series_members.append([_shift(e, t) for e in members])
+    short_in_series = family == "plm"
     for _ in range(wanted):
-        group = _cramp_group(rng, max_s=max(10.0, 0.25 * (sleep1 - sleep0)))
+        if short_in_series and series_members and rng.random() < 0.7:
+            cramp = _cramp_in_series(rng, series_members, cramp_busy)
+            if cramp is not None:
+                cramp_busy.spans.append((cramp.onset_s, cramp.end_s))
+                events.append(cramp)
+                placed += 1
+                continue
+        group = _cramp_group(rng, max_s=max(10.0, 0.25 * (sleep1 - sleep0)), after_p=after_p)
         t = busy.place(rng, max(e.end_s for e in group), sleep0, sleep1, 30.0)
         if t is None:  # short night: no getting up after it, tighter margin
             group = group[:1]
@@ -177,16 +259,25 @@ def random_scenario(
     if n_cramps is not None and placed < n_cramps:
         raise CrampInputError("n_cramps", f"only {placed} of {n_cramps} cramps fit in a "
                                           f"{d:g}-s night")
+    for members in series_members:
+        events += members
 
-    for series in range(int(rng.poisson(2.0 * sleep_h / 7))):
-        members = _plm_series(rng, series, rest_ankle)
-        t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)
+    if family != "plm":
+        for series in range(int(rng.poisson(plm_rate * sleep_h))):
+            members = _plm_series(rng, series, rest_ankle)
+            t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)
+            if t is not None:
+                events += [_shift(e, t) for e in members]
+
+    for _ in range(int(rng.poisson(trip_rate * bed_h))):
+        trip = _bathroom_trip(rng)
+        t = busy.place(rng, max(e.end_s for e in trip), bed0 + 120, bed1 - 120, 30.0)
         if t is not None:
-            events += [_shift(e, t) for e in members]
+            events += [_shift(e, t) for e in trip]
 
     rollovers = []
-    for _ in range(int(rng.poisson(2.5 * bed_h))):
-        length = rng.uniform(3, 15)
+    for _ in range(int(rng.poisson(roll_rate * bed_h))):
+        length = _lognormal(rng, 8.0, 0.7, 3.0, 45.0)
         t = busy.place(rng, length, bed0 + 60, bed1 - 60, 10.0)
         if t is not None:
             rollovers.append((t, length))
@@ -196,12 +287,12 @@ def random_scenario(
         weights = np.array([_ROLL_WEIGHTS[p] for p in options])
         posture = str(rng.choice(options, p=weights / weights.sum()))
         events.append(NightEvent(kind="rollover", onset_s=t, duration_s=length,
-                                 emg_uv=rng.uniform(20, 80), acc_g=rng.uniform(0.1, 0.5),
+                                 emg_uv=rng.uniform(20, 150), acc_g=rng.uniform(0.1, 0.5),
                                  posture=posture, seed=_seed(rng)))
         if artefacts and rng.random() < 0.3:
             events.append(_spike(rng, t + rng.uniform(0, length)))
 
-    for kind, rate, margin in (("lm", 3.0, 15.0), ("twitch", 8.0, 3.0)):
+    for kind, rate, margin in (("lm", lm_rate, 15.0), ("twitch", twitch_rate, 3.0)):
         for _ in range(int(rng.poisson(rate * sleep_h))):
             length = (_lognormal(rng, 1.8, 0.5, 0.5, 10.0) if kind == "lm"
                       else rng.uniform(0.1, 0.45))
@@ -211,19 +302,93 @@ def random_scenario(
             if kind == "lm":
                 events.append(_leg_movement(rng, "lm", t, length, rest_ankle, -1))
             else:
-                events.append(NightEvent(kind="twitch", onset_s=t, duration_s=length,
-                                         emg_uv=rng.uniform(15, 60),
-                                         acc_g=rng.uniform(0.005, 0.02), seed=_seed(rng)))
+                events.append(_twitch(rng, t, length))
     if artefacts:
-        events += _artefacts(rng, d, cramp_busy)
-    return NightScenario(
-        duration_s=d, fs_emg=fs_emg, fs_acc=fs_acc, start_utc=start_utc,
-        events=tuple(sorted(events, key=lambda e: (e.onset_s, e.kind))), leg=leg,
-        rest_emg_uv_rms=rng.uniform(1.0, 3.0) if rest_emg_uv_rms is None else rest_emg_uv_rms,
-        contraction_scale=(rng.uniform(0.6, 1.2) if contraction_scale is None
-                           else contraction_scale),
-        hum_scale=hum_scale, rest_ankle_deg=rest_ankle,
-    )
+        events += _artefacts(rng, d, cramp_busy, art)
+    return events
+
+
+def _daytime(rng: np.random.Generator, d: float, n_cramps: int | None) -> list[NightEvent]:
+    """An afternoon out of bed: sitting bouts with fidgets, standing, walks, tip-toe, a cramp
+    while sitting."""
+    events: list[NightEvent] = []
+    busy = _Busy()
+    sits: list[tuple[float, float]] = []
+    t = rng.uniform(60, 300)
+    while t < d - 400:
+        length = min(rng.uniform(600, 2400), d - t - 120)
+        events.append(NightEvent(kind="sitting", onset_s=t, duration_s=length,
+                                 seed=_seed(rng)))
+        sits.append((t, t + length))
+        busy.spans += [(t - 5, t + GET_UP_S + 5), (t + length - GET_UP_S - 5, t + length + 5)]
+        t += length + rng.uniform(120, 600)
+    standing = [(0.0, sits[0][0] if sits else d)] + [
+        (a[1], b[0]) for a, b in zip(sits, [*sits[1:], (d, d)], strict=True)]
+    for a, b in standing:
+        if b - a > 80:
+            length = rng.uniform(20, min(120, b - a - 40))
+            w = busy.place(rng, length, a + 10, b - 10, 5.0)
+            if w is not None:
+                events.append(_walk(rng, w, length))
+        for _ in range(int(rng.poisson(max(b - a, 0) / 200.0))):
+            length = _lognormal(rng, 4.0, 0.6, 1.5, 15.0)
+            w = busy.place(rng, length, a + 5, b - 5, 5.0)
+            if w is not None:
+                events.append(NightEvent(kind="tiptoe", onset_s=w, duration_s=length,
+                                         emg_uv=rng.uniform(40, 250),
+                                         angle_deg=rng.uniform(20, 45), seed=_seed(rng)))
+    wanted = 1 if n_cramps is None else n_cramps
+    placed = 0
+    for _ in range(wanted):
+        if not sits:
+            break
+        a, b = sits[int(rng.integers(0, len(sits)))]
+        group = _cramp_group(rng, max_s=max(10.0, 0.3 * (b - a)), after_p=0.0)
+        c = busy.place(rng, group[0].duration_s, a + 60, b - 60, 30.0)
+        if c is not None:
+            events.append(_shift(group[0], c))
+            placed += 1
+    if n_cramps is not None and placed < n_cramps:
+        raise CrampInputError("n_cramps", f"only {placed} of {n_cramps} cramps fit in a "
+                                          f"{d:g}-s recording")
+    for a, b in sits:
+        for _ in range(int(rng.poisson((b - a) / 3600.0 * 20.0))):  # fidgets
+            length = _lognormal(rng, 1.5, 0.6, 0.3, 8.0)
+            f = busy.place(rng, length, a + 10, b - 10, 5.0)
+            if f is not None:
+                events.append(_leg_movement(rng, "lm", f, length, 0.0, -1))
+    return events
+
+
+def _bathroom_trip(rng: np.random.Generator) -> list[NightEvent]:
+    """Get up, walk, stand still (at the toilet or sink), walk back, from time 0."""
+    there = rng.uniform(15, 60)
+    stand = rng.uniform(20, 150)
+    back = rng.uniform(15, 60)
+    return [_walk(rng, 0.0, there), _stand(there + 1.0, stand),
+            _walk(rng, there + stand + 2.0, back)]
+
+
+def _twitch(rng: np.random.Generator, onset_s: float, length: float) -> NightEvent:
+    return NightEvent(kind="twitch", onset_s=onset_s, duration_s=length,
+                      emg_uv=rng.uniform(15, 60), acc_g=rng.uniform(0.005, 0.02),
+                      seed=_seed(rng))
+
+
+def _cramp_in_series(rng: np.random.Generator, series: list[list[NightEvent]],
+                     taken: _Busy) -> NightEvent | None:
+    """A short (12-20 s) cramp in the gap between two movements of a PLM series."""
+    members = series[int(rng.integers(0, len(series)))]
+    length = rng.uniform(12.0, 20.0)
+    gaps = [(a.end_s + 2.0, b.onset_s - 2.0) for a, b in itertools.pairwise(members)]
+    for lo, hi in sorted(gaps, key=lambda g: g[0] - g[1]):
+        if hi - lo >= length and taken.free(lo, hi):
+            t = float(rng.uniform(lo, hi - length))
+            return NightEvent(kind="cramp", onset_s=t, duration_s=length,
+                              emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
+                              acc_g=float(np.exp(rng.uniform(np.log(0.003), np.log(0.08)))),
+                              angle_deg=rng.uniform(30, 50), seed=_seed(rng))
+    return None  # no gap long enough in this series
 
 
 def _shift(event: NightEvent, by_s: float) -> NightEvent:
@@ -233,21 +398,27 @@ def _shift(event: NightEvent, by_s: float) -> NightEvent:
                       series=event.series, seed=event.seed)
 
 
-def _cramp_group(rng: np.random.Generator, *, max_s: float) -> list[NightEvent]:
-    """A cramp at time 0 and the getting up that may follow it."""
+def _cramp_group(rng: np.random.Generator, *, max_s: float,
+                 after_p: float = 0.6) -> list[NightEvent]:
+    """A cramp at time 0 and the getting up (stretch, stand, walk) that may follow it."""
     length = min(_lognormal(rng, 90.0, 0.9, 10.0, 900.0), max_s)
     group = [NightEvent(kind="cramp", onset_s=0.0, duration_s=length,
-                        emg_uv=float(np.exp(rng.uniform(np.log(30), np.log(300)))),
-                        acc_g=rng.uniform(0.005, 0.02), angle_deg=rng.uniform(30, 50),
-                        seed=_seed(rng))]
-    if rng.random() < 0.6:
+                        emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
+                        acc_g=float(np.exp(rng.uniform(np.log(0.003), np.log(0.08)))),
+                        angle_deg=rng.uniform(30, 50), seed=_seed(rng))]
+    if rng.random() < after_p:
         t = length + rng.uniform(1, 5)
         stretch = rng.uniform(15, 60)
         group.append(NightEvent(kind="stretch", onset_s=t, duration_s=stretch,
                                 emg_uv=rng.uniform(20, 60), angle_deg=-rng.uniform(15, 25),
                                 seed=_seed(rng)))
+        t += stretch + rng.uniform(0.5, 3)
         if rng.random() < 0.5:
-            group.append(_walk(rng, t + stretch + rng.uniform(0, 3), rng.uniform(20, 120)))
+            stand = rng.uniform(10, 90)
+            group.append(_stand(t, stand))
+            t += stand + rng.uniform(0.5, 3)
+        if rng.random() < 0.5:
+            group.append(_walk(rng, t, rng.uniform(20, 120)))
     return group
 
 
@@ -279,20 +450,23 @@ def _spike(rng: np.random.Generator, onset_s: float) -> NightEvent:
                       seed=_seed(rng))
 
 
-def _artefacts(rng: np.random.Generator, d: float, cramps: _Busy) -> list[NightEvent]:
+def _artefacts(rng: np.random.Generator, d: float, cramps: _Busy,
+               rate: float = 1.0) -> list[NightEvent]:
     out = []
-    for _ in range(int(rng.poisson(0.5 * d / _NIGHT_S))):
+    n_lift = int(rng.poisson(rate * 0.5 * d / _NIGHT_S))
+    for _ in range(max(n_lift, int(rate > 1))):
         length = float(np.exp(rng.uniform(np.log(10), np.log(600))))
         t = cramps.place(rng, min(length, 0.1 * d), 0.0, d, 5.0)
         if t is not None:
             rail = 0.0 if rng.random() < 0.5 else 5000.0
             out.append(NightEvent(kind="electrode_lift", onset_s=t,
                                   duration_s=min(length, 0.1 * d), emg_uv=rail, seed=_seed(rng)))
-    for _ in range(int(rng.poisson(0.6 * d / _NIGHT_S))):
+    n_hum = int(rng.poisson(rate * 0.6 * d / _NIGHT_S))
+    for _ in range(max(n_hum, int(rate > 1))):
         length = min(rng.uniform(120, 1800), 0.2 * d)
         t = rng.uniform(0, d - length)
         out.append(NightEvent(kind="hum", onset_s=t, duration_s=length,
-                              emg_uv=rng.uniform(5, 50), freq_hz=float(rng.choice([50.0, 60.0])),
+                              emg_uv=rng.uniform(2, 80), freq_hz=float(rng.choice([50.0, 60.0])),
                               seed=_seed(rng)))
     for _ in range(int(rng.poisson(d / 3600))):
         t = cramps.place(rng, 0.3, 0.0, d, 5.0)

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_sim.night_types import NightEvent, NightScenario
+from firmware_sim.night_types import UPRIGHT_KINDS, NightEvent, NightScenario
 
 LIE_DOWN_S = 4.0
 """Time to lie down at the start of an in-bed period (s)."""
 GET_UP_S = 2.5
 """Time to get up from lying, or to lie back down (s)."""
-STANDING = (90.0, 0.0, 0.0)
-"""Elevation, roll and ankle angle of a standing leg with the foot flat (deg)."""
+STANDING = (90.0, 0.0, 0.0, 1.0)
+"""Elevation, roll and ankle angle of a standing leg with the foot flat (deg), and its load
+(1: the calf holds the body up)."""
 
 
 def leg_specific_force(
@@ -58,15 +59,18 @@ def leg_specific_force(
     return shank, foot
 
 
-def lying_roll_deg(posture: str, *, leg: str) -> float:
+def lying_roll_deg(posture: str, *, leg: str, side_offset_deg: float = 0.0) -> float:
     """Return the roll angle (deg) of a lying posture for the given leg.
 
     Lying on the left side, world "up" points to the sleeper's right: that is the lateral (+y)
     direction of the right leg's sensors and the medial (-y) direction of the left leg's.
+    ``side_offset_deg`` tips a side posture back towards supine by that much (a leg rarely
+    rests exactly on its side).
     """
     side = 1.0 if leg == "right" else -1.0
-    return {"supine": 0.0, "prone": 180.0, "left_side": 90.0 * side,
-            "right_side": -90.0 * side}[posture]
+    tip = 90.0 - side_offset_deg
+    return {"supine": 0.0, "prone": 180.0, "left_side": tip * side,
+            "right_side": -tip * side}[posture]
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class PostureTimeline:
         Key times (s), non-decreasing.
     elev_deg, roll_deg, ankle_deg : ndarray, shape (k,)
         Angles at the key times; linear in between, held beyond the ends.
+    load : ndarray, shape (k,)
+        1 where the leg carries the body (standing), 0 lying or sitting; linear in between.
     label_times_s : ndarray, shape (j,)
         Times at which the named posture changes (the first is 0).
     labels : tuple of str
@@ -89,6 +95,7 @@ class PostureTimeline:
     elev_deg: np.ndarray
     roll_deg: np.ndarray
     ankle_deg: np.ndarray
+    load: np.ndarray
     label_times_s: np.ndarray
     labels: tuple[str, ...]
 
@@ -97,6 +104,10 @@ class PostureTimeline:
         return (np.interp(t_s, self.times_s, self.elev_deg),
                 np.interp(t_s, self.times_s, self.roll_deg),
                 np.interp(t_s, self.times_s, self.ankle_deg))
+
+    def load_at(self, t_s: np.ndarray) -> np.ndarray:
+        """Return the leg's load (0..1, 1 = standing on it) at times ``t_s`` (s)."""
+        return np.interp(t_s, self.times_s, self.load)
 
     def posture_at(self, t_s: float) -> str:
         """Return the named posture at time ``t_s`` (s)."""
@@ -107,7 +118,7 @@ class PostureTimeline:
 def _upright_bouts(events: list[NightEvent], lo: float, hi: float) -> list[tuple[float, float]]:
     """Merge the walks and stretches inside ``[lo, hi)`` into bouts out of bed."""
     spans = sorted((e.onset_s, e.end_s) for e in events
-                   if e.kind in ("walk", "stretch") and lo <= e.onset_s < hi)
+                   if e.kind in UPRIGHT_KINDS and lo <= e.onset_s < hi)
     bouts: list[tuple[float, float]] = []
     for start, end in spans:
         if bouts and start - bouts[-1][1] < 2 * GET_UP_S + 5.0:
@@ -120,15 +131,24 @@ def _upright_bouts(events: list[NightEvent], lo: float, hi: float) -> list[tuple
 def build_timeline(scenario: NightScenario) -> PostureTimeline:
     """Build the posture timeline of a scenario from its in-bed periods, rollovers and bouts.
 
-    The sleeper stands outside ``in_bed`` periods, lies down over :data:`LIE_DOWN_S` at the
-    start of each, changes lying posture over each rollover's duration, gets up over
-    :data:`GET_UP_S` for walks and stretches (and lies back down in the posture left), and gets
-    up over :data:`GET_UP_S` at the end of the period. The relaxed foot's angle of each lying
-    stretch varies by up to +-3 deg around ``scenario.rest_ankle_deg``.
+    The sleeper stands outside ``in_bed`` periods (or sits, inside ``sitting`` periods), lies
+    down over :data:`LIE_DOWN_S` at the start of each in-bed period, changes lying posture over
+    each rollover's duration, gets up over :data:`GET_UP_S` for walks, stretches, standing and
+    tip-toe bouts (and lies back down in the posture left), and gets up over :data:`GET_UP_S`
+    at the end of the period. The relaxed foot's angle of each lying stretch varies by up to
+    +-3 deg around ``scenario.rest_ankle_deg``.
     """
     events = sorted(scenario.events, key=lambda e: e.onset_s)
-    keys: list[tuple[float, float, float, float]] = [(0.0, *STANDING)]
+    keys: list[tuple[float, float, float, float, float]] = [(0.0, *STANDING)]
     labels: list[tuple[float, str]] = [(0.0, "standing")]
+    for sit in (e for e in events if e.kind == "sitting"):
+        rng = np.random.default_rng(sit.seed)
+        pose = (float(rng.uniform(70.0, 88.0)), float(rng.uniform(-10.0, 10.0)),
+                float(rng.uniform(-5.0, 12.0)), 0.0)
+        end = min(sit.end_s, scenario.duration_s)
+        keys += [(sit.onset_s, *STANDING), (sit.onset_s + GET_UP_S, *pose),
+                 (end - GET_UP_S, *pose), (end, *STANDING)]
+        labels += [(sit.onset_s + GET_UP_S / 2, "sitting"), (end - GET_UP_S / 2, "standing")]
     for bed in (e for e in events if e.kind == "in_bed"):
         rng = np.random.default_rng(bed.seed)
         end = min(bed.end_s, scenario.duration_s)
@@ -150,11 +170,12 @@ def build_timeline(scenario: NightScenario) -> PostureTimeline:
                          (stop, *lying)]
                 labels += [(start + GET_UP_S / 2, "standing"), (stop - GET_UP_S / 2, posture)]
             else:
-                posture = new_posture if new_posture != "standing" else posture
+                posture = new_posture if new_posture in ("supine", "prone", "left_side",
+                                                         "right_side") else posture
                 target = _lying(scenario, posture, rng)
                 # roll the short way round: prone is both +180 and -180
                 turn = (target[1] - lying[1] + 180.0) % 360.0 - 180.0
-                lying = (target[0], lying[1] + turn, target[2])
+                lying = (target[0], lying[1] + turn, target[2], 0.0)
                 keys.append((stop, *lying))
                 labels.append((stop, posture))
         keys += [(end - GET_UP_S, *lying), (end, *STANDING)]
@@ -166,12 +187,14 @@ def build_timeline(scenario: NightScenario) -> PostureTimeline:
     lab_order = np.argsort(lab_t, kind="stable")
     return PostureTimeline(
         times_s=arr[:, 0], elev_deg=arr[:, 1], roll_deg=arr[:, 2], ankle_deg=arr[:, 3],
-        label_times_s=lab_t[lab_order], labels=tuple(labels[i][1] for i in lab_order),
+        load=arr[:, 4], label_times_s=lab_t[lab_order],
+        labels=tuple(labels[i][1] for i in lab_order),
     )
 
 
 def _lying(scenario: NightScenario, posture: str,
-           rng: np.random.Generator) -> tuple[float, float, float]:
+           rng: np.random.Generator) -> tuple[float, float, float, float]:
     elev = float(rng.uniform(-3.0, 8.0))
     ankle = scenario.rest_ankle_deg + float(rng.uniform(-3.0, 3.0))
-    return elev, lying_roll_deg(posture, leg=scenario.leg), ankle
+    offset = scenario.side_roll_offset_deg * float(rng.uniform(0.5, 1.0))
+    return elev, lying_roll_deg(posture, leg=scenario.leg, side_offset_deg=offset), ankle, 0.0

@@ -119,9 +119,10 @@ def event_profile(event: NightEvent) -> EventProfile | None:
     kind = event.kind
     ch: dict[str, np.ndarray] = {}
     if kind == "cramp":
+        # involuntary, irregular: the envelope waxes and wanes (cv 0.25-0.6) with brief lulls
         rise = rng.uniform(1.0, 5.0)
         shape = _trapezoid(n, rise, rng.uniform(0.5, 2.0))
-        env = shape * _modulation(rng, n, 0.4, 1.5)
+        env = shape * _modulation(rng, n, rng.uniform(0.25, 0.6), rng.uniform(0.8, 3.0))
         for _ in range(rng.poisson(event.duration_s / 40.0)):  # brief lulls (< 1.5 s)
             length = rng.uniform(0.3, 1.4)
             start = rng.uniform(rise, max(rise, event.duration_s - 2.0 - length))
@@ -150,12 +151,14 @@ def event_profile(event: NightEvent) -> EventProfile | None:
         ch["foot_g"] = 1.3 * jolt
         ch["ankle_add_deg"] = 10.0 * np.sin(np.pi * t / (n / CTL_FS)) * rng.choice([-1.0, 1.0])
     elif kind == "rollover":
+        # turning over: the leg is moved and pushes; calf EMG comes in phasic bursts, one per
+        # push (0.3-2 s) with quieter stretches between them, over the whole turn
         window = _trapezoid(n, 1.0, 1.0)
         move = event.acc_g * _smooth_noise(rng, n, 3.0, width=3) * window[:, None]
         ch["shank_g"] = move
         ch["foot_g"] = rng.uniform(1.0, 1.4) * move + 0.3 * event.acc_g * _smooth_noise(
             rng, n, 3.0, width=3) * window[:, None]
-        ch["emg_uv"] = event.emg_uv * window * _modulation(rng, n, 0.6, 2.0)
+        ch["emg_uv"] = event.emg_uv * window * _bursts(rng, t, event.duration_s)
         ch["ankle_add_deg"] = 8.0 * _smooth_noise(rng, n, 0.5) * window
     elif kind == "walk":
         _walk(event, rng, t, ch)
@@ -166,6 +169,13 @@ def event_profile(event: NightEvent) -> EventProfile | None:
         ch["emg_uv"] = event.emg_uv * lean * _modulation(rng, n, 0.25, 1.0)
         ch["shank_g"] = 0.01 * _smooth_noise(rng, n, 1.0, width=3) * lean[:, None]
         ch["foot_g"] = 0.3 * ch["shank_g"]
+    elif kind == "tiptoe":
+        # rising onto the toes: a voluntary, steady calf contraction with the heel up
+        held = _trapezoid(n, 0.6, 0.6)
+        ch["ankle_w"] = held
+        ch["emg_uv"] = event.emg_uv * held * _modulation(rng, n, 0.15, 1.0)
+        ch["shank_g"] = 0.01 * _smooth_noise(rng, n, 1.0, width=3) * held[:, None]
+        ch["foot_g"] = 0.5 * ch["shank_g"]
     elif kind == "hum":
         ch["hum_uv"] = (event.emg_uv * _trapezoid(n, 2.0, 2.0)
                         * _modulation(rng, n, 0.1, 0.05))
@@ -173,9 +183,21 @@ def event_profile(event: NightEvent) -> EventProfile | None:
         jolt = _damped(n, rng, event.acc_g)
         ch["shank_g"] = jolt
         ch["foot_g"] = 1.2 * jolt
-    else:  # electrode_lift, in_bed, sleep: handled elsewhere or no signal
+    else:  # electrode_lift, stand, in_bed, sitting, sleep: handled elsewhere or no signal
         return None
     return EventProfile(start_s=event.onset_s, channels=ch)
+
+
+def _bursts(rng: np.random.Generator, t: np.ndarray, duration_s: float) -> np.ndarray:
+    """Phasic burst train over ``t``: bursts of 0.3-2 s, 3-30 % between them."""
+    out = np.full(t.shape, rng.uniform(0.03, 0.3))
+    pos = rng.uniform(0.0, 1.0)
+    while pos < duration_s:
+        length = rng.uniform(0.3, 2.0)
+        bump = np.sin(np.pi * np.clip((t - pos) / length, 0.0, 1.0)) ** 2
+        out = np.maximum(out, rng.uniform(0.6, 1.4) * bump)
+        pos += length + rng.uniform(0.3, 3.0)
+    return out
 
 
 def _dip_shape(t: np.ndarray, start: float, length: float) -> np.ndarray:

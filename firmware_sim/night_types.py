@@ -13,15 +13,21 @@ hypnic_jerk       EMG envelope (RMS)         whole-leg spike peak
 rollover          EMG envelope (RMS)         whole-leg movement RMS         ``posture`` after
 walk              EMG burst peak (RMS)       gait acceleration amplitude    ``freq_hz`` steps
 stretch           EMG envelope (RMS)                                        ``angle_deg`` held
+stand                                                                       (standing still)
+tiptoe            EMG envelope (RMS)                                        ``angle_deg`` held
 electrode_lift    rail value, 0 = flat
 hum               sine amplitude                                            ``freq_hz`` mains
 motion_spike      EMG transient peak         whole-leg spike peak
 in_bed                                                                      ``posture`` lying
+sitting                                                                     (out of bed)
 sleep
 ================  =========================  =============================  ==================
 
 ``angle_deg`` is the foot's plantar-flexion angle (toes pointed = positive, neutral = 0) the
-event drives the ankle to; ``cramp``/``stretch`` hold it, ``lm``/``plm`` reach it briefly.
+event drives the ankle to; ``cramp``/``stretch``/``tiptoe`` hold it, ``lm``/``plm`` reach it
+briefly. ``stand`` is standing still out of bed (a bathroom trip, after stretching): its
+calf EMG is the scenario's standing tonic activity. ``sitting`` marks a period sat out of bed
+(shank near vertical, foot on the floor, calf relaxed).
 EMG levels of contraction events are nominal: the scenario's ``contraction_scale`` multiplies
 them, and ``hum_scale`` multiplies hum amplitudes.
 """
@@ -37,25 +43,27 @@ import numpy as np
 from detector.errors import CrampInputError
 
 EventKind = Literal[
-    "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch",
-    "electrode_lift", "hum", "motion_spike", "in_bed", "sleep",
+    "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch", "stand",
+    "tiptoe", "electrode_lift", "hum", "motion_spike", "in_bed", "sitting", "sleep",
 ]
 EVENT_KINDS: tuple[str, ...] = (
-    "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch",
-    "electrode_lift", "hum", "motion_spike", "in_bed", "sleep",
+    "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch", "stand",
+    "tiptoe", "electrode_lift", "hum", "motion_spike", "in_bed", "sitting", "sleep",
 )
 CONTRACTION_KINDS: frozenset[str] = frozenset(
-    {"cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch"}
+    {"cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch", "tiptoe"}
 )
 """Kinds whose ``emg_uv`` is muscle activity, scaled by ``contraction_scale``."""
-PERIOD_KINDS: frozenset[str] = frozenset({"in_bed", "sleep"})
+PERIOD_KINDS: frozenset[str] = frozenset({"in_bed", "sitting", "sleep"})
 """Kinds that mark a period of the night and produce no signal of their own."""
 
-Posture = Literal["supine", "prone", "left_side", "right_side", "standing"]
+Posture = Literal["supine", "prone", "left_side", "right_side", "standing", "sitting"]
 LYING_POSTURES: tuple[str, ...] = ("supine", "prone", "left_side", "right_side")
-POSTURES: tuple[str, ...] = (*LYING_POSTURES, "standing")
+POSTURES: tuple[str, ...] = (*LYING_POSTURES, "standing", "sitting")
+UPRIGHT_KINDS: frozenset[str] = frozenset({"walk", "stretch", "stand", "tiptoe"})
+"""Kinds that take a sleeper out of bed onto their feet."""
 Leg = Literal["left", "right"]
-EMG_RATES_HZ: tuple[float, ...] = (500.0, 1000.0, 2000.0)
+EMG_RATES_HZ: tuple[float, ...] = (200.0, 500.0, 1000.0, 2000.0)
 ACC_RATE_RANGE_HZ: tuple[float, float] = (25.0, 100.0)
 
 
@@ -124,7 +132,7 @@ class NightScenario:
     duration_s : float
         Length of the night (s).
     fs_emg : float
-        EMG sampling rate (Hz): 500, 1000 or 2000.
+        EMG sampling rate (Hz): 200, 500, 1000 or 2000.
     fs_acc : float
         Accelerometer sampling rate (Hz), 25 to 100.
     start_utc : datetime
@@ -146,6 +154,21 @@ class NightScenario:
         Plantar-flexion angle of the relaxed foot when lying (deg).
     emg_rails_uv : float
         Largest magnitude the EMG front end can represent (uV); samples are clipped to it.
+    emg_step_uv : float
+        Quantisation step of the EMG front end (uV); 0 keeps the samples continuous.
+    standing_tonic_uv : float
+        Calf EMG (uV RMS) of standing still: the postural (mostly soleus) activity that holds
+        the body over the feet, well above the lying resting level. It sways with the body
+        (``standing_sway_cv``) and is present whenever the sleeper stands or walks.
+    standing_sway_cv : float
+        Coefficient of variation of that tonic level (postural sway and shifts of weight from
+        leg to leg, 0.03-0.5 Hz).
+    tremor_band_hz : (float, float)
+        Band of the calf tremor (mechanomyogram) on the shank sensor (Hz).
+    side_roll_offset_deg : float
+        How far from a pure side posture the leg rests when lying on a side (deg): knees drawn
+        and the leg tipped forward or back; 0 is a leg exactly on its side, where the ankle
+        angle cannot be seen from gravity.
     """
 
     duration_s: float
@@ -160,6 +183,11 @@ class NightScenario:
     acc_noise_g: float = 0.0007
     rest_ankle_deg: float = 10.0
     emg_rails_uv: float = 5000.0
+    emg_step_uv: float = 0.0
+    standing_tonic_uv: float = 0.0
+    standing_sway_cv: float = 0.2
+    tremor_band_hz: tuple[float, float] = (8.0, 40.0)
+    side_roll_offset_deg: float = 0.0
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.duration_s) and self.duration_s >= 1.0):
@@ -174,12 +202,18 @@ class NightScenario:
         if self.leg not in ("left", "right"):
             raise CrampInputError("scenario.leg", "expected 'left' or 'right'")
         for name in ("rest_emg_uv_rms", "contraction_scale", "hum_scale", "acc_noise_g",
-                     "emg_rails_uv"):
+                     "emg_rails_uv", "emg_step_uv", "standing_tonic_uv", "standing_sway_cv",
+                     "side_roll_offset_deg"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise CrampInputError(f"scenario.{name}", "expected a finite number >= 0")
         if not self.emg_rails_uv > 0:
             raise CrampInputError("scenario.emg_rails_uv", "expected a number > 0")
+        lo_hz, hi_hz = self.tremor_band_hz
+        if not (np.isfinite(lo_hz) and np.isfinite(hi_hz) and 0 < lo_hz < hi_hz):
+            raise CrampInputError("scenario.tremor_band_hz", "expected 0 < low < high (Hz)")
+        if self.side_roll_offset_deg > 60:
+            raise CrampInputError("scenario.side_roll_offset_deg", "expected 0 to 60 deg")
         for event in self.events:
             if event.onset_s >= self.duration_s:
                 raise CrampInputError(

@@ -23,6 +23,8 @@ FS = 2000.0
 # amplifier's noise floor (about 1.4 uV RMS in every test), so the contraction of the plantar
 # flexion test is taken from the most active column, and column 3 serves as real quiet baseline.
 LG_COLUMN = 3
+DEFAULT_NO_WINDOW = DetectorConfig().replace(in_bed__night_window=None)
+"""Default detection settings; only the night window is off (the files carry no clock time)."""
 
 
 def _embedded(npz: Path) -> tuple[np.ndarray, float]:
@@ -51,9 +53,7 @@ def _emg_recording(x: np.ndarray) -> ArrayRecording:
 @pytest.mark.parametrize("name", SUBJECTS)
 def test_real_calf_contraction_in_quiet_baseline_is_one_episode_of_about_10_s(name: str) -> None:
     x, contraction_s = _embedded(EMG_DIR / name)
-    cfg = DetectorConfig().replace(in_bed__night_window=None, episode__min_duration_s=6.0,
-                                   episode__emg_only_min_duration_s=6.0)
-    result = run_source(_emg_recording(x), config=cfg)
+    result = run_source(_emg_recording(x), config=DEFAULT_NO_WINDOW)
     assert len(result.episodes) == 1, result.episodes
     ep = result.episodes[0]
     assert abs(ep.onset_s - 30.0) < 1.0
@@ -66,9 +66,7 @@ def test_real_calf_contraction_in_quiet_baseline_is_one_episode_of_about_10_s(na
 def test_real_noise_floor_channel_is_not_a_cramp(name: str) -> None:
     d = np.load(EMG_DIR / name)
     x = np.concatenate([d[k][:, LG_COLUMN].astype(float) for k in d.files if k.startswith("EMG")])
-    cfg = DetectorConfig().replace(in_bed__night_window=None, episode__min_duration_s=6.0,
-                                   episode__emg_only_min_duration_s=6.0)
-    assert run_source(_emg_recording(x - x.mean()), config=cfg).episodes == ()
+    assert run_source(_emg_recording(x - x.mean()), config=DEFAULT_NO_WINDOW).episodes == ()
 
 
 @pytest.mark.skipif(not FOG_DIR.exists(), reason="shared real data not beside the repository")

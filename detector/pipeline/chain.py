@@ -7,6 +7,7 @@ offline replay both drive this one class.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -21,7 +22,7 @@ from detector.errors import CrampInputError
 from detector.pipeline.emg import EmgEpochs, EmgProcessor
 from detector.pipeline.episodes import EpisodeDetector
 from detector.pipeline.features import combine_epochs
-from detector.pipeline.in_bed import in_bed_periods
+from detector.pipeline.in_bed import assumed_in_bed_periods, in_bed_periods
 from detector.pipeline.motion import AccEpochs, AccProcessor
 from detector.pipeline.night_window import NightWindow, resolve_timezone
 from detector.pipeline.result import NightResult
@@ -77,9 +78,11 @@ class NightPipeline:
                 self._procs[role] = EmgProcessor(fs=spec.fs, config=config.emg,
                                                  epochs_per_s=self.eps, rails_uv=spec.rails)
             else:
-                tremor = config.motion.tremor_highpass_hz if role == "shank_acc" else None
-                self._procs[role] = AccProcessor(fs=spec.fs, epochs_per_s=self.eps,
-                                                 tremor_highpass_hz=tremor)
+                # both sensors split their movement at the tremor edge: what lies above it is
+                # the calf's vibration (evidence for contraction), not gross leg movement
+                self._procs[role] = AccProcessor(
+                    fs=spec.fs, epochs_per_s=self.eps,
+                    tremor_highpass_hz=config.motion.tremor_highpass_hz)
         self.detector = EpisodeDetector(mode=self.mode, has_foot="foot_acc" in self.channels,
                                         config=config, start_utc=start_utc, leg=leg,
                                         night_window=self.window)
@@ -224,13 +227,26 @@ class NightPipeline:
         with np.errstate(invalid="ignore"):
             moving = np.where(np.isnan(trace.movement_g), np.nan,
                               (trace.movement_g > self.config.motion.movement_g) * 1.0)
-        periods = in_bed_periods(trace.lying, moving, config=self.config.in_bed,
-                                 start_utc=self.start_utc, window=self.window)
+        quality = self.quality()
+        episodes = tuple(self.detector.episodes)
+        if self.channels.keys() & {"shank_acc", "foot_acc"}:
+            periods = in_bed_periods(trace.lying, moving, config=self.config.in_bed,
+                                     start_utc=self.start_utc, window=self.window)
+            quality["in_bed_basis"] = "posture and stillness, within the night window"
+            # an episode is in bed exactly when its onset falls in an in-bed period
+            episodes = tuple(
+                dataclasses.replace(e, in_bed=any(a <= e.onset_s < b for a, b in periods))
+                for e in episodes)
+        else:
+            periods = assumed_in_bed_periods(duration_s=info.duration_s,
+                                             start_utc=self.start_utc, window=self.window)
+            quality["in_bed_basis"] = ("night window only: no accelerometer, so posture is "
+                                       "unknown and getting up cannot be seen")
         return NightResult(
-            info=info, mode=self.mode, episodes=tuple(self.detector.episodes),
+            info=info, mode=self.mode, episodes=episodes,
             in_bed_periods=tuple(periods),
             gaps=tuple(sorted(self.gaps, key=lambda g: (g.start_s, g.role))),
-            quality=self.quality(),
+            quality=quality,
             trace=trace, detector_version=__version__, parameters=self.config.to_dict(),
         )
 

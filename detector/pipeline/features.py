@@ -22,10 +22,15 @@ class EpochFeatures:
     envelope_uv : EMG RMS per epoch (uV).
     emg_valid : EMG usable (not missing, flat or saturated).
     emg_flat, emg_saturated, emg_hum, emg_missing : quality flags.
-    lying : 1.0 lying, 0.0 upright, NaN unknown (from the shank, else the foot).
-    movement_g : largest whole-leg movement of the two sensors (g).
+    lying : 1.0 lying, 0.0 upright (standing or sitting), NaN unknown (from the shank, else
+        the foot).
+    movement_g : largest gross (whole-leg, 0.5 Hz to the tremor edge) movement of the two
+        sensors (g). The tremor band is taken out: the vibration of a contracting calf
+        (mechanomyogram) is evidence of contraction, not movement of the leg.
     tremor_g : calf tremor-band RMS on the shank (g).
-    plantar_flexion_deg : foot-to-shank angle beyond neutral (deg).
+    plantar_flexion_deg : foot-to-shank angle beyond neutral (deg); NaN where it cannot be
+        known: lying exactly on a side, the leg in gross movement (the mean acceleration is
+        then not gravity), or outside the ankle's physical range of motion.
     acc_missing : an accelerometer that exists has no samples.
     """
 
@@ -64,6 +69,20 @@ _ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_h
                  "acc_missing")
 
 
+def gross_movement_g(sensor: dict[str, np.ndarray]) -> np.ndarray:
+    """Whole-leg movement of one sensor without its tremor band (g), shape (n,).
+
+    The >0.5 Hz power minus the power above the tremor edge leaves the 0.5 Hz-to-edge band:
+    rollovers, steps and leg movements, but not the calf's own vibration. A sensor without a
+    tremor band keeps its full >0.5 Hz movement.
+    """
+    total = sensor["movement_g"]
+    tremor = sensor["tremor_g"]
+    with np.errstate(invalid="ignore"):
+        gross = np.sqrt(np.maximum(total * total - tremor * tremor, 0.0))
+    return np.where(np.isnan(tremor), total, gross)
+
+
 def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | None,
                    shank: dict[str, np.ndarray] | None, foot: dict[str, np.ndarray] | None,
                    config: DetectorConfig) -> EpochFeatures:
@@ -76,7 +95,8 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
     emg : dict or None
         ``envelope_uv``, ``flat``, ``saturated``, ``hum``, ``missing`` arrays of shape (n,).
     shank, foot : dict or None
-        ``gravity_g`` (n, 3), ``movement_g`` (n,), ``tremor_g`` (n,).
+        ``gravity_g`` (n, 3), ``movement_g`` (n,) above 0.5 Hz, ``tremor_g`` (n,) above the
+        tremor edge (NaN where not computed).
     config : DetectorConfig
         Motion thresholds.
     """
@@ -99,10 +119,10 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
         posture_src = sensors[0]["gravity_g"]
         incline = shank_incline_deg(posture_src)
         lying = np.where(np.isnan(incline), np.nan, (incline <= m.lying_max_incline_deg) * 1.0)
-        movement = sensors[0]["movement_g"]
-        acc_missing = np.isnan(movement)
+        movement = gross_movement_g(sensors[0])
+        acc_missing = np.isnan(sensors[0]["movement_g"])
         if len(sensors) > 1:
-            movement = np.fmax(movement, sensors[1]["movement_g"])
+            movement = np.fmax(movement, gross_movement_g(sensors[1]))
             acc_missing = acc_missing | np.isnan(sensors[1]["movement_g"])
     if shank is not None:
         tremor = shank["tremor_g"]
@@ -110,5 +130,9 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
         angle = plantar_flexion_deg(shank["gravity_g"], foot["gravity_g"],
                                     neutral_offset_deg=m.neutral_offset_deg,
                                     min_sagittal_g=m.min_sagittal_g)
+        with np.errstate(invalid="ignore"):
+            unknowable = ((movement > m.movement_g) | (angle < m.ankle_min_deg)
+                          | (angle > m.ankle_max_deg))
+        angle = np.where(unknowable, np.nan, angle)
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
                          lying, movement, tremor, angle, acc_missing)

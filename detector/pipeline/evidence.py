@@ -1,0 +1,336 @@
+"""Evidence rules: what makes an epoch *active*, and what a contraction run must show.
+
+One rule object per detection mode, behind the small :class:`EvidenceRule` interface, so that
+:class:`~detector.pipeline.episodes.EpisodeDetector` never branches on the mode and a new
+source of evidence (a second EMG channel, a learned classifier) is one new rule.
+
+Physiology the rules rest on:
+
+- a cramp is a sustained, involuntary, irregular contraction: EMG well above rest, waxing
+  and waning, with at most brief lulls; the foot is pulled into plantar flexion and the calf
+  vibrates (mechanomyogram, 5-50 Hz), which is evidence *for* contraction;
+- lying, the calf is at rest, so sustained EMG alone is strong evidence; upright (standing or
+  sitting) the loaded calf carries steady tonic activity, so EMG must be corroborated by the
+  foot held in plantar flexion or by calf tremor;
+- gross movement of the leg (0.5 Hz to the tremor edge: rollovers, steps) is movement, not a
+  cramp; walking is rhythmic; turning over comes in phasic bursts; a calf stretch pulls the
+  foot up (dorsiflexion), the opposite of a calf cramp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from detector.config import DetectorConfig
+from detector.pipeline.features import EpochFeatures
+
+RHYTHM_LAGS_S = (0.4, 2.0)
+"""Lags searched for the stride rhythm of walking (s): step rates of 0.5 to 2.5 Hz."""
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Resting levels the rules compare against, per epoch, shape (n,).
+
+    Attributes
+    ----------
+    emg_rest_uv : resting EMG envelope (uV); NaN without EMG.
+    tremor_rest_g : resting tremor-band level on a still leg (g); NaN without a shank sensor.
+    """
+
+    emg_rest_uv: np.ndarray
+    tremor_rest_g: np.ndarray
+
+
+@dataclass(frozen=True)
+class EmgShape:
+    """Shape of a run's EMG envelope over the judged window.
+
+    Attributes
+    ----------
+    steadiness : 10th over 90th percentile of the smoothed envelope after the first 40 % of
+        the window (the ramp-up), 1 = perfectly steady.
+    rhythm : largest rise of the log envelope's autocorrelation, at stride lags, above its
+        lowest value at shorter lags (walking: high; a randomly modulated envelope: near 0).
+    lull_fraction : fraction of epochs below ``lull_ratio`` x the run's median envelope.
+    """
+
+    steadiness: float
+    rhythm: float
+    lull_fraction: float
+
+
+@dataclass(frozen=True)
+class RunEvidence:
+    """Summary of a run's epochs used for the verdict and the episode record."""
+
+    duty: float
+    peak_uv: float | None
+    mean_uv: float | None
+    plantar_flexion_deg: float | None
+    tremor_fraction: float
+    moving_fraction: float
+    lying_fraction: float | None
+    hum_fraction: float
+    valid_fraction: float
+    shape: EmgShape | None
+    rested_before: bool
+    """Whether the muscle was at rest (``rest_between_s``) since the last judged run ended."""
+
+
+class EvidenceRule(Protocol):
+    """What one detection mode counts as evidence."""
+
+    mode: str
+    uses_emg: bool
+
+    def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """Active flag per epoch, shape (n,)."""
+        ...
+
+    def plausible(self, ev: RunEvidence) -> bool:
+        """Whether a run's shape can be a cramp at all (before its confidence)."""
+        ...
+
+    def confidence(self, ev: RunEvidence, duration_s: float) -> float:
+        """Confidence 0-1 of a run with this evidence and duration."""
+        ...
+
+    def tags(self, ev: RunEvidence) -> tuple[str, ...]:
+        """Evidence names recorded with an episode."""
+        ...
+
+
+def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.ndarray:
+    """Calf tremor above its absolute level and above its own resting level, shape (n,)."""
+    m = config.motion
+    with np.errstate(invalid="ignore"):
+        return f.tremor_g > np.fmax(m.tremor_g, m.tremor_ratio * levels.tremor_rest_g)
+
+
+def emg_above(f: EpochFeatures, rest_uv: np.ndarray, *, ratio: float,
+              rise_uv: float) -> np.ndarray:
+    """Usable EMG above ``max(ratio x rest, rest + rise_uv)``, shape (n,)."""
+    with np.errstate(invalid="ignore"):
+        return f.emg_valid & (f.envelope_uv > np.maximum(rest_uv * ratio, rest_uv + rise_uv))
+
+
+def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s: float,
+              lull_ratio: float) -> EmgShape | None:
+    """Measure an envelope's steadiness, rhythm and lulls (pure).
+
+    Parameters
+    ----------
+    envelope_uv, valid : ndarray, shape (n,)
+        Envelope per epoch (uV) and whether it is usable.
+    eps : int
+        Epochs per second.
+    smooth_s : float
+        Moving-mean length applied before the steadiness is measured (s).
+    lull_ratio : float
+        Lull depth relative to the median.
+
+    Returns
+    -------
+    EmgShape or None
+        ``None`` when under half the epochs are usable or the window is under 3 s.
+    """
+    n = envelope_uv.shape[0]
+    if n < 3 * eps or valid.sum() * 2 < n:
+        return None
+    env = np.where(valid, envelope_uv, np.nan)
+    idx = np.arange(n)
+    good = ~np.isnan(env)
+    env = np.interp(idx, idx[good], env[good])
+    med = float(np.median(env))
+    lulls = float(np.mean(env < lull_ratio * med))
+    k = max(1, round(smooth_s * eps))
+    smooth = np.convolve(env, np.ones(k) / k, mode="valid")
+    # steadiness of the held part: the ramp-up (of a cramp, or of standing up) comes first
+    p10, p90 = np.percentile(smooth[int(0.4 * smooth.shape[0]):], [10, 90])
+    steadiness = float(p10 / p90) if p90 > 0 else 1.0
+    # rhythm: a periodic envelope has an autocorrelation that falls to a trough and comes
+    # back to a peak at the stride period; a randomly modulated one only decays
+    x = np.log(np.maximum(smooth, 1e-3))
+    x = x - x.mean()
+    denom = float(np.dot(x, x))
+    rhythm = 0.0
+    m = x.shape[0]
+    lo, hi = round(RHYTHM_LAGS_S[0] * eps), min(round(RHYTHM_LAGS_S[1] * eps), m // 2)
+    if denom > 0 and hi > lo:
+        r = np.array([np.dot(x[:-lag], x[lag:]) / denom for lag in range(1, hi + 1)])
+        trough = np.minimum.accumulate(r)
+        rhythm = float(np.max(r[lo - 1:] - trough[lo - 1:]))
+    return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls)
+
+
+class _Scoring:
+    """Confidence and tags shared by the rules (weights from ``config.evidence``)."""
+
+    mode = ""
+    uses_emg = True
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+
+    def _pf_held(self, ev: RunEvidence) -> bool:
+        pf = ev.plantar_flexion_deg
+        return pf is not None and pf >= self.config.motion.plantar_flexion_deg
+
+    def _tremor(self, ev: RunEvidence) -> bool:
+        return ev.tremor_fraction >= self.config.evidence.tremor_fraction
+
+    def _still(self, ev: RunEvidence) -> bool:
+        return ev.lying_fraction is not None and ev.moving_fraction < 0.1
+
+    def confidence(self, ev: RunEvidence, duration_s: float) -> float:
+        """Weighted sum of the evidence, clipped to 0-1."""
+        w = self.config.evidence
+        p = self.config.episode
+        acc_only = not self.uses_emg
+        score = w.base_acc if acc_only else w.base_emg
+        if self._pf_held(ev):
+            score += w.plantar_flexion_weight_acc if acc_only else w.plantar_flexion_weight
+        if self._tremor(ev):
+            score += w.tremor_weight_acc if acc_only else w.tremor_weight
+        if self._still(ev):
+            score += w.still_weight
+        score += w.duration_weight * min(1.0, max(0.0, (duration_s - p.min_duration_s)
+                                                  / w.duration_span_s))
+        score += w.duty_weight * min(1.0, max(0.0, (ev.duty - p.min_duty)
+                                              / max(1e-9, 1 - p.min_duty)))
+        if ev.hum_fraction > 0.3:
+            score -= w.hum_penalty
+        if ev.valid_fraction < 0.9:
+            score -= w.unusable_penalty
+        return float(min(1.0, max(0.0, score)))
+
+    def tags(self, ev: RunEvidence) -> tuple[str, ...]:
+        """Names of the evidence present."""
+        out = ["sustained_emg"] if self.uses_emg else []
+        if self._pf_held(ev):
+            out.append("plantar_flexion")
+        if self._tremor(ev):
+            out.append("calf_tremor")
+        if self._still(ev):
+            out.append("leg_still")
+        if ev.lying_fraction is not None and ev.lying_fraction >= 0.5:
+            out.append("lying")
+        return tuple(out)
+
+    def _rhythmic(self, ev: RunEvidence) -> bool:
+        return ev.shape is not None and ev.shape.rhythm > self.config.evidence.max_rhythm
+
+
+class EmgAccRule(_Scoring):
+    """EMG with shank and/or foot accelerometers.
+
+    Active: EMG well above rest on a leg not in gross movement and not stretched
+    (dorsiflexed); upright, the EMG must be corroborated by plantar flexion or calf tremor;
+    with both of those on a still leg, weaker EMG (``corroborated_ratio``) suffices.
+    """
+
+    mode = "emg+acc"
+
+    def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """Active flag per epoch."""
+        m = self.config.motion
+        e = self.config.emg
+        v = self.config.evidence
+        rest = levels.emg_rest_uv
+        with np.errstate(invalid="ignore"):
+            still = ~(f.movement_g > m.movement_g)
+            stretched = f.plantar_flexion_deg <= -m.dorsiflexion_deg
+            pointed = f.plantar_flexion_deg >= m.plantar_flexion_deg
+        tremor = tremor_on(f, levels, self.config)
+        upright = f.lying == 0
+        # lying on a side the angle cannot be seen from gravity: it then neither confirms
+        # nor refutes
+        pointed_or_unseen = pointed | (np.isnan(f.plantar_flexion_deg) & (f.lying == 1))
+        strong = emg_above(f, rest, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
+        weak = emg_above(f, rest, ratio=v.corroborated_ratio, rise_uv=v.corroborated_rise_uv)
+        corroborated = pointed | tremor
+        return still & ~stretched & ((strong & (~upright | corroborated))
+                                     | (weak & pointed_or_unseen & tremor))
+
+    def plausible(self, ev: RunEvidence) -> bool:
+        """Upright, rhythmic activity is walking; anything else sustained may be a cramp."""
+        upright = ev.lying_fraction is not None and ev.lying_fraction < 0.5
+        return not (upright and self._rhythmic(ev))
+
+
+class EmgRule(_Scoring):
+    """Calf EMG alone: posture is unknown, so the EMG itself must tell standing tonic
+    activity (near the threshold, flickering across it; carried on from walking or from a
+    cramp without coming back to rest), walking (rhythmic) and turning over (phasic bursts
+    with lulls) from a cramp (sustained well above the threshold, begun from rest).
+
+    Steadiness is measured and reported but not used against a run: real held calf
+    contractions (tests/test_real_data.py) can be as steady as standing."""
+
+    mode = "emg"
+
+    def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """Active flag per epoch."""
+        e = self.config.emg
+        return emg_above(f, levels.emg_rest_uv, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
+
+    def plausible(self, ev: RunEvidence) -> bool:
+        """Begun from rest, sustained, not rhythmic, without a train of lulls.
+
+        Without posture, activity that carries on from a judged run without the muscle coming
+        back to rest in between is the same state going on (standing after walking, standing
+        and stretching after a cramp), not a new cramp.
+        """
+        v = self.config.evidence
+        if not ev.rested_before or ev.duty < v.emg_only_min_duty:
+            return False
+        if ev.shape is None:
+            return True
+        return not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
+
+
+class AccRule(_Scoring):
+    """Shank and foot accelerometers without EMG.
+
+    Active: calf tremor on a leg not in gross movement with the foot held in plantar flexion
+    (lying, sitting or standing), or lying on a side, where the ankle angle cannot be seen
+    from gravity, tremor alone. Needs the foot sensor; with the shank alone nothing can be
+    confirmed (the result's quality says so).
+    """
+
+    mode = "acc"
+    uses_emg = False
+
+    def __init__(self, config: DetectorConfig, *, has_foot: bool) -> None:
+        super().__init__(config)
+        self.has_foot = has_foot
+
+    def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """Active flag per epoch."""
+        m = self.config.motion
+        if not self.has_foot:
+            return np.zeros(f.n_epochs, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            still = ~(f.movement_g > m.movement_g) & ~f.acc_missing
+            pointed = f.plantar_flexion_deg >= m.plantar_flexion_deg
+        unseen = np.isnan(f.plantar_flexion_deg) & (f.lying == 1)
+        return tremor_on(f, levels, self.config) & still & (pointed | unseen)
+
+    def plausible(self, ev: RunEvidence) -> bool:
+        """Every sustained tremor run on a still leg may be a cramp."""
+        return True
+
+
+def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig) -> EvidenceRule:
+    """The evidence rule of a detection mode (``emg+acc``, ``emg`` or ``acc``)."""
+    if mode == "emg+acc":
+        return EmgAccRule(config)
+    if mode == "emg":
+        return EmgRule(config)
+    if mode == "acc":
+        return AccRule(config, has_foot=has_foot)
+    raise ValueError(f"unknown detection mode {mode!r}")
