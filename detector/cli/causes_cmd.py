@@ -15,8 +15,10 @@ from detector.causes.association import stretching_plan
 from detector.causes.engine import evaluate_store
 from detector.causes.render import LEVEL_WORDS, STRENGTH_WORDS, findings_text
 from detector.causes.rules import RuleSet, default_rules, load_rules
+from detector.cli.argtypes import SEED
 from detector.cli.diary_cmd import this_evening
 from detector.errors import CrampInputError
+from detector.safe_files import check_input_file
 from detector.store import (
     connect,
     default_db_path,
@@ -25,6 +27,7 @@ from detector.store import (
     resolve_zone,
     stored_zone,
 )
+from detector.store.guard import damaged_store_errors
 
 DEFAULT_LAST = 14
 
@@ -54,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first evening of the plan")
     p.add_argument("--weeks", metavar="N", type=int, default=6,
                    help="weeks in the plan (even, 4-16; default 6)")
-    p.add_argument("--seed", metavar="N", type=int,
+    p.add_argument("--seed", metavar="N", type=SEED,
                    help="seed for the order of the weeks (default: random)")
     p.set_defaults(func=run)
 
@@ -98,6 +101,8 @@ def _plan(args: argparse.Namespace, as_json: bool) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the findings; return 0."""
+    if args.rules_file:
+        check_input_file(args.rules_file, what="rules file")
     rules = load_rules(args.rules_file) if args.rules_file else default_rules()
     if args.list_rules:
         sys.stdout.write(_list_rules(rules, args.json))
@@ -105,27 +110,29 @@ def run(args: argparse.Namespace) -> int:
     if args.plan_stretching:
         sys.stdout.write(_plan(args, args.json))
         return 0
-    if args.last is not None and args.last < 1:
-        raise CrampInputError("--last", f"expected a number of nights >= 1, got {args.last}")
-    conn = connect(args.db, create=False)
+    if args.last is not None and not 1 <= args.last <= 100_000:
+        raise CrampInputError("--last", f"expected a number of nights from 1 to 100000, got "
+                                        f"{args.last}")
+    conn = connect(args.db, read_only=True)
     try:
-        stored = night_dates(conn)
-        if not stored:
-            raise CrampInputError("episode store", "no nights stored yet; run `cramp replay` "
-                                                   "first")
-        if args.night is not None:
-            d = parse_night_date(args.night)
-            if d not in stored:
-                raise CrampInputError("--night", f"no night dated {d.isoformat()} in the store "
-                                                 f"(latest: {stored[-1].isoformat()})")
-            dates = [d]
-        else:
-            n = args.last if args.last is not None else DEFAULT_LAST
-            dates = [stored[-1] - timedelta(days=n - 1), stored[-1]]
-        zone = args.tz if args.tz is not None else stored_zone(conn, [d for d in stored
-                                                                      if d <= max(dates)])
-        report = evaluate_store(conn, dates, rules=rules, local=resolve_zone(zone,
-                                                                             where="--tz"))
+        with damaged_store_errors(args.db):
+            stored = night_dates(conn)
+            if not stored:
+                raise CrampInputError("episode store", "no nights stored yet; run `cramp replay` "
+                                                       "first")
+            if args.night is not None:
+                d = parse_night_date(args.night)
+                if d not in stored:
+                    raise CrampInputError("--night", f"no night dated {d.isoformat()} in the store "
+                                                     f"(latest: {stored[-1].isoformat()})")
+                dates = [d]
+            else:
+                n = args.last if args.last is not None else DEFAULT_LAST
+                dates = [stored[-1] - timedelta(days=n - 1), stored[-1]]
+            zone = args.tz if args.tz is not None else stored_zone(conn, [d for d in stored
+                                                                          if d <= max(dates)])
+            report = evaluate_store(conn, dates, rules=rules, local=resolve_zone(zone,
+                                                                                 where="--tz"))
     finally:
         conn.close()
     if args.json:

@@ -19,8 +19,10 @@ from detector.causes.diary import (
     load_entries,
     save_entry,
 )
+from detector.cli.argtypes import bounded_int
 from detector.errors import CrampInputError
 from detector.store import connect, default_db_path, night_date_for, parse_night_date
+from detector.store.guard import damaged_store_errors
 
 # (field, option, metavar, question)
 _OPTIONS: tuple[tuple[str, str, str, str], ...] = (
@@ -71,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lst = dsub.add_parser("list", help="show diary entries")
     lst.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
                      help="episode store")
-    lst.add_argument("--last", metavar="N", type=int, default=14,
+    lst.add_argument("--last", metavar="N", type=bounded_int(1, 100_000), default=14,
                      help="evenings up to today (default 14)")
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(func=run_list)
@@ -119,7 +121,8 @@ def run_add(args: argparse.Namespace) -> int:
     entry = entry_from_fields(d, values, where="diary")
     conn = connect(args.db)
     try:
-        stored = save_entry(conn, entry, merge=not args.replace)
+        with damaged_store_errors(args.db):
+            stored = save_entry(conn, entry, merge=not args.replace)
     finally:
         conn.close()
     print(f"saved the diary for the evening of {d.isoformat()}: "
@@ -164,11 +167,15 @@ def run_list(args: argparse.Namespace) -> int:
         raise CrampInputError("--last", f"expected a number of evenings >= 1, got {args.last}")
     last = this_evening()
     first = last - timedelta(days=args.last - 1)
-    conn = connect(args.db)
-    try:
-        entries = load_entries(conn, first, last)
-    finally:
-        conn.close()
+    db = args.db if args.db is not None else default_db_path()
+    entries = {}
+    if db.exists():  # nothing stored yet is an empty diary; reading never creates a store
+        conn = connect(db, read_only=True)
+        try:
+            with damaged_store_errors(db):
+                entries = load_entries(conn, first, last)
+        finally:
+            conn.close()
     if args.json:
         print(json.dumps([{"date": d.isoformat(), **e.to_fields()}
                           for d, e in sorted(entries.items())], indent=2))

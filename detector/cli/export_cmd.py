@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from detector.cli.report_cmd import add_store_options
+from detector.cli.report_cmd import add_store_options, check_store_options
 from detector.errors import CrampInputError
 from detector.export import events_csv, events_json, export_edf, write_text_file
+from detector.safe_files import check_output_path
 from detector.store import connect, load_nights_on, select_night_dates
+from detector.store.guard import damaged_store_errors
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,11 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Write the export; return 0."""
-    conn = connect(args.db, create=False)
+    check_store_options(args)
+    if args.format != "edf":
+        check_output_path(args.out, force=args.force)  # before any work
+    conn = connect(args.db, read_only=True)
     try:
-        dates = select_night_dates(conn, night=args.night, last=args.last,
-                                   default_last=1 if args.format == "edf" else None)
-        nights = [n for d in dates for n in load_nights_on(conn, d, with_trace=False)]
+        with damaged_store_errors(args.db):
+            dates = select_night_dates(conn, night=args.night, last=args.last,
+                                       default_last=1 if args.format == "edf" else None)
+            nights = [n for d in dates for n in load_nights_on(conn, d, with_trace=False)]
     finally:
         conn.close()
     out: Path = args.out

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from detector.cli.argtypes import bounded_float
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap, parse_axes
+from detector.limits import MAX_FS_HZ, MIN_FS_HZ
 
 
 def add_recording_options(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +33,7 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--emg-unit", metavar="UNIT", help="EMG unit if the file has none (uV, mV, V)")
     c.add_argument("--acc-unit", metavar="UNIT",
                    help="accelerometer unit if the file has none (g, mg, m/s2)")
-    c.add_argument("--fs", type=float, metavar="HZ",
+    c.add_argument("--fs", type=bounded_float(MIN_FS_HZ, MAX_FS_HZ, unit="Hz"), metavar="HZ",
                    help="sampling rate of a CSV table without a time column")
     c.add_argument("--time-unit", choices=("s", "ms"), help="unit of a CSV 'time' column")
     c.add_argument("--start", metavar="ISO-TIME",

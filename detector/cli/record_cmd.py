@@ -22,11 +22,12 @@ from detector.ble.live_store import LiveStore
 from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
 from detector.ble.session import LegBandSession, SessionConfig, SessionSummary, observers
 from detector.ble.timebase import ScaledTimebase, WallTimebase
+from detector.cli.argtypes import SEED, bounded_float, bounded_int
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.night_window import resolve_timezone
 from detector.pipeline.result import NightResult
-from detector.safe_files import file_sha256
+from detector.safe_files import ensure_private_dir, file_sha256
 from detector.store.db import default_db_path
 
 APP_NAME = "night-cramp-detector"
@@ -50,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     store.add_argument("--no-store", action="store_true", help="do not store the night")
     p.add_argument("--report", action="store_true",
                    help="write the morning report when the night ends (always with --simulate)")
-    p.add_argument("--mtu", type=int, default=247, help="ATT MTU to ask for (23-247)")
+    p.add_argument("--mtu", type=bounded_int(23, 247), default=247,
+                   help="ATT MTU to ask for (23-247)")
     p.add_argument("--config", metavar="TOML", help="detector thresholds (TOML) over defaults")
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone for local times")
     p.add_argument("--leg", choices=("left", "right"), help="leg the band is on")
@@ -60,12 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim.add_argument("--simulate-band", choices=("legband", "polar", "myo"), default="legband",
                      help="simulated band: our LegBand, a Polar PMD on the foot or a Myo on "
                           "the calf (default legband)")
-    sim.add_argument("--speed", type=float, default=60.0, metavar="N",
+    sim.add_argument("--speed", type=bounded_float(0.0, 3600.0, lo_open=True), default=60.0,
+                     metavar="N",
                      help="simulated seconds per real second (default 60)")
-    sim.add_argument("--hours", type=float, default=1.0, metavar="H",
+    sim.add_argument("--hours", type=bounded_float(1 / 60, 24.0, unit="h"), default=1.0,
+                     metavar="H",
                      help="length of the simulated night (default 1)")
-    sim.add_argument("--seed", type=int, default=1, metavar="S", help="simulation seed")
-    sim.add_argument("--dropouts", type=int, default=3, metavar="N",
+    sim.add_argument("--seed", type=SEED, default=1, metavar="S", help="simulation seed")
+    sim.add_argument("--dropouts", type=bounded_int(0, 100), default=3, metavar="N",
                      help="radio dropouts of 2-40 s to simulate (default 3; the recorder "
                           "backfills them from the band's buffer)")
     p.set_defaults(func=run)
@@ -78,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
         config = config.replace(in_bed__timezone=args.tz)
     if not 23 <= args.mtu <= 247:
         raise CrampInputError("--mtu", f"expected 23 to 247, got {args.mtu}")
-    out_dir = args.out or platformdirs.user_data_path(APP_NAME, appauthor=False) / "captures"
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if args.out is not None:
+        out_dir = ensure_private_dir(args.out, tighten=False)
+    else:
+        data_dir = ensure_private_dir(platformdirs.user_data_path(APP_NAME, appauthor=False),
+                                      tighten=True)
+        out_dir = ensure_private_dir(data_dir / "captures", tighten=True)
     summary, display = asyncio.run(_record(args, config, out_dir))
     display.summary(summary)
     if summary.result is None:

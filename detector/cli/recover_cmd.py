@@ -7,6 +7,7 @@ import json
 import sys
 
 from detector.capture.recover import format_report, recover_capture
+from detector.safe_files import check_input_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Check (and unless ``--check``, repair) one capture; print the report."""
+    check_input_file(args.path, what="capture file")
     report = recover_capture(args.path, repair=not args.check)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from datetime import timedelta, tzinfo
+from pathlib import Path
 from typing import Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
@@ -13,7 +14,13 @@ from detector.config import DetectorConfig
 from detector.pipeline.night_window import resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.replay import replay_path
-from detector.safe_files import file_sha256, write_private_text
+from detector.safe_files import (
+    check_input_file,
+    check_output_path,
+    file_sha256,
+    is_stdout,
+    write_output_text,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "through the detector and print their cramp episodes.")
     p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
     p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
+    p.add_argument("--force", action="store_true", help="replace an existing --json file")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--db", metavar="PATH", help="episode store file (default: the user data "
                        "directory's episodes.sqlite3)")
@@ -36,9 +44,14 @@ def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
     config = config_from_args(args)
     channel_map = channel_map_from_args(args)
+    to_stdout = args.json is not None and is_stdout(args.json)
+    for path in args.files:  # every input and output checked before any work starts
+        check_input_file(path, what="file", where=Path(path).name)
+    if args.json is not None and not to_stdout:
+        check_output_path(args.json, force=args.force)
     results = [
         replay_path(path, config=config, channel_map=channel_map, leg=args.leg,
-                    progress=args.json != "-", time_unit=args.time_unit)
+                    progress=not to_stdout, time_unit=args.time_unit)
         for path in args.files
     ]
     if not args.no_store:
@@ -46,13 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = {"recordings": [r.to_dict() for r in results]}
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            write_private_text(args.json, text)
-            print(f"wrote {args.json}", file=sys.stderr)
-        if args.json == "-":
+        write_output_text(args.json, text, force=args.force)
+        if to_stdout:
             return 0
+        print(f"wrote {args.json}", file=sys.stderr)
     tz = resolve_timezone(config.in_bed.timezone)
     for r in results:
         print(format_result(r, tz=tz))
@@ -62,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
 def _store(results: list[NightResult], args: argparse.Namespace,
            config: DetectorConfig) -> None:
     """Save each night to the episode store (same recording again = same night, re-tuned)."""
-    from pathlib import Path
-
     from detector.store import default_db_path, save_night
 
     db = Path(args.db) if args.db else default_db_path()
@@ -82,6 +90,8 @@ def format_result(result: NightResult, *, tz: tzinfo) -> str:
         f"  start {start_local:%Y-%m-%d %H:%M:%S %Z}, {_hms(info.duration_s)} long, "
         f"mode {result.mode}, leg {info.leg}",
     ]
+    for note in info.notes:  # what the reader assumed, skipped or ignored
+        lines.append(f"  reader note: {note}")
     if result.in_bed_periods:
         spans = ", ".join(f"{_clock(info.start_utc, a, tz)}-{_clock(info.start_utc, b, tz)}"
                           for a, b in result.in_bed_periods)

@@ -8,9 +8,12 @@ import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 
+from detector.errors import CrampInputError
 from detector.export import write_text_file
 from detector.report import collect_report, render_html, render_text
+from detector.safe_files import check_output_path
 from detector.store import connect, default_db_path, resolve_zone, select_night_dates
+from detector.store.guard import damaged_store_errors
 from detector.store.nights import stored_zone
 
 
@@ -44,20 +47,35 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
     which.add_argument("--last", metavar="N", type=int, help="the N most recent nights")
 
 
+MAX_LAST_NIGHTS = 100_000
+"""Largest ``--last`` (nights; about 270 years, beyond any store)."""
+
+
+def check_store_options(args: argparse.Namespace) -> None:
+    """Check ``--last`` before the store is opened (``--last 0`` is the store's own error)."""
+    if args.last is not None and args.last > MAX_LAST_NIGHTS:
+        raise CrampInputError("--last", f"expected a number of nights from 1 to "
+                                        f"{MAX_LAST_NIGHTS}, got {args.last}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report; return 0."""
-    conn = connect(args.db, create=False)
+    check_store_options(args)
+    if args.out:
+        check_output_path(args.out, force=args.force)  # before any work
+    conn = connect(args.db, read_only=True)
     try:
-        dates = select_night_dates(conn, night=args.night, last=args.last)
-        zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
-        local = resolve_zone(zone_name, where="--tz")
-        now = datetime.now(UTC)
-        if args.text:
-            data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False)
-            sys.stdout.write(render_text(data))
-        html = None
-        if not args.text or args.out or args.open:
-            html = render_html(collect_report(conn, dates, local=local, generated_utc=now))
+        with damaged_store_errors(args.db):
+            dates = select_night_dates(conn, night=args.night, last=args.last)
+            zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
+            local = resolve_zone(zone_name, where="--tz")
+            now = datetime.now(UTC)
+            if args.text:
+                data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False)
+                sys.stdout.write(render_text(data))
+            html = None
+            if not args.text or args.out or args.open:
+                html = render_html(collect_report(conn, dates, local=local, generated_utc=now))
     finally:
         conn.close()
     if html is None:

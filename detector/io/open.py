@@ -9,6 +9,7 @@ from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
 from detector.io.csv_reader import GZIP_MAGIC, CsvRecording
 from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
+from detector.safe_files import check_input_file
 
 if TYPE_CHECKING:
     from detector.capture.other_sources import OtherBandCapture
@@ -54,7 +55,7 @@ def open_recording(
     CrampInputError
         Missing file, unknown format, or any problem the reader finds.
     """
-    p = Path(path)
+    p = check_input_file(path, what="file", where=Path(path).name)
     try:
         with p.open("rb") as fh:
             magic = fh.read(8)
