@@ -45,10 +45,14 @@ def check_span(span_s: float, *, where: str) -> float:
     return span_s
 
 
-def check_range(low: float, high: float, *, role: str, where: str) -> None:
-    """Check a channel's stated physical range, already in working units (uV or g)."""
+def check_range(low: float, high: float, *, role: str, where: str, stated: str = "") -> None:
+    """Check a channel's physical range, given in working units (uV or g).
+
+    ``stated`` is the range as the file gives it (e.g. ``"-1e+308 to 5 mV"``), for the message.
+    """
     limit, unit = (MAX_EMG_UV, "uV") if role == "emg" else (MAX_ACC_G, "g")
     if not (math.isfinite(low) and math.isfinite(high)) or max(abs(low), abs(high)) > limit:
-        raise CrampInputError(where, f"{role} range {low:g} to {high:g} {unit} is not "
-                                     f"physical (expected within +-{limit:g} {unit}; check the "
-                                     "header's physical min/max and unit)")
+        shown = stated or f"{low:g} to {high:g} {unit}"
+        raise CrampInputError(where, f"{role} range {shown} is not physical (expected within "
+                                     f"+-{limit:g} {unit}; check the header's physical min/max "
+                                     "and unit)")

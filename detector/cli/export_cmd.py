@@ -8,7 +8,7 @@ from pathlib import Path
 from detector.cli.report_cmd import add_store_options, check_store_options
 from detector.errors import CrampInputError
 from detector.export import events_csv, events_json, export_edf, write_text_file
-from detector.safe_files import check_output_path
+from detector.safe_files import check_output_path, is_stdout, write_output_text
 from detector.store import connect, load_nights_on, select_night_dates
 from detector.store.guard import damaged_store_errors
 
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_store_options(p)
     p.add_argument("--format", required=True, choices=("csv", "json", "edf"),
                    help="output format")
-    p.add_argument("--out", required=True, metavar="PATH", type=Path, help="file to write")
+    p.add_argument("--out", required=True, metavar="PATH", type=Path,
+                   help="file to write ('-' = stdout, for csv and json)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=run)
 
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     """Write the export; return 0."""
     check_store_options(args)
-    if args.format != "edf":
+    to_stdout = args.format != "edf" and is_stdout(args.out)
+    if args.format != "edf" and not to_stdout:
         check_output_path(args.out, force=args.force)  # before any work
     conn = connect(args.db, read_only=True)
     try:
@@ -43,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     out: Path = args.out
+    if to_stdout:
+        write_output_text(out, events_csv(nights) if args.format == "csv"
+                          else events_json(nights), force=False)
+        return 0
     if args.format == "csv":
         written = [write_text_file(out, events_csv(nights), force=args.force)]
     elif args.format == "json":

@@ -344,7 +344,8 @@ class EdfRecording:
         lows, highs = [], []
         for r, h in zip(refs, heads, strict=True):
             pair = sorted((h.phys_min * scale * r.sign, h.phys_max * scale * r.sign))
-            check_range(pair[0], pair[1], role=role, where=f"{where}: signal {h.label!r}")
+            check_range(pair[0], pair[1], role=role, where=f"{where}: signal {h.label!r}",
+                        stated=f"{h.phys_min:g} to {h.phys_max:g} {override or h.dimension}")
             lows.append(pair[0])
             highs.append(pair[1])
         fs = check_rate(heads[0].spr / header.record_duration_s,

@@ -116,19 +116,22 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     if not db_path.exists():
         raise CrampInputError(where, "no episode store here; run `cramp replay` first")
     check_input_file(db_path, what="episode store file")
-    uri = f"{db_path.resolve().as_uri()}?mode=ro"
+    base = db_path.resolve().as_uri()
+    companions = [db_path.with_name(db_path.name + s).exists() for s in ("-wal", "-shm")]
     conn = None
     try:
-        try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.OperationalError:
-            # a WAL store in a folder we cannot write: nobody can be writing it either
-            if conn is not None:
-                conn.close()
-            conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?immutable=1", uri=True,
-                                   isolation_level=None)
+        if any(companions):  # a writer may be at work: read through its WAL, read-only
+            try:
+                conn = sqlite3.connect(f"{base}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # its WAL index is not ours to open
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is None:
+            # no writer: read the file as it is, creating no -wal/-shm companions beside it
+            conn = sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
         conn.execute("PRAGMA query_only = ON")
