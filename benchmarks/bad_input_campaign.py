@@ -167,17 +167,23 @@ def json_out(r: Result) -> dict | None:
         return None
 
 
-def found_cramp(r: Result) -> str | None:
-    """The fixture's one cramp is found at its onset (within 10 s)."""
-    doc = json_out(r)
-    if doc is None:
-        return f"stdout is not JSON: {r.out[:80]!r}"
-    eps = doc["recordings"][0]["episodes"]
-    near = [e for e in eps if abs(e["onset_s"] - CRAMP_ONSET_S) < 10]
-    if len(near) != 1 or len(eps) != 1:
-        return f"expected the one cramp near {CRAMP_ONSET_S} s, got " \
-               f"{[(round(e['onset_s']), round(e['duration_s'])) for e in eps]}"
-    return None
+def found_cramp_at(onset_s: float) -> Check:
+    """The fixture's one cramp is found at ``onset_s`` (within 5 s), 25-45 s long."""
+    def check(r: Result) -> str | None:
+        doc = json_out(r)
+        if doc is None:
+            return f"stdout is not JSON: {r.out[:80]!r}"
+        eps = doc["recordings"][0]["episodes"]
+        near = [e for e in eps if abs(e["onset_s"] - onset_s) < 5
+                and 25 <= e["duration_s"] <= 45]
+        if len(near) != 1 or len(eps) != 1:
+            return f"expected the one cramp near {onset_s} s, got " \
+                   f"{[(round(e['onset_s']), round(e['duration_s'])) for e in eps]}"
+        return None
+    return check
+
+
+found_cramp = found_cramp_at(CRAMP_ONSET_S)
 
 
 def sane_json(r: Result) -> str | None:
@@ -192,6 +198,12 @@ def sane_json(r: Result) -> str | None:
         if not (0 <= e["onset_s"] <= rec["duration_s"] + 1 and e["duration_s"] >= 0):
             return f"episode outside the recording: {e['onset_s']}"
     return None
+
+
+def has_gap(r: Result) -> str | None:
+    """The replay JSON lists a gap."""
+    doc = json_out(r) or {"recordings": [{"gaps": []}]}
+    return None if doc["recordings"][0]["gaps"] else "gap not reported"
 
 
 def contains(text: str) -> Check:
@@ -732,8 +744,7 @@ def cases(work: Path, fx: dict[str, Path], *, full_dir: Path | None,
     cs.append(Case("csv", "valid: a 10-s gap", replay(c(header + "\n" + "\n".join(
         rows[:60000]) + "\n" + "\n".join(
         f"{float(r.split(',')[0]) + 10:.4f},{r.split(',')[1]}" for r in rows[60000:]) + "\n")),
-        expect="ok", check=all_of(found_cramp, lambda r: None if (json_out(r) or {
-            "recordings": [{"gaps": []}]})["recordings"][0]["gaps"] else "gap not reported")))
+        expect="ok", check=all_of(found_cramp_at(CRAMP_ONSET_S + 10), has_gap)))
     for step in ("1e-9", "1e-12", "1e-6"):
         cs.append(Case("csv", f"time step {step}", replay(c(header + "\n" + "".join(
             f"{i * float(step):.17g},1.0\n" for i in range(3000))))))
@@ -1019,15 +1030,18 @@ def all_of_after(*afters: Callable[[], str | None]) -> Callable[[], str | None]:
 # ----------------------------------------------------------------------------- main
 
 
-def mount_full_disk(work: Path) -> Path | None:
+def mount_small_disk(work: Path, name: str, size: str, *, fill: bool) -> Path | None:
+    """A tmpfs of ``size`` at ``work/name`` (filled up when ``fill``); None if not allowed."""
     if os.geteuid() != 0:
         return None
-    d = work / "full"
+    d = work / name
     d.mkdir()
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0777", "tmpfs", str(d)],
-                        capture_output=True).returncode == 0
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs",
+                         str(d)], capture_output=True).returncode == 0
     if not ok:
         return None
+    if not fill:
+        return d
     try:  # fill it up
         with open(d / "filler", "wb") as fh:
             while True:
@@ -1048,12 +1062,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="list every case that failed")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="cramp-campaign-"))
-    full = None
+    full = small = None
     try:
         fx = build_fixtures(work)
-        full = mount_full_disk(work)
+        full = mount_small_disk(work, "full", "64k", fill=True)
+        small = mount_small_disk(work, "small", "300k", fill=False)
         as_nobody = os.geteuid() == 0 and shutil.which("setpriv") is not None
         all_cases = cases(work, fx, full_dir=full, as_nobody=as_nobody)
+        if small is not None:  # the disk fills up while the night is being recorded
+            all_cases.append(Case("store", "record until the disk is full", [
+                "record", "--simulate", "--hours", "0.1", "--speed", "120", "--out",
+                str(small), "--db", str(small / "s.sqlite3")], owner="10a", timeout=300))
         if args.only:
             all_cases = [c for c in all_cases if c.cls in args.only]
         t0 = time.perf_counter()
@@ -1065,8 +1084,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(Outcome(c, o, detail, r.seconds))
         elapsed = time.perf_counter() - t0
     finally:
-        if full is not None:
-            subprocess.run(["umount", str(full)], check=False)
+        for mounted in (full, small):
+            if mounted is not None:
+                subprocess.run(["umount", str(mounted)], check=False)
         subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)
     table: dict[str, Counter[str]] = defaultdict(Counter)
