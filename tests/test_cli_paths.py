@@ -143,6 +143,11 @@ def test_simulate_name_cannot_leave_the_output_folder(tmp_path: Path,
                                                                   "a number in [0.01, 24] h"),
     (["replay", "x.csv", "--fs", "1e9"], "argument --fs: expected a number in [1, 100000] Hz"),
     (["replay", "x.csv", "--fs", "nan"], "argument --fs: expected a number in"),
+    (["replay", "x.csv", "--tz", ""], "--tz: expected an IANA time zone such as "
+                                      "Europe/Berlin, got an empty value"),
+    (["replay", "x.csv", "--emg-unit", " "], "--emg-unit: expected a unit"),
+    (["scan", "--simulate", "--timeout", "inf"], "argument --timeout: expected a number in "
+                                                 "(0, 600] s"),
 ])
 def test_options_out_of_range_are_one_line_exit_2(capsys: pytest.CaptureFixture[str],
                                                   argv: list[str], fragment: str) -> None:

@@ -49,15 +49,27 @@ def config_from_args(args: argparse.Namespace) -> DetectorConfig:
     elif args.night_window:
         parse_night_window(args.night_window, where="--night-window")
         in_bed["night_window"] = args.night_window
-    if args.tz:
-        in_bed["timezone"] = args.tz
+    if args.tz is not None:
+        in_bed["timezone"] = _named("--tz", args.tz, "an IANA time zone such as Europe/Berlin")
     if in_bed:
         config = config.replace(**{f"in_bed__{k}": v for k, v in in_bed.items()})
     return config
 
 
+def _named(option: str, value: str, expected: str) -> str:
+    """``value`` if it is not blank; an empty option is an error, never "not given"."""
+    if not value.strip():
+        raise CrampInputError(option, f"expected {expected}, got an empty value")
+    return value
+
+
 def channel_map_from_args(args: argparse.Namespace) -> ChannelMap:
     """The channel mapping the options ask for."""
+    for option, value, expected in (("--emg", args.emg, "a signal label"),
+                                    ("--emg-unit", args.emg_unit, "a unit (uV, mV, V)"),
+                                    ("--acc-unit", args.acc_unit, "a unit (g, mg, m/s2)")):
+        if value is not None:
+            _named(option, value, expected)
     start = None
     if args.start:
         try:
