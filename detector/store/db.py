@@ -49,8 +49,9 @@ def connect(
         Schema version to migrate to (tests use older versions).
     read_only : bool
         Open for reading only (``report``, ``export``, ``diary list``, ``causes``): the file
-        must be an episode store of the current schema; nothing is created, migrated or
-        chmodded, so a read-only file, or one of another program, is never modified.
+        must be an episode store; nothing is created or chmodded, so a read-only file, or one
+        of another program, is never modified. (An older store of ours that the user may
+        write is upgraded in place first, as any write would; a read-only one is refused.)
 
     Returns
     -------
@@ -130,7 +131,8 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
                     conn.close()
                 conn = None
         if conn is None:
-            # no writer: read the file as it is, creating no -wal/-shm companions beside it
+            # no writer (or a WAL left in a folder we may not write, which nobody can be
+            # writing either): read the file as it is, creating no -wal/-shm beside it
             conn = sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
