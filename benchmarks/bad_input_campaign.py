@@ -716,7 +716,7 @@ def cases(work: Path, fx: dict[str, Path], *, full_dir: Path | None,
                    check=contains("ignored")))
     cs.append(Case("reader notes", "valid: CSV without a date shown",
                    ["replay", str(csv_path), "--no-store"], expect="ok",
-                   check=contains("no start date")))
+                   check=contains("start time not known")))
     cs.append(Case("reader notes", "valid: notes in --json",
                    replay(edf), expect="ok",
                    check=lambda r: None if (json_out(r) or {"recordings": [{}]})["recordings"]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from detector.cli.report_cmd import add_store_options, check_store_options
+from detector.cli.store_options import connect_for_reading, db_path_from_args
 from detector.errors import CrampInputError
 from detector.export import events_csv, events_json, export_edf, write_text_file
-from detector.safe_files import check_output_path, is_stdout, write_output_text
-from detector.store import connect, load_nights_on, select_night_dates
+from detector.safe_files import check_output_path, is_stdout
+from detector.store import load_nights_on, select_night_dates
 from detector.store.guard import damaged_store_errors
 
 
@@ -24,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_store_options(p)
     p.add_argument("--format", required=True, choices=("csv", "json", "edf"),
                    help="output format")
-    p.add_argument("--out", required=True, metavar="PATH", type=Path,
-                   help="file to write ('-' = stdout, for csv and json)")
+    p.add_argument("--out", required=True, metavar="PATH|-", type=Path,
+                   help="file to write ('-' = standard output)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=run)
 
@@ -33,12 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     """Write the export; return 0."""
     check_store_options(args)
-    to_stdout = args.format != "edf" and is_stdout(args.out)
+    out: Path = args.out
+    to_stdout = is_stdout(out)
     if args.format != "edf" and not to_stdout:
-        check_output_path(args.out, force=args.force)  # before any work
-    conn = connect(args.db, read_only=True)
+        check_output_path(out, force=args.force)  # before any work
+    conn = connect_for_reading(args)
     try:
-        with damaged_store_errors(args.db):
+        with damaged_store_errors(db_path_from_args(args)):
             dates = select_night_dates(conn, night=args.night, last=args.last,
                                        default_last=1 if args.format == "edf" else None)
             nights = [n for d in dates for n in load_nights_on(conn, d, with_trace=False)]
@@ -47,9 +50,17 @@ def run(args: argparse.Namespace) -> int:
                 nights)
     finally:
         conn.close()
-    out: Path = args.out
+    if to_stdout and args.format != "edf":
+        sys.stdout.write(table)
+        return 0
     if to_stdout:
-        write_output_text(out, table, force=False)
+        out = Path("-")
+    if to_stdout:
+        if len(nights) != 1:
+            raise CrampInputError("--out", f"'-' writes one EDF+ file; {len(nights)} recordings "
+                                           "are selected (choose one with --night, or give a "
+                                           "file name)")
+        export_edf(nights[0], out, force=False)
         return 0
     if args.format in ("csv", "json"):
         written = [write_text_file(out, table, force=args.force)]

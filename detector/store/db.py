@@ -16,6 +16,13 @@ from detector.store.schema import CURRENT_VERSION, migrate, schema_version
 
 APP_NAME = "night-cramp-detector"
 DB_FILENAME = "episodes.sqlite3"
+STORE_FILES: dict[str, str] = {
+    "personal": DB_FILENAME,
+    "replays": "replays.sqlite3",
+    "demo": "demo.sqlite3",
+}
+"""The stores kept in the user data directory: the sleeper's own nights (``personal``), replays
+of files for tuning and the sample recordings (``replays``), simulated demo nights (``demo``)."""
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -27,7 +34,29 @@ def default_db_path() -> Path:
     Path
         E.g. ``~/.local/share/night-cramp-detector/episodes.sqlite3`` on Linux.
     """
-    return platformdirs.user_data_path(APP_NAME, appauthor=False) / DB_FILENAME
+    return store_path("personal")
+
+
+def store_path(kind: str) -> Path:
+    """Location of one of the :data:`STORE_FILES` stores in the user data directory.
+
+    Parameters
+    ----------
+    kind : {"personal", "replays", "demo"}
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CrampInputError
+        If ``kind`` is not one of the stores.
+    """
+    if kind not in STORE_FILES:
+        raise CrampInputError("--store", f"expected one of {', '.join(STORE_FILES)}, "
+                                         f"got {kind!r}")
+    return platformdirs.user_data_path(APP_NAME, appauthor=False) / STORE_FILES[kind]
 
 
 def connect(
@@ -69,8 +98,9 @@ def connect(
         return connect_read_only(db_path)
     if not db_path.exists():
         if not create:
-            raise CrampInputError(where, "no episode store here; run `cramp replay` first")
-        ensure_private_dir(db_path.parent, tighten=path is None)
+            raise CrampInputError(where, "no episode store here yet")
+        ensure_private_dir(db_path.parent,  # our data folder is kept 0700
+                           tighten=db_path.parent == default_db_path().parent)
     else:
         check_input_file(db_path, what="episode store file")
     old_umask = os.umask(0o077)
@@ -115,7 +145,7 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     """
     where = str(db_path)
     if not db_path.exists():
-        raise CrampInputError(where, "no episode store here; run `cramp replay` first")
+        raise CrampInputError(where, "no episode store here yet")
     check_input_file(db_path, what="episode store file")
     base = db_path.resolve().as_uri()
     companions = [db_path.with_name(db_path.name + s).exists() for s in ("-wal", "-shm")]
@@ -140,8 +170,7 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
         _refuse_foreign(conn, where)
         version = schema_version(conn)
         if version == 0:
-            raise CrampInputError(where, "is an empty database, not an episode store; run "
-                                         "`cramp replay` first")
+            raise CrampInputError(where, "is an empty database, not an episode store")
         if version > CURRENT_VERSION:
             raise CrampInputError(
                 where, f"episode store has schema version {version}, newer than this program "
@@ -153,8 +182,8 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
         if version < CURRENT_VERSION:
             raise CrampInputError(
                 where, f"episode store has schema version {version}, older than this "
-                f"program's ({CURRENT_VERSION}); run a command that writes it (e.g. `cramp "
-                "replay`) once to upgrade it")
+                f"program's ({CURRENT_VERSION}), and read-only here: make it writable once to "
+                "upgrade it")
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
