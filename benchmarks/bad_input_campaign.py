@@ -650,9 +650,10 @@ def cases(work: Path, fx: dict[str, Path], *, full_dir: Path | None,
 
         def mode_check(r: Result, home: Path = home) -> str | None:
             d = home / "night-cramp-detector"
-            db = d / "episodes.sqlite3"
-            if not d.is_dir() or not db.exists():
+            stores = sorted(d.glob("*.sqlite3")) if d.is_dir() else []
+            if not stores:
                 return "no data directory or store created"
+            db = stores[0]
             modes = (stat.S_IMODE(d.stat().st_mode), stat.S_IMODE(db.stat().st_mode))
             return None if modes == (0o700, 0o600) else f"modes {modes[0]:o}/{modes[1]:o}"
         cs.append(Case("paths", f"valid: data dir at umask {umask:03o}",
