@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector.errors import ConfigError
+from detector.config_bounds import check_bounds
+from detector.errors import ConfigError, CrampInputError, brief
+from detector.safe_files import check_input_file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +231,8 @@ class DetectorConfig:
 
 
 def _validate(cfg: DetectorConfig) -> None:
+    check_bounds(cfg)  # every value finite and in its physical range, by TOML key
+
     def positive(where: str, value: float) -> None:
         if not value > 0:
             raise ConfigError(where, f"must be > 0, got {value!r}")
@@ -247,6 +251,12 @@ def _validate(cfg: DetectorConfig) -> None:
         positive(f"emg.{name}", getattr(e, name))
     if not all(f > 0 and f < 1e6 for f in e.mains_hz):
         raise ConfigError("emg.mains_hz", f"expected positive frequencies in Hz, got {e.mains_hz}")
+    nyquist_hz = e.min_fs_hz / 2
+    too_high = [f for f in e.mains_hz if not f < 0.96 * nyquist_hz]
+    if too_high:
+        raise ConfigError("emg.mains_hz", f"notch at {too_high[0]:g} Hz is not below the Nyquist "
+                          f"frequency of the slowest accepted EMG (emg.min_fs_hz / 2 = "
+                          f"{nyquist_hz:g} Hz); raise emg.min_fs_hz or drop it")
     if e.baseline_window_s < e.baseline_block_s:
         raise ConfigError("emg.baseline_window_s", "must be at least emg.baseline_block_s")
     if not 0 <= e.baseline_percentile <= 100:
@@ -343,21 +353,27 @@ def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
         if not isinstance(value, list | tuple) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value
         ):
-            raise ConfigError(where, f"expected a list of numbers, got {value!r}")
-        return tuple(float(v) for v in value)
+            raise ConfigError(where, f"expected a list of numbers, got {brief(value)}")
+        try:
+            return tuple(float(v) for v in value)
+        except OverflowError:
+            raise ConfigError(where, f"expected finite numbers, got {brief(value)}") from None
     if "str" in annotation:
         if value is None and "None" in annotation:
             return None
         if not isinstance(value, str):
-            raise ConfigError(where, f"expected a string, got {value!r}")
+            raise ConfigError(where, f"expected a string, got {brief(value)}")
         return value
     if annotation == "int":
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(where, f"expected an integer, got {value!r}")
+            raise ConfigError(where, f"expected an integer, got {brief(value)}")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(where, f"expected a number, got {value!r}")
-    return float(value)
+        raise ConfigError(where, f"expected a number, got {brief(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ConfigError(where, f"expected a finite number, got {brief(value)}") from None
 
 
 def config_from_dict(data: dict[str, Any], *, where: str) -> DetectorConfig:
@@ -396,12 +412,21 @@ def load_config(path: str | Path) -> DetectorConfig:
     ConfigError
         If the file is missing, not TOML, or holds an unknown key or a bad value.
     """
-    p = Path(path)
+    try:
+        p = check_input_file(path, what="config file")
+    except ConfigError:
+        raise
+    except CrampInputError as exc:
+        raise ConfigError(exc.where, exc.problem) from None
     try:
         text = p.read_bytes().decode("utf-8")
         data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(str(p), "config file not found") from None
+    except OSError as exc:
+        raise ConfigError(str(p), f"cannot read the config file ({exc.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(str(p), f"not a valid TOML file ({exc})") from None
+    except RecursionError:
+        raise ConfigError(str(p), "not a valid TOML file (nested too deeply)") from None
     return config_from_dict(data, where=str(p))

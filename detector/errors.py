@@ -31,3 +31,9 @@ class CrampInputError(CrampError, ValueError):
 
 class ConfigError(CrampInputError):
     """A configuration value or TOML file that is not valid."""
+
+
+def brief(value: object, *, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error message stays one short line."""
+    text = repr(value).replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

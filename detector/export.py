@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import numpy as np
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.report.summary import merge_intervals
+from detector.safe_files import publish_file
 from detector.signals import RecordingSource
 from detector.store.codec import utc_text
 from detector.store.nights import StoredNight
@@ -107,48 +107,6 @@ def events_json(nights: list[StoredNight]) -> str:
         } for n in nights],
     }
     return json.dumps(doc, indent=2) + "\n"
-
-
-def publish_file(out: Path, write: Callable[[Path], None], *, force: bool) -> Path:
-    """Write a private (0600) file without ever leaving a half-written one at ``out``.
-
-    ``write(tmp)`` creates the content at a temporary path in the same folder; the result is
-    then moved to ``out``. An existing ``out`` is replaced only when ``force`` is set.
-
-    Raises
-    ------
-    CrampInputError
-        If ``out`` exists (without ``force``), its folder is missing, or writing fails.
-    """
-    out = Path(out)
-    where = str(out)
-    if out.is_dir():
-        raise CrampInputError(where, "is a folder; expected a file name")
-    if not out.parent.is_dir():
-        raise CrampInputError(where, f"folder {out.parent} does not exist")
-    if out.exists() and not force:
-        raise CrampInputError(where, "already exists; choose another name or pass --force")
-    try:
-        tmp_dir = Path(tempfile.mkdtemp(prefix=".cramp-", dir=out.parent))
-    except OSError as exc:
-        raise CrampInputError(where, f"cannot write here ({exc.strerror})") from None
-    try:
-        tmp = tmp_dir / out.name
-        write(tmp)
-        tmp.chmod(0o600)
-        if force:
-            os.replace(tmp, out)
-        else:
-            try:
-                os.link(tmp, out)  # fails if out appeared meanwhile: never overwrite
-            except FileExistsError:
-                raise CrampInputError(where, "already exists; choose another name or pass "
-                                             "--force") from None
-    except OSError as exc:
-        raise CrampInputError(where, f"cannot write the file ({exc.strerror})") from None
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    return out
 
 
 def write_text_file(out: Path, text: str, *, force: bool) -> Path:

@@ -130,9 +130,7 @@ def test_lazy_parser_gives_the_same_subcommand(command: str) -> None:
 
 
 def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        cli_main.main(["replya", "x.edf"])
-    assert exc.value.code == 2
+    assert cli_main.main(["replya", "x.edf"]) == 2
     assert "invalid choice: 'replya'" in capsys.readouterr().err
 
 

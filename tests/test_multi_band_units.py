@@ -15,7 +15,8 @@ from detector.capture.multi_band import (
     read_manifest,
     write_manifest,
 )
-from detector.cli.record_multi import KITS, parse_band_option, session_for
+from detector.cli.record_kits import KITS
+from detector.cli.record_multi import parse_band_option, session_for
 from detector.errors import CrampInputError
 
 

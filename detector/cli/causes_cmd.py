@@ -10,12 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from detector.cli.argtypes import SEED
 from detector.cli.store_options import (
     add_store_choice,
     connect_for_reading,
+    db_path_from_args,
     one_night_per_recording,
 )
 from detector.errors import CrampInputError
+from detector.safe_files import check_input_file
+from detector.store.guard import damaged_store_errors
 
 if TYPE_CHECKING:  # the rules engine (numpy, scipy.stats on use) loads when the command runs
     from detector.causes.rules import RuleSet
@@ -47,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first evening of the plan")
     p.add_argument("--weeks", metavar="N", type=int, default=6,
                    help="weeks in the plan (even, 4-16; default 6)")
-    p.add_argument("--seed", metavar="N", type=int,
+    p.add_argument("--seed", metavar="N", type=SEED,
                    help="seed for the order of the weeks (default: random)")
     p.set_defaults(func=run)
 
@@ -119,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     from detector.causes.rules import default_rules, load_rules
     from detector.store import night_dates, parse_night_date, resolve_zone, stored_zone
 
+    if args.rules_file:
+        check_input_file(args.rules_file, what="rules file")
     rules = load_rules(args.rules_file) if args.rules_file else default_rules()
     if args.list_rules:
         sys.stdout.write(_list_rules(rules, args.json))
@@ -126,24 +132,27 @@ def run(args: argparse.Namespace) -> int:
     if args.plan_stretching:
         sys.stdout.write(_plan(args, args.json))
         return 0
-    if args.last is not None and args.last < 1:
-        raise CrampInputError("--last", f"expected a number of nights >= 1, got {args.last}")
+    if args.last is not None and not 1 <= args.last <= 100_000:
+        raise CrampInputError("--last", f"expected a number of nights from 1 to 100000, got "
+                                        f"{args.last}")
     conn = connect_for_reading(args)
     try:
-        stored = night_dates(conn)
-        if args.night is not None:
-            d = parse_night_date(args.night)
-            if d not in stored:
-                raise CrampInputError("--night", f"no night dated {d.isoformat()} in the store "
-                                                 f"(latest: {stored[-1].isoformat()})")
-            dates = [d]
-        else:
-            n = args.last if args.last is not None else DEFAULT_LAST
-            dates = [stored[-1] - timedelta(days=n - 1), stored[-1]]
-        zone = args.tz if args.tz is not None else stored_zone(conn, [d for d in stored
-                                                                      if d <= max(dates)])
-        report = evaluate_store(conn, dates, rules=rules, local=resolve_zone(zone, where="--tz"),
-                                one_per_recording=one_night_per_recording(args))
+        with damaged_store_errors(db_path_from_args(args)):
+            stored = night_dates(conn)
+            if args.night is not None:
+                d = parse_night_date(args.night)
+                if d not in stored:
+                    raise CrampInputError("--night", f"no night dated {d.isoformat()} in the store "
+                                                     f"(latest: {stored[-1].isoformat()})")
+                dates = [d]
+            else:
+                n = args.last if args.last is not None else DEFAULT_LAST
+                dates = [stored[-1] - timedelta(days=n - 1), stored[-1]]
+            zone = args.tz if args.tz is not None else stored_zone(conn, [d for d in stored
+                                                                          if d <= max(dates)])
+            report = evaluate_store(conn, dates, rules=rules,
+                                    local=resolve_zone(zone, where="--tz"),
+                                    one_per_recording=one_night_per_recording(args))
     finally:
         conn.close()
     if args.json:

@@ -20,9 +20,11 @@ from detector.causes.diary import (
     load_entries,
     save_entry,
 )
+from detector.cli.argtypes import bounded_int
 from detector.cli.store_options import STORE_KINDS, add_store_choice, db_path_from_args
 from detector.errors import CrampInputError
 from detector.store import connect, night_date_for, parse_night_date
+from detector.store.guard import damaged_store_errors
 
 # (field, option, metavar, question)
 _OPTIONS: tuple[tuple[str, str, str, str], ...] = (
@@ -72,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add.set_defaults(func=run_add)
     lst = dsub.add_parser("list", help="show diary entries")
     _sub_store_options(lst)
-    lst.add_argument("--last", metavar="N", type=int, default=14,
+    lst.add_argument("--last", metavar="N", type=bounded_int(1, 100_000), default=14,
                      help="the N latest evenings with an entry or a stored night (default 14)")
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(func=run_list)
@@ -219,12 +221,17 @@ def run_list(args: argparse.Namespace) -> int:
 
     if args.last < 1:
         raise CrampInputError("--last", f"expected a number of evenings >= 1, got {args.last}")
-    conn = connect(db_path_from_args(args))
-    try:
-        entries = load_entries(conn, None, None)
-        nights = set(night_dates(conn))
-    finally:
-        conn.close()
+    db = db_path_from_args(args)
+    entries: dict[date, Any] = {}
+    nights: set[date] = set()
+    if db.exists():  # nothing stored yet is an empty diary; reading never creates a store
+        conn = connect(db, read_only=True)
+        try:
+            with damaged_store_errors(db):
+                entries = load_entries(conn, None, None)
+                nights = set(night_dates(conn))
+        finally:
+            conn.close()
     dates = sorted(set(entries) | nights)[-args.last:]
     if args.json:
         print(json.dumps([{"date": d.isoformat(), "night_stored": d in nights,

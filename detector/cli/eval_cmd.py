@@ -32,7 +32,12 @@ from detector.evaluation import (
     pool_scores,
     score_events,
 )
-from detector.safe_files import write_private_text
+from detector.safe_files import (
+    check_input_file,
+    check_output_path,
+    is_stdout,
+    write_output_text,
+)
 
 SIBLING_LABEL_SUFFIXES: tuple[str, ...] = (".truth.tsv", ".events.tsv", ".truth.csv")
 """Suffixes tried, after the recording's stem, to find its labels without ``--labels``."""
@@ -81,6 +86,7 @@ def register(subparsers: Any) -> None:
                                      f"(default {DEFAULT_ONSET_TOLERANCE_S:g})")
     p.add_argument("--json", metavar="PATH|-",
                    help="write the scores as JSON to PATH, or to stdout alone with '-'")
+    p.add_argument("--force", action="store_true", help="replace an existing --json file")
     add_recording_options(p)
     p.set_defaults(func=run)
 
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                           ("--onset-tolerance-s", args.onset_tolerance_s)):
         if not (math.isfinite(value) and value >= 0):
             raise CrampInputError(option, f"expected seconds >= 0, got {value:g}")
+    if args.json is not None and not is_stdout(args.json):
+        check_output_path(args.json, force=args.force)  # before any work
     description_filter = None if args.all_labels else args.label_filter
     parameters: dict[str, Any] | None
     if args.pred is not None:
@@ -131,12 +139,12 @@ def run(args: argparse.Namespace) -> int:
                        for rec, labels, s in rows],
         "pooled": pooled.to_dict(),
     }
-    if args.json == "-":
-        print(json.dumps(doc, indent=2))
+    if args.json is not None and is_stdout(args.json):
+        write_output_text(args.json, json.dumps(doc, indent=2) + "\n", force=False)
         return 0
     print(format_table([(rec.path, s) for rec, _, s in rows], pooled))
     if args.json is not None:
-        write_private_text(args.json, json.dumps(doc, indent=2) + "\n")
+        write_output_text(args.json, json.dumps(doc, indent=2) + "\n", force=args.force)
         print(f"cramp eval: scores written to {args.json}", file=sys.stderr)
     return 0
 
@@ -189,7 +197,8 @@ def _replay_all(args: argparse.Namespace) -> tuple[list[_Recording], dict[str, A
     out: list[_Recording] = []
     for name in args.files:
         result = replay_path(name, config=config, channel_map=channel_map, leg=args.leg,
-                             progress=args.json != "-", time_unit=args.time_unit)
+                             progress=not (args.json is not None and is_stdout(args.json)),
+                             time_unit=args.time_unit)
         out.append(_Recording(path=name, search_bases=(Path(name),),
                               detected=tuple(Interval(e.onset_s, e.duration_s)
                                              for e in result.episodes)))
@@ -264,6 +273,8 @@ def _load_json(path: Path) -> Any:
                                ) from None
     except UnicodeDecodeError:
         raise CrampInputError(str(path), "not UTF-8 text; expected JSON") from None
+    except RecursionError:
+        raise CrampInputError(str(path), "not usable JSON (nested too deeply)") from None
     except OSError as exc:
         raise CrampInputError(str(path), f"cannot read ({exc.strerror})") from None
 
@@ -285,6 +296,4 @@ def _find_labels(rec: _Recording) -> Path:
 
 
 def _existing_file(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise CrampInputError(str(path), f"{what} not found")
-    return path
+    return check_input_file(path, what=what)

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from detector.cli.report_cmd import add_store_options
-from detector.cli.store_options import connect_for_reading
+from detector.cli.report_cmd import add_store_options, check_store_options
+from detector.cli.store_options import connect_for_reading, db_path_from_args
 from detector.errors import CrampInputError
+from detector.safe_files import check_output_path, is_stdout
+from detector.store.guard import damaged_store_errors
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,19 +35,27 @@ def run(args: argparse.Namespace) -> int:
     from detector.export import events_csv, events_json, export_edf, write_text_file
     from detector.store import load_nights_on, select_night_dates
 
+    check_store_options(args)
+    out: Path = args.out
+    to_stdout = is_stdout(out)
+    if args.format != "edf" and not to_stdout:
+        check_output_path(out, force=args.force)  # before any work
     conn = connect_for_reading(args)
     try:
-        dates = select_night_dates(conn, night=args.night, last=args.last,
-                                   default_last=1 if args.format == "edf" else None)
-        nights = [n for d in dates for n in load_nights_on(conn, d, with_trace=False)]
+        with damaged_store_errors(db_path_from_args(args)):
+            dates = select_night_dates(conn, night=args.night, last=args.last,
+                                       default_last=1 if args.format == "edf" else None)
+            nights = [n for d in dates for n in load_nights_on(conn, d, with_trace=False)]
+            # the table is made from stored values: a damaged cell fails here, in one line
+            table = {"csv": events_csv, "json": events_json}.get(args.format, lambda _: "")(
+                nights)
     finally:
         conn.close()
-    out: Path = args.out
-    to_stdout = str(out) == "-"
     if to_stdout and args.format != "edf":
-        text = events_csv(nights) if args.format == "csv" else events_json(nights)
-        sys.stdout.write(text)
+        sys.stdout.write(table)
         return 0
+    if to_stdout:
+        out = Path("-")
     if to_stdout:
         if len(nights) != 1:
             raise CrampInputError("--out", f"'-' writes one EDF+ file; {len(nights)} recordings "
@@ -53,10 +63,8 @@ def run(args: argparse.Namespace) -> int:
                                            "file name)")
         export_edf(nights[0], out, force=False)
         return 0
-    if args.format == "csv":
-        written = [write_text_file(out, events_csv(nights), force=args.force)]
-    elif args.format == "json":
-        written = [write_text_file(out, events_json(nights), force=args.force)]
+    if args.format in ("csv", "json"):
+        written = [write_text_file(out, table, force=args.force)]
     else:
         if out.suffix.lower() != ".edf":
             raise CrampInputError(str(out), "an EDF+ export needs a file name ending in .edf")

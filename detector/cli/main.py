@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from detector import __version__
 from detector.errors import CrampError
@@ -50,9 +51,20 @@ SUBCOMMAND_HELP: dict[str, str] = {
     "causes": "what may be behind the cramps, and when to see a clinician",
     "scan": "list supported bands nearby",
     "record": "record a night from a band, detecting cramps live",
+    "batch": "replay many recordings in parallel (Dask), resumable",
+    "tune": "search detector parameters on labelled nights (Dask)",
+    "bids": "export a cohort as BIDS-EMG (or check a BIDS-EMG dataset)",
 }
 """One-line help of each subcommand, shown by ``cramp --help`` without importing its module
 (must equal the ``help`` its ``register`` gives; a test checks)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (with a pointer to ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` on stderr and exit with code 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def command_name(module: str) -> str:
@@ -80,7 +92,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         imported and fully registered; the others are listed by name and help. When omitted,
         every subcommand is registered in full.
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="cramp",
         description="Night-cramp detector: find calf cramps in leg-band recordings.",
     )
@@ -108,7 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``cramp`` command; return its exit code."""
     args_in = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(args_in)
-    args = parser.parse_args(args_in)
+    try:
+        args = parser.parse_args(args_in)
+    except SystemExit as stop:  # --help, --version (0) or a usage error (2, one line printed)
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
     try:
         return int(args.func(args))
     except CrampError as exc:
@@ -119,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the machine refused (disk full, permission, read-only)
+        where = exc.filename if exc.filename is not None else "cramp"
+        print(f"cramp: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from detector.cli.argtypes import bounded_float
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap, parse_axes
+from detector.limits import MAX_FS_HZ, MIN_FS_HZ
 
 
 def add_recording_options(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +33,7 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--emg-unit", metavar="UNIT", help="EMG unit if the file has none (uV, mV, V)")
     c.add_argument("--acc-unit", metavar="UNIT",
                    help="accelerometer unit if the file has none (g, mg, m/s2)")
-    c.add_argument("--fs", type=float, metavar="HZ",
+    c.add_argument("--fs", type=bounded_float(MIN_FS_HZ, MAX_FS_HZ, unit="Hz"), metavar="HZ",
                    help="sampling rate of a CSV table without a time column")
     c.add_argument("--time-unit", choices=("s", "ms"), help="unit of a CSV 'time' column")
     c.add_argument("--start", metavar="ISO-TIME",
@@ -47,15 +49,27 @@ def config_from_args(args: argparse.Namespace) -> DetectorConfig:
     elif args.night_window:
         parse_night_window(args.night_window, where="--night-window")
         in_bed["night_window"] = args.night_window
-    if args.tz:
-        in_bed["timezone"] = args.tz
+    if args.tz is not None:
+        in_bed["timezone"] = _named("--tz", args.tz, "an IANA time zone such as Europe/Berlin")
     if in_bed:
         config = config.replace(**{f"in_bed__{k}": v for k, v in in_bed.items()})
     return config
 
 
+def _named(option: str, value: str, expected: str) -> str:
+    """``value`` if it is not blank; an empty option is an error, never "not given"."""
+    if not value.strip():
+        raise CrampInputError(option, f"expected {expected}, got an empty value")
+    return value
+
+
 def channel_map_from_args(args: argparse.Namespace) -> ChannelMap:
     """The channel mapping the options ask for."""
+    for option, value, expected in (("--emg", args.emg, "a signal label"),
+                                    ("--emg-unit", args.emg_unit, "a unit (uV, mV, V)"),
+                                    ("--acc-unit", args.acc_unit, "a unit (g, mg, m/s2)")):
+        if value is not None:
+            _named(option, value, expected)
     start = None
     if args.start:
         try:

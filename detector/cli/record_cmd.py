@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from detector.bands.registry import BANDS
+from detector.cli.argtypes import SEED, bounded_float, bounded_int
 from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.night_window import resolve_timezone
-from detector.safe_files import file_sha256
+from detector.safe_files import ensure_private_dir, file_sha256
 from detector.store.db import default_db_path
 
 if TYPE_CHECKING:  # bleak and the BLE session are imported when a night is recorded
@@ -54,11 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     store.add_argument("--no-store", action="store_true", help="do not store the night")
     p.add_argument("--report", action="store_true",
                    help="write the morning report when the night ends (always with --simulate)")
-    p.add_argument("--mtu", type=int, default=247, help="ATT MTU to ask for (23-247)")
+    p.add_argument("--mtu", type=bounded_int(23, 247), default=247,
+                   help="ATT MTU to ask for (23-247)")
     p.add_argument("--config", metavar="TOML", help="detector thresholds (TOML) over defaults")
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone for local times")
     p.add_argument("--leg", choices=("left", "right"), help="leg the band is on")
-    from detector.cli.record_multi import register_options
+    from detector.cli.record_kits import register_options
 
     register_options(p)
     sim = p.add_argument_group("simulation")
@@ -69,12 +71,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="simulated band: our LegBand, a Polar PMD on the foot, a Myo on "
                           "the calf, a Movesense on the shank or a Ganglion's calf EMG "
                           "(default legband)")
-    sim.add_argument("--speed", type=float, default=60.0, metavar="N",
+    sim.add_argument("--speed", type=bounded_float(0.0, 3600.0, lo_open=True), default=60.0,
+                     metavar="N",
                      help="simulated seconds per real second (default 60)")
-    sim.add_argument("--hours", type=float, default=1.0, metavar="H",
+    sim.add_argument("--hours", type=bounded_float(1 / 60, 24.0, unit="h"), default=1.0,
+                     metavar="H",
                      help="length of the simulated night (default 1)")
-    sim.add_argument("--seed", type=int, default=1, metavar="S", help="simulation seed")
-    sim.add_argument("--dropouts", type=int, default=3, metavar="N",
+    sim.add_argument("--seed", type=SEED, default=1, metavar="S", help="simulation seed")
+    sim.add_argument("--dropouts", type=bounded_int(0, 100), default=3, metavar="N",
                      help="radio dropouts of 2-40 s to simulate (default 3; the recorder "
                           "backfills them from the band's buffer)")
     p.set_defaults(func=run)
@@ -92,8 +96,12 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate and args.db is None and args.store is None:
         args.store = "demo"  # a simulated night is not one of the sleeper's nights
     args.db = db_path_from_args(args)
-    out_dir = args.out or platformdirs.user_data_path(APP_NAME, appauthor=False) / "captures"
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if args.out is not None:
+        out_dir = ensure_private_dir(args.out, tighten=False)
+    else:
+        data_dir = ensure_private_dir(platformdirs.user_data_path(APP_NAME, appauthor=False),
+                                      tighten=True)
+        out_dir = ensure_private_dir(data_dir / "captures", tighten=True)
     if getattr(args, "band", None) or getattr(args, "kit", None):
         from detector.cli.record_multi import run_multi
 
@@ -357,8 +365,7 @@ def report_dir(args: argparse.Namespace) -> Path:
     if args.out is not None:
         return Path(args.out)
     path = platformdirs.user_data_path(APP_NAME, appauthor=False) / "reports"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return ensure_private_dir(path, tighten=True)
 
 
 def simulated_start_utc(now_utc: datetime, config: DetectorConfig, *,

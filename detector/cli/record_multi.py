@@ -32,6 +32,7 @@ from detector.bands.registry import ROLE_CHANNELS, BandKind, band_named
 from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
 from detector.ble.session_types import SessionConfig
 from detector.capture.multi_band import MANIFEST_SUFFIX, BandEntry, MultiBandRecording
+from detector.cli.record_kits import KITS, KitBand
 from detector.config import DetectorConfig
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.result import NightResult
@@ -69,39 +70,6 @@ def parse_band_option(text: str) -> BandAssignment:
     if leg not in ("", "left", "right"):
         raise CrampInputError(where, f"leg {leg!r}; expected left or right")
     return BandAssignment(role=role, leg=leg or "unknown", device=device.strip())
-
-
-@dataclass(frozen=True, kw_only=True)
-class KitBand:
-    """One band of a simulated kit."""
-
-    band: str
-    role: str
-    leg: str = "left"
-
-
-KITS: dict[str, tuple[KitBand, ...]] = {
-    "polar-pair": (KitBand(band="polar_pmd", role="shank"),
-                   KitBand(band="polar_pmd", role="foot")),
-    "movesense-pair": (KitBand(band="movesense", role="shank"),
-                       KitBand(band="movesense", role="foot")),
-    "ganglion": (KitBand(band="ganglion", role="emg"),),
-    "ganglion-polar": (KitBand(band="ganglion", role="emg"),
-                       KitBand(band="polar_pmd", role="shank"),
-                       KitBand(band="polar_pmd", role="foot")),
-    "both-legs": (KitBand(band="ganglion", role="emg", leg="left"),
-                  KitBand(band="ganglion", role="emg", leg="right")),
-}
-"""The simulated kits of ``--kit``."""
-
-
-def register_options(p: argparse.ArgumentParser) -> None:
-    """Add ``--band`` and ``--kit`` to ``cramp record``."""
-    p.add_argument("--band", action="append", metavar="ROLE[@LEG]=ADDR",
-                   help="a band of a multi-band night and its place: emg, shank or foot, "
-                        "with @left/@right when there are bands on both legs (repeat)")
-    p.add_argument("--kit", choices=tuple(KITS),
-                   help="with --simulate: a simulated multi-band kit")
 
 
 def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:

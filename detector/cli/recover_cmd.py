@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from detector.safe_files import check_input_file
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``recover`` subcommand."""
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Check (and unless ``--check``, repair) one capture; print the report."""
     from detector.capture.recover import format_report, recover_capture  # numpy: on use
 
+    check_input_file(args.path, what="capture file")
     report = recover_capture(args.path, repair=not args.check)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")

@@ -6,12 +6,19 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
 from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.errors import CrampInputError
-from detector.safe_files import file_sha256, write_private_text
+from detector.safe_files import (
+    check_input_file,
+    check_output_path,
+    file_sha256,
+    is_stdout,
+    write_output_text,
+)
 
 if TYPE_CHECKING:  # the pipeline (numpy, scipy) is imported when a replay runs, not at start-up
     from detector.config import DetectorConfig
@@ -25,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "through the detector and print their cramp episodes.")
     p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
     p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
+    p.add_argument("--force", action="store_true", help="replace an existing --json file")
     store = p.add_argument_group(
         "where the nights go", "Replays go to the replays store, kept apart from your own "
         "nights; --store personal (or --db) when the files are nights of yours.")
@@ -44,9 +52,14 @@ def run(args: argparse.Namespace) -> int:
         raise CrampInputError("--no-store", "cannot be combined with --db or --store")
     config = config_from_args(args)
     channel_map = channel_map_from_args(args)
+    to_stdout = args.json is not None and is_stdout(args.json)
+    for path in args.files:  # every input and output checked before any work starts
+        check_input_file(path, what="file", where=Path(path).name)
+    if args.json is not None and not to_stdout:
+        check_output_path(args.json, force=args.force)
     results = [
         replay_path(path, config=config, channel_map=channel_map, leg=args.leg,
-                    progress=args.json != "-", time_unit=args.time_unit)
+                    progress=not to_stdout, time_unit=args.time_unit)
         for path in args.files
     ]
     undated = [r for r in results if is_undated(r.info.start_utc)]
@@ -61,13 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = {"recordings": [r.to_dict() for r in results]}
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            write_private_text(args.json, text)
-            print(f"wrote {args.json}", file=sys.stderr)
-        if args.json == "-":
+        write_output_text(args.json, text, force=args.force)
+        if to_stdout:
             return 0
+        print(f"wrote {args.json}", file=sys.stderr)
     tz = resolve_timezone(config.in_bed.timezone)
     for r in results:
         print(format_result(r, tz=tz))
@@ -109,6 +119,9 @@ def format_result(result: NightResult, *, tz: tzinfo) -> str:
         f"{info.path}",
         f"  {when}, {_hms(info.duration_s)} long, mode {result.mode}, leg {info.leg}",
     ]
+    for note in info.notes:  # what the reader assumed, skipped or ignored
+        if not (is_undated(info.start_utc) and "no start date" in note):  # said above
+            lines.append(f"  reader note: {note}")
     if result.in_bed_periods:
         spans = ", ".join(f"{_clock(info.start_utc, a, tz)}-{_clock(info.start_utc, b, tz)}"
                           for a, b in result.in_bed_periods)

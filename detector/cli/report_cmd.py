@@ -11,9 +11,13 @@ from pathlib import Path
 from detector.cli.store_options import (
     add_store_choice,
     connect_for_reading,
+    db_path_from_args,
     one_night_per_recording,
     store_kind,
 )
+from detector.errors import CrampInputError
+from detector.safe_files import check_output_path
+from detector.store.guard import damaged_store_errors
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,6 +50,17 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
     which.add_argument("--last", metavar="N", type=int, help="the N most recent nights")
 
 
+MAX_LAST_NIGHTS = 100_000
+"""Largest ``--last`` (nights; about 270 years, beyond any store)."""
+
+
+def check_store_options(args: argparse.Namespace) -> None:
+    """Check ``--last`` before the store is opened (``--last 0`` is the store's own error)."""
+    if args.last is not None and args.last > MAX_LAST_NIGHTS:
+        raise CrampInputError("--last", f"expected a number of nights from 1 to "
+                                        f"{MAX_LAST_NIGHTS}, got {args.last}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report; return 0."""
     from detector.export import write_new_report, write_text_file  # loaded when it runs
@@ -53,22 +68,26 @@ def run(args: argparse.Namespace) -> int:
     from detector.store import resolve_zone, select_night_dates
     from detector.store.nights import stored_zone
 
+    check_store_options(args)
+    if args.out:
+        check_output_path(args.out, force=args.force)  # before any work
     conn = connect_for_reading(args)
     one = one_night_per_recording(args)
     kind = store_kind(args)
     try:
-        dates = select_night_dates(conn, night=args.night, last=args.last)
-        zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
-        local = resolve_zone(zone_name, where="--tz")
-        now = datetime.now(UTC)
-        if args.text:
-            data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False,
-                                  one_per_recording=one, store_kind=kind)
-            sys.stdout.write(render_text(data))
-        html = None
-        if not args.text or args.out or args.open:
-            html = render_html(collect_report(conn, dates, local=local, generated_utc=now,
-                                              one_per_recording=one, store_kind=kind))
+        with damaged_store_errors(db_path_from_args(args)):
+            dates = select_night_dates(conn, night=args.night, last=args.last)
+            zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
+            local = resolve_zone(zone_name, where="--tz")
+            now = datetime.now(UTC)
+            if args.text:
+                data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False,
+                                      one_per_recording=one, store_kind=kind)
+                sys.stdout.write(render_text(data))
+            html = None
+            if not args.text or args.out or args.open:
+                html = render_html(collect_report(conn, dates, local=local, generated_utc=now,
+                                                  one_per_recording=one, store_kind=kind))
     finally:
         conn.close()
     if html is None:

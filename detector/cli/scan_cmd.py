@@ -8,6 +8,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from detector.cli.argtypes import bounded_float
+
 if TYPE_CHECKING:  # bleak is imported when a scan runs
     from detector.ble.scan import FoundBand
 
@@ -18,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        description="Scan for Bluetooth LE bands this program can read: the "
                                    "LegBand, Polar PMD devices and the Myo armband.")
     p.add_argument("--json", action="store_true", help="print the bands as JSON")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                   help="seconds to scan (default 5)")
+    p.add_argument("--timeout", type=bounded_float(0.0, 600.0, unit="s", lo_open=True),
+                   default=5.0, metavar="S", help="seconds to scan (default 5, up to 600)")
     p.add_argument("--simulate", action="store_true",
                    help="scan an in-process simulated LegBand instead of the radio")
     p.set_defaults(func=run)

@@ -7,8 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from detector.cli.argtypes import SEED, bounded_float, bounded_int, file_stem
 from detector.cli.engine_options import add_engine_options, engine_options_from_args
 from detector.errors import CrampInputError
+from detector.safe_files import ensure_private_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,12 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "beside it. With --nights N, a labelled cohort of N nights "
                                    "(one seed and scenario each) simulated in parallel on Dask "
                                    "and listed in DIR/cohort.json.")
-    p.add_argument("--hours", type=float, required=True, help="length of the night (h)")
-    p.add_argument("--seed", type=int, required=True, help="seed: same seed, same night "
+    p.add_argument("--hours", type=bounded_float(0.01, 24.0, unit="h"),
+                   required=True, help="length of the night (h, up to 24)")
+    p.add_argument("--seed", type=SEED, required=True, help="seed: same seed, same night "
                    "(with --nights: same seed, same cohort)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
-    p.add_argument("--name", metavar="STEM", help="file name stem (default sim-seedS)")
-    p.add_argument("--cramps", type=int, metavar="N", help="exact number of cramps")
+    p.add_argument("--name", metavar="STEM", type=file_stem,
+                   help="file name stem (default sim-seedS); a plain name, no folders")
+    p.add_argument("--cramps", type=bounded_int(0, 100), metavar="N",
+                   help="exact number of cramps (0-100)")
     p.add_argument("--fs-emg", type=int, choices=(500, 1000, 2000), default=1000,
                    help="EMG rate (Hz)")
     p.add_argument("--fs-acc", type=int, choices=(25, 50, 100), default=100,
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from firmware_sim.simulate import simulate_night
 
     t0 = time.perf_counter()
+    ensure_private_dir(args.out, tighten=False)
     files = simulate_night(args.out, hours=args.hours, seed=args.seed, file_format=args.format,
                            fs_emg=args.fs_emg, fs_acc=args.fs_acc, att_mtu=args.mtu,
                            n_cramps=args.cramps, stem=args.name)

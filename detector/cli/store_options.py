@@ -89,14 +89,21 @@ def connect_for_reading(args: argparse.Namespace) -> sqlite3.Connection:
     """
     from detector.errors import CrampInputError
     from detector.store import connect, night_dates
+    from detector.store.guard import damaged_store_errors
 
     path = db_path_from_args(args)
     kind = store_kind(args)
     what = f"the {kind} store" if kind else "this store"
     if not path.exists():
         raise CrampInputError(str(path), f"no nights in {what} yet{other_stores_hint(args)}")
-    conn = connect(path, create=False)
-    if not night_dates(conn):
+    conn = connect(path, read_only=True)  # reading never creates, migrates or chmods it
+    try:
+        with damaged_store_errors(path):
+            empty = not night_dates(conn)
+    except BaseException:
+        conn.close()
+        raise
+    if empty:
         conn.close()
         raise CrampInputError(str(path), f"no nights in {what} yet{other_stores_hint(args)}")
     return conn

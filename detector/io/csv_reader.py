@@ -30,6 +30,8 @@ from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap, SignalRef, resolve_channels, split_unit
 from detector.io.units import acc_scale_to_g, emg_scale_to_uv, is_acc_unit, is_emg_unit
+from detector.limits import MAX_GAP_S, MAX_HEADER_LINE_CHARS, check_rate, check_span
+from detector.safe_files import check_input_file
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -56,13 +58,16 @@ def _header_line(path: Path, *, gz: bool) -> str:
             encoding="utf-8-sig"
         )
         with opener as fh:
-            line = fh.readline(1 << 20)
+            line = fh.readline(MAX_HEADER_LINE_CHARS + 1)
     except UnicodeDecodeError:
         raise CrampInputError(where, "the header line is not UTF-8 text") from None
     except (EOFError, OSError, zlib.error) as exc:
         raise CrampInputError(where, f"cannot read the file ({exc})") from None
     if not line.strip():
         raise CrampInputError(where, "the file is empty; expected a header line naming columns")
+    if len(line.rstrip("\r\n")) > MAX_HEADER_LINE_CHARS:
+        raise CrampInputError(where, f"the header line is longer than {MAX_HEADER_LINE_CHARS} "
+                                     "characters; expected a line naming the columns")
     return line.rstrip("\r\n")
 
 
@@ -123,13 +128,15 @@ class CsvRecording:
         where = self.path.name
         if time_unit not in (None, "s", "ms"):
             raise CrampInputError("--time-unit", f"expected 's' or 'ms', got {time_unit!r}")
-        if not self.path.is_file():
-            raise CrampInputError(where, "file not found")
+        check_input_file(self.path, where=where)
         with self.path.open("rb") as fh:
             gz = fh.read(2) == GZIP_MAGIC
         line = _header_line(self.path, gz=gz)
         sep = _delimiter(self.path, line)
-        names = next(csv.reader([line], delimiter=sep)) if sep else line.split()
+        try:
+            names = next(csv.reader([line], delimiter=sep)) if sep else line.split()
+        except csv.Error as exc:
+            raise CrampInputError(where, f"cannot parse the header line ({exc})") from None
         names = [n.strip() for n in names]
         if len(set(names)) != len(names) or not all(names):
             raise CrampInputError(where, "column names in the header must be unique and non-empty")
@@ -151,11 +158,12 @@ class CsvRecording:
         if time_col is not None:
             t_raw = table[time_col].to_numpy()
             t_s, quantum_s = self._time_seconds(t_raw, time_col, time_unit, notes)
-            fs, seg_rows, seg_starts = self._segments(t_s, quantum_s=quantum_s)
+            fs, seg_rows, seg_starts = self._segments(t_s, quantum_s=quantum_s, column=time_col)
             if channel_map.fs is not None:
                 notes.append(f"--fs ignored: the time column gives {fs:g} Hz")
         elif channel_map.fs is not None:
-            fs, seg_rows, seg_starts = channel_map.fs, [0, n_rows], [0]
+            fs = check_rate(channel_map.fs, where="--fs", what="the table")
+            seg_rows, seg_starts = [0, n_rows], [0]
             t_s = np.zeros(1)
         else:
             raise CrampInputError(
@@ -179,6 +187,8 @@ class CsvRecording:
                 f"EMG column {roles['emg'][0].label!r} is sampled at {fs:g} Hz; "
                 f"the EMG band needs at least {min_emg_fs_hz:g} Hz",
             )
+        if time_col is not None:
+            check_rate(fs, where=f"{where}: column {time_col!r}", what="the table")
         self._fs = fs
         self._seg_rows = seg_rows
         self._seg_starts = seg_starts
@@ -189,6 +199,7 @@ class CsvRecording:
                 self.gaps.append(Gap(role=role, start_s=prev_end / fs, end_s=seg_starts[k] / fs,
                                      samples_missing=seg_starts[k] - prev_end))
         self._n_timeline = seg_starts[-1] + seg_rows[-1] - seg_rows[-2]
+        check_span(self._n_timeline / fs, where=where)
         self.info = RecordingInfo(
             path=str(self.path),
             start_utc=self._start(channel_map, t_s[0] if time_col else None, notes),
@@ -294,7 +305,7 @@ class CsvRecording:
         return t * to_s, quantum_s
 
     def _segments(
-        self, t_s: np.ndarray, *, quantum_s: float
+        self, t_s: np.ndarray, *, quantum_s: float, column: str
     ) -> tuple[float, list[int], list[int]]:
         """Return (fs, row bounds of contiguous runs, timeline start sample of each run).
 
@@ -304,6 +315,12 @@ class CsvRecording:
         steps = np.diff(t_s)
         median = float(np.median(steps))
         jumps = np.flatnonzero(steps > 1.5 * median)
+        big = np.flatnonzero(steps > MAX_GAP_S)
+        if big.size:
+            row = int(big[0])
+            raise CrampInputError(
+                self.path.name, f"column {column!r} jumps by {float(steps[row]):g} s at row "
+                f"{row + 2}; expected gaps of at most {MAX_GAP_S:g} s (is it another recording?)")
         normal = np.delete(steps, jumps)
         step = float(normal.mean())
         fs = 1.0 / step

@@ -25,6 +25,7 @@ from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap, SignalRef, resolve_channels
 from detector.io.units import acc_scale_to_g, emg_scale_to_uv
+from detector.limits import check_range, check_rate, check_span
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
 EDF_MAGIC = b"0       "
@@ -121,6 +122,7 @@ def read_edf_header(path: Path) -> EdfHeader:
         raise CrampInputError(where, f"header gives {n_records} data records; expected at least 1")
     if not duration > 0:
         raise CrampInputError(where, f"record duration is {duration} s; expected more than 0")
+    check_span(n_records * duration, where=where)
     columns: dict[str, list[bytes]] = {}
     pos = 0
     for name, width in _SIGNAL_FIELDS:
@@ -373,11 +375,15 @@ class EdfRecording:
         lows, highs = [], []
         for r, h in zip(refs, heads, strict=True):
             pair = sorted((h.phys_min * scale * r.sign, h.phys_max * scale * r.sign))
+            check_range(pair[0], pair[1], role=role, where=f"{where}: signal {h.label!r}",
+                        stated=f"{h.phys_min:g} to {h.phys_max:g} {override or h.dimension}")
             lows.append(pair[0])
             highs.append(pair[1])
+        fs = check_rate(heads[0].spr / header.record_duration_s,
+                        where=f"{where}: signal {heads[0].label!r}", what=role)
         spec = ChannelSpec(
             role=role,  # type: ignore[arg-type]
-            fs=rates.pop(),
+            fs=fs,
             unit="uV" if role == "emg" else "g",
             source_labels=tuple(r.label for r in refs),
             rails=(max(lows), min(highs)),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from detector.errors import CrampInputError
 from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, open_pyedflib, read_edf_header
+from detector.safe_files import check_input_file
 
 _DESCRIPTION_COLUMNS = ("description", "trial_type", "label")
 _EDF_SUFFIXES = (".edf", ".bdf", ".rec")
@@ -63,7 +64,7 @@ def read_labels(path: str | Path, *, description_filter: str | None = "cramp") -
     CrampInputError
         Missing file, missing ``onset``/``duration`` columns, or a value that is not a number.
     """
-    p = Path(path)
+    p = check_input_file(path, where=Path(path).name)
     try:
         with p.open("rb") as fh:
             magic = fh.read(8)

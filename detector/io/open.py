@@ -9,6 +9,7 @@ from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
 from detector.io.csv_reader import GZIP_MAGIC, CsvRecording
 from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
+from detector.safe_files import check_input_file
 
 if TYPE_CHECKING:
     from detector.capture.other_sources import OtherBandCapture
@@ -55,8 +56,8 @@ def open_recording(
     CrampInputError
         Missing file, unknown format, or any problem the reader finds.
     """
-    p = Path(path)
-    if p.name.lower().endswith(".night.json") and p.is_file():  # a multi-band night
+    p = check_input_file(path, what="file", where=Path(path).name)
+    if p.name.lower().endswith(".night.json"):  # a multi-band night
         from detector.capture.multi_band import MultiBandRecording
 
         return MultiBandRecording(p, min_emg_fs_hz=min_emg_fs_hz)  # type: ignore[return-value]

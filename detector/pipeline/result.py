@@ -95,6 +95,7 @@ class NightResult:
             "duration_s": round(self.info.duration_s, 3),
             "mode": self.mode,
             "leg": self.info.leg,
+            "notes": list(self.info.notes),
             "episodes": [e.to_dict() for e in self.episodes],
             "in_bed_periods": [[round(a, 1), round(b, 1)] for a, b in self.in_bed_periods],
             "gaps": [

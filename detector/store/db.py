@@ -11,7 +11,8 @@ from pathlib import Path
 import platformdirs
 
 from detector.errors import CrampInputError
-from detector.store.schema import CURRENT_VERSION, migrate
+from detector.safe_files import check_input_file, ensure_private_dir
+from detector.store.schema import CURRENT_VERSION, migrate, schema_version
 
 APP_NAME = "night-cramp-detector"
 DB_FILENAME = "episodes.sqlite3"
@@ -59,7 +60,8 @@ def store_path(kind: str) -> Path:
 
 
 def connect(
-    path: Path | None = None, *, create: bool = True, schema_target: int = CURRENT_VERSION
+    path: Path | None = None, *, create: bool = True, schema_target: int = CURRENT_VERSION,
+    read_only: bool = False,
 ) -> sqlite3.Connection:
     """Open (and if needed create and migrate) the episode store.
 
@@ -74,6 +76,11 @@ def connect(
         Create the file when missing. When ``False`` a missing store is an input error.
     schema_target : int
         Schema version to migrate to (tests use older versions).
+    read_only : bool
+        Open for reading only (``report``, ``export``, ``diary list``, ``causes``): the file
+        must be an episode store; nothing is created or chmodded, so a read-only file, or one
+        of another program, is never modified. (An older store of ours that the user may
+        write is upgraded in place first, as any write would; a read-only one is refused.)
 
     Returns
     -------
@@ -87,12 +94,15 @@ def connect(
     """
     db_path = Path(path) if path is not None else default_db_path()
     where = str(db_path)
+    if read_only:
+        return connect_read_only(db_path)
     if not db_path.exists():
         if not create:
             raise CrampInputError(where, "no episode store here yet")
-        db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    elif db_path.is_dir():
-        raise CrampInputError(where, "is a directory; expected an episode store file")
+        ensure_private_dir(db_path.parent,  # our data folder is kept 0700
+                           tighten=db_path.parent == default_db_path().parent)
+    else:
+        check_input_file(db_path, what="episode store file")
     old_umask = os.umask(0o077)
     try:
         conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -100,6 +110,7 @@ def connect(
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
             conn.execute("PRAGMA foreign_keys = ON")
+            _refuse_foreign(conn, where)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             migrate(conn, where=where, target=schema_target)
@@ -112,6 +123,75 @@ def connect(
     finally:
         os.umask(old_umask)
     _tighten_permissions(db_path)
+    return conn
+
+
+def _refuse_foreign(conn: sqlite3.Connection, where: str) -> None:
+    """Refuse a SQLite database of another program (tables, but no schema version of ours)."""
+    if schema_version(conn) == 0 and conn.execute(
+            "SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise CrampInputError(where, "is a SQLite database of another program, not an episode "
+                                     "store; not adding tables to it")
+
+
+def connect_read_only(db_path: Path) -> sqlite3.Connection:
+    """Open an existing episode store for reading only (see :func:`connect`).
+
+    Raises
+    ------
+    CrampInputError
+        Missing, not a regular file, not SQLite, another program's database, or of another
+        schema version.
+    """
+    where = str(db_path)
+    if not db_path.exists():
+        raise CrampInputError(where, "no episode store here yet")
+    check_input_file(db_path, what="episode store file")
+    base = db_path.resolve().as_uri()
+    companions = [db_path.with_name(db_path.name + s).exists() for s in ("-wal", "-shm")]
+    conn = None
+    try:
+        if any(companions):  # a writer may be at work: read through its WAL, read-only
+            try:
+                conn = sqlite3.connect(f"{base}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # its WAL index is not ours to open
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is None:
+            # no writer (or a WAL left in a folder we may not write, which nobody can be
+            # writing either): read the file as it is, creating no -wal/-shm beside it
+            conn = sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        conn.execute("PRAGMA query_only = ON")
+        _refuse_foreign(conn, where)
+        version = schema_version(conn)
+        if version == 0:
+            raise CrampInputError(where, "is an empty database, not an episode store")
+        if version > CURRENT_VERSION:
+            raise CrampInputError(
+                where, f"episode store has schema version {version}, newer than this program "
+                f"understands ({CURRENT_VERSION}); update the program")
+        if version < CURRENT_VERSION and os.access(db_path, os.W_OK):
+            conn.close()  # our own older store: upgrade it in place, as a write would
+            conn = None
+            return connect(db_path, create=False)
+        if version < CURRENT_VERSION:
+            raise CrampInputError(
+                where, f"episode store has schema version {version}, older than this "
+                f"program's ({CURRENT_VERSION}), and read-only here: make it writable once to "
+                "upgrade it")
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise CrampInputError(where, f"not a readable episode store ({exc})") from None
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
     return conn
 
 
