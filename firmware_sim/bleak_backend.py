@@ -15,6 +15,7 @@ Extra backend keyword arguments: ``link`` (a ``bumble.link.LocalLink``) for both
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import weakref
 from collections.abc import Callable
@@ -249,6 +250,15 @@ class BumbleBleakClient(BaseBleakClient):
         except att.ATT_Error as exc:
             await self.disconnect()
             raise BleakGATTProtocolError(exc.error_code) from exc
+        except BaseException:
+            # cancelled or failed during the set-up: never leave a half-open link behind
+            # (the peripheral would stay connected to nobody and stop advertising)
+            await asyncio.shield(self._drop_quietly())
+            raise
+
+    async def _drop_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.disconnect(), self._timeout)
 
     async def _discover(self, peer: Peer) -> BleakGATTServiceCollection:
         wanted = (

@@ -116,6 +116,8 @@ class LegBandPeripheral:
         self._connection: Connection | None = None
         self._outbox: list[bytes] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._advertising_lock = asyncio.Lock()
+        """One advertising (re)start at a time (a step and the disconnection handler)."""
         self._last_status = b""
         self._last_battery = -1
         self._running = False
@@ -177,8 +179,12 @@ class LegBandPeripheral:
         await self._advertise()
 
     async def _advertise(self) -> None:
-        if not self.firmware.powered or self._connection is not None:
-            return
+        async with self._advertising_lock:
+            if not self.firmware.powered or self._connection is not None:
+                return
+            await self._start_advertising()
+
+    async def _start_advertising(self) -> None:
         await self.device.start_advertising(
             advertising_data=advertising_payload(
                 service_uuid=self.profile.service_uuid,

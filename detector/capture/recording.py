@@ -100,8 +100,11 @@ class CaptureRecording:
         if not times:
             raise CrampInputError(where, "the capture holds no LegBand data packets")
         nominal = {sid: float(first[sid][0]) for sid in times}
-        self.fit: ClockFit = fit_clock(times, tick_hz=profile.data.tick_hz,
-                                       nominal_rates_hz=nominal)
+        try:
+            self.fit: ClockFit = fit_clock(times, tick_hz=profile.data.tick_hz,
+                                           nominal_rates_hz=nominal)
+        except ValueError as exc:
+            raise CrampInputError(where, f"cannot place the packets in time: {exc}") from None
         rates: dict[str, float] = {}
         scales: dict[str, float] = {}
         ends: dict[str, int] = {}
