@@ -31,6 +31,8 @@ MAX_DRIFT_PPM = 1000.0
 """Largest device-to-host clock drift believed (ppm). Watch crystals are within +-20 ppm,
 cheap ceramic resonators +-0.5 % at worst; a band that is off by more has a broken clock,
 and a host whose arrival times imply more is stalling, bursting or stepping its clock."""
+HOST_TIME_LIMIT_S = 1e11
+"""Host receive times beyond +-this (UNIX s, year 5138) are forged or corrupt: ignored."""
 MAX_BINS = 400
 """Most bins of the lower envelope (the Theil-Sen fit is quadratic in their number)."""
 MIN_BINS = 20
@@ -275,14 +277,14 @@ def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
             raise ValueError(f"stream {sid}: counters and ticks give no usable clock")
         lines[sid] = (a, b)
         received = np.asarray(pt.received_s, dtype=np.float64)
-        finite = np.isfinite(received)
+        finite = np.isfinite(received) & (np.abs(received) < HOST_TIME_LIMIT_S)
         use = pt.live & finite if (pt.live & finite).any() else finite
         last = pt.counter[use] + pt.n_samples[use] - 1
         xs.append((a + b * last.astype(np.float64)) / tick_hz)
         ys.append(received[use])
     x, y = np.concatenate(xs), np.concatenate(ys)
     if x.size == 0:
-        raise ValueError("no packet has a finite host receive time")
+        raise ValueError("no packet has a plausible host receive time")
     host_a, host_b = lower_envelope_line(x, y)  # host s = host_a + host_b * device s
     if not np.isfinite(host_a):
         raise ValueError("the host receive times give no usable clock offset")
