@@ -226,6 +226,7 @@ class BandSessionBase(abc.ABC):
                                     + 2 * self.config.command_timeout_s, quiet=True)
                 return outcome
         finally:
+            self._cancel_tasks()  # requests of this link (a hung one holds the command lock)
             await self._disconnect(client)
         ended = self._band_end()
         return ended if ended is not None else outcome
@@ -241,7 +242,8 @@ class BandSessionBase(abc.ABC):
             disconnected_callback=self._on_disconnected,
             max_attempts=self.config.connect_attempts, timeout=self.config.connect_timeout_s,
             mtu=self.config.mtu, **self.client_kwargs))
-        hung_after_s = self.config.connect_timeout_s * (self.config.connect_attempts + 1)
+        # bleak-retry-connector bounds each attempt by itself; this bounds a stack that hangs
+        hung_after_s = self.config.connect_timeout_s + 5.0
         hung = asyncio.ensure_future(self.timebase.sleep(hung_after_s))
         waits: list[asyncio.Future[Any]] = [attempt, asyncio.ensure_future(self._stop.wait()),
                                             hung]
@@ -330,6 +332,8 @@ class BandSessionBase(abc.ABC):
             if timed_out:
                 task.cancel()
                 await self._settle(task)
+            elif not task.cancelled():
+                task.exception()  # retrieved, even when we are being cancelled ourselves
         error: BaseException
         if task.cancelled():
             if self._link_lost.is_set():
@@ -515,7 +519,9 @@ class BandSessionBase(abc.ABC):
                 self._writer.packet(source=source, payload=payload,
                                     received_s=self.timebase.now_s())
             try:
-                await client.write_gatt_char(uuid, payload, response=True)
+                await self._bounded(client.write_gatt_char(uuid, payload, response=True),
+                                    what=f"writing to {who}",
+                                    timeout_s=self.config.command_timeout_s)
                 sleeper = asyncio.ensure_future(
                     self.timebase.sleep(self.config.command_timeout_s))
                 lost = asyncio.ensure_future(self._link_lost.wait())

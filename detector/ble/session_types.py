@@ -64,7 +64,7 @@ class SessionConfig:
     backfill_stall_s: float = 10.0
     hold_s: float = 130.0
     stop_drain_s: float = 10.0
-    setup_timeout_s: float = 60.0
+    setup_timeout_s: float = 20.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the capture header)."""

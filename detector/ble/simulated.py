@@ -328,8 +328,13 @@ class SteppedDriver:
         """With ``pace``: real seconds the night fell behind the pace (the demo's slow-down)."""
 
     async def run(self, *, keep_going: Callable[[], bool],
-                  hold: Callable[[], bool] = lambda: False) -> None:
-        """Step until ``keep_going()`` is false."""
+                  hold: Callable[[], bool] = lambda: False,
+                  stall_s: Callable[[float], float] | None = None) -> None:
+        """Step until ``keep_going()`` is false.
+
+        ``stall_s(now)``, if given, is called before each step: seconds by which the clock
+        jumps at once (a host stall: the band samples on while the host does not run).
+        """
         loop = asyncio.get_running_loop()
         real0, sim0 = loop.time(), self.clock()
         while keep_going():
@@ -338,7 +343,8 @@ class SteppedDriver:
                 while hold() and not self.band.connected and loop.time() < t_end \
                         and keep_going():
                     await asyncio.sleep(0.001)
-            self.clock.advance(self.step_s)
+            jump = stall_s(self.clock()) if stall_s is not None else 0.0
+            self.clock.advance(self.step_s + max(0.0, jump))
             self.steps += 1
             await self.band.step()
             self.timebase.wake_due()
@@ -370,7 +376,7 @@ def paced_session_config(*, mtu: int, speed: float) -> SessionConfig:
     step = paced_step_s(speed)
     return SessionConfig(mtu=mtu, watchdog_s=max(5.0, 5.0 * step),
                          command_timeout_s=max(10.0, 10.0 * step),
-                         setup_timeout_s=max(60.0, 60.0 * step))
+                         setup_timeout_s=max(20.0, 40.0 * step))
 
 
 async def drive_paced(band: SteppableBand, clock: ManualClock, timebase: ManualTimebase,
