@@ -204,9 +204,17 @@ class SimulatedBand:
 
     def __post_init__(self) -> None:
         self._outages: list[tuple[float, float]] = []
+        self._restarts: list[float] = []
+
+    def restart(self, *, at_s: float) -> None:
+        """Reset the band's firmware at true time ``at_s`` (see ``Firmware.restart``)."""
+        self._restarts = sorted([*self._restarts, float(at_s)])
 
     def _update_radio(self) -> None:
         now = self.clock()
+        while self._restarts and self._restarts[0] <= now:
+            self._restarts.pop(0)
+            self.firmware.restart()
         for a, b in self._outages:
             if a <= now < b:
                 self.peripheral.radio_off_until_s = max(self.peripheral.radio_off_until_s, b)
