@@ -59,7 +59,7 @@ class _TruthFeed:
         return np.clip(np.rint(x / lsb), -32768, 32767) * lsb
 
 
-@dataclass
+@dataclass(repr=False)
 class _Blocks:
     """Observer keeping what reached the pipeline."""
 
@@ -79,7 +79,7 @@ class _Blocks:
         self.notes.append(text)
 
 
-@dataclass
+@dataclass(repr=False)  # asyncio.run reprs its result when restoring SIGINT (slow)
 class SoakNight:
     """What a soak night did and produced (see :func:`soak_night`)."""
 

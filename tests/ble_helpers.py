@@ -42,7 +42,7 @@ class TruthFeed:
         return np.clip(np.rint(x / LSB[role]), -32768, 32767) * LSB[role]
 
 
-@dataclass
+@dataclass(repr=False)  # asyncio.run reprs a big result when it restores SIGINT
 class Collector:
     """Observer keeping the blocks pushed into the pipeline and the episode events."""
 
@@ -71,7 +71,7 @@ class Collector:
         return bl[0].start_sample, np.concatenate([b.data for b in bl]), jumps
 
 
-@dataclass
+@dataclass(repr=False)
 class Night:
     """Result of :func:`record_night`."""
 

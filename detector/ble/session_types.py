@@ -146,7 +146,9 @@ class SessionSummary:
     counts: dict[str, StreamCounts]
     connections: int
     dropouts: int
-    result: NightResult | None
+    result: NightResult | None = field(repr=False)
+    """Left out of the repr: ``asyncio.run`` reprs its result when it restores the SIGINT
+    handler (a Python 3.11 quirk), and a night's arrays take seconds to format."""
     corrupt_packets: int
 
 
