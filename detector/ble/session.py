@@ -237,6 +237,18 @@ class LegBandSession(BandSessionBase):
             if lost is not None:
                 self._report_lost(lost, now_s)
         self._feed(run.assembler.flush(), run)
+        self._note_unreceived_tail(now_s, run)
+
+    def _note_unreceived_tail(self, now_s: float, run: _Run) -> None:
+        """Say so when the night ends long after the last sample (the link was down)."""
+        elapsed_s = now_s - run.start_utc.timestamp()
+        behind = [(r, elapsed_s - self._role_end.get(r, 0) / c.fs)
+                  for r, c in self._channels.items()]
+        worst = max(behind, key=lambda rb: rb[1], default=None)
+        if worst is not None and worst[1] > max(10.0, 2.0 * self.config.watchdog_s):
+            self.remarks.append(
+                f"the last {worst[1]:.0f} s of the night were not received (the link was "
+                "down at the end; they were never on this machine)")
 
     def _night_start_utc(self) -> datetime | None:
         return self._run.start_utc if self._run else None
@@ -407,7 +419,7 @@ class LegBandSession(BandSessionBase):
         if live_gap or (packet.backfill and tracker.backfill_end is None):
             self._maybe_backfill(tracker)
         try:
-            blocks = run.assembler.push(payload, received_s=now)
+            blocks = run.assembler.push_packet(packet)
         except CrampInputError:
             self.corrupt_packets += 1
             return

@@ -316,11 +316,15 @@ class SteppedDriver:
     max_behind_s : float
         With ``pace``: when the steps fall more than this many real seconds behind the pace
         (a slow machine, a stall), the pace restarts from now instead of racing to catch up.
+    hold_through_setup : bool
+        Hold the clock until ``hold()`` is false (the whole connection set-up: MTU exchange,
+        service discovery), not only until the band is connected.
     """
 
     def __init__(self, band: SteppableBand, clock: ManualClock, timebase: ManualTimebase, *,
                  step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0,
-                 pace: float | None = None, max_behind_s: float = 0.5) -> None:
+                 pace: float | None = None, max_behind_s: float = 0.5,
+                 hold_through_setup: bool = False) -> None:
         if not step_s > 0 or (pace is not None and not pace > 0):
             raise ValueError("step_s and pace must be positive")
         self.band = band
@@ -331,6 +335,7 @@ class SteppedDriver:
         self.hold_limit_s = hold_limit_s
         self.pace = pace
         self.max_behind_s = max_behind_s
+        self.hold_through_setup = hold_through_setup
         self.steps = 0
         self.behind_real_s = 0.0
         """With ``pace``: real seconds the night fell behind the pace (the demo's slow-down)."""
@@ -348,8 +353,8 @@ class SteppedDriver:
         while keep_going():
             if hold() and self.band.awaiting_connection():
                 t_end = loop.time() + self.hold_limit_s
-                while hold() and not self.band.connected and loop.time() < t_end \
-                        and keep_going():
+                while hold() and (self.hold_through_setup or not self.band.connected) \
+                        and loop.time() < t_end and keep_going():
                     await asyncio.sleep(0.001)
             jump = stall_s(self.clock()) if stall_s is not None else 0.0
             self.clock.advance(self.step_s + max(0.0, jump))
@@ -383,6 +388,7 @@ def paced_session_config(*, mtu: int, speed: float) -> SessionConfig:
     """
     step = paced_step_s(speed)
     return SessionConfig(mtu=mtu, watchdog_s=max(5.0, 5.0 * step),
+                         connect_timeout_s=max(20.0, 10.0 * step),
                          command_timeout_s=max(10.0, 10.0 * step),
                          setup_timeout_s=max(20.0, 40.0 * step))
 
@@ -411,7 +417,8 @@ async def drive_paced(band: SteppableBand, clock: ManualClock, timebase: ManualT
     -------
     What ``session_run`` returns.
     """
-    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed)
+    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed,
+                           hold_through_setup=True)
     task = asyncio.ensure_future(session_run)
     try:
         await driver.run(keep_going=lambda: not task.done(), hold=connect_pending)
