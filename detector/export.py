@@ -156,6 +156,29 @@ def write_text_file(out: Path, text: str, *, force: bool) -> Path:
     return publish_file(out, lambda p: p.write_text(text, encoding="utf-8"), force=force)
 
 
+def write_new_report(folder: Path, stem: str, text: str) -> Path:
+    """Write ``folder/stem.html``, or ``stem-2.html``, ``stem-3.html``... if taken.
+
+    Never replaces a file: an earlier report stays as it was.
+
+    Raises
+    ------
+    CrampInputError
+        If the folder is missing or 999 names are taken.
+    """
+    for k in range(1, 1000):
+        out = Path(folder) / f"{stem}{'' if k == 1 else f'-{k}'}.html"
+        if out.exists():
+            continue
+        try:
+            return write_text_file(out, text, force=False)
+        except CrampInputError:
+            if out.exists():  # taken meanwhile: try the next name
+                continue
+            raise
+    raise CrampInputError(str(folder), f"999 reports named {stem}*.html already exist")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -205,8 +228,8 @@ def read_signals(source: RecordingSource) -> dict[str, tuple[np.ndarray, float]]
     -------
     dict of str to (ndarray, float)
         ``{role: (samples, fs)}``; samples have shape (n,) in uV for EMG or (n, 3) in g for
-        accelerometers, at least the nominal length ``duration_s * fs``. The two
-        accelerometers are cut to the same length.
+        accelerometers, at least the nominal length ``duration_s * fs``; each role at its own
+        rate.
     """
     info = source.info
     arrays: dict[str, np.ndarray] = {}
@@ -227,13 +250,8 @@ def read_signals(source: RecordingSource) -> dict[str, tuple[np.ndarray, float]]
         arr[block.start_sample:end] = np.nan_to_num(block.data, nan=0.0, posinf=0.0,
                                                     neginf=0.0)
         filled[role] = max(filled[role], end)
-    out = {role: (arrays[role][: max(filled[role], nominal[role])], info.channels[role].fs)
-           for role in arrays}
-    if "shank_acc" in out and "foot_acc" in out:  # the EDF writer needs equal lengths
-        n_acc = min(out["shank_acc"][0].shape[0], out["foot_acc"][0].shape[0])
-        for role in ("shank_acc", "foot_acc"):
-            out[role] = (out[role][0][:n_acc], out[role][1])
-    return out
+    return {role: (arrays[role][: max(filled[role], nominal[role])], info.channels[role].fs)
+            for role in arrays}
 
 
 def edf_annotations(night: StoredNight) -> list[tuple[float, float | None, str]]:
@@ -280,27 +298,55 @@ def export_edf(night: StoredNight, out: Path, *, force: bool) -> Path:
     source = _reopen(night)
     try:
         signals = read_signals(source)
+        band = _band_name(source, night)
     finally:
         source.close()
-    fs_acc = {signals[r][1] for r in ("shank_acc", "foot_acc") if r in signals}
-    if len(fs_acc) > 1:
-        raise CrampInputError(night.recording_path, "shank and foot accelerometers have "
-                                                    "different rates; EDF+ export needs one")
     kwargs: dict[str, Any] = {}
     if "emg" in signals:
         kwargs.update(emg_uv=signals["emg"][0], fs_emg=signals["emg"][1])
     if "shank_acc" in signals:
-        kwargs["shank_acc_g"] = signals["shank_acc"][0]
+        kwargs.update(shank_acc_g=signals["shank_acc"][0], fs_acc=signals["shank_acc"][1])
     if "foot_acc" in signals:
         kwargs["foot_acc_g"] = signals["foot_acc"][0]
-    if fs_acc:
-        kwargs["fs_acc"] = fs_acc.pop()
+        if "shank_acc" in signals:
+            kwargs["fs_foot_acc"] = signals["foot_acc"][1]
+        else:
+            kwargs["fs_acc"] = signals["foot_acc"][1]
     leg = {"left": "left", "right": "right"}.get(night.leg, "unknown")
     annotations = edf_annotations(night)
 
     def write(tmp: Path) -> None:
-        write_edf(tmp, start_utc=night.start_utc, annotations=annotations,
+        write_edf(tmp, start_utc=night.start_utc, annotations=annotations, leg=leg,
+                  equipment=band,
                   recording_additional=f"night {night.night_date.isoformat()} leg {leg}",
                   **kwargs)
 
+    if str(out) == "-":
+        return _to_stdout(write)
     return publish_file(out, write, force=force)
+
+
+def _band_name(source: RecordingSource, night: StoredNight) -> str:
+    """Short ASCII name of the band (capture profile) or the recording's format."""
+    profile = getattr(source, "profile", None)
+    name = profile if isinstance(profile, str) else str(
+        getattr(profile, "local_name_prefix", "") or getattr(profile, "name", "") or "")
+    name = f"{name} {night.file_format}".strip() if name else night.file_format or "recording"
+    clean = "".join(ch if ch.isascii() and ch.isprintable() else "_" for ch in name)
+    return clean[:24]
+
+
+def _to_stdout(write: Callable[[Path], None]) -> Path:
+    """Write through a private temporary file, then copy its bytes to standard output."""
+    import sys
+
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".cramp-"))
+    try:
+        tmp = tmp_dir / "export.edf"
+        write(tmp)
+        with tmp.open("rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return Path("-")

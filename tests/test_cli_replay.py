@@ -13,6 +13,7 @@ from io_helpers import Sig, write_edf
 from synth import Builder
 
 from detector.cli.main import main
+from detector.store import connect
 
 EPISODE_KEYS = {"onset_s", "offset_s", "duration_s", "onset_utc", "leg", "in_bed", "peak_emg_uv",
                 "plantar_flexion_deg", "confidence", "evidence"}
@@ -132,3 +133,28 @@ def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path: Path,
     assert fragment in err
     assert "Traceback" not in err
     assert err.count("\n") == 1 and err.startswith("cramp: error: ")
+
+
+def test_a_table_without_start_time_says_times_are_relative_and_asks_for_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "walk.csv"
+    rows = ["time_s,emg_uv"] + [f"{i / 1000:.3f},{1.0 + (i % 7) * 0.1}" for i in range(60_000)]
+    p.write_text("\n".join(rows) + "\n")
+    db = tmp_path / "e.sqlite3"
+    code, out, err = _run(capsys, ["replay", str(p), "--db", str(db)])
+    assert code == 0
+    assert "no start time in the file" in err and "--start" in err
+    assert len([line for line in err.splitlines() if "no start time" in line]) == 1
+    assert "start time not known" in out and "1970" not in out and "1969" not in out
+    assert not db.exists()  # an undated night is not stored
+    code, out, err = _run(capsys, ["replay", str(p), "--db", str(db), "--start",
+                                   "2026-03-01T22:00:00+01:00"])
+    assert code == 0 and "no start time" not in err
+    assert "2026-03-01 21:00:00 UTC" in out or "2026-03-01 22:00:00" in out
+    conn = connect(db)
+    try:
+        assert [r[0] for r in conn.execute("SELECT night_date FROM nights")] == ["2026-03-01"]
+    finally:
+        conn.close()
+    code, _, err = _run(capsys, ["replay", str(p), "--start", "2026-03-01T22:00:00"])
+    assert code == 2 and "--start: expected a time with its zone" in err

@@ -66,11 +66,11 @@ def test_diary_add_with_flags_then_list(tmp_path: Path, capsys: pytest.CaptureFi
     capsys.readouterr()
     assert cramp(["diary", "list", "--db", str(db), "--last", "100000"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("2024-03-03  exercise hard 40 min; alcohol 3 units")
+    assert out.startswith("2024-03-03  [no night stored]  exercise hard 40 min; alcohol 3 units")
     assert "taking: statin (cholesterol medicine), thiazide diuretic" in out
     assert cramp(["diary", "list", "--db", str(db), "--last", "100000", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows == [{"date": D, "alcohol_units": 3.0, "bedroom_cold": True,
+    assert rows == [{"date": D, "night_stored": False, "alcohol_units": 3.0, "bedroom_cold": True,
                      "exercise_intensity": "hard", "exercise_min": 40,
                      "medicines_current": ["statin", "thiazide"], "stretched": False}]
 
@@ -114,8 +114,9 @@ def test_diary_interactive_input_ending_early_saves_nothing(
 @pytest.mark.parametrize(("argv", "match"), [
     (["--date", "2024-02-30", "--alcohol", "1"], "--date: '2024-02-30' is not a calendar date"),
     (["--date", "2999-01-01", "--alcohol", "1"], "is in the future"),
-    (["--date", D, "--alcohol", "-2"], "diary.alcohol_units: expected units of alcohol"),
-    (["--date", D, "--new-medicine", "quinine"], "'quinine' is not one of"),
+    (["--date", D, "--alcohol", "-2"], "--alcohol: expected units of alcohol"),
+    (["--date", D, "--exercise", "extreme"], "--exercise: expected one of"),
+    (["--date", D, "--new-medicine", "quinine"], "--new-medicine: 'quinine' is not one of"),
     (["--date", D], "nothing to record"),
 ])
 def test_diary_add_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str],
@@ -146,7 +147,7 @@ def test_profile_set_show_and_interactive(tmp_path: Path, monkeypatch: pytest.Mo
         assert load_profile(conn).conditions == ()
     finally:
         conn.close()
-    with pytest.raises(CrampInputError, match=r"profile\.age_years"):
+    with pytest.raises(CrampInputError, match=r"^--age: "):
         cramp(["profile", "--db", str(db), "--age", "-3"])
 
 
@@ -159,7 +160,7 @@ def test_causes_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert cramp(["causes", "--db", str(db), "--last", "7"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Nights 2024-02-26 to 2024-03-03: 7 recorded, 4 with cramps, "
-                          "1 diary entries.")
+                          "1 diary entry.")
     assert out.index("[URGENT]") < out.index("[see a clinician]") < out.index(
         "[Older age; well established]") < out.index("[Alcohol; plausible]") < out.index(
         "[advice]")
@@ -210,8 +211,9 @@ def test_report_shows_findings_with_red_flags_first(tmp_path: Path,
     findings = re.findall(r'data-finding="([\w:]+)"', html)
     assert findings.index("pregnancy") < findings.index("laba") < findings.index(
         "bedtime_stretching")
-    assert html.index('data-flag="long_cramp"') < html.index('data-finding="pregnancy"') \
-        < html.index('class="night"')
+    # first screen: the night in a line, red flags, the night; factors after the nights
+    assert html.index('id="last-night"') < html.index('data-flag="long_cramp"') \
+        < html.index('class="night"') < html.index('data-finding="pregnancy"')
     assert "No diary-based analysis" not in html
     assert "not a diagnosis" in html.lower()
     capsys.readouterr()
@@ -220,3 +222,50 @@ def test_report_shows_findings_with_red_flags_first(tmp_path: Path,
     assert "[Pregnancy; well established]" in text
     assert "[Long-acting beta-agonist inhalers; well established]" in text
     assert "This is not a diagnosis" in text
+
+
+def test_diary_defaults_to_the_last_night_and_lists_stored_nights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The morning after a recorded night, an entry without --date is for the evening before
+    it; `diary list` shows entries of stored nights however old, and nights without one."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+    from store_helpers import make_night
+
+    from detector.cli.diary_cmd import default_evening
+    from detector.store import connect, save_night
+
+    db = tmp_path / "e.sqlite3"
+    now = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, the morning after
+    night = make_night(rng=np.random.default_rng(1), start_utc=now - timedelta(hours=12))
+    save_night(night, db_path=db, recording_sha256="a" * 64, timezone="UTC")
+    old = make_night(rng=np.random.default_rng(2), start_utc=now - timedelta(days=400))
+    save_night(old, db_path=db, recording_sha256="b" * 64, timezone="UTC")
+    conn = connect(db)
+    try:
+        assert default_evening(conn, now) == (date(2024, 3, 3), "the evening before the last "
+                                                                "recorded night")
+        # two days later the same night is no longer what a new entry means
+        later = default_evening(conn, now + timedelta(days=2))
+        assert later[0] != date(2024, 3, 3) and later[1] == "this evening"
+    finally:
+        conn.close()
+    cramp(["diary", "add", "--db", str(db), "--date", "2023-01-28", "--alcohol", "2"])
+    capsys.readouterr()
+    assert cramp(["diary", "list", "--db", str(db), "--last", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["2023-01-28  [night stored]  alcohol 2 units",
+                   "2024-03-03  [night stored]  no diary entry"]
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--age", "300"], "--age: expected an age in whole years"),
+    (["--conditions", "foo"], "--conditions: 'foo' is not one of"),
+    (["--pregnant", "maybe"], "--pregnant: expected yes or no"),
+])
+def test_profile_errors_name_the_option(tmp_path: Path, argv: list[str], match: str) -> None:
+    with pytest.raises(CrampInputError) as info:
+        cramp(["profile", "--db", str(tmp_path / "e.sqlite3"), *argv])
+    assert str(info.value).startswith(match) and "profile." not in str(info.value)

@@ -16,9 +16,10 @@ import pyedflib
 import pytest
 from store_helpers import EpisodeSpec, cramp, make_night
 
+from detector.cli.main import main as cramp_cli
 from detector.errors import CrampInputError
 from detector.export import EVENT_COLUMNS, read_signals
-from detector.io.edf_export import write_edf
+from detector.io.edf_export import edf_rates, write_edf
 from detector.io.labels import read_labels
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
@@ -40,11 +41,17 @@ def _store_nights(db: Path) -> list[NightResult]:
     return results
 
 
-def test_csv_events_table(tmp_path: Path) -> None:
+def test_csv_events_table(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "e.sqlite3"
     results = _store_nights(db)
     out = tmp_path / "events.csv"
     assert cramp(["export", "--db", str(db), "--format", "csv", "--out", str(out)]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert cramp(["export", "--db", str(db), "--format", "csv", "--out", "-"]) == 0
+    assert capsys.readouterr().out == out.read_text(encoding="utf-8")  # only the table
+    assert not (tmp_path / "-").exists()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -144,9 +151,10 @@ def test_edf_export_has_signals_and_episode_annotations(tmp_path: Path) -> None:
     with pyedflib.EdfReader(str(out)) as reader:
         onsets, durations, texts = reader.readAnnotations()
         labels = reader.getSignalLabels()
-        emg_back = reader.readSignal(labels.index("EMG Calf"))
+        emg_back = reader.readSignal(labels.index("EMG Calf Left"))
         start = reader.getStartdatetime()
-        fs_back = reader.getSampleFrequency(labels.index("EMG Calf"))
+        fs_back = reader.getSampleFrequency(labels.index("EMG Calf Left"))
+        equipment = reader.getEquipment()
     cramps = [(float(o), float(d), t) for o, d, t in zip(onsets, durations, texts,
                                                          strict=True) if "cramp" in t.lower()]
     assert [t for _, _, t in cramps] == ["Cramp 1 left leg", "Cramp 2 left leg"]
@@ -162,6 +170,75 @@ def test_edf_export_has_signals_and_episode_annotations(tmp_path: Path) -> None:
     assert emg_back.shape == emg.shape
     step = 2 * max(1000.0, float(np.abs(emg).max())) / 65535
     np.testing.assert_allclose(emg_back, emg, atol=step)
+    assert "edf" in equipment.lower()  # the source kept (here: an EDF recording)
+    # the leg comes back through the project's own reader
+    from detector.io.channels import ChannelMap
+    from detector.io.open import open_recording
+
+    with open_recording(out, channel_map=ChannelMap(), min_emg_fs_hz=100.0) as source:
+        assert source.info.leg == "left"
+
+
+def test_edf_rates_per_signal() -> None:
+    assert edf_rates([1000.0, 100.0, 52.0]) == (1, [1000, 100, 52])
+    assert edf_rates([1000.0000001836318, 100.0]) == (1, [1000, 100])  # a fitted rate
+    assert edf_rates([12.5, 100.0]) == (2, [25, 200])
+    d, spr = edf_rates([1000.37])  # not whole in 60 s: the closest duration
+    assert abs(spr[0] / d - 1000.37) / 1000.37 < 1e-5
+
+
+def test_edf_keeps_different_rates_and_many_annotations(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n_s = 20
+    emg = rng.normal(0, 5, n_s * 1000)
+    shank = rng.normal(0, 0.01, (n_s * 100, 3))
+    foot = rng.normal(0, 0.01, (n_s * 52, 3))
+    notes = [(0.25 * i, 0.1, f"Event {i}") for i in range(70)]  # 3.5 per 1-s record
+    out = write_edf(tmp_path / "r.edf", emg_uv=emg, fs_emg=1000.0, shank_acc_g=shank,
+                    fs_acc=100.0, foot_acc_g=foot, fs_foot_acc=52.0, leg="right",
+                    start_utc=START, annotations=notes)
+    with pyedflib.EdfReader(str(out)) as reader:
+        rates = [reader.getSampleFrequency(i) for i in range(reader.signals_in_file)]
+        labels = reader.getSignalLabels()
+        onsets, _, texts = reader.readAnnotations()
+        foot_back = reader.readSignal(labels.index("Acc Foot X R"))
+    assert rates == [1000.0, 100.0, 100.0, 100.0, 52.0, 52.0, 52.0]
+    assert labels[0] == "EMG Calf Right"
+    assert list(texts) == [t for _, _, t in notes]
+    np.testing.assert_allclose(onsets, [o for o, _, _ in notes], atol=1e-6)
+    assert foot_back.shape == (n_s * 52,)
+    np.testing.assert_allclose(foot_back, foot[:, 0] * 1000.0, atol=16000 / 65535)
+    too_many = [(0.01 * i, 0.0, "x") for i in range(65 * n_s + 1)]
+    with pytest.raises(CrampInputError, match="do not fit"):
+        write_edf(tmp_path / "x.edf", emg_uv=emg, fs_emg=1000.0, start_utc=START,
+                  annotations=too_many)
+    assert not (tmp_path / "x.edf").exists()
+
+
+def test_edf_export_of_the_sample_capture(tmp_path: Path,
+                                          capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    """A recorded capture (fitted rates, two accelerometers) exports, and reads back."""
+    db = tmp_path / "e.sqlite3"
+    capture = Path(__file__).parent.parent / "recordings" / "sample_capture.cramp"
+    assert cramp_cli(["replay", str(capture), "--db", str(db), "--json", "-"]) == 0
+    capfdbinary.readouterr()
+    out = tmp_path / "capture.edf"
+    assert cramp(["export", "--db", str(db), "--format", "edf", "--out", str(out)]) == 0
+    with pyedflib.EdfReader(str(out)) as reader:
+        labels = reader.getSignalLabels()
+        rates = [reader.getSampleFrequency(i) for i in range(reader.signals_in_file)]
+        _, _, texts = reader.readAnnotations()
+        n_emg = reader.getNSamples()[0]
+        equipment = reader.getEquipment()
+    assert labels[0] == "EMG Calf Right" and rates[:2] == [1000.0, 100.0]
+    assert [t for t in texts if t.startswith("Cramp")] == ["Cramp 1 right leg"]
+    assert 360_000 <= n_emg <= 361_000  # the 6-min capture in whole 1-s records
+    assert "legband" in equipment.lower()
+    # the same export on standard output, byte for byte
+    capfdbinary.readouterr()
+    assert cramp(["export", "--db", str(db), "--format", "edf", "--out", "-"]) == 0
+    assert capfdbinary.readouterr().out[:256] == out.read_bytes()[:256]
+    assert not (Path.cwd() / "-").exists()
 
 
 def test_edf_export_needs_the_raw_recording(tmp_path: Path) -> None:

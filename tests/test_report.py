@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -109,9 +110,16 @@ def test_numbers_in_html_match_the_stored_night(tmp_path: Path) -> None:
     assert [float(r["data-duration-s"]) for r in page.rows] == [20.0, 95.0, 40.0]
     assert [datetime.fromisoformat(r["data-onset-utc"]) for r in page.rows] == [
         e.onset_utc for e in eps]
-    # one timeline and one close-up per episode
-    assert html.count("<svg") == 1 + len(eps)
-    assert html.count("Close-up of cramp") == len(eps)
+    # one timeline and one close-up per episode, each in a wide and a narrow layout
+    assert html.count("<svg") == 2 * (1 + len(eps))
+    assert html.count('<div class="wide">') == html.count('<div class="narrow">') == 1 + len(eps)
+    assert html.count("Close-up of cramp") == 2 * len(eps)
+    # the first screen: the night in one line before anything else, disclaimers once at the end
+    head = html.index('id="last-night"')
+    assert "3 cramps, longest 1 min 35 s, first at 22:05, left calf" in html[head:head + 400]
+    assert head < html.index("When to see a clinician") < html.index("The night at a glance")
+    assert html.lower().count("not a diagnosis") == 1
+    assert html.index("not a diagnosis") > html.index('id="about"')
 
 
 def test_report_has_no_external_reference(one_night: tuple[Path, NightResult],
@@ -141,13 +149,19 @@ def test_report_file_is_private_named_by_date_and_never_overwritten(
     out = work / "cramp-report-2024-03-03.html"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     out.write_text("old")
+    assert cramp(["report", "--db", str(db)]) == 0  # a new name, the old report kept
+    second = work / "cramp-report-2024-03-03-2.html"
+    assert out.read_text() == "old"
+    assert second.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert stat.S_IMODE(second.stat().st_mode) == 0o600
     with pytest.raises(CrampInputError, match="already exists"):
-        cramp(["report", "--db", str(db)])
+        cramp(["report", "--db", str(db), "--out", str(out)])
     assert out.read_text() == "old"
     cramp(["report", "--db", str(db), "--force"])
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert sorted(os.listdir(work)) == ["cramp-report-2024-03-03.html"]  # no temp left
+    assert sorted(os.listdir(work)) == ["cramp-report-2024-03-03-2.html",
+                                        "cramp-report-2024-03-03.html"]  # no temp left
 
 
 def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
@@ -168,6 +182,16 @@ def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
     assert page.flags[0][1] == "urgent"
     assert "12 min" in html
     assert html.index("When to see a clinician") < html.index("Night of Sunday 3 March 2024,")
+    # the two legs' recordings of that night are one night: one section, counts together
+    assert html.count('class="night"') == 1
+    assert "bands on the left leg and the right leg" in html
+    # one table for the night, numbered by time across both recordings; one timeline each
+    assert [float(r["data-duration-s"]) for r in page.rows] == [720.0, 30.0]
+    wide = re.findall(r'<div class="wide">(<svg.*?</svg>)</div>', html)
+    timelines = [w for w in wide if "Timeline of the night" in w]
+    assert len(timelines) == 2
+    assert re.search(r'fill="#ffffff">1</text>', timelines[0])
+    assert re.search(r'fill="#ffffff">2</text>', timelines[1])  # the right leg's cramp
     assert "Possible contributing factors" in html
     assert "No diary-based analysis is available yet" in html
     assert "This is not a diagnosis" in html
@@ -176,7 +200,7 @@ def test_red_flags_come_first_and_nothing_is_diagnosed(tmp_path: Path) -> None:
                  "you have a ", "diagnosed with", "caused by"):
         assert word not in lower, word
     # both recordings of the night are shown
-    assert "band on the left leg" in html and "band on the right leg" in html
+    assert "band on the left leg" in lower and "band on the right leg" in lower
 
 
 def test_no_flags_when_nothing_is_seen(one_night: tuple[Path, NightResult],
@@ -259,10 +283,10 @@ def test_bad_choices_are_one_line_errors(one_night: tuple[Path, NightResult], tm
 
 
 def test_empty_or_missing_store(tmp_path: Path) -> None:
-    with pytest.raises(CrampInputError, match="no episode store"):
+    with pytest.raises(CrampInputError, match="no nights in this store yet"):
         cramp(["report", "--db", str(tmp_path / "none.sqlite3")])
     connect(tmp_path / "empty.sqlite3").close()
-    with pytest.raises(CrampInputError, match="no nights stored yet"):
+    with pytest.raises(CrampInputError, match="no nights in this store yet"):
         cramp(["report", "--db", str(tmp_path / "empty.sqlite3")])
 
 
@@ -286,7 +310,8 @@ def test_machine_zone_is_named_when_no_zone_stored(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     cramp(["report", "--db", str(db), "--out", str(out), "--night",
            parse_night_date(_only_date(db)).isoformat()])
-    assert "this computer's local time" in unescape(out.read_text(encoding="utf-8"))
+    assert "this computer's time zone" in unescape(out.read_text(encoding="utf-8"))
+    assert "local time (" not in unescape(out.read_text(encoding="utf-8"))
 
 
 def _only_date(db: Path) -> str:
@@ -350,3 +375,89 @@ def test_parse_night_date_fuzz(text: str) -> None:
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)))
 def test_parse_night_date_round_trip(d: date) -> None:
     assert parse_night_date(d.isoformat()) == d
+
+
+@pytest.mark.parametrize(("span_s", "zone", "step_min", "minor"), [
+    (600, "UTC", 1, False),             # a 10-minute recording still gets clock ticks
+    (3600, "Europe/Berlin", 5, False),
+    (8 * 3600, "Europe/Berlin", 60, True),
+    (8 * 3600, "Asia/Kolkata", 60, True),  # +05:30: ticks on whole local hours
+])
+def test_time_ticks_fall_on_whole_local_clock_steps(span_s: int, zone: str, step_min: int,
+                                                    minor: bool) -> None:
+    from zoneinfo import ZoneInfo
+
+    from detector.report.svg import WIDE, time_ticks
+
+    tz = ZoneInfo(zone)
+    start = datetime(2024, 3, 3, 21, 7, 30, tzinfo=UTC)
+    major, minors = time_ticks(start, float(span_s), tz, max_ticks=WIDE.max_time_ticks)
+    assert 4 <= len(major) <= WIDE.max_time_ticks
+    for offset, label in major:
+        here = (start + timedelta(seconds=offset)).astimezone(tz)
+        assert 0 <= offset <= span_s and here.second == 0
+        assert (here.hour * 60 + here.minute) % step_min == 0
+        assert label == here.strftime("%H:%M")
+    steps = {b[0] - a[0] for a, b in itertools.pairwise(major)}
+    assert steps == {60.0 * step_min}
+    assert bool(minors) == minor
+    if minor:
+        assert all(((start + timedelta(seconds=o)).astimezone(tz).minute % 15) == 0
+                   for o in minors)
+
+
+def test_foot_angle_scale_is_the_same_on_every_night(tmp_path: Path) -> None:
+    from detector.report.svg import ANGLE_RANGE_DEG, WIDE, nice_ticks
+
+    db = tmp_path / "e.sqlite3"
+    rng = np.random.default_rng(9)
+    _save(db, make_night(rng=rng, start_utc=START, episodes=(
+        EpisodeSpec(5400.0, 95.0, plantar_flexion_deg=80.0),)), 1)
+    _save(db, make_night(rng=rng, start_utc=START - timedelta(days=1), episodes=(
+        EpisodeSpec(5400.0, 95.0, plantar_flexion_deg=12.0),)), 2)
+    out = tmp_path / "r.html"
+    cramp(["report", "--db", str(db), "--last", "2", "--out", str(out)])
+    html = out.read_text(encoding="utf-8")
+    wide = re.findall(r'<div class="wide">(<svg.*?</svg>)</div>', html)
+    timelines = [w for w in wide if "Timeline of the night" in w]
+    assert len(timelines) == 2
+    labels = [re.findall(r">(-?\d+)</text>", t) for t in timelines]
+    lo, hi = ANGLE_RANGE_DEG
+    for found in labels:  # both nights show the same foot-angle ticks, -20 to 60
+        assert {"-20", "0", "20", "40", "60"} <= set(found)
+    assert nice_ticks(lo, hi) == [-20.0, 0.0, 20.0, 40.0, 60.0]
+    assert nice_ticks(0.0, 2.0, whole=True) == [0.0, 1.0, 2.0]
+    assert WIDE.plot_w > 800
+
+
+def test_hour_histogram_counts_cramps_by_local_hour() -> None:
+    from zoneinfo import ZoneInfo
+
+    from detector.report.summary import trends_of
+    from detector.report.svg import EPISODE_FILL, NIGHT_HOURS, hour_histogram_svg
+    from detector.store.nights import StoredNight
+
+    berlin = ZoneInfo("Europe/Berlin")
+    rng = np.random.default_rng(4)
+    # START is 22:00 in Berlin: cramps at 23:30, 23:45 and 02:10 local; one at 14:00 next day
+    result = make_night(rng=rng, start_utc=START, duration_s=18 * 3600, episodes=(
+        EpisodeSpec(5400.0, 30.0), EpisodeSpec(6300.0, 30.0), EpisodeSpec(15000.0, 30.0),
+        EpisodeSpec(57600.0, 30.0)))
+    night = StoredNight(
+        night_id=1, night_date=date(2024, 3, 3), timezone="Europe/Berlin",
+        recording_path="x", recording_sha256=None, file_format="edf",
+        start_utc=START, duration_s=result.info.duration_s, leg="left", channels={},
+        mode="emg+acc", in_bed_periods=(), episodes=result.episodes, gaps=(),
+        quality_periods=(), quality={}, coverage_fraction=None, detector_version="x",
+        parameters={}, trace=None)
+    trends = trends_of([night], first=date(2024, 2, 1), last=date(2024, 3, 3), local=berlin)
+    assert sorted(round(h, 2) for h in trends.onset_hours) == [2.17, 14.0, 23.5, 23.75]
+    assert trends.first == date(2024, 2, 26)  # a week up to the night, not eight empty weeks
+    svg = hour_histogram_svg(trends.onset_hours, uid="h")
+    bars = re.findall(rf'<rect x="([\d.]+)" y="[\d.]+" width="[\d.]+" height="([\d.]+)" '
+                      rf'fill="{EPISODE_FILL}"', svg)
+    assert len(bars) == 2  # the 23:00 hour (two cramps) and the 02:00 hour
+    heights = sorted(float(h) for _, h in bars)
+    assert heights[1] == pytest.approx(2 * heights[0])
+    assert "1 more began between 12:00 and 18:00" in svg
+    assert NIGHT_HOURS.index(23) < NIGHT_HOURS.index(2)

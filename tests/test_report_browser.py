@@ -6,11 +6,14 @@ CI sets it (and installs chromium), so there a missing browser fails the test.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import struct
 import subprocess
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,6 @@ from store_helpers import EpisodeSpec, cramp, make_night
 from detector.store import save_night
 
 CHROMIUM = Path("/usr/bin/chromium")
-WIDTH, HEIGHT = 1200, 2000
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -97,29 +99,119 @@ def test_png_decoder_on_known_pixels() -> None:
     np.testing.assert_array_equal(decode_png(png), pixels)
 
 
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+MEASURE = """<script>
+window.addEventListener("load", () => {
+  const d = document.documentElement;
+  const shown = [...document.querySelectorAll("svg.plot")].filter(
+    s => s.getBoundingClientRect().width > 0);
+  const plots = shown.map(s => { const r = s.getBoundingClientRect();
+    return [r.left, r.top + window.scrollY, r.width, r.height].map(Math.round); });
+  let smallest = 1e9;
+  const clipped = [];
+  for (const s of shown) {
+    const box = s.getBoundingClientRect();
+    for (const t of s.querySelectorAll("text")) {
+      const r = t.getBoundingClientRect();
+      if (r.height > 0) smallest = Math.min(smallest, r.height);
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
+          r.bottom > box.bottom + 1) clipped.push(t.textContent);
+    }
+  }
+  const wide = [...document.querySelectorAll("body *")].filter(
+    e => e.getBoundingClientRect().right > d.clientWidth + 1 && !e.closest(".scroll"))
+    .map(e => e.tagName + "." + e.className).slice(0, 5);
+  const out = document.createElement("pre"); out.id = "measure";
+  out.textContent = "MEASURE" + JSON.stringify({scrollWidth: d.scrollWidth,
+    clientWidth: d.clientWidth, plots: plots, smallestText: smallest, wide: wide,
+    clipped: clipped}) + "END";
+  document.body.appendChild(out);
+  if (window.parent !== window) window.parent.postMessage(out.textContent, "*");
+});
+</script>"""
+MIN_WINDOW = 500
+"""Headless Chromium will not make a window narrower than this: a phone-width viewport is an
+iframe of that width inside a wider host page (media queries follow the iframe's width)."""
+
+
+def _viewport(tmp_path: Path, page: Path, width: int, height: int, name: str) -> str:
+    """URL showing ``page`` in a viewport ``width`` CSS px wide."""
+    if width >= MIN_WINDOW:
+        return page.resolve().as_uri()
+    host = tmp_path / f"host-{name}.html"
+    host.write_text(
+        '<!DOCTYPE html><html><body style="margin:0">'
+        f'<iframe src="{page.name}" style="border:0;display:block;width:{width}px;'
+        f'height:{height}px"></iframe><script>window.addEventListener("message", e => {{'
+        'const p = document.createElement("pre"); p.textContent = e.data;'
+        "document.body.appendChild(p); });</script></body></html>", encoding="utf-8")
+    return host.resolve().as_uri()
+
+
+def _chromium(tmp_path: Path, url: str, width: int, height: int,
+              *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+           f"--window-size={width},{height}", *extra, url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
+                          stdin=subprocess.DEVNULL)
+
+
+def _report(tmp_path: Path) -> Path:
+    db = tmp_path / "e.sqlite3"
+    rng = np.random.default_rng(40)
+    start = datetime(2024, 3, 3, 21, 0, tzinfo=UTC)
+    save_night(make_night(rng=rng, start_utc=start,
+                          episodes=(EpisodeSpec(5400.0, 95.0), EpisodeSpec(9000.0, 700.0))),
+               db_path=db, recording_sha256="e" * 64, timezone="Europe/Berlin")
+    for day, sha in ((1, "a"), (2, "b")):
+        save_night(make_night(rng=rng, start_utc=start - timedelta(days=day),
+                              episodes=(EpisodeSpec(3600.0 * day, 60.0),)),
+                   db_path=db, recording_sha256=sha * 64, timezone="Europe/Berlin")
+    report = tmp_path / "report.html"
+    cramp(["report", "--db", str(db), "--out", str(report)])
+    return report
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_renders_in_headless_chromium(tmp_path: Path, width: int) -> None:
     if not CHROMIUM.exists():
         if os.environ.get("CRAMP_REQUIRE_BROWSER"):
             pytest.fail("CRAMP_REQUIRE_BROWSER is set but /usr/bin/chromium is missing")
         pytest.skip("/usr/bin/chromium not installed")
-    db = tmp_path / "e.sqlite3"
-    rng = np.random.default_rng(40)
-    save_night(make_night(rng=rng, start_utc=datetime(2024, 3, 3, 21, 0, tzinfo=UTC),
-                          episodes=(EpisodeSpec(5400.0, 95.0), EpisodeSpec(9000.0, 700.0))),
-               db_path=db, recording_sha256="e" * 64, timezone="Europe/Berlin")
-    report = tmp_path / "report.html"
-    cramp(["report", "--db", str(db), "--out", str(report)])
+    report = _report(tmp_path)
+    height = 2400
+    # 1. measure the laid-out page: a copy with a script added (the report itself has none)
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"),
+                     encoding="utf-8")
+    window = max(width, MIN_WINDOW)
+    dom = _chromium(tmp_path, _viewport(tmp_path, probe, width, height, "probe"), window,
+                    height, "--virtual-time-budget=3000", "--dump-dom")
+    found = re.search(r"MEASURE(\{.*?\})END", dom.stdout)
+    assert found, f"no measurement from chromium (exit {dom.returncode}): {dom.stderr[-1500:]}"
+    m = json.loads(found.group(1))
+    assert m["clientWidth"] == width
+    assert m["scrollWidth"] <= width, f"page overflows sideways: {m['wide']}"
+    assert m["wide"] == []
+    plots = m["plots"]
+    assert len(plots) >= 3  # timeline, close-ups, trends: one layout of each shown
+    assert all(w >= width * 0.8 for _, _, w, _ in plots), plots  # plots use the page width
+    assert m["smallestText"] >= 10, f"plot text only {m['smallestText']} px high"
+    assert m["clipped"] == [], f"plot text cut off at the plot's edge: {m['clipped']}"
+    # 2. the picture itself
     shot = tmp_path / "shot.png"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-           f"--window-size={WIDTH},{HEIGHT}", report.resolve().as_uri()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
-                          stdin=subprocess.DEVNULL)
+    proc = _chromium(tmp_path, _viewport(tmp_path, report, width, height, "shot"), window,
+                     height, f"--screenshot={shot}")
     assert shot.exists(), f"chromium wrote no screenshot (exit {proc.returncode}): " \
                           f"{proc.stderr[-2000:]}"
+    keep = os.environ.get("CRAMP_SCREENSHOT_DIR")  # to look at them
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / f"report-{width}.png")
     img = decode_png(shot.read_bytes())
-    assert img.shape[:2] == (HEIGHT, WIDTH)
+    assert img.shape[:2] == (height, window)
+    img = img[:, :width]
     rgb = img[..., :3].reshape(-1, 3)
     colours = np.unique(rgb[:: 7], axis=0)
     assert len(colours) > 50, f"only {len(colours)} distinct colours: page looks blank"
@@ -128,3 +220,37 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     # The red episode shading and the dark-blue headings are painted.
     assert np.any((rgb[:, 0] > 200) & (rgb[:, 1] < 120) & (rgb[:, 2] < 120))
     assert np.any((rgb[:, 2] > 90) & (rgb[:, 0] < 40) & (rgb[:, 1] < 80))
+    # Every plot region within the screenshot is drawn (not blank): lines and labels in it.
+    seen = 0
+    for x, y, w, h in plots:
+        if y + h > height:
+            continue
+        region = img[y:y + h, x:x + w, :3].reshape(-1, 3)
+        inked = np.any(region < 200, axis=1).mean()
+        assert inked > 0.01, f"plot at {x},{y} is blank"
+        seen += 1
+    assert seen >= 1
+    # the first screen holds the night's line and the first plot
+    assert plots[0][1] < (1100 if width > 500 else 1600), plots[0]
+
+
+def test_the_measurements_can_fail(tmp_path: Path) -> None:
+    """Positive control for the checks above: cut-off plot text and sideways overflow on a
+    390-px viewport are seen."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CRAMP_REQUIRE_BROWSER"):
+            pytest.fail("CRAMP_REQUIRE_BROWSER is set but /usr/bin/chromium is missing")
+        pytest.skip("/usr/bin/chromium not installed")
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><body><svg class="plot" viewBox="0 0 100 50" '
+                    'style="width:300px"><text x="60" y="20" font-size="12">runs off the '
+                    'edge</text></svg><div style="width:700px">too wide</div>' + MEASURE
+                    + "</body></html>", encoding="utf-8")
+    dom = _chromium(tmp_path, _viewport(tmp_path, page, 390, 600, "bad"), MIN_WINDOW, 600,
+                    "--virtual-time-budget=3000", "--dump-dom")
+    found = re.search(r"MEASURE(\{.*?\})END", dom.stdout)
+    assert found, dom.stderr[-1500:]
+    m = json.loads(found.group(1))
+    assert m["clientWidth"] == 390 and m["scrollWidth"] > 390
+    assert m["clipped"] == ["runs off the edge"]
+    assert m["wide"]

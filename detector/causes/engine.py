@@ -67,20 +67,37 @@ class NightFacts:
     longest_onset_utc: datetime | None
 
 
-def facts_from_nights(nights: Iterable[StoredNight]) -> dict[date, NightFacts]:
-    """Combine stored nights (recordings) into one :class:`NightFacts` per night date."""
-    by_date: dict[date, list[StoredNight]] = {}
-    for n in nights:
-        by_date.setdefault(n.night_date, []).append(n)
+def facts_from_nights(nights: Iterable[StoredNight], *, one_per_recording: bool = False
+                      ) -> dict[date, NightFacts]:
+    """Combine stored recordings into one :class:`NightFacts` per night date.
+
+    Recordings are first merged into sleep nights (:mod:`detector.store.sleep`): counts and
+    legs are per sleep night. A date with several separate nights (two demo runs of one
+    evening) gets the facts of its worst night, so nothing is summed across nights.
+    """
+    from detector.store.sleep import group_sleep_nights
+
     out: dict[date, NightFacts] = {}
-    for d, group in by_date.items():
-        eps = [e for n in group for e in n.episodes]
+    for night in group_sleep_nights(list(nights), one_per_recording=one_per_recording):
+        eps = [e for _, e in night.episodes]
         longest = max(eps, key=lambda e: e.duration_s, default=None)
-        out[d] = NightFacts(
-            night_date=d, n_episodes=len(eps), legs=frozenset(e.leg for e in eps),
+        facts = NightFacts(
+            night_date=night.night_date, n_episodes=len(eps),
+            legs=frozenset(e.leg for e in eps),
             longest_cramp_s=longest.duration_s if longest else 0.0,
             longest_onset_utc=longest.onset_utc if longest else None)
+        prev = out.get(night.night_date)
+        out[night.night_date] = facts if prev is None else _worse(prev, facts)
     return out
+
+
+def _worse(a: NightFacts, b: NightFacts) -> NightFacts:
+    """Per measure, the worse of two separate nights of one date."""
+    longest = a if a.longest_cramp_s >= b.longest_cramp_s else b
+    legs = a.legs if len(a.legs) >= len(b.legs) else b.legs
+    return NightFacts(night_date=a.night_date, n_episodes=max(a.n_episodes, b.n_episodes),
+                      legs=legs, longest_cramp_s=longest.longest_cramp_s,
+                      longest_onset_utc=longest.longest_onset_utc)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,11 +109,16 @@ class History:
     profile: Profile
 
 
-def load_history(conn: sqlite3.Connection, *, last: date) -> History:
-    """Read every night, diary entry and the profile up to the night date ``last``."""
+def load_history(conn: sqlite3.Connection, *, last: date, one_per_recording: bool = False
+                 ) -> History:
+    """Read every night, diary entry and the profile up to the night date ``last``.
+
+    ``one_per_recording``: every recording is its own night (the replays store).
+    """
     nights = [n for d in night_dates(conn) if d <= last
               for n in load_nights_on(conn, d, with_trace=False)]
-    return History(nights=facts_from_nights(nights), diary=load_entries(conn, None, last),
+    return History(nights=facts_from_nights(nights, one_per_recording=one_per_recording),
+                   diary=load_entries(conn, None, last),
                    profile=load_profile(conn))
 
 
@@ -108,10 +130,10 @@ class Finding:
     ----------
     rule_id : str
         Rule id, or ``"association:<exposure>"`` / ``"stretching_trial_result"``.
-    kind : {"red_flag", "factor", "association", "advice"}
+    kind : {"red_flag", "factor", "claim", "association", "advice"}
     level : {"urgent", "see_clinician"} or None
     strength : str or None
-        Evidence strength of a factor.
+        Evidence strength of a factor, or the verdict of a claim of the seed article.
     name, text, advice, source : str
     night_date : date or None
         Night the finding is about, when it is about one.
@@ -146,7 +168,7 @@ class CauseReport:
     n_nights, n_cramp_nights, n_diary_entries : int
         Recorded nights, nights with cramps and diary entries in the period.
     findings : tuple of Finding
-        Ordered: red flags, factors, associations, advice.
+        Ordered: red flags, factors, claims that concern the person, associations, advice.
     association : AssociationResult
         Over every recorded night up to ``last``.
     stretching : StretchTrial
@@ -315,7 +337,7 @@ def evaluate_condition(cond: Condition, p: _Period) -> list[dict[str, str]]:
 
 # ------------------------------------------------------------------ evaluation
 
-_KIND_ORDER = {"red_flag": 0, "factor": 1, "association": 2, "advice": 3}
+_KIND_ORDER = {"red_flag": 0, "factor": 1, "claim": 2, "association": 3, "advice": 4}
 
 
 def _order(f: Finding, index: int) -> tuple[int, int, int]:
@@ -403,6 +425,12 @@ def evaluate(history: History, *, first: date, last: date, rules: RuleSet,
         if rule.kind == "factor" and n_cramp == 0:
             continue
         found.extend(_finding(rule, ctx) for ctx in evaluate_condition(rule.condition, period))
+    for claim in rules.claims:
+        if claim.concerns is not None and evaluate_condition(claim.concerns, period):
+            found.append(Finding(rule_id=f"claim:{claim.id}", kind="claim", level=None,
+                                 strength=claim.verdict, name=claim.name,
+                                 text=f"{claim.claim} {claim.evidence}", advice="",
+                                 source=claim.source))
     obs = [NightObservation(night_date=d, n_episodes=f.n_episodes,
                             diary=history.diary.get(d))
            for d, f in sorted(history.nights.items()) if d <= last]
@@ -419,8 +447,9 @@ def evaluate(history: History, *, first: date, last: date, rules: RuleSet,
 
 
 def evaluate_store(conn: sqlite3.Connection, dates: list[date], *, rules: RuleSet,
-                   local: tzinfo | None = None) -> CauseReport:
+                   local: tzinfo | None = None, one_per_recording: bool = False
+                   ) -> CauseReport:
     """Evaluate the nights of ``dates`` (their span) from the store."""
     first, last = min(dates), max(dates)
-    return evaluate(load_history(conn, last=last), first=first, last=last, rules=rules,
-                    local=local)
+    history = load_history(conn, last=last, one_per_recording=one_per_recording)
+    return evaluate(history, first=first, last=last, rules=rules, local=local)

@@ -12,6 +12,14 @@ STRENGTH_WORDS: dict[str, str] = {
     "weak": "weak evidence",
     "unsupported": "not supported by evidence",
 }
+VERDICT_WORDS: dict[str, str] = {
+    "helps_some": "some trial support",
+    "unproven": "not shown to help",
+    "no_benefit": "trials found no benefit",
+    "risky": "not shown to help, and can do harm",
+    "not_for_cramps": "a hospital treatment for other conditions",
+}
+"""What the evidence shows about a claim of the seed article, in words."""
 LEVEL_WORDS: dict[str, str] = {"urgent": "URGENT", "see_clinician": "see a clinician"}
 
 
@@ -30,6 +38,9 @@ def finding_line(f: Finding) -> str:
         label = LEVEL_WORDS.get(f.level or "", "see a clinician")
     elif f.kind == "factor":
         label = f"{f.name}; {STRENGTH_WORDS.get(f.strength or '', '')}"
+    elif f.kind == "claim":
+        label = f"{f.name}; {VERDICT_WORDS.get(f.strength or '', '')}"
+        return f"[{label}] {f.text} (Source: {f.source}.)"
     elif f.kind == "association":
         label = "your nights"
     else:
@@ -43,6 +54,7 @@ def findings_text(report: CauseReport, *, width: int = 78, with_flags: bool = Tr
     lines: list[str] = []
     groups = (("When to see a clinician", ("red_flag",)),
               ("Possible contributing factors", ("factor",)),
+              ("What the evidence says about claims that concern you", ("claim",)),
               ("What goes with your cramp nights", ("association",)),
               ("What you can do", ("advice",)))
     for title, kinds in groups:

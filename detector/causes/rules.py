@@ -2,8 +2,9 @@
 
 The shipped ``rules.toml`` (package data) rates every factor of the seed article. A user may
 load another file (``cramp causes --rules-file``); it is checked the same way, including a
-guard that refuses wording which recommends a remedy, a supplement, a dose, more drinking or
-stopping a medicine.
+guard (:mod:`detector.causes.safety`) that refuses wording which instructs taking a substance,
+piercing the skin, stopping a medicine or drinking more; advice only from a vetted list; and
+claims of the seed article each with a verdict and a source.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from detector.causes.diary import (
     WARNING_SIGNS,
 )
 from detector.causes.profile import CONDITIONS
+from detector.causes.safety import VETTED_ADVICE, instructions
 from detector.errors import CrampInputError
 
 KINDS: tuple[str, ...] = ("red_flag", "factor", "advice")
@@ -45,24 +47,17 @@ DETECTOR_MEASURES: dict[str, bool] = {
 
 PATTERNS: tuple[str, ...] = ("cramps_after_new_medicine",)
 
-UNSAFE_WORDING: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (what, re.compile(rx, re.IGNORECASE)) for what, rx in (
-        ("needles", r"needle|prick|acupunct"),
-        ("tinctures or herbal remedies",
-         r"tincture|vodka|linden|thyme|herbal|\bherbs?\b|infusion|camphor|garlic|chicory"),
-        ("quinine or tonic water", r"quinine|tonic water"),
-        ("supplements", r"supplement|magnesium|potassium(?!-sparing)|vitamin|mineral complex"),
-        ("doses", r"\bdoses?\b|\bdosage|\bmg\b|milligram|\btablets?\b|\bpills?\b|capsule"),
-        ("drinking more", r"drink (more|plenty|extra)|more (water|fluid)|glasses of water|"
-                          r"(plenty|lots) of (water|fluid)|stay hydrated|rehydrat"),
-        ("stopping a medicine", r"\bstop|discontinu|\bquit\b|come off"),
-    ))
-"""What no wording may contain (what it would recommend, pattern)."""
+VERDICTS: tuple[str, ...] = ("helps_some", "unproven", "no_benefit", "risky", "not_for_cramps")
+"""What the evidence shows about a claim of the seed article."""
 
 
 def unsafe_phrases(text: str) -> list[str]:
-    """Name what ``text`` would recommend that the rules must never recommend (empty = safe)."""
-    return [what for what, rx in UNSAFE_WORDING if rx.search(text)]
+    """What ``text`` would instruct that the rules must never instruct (empty = safe).
+
+    See :mod:`detector.causes.safety`: taking a substance, piercing the skin, stopping a
+    medicine, drinking more.
+    """
+    return instructions(text)
 
 
 # ------------------------------------------------------------------ conditions
@@ -183,6 +178,34 @@ class Exposure:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A claim of the seed article and what the evidence shows about it.
+
+    Attributes
+    ----------
+    id, name : str
+    claim : str
+        What the article says (reported, not endorsed).
+    verdict : str
+        One of :data:`VERDICTS`.
+    evidence : str
+        What the evidence shows, in plain words.
+    source : str
+        Where that comes from.
+    concerns : Condition or None
+        When it holds for a person's diary or profile, the claim is shown in their report.
+    """
+
+    id: str
+    name: str
+    claim: str
+    verdict: str
+    evidence: str
+    source: str
+    concerns: Condition | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class RuleSet:
     """A validated rules file."""
 
@@ -191,6 +214,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     exposures: tuple[Exposure, ...]
     origin: str
+    claims: tuple[Claim, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with id ``rule_id`` (``KeyError`` if none)."""
@@ -246,7 +270,7 @@ def parse_rules(text: str, *, origin: str) -> RuleSet:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CrampInputError(origin, f"not valid TOML ({exc})") from None
-    _keys(data, {"meta", "rule", "exposure"}, origin)
+    _keys(data, {"meta", "rule", "exposure", "claim"}, origin)
     meta = data.get("meta")
     if not isinstance(meta, dict):
         raise CrampInputError(origin, "expected a [meta] table with version and not_a_diagnosis")
@@ -273,8 +297,41 @@ def parse_rules(text: str, *, origin: str) -> RuleSet:
     exposures = tuple(_exposure(e, i, origin) for i, e in enumerate(raw_exp))
     if len({e.id for e in exposures}) != len(exposures):
         raise CrampInputError(origin, "an exposure id is used twice")
+    raw_claims = data.get("claim", [])
+    if not isinstance(raw_claims, list):
+        raise CrampInputError(origin, "expected [[claim]] tables")
+    claims = tuple(_claim(c, i, origin) for i, c in enumerate(raw_claims))
+    if len({c.id for c in claims}) != len(claims):
+        raise CrampInputError(origin, "a claim id is used twice")
     return RuleSet(version=version, not_a_diagnosis=nad, rules=rules, exposures=exposures,
-                   origin=origin)
+                   origin=origin, claims=claims)
+
+
+def _claim(raw: object, index: int, origin: str) -> Claim:
+    where = f"{origin} claim #{index + 1}"
+    if not isinstance(raw, dict):
+        raise CrampInputError(where, "expected a table")
+    cid = raw.get("id")
+    if not isinstance(cid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
+        raise CrampInputError(f"{where}.id", f"expected a lower-case identifier, got {cid!r}")
+    where = f"{origin} claim {cid}"
+    _keys(raw, {"id", "name", "claim", "verdict", "evidence", "source", "concerns"}, where)
+    verdict = raw.get("verdict")
+    if verdict not in VERDICTS:
+        raise CrampInputError(f"{where}.verdict", f"a claim needs a verdict, one of "
+                                                  f"{', '.join(VERDICTS)}; got {verdict!r}")
+    concerns = (parse_condition(raw["concerns"], f"{where}.concerns") if "concerns" in raw
+                else None)
+    claim = Claim(id=cid, name=_text(raw, "name", where, required=True),
+                  claim=_text(raw, "claim", where, required=True), verdict=verdict,
+                  evidence=_text(raw, "evidence", where, required=True),
+                  source=_text(raw, "source", where, required=True), concerns=concerns)
+    for key in ("name", "claim", "evidence", "source"):
+        bad = instructions(getattr(claim, key))
+        if bad:
+            raise CrampInputError(f"{where}.{key}", f"a claim states evidence; it may not "
+                                                    f"instruct {bad[0]}")
+    return claim
 
 
 def _keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -329,11 +386,14 @@ def _rule(raw: object, index: int, origin: str) -> Rule:
                 source=_text(raw, "source", where, required=True),
                 wording=_text(raw, "wording", where, required=True),
                 advice=_text(raw, "advice", where, required=False))
+    if kind == "advice" and rid not in VETTED_ADVICE:
+        raise CrampInputError(f"{where}.id", f"advice comes only from the vetted list "
+                                             f"({', '.join(sorted(VETTED_ADVICE))})")
     for key in ("name", "wording", "advice", "source"):
         text = getattr(rule, key)
-        bad = unsafe_phrases(text)
+        bad = instructions(text)
         if bad:
-            raise CrampInputError(f"{where}.{key}", f"wording may not mention {bad[0]}")
+            raise CrampInputError(f"{where}.{key}", f"wording may not instruct {bad[0]}")
         _check_placeholders(text, f"{where}.{key}")
     if strength == "unsupported" and "evidence does not support" not in rule.wording:
         raise CrampInputError(f"{where}.wording", "an unsupported factor's wording must say "
@@ -366,8 +426,8 @@ def _exposure(raw: object, index: int, origin: str) -> Exposure:
     if not isinstance(cond, Compare) or cond.source != "diary":
         raise CrampInputError(f"{where}.condition", "an exposure is one diary field test")
     label = _text(raw, "label", where, required=True)
-    if unsafe_phrases(label):
-        raise CrampInputError(f"{where}.label", "label may not mention a remedy")
+    if instructions(label):
+        raise CrampInputError(f"{where}.label", "label may not instruct anything")
     return Exposure(id=eid, label=label, condition=cond)
 
 

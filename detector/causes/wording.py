@@ -6,7 +6,9 @@ from datetime import date, datetime, tzinfo
 
 
 def format_duration(seconds: float) -> str:
-    """Plain-words duration: ``"45 s"``, ``"2 min 5 s"``, ``"7 h 45 min"``."""
+    """Plain-words duration: ``"45 s"``, ``"2 min 5 s"``, ``"7 h 45 min"``, ``"under 1 s"``."""
+    if 0 < seconds < 0.5:
+        return "under 1 s"
     s = round(seconds)
     if s < 60:
         return f"{s} s"

@@ -13,18 +13,16 @@ import numpy as np
 
 from detector.causes.association import stretching_plan
 from detector.causes.engine import evaluate_store
-from detector.causes.render import LEVEL_WORDS, STRENGTH_WORDS, findings_text
+from detector.causes.render import LEVEL_WORDS, STRENGTH_WORDS, VERDICT_WORDS, findings_text
 from detector.causes.rules import RuleSet, default_rules, load_rules
 from detector.cli.diary_cmd import this_evening
-from detector.errors import CrampInputError
-from detector.store import (
-    connect,
-    default_db_path,
-    night_dates,
-    parse_night_date,
-    resolve_zone,
-    stored_zone,
+from detector.cli.store_options import (
+    add_store_choice,
+    connect_for_reading,
+    one_night_per_recording,
 )
+from detector.errors import CrampInputError
+from detector.store import night_dates, parse_night_date, resolve_zone, stored_zone
 
 DEFAULT_LAST = 14
 
@@ -36,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Combine stored episodes with the evening diary and the profile: red "
                     "flags first, then factors rated by the strength of the evidence, what "
                     "goes with your cramp nights, and advice. Not a diagnosis.")
-    p.add_argument("--db", metavar="PATH", type=Path,
-                   help=f"episode store (default: {default_db_path()})")
+    add_store_choice(p, default="personal")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--night", metavar="YYYY-MM-DD", help="one night (the evening's date)")
     which.add_argument("--last", metavar="N", type=int,
@@ -64,7 +61,10 @@ def _list_rules(rules: RuleSet, as_json: bool) -> str:
         return json.dumps({"not_a_diagnosis": rules.not_a_diagnosis, "rules": [
             {"id": r.id, "kind": r.kind, "level": r.level, "strength": r.strength,
              "name": r.name, "source": r.source, "wording": r.wording, "advice": r.advice}
-            for r in rules.rules]}, indent=2) + "\n"
+            for r in rules.rules], "claims": [
+            {"id": c.id, "name": c.name, "claim": c.claim, "verdict": c.verdict,
+             "verdict_words": VERDICT_WORDS[c.verdict], "evidence": c.evidence,
+             "source": c.source} for c in rules.claims]}, indent=2) + "\n"
     lines = []
     for r in rules.rules:
         rating = (LEVEL_WORDS[r.level] if r.level else STRENGTH_WORDS[r.strength]
@@ -74,6 +74,14 @@ def _list_rules(rules: RuleSet, as_json: bool) -> str:
                                initial_indent="    ", subsequent_indent="    ",
                                break_on_hyphens=False)
         lines.append(f"    Source: {r.source}")
+    if rules.claims:
+        lines += ["", "What the seed article claims, and what the evidence shows:", ""]
+    for c in rules.claims:
+        lines.append(f"{c.id} [{VERDICT_WORDS[c.verdict]}] {c.name}")
+        lines += textwrap.wrap(f"Claim: {c.claim} Evidence: {c.evidence}", width=78,
+                               initial_indent="    ", subsequent_indent="    ",
+                               break_on_hyphens=False)
+        lines.append(f"    Source: {c.source}")
     lines += textwrap.wrap(rules.not_a_diagnosis, width=78)
     return "\n".join(lines) + "\n"
 
@@ -96,6 +104,10 @@ def _plan(args: argparse.Namespace, as_json: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _entries(n: int) -> str:
+    return f"{n} diary {'entry' if n == 1 else 'entries'}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the findings; return 0."""
     rules = load_rules(args.rules_file) if args.rules_file else default_rules()
@@ -107,12 +119,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.last is not None and args.last < 1:
         raise CrampInputError("--last", f"expected a number of nights >= 1, got {args.last}")
-    conn = connect(args.db, create=False)
+    conn = connect_for_reading(args)
     try:
         stored = night_dates(conn)
-        if not stored:
-            raise CrampInputError("episode store", "no nights stored yet; run `cramp replay` "
-                                                   "first")
         if args.night is not None:
             d = parse_night_date(args.night)
             if d not in stored:
@@ -124,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
             dates = [stored[-1] - timedelta(days=n - 1), stored[-1]]
         zone = args.tz if args.tz is not None else stored_zone(conn, [d for d in stored
                                                                       if d <= max(dates)])
-        report = evaluate_store(conn, dates, rules=rules, local=resolve_zone(zone,
-                                                                             where="--tz"))
+        report = evaluate_store(conn, dates, rules=rules, local=resolve_zone(zone, where="--tz"),
+                                one_per_recording=one_night_per_recording(args))
     finally:
         conn.close()
     if args.json:
@@ -134,6 +143,6 @@ def run(args: argparse.Namespace) -> int:
     span = (report.first.isoformat() if report.first == report.last
             else f"{report.first.isoformat()} to {report.last.isoformat()}")
     sys.stdout.write(f"Nights {span}: {report.n_nights} recorded, {report.n_cramp_nights} "
-                     f"with cramps, {report.n_diary_entries} diary entries.\n\n")
+                     f"with cramps, {_entries(report.n_diary_entries)}.\n\n")
     sys.stdout.write(findings_text(report))
     return 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from detector.cli.report_cmd import add_store_options
+from detector.cli.store_options import connect_for_reading
 from detector.errors import CrampInputError
 from detector.export import events_csv, events_json, export_edf, write_text_file
-from detector.store import connect, load_nights_on, select_night_dates
+from detector.store import load_nights_on, select_night_dates
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,14 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_store_options(p)
     p.add_argument("--format", required=True, choices=("csv", "json", "edf"),
                    help="output format")
-    p.add_argument("--out", required=True, metavar="PATH", type=Path, help="file to write")
+    p.add_argument("--out", required=True, metavar="PATH|-", type=Path,
+                   help="file to write ('-' = standard output)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the export; return 0."""
-    conn = connect(args.db, create=False)
+    conn = connect_for_reading(args)
     try:
         dates = select_night_dates(conn, night=args.night, last=args.last,
                                    default_last=1 if args.format == "edf" else None)
@@ -37,6 +40,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     out: Path = args.out
+    to_stdout = str(out) == "-"
+    if to_stdout and args.format != "edf":
+        text = events_csv(nights) if args.format == "csv" else events_json(nights)
+        sys.stdout.write(text)
+        return 0
+    if to_stdout:
+        if len(nights) != 1:
+            raise CrampInputError("--out", f"'-' writes one EDF+ file; {len(nights)} recordings "
+                                           "are selected (choose one with --night, or give a "
+                                           "file name)")
+        export_edf(nights[0], out, force=False)
+        return 0
     if args.format == "csv":
         written = [write_text_file(out, events_csv(nights), force=args.force)]
     elif args.format == "json":

@@ -63,6 +63,9 @@ def channel_map_from_args(args: argparse.Namespace) -> ChannelMap:
         except ValueError:
             raise CrampInputError("--start", f"expected an ISO 8601 time, got {args.start!r}")\
                 from None
+        if start.tzinfo is None:
+            raise CrampInputError("--start", f"expected a time with its zone, e.g. "
+                                             f"{args.start}+01:00 or {args.start}Z")
     return ChannelMap(
         emg=args.emg,
         shank_acc=parse_axes(args.shank_acc, option="--shank-acc") if args.shank_acc else None,

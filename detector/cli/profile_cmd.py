@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from detector.causes.profile import (
     CONDITIONS,
@@ -14,8 +13,9 @@ from detector.causes.profile import (
     profile_from_fields,
     save_profile,
 )
+from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.errors import CrampInputError
-from detector.store import connect, default_db_path
+from detector.store import connect
 
 _QUESTIONS: tuple[tuple[str, str], ...] = (
     ("age_years", "Age in years"),
@@ -29,8 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("profile", help="show or set age, pregnancy and known conditions",
                        description="Without options, show the stored profile (on a terminal "
                                    "with --interactive, ask for each value).")
-    p.add_argument("--db", metavar="PATH", type=Path,
-                   help=f"episode store (default: {default_db_path()})")
+    add_store_choice(p, default="personal")
     p.add_argument("--age", dest="age_years", metavar="YEARS", help="age in whole years")
     p.add_argument("--pregnant", metavar="yes|no", help="pregnant now")
     p.add_argument("--conditions", metavar="LIST",
@@ -39,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--interactive", action="store_true", help="ask for each value")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(func=run)
+
+
+_OPTION_OF = {"age_years": "--age", "pregnant": "--pregnant", "conditions": "--conditions"}
 
 
 def _ask(field: str, question: str) -> str | None:
@@ -75,10 +77,16 @@ def run(args: argparse.Namespace) -> int:
                 answer = _ask(field, question)
                 if answer is not None:
                     values[field] = answer
-    conn = connect(args.db)
+    conn = connect(db_path_from_args(args))
     try:
         if values:
-            changes = profile_from_fields(values, where="profile")
+            try:
+                changes = profile_from_fields(values, where="profile")
+            except CrampInputError as exc:  # name the option, not the stored field
+                option = _OPTION_OF.get(exc.where.rsplit(".", 1)[-1])
+                if option is None:
+                    raise
+                raise CrampInputError(option, exc.problem) from None
             clear = "conditions" in values and not changes.conditions
             profile = save_profile(conn, changes, clear_conditions=clear)
         else:

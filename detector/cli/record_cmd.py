@@ -22,6 +22,7 @@ from detector.ble.live_store import LiveStore
 from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
 from detector.ble.session import LegBandSession, SessionConfig, SessionSummary, observers
 from detector.ble.timebase import WallTimebase
+from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.config import DetectorConfig, load_config, parse_night_window
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.night_window import resolve_timezone
@@ -45,8 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "data directory's captures/)")
     p.add_argument("--until", metavar="HH:MM",
                    help="morning time to stop at (local; default: end of the night window)")
-    store = p.add_mutually_exclusive_group()
-    store.add_argument("--db", metavar="PATH", type=Path, help="episode store file")
+    store = p.add_argument_group(
+        "where the night goes", "A recorded night goes to your personal store; a simulated "
+        "one to the demo store, kept apart from your nights (unless --store or --db).")
+    add_store_choice(store, default="personal", verb="write")
     store.add_argument("--no-store", action="store_true", help="do not store the night")
     p.add_argument("--report", action="store_true",
                    help="write the morning report when the night ends (always with --simulate)")
@@ -78,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         config = config.replace(in_bed__timezone=args.tz)
     if not 23 <= args.mtu <= 247:
         raise CrampInputError("--mtu", f"expected 23 to 247, got {args.mtu}")
+    if args.no_store and (args.db is not None or args.store is not None):
+        raise CrampInputError("--no-store", "cannot be combined with --db or --store")
+    if args.simulate and args.db is None and args.store is None:
+        args.store = "demo"  # a simulated night is not one of the sleeper's nights
+    args.db = db_path_from_args(args)
     out_dir = args.out or platformdirs.user_data_path(APP_NAME, appauthor=False) / "captures"
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     summary, display = asyncio.run(_record(args, config, out_dir))
@@ -152,7 +160,10 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
     scenario = random_scenario(duration_s=max(60.0, args.hours * 3600.0),
                                rng=np.random.default_rng(seeds[0]), fs_emg=1000.0, fs_acc=50.0,
                                n_cramps=max(1, round(args.hours)) if args.hours >= 0.25 else 0,
-                               leg=args.leg)  # type: ignore[arg-type]
+                               leg=args.leg,  # type: ignore[arg-type]
+                               start_utc=simulated_start_utc(
+                                   datetime.now(UTC), config,
+                                   duration_s=max(60.0, args.hours * 3600.0)))
     feed = NightFeed(scenario, rng=np.random.default_rng(seeds[1]))
     clock = ManualClock()
     band = await SimulatedBand.create(feed, clock=clock, rng=np.random.default_rng(seeds[2]))
@@ -271,7 +282,10 @@ def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorCo
         night_date = load_night(conn, night_id, with_trace=False).night_date
     finally:
         conn.close()
-    print(f"stored the night in {db}")
+    kind = getattr(args, "store", None)
+    note = (f" (the {kind} store: `cramp report --store {kind}` shows it)"
+            if kind and kind != "personal" else "")
+    print(f"stored the night in {db}{note}")
     return night_date
 
 
@@ -299,7 +313,7 @@ def _morning_result(summary: SessionSummary, config: DetectorConfig) -> NightRes
 
 def _report(args: argparse.Namespace, config: DetectorConfig, night_date: date,
             out_dir: Path) -> Path:
-    from detector.export import write_text_file
+    from detector.export import write_new_report
     from detector.report import collect_report, render_html
     from detector.store import connect, default_db_path, resolve_zone
 
@@ -307,8 +321,45 @@ def _report(args: argparse.Namespace, config: DetectorConfig, night_date: date,
     local = resolve_zone(config.in_bed.timezone, where="--tz")
     conn = connect(db, create=False)
     try:
-        data = collect_report(conn, [night_date], local=local, generated_utc=datetime.now(UTC))
+        data = collect_report(conn, [night_date], local=local, generated_utc=datetime.now(UTC),
+                              store_kind=getattr(args, "store", None))
     finally:
         conn.close()
-    path = out_dir / f"cramp-report-{night_date}.html"
-    return write_text_file(path, render_html(data), force=True)
+    return write_new_report(report_dir(args), f"cramp-report-{night_date}", render_html(data))
+
+
+def report_dir(args: argparse.Namespace) -> Path:
+    """Where record writes its morning report: ``--out``, else the data folder's reports/."""
+    if args.out is not None:
+        return Path(args.out)
+    path = platformdirs.user_data_path(APP_NAME, appauthor=False) / "reports"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def simulated_start_utc(now_utc: datetime, config: DetectorConfig, *,
+                        duration_s: float) -> datetime:
+    """When a simulated night starts: now if that is inside the night window, else 22:30
+    local on the evening of the night being recorded (this evening, or last evening before
+    noon). So a demo night is dated by the night it is recorded on.
+
+    Parameters
+    ----------
+    now_utc : datetime
+        Aware current time.
+    duration_s : float
+        Length of the simulated night (s): now is used only if it all fits in the window.
+    config : DetectorConfig
+        Its night window and zone.
+    """
+    from detector.pipeline.night_window import NightWindow
+
+    tz = resolve_timezone(config.in_bed.timezone)
+    window = NightWindow(config.in_bed.night_window, tz=tz)
+    if window.contains(now_utc) and window.contains(now_utc + timedelta(seconds=duration_s)):
+        return now_utc.replace(microsecond=0)
+    here = now_utc.astimezone(tz)  # type: ignore[arg-type]
+    evening = here.date() - timedelta(days=1) if here.hour < 12 else here.date()
+    start = datetime(evening.year, evening.month, evening.day, 22, 30,
+                     tzinfo=tz)  # type: ignore[arg-type]
+    return start.astimezone(UTC)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from detector.cli.options import add_recording_options, channel_map_from_args, config_from_args
+from detector.cli.store_options import add_store_choice, db_path_from_args
 from detector.config import DetectorConfig
+from detector.errors import CrampInputError
 from detector.pipeline.night_window import resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.replay import replay_path
@@ -23,17 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "through the detector and print their cramp episodes.")
     p.add_argument("files", nargs="+", metavar="FILE", help="recording file(s)")
     p.add_argument("--json", metavar="PATH|-", help="write results as JSON ('-' = stdout only)")
-    store = p.add_mutually_exclusive_group()
-    store.add_argument("--db", metavar="PATH", help="episode store file (default: the user data "
-                       "directory's episodes.sqlite3)")
+    store = p.add_argument_group(
+        "where the nights go", "Replays go to the replays store, kept apart from your own "
+        "nights; --store personal (or --db) when the files are nights of yours.")
+    add_store_choice(store, default="replays", verb="write")
     store.add_argument("--no-store", action="store_true",
-                       help="do not write the nights to the episode store")
+                       help="do not write the nights to any episode store")
     add_recording_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
+    if args.no_store and (args.db is not None or args.store is not None):
+        raise CrampInputError("--no-store", "cannot be combined with --db or --store")
     config = config_from_args(args)
     channel_map = channel_map_from_args(args)
     results = [
@@ -41,8 +46,15 @@ def run(args: argparse.Namespace) -> int:
                     progress=args.json != "-", time_unit=args.time_unit)
         for path in args.files
     ]
+    undated = [r for r in results if is_undated(r.info.start_utc)]
+    for r in undated:
+        print(f"cramp: {r.info.path}: no start time in the file, so times are counted from "
+              f"the start of the recording and it is not stored; give --start ISO-TIME to "
+              f"date it", file=sys.stderr)
     if not args.no_store:
-        _store(results, args, config)
+        dated = [r for r in results if r not in undated]
+        if dated:
+            _store(dated, args, config)
     if args.json:
         doc = {"recordings": [r.to_dict() for r in results]}
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
@@ -62,25 +74,37 @@ def run(args: argparse.Namespace) -> int:
 def _store(results: list[NightResult], args: argparse.Namespace,
            config: DetectorConfig) -> None:
     """Save each night to the episode store (same recording again = same night, re-tuned)."""
-    from pathlib import Path
+    from detector.store import save_night
 
-    from detector.store import default_db_path, save_night
-
-    db = Path(args.db) if args.db else default_db_path()
+    db = db_path_from_args(args)
     for r in results:
         save_night(r, db_path=db, recording_sha256=file_sha256(r.info.path),
                    timezone=config.in_bed.timezone)
-    print(f"stored {len(results)} night(s) in {db}", file=sys.stderr)
+    n = len(results)
+    kind = args.store or ("replays" if args.db is None else None)
+    what = f"the {kind} store ({db})" if kind else str(db)
+    see = f"; `cramp report --store {kind}` shows them" if kind and kind != "personal" else ""
+    print(f"stored {n} recording{'s' if n != 1 else ''} in {what}{see}", file=sys.stderr)
+
+
+UNDATED_BEFORE = datetime(1980, 1, 1, tzinfo=UTC)
+"""A recording said to start before this has no real start time (a table without dates)."""
+
+
+def is_undated(start_utc: datetime) -> bool:
+    """Whether a recording start is the placeholder of a file without a start time."""
+    return start_utc < UNDATED_BEFORE
 
 
 def format_result(result: NightResult, *, tz: tzinfo) -> str:
-    """A plain-text summary of one replayed recording."""
+    """A plain-text summary of one replayed recording (relative times when undated)."""
     info = result.info
     start_local = info.start_utc.astimezone(tz)
+    when = ("start time not known (times from the start of the recording)"
+            if is_undated(info.start_utc) else f"start {start_local:%Y-%m-%d %H:%M:%S %Z}")
     lines = [
         f"{info.path}",
-        f"  start {start_local:%Y-%m-%d %H:%M:%S %Z}, {_hms(info.duration_s)} long, "
-        f"mode {result.mode}, leg {info.leg}",
+        f"  {when}, {_hms(info.duration_s)} long, mode {result.mode}, leg {info.leg}",
     ]
     if result.in_bed_periods:
         spans = ", ".join(f"{_clock(info.start_utc, a, tz)}-{_clock(info.start_utc, b, tz)}"
@@ -103,11 +127,11 @@ def format_result(result: NightResult, *, tz: tzinfo) -> str:
                 f"  {e.confidence:10.2f}  {', '.join(e.evidence)}")
             for note in e.quality_notes:
                 lines.append(f"        note: {note}")
-    lines.append("  quality: " + _quality_line(result.quality))
+    lines.append("  quality: " + _quality_line(result.quality, result))
     return "\n".join(lines)
 
 
-def _quality_line(q: dict[str, Any]) -> str:
+def _quality_line(q: dict[str, Any], result: NightResult) -> str:
     parts = []
     if "emg" in q:
         e = q["emg"]
@@ -115,11 +139,20 @@ def _quality_line(q: dict[str, Any]) -> str:
                      f"saturated {e['saturated_s']:.0f} s, hum {e['hum_s']:.0f} s)")
     if "accelerometer" in q:
         parts.append(f"accelerometer coverage {q['accelerometer']['coverage'] * 100:.0f}%")
-    parts.append(f"{q['gaps']} gap(s), {q['gap_s']:.1f} s missing")
+    from detector.causes.wording import format_duration
+    from detector.report.summary import merge_intervals
+
+    gaps = merge_intervals([(g.start_s, g.end_s) for g in result.gaps])
+    missing = sum(b - a for a, b in gaps)
+    parts.append("no data gaps" if not gaps else
+                 f"{len(gaps)} data gap{'s' if len(gaps) != 1 else ''}, "
+                 f"{format_duration(missing)} missing")
     return "; ".join(parts)
 
 
 def _clock(start_utc: Any, offset_s: float, tz: tzinfo) -> str:
+    if is_undated(start_utc):
+        return f"+{_hms(offset_s):>7}"
     return f"{(start_utc + timedelta(seconds=offset_s)).astimezone(tz):%H:%M:%S}"
 
 

@@ -8,9 +8,15 @@ import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detector.export import write_text_file
+from detector.cli.store_options import (
+    add_store_choice,
+    connect_for_reading,
+    one_night_per_recording,
+    store_kind,
+)
+from detector.export import write_new_report, write_text_file
 from detector.report import collect_report, render_html, render_text
-from detector.store import connect, default_db_path, resolve_zone, select_night_dates
+from detector.store import resolve_zone, select_night_dates
 from detector.store.nights import stored_zone
 
 
@@ -23,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "summary with --text.")
     add_store_options(p)
     p.add_argument("--out", metavar="FILE.html",
-                   help="report file (default: cramp-report-YYYY-MM-DD.html here)")
+                   help="report file (default: cramp-report-YYYY-MM-DD.html here; -2, -3... "
+                        "added rather than replacing an earlier report)")
     p.add_argument("--force", action="store_true", help="replace an existing report file")
     p.add_argument("--open", action="store_true", help="open the report in the web browser")
     p.add_argument("--text", action="store_true",
@@ -35,9 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def add_store_options(p: argparse.ArgumentParser) -> None:
-    """Add ``--db`` and the ``--night`` / ``--last`` choice."""
-    p.add_argument("--db", metavar="PATH", type=Path,
-                   help=f"episode store (default: {default_db_path()})")
+    """Add ``--db`` / ``--store`` and the ``--night`` / ``--last`` choice."""
+    add_store_choice(p, default="personal")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--night", metavar="YYYY-MM-DD",
                        help="the night that began on this evening")
@@ -46,24 +52,35 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; return 0."""
-    conn = connect(args.db, create=False)
+    conn = connect_for_reading(args)
+    one = one_night_per_recording(args)
+    kind = store_kind(args)
     try:
         dates = select_night_dates(conn, night=args.night, last=args.last)
         zone_name = args.tz if args.tz is not None else stored_zone(conn, dates)
         local = resolve_zone(zone_name, where="--tz")
         now = datetime.now(UTC)
         if args.text:
-            data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False)
+            data = collect_report(conn, dates, local=local, generated_utc=now, with_trace=False,
+                                  one_per_recording=one, store_kind=kind)
             sys.stdout.write(render_text(data))
         html = None
         if not args.text or args.out or args.open:
-            html = render_html(collect_report(conn, dates, local=local, generated_utc=now))
+            html = render_html(collect_report(conn, dates, local=local, generated_utc=now,
+                                              one_per_recording=one, store_kind=kind))
     finally:
         conn.close()
     if html is None:
         return 0
-    out = Path(args.out) if args.out else Path.cwd() / f"cramp-report-{max(dates)}.html"
-    write_text_file(out, html, force=args.force)
+    if args.out:
+        out = write_text_file(Path(args.out), html, force=args.force)
+    else:  # never replaces an earlier report: -2, -3... when the name is taken
+        span = (f"{min(dates)}" if len(dates) == 1 else f"{min(dates)}_to_{max(dates)}")
+        stem = f"cramp-report-{span}"
+        if args.force:
+            out = write_text_file(Path.cwd() / f"{stem}.html", html, force=True)
+        else:
+            out = write_new_report(Path.cwd(), stem, html)
     print(f"wrote {out}", file=sys.stderr if args.text else sys.stdout)
     if args.open:
         webbrowser.open(out.resolve().as_uri())

@@ -7,16 +7,24 @@ Signals, in this order, each only if given:
 - ``"Acc Shank X"``, ``"Acc Shank Y"``, ``"Acc Shank Z"`` and ``"Acc Foot X"``... in mg,
   physical range +-8000 mg; values beyond are stored at the limit (saturated).
 
+Each signal keeps its own rate (EDF+ stores a sample count per signal per data record): EMG at
+1000 Hz beside accelerometers at 100 Hz or 52 Hz is fine. A rate must be a whole number of
+samples per record: data records last the shortest whole number of seconds (1 to 60) that
+makes every rate whole to within 1 ppm, and a fitted rate such as 1000.0000002 Hz (a capture's
+clock fit) is written as its nearest representable value (:func:`edf_rates`). The leg goes
+into the labels ("EMG Calf Right", "Acc Shank X R") so a reader finds it again.
+
 Samples are quantised to 16 bits by this module (round to nearest), so the error of a sample
-read back is at most half a step, ``(physical_max - physical_min) / 65535 / 2``. Data records
-last 1 s when every rate is a whole number of Hz (otherwise the shortest duration that makes
-every record hold a whole number of samples). The last record is padded: EMG with 0 uV,
-accelerometers by holding the last value.
+read back is at most half a step, ``(physical_max - physical_min) / 65535 / 2``. The last
+record is padded: EMG with 0 uV, accelerometers by holding the last value.
 
 The header's start date and time are the recording start in UTC (EDF has no time-zone field).
 Annotations are EDF+ TALs ``(onset_s, duration_s, text)``; text is cut to 40 bytes of UTF-8,
-the limit of the EDF+ writer library. The file holds health data: it is created with mode
-0600 and an existing file is never replaced unless ``overwrite=True``. Data are converted and
+the limit of the EDF+ writer library, which also holds at most one annotation per annotation
+signal per data record: the number of annotation signals (at most 64) is chosen so every
+annotation fits, and a night with more annotations than that is refused. The file holds health
+data: it is created with mode 0600 and an existing file is never replaced unless
+``overwrite=True``. Data are converted and
 written one minute of records at a time, so no second copy of a night is made.
 """
 
@@ -43,6 +51,41 @@ MAX_ANNOTATION_BYTES = 40
 _RECORDS_PER_WRITE = 60
 _ACC_LABELS = ("Acc Shank X", "Acc Shank Y", "Acc Shank Z", "Acc Foot X", "Acc Foot Y",
                "Acc Foot Z")
+_LEG_SUFFIX = {"left": (" Left", " L"), "right": (" Right", " R")}
+MAX_RECORD_S = 60
+RATE_TOLERANCE = 1e-6
+"""Relative error below which a rate counts as a whole number of samples per record."""
+
+
+def edf_rates(rates_hz: Sequence[float]) -> tuple[int, list[int]]:
+    """Record duration and samples per record that represent the rates best.
+
+    Parameters
+    ----------
+    rates_hz : sequence of float
+        Sampling rate of each signal (Hz, > 0).
+
+    Returns
+    -------
+    record_s : int
+        Shortest whole number of seconds (1..60) for which every ``rate * record_s`` is a
+        whole number to within :data:`RATE_TOLERANCE`; else the duration with the smallest
+        largest relative error.
+    samples_per_record : list of int
+        ``round(rate * record_s)`` per signal, at least 1.
+    """
+    best: tuple[float, int] | None = None
+    for d in range(1, MAX_RECORD_S + 1):
+        err = max(abs(round(f * d) - f * d) / (f * d) if round(f * d) >= 1 else 1.0
+                  for f in rates_hz)
+        if err <= RATE_TOLERANCE:
+            best = (err, d)
+            break
+        if best is None or err < best[0] - 1e-15:
+            best = (err, d)
+    assert best is not None
+    d = best[1]
+    return d, [max(1, round(f * d)) for f in rates_hz]
 
 
 @dataclass(frozen=True)
@@ -98,7 +141,9 @@ def _check_rate(name: str, fs: float | None) -> float:
 
 def _signals(emg_uv: np.ndarray | None, fs_emg: float | None, shank_acc_g: np.ndarray | None,
              foot_acc_g: np.ndarray | None, fs_acc: float | None, emg_label: str,
-             emg_range_uv: float | None) -> list[_Signal]:
+             emg_range_uv: float | None, fs_foot_acc: float | None = None,
+             leg: str = "unknown") -> list[_Signal]:
+    long_leg, short_leg = _LEG_SUFFIX.get(leg, ("", ""))
     out: list[_Signal] = []
     if emg_uv is not None:
         fs = _check_rate("fs_emg", fs_emg)
@@ -113,24 +158,22 @@ def _signals(emg_uv: np.ndarray | None, fs_emg: float | None, shank_acc_g: np.nd
             emg_range_uv = max(EMG_MIN_RANGE_UV, float(math.ceil(peak)))
         elif not (math.isfinite(emg_range_uv) and 0 < emg_range_uv < 1e7):
             raise CrampInputError("emg_range_uv", "expected a positive range below 1e7 uV")
-        _check_text("emg_label", emg_label, 16)
-        out.append(_Signal(emg_label, "uV", fs, emg, None, 1.0, float(emg_range_uv), False,
+        label = emg_label + long_leg if len(emg_label + long_leg) <= 16 else emg_label
+        _check_text("emg_label", label, 16)
+        out.append(_Signal(label, "uV", fs, emg, None, 1.0, float(emg_range_uv), False,
                            "surface EMG electrodes"))
     accs = [(a, i) for i, a in enumerate((shank_acc_g, foot_acc_g)) if a is not None]
-    if accs:
-        fs = _check_rate("fs_acc", fs_acc)
-        lengths = set()
-        for acc, which in accs:
-            name = ("shank_acc_g", "foot_acc_g")[which]
-            arr = np.asarray(acc)
-            if arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
-                raise CrampInputError(name, "expected a non-empty array of shape (n, 3) in g")
-            lengths.add(arr.shape[0])
-            for axis in range(3):
-                out.append(_Signal(_ACC_LABELS[3 * which + axis], "mg", fs, arr, axis, 1000.0,
-                                   ACC_RANGE_MG, True, "3-axis accelerometer"))
-        if len(lengths) > 1:
-            raise CrampInputError("foot_acc_g", "expected as many samples as shank_acc_g")
+    for acc, which in accs:
+        name = ("shank_acc_g", "foot_acc_g")[which]
+        rate = fs_acc if which == 0 or fs_foot_acc is None else fs_foot_acc
+        fs = _check_rate("fs_acc" if which == 0 or fs_foot_acc is None else "fs_foot_acc",
+                         rate)
+        arr = np.asarray(acc)
+        if arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
+            raise CrampInputError(name, "expected a non-empty array of shape (n, 3) in g")
+        for axis in range(3):
+            out.append(_Signal(_ACC_LABELS[3 * which + axis] + short_leg, "mg", fs, arr, axis,
+                               1000.0, ACC_RANGE_MG, True, "3-axis accelerometer"))
     if not out:
         raise CrampInputError("write_edf", "no signal given: pass emg_uv and/or accelerometers")
     return out
@@ -180,6 +223,8 @@ def write_edf(
     shank_acc_g: np.ndarray | None = None,
     foot_acc_g: np.ndarray | None = None,
     fs_acc: float | None = None,
+    fs_foot_acc: float | None = None,
+    leg: str = "unknown",
     start_utc: datetime,
     annotations: Iterable[tuple[float, float | None, str]] = (),
     emg_label: str = "EMG Calf",
@@ -204,7 +249,12 @@ def write_edf(
     shank_acc_g, foot_acc_g : ndarray, shape (m, 3), optional
         Accelerometers (g) sampled at ``fs_acc`` Hz; written in mg.
     fs_emg, fs_acc : float, optional
-        Sampling rates (Hz), required with their signals.
+        Sampling rates (Hz), required with their signals; ``fs_acc`` is the shank's (and the
+        foot's when ``fs_foot_acc`` is not given).
+    fs_foot_acc : float, optional
+        Rate of the foot accelerometer (Hz) when it differs from the shank's.
+    leg : {"left", "right", "unknown"}
+        Leg the band was on, written into the signal labels.
     start_utc : datetime
         Timezone-aware time of the first sample.
     annotations : iterable of (onset_s, duration_s, text)
@@ -232,7 +282,8 @@ def write_edf(
     """
     path = Path(path)
     signals = _signals(emg_uv, fs_emg, shank_acc_g, foot_acc_g, fs_acc, emg_label,
-                       emg_range_uv)
+                       emg_range_uv, fs_foot_acc, leg)
+    record_s, spr_wanted = edf_rates([s.fs for s in signals])
     tals = _annotations(annotations)
     start = _check_start(start_utc)
     header = _header_fields(patient_code, patient_name, sex, birthdate, equipment, technician,
@@ -242,15 +293,18 @@ def write_edf(
     try:
         writer = pyedflib.EdfWriter(str(path), len(signals), file_type=pyedflib.FILETYPE_EDFPLUS)
         writer.setSignalHeaders([{
-            "label": s.label, "dimension": s.unit, "sample_frequency": s.fs,
+            "label": s.label, "dimension": s.unit, "sample_frequency": spr / record_s,
             "physical_max": s.phys_max, "physical_min": -s.phys_max,
             "digital_max": DIGITAL_MAX, "digital_min": DIGITAL_MIN,
             "transducer": s.transducer, "prefilter": "",
-        } for s in signals])
+        } for s, spr in zip(signals, spr_wanted, strict=True)])
         writer.setStartdatetime(start)
         _apply_header(writer, header)
-        record_s = float(writer.record_duration)
         per_record = [writer.get_smp_per_record(i) for i in range(len(signals))]
+        if per_record != spr_wanted or float(writer.record_duration) != record_s:
+            raise CrampInputError("write_edf", f"the EDF writer chose {per_record} samples per "
+                                               f"{writer.record_duration} s record, expected "
+                                               f"{spr_wanted} per {record_s} s")
         n_records = max(math.ceil(s.n / spr - 1e-9) for s, spr in zip(signals, per_record,
                                                                          strict=True))
         n_tal = max(1, math.ceil(len(tals) / n_records))

@@ -6,13 +6,15 @@ large and plain, times are local with the zone named, and the page prints on pap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 from html import escape
 from pathlib import PurePath
 
 from detector import __version__
 from detector.causes.engine import CauseReport
-from detector.causes.render import STRENGTH_WORDS, no_diary_sentence
+from detector.causes.render import STRENGTH_WORDS, VERDICT_WORDS, no_diary_sentence
+from detector.episode import Episode
 from detector.report.summary import (
     LONG_CRAMP_S,
     NightSummary,
@@ -23,6 +25,7 @@ from detector.report.summary import (
     format_duration,
     format_percent,
     format_rate,
+    headline,
     to_local,
     zone_label,
 )
@@ -30,14 +33,19 @@ from detector.report.svg import (
     EPISODE_FILL,
     IN_BED,
     LYING,
+    NARROW,
     POOR,
     UNKNOWN,
     UPRIGHT,
+    WIDE,
+    Layout,
     closeup_svg,
+    hour_histogram_svg,
     timeline_svg,
     trend_svg,
 )
 from detector.store.nights import StoredNight
+from detector.store.sleep import SleepNight
 
 NOT_A_DIAGNOSIS = (
     "This is not a diagnosis. The leg band records muscle activity and foot position, and "
@@ -50,6 +58,12 @@ _CSS = """
 body { margin: 0; background: #ffffff; color: #111111; font-size: 20px; line-height: 1.5;
   font-family: "DejaVu Sans", Verdana, Arial, Helvetica, sans-serif; }
 main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; }
+.headline { font-size: 1.45em; font-weight: bold; margin: 0.3em 0 0.6em; }
+.headline small { display: block; font-size: 0.62em; font-weight: normal; color: #333333; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
+.narrow { display: none; }
+.meta { color: #333333; font-size: 0.9em; }
+h2 small { font-size: 0.6em; font-weight: normal; color: #333333; }
 h1 { font-size: 2.1em; margin: 0.2em 0; }
 h2 { font-size: 1.55em; margin: 1.6em 0 0.5em; padding-bottom: 0.15em;
   border-bottom: 3px solid #08306b; }
@@ -57,7 +71,8 @@ h3 { font-size: 1.25em; margin: 1.3em 0 0.4em; }
 p { margin: 0.5em 0; max-width: 60em; }
 .lead { font-size: 1.25em; }
 .notice { background: #fff6dc; border-left: 8px solid #e6a100; padding: 12px 16px; }
-dl.summary { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr));
+dl.summary { display: grid;
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, 300px), 1fr));
   gap: 12px; margin: 0.5em 0; }
 dl.summary div { border: 2px solid #c8c8c8; border-radius: 8px; padding: 10px 14px; }
 dl.summary dt { font-size: 0.95em; color: #333333; }
@@ -81,13 +96,31 @@ ul.findings li.association { border-left-color: #2b7a3d; }
 ul.findings li.advice { border-left-color: #4a7ab0; }
 ul.findings .advice { display: block; font-style: italic; }
 figure { margin: 1em 0; }
-figcaption { font-size: 0.95em; color: #222222; }
+figcaption, .caption { font-size: 0.95em; color: #222222; }
+td.time { white-space: nowrap; }
 svg.plot { display: block; width: 100%; height: auto; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 22px; font-size: 0.9em; margin: 6px 0; }
 .swatch { display: inline-block; width: 1.1em; height: 1.1em; vertical-align: -0.15em;
   margin-right: 6px; border: 1px solid #777777; }
 .hatch { background: repeating-linear-gradient(45deg, #555555 0 3px, #ffffff 3px 8px); }
-footer { margin-top: 3em; font-size: 0.85em; color: #333333; }
+footer { margin-top: 3em; font-size: 0.85em; color: #333333; border-top: 2px solid #c8c8c8; }
+footer p { margin: 0.4em 0; }
+@media (max-width: 700px) {
+  body { font-size: 18px; }
+  main { padding: 12px 12px 32px; }
+  h1 { font-size: 1.6em; }
+  h2 { font-size: 1.3em; }
+  .headline { font-size: 1.2em; }
+  ul.flags li { font-size: 1em; }
+  .wide { display: none; }
+  .narrow { display: block; }
+  dl.summary { grid-template-columns: 1fr 1fr; gap: 8px; }
+  dl.summary div { padding: 6px 10px; }
+  dl.summary dd { font-size: 1.15em; }
+  dl.summary dd small { display: block; }
+  th, td { padding: 6px 6px; }
+  table { font-size: 0.9em; }
+}
 @media print {
   body { font-size: 12pt; }
   main { max-width: none; padding: 0; }
@@ -95,6 +128,8 @@ footer { margin-top: 3em; font-size: 0.85em; color: #333333; }
   h3 { break-after: avoid; }
   figure, dl.summary, tr, ul.flags li { break-inside: avoid; }
   section.night { break-before: page; }
+  .wide { display: block; }
+  .narrow { display: none; }
   ul.flags li, .notice { border-left-width: 4pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
@@ -113,6 +148,11 @@ def _item(key: str, value: float | int | None, label: str, shown: str,
             f"{_e(shown)}{small}</dd></div>")
 
 
+def _both(make: Callable[[Layout], str]) -> str:
+    """A plot in both layouts; the page shows the one that fits its width."""
+    return f'<div class="wide">{make(WIDE)}</div><div class="narrow">{make(NARROW)}</div>'
+
+
 def _summary_block(s: NightSummary, local: tzinfo | None) -> str:
     bed = ""
     if s.in_bed_start_utc is not None and s.in_bed_end_utc is not None:
@@ -120,18 +160,18 @@ def _summary_block(s: NightSummary, local: tzinfo | None) -> str:
                f"{format_clock(s.in_bed_end_utc, local)}")
     outside = s.n_episodes - s.n_in_bed
     items = [
-        _item("time_in_bed_s", s.time_in_bed_s, "Time in bed",
-              format_duration(s.time_in_bed_s) if s.in_bed_start_utc else "not found", bed),
         _item("n_episodes", s.n_episodes, "Number of cramps", str(s.n_episodes),
               f"{outside} outside the time in bed" if outside else ""),
-        _item("total_cramp_s", s.total_cramp_s, "Total cramp time",
-              format_duration(s.total_cramp_s)),
         _item("longest_cramp_s", s.longest_cramp_s, "Longest cramp",
               format_duration(s.longest_cramp_s) if s.n_episodes else "none"),
+        _item("total_cramp_s", s.total_cramp_s, "Total cramp time",
+              format_duration(s.total_cramp_s)),
         _item("first_onset_utc",
               None if s.first_onset_utc is None else int(s.first_onset_utc.timestamp()),
               "First cramp began",
               format_clock(s.first_onset_utc, local) if s.first_onset_utc else "no cramp"),
+        _item("time_in_bed_s", s.time_in_bed_s, "Time in bed",
+              format_duration(s.time_in_bed_s) if s.in_bed_start_utc else "not found", bed),
         _item("cramps_per_hour_in_bed", s.cramps_per_hour_in_bed, "Cramps per hour in bed",
               format_rate(s.cramps_per_hour_in_bed)),
         _item("coverage_fraction", s.coverage_fraction, "Usable signal",
@@ -158,11 +198,17 @@ def _legend() -> str:
             + "</div>")
 
 
-def _episode_table(night: StoredNight, local: tzinfo | None) -> str:
-    if not night.episodes:
-        return "<p>No cramp was found in this recording.</p>"
+def _band_words(rec: StoredNight) -> str:
+    return {"left": "band on the left leg", "right": "band on the right leg"}.get(
+        rec.leg, "band leg not recorded")
+
+
+def _episode_table(night: SleepNight, local: tzinfo | None) -> str:
+    pairs = night.episodes
+    if not pairs:
+        return "<p>No cramp was found in this night's recording.</p>"
     rows = []
-    for i, e in enumerate(night.episodes, start=1):
+    for i, (_, e) in enumerate(pairs, start=1):
         notes = list(e.quality_notes)
         if not e.in_bed:
             notes.insert(0, "outside the time in bed")
@@ -174,48 +220,91 @@ def _episode_table(night: StoredNight, local: tzinfo | None) -> str:
         rows.append(
             f'<tr data-onset-utc="{_e(e.onset_utc.isoformat())}" '
             f'data-duration-s="{e.duration_s:.6g}">'
-            f"<td>{i}</td><td>{_e(format_clock(e.onset_utc, local))}</td>"
-            f"<td>{_e(format_duration(e.duration_s))}</td><td>{_e(episode_label(e))}</td>"
+            f'<td>{i}</td><td class="time">{_e(format_clock(e.onset_utc, local))}</td>'
+            f'<td class="time">{_e(format_duration(e.duration_s))}</td>'
+            f'<td class="time">{_e(episode_label(e))}</td>'
             f'<td class="num">{_e(peak)}</td><td class="num">{_e(angle)}</td>'
             f'<td class="num">{round(100 * e.confidence)}%</td>'
             f"<td>{_e('; '.join(notes)) or '&nbsp;'}</td></tr>")
-    return ("<table><thead><tr><th>No.</th><th>Began</th><th>Lasted</th><th>Leg</th>"
-            "<th>Highest muscle activity (µV)</th><th>Toes pointed (degrees)</th>"
+    return ('<div class="scroll"><table><thead><tr><th>No.</th><th>Began</th><th>Lasted</th>'
+            "<th>Leg</th><th>Highest muscle activity (µV)</th><th>Toes pointed (degrees)</th>"
             "<th>How sure</th><th>Notes</th></tr></thead><tbody>" + "".join(rows)
-            + "</tbody></table>")
+            + "</tbody></table></div>")
 
 
-def _night_section(night: StoredNight, s: NightSummary, local: tzinfo | None,
-                   several_on_date: bool) -> str:
+def night_title(night: SleepNight, local: tzinfo | None) -> str:
+    """Heading of a night: its date, and its times when the date has several nights."""
     title = f"Night of {format_date(night.night_date)}"
-    if several_on_date or night.leg != "unknown":
-        title += {"left": ", band on the left leg", "right": ", band on the right leg"}.get(
-            night.leg, ", band leg not recorded")
-    uid = f"n{night.night_id}"
-    rec = (f"Recorded from {format_clock(night.start_utc, local)} to "
-           f"{format_clock(night.end_utc, local)} "
-           f"({format_duration(night.duration_s)}, file {PurePath(night.recording_path).name}).")
-    parts = [f'<section class="night" id="night-{night.night_id}">', f"<h2>{_e(title)}</h2>",
-             f"<p>{_e(rec)}</p>", "<h3>Summary</h3>", _summary_block(s, local),
-             "<h3>The night at a glance</h3>"]
-    if night.trace is None or night.trace.n_seconds == 0:
-        parts.append("<p>The detailed second-by-second record of this night is not in the "
-                     "store, so the picture of the night cannot be drawn.</p>")
+    legs = sorted({r.leg for r in night.recordings})
+    if len(night.recordings) == 1 or len(legs) == 1:
+        title += ", " + _band_words(night.recordings[0])
     else:
-        parts.append(f"<figure>{timeline_svg(night, local=local, uid=uid + 't')}"
-                     f"<figcaption>{_legend()}The blue line is the calf muscle's activity "
-                     "(highest value in each short stretch); the green line is how far the "
-                     "toes point down. Numbers mark the cramps in the table below."
-                     "</figcaption></figure>")
-    parts += ["<h3>Cramps</h3>", _episode_table(night, local)]
-    if night.episodes and night.trace is not None and night.trace.n_seconds > 0:
+        title += ", bands on " + " and ".join(
+            {"left": "the left leg", "right": "the right leg"}.get(leg, "a leg not recorded")
+            for leg in legs)
+    if night.n_on_date > 1:
+        file = (f"{PurePath(night.recordings[0].recording_path).name}, "
+                if len(night.recordings) == 1 else "")
+        title += (f" (night {night.seq} of {night.n_on_date} on this date: {file}"
+                  f"{format_clock(night.start_utc, local)} to "
+                  f"{format_clock(night.end_utc, local)})")
+    return title
+
+
+def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None, *,
+                   first: bool) -> str:
+    """One night: its picture first, then its numbers, cramp table and close-ups."""
+    uid = f"n{s.key.replace('-', '')}"
+    line = headline(s, local)
+    parts = [f'<section class="night" id="night-{_e(s.key)}">',
+             f"<h2>{_e(night_title(night, local))}</h2>"]
+    if not first:  # the first night's line is already at the top of the page
+        parts.append(f'<p class="headline">{_e(line[:1].upper() + line[1:])}</p>')
+    parts.append("<h3>The night at a glance</h3>")
+    window = (night.start_utc, night.end_utc)
+    numbers: dict[tuple[int, int], int] = {}  # (recording, id of the episode) -> number
+    for k, (rec, e) in enumerate(night.episodes, start=1):
+        numbers[(rec.night_id, id(e))] = k
+    for j, rec in enumerate(night.recordings):
+        rec_words = (f"{_band_words(rec)[:1].upper()}{_band_words(rec)[1:]}: recorded from "
+                     f"{format_clock(rec.start_utc, local)} to {format_clock(rec.end_utc, local)}"
+                     f" ({format_duration(rec.duration_s)}, file "
+                     f"{PurePath(rec.recording_path).name}).")
+        parts.append(f'<p class="meta">{_e(rec_words)}</p>')
+        if rec.trace is None or rec.trace.n_seconds == 0:
+            parts.append("<p>The detailed second-by-second record of this recording is not in "
+                         "the store, so the picture of the night cannot be drawn.</p>")
+            continue
+        nums = {i: numbers[(rec.night_id, id(e))] for i, e in enumerate(rec.episodes)}
+
+        def plot(lay: Layout, rec: StoredNight = rec, nums: dict[int, int] = nums,
+                 j: int = j) -> str:
+            return timeline_svg(rec, local=local, uid=f"{uid}r{j}t{lay.width}", layout=lay,
+                                window=window, numbers=nums)
+
+        parts.append(f"<figure>{_both(plot)}</figure>")
+    if any(r.trace is not None and r.trace.n_seconds > 0 for r in night.recordings):
+        parts.append(f'<p class="caption">{_legend()}Blue line: the calf muscle\'s activity '
+                     "(highest value in each short stretch). Green line: how far the toes "
+                     "point down. Numbers mark the cramps in the table below.</p>")
+    parts += ["<h3>The night in numbers</h3>", _summary_block(s, local),
+              "<h3>Cramps</h3>", _episode_table(night, local)]
+    pairs = [(rec, e) for rec, e in night.episodes
+             if rec.trace is not None and rec.trace.n_seconds > 0]
+    if pairs:
         parts.append("<h3>Close-up of each cramp</h3>")
-        for i, e in enumerate(night.episodes, start=1):
-            svg = closeup_svg(night, e, number=i, local=local, uid=f"{uid}c{i}")
-            parts.append(f"<figure>{svg}<figcaption>Cramp {i}: began "
+        for rec, e in pairs:
+            k = numbers[(rec.night_id, id(e))]
+
+            def close(lay: Layout, rec: StoredNight = rec, e: Episode = e, k: int = k) -> str:
+                return closeup_svg(rec, e, number=k, local=local, uid=f"{uid}c{k}w{lay.width}",
+                                   layout=lay)
+
+            parts.append(f"<figure>{_both(close)}<figcaption>Cramp {k}: began "
                          f"{_e(format_clock(e.onset_utc, local))}, lasted "
-                         f"{_e(format_duration(e.duration_s))}. Shaded: the cramp; one minute "
-                         "before and after is shown.</figcaption></figure>")
+                         f"{_e(format_duration(e.duration_s))}, {_e(episode_label(e))}. "
+                         "Shaded: the cramp; one minute before and after is shown."
+                         "</figcaption></figure>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -238,29 +327,38 @@ def _factor_items(causes: CauseReport) -> str:
 
 
 def _causes_section(causes: CauseReport | None) -> str:
-    parts = ["<h2>Possible contributing factors</h2>"]
+    parts = ['<section id="factors"><h2>Possible contributing factors</h2>']
     if causes is None:
-        return parts[0] + "<p>No diary-based analysis is available yet.</p>"
+        return parts[0] + "<p>No diary-based analysis is available yet.</p></section>"
     missing = no_diary_sentence(causes)
     if missing:
-        parts.append(f"<p>{_e(missing)} When evening diary entries are kept (for example "
-                     "activity, drinks and medicines), this section shows which of them tend "
-                     "to go with nights with cramps. Going together does not prove that one "
-                     "leads to the other.</p>")
+        parts.append(f"<p>{_e(missing)} With evening diary entries (for example activity, "
+                     "drinks and medicines), this section shows which of them tend to go with "
+                     "nights with cramps. Going together does not prove that one leads to the "
+                     "other.</p>")
     elif not any(f.kind == "factor" for f in causes.findings):
         parts.append("<p>None of the rated factors applies to these nights"
                      f"{'' if causes.n_cramp_nights else ' (no cramps were recorded)'}.</p>")
     parts.append(_factor_items(causes))
+    claims = [f for f in causes.findings if f.kind == "claim"]
+    if claims:
+        parts.append("<h3>What the evidence says about claims that concern you</h3>"
+                     '<ul class="findings">' + "".join(
+                         f'<li class="{_e(f.strength or "")}" data-finding="{_e(f.rule_id)}">'
+                         f'<strong class="badge">{_e(f.name)}: '
+                         f'{_e(VERDICT_WORDS.get(f.strength or "", ""))}</strong> '
+                         f'{_e(f.text)} <span class="meta">Source: {_e(f.source)}.</span></li>'
+                         for f in claims) + "</ul>")
     advice = [f for f in causes.findings if f.kind == "advice"]
     if advice:
         parts.append("<h3>What you can do</h3><ul class=\"findings\">" + "".join(
             f'<li class="advice" data-finding="{_e(f.rule_id)}">{_e(f.text)}</li>'
             for f in advice) + "</ul>")
-    parts.append(f'<p class="notice">{_e(causes.not_a_diagnosis)}</p>')
+    parts.append("</section>")
     return "".join(parts)
 
 
-def _findings(data: ReportData) -> str:
+def _flags(data: ReportData) -> str:
     parts = ['<section id="findings"><h2>When to see a clinician</h2>']
     if data.flags:
         items = "".join(
@@ -272,31 +370,39 @@ def _findings(data: ReportData) -> str:
         parts.append("<p>None of the warning signs the detector can check for was seen: no "
                      "cramp longer than 10 minutes, no cramps on 3 or more of the last 7 "
                      "nights, and no cramps in both legs on one night.</p>")
-    parts.append(
-        "<p>See a clinician promptly, whatever this report shows, if a calf is swollen, red "
-        "or warm, if a cramp does not ease with stretching, or if you have muscle weakness, "
-        "wasting or numbness.</p>")
-    parts.append(_causes_section(data.causes))
     parts.append("</section>")
     return "".join(parts)
 
 
 def _trends(data: ReportData) -> str:
-    if not data.trend_days:
+    t = data.trends
+    if t is None:
         return ""
-    svg = trend_svg(data.trend_days, first=data.trend_first, last=data.trend_last,
-                    uid="trend")
-    n = len(data.trend_days)
-    with_cramps = sum(1 for d in data.trend_days if d.n_episodes > 0)
+    n = len(t.days)
+    with_cramps = sum(1 for d in t.days if d.n_episodes > 0)
+
+    def bars(lay: Layout) -> str:
+        return trend_svg(t.days, first=t.first, last=t.last, uid=f"trend{lay.width}",
+                         layout=lay)
+
+    def hours(lay: Layout) -> str:
+        return hour_histogram_svg(t.onset_hours, uid=f"hours{lay.width}", layout=lay)
+
+    hist = ""
+    if t.onset_hours:
+        hist = (f"<figure>{_both(hours)}<figcaption>When the cramps began, by hour of the "
+                f"night ({len(t.onset_hours)} cramp{'s' if len(t.onset_hours) != 1 else ''}"
+                ").</figcaption></figure>")
     return (f'<section id="trends"><h2>The last weeks</h2><p>{n} recorded nights from '
-            f"{_e(format_date(data.trend_first))} to {_e(format_date(data.trend_last))}; "
-            f"cramps on {with_cramps} of them.</p><figure>{svg}<figcaption>Red bars: cramps "
-            "(top) and minutes of cramp (bottom) per night. A small green mark: recorded, no "
-            "cramp. No mark: no recording that night.</figcaption></figure></section>")
+            f"{_e(format_date(t.first))} to {_e(format_date(t.last))}; "
+            f"cramps on {with_cramps} of them.</p><figure>{_both(bars)}<figcaption>Red bars: "
+            "cramps and minutes of cramp per night. A small green mark: recorded, no cramp. "
+            "No mark: no recording that night.</figcaption></figure>"
+            f"{hist}</section>")
 
 
 def _about(data: ReportData) -> str:
-    versions = sorted({n.detector_version for n in data.nights})
+    versions = sorted({r.detector_version for n in data.nights for r in n.recordings})
     return (
         '<section id="about"><h2>What the words mean</h2><dl>'
         "<dt><strong>Cramp</strong></dt><dd>The calf muscle stayed tight for at least 10 "
@@ -314,12 +420,28 @@ def _about(data: ReportData) -> str:
         "during these times cannot be seen, so they are not counted as cramp-free.</dd>"
         "<dt><strong>How sure</strong></dt><dd>How strongly the signals point to a cramp, "
         "from 0% to 100%.</dd></dl>"
-        f"<p>Made by the night-cramp detector version {_e(__version__)}; nights analysed "
-        f"with version {_e(', '.join(versions))}.</p></section>")
+        f'<p class="meta">Made by the night-cramp detector version {_e(__version__)}; nights '
+        f"analysed with version {_e(', '.join(versions))}.</p></section>")
+
+
+def _footer(data: ReportData) -> str:
+    generated = to_local(data.generated_utc, data.local)
+    disclaimer = data.causes.not_a_diagnosis if data.causes is not None else NOT_A_DIAGNOSIS
+    return (
+        f'<footer><p><strong>{_e(disclaimer)}</strong></p>'
+        "<p>See a clinician promptly, whatever this report shows, if a calf is swollen, red "
+        "or warm, if a cramp does not ease with stretching, or if you have muscle weakness, "
+        "wasting or numbness.</p>"
+        f"<p>Report made on {_e(format_date(generated.date()))} at "
+        f"{_e(generated.strftime('%H:%M'))}.</p></footer>")
 
 
 def render_html(data: ReportData) -> str:
     """Build the report page.
+
+    First screen: the last night in one line, red flags, then that night's picture. The
+    other nights follow, then trends, contributing factors, the words explained, and the
+    disclaimers once at the end.
 
     Parameters
     ----------
@@ -332,28 +454,29 @@ def render_html(data: ReportData) -> str:
         A complete HTML document that refers to no other file or address.
     """
     dates = sorted({n.night_date for n in data.nights})
-    if len(dates) == 1:
+    if len(data.nights) == 1:
         heading = f"Night of {format_date(dates[0])}"
+    elif len(dates) == 1:
+        heading = f"{len(data.nights)} nights dated {format_date(dates[0])}"
     else:
-        heading = (f"{len(dates)} nights, from {format_date(dates[0])} to "
+        heading = (f"{len(data.nights)} nights, from {format_date(dates[0])} to "
                    f"{format_date(dates[-1])}")
     zone = zone_label(data.local, data.nights[0].start_utc)
-    generated = to_local(data.generated_utc, data.local)
-    per_date: dict[object, int] = {}
-    for n in data.nights:
-        per_date[n.night_date] = per_date.get(n.night_date, 0) + 1
-    sections = "".join(
-        _night_section(n, s, data.local, per_date[n.night_date] > 1)
-        for n, s in zip(data.nights, data.summaries, strict=True))
+    last, s_last = data.nights[0], data.summaries[0]
+    line = headline(s_last, data.local)
+    which = "Last night" if len(data.nights) == 1 else "Latest night"
+    sections = "".join(_night_section(n, s, data.local, first=i == 0)
+                       for i, (n, s) in enumerate(zip(data.nights, data.summaries,
+                                                      strict=True)))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Night cramp report: {_e(heading)}</title><style>{_CSS}</style></head>"
         "<body><main><header><h1>Night cramp report</h1>"
-        f'<p class="lead">{_e(heading)}</p>'
-        f"<p>All times are local times in {_e(zone)}.</p>"
-        f'<p class="notice"><strong>{_e(NOT_A_DIAGNOSIS)}</strong></p></header>'
-        f"{_findings(data)}{sections}{_trends(data)}{_about(data)}"
-        f"<footer><p>Report made on {_e(format_date(generated.date()))} at "
-        f"{_e(generated.strftime('%H:%M'))}.</p></footer>"
-        "</main></body></html>\n")
+        f'<p class="headline" id="last-night" data-night="{_e(s_last.key)}">{_e(which)}, '
+        f"{_e(format_date(last.night_date))}: {_e(line)}.<small>{_e(heading)}. Times are "
+        f"in {_e(zone)}.</small></p>"
+        + (f'<p class="notice" id="store-note">{_e(data.store_note)}</p>' if data.store_note
+           else "") + "</header>"
+        f"{_flags(data)}{sections}{_trends(data)}{_causes_section(data.causes)}{_about(data)}"
+        f"{_footer(data)}</main></body></html>\n")

@@ -1,13 +1,19 @@
 """Plots as inline SVG text, drawn with plain Python and numpy (no plotting library).
 
 Every function returns one ``<svg>`` element sized by its ``viewBox`` so it scales to the page
-width. Ids inside an SVG are prefixed with ``uid`` so several plots can share one page.
+width. Each plot comes in two layouts (:data:`WIDE` for a desk screen or paper, :data:`NARROW`
+for a phone: fewer pixels across, so the same text is relatively larger); the page shows one
+of them by width. Panel titles sit above the panels with their units; y axes have ticks and
+gridlines; the time axis has clock-time ticks (whole hours, 15-min marks). Ids inside an SVG
+are prefixed with ``uid`` so several plots can share one page.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, timedelta, tzinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from html import escape
 
 import numpy as np
@@ -15,12 +21,6 @@ import numpy as np
 from detector.episode import Episode
 from detector.report.summary import format_clock, format_date, to_local
 from detector.store.nights import DayTotals, StoredNight
-
-WIDTH = 1000
-LEFT = 190
-RIGHT = 20
-PLOT_W = WIDTH - LEFT - RIGHT
-FONT = 17
 
 EPISODE_FILL = "#d62728"
 LYING = "#9ecae1"
@@ -31,13 +31,38 @@ EMG_LINE = "#08519c"
 ANGLE_LINE = "#00693e"
 POOR = "#e6a100"
 GAP = "#555555"
+GRID = "#d0d0d0"
+
+ANGLE_RANGE_DEG = (-20.0, 60.0)
+"""The foot-angle axis, the same on every night and close-up (degrees of plantar flexion)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Geometry of one plot layout (viewBox units)."""
+
+    width: int
+    left: int
+    right: int
+    font: int
+    max_time_ticks: int
+    tall: float = 1.0
+    """Panel heights are multiplied by this (a phone's plot is taller for its width)."""
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - self.left - self.right
+
+
+WIDE = Layout(width=1000, left=64, right=34, font=17, max_time_ticks=14)
+NARROW = Layout(width=520, left=54, right=26, font=21, max_time_ticks=5, tall=1.45)
 
 
 def _f(x: float) -> str:
     return f"{x:.1f}"
 
 
-def _text(x: float, y: float, s: str, *, anchor: str = "start", size: int = FONT,
+def _text(x: float, y: float, s: str, *, anchor: str = "start", size: int = 17,
           weight: str = "normal", fill: str = "#111") -> str:
     return (f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}" '
             f'font-weight="{weight}" fill="{fill}">{escape(s)}</text>')
@@ -48,9 +73,15 @@ def _rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") ->
             f'fill="{fill}"{extra}/>')
 
 
-def _open_svg(uid: str, height: float, title: str) -> list[str]:
+def _line(x1: float, y1: float, x2: float, y2: float, color: str = "#333",
+          extra: str = "") -> str:
+    return (f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" '
+            f'stroke="{color}"{extra}/>')
+
+
+def _open_svg(uid: str, lay: Layout, height: float, title: str) -> list[str]:
     return [
-        f'<svg viewBox="0 0 {WIDTH} {_f(height)}" '
+        f'<svg viewBox="0 0 {lay.width} {_f(height)}" '
         f'role="img" aria-labelledby="{uid}-title" class="plot" '
         f'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">',
         f'<title id="{uid}-title">{escape(title)}</title>',
@@ -111,57 +142,138 @@ def nice_ceiling(x: float) -> float:
     return 10.0 * k
 
 
-def _panel(out: list[str], *, label: str, unit_note: str, x_px: np.ndarray,
-           values: np.ndarray, top: float, height: float, lo: float, hi: float,
-           color: str) -> None:
-    out.append(_rect(LEFT, top, PLOT_W, height, "#fafafa", ' stroke="#bbbbbb"'))
-    out.append(_text(LEFT - 10, top + height / 2 - 4, label, anchor="end", weight="bold"))
-    out.append(_text(LEFT - 10, top + height / 2 + 16, unit_note, anchor="end", size=14))
-    for v in (lo, hi):
+def nice_ticks(lo: float, hi: float, *, max_ticks: int = 5,
+               whole: bool = False) -> list[float]:
+    """Round tick values from ``lo`` to ``hi`` (both included when they are round).
+
+    ``whole``: only whole numbers (counts).
+    """
+    span = hi - lo
+    if not span > 0:
+        return [lo]
+    step = nice_ceiling(span / max(1, max_ticks - 1))
+    if whole:
+        step = max(1.0, math.ceil(step))
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    v = first
+    while v <= hi + 1e-9 * step:
+        ticks.append(round(v, 10))
+        v += step
+    return ticks
+
+
+def _title(out: list[str], lay: Layout, y: float, text: str) -> None:
+    out.append(_text(lay.left, y, text, weight="bold", size=lay.font))
+
+
+def _panel(out: list[str], lay: Layout, *, x_px: np.ndarray, values: np.ndarray, top: float,
+           height: float, lo: float, hi: float, color: str) -> None:
+    """A line panel with y ticks and horizontal gridlines (title drawn by the caller)."""
+    right = lay.left + lay.plot_w
+    out.append(_rect(lay.left, top, lay.plot_w, height, "#fafafa", ' stroke="#bbbbbb"'))
+    for v in nice_ticks(lo, hi, max_ticks=5):
         y = top + height - (v - lo) / (hi - lo) * height
-        out.append(_text(LEFT + 4, y + (16 if v == hi else -4), f"{v:g}", size=13,
-                         fill="#555"))
-    if lo < 0 < hi:
-        y0 = top + height - (0 - lo) / (hi - lo) * height
-        out.append(f'<line x1="{LEFT}" y1="{_f(y0)}" x2="{LEFT + PLOT_W}" y2="{_f(y0)}" '
-                   f'stroke="#999" stroke-dasharray="4 4"/>')
+        dash = "" if v == 0 else ' stroke-dasharray="3 4"'
+        out.append(_line(lay.left, y, right, y, "#999" if v == 0 else GRID, dash))
+        out.append(_text(lay.left - 6, y + lay.font * 0.35, f"{v:g}", anchor="end",
+                         size=lay.font - 3, fill="#333"))
     finite = np.isfinite(values)
     if not finite.any():
-        out.append(_text(LEFT + PLOT_W / 2, top + height / 2 + 6, "not measured",
-                         anchor="middle", fill="#555"))
+        out.append(_text(lay.left + lay.plot_w / 2, top + height / 2 + 6, "not measured",
+                         anchor="middle", fill="#555", size=lay.font))
         return
     y_px = top + height - (np.clip(values, lo, hi) - lo) / (hi - lo) * height
     y_px = np.where(finite, y_px, np.nan)
     out.append(f'<path d="{line_path(x_px, y_px)}" fill="none" stroke="{color}" '
-               f'stroke-width="1.6" stroke-linejoin="round"/>')
+               f'stroke-width="1.8" stroke-linejoin="round"/>')
 
 
 def _scale_hi(values: np.ndarray, floor: float) -> float:
+    """Top of a 0-based axis: the first round tick at or above the data (and ``floor``)."""
     finite = values[np.isfinite(values)]
-    top = float(finite.max()) if finite.size else floor
-    return nice_ceiling(max(top, floor))
+    top = max(float(finite.max()) if finite.size else floor, floor)
+    step = nice_ceiling(top / 4.0)
+    return float(math.ceil(top / step - 1e-9) * step)
 
 
-def _hour_ticks(night: StoredNight, span_s: float, local: tzinfo | None
-                ) -> list[tuple[float, str]]:
-    step_h = 1 if span_s <= 14 * 3600 else 2 if span_s <= 28 * 3600 else 6
-    first = to_local(night.start_utc, local).replace(minute=0, second=0, microsecond=0)
-    t_utc = first.astimezone(UTC)
-    ticks = []
-    while (offset := (t_utc - night.start_utc).total_seconds()) <= span_s:
-        here = to_local(t_utc, local)
-        if offset >= 0 and here.minute == 0 and here.hour % step_h == 0:
-            ticks.append((offset, format_clock(t_utc, local)))
-        t_utc += timedelta(hours=1)
-    return ticks
+_STEPS_MIN = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360)
 
 
-def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str) -> str:
-    """The whole night in one picture.
+def time_ticks(start_utc: datetime, span_s: float, local: tzinfo | None, *,
+               max_ticks: int) -> tuple[list[tuple[float, str]], list[float]]:
+    """Labelled clock-time ticks and unlabelled minor ticks across a stretch of time.
 
-    Rows: in-bed period, posture (lying / upright), EMG envelope (highest value per pixel),
-    foot angle, signal problems (gaps hatched, poor signal in amber). Episodes are shaded red
-    and numbered as in the episode table. Requires ``night.trace``.
+    Parameters
+    ----------
+    start_utc : datetime
+        Aware start of the axis.
+    span_s : float
+        Length of the axis (s).
+    local : tzinfo or None
+        Zone of the clock times.
+    max_ticks : int
+        Most labelled ticks wanted.
+
+    Returns
+    -------
+    major : list of (float, str)
+        Offsets (s from ``start_utc``) on whole steps of local clock time, with ``HH:MM``.
+    minor : list of float
+        Offsets of 15-minute marks between them (for steps of an hour or more).
+    """
+    step_min = next((m for m in _STEPS_MIN if span_s / (60.0 * m) <= max_ticks),
+                    _STEPS_MIN[-1])
+    here = to_local(start_utc, local)
+    # local time runs in whole minutes from the start's minute; offsets in UTC seconds
+    base = here.replace(second=0, microsecond=0)
+    major: list[tuple[float, str]] = []
+    minor: list[float] = []
+    minor_step = 15 if step_min >= 60 else None
+    t = base
+    end = start_utc + timedelta(seconds=span_s)
+    while t.astimezone(UTC) <= end:
+        offset = (t.astimezone(UTC) - start_utc).total_seconds()
+        minute_of_day = t.hour * 60 + t.minute
+        if offset >= 0:
+            if minute_of_day % step_min == 0:
+                major.append((offset, t.strftime("%H:%M")))
+            elif minor_step is not None and minute_of_day % minor_step == 0:
+                minor.append(offset)
+        t = (t.astimezone(UTC) + timedelta(minutes=1)).astimezone(t.tzinfo)
+    return major, minor
+
+
+def _time_axis(out: list[str], lay: Layout, *, y_axis: float, top: float,
+               x_of: Callable[[float], float], major: list[tuple[float, str]],
+               minor: list[float]) -> None:
+    right = lay.left + lay.plot_w
+    for offset in minor:
+        x = x_of(offset)
+        out.append(_line(x, y_axis, x, y_axis + 5))
+    for offset, label in major:
+        x = x_of(offset)
+        out.append(_line(x, top, x, y_axis, GRID, ' stroke-dasharray="3 4"'))
+        out.append(_line(x, y_axis, x, y_axis + 9))
+        anchor = "middle"
+        half = 0.6 * lay.font * len(label) / 2
+        if x - half < 0:
+            anchor = "start"
+        elif x + half > lay.width:
+            anchor = "end"
+        out.append(_text(x, y_axis + 12 + lay.font, label, anchor=anchor, size=lay.font - 1))
+    out.append(_line(lay.left, y_axis, right, y_axis))
+
+
+def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
+                 layout: Layout = WIDE, window: tuple[datetime, datetime] | None = None,
+                 numbers: dict[int, int] | None = None) -> str:
+    """One recording's night in one picture.
+
+    Rows: in bed, posture (lying / up), muscle activity (EMG envelope, highest value per
+    pixel, µV), foot angle (degrees, fixed scale :data:`ANGLE_RANGE_DEG`), signal problems
+    (gaps hatched, poor signal amber). Episodes are shaded red and numbered. Requires
+    ``night.trace``.
 
     Parameters
     ----------
@@ -171,80 +283,127 @@ def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str) -> str:
         Zone of the clock-time axis (``None`` = the machine's zone).
     uid : str
         Prefix for ids inside the SVG.
+    layout : Layout
+        :data:`WIDE` or :data:`NARROW`.
+    window : (datetime, datetime), optional
+        Time span of the x axis (the whole sleep night, so several recordings line up);
+        the recording's own span by default.
+    numbers : dict of int to int, optional
+        Number shown for the episode at each index of ``night.episodes`` (night-wide
+        numbering); 1, 2, ... by default.
     """
     trace = night.trace
     if trace is None or trace.n_seconds == 0:
         raise ValueError("timeline_svg needs a night with a per-second trace")
+    lay = layout
     n = trace.n_seconds
-    n_bins = min(n, PLOT_W)
-    span = float(n)
+    t0_utc, t1_utc = window if window is not None else (night.start_utc, night.utc_at(n))
+    shift = (night.start_utc - t0_utc).total_seconds()  # recording start on the axis (s)
+    span = max((t1_utc - t0_utc).total_seconds(), 1.0)
 
-    def x_of(t_s: float) -> float:
-        return LEFT + min(max(t_s, 0.0), span) / span * PLOT_W
+    def x_of(t_axis_s: float) -> float:
+        return lay.left + min(max(t_axis_s, 0.0), span) / span * lay.plot_w
 
-    bin_w = PLOT_W / n_bins
-    x_px = LEFT + (np.arange(n_bins) + 0.5) * bin_w
-    y_bed, y_post, y_emg, y_ang, y_sig, y_axis = 12, 42, 80, 240, 380, 410
-    out = _open_svg(uid, y_axis + 40, f"Timeline of the night of {format_date(night.night_date)}")
+    def x_rec(t_s: float) -> float:
+        return x_of(t_s + shift)
+
+    n_bins = min(n, max(1, round(lay.plot_w * min(1.0, n / span))))
+    x_px = np.array([x_rec((i + 0.5) * n / n_bins) for i in range(n_bins)])
+    f = lay.font
+    row = f + 10
+    y_bed = row
+    y_post = y_bed + 20 + row
+    y_emg = y_post + 20 + row
+    h_emg = round(140 * lay.tall)
+    y_ang = y_emg + h_emg + row + 4
+    h_ang = round(110 * lay.tall)
+    y_sig = y_ang + h_ang + row + 4
+    y_axis = y_sig + 26
+    height = y_axis + f + 22
+    out = _open_svg(uid, lay, height,
+                    f"Timeline of the night of {format_date(night.night_date)}")
     # in bed
-    out.append(_text(LEFT - 10, y_bed + 17, "In bed", anchor="end", weight="bold"))
-    out.append(_rect(LEFT, y_bed, PLOT_W, 22, "#f2f2f2"))
-    for a, b in night.in_bed_periods:
-        out.append(_rect(x_of(a), y_bed, x_of(b) - x_of(a), 22, IN_BED))
+    _title(out, lay, y_bed - 6, "In bed")
+    out.append(_rect(lay.left, y_bed, lay.plot_w, 18, "#f2f2f2"))
+    periods = list(night.in_bed_periods)
+    for a, b in periods:
+        out.append(_rect(x_rec(a), y_bed, x_rec(b) - x_rec(a), 18, IN_BED))
+    if not periods:
+        need = night.parameters.get("in_bed", {}).get("min_rest_s")
+        why = (f" (it takes {round(float(need) / 60)} min of lying still)"
+               if isinstance(need, int | float) and need > 0 else "")
+        out.append(_text(lay.left + 8, y_bed + 14, f"no in-bed period found{why}",
+                         size=f - 4, fill="#333"))
     # posture
-    out.append(_text(LEFT - 10, y_post + 19, "Lying / up", anchor="end", weight="bold"))
+    _title(out, lay, y_post - 6, "Lying down or up")
     lying = bin_max(trace.lying, n_bins)
     code = np.where(np.isnan(lying), 2, np.where(lying >= 0.5, 1, 0))
     colors = {0: UPRIGHT, 1: LYING, 2: UNKNOWN}
+    edges = [x_rec(i * n / n_bins) for i in range(n_bins + 1)]
     for a, b, c in runs(code):
-        out.append(_rect(LEFT + a * bin_w, y_post, (b - a) * bin_w, 26, colors[c]))
+        out.append(_rect(edges[a], y_post, edges[b] - edges[a], 20, colors[c]))
     # EMG envelope
     emg = bin_max(trace.emg_envelope_uv, n_bins)
-    _panel(out, label="Muscle activity", unit_note="EMG, µV", x_px=x_px, values=emg,
-           top=y_emg, height=140, lo=0.0, hi=_scale_hi(emg, 10.0), color=EMG_LINE)
-    # foot angle
+    _title(out, lay, y_emg - 8, "Muscle activity (EMG, µV)")
+    _panel(out, lay, x_px=x_px, values=emg, top=y_emg, height=h_emg, lo=0.0,
+           hi=_scale_hi(emg, 10.0), color=EMG_LINE)
+    # foot angle, one fixed scale for every night
     ang = bin_max(trace.plantar_flexion_deg, n_bins)
-    finite = ang[np.isfinite(ang)]
-    lo = min(-10.0, math.floor(float(finite.min()) / 10) * 10) if finite.size else -10.0
-    _panel(out, label="Toes pointed", unit_note="foot angle, °", x_px=x_px,
-           values=ang, top=y_ang, height=120, lo=lo, hi=_scale_hi(ang, 45.0),
+    _title(out, lay, y_ang - 8, "Toes pointed down (foot angle, degrees)" if lay is WIDE
+           else "Toes pointed down (degrees)")
+    lo, hi = ANGLE_RANGE_DEG
+    _panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
            color=ANGLE_LINE)
     # signal problems
-    out.append(_text(LEFT - 10, y_sig + 17, "Signal problems", anchor="end", weight="bold"))
-    out.append(_rect(LEFT, y_sig, PLOT_W, 22, "#f2f2f2"))
+    _title(out, lay, y_sig - 6, "Signal problems")
+    out.append(_rect(lay.left, y_sig, lay.plot_w, 16, "#f2f2f2"))
     for q in night.quality_periods:
-        out.append(_rect(x_of(q.start_s), y_sig, max(x_of(q.end_s) - x_of(q.start_s), 2.0),
-                         22, POOR))
+        out.append(_rect(x_rec(q.start_s), y_sig, max(x_rec(q.end_s) - x_rec(q.start_s), 2.0),
+                         16, POOR))
+    rows = ((y_post, 20.0), (y_emg, float(h_emg)), (y_ang, float(h_ang)))  # not the titles
     for g in night.gaps:
-        w = max(x_of(g.end_s) - x_of(g.start_s), 2.0)
-        out.append(_rect(x_of(g.start_s), y_sig, w, 22, f"url(#{uid}-hatch)"))
-        out.append(_rect(x_of(g.start_s), y_post, w, y_ang + 120 - y_post,
-                         f"url(#{uid}-hatch)", ' opacity="0.45"'))
+        w = max(x_rec(g.end_s) - x_rec(g.start_s), 2.0)
+        out.append(_rect(x_rec(g.start_s), y_sig, w, 16, f"url(#{uid}-hatch)"))
+        for top, h in rows:
+            out.append(_rect(x_rec(g.start_s), top, w, h, f"url(#{uid}-hatch)",
+                             ' opacity="0.45"'))
+    # outside this recording, when the axis spans a longer night (several recordings)
+    end_x = x_rec(float(n))
+    for x0, x1 in ((lay.left, x_rec(0.0)), (end_x, lay.left + lay.plot_w)):
+        if x1 - x0 > 0.5:
+            for top, h in rows:
+                out.append(_rect(x0, top, x1 - x0, h, "#ffffff", ' opacity="0.75"'))
     # episodes
-    for i, e in enumerate(night.episodes, start=1):
-        x0, x1 = x_of(e.onset_s), x_of(e.offset_s)
+    for i, e in enumerate(night.episodes):
+        x0, x1 = x_rec(e.onset_s), x_rec(e.offset_s)
         w = max(x1 - x0, 3.0)
-        out.append(_rect(x0, y_post, w, y_ang + 120 - y_post, EPISODE_FILL,
-                         ' opacity="0.35"'))
-        out.append(f'<circle cx="{_f(x0 + w / 2)}" cy="{y_emg + 14}" r="11" '
+        for top, h in rows:
+            out.append(_rect(x0, top, w, h, EPISODE_FILL, ' opacity="0.35"'))
+        label = str((numbers or {}).get(i, i + 1))
+        out.append(f'<circle cx="{_f(x0 + w / 2)}" cy="{y_emg + 14}" r="{f * 0.7:.1f}" '
                    f'fill="{EPISODE_FILL}"/>')
-        out.append(_text(x0 + w / 2, y_emg + 19, str(i), anchor="middle", size=14,
-                         weight="bold", fill="#ffffff"))
-    # time axis
-    out.append(f'<line x1="{LEFT}" y1="{y_axis}" x2="{LEFT + PLOT_W}" y2="{y_axis}" '
-               f'stroke="#333"/>')
-    for offset, label in _hour_ticks(night, span, local):
-        x = x_of(offset)
-        out.append(f'<line x1="{_f(x)}" y1="{y_axis}" x2="{_f(x)}" y2="{y_axis + 7}" '
-                   f'stroke="#333"/>')
-        out.append(_text(x, y_axis + 27, label, anchor="middle", size=15))
+        out.append(_text(x0 + w / 2, y_emg + 14 + f * 0.33, label, anchor="middle",
+                         size=f - 3, weight="bold", fill="#ffffff"))
+    major, minor = time_ticks(t0_utc, span, local, max_ticks=lay.max_time_ticks)
+    _time_axis(out, lay, y_axis=y_axis, top=y_bed, x_of=x_of, major=major, minor=minor)
     out.append("</svg>")
     return "".join(out)
 
 
+def _relative(seconds: float) -> str:
+    s = round(seconds)
+    if s == 0:
+        return "start"
+    m, r = divmod(abs(s), 60)
+    return f"{'+' if s > 0 else '-'}{m}:{r:02d}"
+
+
 def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzinfo | None,
-                uid: str, margin_s: float = 60.0) -> str:
+                uid: str, margin_s: float = 60.0, layout: Layout = WIDE) -> str:
     """EMG envelope and foot angle from ``margin_s`` before to ``margin_s`` after an episode.
+
+    The x axis counts minutes and seconds from the cramp's start (``-1:00``, ``start``,
+    ``+0:30``...).
 
     Parameters
     ----------
@@ -260,10 +419,13 @@ def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzi
         Prefix for ids inside the SVG.
     margin_s : float
         Seconds shown on each side of the episode.
+    layout : Layout
+        :data:`WIDE` or :data:`NARROW`.
     """
     trace = night.trace
     if trace is None or trace.n_seconds == 0:
         raise ValueError("closeup_svg needs a night with a per-second trace")
+    lay = layout
     n = trace.n_seconds
     a = max(0, math.floor(episode.onset_s - margin_s))
     b = min(n, math.ceil(episode.offset_s + margin_s))
@@ -272,46 +434,86 @@ def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzi
     span = float(b - a)
 
     def x_of(t_s: float) -> float:
-        return LEFT + (min(max(t_s, a), b) - a) / span * PLOT_W
+        return lay.left + (min(max(t_s, a), b) - a) / span * lay.plot_w
 
     x_px = np.array([x_of(t + 0.5) for t in range(a, b)])
     emg = np.asarray(trace.emg_envelope_uv[a:b], dtype=np.float64)
     ang = np.asarray(trace.plantar_flexion_deg[a:b], dtype=np.float64)
-    y_emg, y_ang, y_axis = 14, 150, 260
+    f = lay.font
+    y_emg = f + 12
+    h_emg = round(120 * lay.tall)
+    y_ang = y_emg + h_emg + f + 18
+    h_ang = round(100 * lay.tall)
+    y_axis = y_ang + h_ang
+    height = y_axis + 2 * f + 26
     title = (f"Close-up of cramp {number}: {format_clock(episode.onset_utc, local)}, "
              f"one minute either side")
-    out = _open_svg(uid, y_axis + 40, title)
-    _panel(out, label="Muscle activity", unit_note="EMG, µV", x_px=x_px, values=emg,
-           top=y_emg, height=120, lo=0.0, hi=_scale_hi(emg, 10.0), color=EMG_LINE)
-    finite = ang[np.isfinite(ang)]
-    lo = min(-10.0, math.floor(float(finite.min()) / 10) * 10) if finite.size else -10.0
-    _panel(out, label="Toes pointed", unit_note="foot angle, °", x_px=x_px,
-           values=ang, top=y_ang, height=100, lo=lo, hi=_scale_hi(ang, 45.0),
+    out = _open_svg(uid, lay, height, title)
+    _title(out, lay, y_emg - 8, "Muscle activity (EMG, µV)")
+    _panel(out, lay, x_px=x_px, values=emg, top=y_emg, height=h_emg, lo=0.0,
+           hi=_scale_hi(emg, 10.0), color=EMG_LINE)
+    _title(out, lay, y_ang - 8, "Toes pointed down (degrees)")
+    lo, hi = ANGLE_RANGE_DEG
+    _panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
            color=ANGLE_LINE)
     out.append(_rect(x_of(episode.onset_s), y_emg,
                      max(x_of(episode.offset_s) - x_of(episode.onset_s), 3.0),
-                     y_ang + 100 - y_emg, EPISODE_FILL, ' opacity="0.2"'))
+                     y_ang + h_ang - y_emg, EPISODE_FILL, ' opacity="0.2"'))
     for g in night.gaps:
         if g.end_s > a and g.start_s < b:
             out.append(_rect(x_of(g.start_s), y_emg, max(x_of(g.end_s) - x_of(g.start_s), 2.0),
-                             y_ang + 100 - y_emg, f"url(#{uid}-hatch)", ' opacity="0.5"'))
-    out.append(f'<line x1="{LEFT}" y1="{y_axis}" x2="{LEFT + PLOT_W}" y2="{y_axis}" '
-               f'stroke="#333"/>')
-    step = 30 if span <= 600 else 60 if span <= 1800 else 300
-    first_tick = math.ceil((a - episode.onset_s) / step) * step
-    tick = float(first_tick)
+                             y_ang + h_ang - y_emg, f"url(#{uid}-hatch)", ' opacity="0.5"'))
+    n_ticks = lay.max_time_ticks
+    step = next((s for s in (15, 30, 60, 120, 300, 600, 1800) if span / s <= n_ticks), 3600)
+    tick = float(math.ceil((a - episode.onset_s) / step) * step)
+    major: list[tuple[float, str]] = []
     while episode.onset_s + tick <= b:
-        x = x_of(episode.onset_s + tick)
-        out.append(f'<line x1="{_f(x)}" y1="{y_axis}" x2="{_f(x)}" y2="{y_axis + 7}" '
-                   f'stroke="#333"/>')
-        label = "start" if tick == 0 else f"{tick:+.0f} s"
-        out.append(_text(x, y_axis + 27, label, anchor="middle", size=15))
+        major.append((episode.onset_s + tick, _relative(tick)))
         tick += step
+    _time_axis(out, lay, y_axis=y_axis, top=y_emg, x_of=x_of, major=major, minor=[])
+    out.append(_text(lay.left + lay.plot_w / 2, height - 6,
+                     "minutes:seconds from the start of the cramp", anchor="middle",
+                     size=f - 3, fill="#333"))
     out.append("</svg>")
     return "".join(out)
 
 
-def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str) -> str:
+def _bars(out: list[str], lay: Layout, *, top: float, height: float, title: str,
+          values: list[tuple[int, float]], n_slots: int, hi: float,
+          zero_marks: bool, whole: bool = False) -> None:
+    """Bar panel: ``values`` as (slot index, value); gridlines and y ticks (``whole``:
+    counts, whole-number ticks)."""
+    _title(out, lay, top - 8, title)
+    out.append(_rect(lay.left, top, lay.plot_w, height, "#fafafa", ' stroke="#bbbbbb"'))
+    right = lay.left + lay.plot_w
+    for v in nice_ticks(0.0, hi, max_ticks=5, whole=whole):
+        y = top + height - v / hi * height
+        out.append(_line(lay.left, y, right, y, GRID, ' stroke-dasharray="3 4"'))
+        out.append(_text(lay.left - 6, y + lay.font * 0.35, f"{v:g}", anchor="end",
+                         size=lay.font - 3, fill="#333"))
+    slot = lay.plot_w / n_slots
+    for i, v in values:
+        x = lay.left + i * slot + slot * 0.15
+        if v <= 0:
+            if zero_marks:
+                out.append(_rect(x, top + height - 4, slot * 0.7, 4, "#2ca02c"))
+            continue
+        bh = min(v / hi, 1.0) * height
+        out.append(_rect(x, top + height - bh, slot * 0.7, bh, EPISODE_FILL))
+
+
+def _slot_axis(out: list[str], lay: Layout, *, y_axis: float, labels: list[tuple[int, str]],
+               n_slots: int) -> None:
+    slot = lay.plot_w / n_slots
+    out.append(_line(lay.left, y_axis, lay.left + lay.plot_w, y_axis))
+    for i, label in labels:
+        x = lay.left + (i + 0.5) * slot
+        out.append(_line(x, y_axis, x, y_axis + 7))
+        out.append(_text(x, y_axis + 10 + lay.font, label, anchor="middle", size=lay.font - 2))
+
+
+def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str,
+              layout: Layout = WIDE) -> str:
     """Bar charts of cramps per night and total cramp minutes per night.
 
     Nights with a recording but no cramp get a small green mark at zero; dates without a
@@ -325,44 +527,86 @@ def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str) -> st
         Date range of the x axis (inclusive).
     uid : str
         Prefix for ids inside the SVG.
+    layout : Layout
+        :data:`WIDE` or :data:`NARROW`.
     """
     n_days = (last - first).days + 1
     if n_days < 1:
         raise ValueError("trend_svg: last must not be before first")
-    slot = PLOT_W / n_days
+    lay = layout
     count_hi = nice_ceiling(max([d.n_episodes for d in days] + [2]))
     mins_hi = nice_ceiling(max([d.total_cramp_s / 60.0 for d in days] + [5.0]))
-    y1, y2, h, y_axis = 16, 190, 140, 350
-    title = (f"Cramps per night from {format_date(first)} to {format_date(last)}")
-    out = _open_svg(uid, y_axis + 40, title)
-    panels = ((y1, "Cramps", "per night", count_hi, lambda d: float(d.n_episodes)),
-              (y2, "Cramp time", "minutes per night", mins_hi,
-               lambda d: d.total_cramp_s / 60.0))
-    for top, label, unit, hi, value in panels:
-        out.append(_rect(LEFT, top, PLOT_W, h, "#fafafa", ' stroke="#bbbbbb"'))
-        out.append(_text(LEFT - 10, top + h / 2 - 4, label, anchor="end", weight="bold"))
-        out.append(_text(LEFT - 10, top + h / 2 + 16, unit, anchor="end", size=14))
-        out.append(_text(LEFT + 4, top + 16, f"{hi:g}", size=13, fill="#555"))
-        for d in days:
-            i = (d.night_date - first).days
-            if not 0 <= i < n_days:
-                continue
-            x = LEFT + i * slot + slot * 0.15
-            v = value(d)
-            if v <= 0:
-                out.append(_rect(x, top + h - 4, slot * 0.7, 4, "#2ca02c"))
-                continue
-            bh = min(v / hi, 1.0) * h
-            out.append(_rect(x, top + h - bh, slot * 0.7, bh, EPISODE_FILL))
-    out.append(f'<line x1="{LEFT}" y1="{y_axis}" x2="{LEFT + PLOT_W}" y2="{y_axis}" '
-               f'stroke="#333"/>')
-    label_every = max(1, math.ceil(n_days / 8))
-    for i in range(0, n_days, label_every):
-        d = first + timedelta(days=i)
-        x = LEFT + (i + 0.5) * slot
-        out.append(f'<line x1="{_f(x)}" y1="{y_axis}" x2="{_f(x)}" y2="{y_axis + 7}" '
-                   f'stroke="#333"/>')
-        out.append(_text(x, y_axis + 27, f"{d.day} {d.strftime('%b')}", anchor="middle",
-                         size=15))
+    f = lay.font
+    h = round(130 * lay.tall)
+    y1 = f + 12
+    y2 = y1 + h + f + 22
+    y_axis = y2 + h
+    height = y_axis + f + 24
+    out = _open_svg(uid, lay, height,
+                    f"Cramps per night from {format_date(first)} to {format_date(last)}")
+    slots = [((d.night_date - first).days, d) for d in days
+             if 0 <= (d.night_date - first).days < n_days]
+    _bars(out, lay, top=y1, height=h, title="Cramps per night", n_slots=n_days,
+          hi=count_hi, values=[(i, float(d.n_episodes)) for i, d in slots], zero_marks=True,
+          whole=True)
+    minutes_title = ("Total cramp time (minutes per night)" if lay is WIDE
+                     else "Cramp minutes per night")
+    _bars(out, lay, top=y2, height=h, title=minutes_title,
+          n_slots=n_days, hi=mins_hi,
+          values=[(i, d.total_cramp_s / 60.0) for i, d in slots], zero_marks=True)
+    every = max(1, math.ceil(n_days / (lay.max_time_ticks + 1)))
+    labels = [(i, f"{(first + timedelta(days=i)).day} "
+                  f"{(first + timedelta(days=i)).strftime('%b')}")
+              for i in range(0, n_days, every)]
+    _slot_axis(out, lay, y_axis=y_axis, labels=labels, n_slots=n_days)
+    out.append("</svg>")
+    return "".join(out)
+
+
+NIGHT_HOURS: tuple[int, ...] = (*range(18, 24), *range(0, 12))
+"""Clock hours of the time-of-night histogram, 18:00 to 12:00."""
+
+
+def hour_histogram_svg(onset_hours: list[float], *, uid: str, layout: Layout = WIDE) -> str:
+    """Histogram of cramp onsets by hour of the night (local clock, 18:00 to 12:00).
+
+    Parameters
+    ----------
+    onset_hours : list of float
+        Local clock hour (0..24) of each onset; onsets from 12:00 to 18:00 are counted in a
+        note, not drawn.
+    uid : str
+        Prefix for ids inside the SVG.
+    layout : Layout
+        :data:`WIDE` or :data:`NARROW`.
+    """
+    lay = layout
+    counts = {hr: 0 for hr in NIGHT_HOURS}
+    daytime = 0
+    for hour in onset_hours:
+        hr = int(hour) % 24
+        if hr in counts:
+            counts[hr] += 1
+        else:
+            daytime += 1
+    hi = nice_ceiling(max([*counts.values(), 2]))
+    f = lay.font
+    h = round(130 * lay.tall)
+    top = f + 12
+    y_axis = top + h
+    height = y_axis + f + 24 + (f + 8 if daytime else 0)
+    out = _open_svg(uid, lay, height, "Cramps by hour of the night")
+    _bars(out, lay, top=top, height=h,
+          title="Cramps by hour of the night (when they began)" if lay is WIDE
+          else "Cramps by hour they began",
+          n_slots=len(NIGHT_HOURS), hi=hi, zero_marks=False, whole=True,
+          values=[(i, float(counts[hr])) for i, hr in enumerate(NIGHT_HOURS)])
+    every = 2 if lay is WIDE else 3
+    labels = [(i, f"{hr:02d}:00" if lay is WIDE else f"{hr:02d}")
+              for i, hr in enumerate(NIGHT_HOURS) if i % every == 0]
+    _slot_axis(out, lay, y_axis=y_axis, labels=labels, n_slots=len(NIGHT_HOURS))
+    if daytime:
+        out.append(_text(lay.left, height - 6, f"{daytime} more began between 12:00 and 18:00",
+                         size=f - 3, fill="#333"))
     out.append("</svg>")
     return "".join(out)

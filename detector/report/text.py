@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from detector.causes.render import findings_text
-from detector.report.html import NOT_A_DIAGNOSIS
+from detector.report.html import NOT_A_DIAGNOSIS, night_title
 from detector.report.summary import (
     ReportData,
     episode_label,
@@ -14,6 +14,7 @@ from detector.report.summary import (
     format_duration,
     format_percent,
     format_rate,
+    headline,
     zone_label,
 )
 
@@ -32,7 +33,12 @@ def render_text(data: ReportData) -> str:
         Text ending in a newline.
     """
     local = data.local
-    lines = [f"Times are local times in {zone_label(local, data.nights[0].start_utc)}.", ""]
+    last = data.summaries[0]
+    lines = [f"{'Last' if len(data.nights) == 1 else 'Latest'} night, "
+             f"{format_date(last.night_date)}: {headline(last, local)}.",
+             f"Times are in {zone_label(local, data.nights[0].start_utc)}.", ""]
+    if data.store_note:
+        lines[2:2] = [data.store_note, ""]
     if data.flags:
         lines.append("When to see a clinician:")
         for f in data.flags:
@@ -43,8 +49,7 @@ def render_text(data: ReportData) -> str:
                      "check for was seen.")
     lines.append("")
     for night, s in zip(data.nights, data.summaries, strict=True):
-        leg = {"left": " (left leg)", "right": " (right leg)"}.get(night.leg, "")
-        lines.append(f"Night of {format_date(night.night_date)}{leg}")
+        lines.append(night_title(night, local))
         if s.in_bed_start_utc is not None and s.in_bed_end_utc is not None:
             bed = (f"{format_duration(s.time_in_bed_s)} "
                    f"({format_clock(s.in_bed_start_utc, local)} to "
@@ -61,25 +66,25 @@ def render_text(data: ReportData) -> str:
             ("Cramps per hour in bed", format_rate(s.cramps_per_hour_in_bed)),
             ("Usable signal", format_percent(s.coverage_fraction)),
             ("Gaps in the data", "none" if s.n_gaps == 0
-             else f"{s.n_gaps} ({format_duration(s.gap_s)})"),
+             else f"{format_duration(s.gap_s)} in {s.n_gaps} gap{'s' if s.n_gaps != 1 else ''}"),
             ("Poor electrode contact",
              "none" if s.poor_signal_s == 0 else format_duration(s.poor_signal_s)),
         ]
         width = max(len(k) for k, _ in rows) + 2
         lines += [f"  {k + ':':<{width}}{v}" for k, v in rows]
-        for i, e in enumerate(night.episodes, start=1):
+        for i, (_, e) in enumerate(night.episodes, start=1):
             where = "" if e.in_bed else ", outside the time in bed"
             lines.append(f"  Cramp {i}: began {format_clock(e.onset_utc, local)}, lasted "
                          f"{format_duration(e.duration_s)}, {episode_label(e)}{where}")
         lines.append("")
-    if data.trend_days:
-        with_cramps = sum(1 for d in data.trend_days if d.n_episodes > 0)
-        lines.append(f"Last weeks: cramps on {with_cramps} of {len(data.trend_days)} recorded "
-                     f"nights since {format_date(data.trend_first)}.")
+    if data.trends is not None:
+        with_cramps = sum(1 for d in data.trends.days if d.n_episodes > 0)
+        lines.append(f"Last weeks: cramps on {with_cramps} of {len(data.trends.days)} recorded "
+                     f"nights since {format_date(data.trends.first)}.")
         lines.append("")
-    if data.causes is not None:
+    if data.causes is not None:  # ends with the rules' not-a-diagnosis notice
         lines.append(findings_text(data.causes, with_flags=False).rstrip("\n"))
     else:
         lines.append("Possible contributing factors: no diary-based analysis is available yet.")
-    lines += textwrap.wrap(NOT_A_DIAGNOSIS, width=78)
+        lines += textwrap.wrap(NOT_A_DIAGNOSIS, width=78)
     return "\n".join(lines) + "\n"

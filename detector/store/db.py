@@ -15,6 +15,13 @@ from detector.store.schema import CURRENT_VERSION, migrate
 
 APP_NAME = "night-cramp-detector"
 DB_FILENAME = "episodes.sqlite3"
+STORE_FILES: dict[str, str] = {
+    "personal": DB_FILENAME,
+    "replays": "replays.sqlite3",
+    "demo": "demo.sqlite3",
+}
+"""The stores kept in the user data directory: the sleeper's own nights (``personal``), replays
+of files for tuning and the sample recordings (``replays``), simulated demo nights (``demo``)."""
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -26,7 +33,29 @@ def default_db_path() -> Path:
     Path
         E.g. ``~/.local/share/night-cramp-detector/episodes.sqlite3`` on Linux.
     """
-    return platformdirs.user_data_path(APP_NAME, appauthor=False) / DB_FILENAME
+    return store_path("personal")
+
+
+def store_path(kind: str) -> Path:
+    """Location of one of the :data:`STORE_FILES` stores in the user data directory.
+
+    Parameters
+    ----------
+    kind : {"personal", "replays", "demo"}
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CrampInputError
+        If ``kind`` is not one of the stores.
+    """
+    if kind not in STORE_FILES:
+        raise CrampInputError("--store", f"expected one of {', '.join(STORE_FILES)}, "
+                                         f"got {kind!r}")
+    return platformdirs.user_data_path(APP_NAME, appauthor=False) / STORE_FILES[kind]
 
 
 def connect(
@@ -60,7 +89,7 @@ def connect(
     where = str(db_path)
     if not db_path.exists():
         if not create:
-            raise CrampInputError(where, "no episode store here; run `cramp replay` first")
+            raise CrampInputError(where, "no episode store here yet")
         db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif db_path.is_dir():
         raise CrampInputError(where, "is a directory; expected an episode store file")

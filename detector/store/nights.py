@@ -571,7 +571,7 @@ def select_night_dates(conn: sqlite3.Connection, *, night: str | None, last: int
     """
     stored = night_dates(conn)
     if not stored:
-        raise CrampInputError("episode store", "no nights stored yet; run `cramp replay` first")
+        raise CrampInputError("episode store", "no nights stored yet in this store")
     if night is not None:
         d = parse_night_date(night)
         if d not in stored:
