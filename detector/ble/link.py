@@ -243,7 +243,7 @@ class BandSessionBase(abc.ABC):
             max_attempts=self.config.connect_attempts, timeout=self.config.connect_timeout_s,
             mtu=self.config.mtu, **self.client_kwargs))
         # bleak-retry-connector bounds each attempt by itself; this bounds a stack that hangs
-        hung_after_s = self.config.connect_timeout_s + 5.0
+        hung_after_s = self.config.connect_timeout_s * self.config.connect_attempts + 5.0
         hung = asyncio.ensure_future(self.timebase.sleep(hung_after_s))
         waits: list[asyncio.Future[Any]] = [attempt, asyncio.ensure_future(self._stop.wait()),
                                             hung]

@@ -324,7 +324,7 @@ class SteppedDriver:
     def __init__(self, band: SteppableBand, clock: ManualClock, timebase: ManualTimebase, *,
                  step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0,
                  pace: float | None = None, max_behind_s: float = 0.5,
-                 hold_through_setup: bool = False) -> None:
+                 hold_through_setup: bool = True) -> None:
         if not step_s > 0 or (pace is not None and not pace > 0):
             raise ValueError("step_s and pace must be positive")
         self.band = band
@@ -417,8 +417,7 @@ async def drive_paced(band: SteppableBand, clock: ManualClock, timebase: ManualT
     -------
     What ``session_run`` returns.
     """
-    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed,
-                           hold_through_setup=True)
+    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed)
     task = asyncio.ensure_future(session_run)
     try:
         await driver.run(keep_going=lambda: not task.done(), hold=connect_pending)

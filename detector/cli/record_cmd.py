@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 
+from detector.ble.link import describe_error
 from detector.ble.live import LiveDisplay
 from detector.ble.live_store import LiveStore
 from detector.ble.scan import LEGBAND_PROFILE, FoundBand, matches, scan_bands
@@ -214,13 +215,28 @@ async def _run_session(session: LegBandSession, tz: object,
         except NotImplementedError:  # event loops without signal support (Windows):
             previous[sig] = signal.signal(  # plain handlers that hand the stop to the loop
                 sig, lambda *_: loop.call_soon_threadsafe(session.request_stop))
+    old_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: _stack_error(display, context))
     try:
         return await session.run(), display
     finally:
+        loop.set_exception_handler(old_handler)
         for sig in handled:
             loop.remove_signal_handler(sig)
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _stack_error(display: LiveDisplay, context: dict[str, Any]) -> None:
+    """An error inside the BLE stack's own callbacks (bleak, D-Bus, bumble): one line.
+
+    Such errors never reach the recorder (the stack calls itself from the event loop), and
+    asyncio would print a traceback; the night goes on either way.
+    """
+    exc = context.get("exception")
+    what = describe_error(exc) if isinstance(exc, BaseException) else str(
+        context.get("message", "error"))
+    display.on_note(f"Bluetooth stack error (the night goes on): {what}")
 
 
 async def _find_band(wanted: str | None) -> FoundBand:
