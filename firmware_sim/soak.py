@@ -103,7 +103,7 @@ async def soak_night(out_dir: Path, *, duration_s: float, seed: int, call_fault_
                      malformed_p: float = 0.002, outages_per_hour: float = 12.0,
                      longest_outage_s: float = 60.0, stalls_per_hour: float = 6.0,
                      longest_stall_s: float = 90.0, step_s: float = 0.5,
-                     hold_limit_s: float = 1.0) -> SoakNight:
+                     hold_limit_s: float = 5.0) -> SoakNight:
     """Record a fault-injected simulated night; return everything needed to account for it.
 
     Parameters

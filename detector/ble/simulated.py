@@ -417,7 +417,9 @@ async def drive_paced(band: SteppableBand, clock: ManualClock, timebase: ManualT
     -------
     What ``session_run`` returns.
     """
-    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed)
+    # a connection on a busy machine may take many real seconds: the night waits for it
+    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed,
+                           hold_limit_s=60.0)
     task = asyncio.ensure_future(session_run)
     try:
         await driver.run(keep_going=lambda: not task.done(), hold=connect_pending)
