@@ -385,10 +385,13 @@ def paced_session_config(*, mtu: int, speed: float) -> SessionConfig:
 
     Data arrives once per clock step, so the watchdog and the command timeouts allow several
     steps; a machine too slow for the pace only slows the night down (time is the steps').
+    A connection attempt is abandoned after 10 simulated seconds: the clock is held while a
+    reachable band connects, so only an attempt at an unreachable band (an outage) runs
+    that long, and the in-process link never completes such an attempt by itself.
     """
     step = paced_step_s(speed)
     return SessionConfig(mtu=mtu, watchdog_s=max(5.0, 5.0 * step),
-                         connect_timeout_s=max(20.0, 10.0 * step),
+                         connect_timeout_s=5.0, connect_attempts=1,
                          command_timeout_s=max(10.0, 10.0 * step),
                          setup_timeout_s=max(20.0, 40.0 * step))
 
