@@ -15,6 +15,7 @@ Extra backend keyword arguments: ``link`` (a ``bumble.link.LocalLink``) for both
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import weakref
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback,
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 from bleak.uuids import normalize_uuid_str
-from bumble import att, core
+from bumble import att, core, hci
 from bumble.core import UUID as BumbleUUID
 from bumble.core import AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
@@ -236,6 +237,11 @@ class BumbleBleakClient(BaseBleakClient):
             connection = await central.connect(self._peer_address, timeout=self._timeout)
         except core.TimeoutError as exc:
             raise BleakDeviceNotFoundError(self.address, f"{self.address} not reachable") from exc
+        except BaseException:
+            # abandoned (cancelled) or failed: cancel the controller's pending connection,
+            # or the next attempt is refused (COMMAND_DISALLOWED) for ever
+            await asyncio.shield(_cancel_pending(central))
+            raise
         self._connection = connection
         self._closing = False
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
@@ -249,6 +255,15 @@ class BumbleBleakClient(BaseBleakClient):
         except att.ATT_Error as exc:
             await self.disconnect()
             raise BleakGATTProtocolError(exc.error_code) from exc
+        except BaseException:
+            # cancelled or failed during the set-up: never leave a half-open link behind
+            # (the peripheral would stay connected to nobody and stop advertising)
+            await asyncio.shield(self._drop_quietly())
+            raise
+
+    async def _drop_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.disconnect(), self._timeout)
 
     async def _discover(self, peer: Peer) -> BleakGATTServiceCollection:
         wanted = (
@@ -361,6 +376,35 @@ class BumbleBleakClient(BaseBleakClient):
         self._require_peer()
         on_value = self._subscriptions.pop(characteristic.handle, None)
         await _att(characteristic.obj.unsubscribe(on_value))
+
+
+async def _cancel_pending(central: Device) -> None:
+    """Cancel an LE connection the controller may still be creating (errors ignored).
+
+    bumble forgets its side of an abandoned ``connect`` at once, but the controller's
+    LE Create Connection stays pending (every later one is refused with COMMAND_DISALLOWED),
+    and a connection completing meanwhile would reach a central that no longer expects it.
+    So: cancel it at the controller, and drop a connection that completes in the window
+    (the central's own address type stays set, so a late completion cannot trip bumble).
+    """
+    central.connect_own_address_type = hci.OwnAddressType.RANDOM
+
+    def drop_ghost(connection: Connection) -> None:
+        task = asyncio.ensure_future(connection.disconnect())
+        _ghost_drops.add(task)
+        task.add_done_callback(_ghost_drops.discard)
+
+    central.once(central.EVENT_CONNECTION, drop_ghost)
+    try:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(central.send_sync_command(
+                hci.HCI_LE_Create_Connection_Cancel_Command()), 1.0)
+        await asyncio.sleep(0)
+    finally:
+        central.remove_listener(central.EVENT_CONNECTION, drop_ghost)
+
+
+_ghost_drops: set[asyncio.Future[Any]] = set()
 
 
 async def _att(awaitable: Any) -> Any:

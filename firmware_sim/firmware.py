@@ -346,6 +346,23 @@ class Firmware:
         return requested
 
     # ---------------------------------------------------------------------------- faults
+    def restart(self) -> None:
+        """A watchdog reset: the run, its ring buffers and settings are gone, the link drops.
+
+        The RTC keeps counting (it runs from the backup domain); the band comes back idle,
+        with default rates and ranges, and a central must START a new run (counters from 0).
+        """
+        self._streaming = False
+        self._runs = {}
+        self._rate = {s.stream_id: s.default_rate_hz for s in self.profile.streams}
+        self._range = {s.stream_id: s.default_full_scale for s in self.profile.streams}
+        self._queue.clear()
+        self._backfills.clear()
+        self._dropped_run = 0
+        if self._connected:
+            self.disconnect()
+            self._disconnect_requested = True
+
     def schedule_disconnect(self, at_s: float) -> None:
         """Drop the link at true time ``at_s`` (if connected then)."""
         self._scheduled_disconnects = sorted([*self._scheduled_disconnects, float(at_s)])

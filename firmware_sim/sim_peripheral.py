@@ -59,6 +59,9 @@ class SimPeripheral:
         self._outages: list[tuple[float, float]] = []
         self._radio_off_until_s = float("-inf")
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._advertising_lock = asyncio.Lock()
+        """One advertising (re)start at a time: a step and the disconnection handler may both
+        ask, and two concurrent HCI command sequences corrupt bumble's advertising sets."""
         device.on(device.EVENT_CONNECTION, self._on_connection)
 
     # ------------------------------------------------------------------------ radio
@@ -111,8 +114,12 @@ class SimPeripheral:
         await self._advertise()
 
     async def _advertise(self) -> None:
-        if self._connection is not None or not self.radio_on() or self.device.is_advertising:
-            return
+        async with self._advertising_lock:
+            if self._connection is not None or not self.radio_on() or self.device.is_advertising:
+                return
+            await self._start_advertising()
+
+    async def _start_advertising(self) -> None:
         await self.device.start_advertising(
             advertising_data=advertising_payload(service_uuid=self.service_uuid,
                                                  short_name=self.short_name),

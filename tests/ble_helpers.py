@@ -42,7 +42,7 @@ class TruthFeed:
         return np.clip(np.rint(x / LSB[role]), -32768, 32767) * LSB[role]
 
 
-@dataclass
+@dataclass(repr=False)  # asyncio.run reprs a big result when it restores SIGINT
 class Collector:
     """Observer keeping the blocks pushed into the pipeline and the episode events."""
 
@@ -71,7 +71,7 @@ class Collector:
         return bl[0].start_sample, np.concatenate([b.data for b in bl]), jumps
 
 
-@dataclass
+@dataclass(repr=False)
 class Night:
     """Result of :func:`record_night`."""
 
@@ -96,7 +96,8 @@ async def record_night(tmp: Path, *, duration_s: float, seed: int = 0, mtu: int 
                        n_cramps: int = 0, outages: list[tuple[float, float]] = (),
                        firmware_config: FirmwareConfig | None = None,
                        stop_at_s: float | None = None, step_s: float = 0.1,
-                       session_config: SessionConfig | None = None) -> Night:
+                       session_config: SessionConfig | None = None,
+                       restarts: tuple[float, ...] = ()) -> Night:
     """Run a simulated night through the real BleakClient path; return everything seen."""
     sc = scenario(duration_s + 60.0, seed=seed, n_cramps=n_cramps)
     truth = TruthFeed(NightFeed(sc, rng=np.random.default_rng(seed + 1)))
@@ -105,6 +106,8 @@ async def record_night(tmp: Path, *, duration_s: float, seed: int = 0, mtu: int 
                                       config=firmware_config)
     for start, length in outages:
         band.outage(start_s=start, duration_s=length)
+    for at_s in restarts:
+        band.restart(at_s=at_s)
     origin = sc.start_utc.timestamp()
     timebase = ManualTimebase(clock, origin_unix_s=origin)
     collector = Collector(now=clock)

@@ -20,7 +20,7 @@ from firmware_sim.sim_peripheral import SimPeripheral
 ORIGIN_UNIX_S = 1_705_357_800.0  # 2024-01-15 22:30 UTC
 
 
-@dataclass
+@dataclass(repr=False)  # asyncio.run reprs a big result when it restores SIGINT
 class Run:
     """What :func:`record` saw."""
 

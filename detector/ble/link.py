@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,7 +35,7 @@ from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from detector import __version__
-from detector.ble.scan import profile_of
+from detector.ble.scan import adapter_problem, profile_of
 from detector.ble.session_types import (
     NullObserver,
     SessionConfig,
@@ -53,7 +53,8 @@ from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo
 
-__all__ = ["DEVICE_INFO_UUIDS", "LINK_ERRORS", "BandSessionBase", "LinkLost", "being_cancelled"]
+__all__ = ["DEVICE_INFO_UUIDS", "LINK_ERRORS", "BandSessionBase", "LinkLost", "being_cancelled",
+           "describe_error"]
 
 LINK_ERRORS: tuple[type[Exception], ...] = (BleakError, TimeoutError, OSError, EOFError)
 """Exceptions a dropped or failing link raises (the session reconnects)."""
@@ -67,8 +68,19 @@ DEVICE_INFO_UUIDS: dict[str, str] = {
 }
 
 
+class StackCancelled(Exception):
+    """A BLE stack cancelled one of our requests itself (bumble does when a link drops)."""
+
+
 class LinkLost(Exception):
     """The connection dropped (or the device stopped streaming) while waiting for it."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``TypeName: first line of the message`` (just the type name when there is none)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
 
 
 def being_cancelled() -> bool:
@@ -109,8 +121,6 @@ class BandSessionBase(abc.ABC):
     status_each_link: ClassVar[bool] = False
     """Send a status update as soon as each connection is watched (not only every
     ``status_every_s`` of the whole night)."""
-    abandon_errors: ClassVar[tuple[type[BaseException], ...]] = LINK_ERRORS
-    """What a connection attempt abandoned at a stop or the morning may raise (ignored)."""
 
     def __init__(self, device: BLEDevice, *, capture_path: Path, timebase: Timebase,
                  config: SessionConfig, detector_config: DetectorConfig,
@@ -136,6 +146,9 @@ class BandSessionBase(abc.ABC):
         self.battery_pct: int | None = None
         self.callback_cpu_s = 0.0
         self.remarks: list[str] = []
+        self.faults: dict[str, int] = {}
+        """Failures logged and survived, by where they happened."""
+        self.adapter_missing = False
         self._writer: CaptureWriter | None = None
         self._pipeline: NightPipeline | None = None
         self._client: BleakClient | None = None
@@ -160,7 +173,14 @@ class BandSessionBase(abc.ABC):
         """Pipeline channels the session produces (what the live display shows)."""
 
     async def run(self) -> SessionSummary:
-        """Record until the morning time, :meth:`request_stop` or the band's own end."""
+        """Record until the morning time, :meth:`request_stop` or the band's own end.
+
+        Nothing a BLE stack, the band or a handler raises ends the night: every failure is
+        logged on one line (with the time, through the observer, and as an ``error`` event in
+        the capture) and the connection is retried with capped exponential backoff. Only our
+        own cancellation (Ctrl-C through the event loop) goes through, after the capture is
+        closed.
+        """
         backoff = Backoff(initial_s=self.config.backoff_initial_s,
                           max_s=self.config.backoff_max_s)
         reason = "stopped"
@@ -172,19 +192,20 @@ class BandSessionBase(abc.ABC):
                 delay = backoff.next_delay_s()
                 if delay > 0 and await self._sleep_unless_stopped(delay):
                     continue
-                client = await self._connect()
-                if client is None:
+                try:
+                    outcome = await self._one_connection()
+                except asyncio.CancelledError as exc:
+                    if being_cancelled():
+                        raise
+                    self._fault("connection", exc)
                     continue
-                outcome = await self._serve(client)
-                if outcome in ("stopped", "morning"):
+                except Exception as exc:
+                    if isinstance(exc, CrampInputError) and self._writer is None:
+                        raise  # the device is not the band asked for: a user error
+                    self._fault("connection", exc)
+                    continue
+                if outcome in ("stopped", "morning", "battery empty"):
                     reason = outcome
-                    await self._finish_band(client)
-                    await self._disconnect(client)
-                    break
-                await self._disconnect(client)
-                ended = self._band_end()
-                if ended is not None:
-                    reason = ended
                     break
                 if outcome == "streamed":
                     backoff.reset()
@@ -192,9 +213,28 @@ class BandSessionBase(abc.ABC):
             self._cancel_tasks()
         return self._finish(reason)
 
+    async def _one_connection(self) -> str:
+        """Connect, serve and disconnect once; return how it ended."""
+        client = await self._connect()
+        if client is None:
+            return "failed"
+        try:
+            outcome = await self._serve(client)
+            if outcome in ("stopped", "morning"):
+                await self._bounded(self._finish_band(client), what="stopping the band",
+                                    timeout_s=self.config.stop_drain_s
+                                    + 2 * self.config.command_timeout_s, quiet=True)
+                return outcome
+        finally:
+            self._cancel_tasks()  # requests of this link (a hung one holds the command lock)
+            await self._disconnect(client)
+        ended = self._band_end()
+        return ended if ended is not None else outcome
+
     # -------------------------------------------------------------------- connection
     async def _connect(self) -> BleakClient | None:
-        self._set_state("connecting" if self.connections == 0 else "reconnecting")
+        self._set_state("waiting for adapter" if self.adapter_missing
+                        else "connecting" if self.connections == 0 else "reconnecting")
         self._link_lost = asyncio.Event()
         self.connect_pending = True
         attempt = asyncio.ensure_future(establish_connection(
@@ -202,7 +242,11 @@ class BandSessionBase(abc.ABC):
             disconnected_callback=self._on_disconnected,
             max_attempts=self.config.connect_attempts, timeout=self.config.connect_timeout_s,
             mtu=self.config.mtu, **self.client_kwargs))
-        waits: list[asyncio.Future[Any]] = [attempt, asyncio.ensure_future(self._stop.wait())]
+        # bleak-retry-connector bounds each attempt by itself; this bounds a stack that hangs
+        hung_after_s = self.config.connect_timeout_s * self.config.connect_attempts + 5.0
+        hung = asyncio.ensure_future(self.timebase.sleep(hung_after_s))
+        waits: list[asyncio.Future[Any]] = [attempt, asyncio.ensure_future(self._stop.wait()),
+                                            hung]
         if self.until_s is not None:
             waits.append(asyncio.ensure_future(
                 self.timebase.sleep(self.until_s - self.timebase.now_s())))
@@ -214,17 +258,37 @@ class BandSessionBase(abc.ABC):
                 w.cancel()
         if not attempt.done():
             attempt.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *self.abandon_errors):
-                await attempt
+            await self._settle(attempt)
+            if hung.done() and not hung.cancelled():
+                self._fault("connection", TimeoutError(
+                    f"no answer in {hung_after_s:.0f} s"))
             return None
         try:
             client = attempt.result()
-        except LINK_ERRORS as exc:
-            self.observer.on_note(f"connection failed: {exc}")
+        except asyncio.CancelledError as exc:
+            if being_cancelled():
+                raise
+            self._fault("connection", exc)  # the stack cancelled its own request
             return None
+        except Exception as exc:
+            self._fault("connection", exc)
+            return None
+        if self.adapter_missing:
+            self.adapter_missing = False
+            self.observer.on_note("the Bluetooth adapter is back")
         self.connections += 1
         self._client = client
         return client
+
+    async def _settle(self, future: asyncio.Future[Any]) -> None:
+        """Wait for an abandoned attempt to unwind, whatever it raises (not our cancel)."""
+        try:
+            await future
+        except asyncio.CancelledError:
+            if being_cancelled():
+                raise
+        except Exception as exc:
+            self._count_fault("abandoned attempt", exc)
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is self._client:
@@ -232,10 +296,61 @@ class BandSessionBase(abc.ABC):
 
     async def _disconnect(self, client: BleakClient) -> None:
         self._client = None
-        if client.is_connected:
-            with contextlib.suppress(*LINK_ERRORS):
-                await client.disconnect()
         self._link_lost.set()
+        try:
+            connected = bool(client.is_connected)
+        except Exception as exc:
+            self._count_fault("disconnect", exc)
+            return
+        if connected:
+            await self._bounded(client.disconnect(), what="disconnecting",
+                                timeout_s=self.config.command_timeout_s, quiet=True,
+                                watch_link=False)
+
+    async def _bounded(self, coro: Coroutine[Any, Any, Any], *, what: str, timeout_s: float,
+                       quiet: bool = False, watch_link: bool = True) -> Any:
+        """Await ``coro`` for at most ``timeout_s`` session seconds, or until the link drops.
+
+        A stack call that never returns (a hung D-Bus request, a lost GATT response) must
+        not hang the night. With ``quiet``, failures are logged and ``None`` returned;
+        otherwise ``TimeoutError``/:class:`LinkLost`/the call's own error is raised.
+        """
+        task = asyncio.ensure_future(coro)
+        sleeper = asyncio.ensure_future(self.timebase.sleep(timeout_s))
+        waits: list[asyncio.Future[Any]] = [task, sleeper]
+        lost = None
+        if watch_link:
+            lost = asyncio.ensure_future(self._link_lost.wait())
+            waits.append(lost)
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            if lost is not None:
+                lost.cancel()
+            timed_out = not task.done()
+            if timed_out:
+                task.cancel()
+                await self._settle(task)
+            elif not task.cancelled():
+                task.exception()  # retrieved, even when we are being cancelled ourselves
+        error: BaseException
+        if task.cancelled():
+            if self._link_lost.is_set():
+                error = LinkLost()
+            elif timed_out:
+                error = TimeoutError(f"{what}: no answer in {timeout_s:.0f} s")
+            else:
+                error = StackCancelled(f"{what}: the BLE stack cancelled the request")
+        elif task.exception() is not None:
+            error = task.exception()  # type: ignore[assignment]
+        else:
+            return task.result()
+        if not quiet:
+            raise error
+        if not isinstance(error, LinkLost):
+            self._count_fault(what, error)
+        return None
 
     async def _serve(self, client: BleakClient) -> str:
         """Set up one connection and watch it; return why it ended."""
@@ -247,25 +362,30 @@ class BandSessionBase(abc.ABC):
                                       f"{self._profile_expected()}")
             now = self.timebase.now_s()
             if self._writer is None:
-                info = await self._device_info(client)
+                info = await self._bounded(self._device_info(client), what="device information",
+                                           timeout_s=self.config.command_timeout_s)
                 self._writer = CaptureWriter(self.capture_path, session=self._session_meta(info))
             self._writer.event("connected", at_s=now, address=self.device.address,
                                mtu=client.mtu_size, connection=self.connections)
             self._last_data_s = now
             self._link_up()
-            await self._start_streams(client)
+            await self._bounded(self._start_streams(client), what="GATT set-up",
+                                timeout_s=self.config.setup_timeout_s)
             self._last_data_s = self.timebase.now_s()
             self._set_state("streaming")
             return await self._watch()
         except LinkLost:
             return "lost"
-        except LINK_ERRORS as exc:
-            self.observer.on_note(f"link error: {exc}")
-            return "lost"
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if being_cancelled():
                 raise
-            return "lost"  # bumble cancels a GATT request whose link dropped
+            self._fault("link", exc)  # bumble cancels a GATT request whose link dropped
+            return "lost"
+        except Exception as exc:
+            if isinstance(exc, CrampInputError) and self._writer is None:
+                raise
+            self._fault("link", exc)
+            return "lost"
         finally:
             now = self.timebase.now_s()
             if self._writer is not None and not self._stop.is_set() and not self._morning():
@@ -273,10 +393,54 @@ class BandSessionBase(abc.ABC):
                 self._writer.event("disconnected", at_s=now, reason="link lost")
                 self.observer.on_note("band disconnected; reconnecting")
 
+    # ------------------------------------------------------------------------ failures
+    def _fault(self, where: str, exc: BaseException) -> None:
+        """Log a failure on one line (observer note with the time, capture ``error`` event)."""
+        self._count_fault(where, exc, note=True)
+
+    def _count_fault(self, where: str, exc: BaseException, *, note: bool = False) -> None:
+        self.faults[where] = self.faults.get(where, 0) + 1
+        text = describe_error(exc)
+        problem = adapter_problem(exc)
+        if problem is not None and not self.adapter_missing:
+            self.adapter_missing = True
+            self._set_state("waiting for adapter")
+            self.observer.on_note(f"{problem}: waiting for the Bluetooth adapter to come back")
+        elif note or self.faults[where] <= 3 or self.faults[where] % 100 == 0:
+            count = self.faults[where]
+            self.observer.on_note(f"{where} failed ({text}); retrying"
+                                  + (f" [{count} so far]" if count > 1 else ""))
+        if self._writer is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._writer.event("error", at_s=self.timebase.now_s(), where=where,
+                                   error=text)
+
+    def guarded(self, handler: Callable[[Any, bytearray], None]
+                ) -> Callable[[Any, bytearray], None]:
+        """A notification handler that logs and counts what ``handler`` raises, never raising.
+
+        bleak calls handlers from its own machinery (a D-Bus signal, a bumble event); an
+        exception there would be lost or kill the stack's dispatcher. A malformed packet that
+        a decoder refuses is counted as corrupt like the ones the handlers catch themselves.
+        """
+        def call(char: Any, value: bytearray) -> None:
+            try:
+                handler(char, value)
+            except Exception as exc:
+                self.corrupt_packets += 1
+                self._count_fault("notification handler", exc)
+
+        return call
+
+    async def _subscribe(self, client: BleakClient, uuid: str,
+                         handler: Callable[[Any, bytearray], None]) -> None:
+        """``start_notify`` with a :meth:`guarded` handler."""
+        await client.start_notify(uuid, self.guarded(handler))
+
     async def _device_info(self, client: BleakClient) -> dict[str, str]:
         info: dict[str, str] = {}
         for key, uuid in DEVICE_INFO_UUIDS.items():
-            with contextlib.suppress(BleakError):
+            with contextlib.suppress(BleakError, TimeoutError, OSError, EOFError):
                 info[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace")
         return info
 
@@ -311,10 +475,13 @@ class BandSessionBase(abc.ABC):
                 self.observer.on_note(
                     f"no data for {now - self._last_data_s:.0f} s: treating it as a dropout")
                 return "streamed"
-            self._on_watch_tick(now)
-            if now - self._last_status_s >= self.config.status_every_s:
-                self._last_status_s = now
-                self.observer.on_status(self.snapshot())
+            try:
+                self._on_watch_tick(now)
+                if now - self._last_status_s >= self.config.status_every_s:
+                    self._last_status_s = now
+                    self.observer.on_status(self.snapshot())
+            except Exception as exc:
+                self._count_fault("watch", exc)
             await self._sleep_unless_stopped(tick_s, also=self._link_lost)
 
     def _morning(self) -> bool:
@@ -352,7 +519,9 @@ class BandSessionBase(abc.ABC):
                 self._writer.packet(source=source, payload=payload,
                                     received_s=self.timebase.now_s())
             try:
-                await client.write_gatt_char(uuid, payload, response=True)
+                await self._bounded(client.write_gatt_char(uuid, payload, response=True),
+                                    what=f"writing to {who}",
+                                    timeout_s=self.config.command_timeout_s)
                 sleeper = asyncio.ensure_future(
                     self.timebase.sleep(self.config.command_timeout_s))
                 lost = asyncio.ensure_future(self._link_lost.wait())

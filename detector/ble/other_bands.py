@@ -22,7 +22,6 @@ calf gives EMG and its IMU as the shank accelerometer: full detection.
 from __future__ import annotations
 
 import abc
-import contextlib
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -116,8 +115,12 @@ class _BandSession(BandSessionBase):
         self._set_state("starting")
 
     async def _finish_band(self, client: BleakClient) -> None:
-        with contextlib.suppress(*LINK_ERRORS, LinkLost, CrampInputError):
+        try:
             await self._stop_streams(client)
+        except LinkLost:
+            return
+        except Exception as exc:
+            self._count_fault("stopping the band", exc)
 
     @abc.abstractmethod
     async def _stop_streams(self, client: BleakClient) -> None:
@@ -199,8 +202,8 @@ class PolarSession(_BandSession):
                           "resolution_bits": self.acc.resolution_bits}}
 
     async def _start_streams(self, client: BleakClient) -> None:
-        await client.start_notify(POLAR_PMD.control_point_uuid, self._on_control)
-        await client.start_notify(POLAR_PMD.data_uuid, self._on_data)
+        await self._subscribe(client, POLAR_PMD.control_point_uuid, self._on_control)
+        await self._subscribe(client, POLAR_PMD.data_uuid, self._on_data)
         offered = settings_from_response(await self._command(
             client, build_get_settings_command(MeasurementType.ACC)))
         if offered.sample_rates_hz and self.acc.sample_rate_hz not in offered.sample_rates_hz:
@@ -256,8 +259,8 @@ class MyoSession(_BandSession):
 
     async def _start_streams(self, client: BleakClient) -> None:
         for k, uuid in enumerate(MYO.emg_data_uuids):
-            await client.start_notify(uuid, self._emg_callback(MYO_EMG_SOURCES[k]))
-        await client.start_notify(MYO.imu_data_uuid, self._on_imu)
+            await self._subscribe(client, uuid, self._emg_callback(MYO_EMG_SOURCES[k]))
+        await self._subscribe(client, MYO.imu_data_uuid, self._on_imu)
         for command in (NEVER_SLEEP, STREAM_RAW_EMG_AND_IMU):
             if self._writer is not None:
                 self._writer.packet(source="myo:command", payload=command,

@@ -16,6 +16,7 @@ from typing import Any
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
 
 from detector.bands.registry import (
     BANDS,
@@ -24,6 +25,7 @@ from detector.bands.registry import (
     POLAR_PMD,
     band_for_advert,
 )
+from detector.errors import CrampInputError
 
 LEGBAND_PROFILE = LEGBAND.name
 POLAR_PMD_PROFILE = POLAR_PMD.name
@@ -86,6 +88,49 @@ def profile_of(service_uuids: Iterable[str], name: str | None = None) -> str | N
     return None if band is None else band.name
 
 
+ADAPTER_HINT = ("is Bluetooth switched on, an adapter plugged in and bluetoothd (BlueZ) "
+                "running?")
+
+
+def adapter_problem(exc: BaseException) -> str | None:
+    """Why ``exc`` means that no Bluetooth adapter can be used, or ``None`` if it does not.
+
+    On Linux bleak talks to BlueZ over the D-Bus system bus: without the bus socket the error
+    is ``FileNotFoundError`` (or a refused/denied connection), without bluetoothd a D-Bus
+    ``ServiceUnknown`` error, without an adapter a ``BleakError`` naming the adapter. These
+    are a machine's state, not a band's: the caller reports them as such (one line at the
+    start, a waiting status during the night).
+
+    Parameters
+    ----------
+    exc : BaseException
+        What a scan or connection attempt raised.
+
+    Returns
+    -------
+    str or None
+        A one-line description, or ``None`` for any other error.
+    """
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError | PermissionError):
+        return f"the system D-Bus (BlueZ) cannot be reached ({type(exc).__name__})"
+    text = str(exc)
+    lowered = text.lower()
+    module = type(exc).__module__ or ""
+    if module.startswith("dbus_fast") or "org.freedesktop.dbus" in lowered:
+        return f"BlueZ did not answer over D-Bus ({text.splitlines()[0] if text else 'error'})"
+    if isinstance(exc, BleakError) and ("adapter" in lowered or "org.bluez" in lowered
+                                         or "bluetooth device is turned off" in lowered):
+        return f"no usable Bluetooth adapter ({text.splitlines()[0]})"
+    return None
+
+
+class AdapterUnavailable(CrampInputError):
+    """No Bluetooth adapter can be used on this machine (exit code 2 in the CLI)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("bluetooth", f"{problem}; {ADAPTER_HINT}")
+
+
 def matches(band: FoundBand, wanted: str) -> bool:
     """True when ``wanted`` is the band's address (any case) or its name (exact or prefix)."""
     w = wanted.strip()
@@ -117,8 +162,14 @@ async def scan_bands(*, timeout_s: float, backend: type | None = None,
             adv = old[1]  # keep the complete name over the shortened one
         seen[device.address] = (device, adv, best)
 
-    scanner = BleakScanner(on_advert, backend=backend, **backend_kwargs)
-    await scanner.start()
+    try:
+        scanner = BleakScanner(on_advert, backend=backend, **backend_kwargs)
+        await scanner.start()
+    except Exception as exc:
+        problem = adapter_problem(exc)
+        if problem is None:
+            raise
+        raise AdapterUnavailable(problem) from None
     try:
         await asyncio.sleep(timeout_s)
     finally:

@@ -33,7 +33,7 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
-from detector.ble.link import LINK_ERRORS, BandSessionBase, LinkLost, being_cancelled
+from detector.ble.link import BandSessionBase, LinkLost, being_cancelled
 from detector.ble.scan import LEGBAND_PROFILE
 from detector.ble.session_types import (
     SessionConfig,
@@ -98,7 +98,6 @@ class LegBandSession(BandSessionBase):
     """
 
     profile_name = LEGBAND_PROFILE
-    abandon_errors = (BleakError, TimeoutError, OSError)
 
     def __init__(self, device: BLEDevice, *, capture_path: Path, timebase: Timebase,
                  config: SessionConfig, detector_config: DetectorConfig,
@@ -127,11 +126,11 @@ class LegBandSession(BandSessionBase):
 
     # -------------------------------------------------------------------- connection
     async def _start_streams(self, client: BleakClient) -> None:
-        await client.start_notify(self.profile.control_uuid, self._on_control)
-        await client.start_notify(self.profile.status_uuid, self._on_status)
+        await self._subscribe(client, self.profile.control_uuid, self._on_control)
+        await self._subscribe(client, self.profile.status_uuid, self._on_status)
         with contextlib.suppress(BleakError):
-            await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
-        await client.start_notify(self.profile.data_uuid, self._on_data)
+            await self._subscribe(client, BATTERY_LEVEL_UUID, self._on_battery)
+        await self._subscribe(client, self.profile.data_uuid, self._on_data)
         status = decode_status(await client.read_gatt_char(self.profile.status_uuid))
         self._apply_status(status)
         await self._command(client, TimeSyncCommand(round(self.timebase.now_s() * 1e6)))
@@ -220,11 +219,14 @@ class LegBandSession(BandSessionBase):
         try:
             await self._expect_ok(client, StopCommand())
             await self.timebase.sleep(0.5)  # the partial packets STOP flushes
-        except (LinkLost, *LINK_ERRORS, CrampInputError):
+        except LinkLost:
             return
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if being_cancelled():
                 raise
+            self._count_fault("stopping the band", exc)
+        except Exception as exc:
+            self._count_fault("stopping the band", exc)
 
     def _flush_band(self, now_s: float) -> None:
         run = self._run
@@ -235,6 +237,18 @@ class LegBandSession(BandSessionBase):
             if lost is not None:
                 self._report_lost(lost, now_s)
         self._feed(run.assembler.flush(), run)
+        self._note_unreceived_tail(now_s, run)
+
+    def _note_unreceived_tail(self, now_s: float, run: _Run) -> None:
+        """Say so when the night ends long after the last sample (the link was down)."""
+        elapsed_s = now_s - run.start_utc.timestamp()
+        behind = [(r, elapsed_s - self._role_end.get(r, 0) / c.fs)
+                  for r, c in self._channels.items()]
+        worst = max(behind, key=lambda rb: rb[1], default=None)
+        if worst is not None and worst[1] > max(10.0, 2.0 * self.config.watchdog_s):
+            self.remarks.append(
+                f"the last {worst[1]:.0f} s of the night were not received (the link was "
+                "down at the end; they were never on this machine)")
 
     def _night_start_utc(self) -> datetime | None:
         return self._run.start_utc if self._run else None
@@ -295,11 +309,14 @@ class LegBandSession(BandSessionBase):
                     if lost is not None:
                         self._report_lost(lost, self.timebase.now_s())
                 break
-        except (LinkLost, *LINK_ERRORS):
+        except LinkLost:
             return
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if being_cancelled():
                 raise
+            self._count_fault("backfill", exc)
+        except Exception as exc:
+            self._count_fault("backfill", exc)
         finally:
             tracker.requesting = False
 
@@ -402,7 +419,7 @@ class LegBandSession(BandSessionBase):
         if live_gap or (packet.backfill and tracker.backfill_end is None):
             self._maybe_backfill(tracker)
         try:
-            blocks = run.assembler.push(payload, received_s=now)
+            blocks = run.assembler.push_packet(packet)
         except CrampInputError:
             self.corrupt_packets += 1
             return

@@ -46,6 +46,9 @@ class SessionConfig:
         How far behind the newest sample a hole is kept open for backfill (s).
     stop_drain_s : float
         At the end, how long to wait for running backfills before stopping the band (s).
+    setup_timeout_s : float
+        Longest GATT set-up of a new connection (subscriptions, status, the run's commands)
+        before it counts as a failed connection (s).
     """
 
     streams: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {
@@ -61,6 +64,7 @@ class SessionConfig:
     backfill_stall_s: float = 10.0
     hold_s: float = 130.0
     stop_drain_s: float = 10.0
+    setup_timeout_s: float = 20.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the capture header)."""
@@ -142,7 +146,9 @@ class SessionSummary:
     counts: dict[str, StreamCounts]
     connections: int
     dropouts: int
-    result: NightResult | None
+    result: NightResult | None = field(repr=False)
+    """Left out of the repr: ``asyncio.run`` reprs its result when it restores the SIGINT
+    handler (a Python 3.11 quirk), and a night's arrays take seconds to format."""
     corrupt_packets: int
 
 

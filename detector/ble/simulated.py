@@ -4,12 +4,13 @@ Night model (:mod:`firmware_sim.night`) -> :class:`~firmware_sim.firmware.Firmwa
 GATT server (:class:`~firmware_sim.gatt.LegBandPeripheral`) on an in-process ``LocalLink`` ->
 the project's bleak backend. The session connects with the ordinary ``BleakClient``.
 
-Two ways to run the band's clock:
-
-- :meth:`SimulatedBand.run_scaled` with a ``ScaledClock``: the night runs ``speed`` times
-  faster than real time (``--speed N``), for the command line;
-- :class:`SteppedDriver` with a ``ManualClock``: time moves in fixed steps as fast as the CPU
-  allows, deterministic, for tests. It also gives the session its :class:`ManualTimebase`.
+The band's clock is a ``ManualClock`` moved by a :class:`SteppedDriver` in fixed steps; the
+session reads and sleeps on the same clock through a :class:`ManualTimebase`. Without pacing
+the steps go as fast as the CPU allows (deterministic, for tests); with ``pace=N``
+(:func:`drive_paced`, ``cramp record --simulate --speed N``) the driver waits so that the night
+runs at most ``N`` times faster than real time. Time advances from the host's event loop, one
+step after the other, so a slow or busy machine slows the demo down instead of letting the
+band's clock run ahead of a central that cannot keep up (which would overflow its buffer).
 
 A radio outage (:meth:`SimulatedBand.outage`) drops the link and keeps the band silent (not
 advertising, so unreachable) for a while: the band keeps sampling into its ring buffer.
@@ -18,20 +19,24 @@ advertising, so unreachable) for a while: the band keeps sampling into its ring 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from bleak.backends.device import BLEDevice
 from bumble.link import LocalLink
 
+from detector.ble.session_types import SessionConfig
 from firmware_sim.bleak_backend import backends_for
 from firmware_sim.firmware import Firmware, FirmwareConfig, ManualClock
 from firmware_sim.gatt import DEFAULT_BAND_ADDRESS, LegBandPeripheral
 from firmware_sim.night import NightChunk, NightScenario, synthesize_chunks
+
+T = TypeVar("T")
 
 
 class NightFeed:
@@ -199,9 +204,17 @@ class SimulatedBand:
 
     def __post_init__(self) -> None:
         self._outages: list[tuple[float, float]] = []
+        self._restarts: list[float] = []
+
+    def restart(self, *, at_s: float) -> None:
+        """Reset the band's firmware at true time ``at_s`` (see ``Firmware.restart``)."""
+        self._restarts = sorted([*self._restarts, float(at_s)])
 
     def _update_radio(self) -> None:
         now = self.clock()
+        while self._restarts and self._restarts[0] <= now:
+            self._restarts.pop(0)
+            self.firmware.restart()
         for a, b in self._outages:
             if a <= now < b:
                 self.peripheral.radio_off_until_s = max(self.peripheral.radio_off_until_s, b)
@@ -296,31 +309,126 @@ class SteppedDriver:
         Clock step (s).
     yields : int
         Event-loop turns per step.
+    hold_limit_s : float
+        Longest real-time hold of the clock per connection (s).
+    pace : float, optional
+        Simulated seconds per real second at most (``None``: as fast as possible).
+    max_behind_s : float
+        With ``pace``: when the steps fall more than this many real seconds behind the pace
+        (a slow machine, a stall), the pace restarts from now instead of racing to catch up.
+    hold_through_setup : bool
+        Hold the clock until ``hold()`` is false (the whole connection set-up: MTU exchange,
+        service discovery), not only until the band is connected.
     """
 
     def __init__(self, band: SteppableBand, clock: ManualClock, timebase: ManualTimebase, *,
-                 step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0) -> None:
+                 step_s: float = 0.1, yields: int = 12, hold_limit_s: float = 5.0,
+                 pace: float | None = None, max_behind_s: float = 0.5,
+                 hold_through_setup: bool = True) -> None:
+        if not step_s > 0 or (pace is not None and not pace > 0):
+            raise ValueError("step_s and pace must be positive")
         self.band = band
         self.clock = clock
         self.timebase = timebase
         self.step_s = step_s
         self.yields = yields
         self.hold_limit_s = hold_limit_s
+        self.pace = pace
+        self.max_behind_s = max_behind_s
+        self.hold_through_setup = hold_through_setup
         self.steps = 0
+        self.behind_real_s = 0.0
+        """With ``pace``: real seconds the night fell behind the pace (the demo's slow-down)."""
 
     async def run(self, *, keep_going: Callable[[], bool],
-                  hold: Callable[[], bool] = lambda: False) -> None:
-        """Step until ``keep_going()`` is false."""
+                  hold: Callable[[], bool] = lambda: False,
+                  stall_s: Callable[[float], float] | None = None) -> None:
+        """Step until ``keep_going()`` is false.
+
+        ``stall_s(now)``, if given, is called before each step: seconds by which the clock
+        jumps at once (a host stall: the band samples on while the host does not run).
+        """
         loop = asyncio.get_running_loop()
+        real0, sim0 = loop.time(), self.clock()
         while keep_going():
             if hold() and self.band.awaiting_connection():
                 t_end = loop.time() + self.hold_limit_s
-                while hold() and not self.band.connected and loop.time() < t_end \
-                        and keep_going():
+                while hold() and (self.hold_through_setup or not self.band.connected) \
+                        and loop.time() < t_end and keep_going():
                     await asyncio.sleep(0.001)
-            self.clock.advance(self.step_s)
+            jump = stall_s(self.clock()) if stall_s is not None else 0.0
+            self.clock.advance(self.step_s + max(0.0, jump))
             self.steps += 1
             await self.band.step()
             self.timebase.wake_due()
             for _ in range(self.yields):
                 await asyncio.sleep(0)
+            if self.pace is not None:
+                wait = real0 + (self.clock() - sim0) / self.pace - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                elif -wait > self.max_behind_s:
+                    self.behind_real_s += -wait
+                    real0 += -wait
+
+
+def paced_step_s(speed: float) -> float:
+    """Clock step (simulated s) for a night run ``speed`` times faster than real time.
+
+    About a hundred steps per real second, never under 0.1 s of the night.
+    """
+    return max(0.1, 0.01 * speed)
+
+
+def paced_session_config(*, mtu: int, speed: float) -> SessionConfig:
+    """Session timeouts for a paced simulated night (in simulated seconds).
+
+    Data arrives once per clock step, so the watchdog and the command timeouts allow several
+    steps; a machine too slow for the pace only slows the night down (time is the steps').
+    A connection attempt is abandoned after 10 simulated seconds: the clock is held while a
+    reachable band connects, so only an attempt at an unreachable band (an outage) runs
+    that long, and the in-process link never completes such an attempt by itself.
+    """
+    step = paced_step_s(speed)
+    return SessionConfig(mtu=mtu, watchdog_s=max(5.0, 5.0 * step),
+                         connect_timeout_s=5.0, connect_attempts=1,
+                         command_timeout_s=max(10.0, 10.0 * step),
+                         setup_timeout_s=max(20.0, 40.0 * step))
+
+
+async def drive_paced(band: SteppableBand, clock: ManualClock, timebase: ManualTimebase,
+                      session_run: Awaitable[T], *, speed: float,
+                      connect_pending: Callable[[], bool]) -> T:
+    """Run a session against a simulated band whose clock is stepped at ``speed`` x real time.
+
+    Parameters
+    ----------
+    band : SteppableBand
+        The simulated peripheral.
+    clock : ManualClock
+        Its clock (also the session's, through ``timebase``).
+    timebase : ManualTimebase
+        The session's timebase.
+    session_run : awaitable
+        The session's ``run()`` (or a wrapper of it).
+    speed : float
+        Simulated seconds per real second, at most.
+    connect_pending : callable returning bool
+        The session's ``connect_pending`` (the clock holds while a connection is made).
+
+    Returns
+    -------
+    What ``session_run`` returns.
+    """
+    # a connection on a busy machine may take many real seconds: the night waits for it
+    driver = SteppedDriver(band, clock, timebase, step_s=paced_step_s(speed), pace=speed,
+                           hold_limit_s=60.0)
+    task = asyncio.ensure_future(session_run)
+    try:
+        await driver.run(keep_going=lambda: not task.done(), hold=connect_pending)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return task.result()

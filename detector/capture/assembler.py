@@ -19,7 +19,12 @@ import numpy as np
 
 from detector.errors import CrampInputError
 from detector.profiles.legband import LEGBAND, LegBandProfile, StreamSpec
-from detector.profiles.legband_codec import decode_data_packet, packet_rate_hz, packet_values
+from detector.profiles.legband_codec import (
+    DataPacket,
+    decode_data_packet,
+    packet_rate_hz,
+    packet_values,
+)
 from detector.signals import ChannelSpec, Gap, SignalBlock
 
 DEFAULT_STREAMS: dict[str, str] = {"emg": "emg_raw", "shank_acc": "shank_acc",
@@ -155,7 +160,13 @@ class StreamAssembler:
         CrampInputError
             If the bytes are not a LegBand data packet, or a stream changes rate in a run.
         """
-        packet = decode_data_packet(payload, profile=self.profile)
+        return self.push_packet(decode_data_packet(payload, profile=self.profile))
+
+    def push_packet(self, packet: DataPacket) -> list[tuple[str, SignalBlock]]:
+        """Take one data packet already decoded (the recorder decodes each packet once).
+
+        Same as :meth:`push`, for a :class:`~detector.profiles.legband_codec.DataPacket`.
+        """
         entry = self._by_id.get(packet.stream_id)
         if entry is None:
             self.ignored_packets += 1

@@ -9,6 +9,15 @@ of the receive times: the earliest arrival in each time bin, then a Theil-Sen li
 those minima. Late packets (jitter, delayed bursts, backfill) only raise points above the
 envelope and cannot bias it; a few bins that are wrong in either direction move the medians
 little. Clock drift up to +-100 ppm is absorbed by the fitted slope.
+
+The host only estimates offset and drift; the band's counters and ticks fix every interval.
+So the fit is bounded by what a crystal can do: the drift is at most :data:`MAX_DRIFT_PPM`
+(slope pairs implying more are left out of the median, and the result is clamped), ticks per
+sample stay within :data:`MAX_DRIFT_PPM` of nominal, and host times that are not finite are
+ignored. A host that stalls for minutes, delivers a backlog in a burst, runs a simulated
+night at any speed, or steps its clock (NTP, a time-zone mistake, by an hour backwards) can
+shift where the night sits in time (the offset follows the larger part of the night) but
+cannot stretch or shrink it: durations stay those of the band's own clock.
 """
 
 from __future__ import annotations
@@ -18,6 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MAX_DRIFT_PPM = 1000.0
+"""Largest device-to-host clock drift believed (ppm). Watch crystals are within +-20 ppm,
+cheap ceramic resonators +-0.5 % at worst; a band that is off by more has a broken clock,
+and a host whose arrival times imply more is stalling, bursting or stepping its clock."""
+HOST_TIME_LIMIT_S = 1e11
+"""Host receive times beyond +-this (UNIX s, year 5138) are forged or corrupt: ignored."""
 MAX_BINS = 400
 """Most bins of the lower envelope (the Theil-Sen fit is quadratic in their number)."""
 MIN_BINS = 20
@@ -144,14 +159,18 @@ def device_line(counter: np.ndarray, ticks: np.ndarray, *,
     """
     c = np.asarray(counter, dtype=np.float64)
     t = np.asarray(ticks, dtype=np.float64)
+    nominal = float(nominal_ticks_per_sample)
     c0, t0 = float(np.median(c)), float(np.median(t))
     dc, dt = c - c0, t - t0
-    b = nominal_ticks_per_sample
+    b = nominal
     keep = np.ones(c.shape, dtype=bool)
     for _ in range(3):
-        if np.ptp(dc[keep]) * nominal_ticks_per_sample < 64.0:
+        if np.ptp(dc[keep]) * nominal < 64.0:
             break
-        b = float(np.polyfit(dc[keep], dt[keep], 1)[0])
+        fitted = _ls_slope(dc[keep], dt[keep])
+        if fitted is None or abs(fitted / nominal - 1.0) * 1e6 > MAX_DRIFT_PPM:
+            break  # counters or ticks that no crystal makes: keep the nominal rate
+        b = fitted
         res = dt - b * dc
         res -= np.median(res[keep])
         new = np.abs(res) <= 2.0  # rounding to whole ticks leaves |residual| < 1
@@ -163,7 +182,18 @@ def device_line(counter: np.ndarray, ticks: np.ndarray, *,
     return a, b
 
 
-def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _ls_slope(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Least-squares slope of ``y`` on ``x`` (both centred), or ``None`` if undefined."""
+    xm = x - x.mean()
+    den = float(np.dot(xm, xm))
+    if not np.isfinite(den) or den <= 0.0:
+        return None
+    slope = float(np.dot(xm, y - y.mean())) / den
+    return slope if np.isfinite(slope) else None
+
+
+def lower_envelope_line(x: np.ndarray, y: np.ndarray, *,
+                        max_drift_ppm: float = MAX_DRIFT_PPM) -> tuple[float, float]:
     """Fit ``y = a + b * x`` under points that are late by a non-negative delay.
 
     Parameters
@@ -172,6 +202,8 @@ def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         Device time (s, any origin).
     y : ndarray, shape (n,)
         Host time (s) at which the event stamped ``x`` was seen; ``y >= true(x)``.
+    max_drift_ppm : float
+        Largest ``|b - 1|`` believed (ppm); the slope is bounded to it.
 
     Returns
     -------
@@ -180,6 +212,7 @@ def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    bound = max_drift_ppm * 1e-6
     x0, y0 = float(x.min()), float(y[np.argmin(x)])
     u, v = x - x0, (y - y0) - (x - x0)  # residual from slope 1: offset + drift*u + delay
     span = float(u.max())
@@ -190,13 +223,16 @@ def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     first = np.ones(order.size, dtype=bool)
     first[1:] = idx[order][1:] != idx[order][:-1]
     bu, bv = u[order][first], v[order][first]
+    slope = 0.0
     if bu.size >= 2:
         i, j = np.triu_indices(bu.size, k=1)
         du = bu[j] - bu[i]
         ok = du > 0.25 * width
-        slope = float(np.median((bv[j] - bv[i])[ok] / du[ok])) if ok.any() else 0.0
-    else:
-        slope = 0.0
+        pair = (bv[j] - bv[i])[ok] / du[ok]
+        # pairs across a host clock step, a stall or a burst imply drifts no clock has
+        pair = pair[np.abs(pair) <= bound]
+        if pair.size:
+            slope = float(np.clip(np.median(pair), -bound, bound))
     offset = float(np.median(bv - slope * bu))
     b = 1.0 + slope
     a = y0 + offset - b * x0
@@ -216,6 +252,11 @@ def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
     nominal_rates_hz : mapping of stream id to float
         Nominal sampling rate of each stream (Hz).
 
+    Raises
+    ------
+    ValueError
+        No packets, no finite host time, or counters/ticks that place nothing in time.
+
     Returns
     -------
     ClockFit
@@ -232,18 +273,30 @@ def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
         a, b = device_line(pt.counter, pt.ticks,
                            nominal_ticks_per_sample=tick_hz / nominal_rates_hz[sid])
         lines[sid] = (a, b)
-        use = pt.live if pt.live.any() else np.ones(pt.live.shape, dtype=bool)
+        if not (np.isfinite(a) and np.isfinite(b) and b > 0):
+            raise ValueError(f"stream {sid}: counters and ticks give no usable clock")
+        lines[sid] = (a, b)
+        received = np.asarray(pt.received_s, dtype=np.float64)
+        finite = np.isfinite(received) & (np.abs(received) < HOST_TIME_LIMIT_S)
+        use = pt.live & finite if (pt.live & finite).any() else finite
         last = pt.counter[use] + pt.n_samples[use] - 1
         xs.append((a + b * last.astype(np.float64)) / tick_hz)
-        ys.append(np.asarray(pt.received_s, dtype=np.float64)[use])
+        ys.append(received[use])
     x, y = np.concatenate(xs), np.concatenate(ys)
+    if x.size == 0:
+        raise ValueError("no packet has a plausible host receive time")
     host_a, host_b = lower_envelope_line(x, y)  # host s = host_a + host_b * device s
+    if not np.isfinite(host_a):
+        raise ValueError("the host receive times give no usable clock offset")
     starts = {sid: (a + b * float(streams[sid].counter.min())) for sid, (a, b) in lines.items()}
     t_start_ticks = min(starts.values())
     timing: dict[int, StreamTiming] = {}
     for sid, (a, b) in lines.items():
         cmin = int(streams[sid].counter.min())
-        origin = cmin - round((starts[sid] - t_start_ticks) / b)
+        lead = (starts[sid] - t_start_ticks) / b
+        if not np.isfinite(lead):
+            raise ValueError(f"stream {sid}: counters and ticks give no usable clock")
+        origin = cmin - round(lead)
         timing[sid] = StreamTiming(
             origin=origin, rate_hz=tick_hz / (b * host_b), ticks_per_sample=b,
             t0_s=host_a + host_b * (a + b * origin) / tick_hz,

@@ -31,15 +31,17 @@ from detector.capture.assembler import (
     legband_channels,
 )
 from detector.capture.clockfit import ClockFit, PacketTimes, fit_clock, unwrap
-from detector.capture.format import PacketRecord
+from detector.capture.format import EventRecord, PacketRecord
 from detector.capture.reader import Capture, read_capture
 from detector.errors import CrampInputError
-from detector.profiles.legband import LEGBAND, LegBandProfile
+from detector.profiles.legband import LEGBAND, LegBandProfile, Opcode
 from detector.profiles.legband_codec import decode_data_header
 from detector.signals import Gap, RecordingInfo, SignalBlock
 
 DATA_SOURCE = "legband:data"
 """Source name of LegBand data notifications in a capture."""
+COMMAND_SOURCE = "legband:command"
+"""Source name of the control-point commands the recorder wrote."""
 PROFILE_NAMES = ("legband",)
 
 
@@ -96,34 +98,62 @@ class CaptureRecording:
         if name not in PROFILE_NAMES:
             raise CrampInputError(where, f"capture of a {name!r} band; only LegBand captures "
                                   "can be replayed")
-        times, first = self._scan_packets()
-        if not times:
+        runs, first = self._scan_packets()
+        if not any(runs):
             raise CrampInputError(where, "the capture holds no LegBand data packets")
-        nominal = {sid: float(first[sid][0]) for sid in times}
-        self.fit: ClockFit = fit_clock(times, tick_hz=profile.data.tick_hz,
-                                       nominal_rates_hz=nominal)
+        nominal = {sid: float(first[sid][0]) for sid in first}
+        self.fits: list[ClockFit | None] = []
+        for times in runs:
+            if not times:
+                self.fits.append(None)
+                continue
+            try:
+                self.fits.append(fit_clock(times, tick_hz=profile.data.tick_hz,
+                                           nominal_rates_hz=nominal))
+            except ValueError as exc:
+                raise CrampInputError(where, f"cannot place the packets in time: {exc}"
+                                      ) from None
+        k0 = next(k for k, f in enumerate(self.fits) if f is not None)
+        self.fit: ClockFit = self.fits[k0]  # type: ignore[assignment]
+        times = runs[k0]
         rates: dict[str, float] = {}
         scales: dict[str, float] = {}
         ends: dict[str, int] = {}
         self.counter_origins: dict[str, int] = {}
+        self.run_origins: list[dict[str, int]] = []
         for role, stream_name in DEFAULT_STREAMS.items():
             sid = profile.stream_named(stream_name).stream_id
-            if sid not in times:
+            if sid not in first:
                 continue
-            timing = self.fit.streams[sid]
+            timing = self.fit.streams.get(sid)
+            if timing is None:
+                continue
             rates[role] = nominal[sid] if nominal_rates else timing.rate_hz
             scales[role] = first[sid][1]
             self.counter_origins[role] = timing.origin
-            pt = times[sid]
-            ends[role] = int((pt.counter + pt.n_samples).max()) - timing.origin
+        for k, (run_times, fit) in enumerate(zip(runs, self.fits, strict=True)):
+            origins: dict[str, int] = {}
+            for role in rates:
+                sid = profile.stream_named(DEFAULT_STREAMS[role]).stream_id
+                if fit is None or sid not in fit.streams:
+                    continue
+                origins[role] = fit.streams[sid].origin
+                pt = run_times[sid]
+                end = self._offsets[k].get(role, 0) + int((pt.counter + pt.n_samples).max()) \
+                    - origins[role]
+                ends[role] = max(ends.get(role, 0), end)
+            self.run_origins.append(origins)
         if not rates:
             raise CrampInputError(where, "the capture has no raw EMG or accelerometer stream")
         channels = legband_channels(rates_hz=rates, full_scales=scales, profile=profile)
         if min_emg_fs_hz is not None and "emg" in channels and channels["emg"].fs < min_emg_fs_hz:
             raise CrampInputError(where, f"EMG is sampled at {channels['emg'].fs:g} Hz; the EMG "
                                   f"band needs at least {min_emg_fs_hz:g} Hz")
-        duration = max(ends[r] / channels[r].fs for r in channels)
+        duration = max(ends.get(r, 0) / channels[r].fs for r in channels)
         notes = self._notes(times, rates)
+        if len(runs) > 1:
+            notes.append(f"the band restarted {len(runs) - 1} time(s); each new run is placed "
+                         "at the sample offsets the recorder logged")
         start = start_utc if start_utc is not None else datetime.fromtimestamp(
             self.fit.start_s, UTC)
         leg = session.get("leg")
@@ -137,9 +167,8 @@ class CaptureRecording:
 
     # --------------------------------------------------------------------------- streaming
     def assembler(self) -> StreamAssembler:
-        """A fresh assembler set up exactly as replay uses it (channels, origins, hold)."""
-        return StreamAssembler(profile=self.profile, channels=self.info.channels,
-                               hold_s=self.hold_s, counter_origin=self.counter_origins)
+        """A fresh assembler set up exactly as replay uses it for the first run."""
+        return self._run_assembler(0)
 
     def packets(self) -> Iterator[PacketRecord]:
         """The capture's LegBand data packets, in the order they were received."""
@@ -157,24 +186,55 @@ class CaptureRecording:
         """
         if not chunk_s > 0:
             raise ValueError("chunk_s must be positive")
-        asm = self.assembler()
         pending: dict[str, _Pending] = {
             role: _Pending(role, max(1, round(chunk_s * spec.fs)))
             for role, spec in self.info.channels.items()
         }
-        for rec in self.packets():
+        assemblers = [self._run_assembler(k) for k in range(len(self.fits))]
+        gaps: list[Gap] = []
+        stats: dict[str, StreamStats] = {}
+        current = -1
+        for k, rec in self._packets_by_run():
+            if k != current:  # a run ended (the band restarted): release all it held
+                if current >= 0:
+                    yield from self._release(current, assemblers[current].flush(), pending)
+                current = k
             try:
-                released = asm.push(rec.payload, received_s=rec.received_s)
+                released = assemblers[k].push(rec.payload, received_s=rec.received_s)
             except CrampInputError:
                 continue  # counted in info.notes by the scan
-            for role, block in released:
-                yield from pending[role].add(block)
-        for role, block in asm.flush():
-            yield from pending[role].add(block)
+            yield from self._release(k, released, pending)
+        if current >= 0:
+            yield from self._release(current, assemblers[current].flush(), pending)
         for p in pending.values():
             yield from p.drain()
-        self._gaps = asm.gaps
-        self.stats = asm.stats
+        for k, asm in enumerate(assemblers):
+            for g in asm.gaps:
+                off = self._offsets[k].get(g.role, 0) / self.info.channels[g.role].fs
+                gaps.append(Gap(role=g.role, start_s=g.start_s + off, end_s=g.end_s + off,
+                                samples_missing=g.samples_missing))
+            for role, st in asm.stats.items():
+                if role in stats:
+                    for name in vars(st):
+                        setattr(stats[role], name, getattr(stats[role], name) + getattr(st, name))
+                else:
+                    stats[role] = st
+        self._gaps = sorted(gaps, key=lambda g: (g.start_s, g.role))
+        self.stats = stats
+
+    def _run_assembler(self, k: int) -> StreamAssembler:
+        return StreamAssembler(profile=self.profile, channels=self.info.channels,
+                               hold_s=self.hold_s, counter_origin=self.run_origins[k])
+
+    def _release(self, k: int, released: list[tuple[str, SignalBlock]],
+                 pending: dict[str, _Pending]) -> Iterator[tuple[str, SignalBlock]]:
+        offsets = self._offsets[k]
+        for role, block in released:
+            off = offsets.get(role, 0)
+            if off:
+                block = SignalBlock(data=block.data, fs=block.fs,
+                                    start_sample=block.start_sample + off)
+            yield from pending[role].add(block)
 
     @property
     def gaps(self) -> list[Gap]:
@@ -195,12 +255,63 @@ class CaptureRecording:
         self.close()
 
     # ---------------------------------------------------------------------------- internals
-    def _scan_packets(self) -> tuple[dict[int, PacketTimes], dict[int, tuple[int, float]]]:
-        cols: dict[int, list[list[float]]] = {}
+    def _packets_by_run(self) -> Iterator[tuple[int, PacketRecord]]:
+        """``(run index, packet)`` for every data packet of a run, in the order received.
+
+        As live: a run starts with the START command; packets received while START is
+        answered (before its ``config`` event) belong to the new run when stamped at or
+        after its start, and are dropped otherwise; packets before the first START (stale
+        ones) belong to no run. A capture without ``config`` events is one run.
+        """
+        runs = self._run_starts
+        if not runs:
+            for rec in self.packets():
+                yield 0, rec
+            return
+        k = -1
+        starting = False
+        half = 1 << 31
+        for rec in self.capture.records:
+            if isinstance(rec, EventRecord):
+                if rec.kind == "config" and k + 1 < len(runs):
+                    k += 1
+                    starting = False
+                continue
+            if not isinstance(rec, PacketRecord):
+                continue
+            if rec.source == COMMAND_SOURCE:
+                starting = bool(rec.payload) and rec.payload[0] == Opcode.START \
+                    and k + 1 < len(runs)
+                continue
+            if rec.source != DATA_SOURCE:
+                continue
+            if starting:
+                ticks = int.from_bytes(rec.payload[8:12], "little") \
+                    if len(rec.payload) >= 12 else 0
+                if (ticks - runs[k + 1]) % (1 << 32) < half:
+                    yield k + 1, rec
+            elif k >= 0:
+                yield k, rec
+
+    def _scan_packets(self) -> tuple[list[dict[int, PacketTimes]], dict[int, tuple[int, float]]]:
+        self._run_starts: list[int] = []
+        self._offsets: list[dict[str, int]] = []
+        for rec in self.capture.records:
+            if isinstance(rec, EventRecord) and rec.kind == "config":
+                ticks = rec.fields.get("run_start_ticks")
+                offsets = rec.fields.get("sample_offsets") or {}
+                if not isinstance(ticks, int) or not isinstance(offsets, dict):
+                    continue
+                self._run_starts.append(ticks % (1 << 32))
+                self._offsets.append({str(r): int(v) for r, v in offsets.items()
+                                      if isinstance(v, int) and v >= 0})
+        if not self._run_starts:
+            self._offsets = [{}]
+        cols: list[dict[int, list[list[float]]]] = [{} for _ in self._offsets]
         first: dict[int, tuple[int, float]] = {}
         self._bad_packets = 0
         self._rate_changes = 0
-        for rec in self.packets():
+        for k, rec in self._packets_by_run():
             try:
                 pkt = decode_data_header(rec.payload, profile=self.profile)
             except CrampInputError:
@@ -213,20 +324,23 @@ class CaptureRecording:
             elif first[pkt.stream_id][0] != rate:
                 self._rate_changes += 1
                 continue
-            cols.setdefault(pkt.stream_id, []).append(
+            cols[k].setdefault(pkt.stream_id, []).append(
                 [pkt.first_sample, pkt.n_samples, pkt.device_ticks, rec.received_s,
                  0.0 if pkt.backfill else 1.0])
         data = self.profile.data
-        times: dict[int, PacketTimes] = {}
-        for sid, rows in cols.items():
-            a = np.asarray(rows, dtype=np.float64)
-            times[sid] = PacketTimes(
-                counter=unwrap(a[:, 0].astype(np.int64), modulus=data.counter_modulus),
-                n_samples=a[:, 1].astype(np.int64),
-                ticks=unwrap(a[:, 2].astype(np.int64), modulus=1 << 32),
-                received_s=a[:, 3], live=a[:, 4] > 0,
-            )
-        return times, first
+        runs: list[dict[int, PacketTimes]] = []
+        for run_cols in cols:
+            times: dict[int, PacketTimes] = {}
+            for sid, rows in run_cols.items():
+                a = np.asarray(rows, dtype=np.float64)
+                times[sid] = PacketTimes(
+                    counter=unwrap(a[:, 0].astype(np.int64), modulus=data.counter_modulus),
+                    n_samples=a[:, 1].astype(np.int64),
+                    ticks=unwrap(a[:, 2].astype(np.int64), modulus=1 << 32),
+                    received_s=a[:, 3], live=a[:, 4] > 0,
+                )
+            runs.append(times)
+        return runs, first
 
     def _notes(self, times: dict[int, PacketTimes], rates: dict[str, float]) -> list[str]:
         notes = list(self.capture.damage.describe())

@@ -122,13 +122,13 @@ async def _record(args: argparse.Namespace, config: DetectorConfig,
                   out_dir: Path) -> tuple[SessionSummary, LiveDisplay]:
     from detector.ble.scan import LEGBAND_PROFILE
     from detector.ble.session import LegBandSession, SessionConfig
-    from detector.ble.timebase import ScaledTimebase, WallTimebase
+    from detector.ble.timebase import WallTimebase
 
     tz = resolve_timezone(config.in_bed.timezone)
     session_config = SessionConfig(mtu=args.mtu)
     if not args.simulate:
         band = await _find_band(args.device)
-        timebase: WallTimebase | ScaledTimebase = WallTimebase()
+        timebase = WallTimebase()
         start = timebase.now_s()
         if band.profile != LEGBAND_PROFILE:
             from detector.cli.record_other import session_class
@@ -162,15 +162,22 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
     import numpy as np
 
     from detector.ble.scan import LEGBAND_PROFILE, scan_bands
-    from detector.ble.session import LegBandSession, SessionConfig
-    from detector.ble.simulated import NightFeed, SimulatedBand
-    from detector.ble.timebase import ScaledTimebase
-    from firmware_sim.firmware import ScaledClock
+    from detector.ble.session import LegBandSession
+    from detector.ble.simulated import (
+        ManualTimebase,
+        NightFeed,
+        SimulatedBand,
+        drive_paced,
+        paced_session_config,
+    )
+    from firmware_sim.firmware import ManualClock
     from firmware_sim.night import random_scenario
 
-    if not args.speed > 0 or not 1 / 60 <= args.hours <= 24:
-        raise CrampInputError("--speed/--hours",
-                              "expected --speed > 0 and --hours from 0.017 (a minute) to 24")
+    if not 0 < args.speed <= 10_000 or not 1 / 60 <= args.hours <= 24:
+        raise CrampInputError("--speed/--hours", "expected --speed from above 0 to 10000 and "
+                              "--hours from 0.017 (a minute) to 24")
+    if args.dropouts < 0:
+        raise CrampInputError("--dropouts", f"expected 0 or more, got {args.dropouts}")
     # the in-process link's virtual controllers warn about packets for links just closed
     logging.getLogger("bumble").setLevel(logging.ERROR)
     seeds = np.random.SeedSequence(args.seed).spawn(3)
@@ -182,42 +189,33 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
                                    datetime.now(UTC), config,
                                    duration_s=max(60.0, args.hours * 3600.0)))
     feed = NightFeed(scenario, rng=np.random.default_rng(seeds[1]))
-    clock = ScaledClock(factor=args.speed)
+    clock = ManualClock()
     band = await SimulatedBand.create(feed, clock=clock, rng=np.random.default_rng(seeds[2]))
-    if args.dropouts < 0:
-        raise CrampInputError("--dropouts", f"expected 0 or more, got {args.dropouts}")
     drop_rng = np.random.default_rng(seeds[2].spawn(1)[0])
     starts = np.sort(drop_rng.uniform(60.0, max(61.0, scenario.duration_s - 60.0),
                                       args.dropouts))
     for start_s in starts.tolist():
         band.outage(start_s=start_s, duration_s=float(drop_rng.uniform(2.0, 40.0)))
-    stop_band = asyncio.Event()
-    band_task = asyncio.ensure_future(band.run_scaled(period_s=0.01, stop=stop_band))
-    try:
-        found = await scan_bands(timeout_s=0.3, backend=band.scanner_backend)
-        device = next((b.device for b in found if b.profile == LEGBAND_PROFILE), None)
-        if device is None:
-            device = band.ble_device
-        origin = scenario.start_utc.timestamp()
-        timebase = ScaledTimebase(clock, origin_unix_s=origin, factor=args.speed)
-        until = (_until(args.until, config, origin, tz) if args.until
-                 else origin + scenario.duration_s)
-        session = LegBandSession(
-            device, capture_path=_capture_path(out_dir, "simulated"), timebase=timebase,
-            config=SessionConfig(mtu=session_config.mtu,
-                                 watchdog_s=max(5.0, 2.0 * args.speed),
-                                 command_timeout_s=max(10.0, 10.0 * args.speed)),
-            detector_config=config, client_kwargs={"backend": band.client_backend},
-            leg=scenario.leg, until_s=until,
-            session_info={"simulated": {"seed": args.seed, "speed": args.speed,
-                                        "hours": args.hours}})
-        print(f"simulated night of {args.hours:g} h at {args.speed:g}x "
-              f"(about {scenario.duration_s / args.speed:.0f} s); Ctrl-C stops it")
-        summary, display = await _run_session(session, tz, args)
-    finally:
-        stop_band.set()
-        await band_task
-    return summary, display
+    found = await scan_bands(timeout_s=0.3, backend=band.scanner_backend)
+    device = next((b.device for b in found if b.profile == LEGBAND_PROFILE), None)
+    if device is None:
+        device = band.ble_device
+    origin = scenario.start_utc.timestamp()
+    timebase = ManualTimebase(clock, origin_unix_s=origin)
+    until = (_until(args.until, config, origin, tz) if args.until
+             else origin + scenario.duration_s)
+    session = LegBandSession(
+        device, capture_path=_capture_path(out_dir, "simulated"), timebase=timebase,
+        config=paced_session_config(mtu=session_config.mtu, speed=args.speed),
+        detector_config=config, client_kwargs={"backend": band.client_backend},
+        leg=scenario.leg, until_s=until,
+        session_info={"simulated": {"seed": args.seed, "speed": args.speed,
+                                    "hours": args.hours}})
+    print(f"simulated night of {args.hours:g} h at {args.speed:g}x "
+          f"(about {scenario.duration_s / args.speed:.0f} s; longer on a busy machine); "
+          "Ctrl-C stops it")
+    return await drive_paced(band, clock, timebase, _run_session(session, tz, args),
+                             speed=args.speed, connect_pending=lambda: session.connect_pending)
 
 
 async def _run_session(session: LegBandSession, tz: object,
@@ -244,13 +242,30 @@ async def _run_session(session: LegBandSession, tz: object,
         except NotImplementedError:  # event loops without signal support (Windows):
             previous[sig] = signal.signal(  # plain handlers that hand the stop to the loop
                 sig, lambda *_: loop.call_soon_threadsafe(session.request_stop))
+    old_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: _stack_error(display, context))
     try:
         return await session.run(), display
     finally:
+        loop.set_exception_handler(old_handler)
         for sig in handled:
             loop.remove_signal_handler(sig)
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _stack_error(display: LiveDisplay, context: dict[str, Any]) -> None:
+    """An error inside the BLE stack's own callbacks (bleak, D-Bus, bumble): one line.
+
+    Such errors never reach the recorder (the stack calls itself from the event loop), and
+    asyncio would print a traceback; the night goes on either way.
+    """
+    from detector.ble.link import describe_error
+
+    exc = context.get("exception")
+    what = describe_error(exc) if isinstance(exc, BaseException) else str(
+        context.get("message", "error"))
+    display.on_note(f"Bluetooth stack error (the night goes on): {what}")
 
 
 async def _find_band(wanted: str | None) -> FoundBand:
