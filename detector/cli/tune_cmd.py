@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     header = (f"cramp tune: best of {len(sets)} parameter sets ({space.method} search, "
               f"{args.search}) on {res.n_tuning_nights} tuning nights.\n{verdict}")
     best_toml = args.out / "best.toml"
+    # best.toml belongs to this search's output folder: a rerun there refreshes it
     write_private_text(best_toml, config_toml(res.sets[res.best][1], reference=base,
-                                              header=header))
+                                              header=header), force=True)
     for path, error in res.failures:
         print(f"failed: {path}: {error}", file=sys.stderr)
     print(_format(rows[: max(args.top, 1)], heldout=res.heldout is not None))

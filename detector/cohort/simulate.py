@@ -158,7 +158,8 @@ def simulate_cohort(out_dir: Path, spec: CohortSpec, *, engine: Engine,
             bar.close()
     nights = [{**asdict(p), **done[p.index]} for p in plans if p.index in done]
     doc = {"kind": "cramp-cohort", "parameters": params, "nights": nights}
-    write_private_text(manifest, json.dumps(doc, indent=1) + "\n")
+    # the cohort list is this command's own file: a resumed or grown cohort rewrites it
+    write_private_text(manifest, json.dumps(doc, indent=1) + "\n", force=True)
     return CohortSummary(manifest=manifest, simulated=len(todo) - len(failures),
                          already_there=len(plans) - len(todo), failures=sorted(failures),
                          elapsed_s=time.perf_counter() - t0)
