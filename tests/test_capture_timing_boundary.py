@@ -111,3 +111,27 @@ def test_any_packet_times_give_a_clear_error_or_a_bounded_night(
     path = _retime(capture, tmp_path_factory.mktemp("t") / "t.cramp", changes[kind],
                    keep=keep if kind == "keep" else 10**9)
     _replay_is_clean_or_bounded(path)
+
+
+@pytest.mark.parametrize("forged", [1e300, -1e300])
+def test_recover_reports_forged_packet_times_in_words(tmp_path: Path, capture: Path,
+                                                      forged: float) -> None:
+    """``cramp recover`` on packet times no calendar holds: a report, exit 0, no traceback;
+    the untouched capture (positive control) still shows its calendar span."""
+    from detector.cli.main import main
+
+    path = _retime(capture, tmp_path / "forged.cramp", lambda k, t: forged + k, keep=10**9)
+    assert main(["recover", "--check", str(path)]) == 0
+    assert main(["recover", "--check", str(capture)]) == 0
+
+
+def test_recover_text_names_the_out_of_range_span(tmp_path: Path, capture: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from detector.cli.main import main
+
+    path = _retime(capture, tmp_path / "forged.cramp", lambda k, t: 1e300 + k, keep=10**9)
+    assert main(["recover", "--check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "out of any calendar range" in out and "1e+300" in out
+    assert main(["recover", "--check", str(capture)]) == 0
+    assert " UTC (" in capsys.readouterr().out

@@ -217,10 +217,13 @@ def format_report(report: RecoveryReport) -> str:
     lines.append(f"  records kept: {report.packets} packets, {report.events} events; "
                  f"bytes dropped: {d.bytes_dropped}")
     if report.first_s is not None and report.last_s is not None:
-        a = datetime.fromtimestamp(report.first_s, UTC)
-        b = datetime.fromtimestamp(report.last_s, UTC)
-        lines.append(f"  time span: {a:%Y-%m-%d %H:%M:%S} to {b:%H:%M:%S} UTC "
-                     f"({_hms(report.last_s - report.first_s)})")
+        a, b = _utc_or_none(report.first_s), _utc_or_none(report.last_s)
+        if a is None or b is None:  # forged or corrupt host receive times
+            lines.append(f"  time span: host receive times out of any calendar range "
+                         f"({report.first_s:.6g} to {report.last_s:.6g} s since 1970)")
+        else:
+            lines.append(f"  time span: {a:%Y-%m-%d %H:%M:%S} to {b:%H:%M:%S} UTC "
+                         f"({_hms(report.last_s - report.first_s)})")
     for name, n in report.packets_per_stream.items():
         extra = report.samples_per_stream.get(name)
         tail = f", {extra} samples" if extra is not None else ""
@@ -241,3 +244,11 @@ def format_report(report: RecoveryReport) -> str:
 def _hms(seconds: float) -> str:
     s = round(seconds)
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _utc_or_none(t_s: float) -> datetime | None:
+    """The UTC time of ``t_s`` seconds since 1970, or ``None`` if no calendar can hold it."""
+    try:
+        return datetime.fromtimestamp(t_s, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
