@@ -8,7 +8,6 @@ and writes the morning report: the whole product path in a minute or two.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -106,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         from detector.cli.record_multi import run_multi
 
         return run_multi(args, config, out_dir)
+    import asyncio  # loaded when a night is recorded, not for --help
+
     summary, display = asyncio.run(_record(args, config, out_dir))
     display.summary(summary)
     if summary.result is None:
@@ -232,6 +233,8 @@ async def _run_session(session: LegBandSession, tz: object,
         session.observer = observers(display, LiveStore(session, db_path=db,
                                                         timezone=session.detector_config
                                                         .in_bed.timezone))
+    import asyncio
+
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     previous: dict[signal.Signals, Any] = {}
