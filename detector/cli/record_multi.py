@@ -278,19 +278,10 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
           f"{args.hours * 3600 / speed:.0f} s); Ctrl-C stops it")
     stop = asyncio.Event()
 
-    async def step() -> None:
-        from firmware_sim.band_group import BandGroup
+    from detector.cli.record_other import step_simulated
+    from firmware_sim.band_group import BandGroup
 
-        group = BandGroup(bands)
-        while not stop.is_set():
-            try:
-                await group.step()
-            except Exception as exc:  # the simulated radio's own failure: one line, go on
-                logging.getLogger(__name__).warning("simulated band: %s: %s",
-                                                    type(exc).__name__, exc)
-            await asyncio.sleep(0.01)
-
-    task = asyncio.ensure_future(step())
+    task = asyncio.ensure_future(step_simulated(BandGroup(bands).step, stop))
     try:
         return await _run(night)
     finally:

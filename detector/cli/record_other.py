@@ -29,6 +29,22 @@ def session_class(profile: str) -> Any:
     return band_named(profile).load("session")
 
 
+async def step_simulated(step: Callable[[], Awaitable[None]], stop: asyncio.Event, *,
+                         period_s: float = 0.01) -> None:
+    """Step a simulated band (or group of bands) every ``period_s`` until ``stop`` is set.
+
+    A failure of the simulated radio itself is logged on one line and stepping goes on, so
+    the simulation never ends a night that the recorder would survive.
+    """
+    while not stop.is_set():
+        try:
+            await step()
+        except Exception as exc:  # the simulated radio's own failure: one line, go on
+            logging.getLogger(__name__).warning("simulated band: %s: %s",
+                                                type(exc).__name__, exc)
+        await asyncio.sleep(period_s)
+
+
 async def record_simulated_other(args: argparse.Namespace, config: DetectorConfig,
                                  capture_path: Path,
                                  run_session: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -85,16 +101,7 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     await band.start()
     stop = asyncio.Event()
 
-    async def step() -> None:
-        while not stop.is_set():
-            try:
-                await band.step()
-            except Exception as exc:  # the simulated radio's own failure: one line, go on
-                logging.getLogger(__name__).warning("simulated band: %s: %s",
-                                                    type(exc).__name__, exc)
-            await asyncio.sleep(0.01)
-
-    task = asyncio.ensure_future(step())
+    task = asyncio.ensure_future(step_simulated(band.step, stop))
     try:
         from detector.bands.registry import band_for_simulate_choice
 
