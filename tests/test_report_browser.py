@@ -120,10 +120,14 @@ window.addEventListener("load", () => {
   const wide = [...document.querySelectorAll("body *")].filter(
     e => e.getBoundingClientRect().right > d.clientWidth + 1 && !e.closest(".scroll"))
     .map(e => e.tagName + "." + e.className).slice(0, 5);
+  const scrolled = [...document.querySelectorAll(".scroll")].filter(
+    e => e.scrollWidth > e.clientWidth + 1).map(e => e.firstElementChild.className);
+  const heads = [...document.querySelectorAll("table.episodes thead")].map(
+    e => getComputedStyle(e).display);
   const out = document.createElement("pre"); out.id = "measure";
   out.textContent = "MEASURE" + JSON.stringify({scrollWidth: d.scrollWidth,
     clientWidth: d.clientWidth, plots: plots, smallestText: smallest, wide: wide,
-    clipped: clipped}) + "END";
+    clipped: clipped, scrolled: scrolled, episodeHeads: heads}) + "END";
   document.body.appendChild(out);
   if (window.parent !== window) window.parent.postMessage(out.textContent, "*");
 });
@@ -194,6 +198,11 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, width: int) -> None
     assert m["clientWidth"] == width
     assert m["scrollWidth"] <= width, f"page overflows sideways: {m['wide']}"
     assert m["wide"] == []
+    # The cramp table fits: on a phone its rows become labelled cards instead of a table to
+    # scroll sideways (the column heads are hidden there; each cell carries its own).
+    assert m["scrolled"] == [], f"a table must be scrolled sideways: {m['scrolled']}"
+    assert m["episodeHeads"]  # the cramp table is there
+    assert set(m["episodeHeads"]) == {"none" if width < 700 else "table-header-group"}
     plots = m["plots"]
     assert len(plots) >= 3  # timeline, close-ups, trends: one layout of each shown
     assert all(w >= width * 0.8 for _, _, w, _ in plots), plots  # plots use the page width
@@ -244,7 +253,9 @@ def test_the_measurements_can_fail(tmp_path: Path) -> None:
     page = tmp_path / "bad.html"
     page.write_text('<!DOCTYPE html><html><body><svg class="plot" viewBox="0 0 100 50" '
                     'style="width:300px"><text x="60" y="20" font-size="12">runs off the '
-                    'edge</text></svg><div style="width:700px">too wide</div>' + MEASURE
+                    'edge</text></svg><div style="width:700px">too wide</div>'
+                    '<div class="scroll"><table class="wide-table" style="width:900px">'
+                    '<tr><td>cell</td></tr></table></div>' + MEASURE
                     + "</body></html>", encoding="utf-8")
     dom = _chromium(tmp_path, _viewport(tmp_path, page, 390, 600, "bad"), MIN_WINDOW, 600,
                     "--virtual-time-budget=3000", "--dump-dom")
@@ -254,3 +265,4 @@ def test_the_measurements_can_fail(tmp_path: Path) -> None:
     assert m["clientWidth"] == 390 and m["scrollWidth"] > 390
     assert m["clipped"] == ["runs off the edge"]
     assert m["wide"]
+    assert m["scrolled"] == ["wide-table"]

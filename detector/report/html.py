@@ -120,6 +120,13 @@ footer p { margin: 0.4em 0; }
   dl.summary dd small { display: block; }
   th, td { padding: 6px 6px; }
   table { font-size: 0.9em; }
+  table.episodes thead { display: none; }
+  table.episodes, table.episodes tbody, table.episodes tr, table.episodes td {
+    display: block; width: 100%; }
+  table.episodes tr { border: 2px solid #b0b0b0; border-radius: 8px; margin: 0 0 10px;
+    padding: 4px 0; }
+  table.episodes td { border: 0; text-align: left; white-space: normal; padding: 2px 10px; }
+  table.episodes td::before { content: attr(data-head) ": "; font-weight: bold; }
 }
 @media print {
   body { font-size: 12pt; }
@@ -217,19 +224,30 @@ def _episode_table(night: SleepNight, local: tzinfo | None) -> str:
         peak = "not measured" if e.peak_emg_uv is None else f"{e.peak_emg_uv:.0f}"
         angle = ("not measured" if e.plantar_flexion_deg is None
                  else f"{e.plantar_flexion_deg:.0f}")
+        cells = ((None, str(i)), ("time", format_clock(e.onset_utc, local)),
+                 ("time", format_duration(e.duration_s)), ("time", episode_label(e)),
+                 ("num", peak), ("num", angle), ("num", f"{round(100 * e.confidence)}%"),
+                 (None, "; ".join(notes)))
         rows.append(
             f'<tr data-onset-utc="{_e(e.onset_utc.isoformat())}" '
             f'data-duration-s="{e.duration_s:.6g}">'
-            f'<td>{i}</td><td class="time">{_e(format_clock(e.onset_utc, local))}</td>'
-            f'<td class="time">{_e(format_duration(e.duration_s))}</td>'
-            f'<td class="time">{_e(episode_label(e))}</td>'
-            f'<td class="num">{_e(peak)}</td><td class="num">{_e(angle)}</td>'
-            f'<td class="num">{round(100 * e.confidence)}%</td>'
-            f"<td>{_e('; '.join(notes)) or '&nbsp;'}</td></tr>")
-    return ('<div class="scroll"><table><thead><tr><th>No.</th><th>Began</th><th>Lasted</th>'
-            "<th>Leg</th><th>Highest muscle activity (µV)</th><th>Toes pointed (degrees)</th>"
-            "<th>How sure</th><th>Notes</th></tr></thead><tbody>" + "".join(rows)
-            + "</tbody></table></div>")
+            + "".join(_cell(head, css, text) for head, (css, text) in zip(
+                _EPISODE_HEADS, cells, strict=True))
+            + "</tr>")
+    return ('<div class="scroll"><table class="episodes"><thead><tr>'
+            + "".join(f"<th>{_e(h)}</th>" for h in _EPISODE_HEADS)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+
+
+_EPISODE_HEADS = ("No.", "Began", "Lasted", "Leg", "Highest muscle activity (µV)",
+                  "Toes pointed (degrees)", "How sure", "Notes")
+"""Column heads of the cramp table; on a phone each cell repeats its head (``data-head``)."""
+
+
+def _cell(head: str, css: str | None, text: str) -> str:
+    """One cell of the cramp table, labelled with its column head for the phone layout."""
+    cls = f' class="{css}"' if css else ""
+    return f'<td{cls} data-head="{_e(head)}">{_e(text) or "&nbsp;"}</td>'
 
 
 def night_title(night: SleepNight, local: tzinfo | None) -> str:
