@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,13 +59,13 @@ def sync_positions(a: np.ndarray) -> np.ndarray:
     return c.astype(np.int64)
 
 
-def walk_frames(buf: bytes | memoryview | object, a: np.ndarray, start: int) -> FrameWalk:
+def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
     """Walk the records of a capture from byte ``start``.
 
     Parameters
     ----------
-    buf : buffer
-        The file's bytes (e.g. an ``mmap``), for CRC32.
+    buf : bytes or mmap
+        The file's bytes, sliced for CRC32.
     a : ndarray of uint8, shape (size,)
         The same bytes as an array.
     start : int
@@ -83,9 +84,10 @@ def walk_frames(buf: bytes | memoryview | object, a: np.ndarray, start: int) -> 
     fc, fe = c[framed], end[framed]
     if fc.size:
         stored = a[fe[:, None] + np.arange(CRC_SIZE)].astype(np.int64) @ U32
-        view = memoryview(buf)  # type: ignore[arg-type]
-        crcs = np.fromiter(map(zlib.crc32, map(view.__getitem__, map(
-            slice, (fc + 4).tolist(), fe.tolist()))), dtype=np.int64, count=fc.size)
+        crc32 = zlib.crc32
+        crcs = np.fromiter([crc32(buf[x:y]) for x, y in  # type: ignore[index]
+                            zip((fc + 4).tolist(), fe.tolist(), strict=True)],
+                           dtype=np.int64, count=fc.size)
         intact[framed] = crcs == stored
     nxt = end + CRC_SIZE
     # link[i]: record i is intact and the next marker is where the next record must start
