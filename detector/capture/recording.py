@@ -347,7 +347,10 @@ def pd_unique(values: np.ndarray) -> list[int]:
 
 
 class _Pending:
-    """Contiguous samples of one role waiting to make a block of the wanted size."""
+    """Contiguous samples of one role, given out in blocks of exactly the wanted size.
+
+    A block ends early only at a discontinuity (a gap) and at the end (:meth:`drain`).
+    """
 
     def __init__(self, role: str, target: int) -> None:
         self.role = role
@@ -363,10 +366,18 @@ class _Pending:
         if not self.n:
             self.start = block.start_sample
             self.fs = block.fs
-        self.parts.append(block.data)
-        self.n += block.n_samples
-        if self.n >= self.target:
+        data = block.data
+        while self.n + data.shape[0] >= self.target:
+            take = self.target - self.n
+            self.parts.append(data[:take])
+            self.n = self.target
+            data = data[take:]
+            start = self.start
             yield from self.drain()
+            self.start = start + self.target
+        if data.shape[0]:
+            self.parts.append(data)
+            self.n += data.shape[0]
 
     def drain(self) -> Iterator[tuple[str, SignalBlock]]:
         if self.n:
