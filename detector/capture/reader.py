@@ -145,13 +145,23 @@ class RecordList:
     """The kept records of a capture, read from the file on each iteration."""
 
     def __init__(self, path: Path, offsets: array, sources: dict[int, str], size: int, *,
-                 table: RecordTable | None = None) -> None:
+                 table: RecordTable | None = None, mtime_ns: int | None = None) -> None:
         self._path = path
         self._offsets = offsets
         self._sources = sources
         self._size = size
+        self._mtime_ns = mtime_ns
         self.table = table
         """The same records as arrays (set by :func:`read_capture`)."""
+
+    def unchanged(self) -> bool:
+        """True when the file still has the size and modification time it was scanned at."""
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return False
+        return (self._mtime_ns is not None and st.st_size == self._size
+                and st.st_mtime_ns == self._mtime_ns)
 
     def open_buffer(self) -> Any:
         """The file mapped read-only (a context manager), checked not to have shrunk.
@@ -265,11 +275,12 @@ def read_capture(path: str | Path) -> Capture:
     except OSError as exc:
         raise CrampInputError(where, f"cannot read the file ({exc.strerror})") from None
     with fh:
-        size = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
+        size = st.st_size
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
         with _map(fh, where) as buf:
-            return _scan(p, buf, size)
+            return _scan(p, buf, size, st.st_mtime_ns)
 
 
 def _map(fh: Any, where: str) -> Any:
@@ -317,7 +328,7 @@ def _check_header(p: Path, buf: Buffer, size: int) -> bool:
                           "magic)")
 
 
-def _scan(p: Path, buf: Buffer, size: int) -> Capture:
+def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     header_damaged = _check_header(p, buf, size)
     a = np.frombuffer(buf, dtype=np.uint8)
     walk = walk_frames(buf, a, FILE_HEADER_SIZE)
@@ -378,7 +389,7 @@ def _scan(p: Path, buf: Buffer, size: int) -> Capture:
     )
     return Capture(
         path=p, session=session or {},
-        records=RecordList(p, kept, dict(sources), size, table=table),
+        records=RecordList(p, kept, dict(sources), size, table=table, mtime_ns=mtime_ns),
         damage=damage, sources=dict(sources), n_packets=len(kept) - n_events, n_events=n_events,
         first_s=first_s, last_s=last_s, size_bytes=size, intact_end=walk.intact_end,
     )

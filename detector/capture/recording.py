@@ -257,18 +257,24 @@ class CaptureRecording:
         """``(run, batch, rows)``: the data packets of every run, in the order received.
 
         The packets are decoded in bulk straight from the mapped file, a slice of
-        :data:`BATCH_PACKETS` rows at a time; a file whose packets differ from those the
-        scan placed raises :class:`CrampInputError`.
+        :data:`BATCH_PACKETS` rows at a time, with the headers read when the file was opened
+        (read again if the file's size or time changed since; if its packets then differ
+        from those the scan placed, :class:`CrampInputError`).
         """
         layout = self._layout
-        buf = self.capture.records.open_buffer()
+        records = self.capture.records
+        buf = records.open_buffer()
         a = np.frombuffer(buf, dtype=np.uint8)
-        batch = self._decode(a, layout.rows)
-        same = all(np.array_equal(getattr(batch, f), getattr(self._heads, f))
-                   for f in ("ok", "stream_id", "first_sample", "n_samples"))
-        if not same:
-            raise CrampInputError(self.path.name, "data packets changed since the capture was "
-                                  "checked")
+        if records.unchanged():
+            batch = replace(self._heads, buffer=a)
+        else:
+            batch = self._decode(a, layout.rows)
+            same = all(np.array_equal(getattr(batch, f), getattr(self._heads, f))
+                       for f in ("ok", "stream_id", "first_sample", "n_samples",
+                                 "sample_offset"))
+            if not same:
+                raise CrampInputError(self.path.name, "data packets changed since the capture "
+                                      "was checked")
         run = layout.run
         cuts = np.flatnonzero(np.diff(run)) + 1
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, run.size], strict=True):
