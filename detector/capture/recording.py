@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -266,9 +266,9 @@ class CaptureRecording:
         buf = records.open_buffer()
         a = np.frombuffer(buf, dtype=np.uint8)
         if records.unchanged():
-            batch = replace(self._heads, buffer=a)
+            batch = replace(self._heads, buffer=a, source=buf)
         else:
-            batch = self._decode(a, layout.rows)
+            batch = self._decode(buf, layout.rows)
             same = all(np.array_equal(getattr(batch, f), getattr(self._heads, f))
                        for f in ("ok", "stream_id", "first_sample", "n_samples",
                                  "sample_offset"))
@@ -281,11 +281,11 @@ class CaptureRecording:
             for c0 in range(int(lo), int(hi), BATCH_PACKETS):
                 yield int(run[lo]), batch, np.arange(c0, min(c0 + BATCH_PACKETS, int(hi)))
 
-    def _decode(self, a: np.ndarray, rows: np.ndarray) -> DataBatch:
+    def _decode(self, buf: Any, rows: np.ndarray) -> DataBatch:
         table = self.capture.records.table
         assert table is not None
         start = table.payload_start[rows]
-        return decode_data_batch(a, start, table.body_end[rows] - start, profile=self.profile)
+        return decode_data_batch(buf, start, table.body_end[rows] - start, profile=self.profile)
 
     def _scan_packets(self) -> tuple[list[dict[int, PacketTimes]], dict[int, tuple[int, float]]]:
         buf = self.capture.records.open_buffer()
@@ -294,8 +294,8 @@ class CaptureRecording:
         self._layout = layout
         self._run_starts = layout.run_starts
         self._offsets = layout.offsets
-        batch = self._decode(a, layout.rows)
-        self._heads = replace(batch, buffer=np.zeros(0, dtype=np.uint8))
+        batch = self._decode(buf, layout.rows)
+        self._heads = replace(batch, buffer=np.zeros(0, dtype=np.uint8), source=None)
         del a, batch
         heads = self._heads
         ok = heads.ok

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,8 @@ class DataBatch:
     backfill: np.ndarray
     sample_offset: np.ndarray
     profile: LegBandProfile
+    source: Any = None
+    """The buffer object ``buffer`` views (bytes or mmap), when slicing it gives bytes."""
 
     def __len__(self) -> int:
         return int(self.ok.shape[0])
@@ -72,6 +75,12 @@ class DataBatch:
         per_row = self.n_samples[rows] * spec.axes  # int16 values per packet
         offsets = self.sample_offset[rows]
         total = int(per_row.sum())
+        if self.source is not None:  # one bytes slice per packet, joined: the cheapest copy
+            src = self.source
+            ends = (offsets + 2 * per_row).tolist()
+            joined = b"".join([src[x:y] for x, y in zip(offsets.tolist(), ends, strict=True)])
+            out = np.frombuffer(joined, dtype=self.profile.data.sample_dtype)
+            return out.reshape(-1, spec.axes) if spec.axes > 1 else out
         out = np.empty(total, dtype=np.int16)
         if bool(np.all(per_row == per_row[0])):
             gather_rows(self.buffer, offsets, 2 * int(per_row[0]),
@@ -153,8 +162,9 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
 
     Parameters
     ----------
-    buffer : ndarray of uint8 or bytes-like, shape (size,)
-        Bytes holding the payloads (e.g. a mapped capture, or payloads joined).
+    buffer : ndarray of uint8, bytes or mmap, shape (size,)
+        Bytes holding the payloads (e.g. a mapped capture, or payloads joined). Samples are
+        copied out of bytes or an mmap by slicing it, out of an array by a gather.
     offsets, lengths : ndarray of int, shape (n,)
         Start and length (bytes) of each payload in ``buffer``.
     profile : LegBandProfile
@@ -167,6 +177,7 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         decode_data_header` would refuse (short, wrong version, unknown stream, reserved
         flags, undefined rate or range code, body not a positive multiple of the sample size).
     """
+    source = None if isinstance(buffer, np.ndarray | memoryview) else buffer
     buf = buffer if isinstance(buffer, np.ndarray) else np.frombuffer(buffer, dtype=np.uint8)
     off = np.asarray(offsets, dtype=np.int64)
     length = np.asarray(lengths, dtype=np.int64)
@@ -213,7 +224,7 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         rate_code=field(rate_code), range_code=field(range_code),
         n_samples=field(body // np.maximum(width, 1)),
         backfill=ok & ((flags & layout.backfill_flag) != 0), sample_offset=field(off + hsize),
-        profile=profile,
+        profile=profile, source=source,
     )
 
 
