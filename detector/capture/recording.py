@@ -41,8 +41,9 @@ from detector.profiles.legband_batch import DataBatch, decode_data_batch
 from detector.signals import Gap, RecordingInfo, SignalBlock
 
 __all__ = ["COMMAND_SOURCE", "DATA_SOURCE", "CaptureRecording", "open_capture"]
-BATCH_PACKETS = 4096
-"""Data packets pushed to the assembler at a time (about 5 min of a night at MTU 247)."""
+BATCH_PACKETS = 32768
+"""Data packets pushed to the assembler at a time (about 40 min of a night at MTU 247, some
+25 MB of samples): replay blocks are then mostly views of one decoded batch."""
 PROFILE_NAMES = ("legband",)
 
 
