@@ -71,6 +71,8 @@ class DataBatch:
         ndarray of int16, shape (sum of n_samples,) or (sum, axes)
         """
         rows = np.asarray(rows, dtype=np.int64)
+        if not rows.size:
+            raise ValueError("no rows to decode")
         spec = self.profile.stream(int(self.stream_id[rows[0]]))
         per_row = self.n_samples[rows] * spec.axes  # int16 values per packet
         offsets = self.sample_offset[rows]
