@@ -17,8 +17,6 @@ import numpy as np
 
 from detector.capture.format import CRC_SIZE, MAX_BODY_BYTES, RECORD_HEAD_SIZE, SYNC
 
-U32 = np.array([1, 1 << 8, 1 << 16, 1 << 24], dtype=np.int64)
-
 
 @dataclass(frozen=True, kw_only=True)
 class FrameWalk:
@@ -77,13 +75,13 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
     room = c + RECORD_HEAD_SIZE + CRC_SIZE <= size
     c = c[room]
     rtype = a[c + 4].astype(np.int64)
-    length = a[(c + 5)[:, None] + np.arange(4)].astype(np.int64) @ U32
+    length = _u32_at(a, c + 5)
     end = c + RECORD_HEAD_SIZE + length
     framed = (length <= MAX_BODY_BYTES) & (end + CRC_SIZE <= size)
     intact = np.zeros(c.shape, dtype=bool)
     fc, fe = c[framed], end[framed]
     if fc.size:
-        stored = a[fe[:, None] + np.arange(CRC_SIZE)].astype(np.int64) @ U32
+        stored = _u32_at(a, fe)
         crc32 = zlib.crc32
         crcs = np.fromiter([crc32(buf[x:y]) for x, y in  # type: ignore[index]
                             zip((fc + 4).tolist(), fe.tolist(), strict=True)],
@@ -127,3 +125,9 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
                      body_end=end[idx], torn_tail_bytes=torn,
                      corrupt_regions=regions, corrupt_records=lost, corrupt_bytes=corrupt,
                      intact_end=last_end)
+
+
+def _u32_at(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Little-endian u32 at each offset ``at`` of ``a`` (uint8), as int64."""
+    raw = np.ascontiguousarray(a[at[:, None] + np.arange(4)])
+    return raw.view("<u4").reshape(-1).astype(np.int64)
