@@ -12,13 +12,15 @@ released with a jump in ``start_sample`` and the hole becomes a :class:`~detecto
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from detector.capture.assembler_batch import push_batch
 from detector.errors import CrampInputError
 from detector.profiles.legband import LEGBAND, LegBandProfile, StreamSpec
+from detector.profiles.legband_batch import Bytes, DataBatch, decode_payloads
 from detector.profiles.legband_codec import (
     DataPacket,
     decode_data_packet,
@@ -138,6 +140,9 @@ class StreamAssembler:
             hold = int(np.ceil(hold_s * channel.fs))
             self._by_id[spec.stream_id] = (role, _Stream(spec, channel, origin, hold))
         self.ignored_packets = 0
+        self.rejected_packets = 0
+        """Packets refused (not a LegBand data packet, or a stream changing rate): each one
+        raised from :meth:`push` or was skipped by :meth:`push_many`."""
 
     # ------------------------------------------------------------------------------- public
     def push(self, payload: bytes, *, received_s: float) -> list[tuple[str, SignalBlock]]:
@@ -160,7 +165,12 @@ class StreamAssembler:
         CrampInputError
             If the bytes are not a LegBand data packet, or a stream changes rate in a run.
         """
-        return self.push_packet(decode_data_packet(payload, profile=self.profile))
+        try:
+            packet = decode_data_packet(payload, profile=self.profile)
+        except CrampInputError:
+            self.rejected_packets += 1
+            raise
+        return self.push_packet(packet)
 
     def push_packet(self, packet: DataPacket) -> list[tuple[str, SignalBlock]]:
         """Take one data packet already decoded (the recorder decodes each packet once).
@@ -176,23 +186,50 @@ class StreamAssembler:
         if st.rate_hz is None:
             st.rate_hz = rate
         elif rate != st.rate_hz:
+            self.rejected_packets += 1
             raise CrampInputError("legband data packet", f"stream {st.spec.name} changed rate "
                                   f"from {st.rate_hz} to {rate} Hz within a run")
         full = st.unwrap(packet.first_sample, self.profile.data.counter_modulus)
         if st.origin is None:
             st.origin = full
-        start = full - st.origin
         values = packet_values(packet, profile=self.profile)
-        n = values.shape[0]
-        c = st.stats
-        c.packets += 1
-        c.received += n
-        c.backfill_packets += int(packet.backfill)
-        fresh = self._insert(st, start, values)
-        if packet.backfill:
-            c.backfilled += fresh
-        st.newest = max(st.newest, start + n)
-        return self._release(role, st, final=False)
+        return self._take(role, st, full - st.origin, values, packet.backfill)
+
+    def push_many(self, payloads: Sequence[Bytes], *,
+                  received_s: Sequence[float] | np.ndarray) -> list[tuple[str, SignalBlock]]:
+        """Take many data notifications at once, decoded in bulk.
+
+        The result is what pushing them one at a time with :meth:`push` gives (same samples,
+        gaps, stats and counters), except that a refused packet is skipped and counted in
+        :attr:`rejected_packets` instead of raising, and each role's consecutive contiguous
+        blocks come joined into one.
+
+        Parameters
+        ----------
+        payloads : sequence of bytes-like, length n
+            The notification values, in the order received.
+        received_s : sequence of float, length n
+            Host receive times (s); kept for the caller's bookkeeping, not used for timing.
+
+        Returns
+        -------
+        list of (role, SignalBlock)
+            Per role in ascending ``start_sample``, a new block only after a gap; roles in
+            channel order.
+        """
+        if len(received_s) != len(payloads):
+            raise ValueError(f"{len(payloads)} payloads but {len(received_s)} receive times")
+        return self.push_batch(decode_payloads(payloads, profile=self.profile))
+
+    def push_batch(self, batch: DataBatch, rows: np.ndarray | None = None
+                   ) -> list[tuple[str, SignalBlock]]:
+        """Take the packets of a bulk-decoded batch (all, or ``rows`` in that order).
+
+        Same as :meth:`push_many` for a
+        :class:`~detector.profiles.legband_batch.DataBatch` (e.g. decoded straight from a
+        mapped capture file).
+        """
+        return push_batch(self, batch, rows)
 
     def flush(self) -> list[tuple[str, SignalBlock]]:
         """End of stream: release everything held, holes becoming gaps."""
@@ -225,6 +262,20 @@ class StreamAssembler:
         raise KeyError(role)
 
     # ---------------------------------------------------------------------------- internals
+    def _take(self, role: str, st: _Stream, start: int, values: np.ndarray,
+              backfill: bool) -> list[tuple[str, SignalBlock]]:
+        """Insert one packet's values at sample ``start`` and release what it frees."""
+        n = values.shape[0]
+        c = st.stats
+        c.packets += 1
+        c.received += n
+        c.backfill_packets += int(backfill)
+        fresh = self._insert(st, start, values)
+        if backfill:
+            c.backfilled += fresh
+        st.newest = max(st.newest, start + n)
+        return self._release(role, st, final=False)
+
     def _insert(self, st: _Stream, start: int, values: np.ndarray) -> int:
         """Store the parts of ``values`` not held or released yet; return how many."""
         end = start + values.shape[0]

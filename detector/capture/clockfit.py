@@ -183,12 +183,16 @@ def device_line(counter: np.ndarray, ticks: np.ndarray, *,
 
 
 def _ls_slope(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Least-squares slope of ``y`` on ``x`` (both centred), or ``None`` if undefined."""
+    """Least-squares slope of ``y`` on ``x`` (both centred), or ``None`` if undefined.
+
+    The sums of products are numpy loops, not BLAS ``dot``: a multithreaded BLAS on a busy
+    machine spends tens of ms per call waiting for its threads.
+    """
     xm = x - x.mean()
-    den = float(np.dot(xm, xm))
+    den = float(np.einsum("i,i->", xm, xm))
     if not np.isfinite(den) or den <= 0.0:
         return None
-    slope = float(np.dot(xm, y - y.mean())) / den
+    slope = float(np.einsum("i,i->", xm, y - y.mean())) / den
     return slope if np.isfinite(slope) else None
 
 

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from detector.capture.format import (
     CRC_SIZE,
     FILE_HEADER_SIZE,
     FILE_MAGIC,
     FORMAT_VERSION,
     MAX_BODY_BYTES,
+    PACKET_HEAD,
     RECORD_HEAD,
     RECORD_HEAD_SIZE,
     RECORD_OVERHEAD,
@@ -36,6 +39,7 @@ from detector.capture.format import (
     parse_session,
     parse_source,
 )
+from detector.capture.index import walk_frames
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
@@ -106,14 +110,78 @@ class CaptureDamage:
         return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordTable:
+    """The kept records of a capture as arrays, in file order (no record read again).
+
+    Attributes
+    ----------
+    offset : ndarray of int64, shape (n,)
+        File offset of each record.
+    is_packet : ndarray of bool, shape (n,)
+        True for packet records, False for events.
+    body_start, body_end : ndarray of int64, shape (n,)
+        Body byte range in the file.
+    source_id : ndarray of int64, shape (n,)
+        Packet source id (-1 for events).
+    time_s : ndarray of float64, shape (n,)
+        Host receive time of a packet, or time of an event (s since the Unix epoch).
+    """
+
+    offset: np.ndarray
+    is_packet: np.ndarray
+    body_start: np.ndarray
+    body_end: np.ndarray
+    source_id: np.ndarray
+    time_s: np.ndarray
+
+    @property
+    def payload_start(self) -> np.ndarray:
+        """File offset of each packet's payload (meaningless for events)."""
+        return self.body_start + PACKET_HEAD.size
+
+
 class RecordList:
     """The kept records of a capture, read from the file on each iteration."""
 
-    def __init__(self, path: Path, offsets: array, sources: dict[int, str], size: int) -> None:
+    def __init__(self, path: Path, offsets: array, sources: dict[int, str], size: int, *,
+                 table: RecordTable | None = None, mtime_ns: int | None = None) -> None:
         self._path = path
         self._offsets = offsets
         self._sources = sources
         self._size = size
+        self._mtime_ns = mtime_ns
+        self.table = table
+        """The same records as arrays (set by :func:`read_capture`)."""
+
+    def unchanged(self) -> bool:
+        """True when the file still has the size and modification time it was scanned at."""
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return False
+        return (self._mtime_ns is not None and st.st_size == self._size
+                and st.st_mtime_ns == self._mtime_ns)
+
+    def open_buffer(self) -> Any:
+        """The file mapped read-only (a context manager), checked not to have shrunk.
+
+        Raises
+        ------
+        CrampInputError
+            If the file cannot be read or is shorter than when it was scanned.
+        """
+        where = self._path.name
+        try:
+            fh = self._path.open("rb")
+        except OSError as exc:
+            raise CrampInputError(where, f"cannot read the capture ({exc.strerror})") from None
+        with fh:
+            buf = _map(fh, where)
+        if len(buf) < self._size:
+            buf.close()
+            raise CrampInputError(where, "capture shrank since it was checked")
+        return buf
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -207,11 +275,12 @@ def read_capture(path: str | Path) -> Capture:
     except OSError as exc:
         raise CrampInputError(where, f"cannot read the file ({exc.strerror})") from None
     with fh:
-        size = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
+        size = st.st_size
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
         with _map(fh, where) as buf:
-            return _scan(p, buf, size)
+            return _scan(p, buf, size, st.st_mtime_ns)
 
 
 def _map(fh: Any, where: str) -> Any:
@@ -233,15 +302,6 @@ def _intact(buf: Buffer, pos: int, size: int) -> tuple[int, int, int] | None:
     if int.from_bytes(buf[end:end + CRC_SIZE], "little") != crc:
         return None
     return rtype, pos + RECORD_HEAD_SIZE, end
-
-
-def _resync(buf: Buffer, start: int, size: int) -> int | None:
-    q = buf.find(SYNC, start)
-    while q != -1:
-        if _intact(buf, q, size) is not None:
-            return q
-        q = buf.find(SYNC, q + 1)
-    return None
 
 
 def _check_header(p: Path, buf: Buffer, size: int) -> bool:
@@ -268,83 +328,68 @@ def _check_header(p: Path, buf: Buffer, size: int) -> bool:
                           "magic)")
 
 
-def _scan(p: Path, buf: Buffer, size: int) -> Capture:
+def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     header_damaged = _check_header(p, buf, size)
-    offsets = array("q")
-    sources: dict[int, str] = {}
-    packet_sids: array = array("l")
+    a = np.frombuffer(buf, dtype=np.uint8)
+    walk = walk_frames(buf, a, FILE_HEADER_SIZE)
+    rtype, b0, b1 = walk.rtype, walk.body_start, walk.body_end
     session: dict[str, Any] | None = None
-    torn = regions = lost_records = corrupt = unreadable = n_events = 0
-    first_s: float | None = None
-    last_s: float | None = None
-    pos = FILE_HEADER_SIZE
-    intact_end = pos
-    first_record = True
-    while pos < size:
-        frame = _intact(buf, pos, size)
-        if frame is None:
-            nxt = _resync(buf, pos + 1, size)
-            if nxt is None:
-                torn = size - pos
-                break
-            regions += 1
-            corrupt += nxt - pos
-            lost_records += max(1, _count(buf, SYNC, pos, nxt))
-            pos = nxt
-            first_record = False
-            continue
-        rtype, b0, b1 = frame
-        body = bytes(buf[b0:b1])
+    unreadable = 0
+    is_packet = rtype == RecordType.PACKET
+    is_event = rtype == RecordType.EVENT
+    other = np.flatnonzero(~(is_packet | is_event))
+    sources: dict[int, str] = {}
+    for k in other.tolist():
+        body = bytes(buf[int(b0[k]):int(b1[k])])
         try:
-            if rtype == RecordType.SESSION and first_record:
+            if rtype[k] == RecordType.SESSION and k == 0 and walk.offset[0] == FILE_HEADER_SIZE:
                 session = parse_session(body)
-            elif rtype == RecordType.SOURCE:
+            elif rtype[k] == RecordType.SOURCE:
                 sid, name = parse_source(body)
                 sources.setdefault(sid, name)
-            elif rtype == RecordType.PACKET:
-                sid, t, _payload = parse_packet(body)
-                offsets.append(pos)
-                packet_sids.append(sid)
-                first_s, last_s = _span(first_s, last_s, t)
-            elif rtype == RecordType.EVENT:
-                ev = parse_event(body)
-                offsets.append(pos)
-                packet_sids.append(-1)
-                n_events += 1
-                first_s, last_s = _span(first_s, last_s, ev.at_s)
             else:
                 unreadable += 1
         except BodyError:
             unreadable += 1
-        first_record = False
-        pos = b1 + CRC_SIZE
-        intact_end = pos
-    kept = array("q")
-    orphans = 0
-    for off, sid in zip(offsets, packet_sids, strict=True):
-        if sid >= 0 and sid not in sources:
-            orphans += 1
-        else:
-            kept.append(off)
+    # packets: source id and receive time read as arrays
+    pk = np.flatnonzero(is_packet)
+    sid_all = np.full(rtype.shape, -1, dtype=np.int64)
+    time_all = np.full(rtype.shape, np.nan)
+    long_enough = (b1[pk] - b0[pk]) >= PACKET_HEAD.size
+    pk_ok = pk[long_enough]
+    head = a[b0[pk_ok][:, None] + np.arange(PACKET_HEAD.size)]
+    sid_all[pk_ok] = head[:, 0].astype(np.int64) | (head[:, 1].astype(np.int64) << 8)
+    time_all[pk_ok] = np.ascontiguousarray(head[:, 2:]).view("<f8").reshape(-1)
+    readable = is_packet & np.isfinite(time_all)
+    unreadable += int(np.count_nonzero(is_packet & ~readable))
+    for k in np.flatnonzero(is_event).tolist():
+        try:
+            ev = parse_event(bytes(buf[int(b0[k]):int(b1[k])]))
+        except BodyError:
+            unreadable += 1
+            continue
+        time_all[k] = ev.at_s
+        readable[k] = True
+    n_events = int(np.count_nonzero(readable & is_event))
+    times = time_all[readable]
+    first_s = float(times.min()) if times.size else None
+    last_s = float(times.max()) if times.size else None
+    known = np.asarray(sorted(sources), dtype=np.int64)
+    orphan = readable & is_packet & ~np.isin(sid_all, known)
+    keep = readable & ~orphan
+    table = RecordTable(offset=walk.offset[keep], is_packet=is_packet[keep],
+                        body_start=b0[keep], body_end=b1[keep], source_id=sid_all[keep],
+                        time_s=time_all[keep])
+    kept = array("q", walk.offset[keep].tolist())
     damage = CaptureDamage(
-        torn_tail_bytes=torn, corrupt_regions=regions, corrupt_records=lost_records,
-        corrupt_bytes=corrupt, unreadable_records=unreadable, orphan_packets=orphans,
+        torn_tail_bytes=walk.torn_tail_bytes, corrupt_regions=walk.corrupt_regions,
+        corrupt_records=walk.corrupt_records, corrupt_bytes=walk.corrupt_bytes,
+        unreadable_records=unreadable, orphan_packets=int(np.count_nonzero(orphan)),
         header_damaged=header_damaged, session_missing=session is None,
     )
     return Capture(
-        path=p, session=session or {}, records=RecordList(p, kept, dict(sources), size),
+        path=p, session=session or {},
+        records=RecordList(p, kept, dict(sources), size, table=table, mtime_ns=mtime_ns),
         damage=damage, sources=dict(sources), n_packets=len(kept) - n_events, n_events=n_events,
-        first_s=first_s, last_s=last_s, size_bytes=size, intact_end=intact_end,
+        first_s=first_s, last_s=last_s, size_bytes=size, intact_end=walk.intact_end,
     )
-
-
-def _span(lo: float | None, hi: float | None, t: float) -> tuple[float, float]:
-    return (t if lo is None else min(lo, t)), (t if hi is None else max(hi, t))
-
-
-def _count(buf: Buffer, needle: bytes, start: int, end: int) -> int:
-    n, q = 0, buf.find(needle, start, end)
-    while q != -1:
-        n += 1
-        q = buf.find(needle, q + 1, end)
-    return n

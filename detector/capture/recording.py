@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,17 +32,18 @@ from detector.capture.assembler import (
     legband_channels,
 )
 from detector.capture.clockfit import ClockFit, PacketTimes, fit_clock, unwrap
-from detector.capture.format import EventRecord, PacketRecord
+from detector.capture.format import PacketRecord
+from detector.capture.legband_runs import COMMAND_SOURCE, DATA_SOURCE, run_layout
 from detector.capture.reader import Capture, read_capture
 from detector.errors import CrampInputError
-from detector.profiles.legband import LEGBAND, LegBandProfile, Opcode
-from detector.profiles.legband_codec import decode_data_header
+from detector.profiles.legband import LEGBAND, LegBandProfile
+from detector.profiles.legband_batch import DataBatch, decode_data_batch
 from detector.signals import Gap, RecordingInfo, SignalBlock
 
-DATA_SOURCE = "legband:data"
-"""Source name of LegBand data notifications in a capture."""
-COMMAND_SOURCE = "legband:command"
-"""Source name of the control-point commands the recorder wrote."""
+__all__ = ["COMMAND_SOURCE", "DATA_SOURCE", "CaptureRecording", "open_capture"]
+BATCH_PACKETS = 32768
+"""Data packets pushed to the assembler at a time (about 40 min of a night at MTU 247, some
+25 MB of samples): replay blocks are then mostly views of one decoded batch."""
 PROFILE_NAMES = ("legband",)
 
 
@@ -194,16 +196,13 @@ class CaptureRecording:
         gaps: list[Gap] = []
         stats: dict[str, StreamStats] = {}
         current = -1
-        for k, rec in self._packets_by_run():
+        for k, batch, rows in self._batches():
             if k != current:  # a run ended (the band restarted): release all it held
                 if current >= 0:
                     yield from self._release(current, assemblers[current].flush(), pending)
                 current = k
-            try:
-                released = assemblers[k].push(rec.payload, received_s=rec.received_s)
-            except CrampInputError:
-                continue  # counted in info.notes by the scan
-            yield from self._release(k, released, pending)
+            # refused packets are counted in info.notes by the scan
+            yield from self._release(k, assemblers[k].push_batch(batch, rows), pending)
         if current >= 0:
             yield from self._release(current, assemblers[current].flush(), pending)
         for p in pending.values():
@@ -255,89 +254,81 @@ class CaptureRecording:
         self.close()
 
     # ---------------------------------------------------------------------------- internals
-    def _packets_by_run(self) -> Iterator[tuple[int, PacketRecord]]:
-        """``(run index, packet)`` for every data packet of a run, in the order received.
+    def _batches(self) -> Iterator[tuple[int, DataBatch, np.ndarray]]:
+        """``(run, batch, rows)``: the data packets of every run, in the order received.
 
-        As live: a run starts with the START command; packets received while START is
-        answered (before its ``config`` event) belong to the new run when stamped at or
-        after its start, and are dropped otherwise; packets before the first START (stale
-        ones) belong to no run. A capture without ``config`` events is one run.
+        The packets are decoded in bulk straight from the mapped file, a slice of
+        :data:`BATCH_PACKETS` rows at a time, with the headers read when the file was opened
+        (read again if the file's size or time changed since; if its packets then differ
+        from those the scan placed, :class:`CrampInputError`).
         """
-        runs = self._run_starts
-        if not runs:
-            for rec in self.packets():
-                yield 0, rec
-            return
-        k = -1
-        starting = False
-        half = 1 << 31
-        for rec in self.capture.records:
-            if isinstance(rec, EventRecord):
-                if rec.kind == "config" and k + 1 < len(runs):
-                    k += 1
-                    starting = False
-                continue
-            if not isinstance(rec, PacketRecord):
-                continue
-            if rec.source == COMMAND_SOURCE:
-                starting = bool(rec.payload) and rec.payload[0] == Opcode.START \
-                    and k + 1 < len(runs)
-                continue
-            if rec.source != DATA_SOURCE:
-                continue
-            if starting:
-                ticks = int.from_bytes(rec.payload[8:12], "little") \
-                    if len(rec.payload) >= 12 else 0
-                if (ticks - runs[k + 1]) % (1 << 32) < half:
-                    yield k + 1, rec
-            elif k >= 0:
-                yield k, rec
+        layout = self._layout
+        records = self.capture.records
+        buf = records.open_buffer()
+        a = np.frombuffer(buf, dtype=np.uint8)
+        if records.unchanged():
+            batch = replace(self._heads, buffer=a, source=buf)
+        else:
+            batch = self._decode(buf, layout.rows)
+            same = all(np.array_equal(getattr(batch, f), getattr(self._heads, f))
+                       for f in ("ok", "stream_id", "first_sample", "n_samples",
+                                 "sample_offset"))
+            if not same:
+                raise CrampInputError(self.path.name, "data packets changed since the capture "
+                                      "was checked")
+        run = layout.run
+        cuts = np.flatnonzero(np.diff(run)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, run.size], strict=True):
+            for c0 in range(int(lo), int(hi), BATCH_PACKETS):
+                yield int(run[lo]), batch, np.arange(c0, min(c0 + BATCH_PACKETS, int(hi)))
+
+    def _decode(self, buf: Any, rows: np.ndarray) -> DataBatch:
+        table = self.capture.records.table
+        assert table is not None
+        start = table.payload_start[rows]
+        return decode_data_batch(buf, start, table.body_end[rows] - start, profile=self.profile)
 
     def _scan_packets(self) -> tuple[list[dict[int, PacketTimes]], dict[int, tuple[int, float]]]:
-        self._run_starts: list[int] = []
-        self._offsets: list[dict[str, int]] = []
-        for rec in self.capture.records:
-            if isinstance(rec, EventRecord) and rec.kind == "config":
-                ticks = rec.fields.get("run_start_ticks")
-                offsets = rec.fields.get("sample_offsets") or {}
-                if not isinstance(ticks, int) or not isinstance(offsets, dict):
-                    continue
-                self._run_starts.append(ticks % (1 << 32))
-                self._offsets.append({str(r): int(v) for r, v in offsets.items()
-                                      if isinstance(v, int) and v >= 0})
-        if not self._run_starts:
-            self._offsets = [{}]
-        cols: list[dict[int, list[list[float]]]] = [{} for _ in self._offsets]
+        buf = self.capture.records.open_buffer()
+        a = np.frombuffer(buf, dtype=np.uint8)
+        layout = run_layout(self.capture, a, buf)
+        self._layout = layout
+        self._run_starts = layout.run_starts
+        self._offsets = layout.offsets
+        batch = self._decode(buf, layout.rows)
+        self._heads = replace(batch, buffer=np.zeros(0, dtype=np.uint8), source=None)
+        del a, batch
+        heads = self._heads
+        ok = heads.ok
+        self._bad_packets = int(ok.size - np.count_nonzero(ok))
         first: dict[int, tuple[int, float]] = {}
-        self._bad_packets = 0
+        use = ok.copy()
         self._rate_changes = 0
-        for k, rec in self._packets_by_run():
-            try:
-                pkt = decode_data_header(rec.payload, profile=self.profile)
-            except CrampInputError:
-                self._bad_packets += 1
-                continue
-            spec = self.profile.stream(pkt.stream_id)
-            rate = spec.rates_hz[pkt.rate_code]
-            if pkt.stream_id not in first:
-                first[pkt.stream_id] = (rate, float(spec.full_scales[pkt.range_code]))
-            elif first[pkt.stream_id][0] != rate:
-                self._rate_changes += 1
-                continue
-            cols[k].setdefault(pkt.stream_id, []).append(
-                [pkt.first_sample, pkt.n_samples, pkt.device_ticks, rec.received_s,
-                 0.0 if pkt.backfill else 1.0])
+        valid = np.flatnonzero(ok)
+        for sid in pd_unique(heads.stream_id[valid]):
+            spec = self.profile.stream(sid)
+            mine = valid[heads.stream_id[valid] == sid]
+            rates = np.asarray(spec.rates_hz, dtype=np.int64)[heads.rate_code[mine]]
+            i0 = int(mine[0])
+            first[sid] = (int(rates[0]), float(spec.full_scales[int(heads.range_code[i0])]))
+            changed = mine[rates != rates[0]]
+            self._rate_changes += int(changed.size)
+            use[changed] = False
         data = self.profile.data
+        table = self.capture.records.table
+        assert table is not None
+        received = table.time_s[layout.rows]
         runs: list[dict[int, PacketTimes]] = []
-        for run_cols in cols:
+        for k in range(len(self._offsets)):
+            in_run = use & (layout.run == k)
             times: dict[int, PacketTimes] = {}
-            for sid, rows in run_cols.items():
-                a = np.asarray(rows, dtype=np.float64)
+            for sid in pd_unique(heads.stream_id[in_run]):
+                m = np.flatnonzero(in_run & (heads.stream_id == sid))
                 times[sid] = PacketTimes(
-                    counter=unwrap(a[:, 0].astype(np.int64), modulus=data.counter_modulus),
-                    n_samples=a[:, 1].astype(np.int64),
-                    ticks=unwrap(a[:, 2].astype(np.int64), modulus=1 << 32),
-                    received_s=a[:, 3], live=a[:, 4] > 0,
+                    counter=unwrap(heads.first_sample[m], modulus=data.counter_modulus),
+                    n_samples=heads.n_samples[m].copy(),
+                    ticks=unwrap(heads.device_ticks[m], modulus=1 << 32),
+                    received_s=received[m], live=~heads.backfill[m],
                 )
             runs.append(times)
         return runs, first
@@ -356,8 +347,17 @@ class CaptureRecording:
         return notes
 
 
+def pd_unique(values: np.ndarray) -> list[int]:
+    """Distinct values in order of first appearance."""
+    _u, first = np.unique(values, return_index=True)
+    return [int(values[i]) for i in np.sort(first)]
+
+
 class _Pending:
-    """Contiguous samples of one role waiting to make a block of the wanted size."""
+    """Contiguous samples of one role, given out in blocks of exactly the wanted size.
+
+    A block ends early only at a discontinuity (a gap) and at the end (:meth:`drain`).
+    """
 
     def __init__(self, role: str, target: int) -> None:
         self.role = role
@@ -373,10 +373,18 @@ class _Pending:
         if not self.n:
             self.start = block.start_sample
             self.fs = block.fs
-        self.parts.append(block.data)
-        self.n += block.n_samples
-        if self.n >= self.target:
+        data = block.data
+        while self.n + data.shape[0] >= self.target:
+            take = self.target - self.n
+            self.parts.append(data[:take])
+            self.n = self.target
+            data = data[take:]
+            start = self.start
             yield from self.drain()
+            self.start = start + self.target
+        if data.shape[0]:
+            self.parts.append(data)
+            self.n += data.shape[0]
 
     def drain(self) -> Iterator[tuple[str, SignalBlock]]:
         if self.n:

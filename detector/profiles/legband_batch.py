@@ -1,0 +1,237 @@
+"""Bulk decoding of LegBand data notifications: numpy views over many payloads at once.
+
+:func:`decode_data_batch` reads the headers of any number of notifications held in one byte
+buffer (a joined list of payloads, or a mapped capture file) with one structured gather, and
+checks every packet exactly as :func:`~detector.profiles.legband_codec.decode_data_header`
+does, as array operations. It never raises for a bad packet: the packet's ``ok`` is False.
+:meth:`DataBatch.values` then decodes the samples of any rows into the stream's unit with the
+same arithmetic as :func:`~detector.profiles.legband_codec.packet_values`, bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from detector.profiles.legband import LEGBAND, LegBandProfile
+
+Bytes = bytes | bytearray | memoryview
+
+HEADER_DTYPE = np.dtype([("vs", "u1"), ("flags", "u1"), ("seq", "<u2"), ("first", "<u4"),
+                         ("ticks", "<u4")])
+"""One data-packet header (the profile's ``"<BBHII"``), 12 bytes."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DataBatch:
+    """Header fields of many data notifications, and where their samples are.
+
+    Attributes
+    ----------
+    buffer : ndarray of uint8, shape (size,)
+        The bytes the payloads lie in.
+    ok : ndarray of bool, shape (n,)
+        True where the payload is a valid data packet of the profile (as
+        :func:`~detector.profiles.legband_codec.decode_data_header` would accept it).
+    stream_id, seq, first_sample, device_ticks, rate_code, range_code, n_samples : ndarray of
+    int64, shape (n,)
+        As in :class:`~detector.profiles.legband_codec.DataPacket` (0 where not ``ok``).
+    backfill : ndarray of bool, shape (n,)
+    sample_offset : ndarray of int64, shape (n,)
+        Byte offset in ``buffer`` of each packet's first sample.
+    profile : LegBandProfile
+    """
+
+    buffer: np.ndarray
+    ok: np.ndarray
+    stream_id: np.ndarray
+    seq: np.ndarray
+    first_sample: np.ndarray
+    device_ticks: np.ndarray
+    rate_code: np.ndarray
+    range_code: np.ndarray
+    n_samples: np.ndarray
+    backfill: np.ndarray
+    sample_offset: np.ndarray
+    profile: LegBandProfile
+    source: Any = None
+    """The buffer object ``buffer`` views (bytes or mmap), when slicing it gives bytes."""
+
+    def __len__(self) -> int:
+        return int(self.ok.shape[0])
+
+    def counts(self, rows: np.ndarray) -> np.ndarray:
+        """ADC counts of ``rows`` (all of one stream), concatenated in row order.
+
+        Returns
+        -------
+        ndarray of int16, shape (sum of n_samples,) or (sum, axes)
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if not rows.size:
+            raise ValueError("no rows to decode")
+        spec = self.profile.stream(int(self.stream_id[rows[0]]))
+        per_row = self.n_samples[rows] * spec.axes  # int16 values per packet
+        offsets = self.sample_offset[rows]
+        total = int(per_row.sum())
+        if self.source is not None:  # one bytes slice per packet, joined: the cheapest copy
+            src = self.source
+            ends = (offsets + 2 * per_row).tolist()
+            joined = b"".join([src[x:y] for x, y in zip(offsets.tolist(), ends, strict=True)])
+            out = np.frombuffer(joined, dtype=self.profile.data.sample_dtype)
+            return out.reshape(-1, spec.axes) if spec.axes > 1 else out
+        out = np.empty(total, dtype=np.int16)
+        if bool(np.all(per_row == per_row[0])):
+            gather_rows(self.buffer, offsets, 2 * int(per_row[0]),
+                        out.view(np.uint8).reshape(rows.size, -1))
+        else:  # packets of different lengths: one int16 view per byte parity
+            for parity in (0, 1):
+                sel = np.flatnonzero(offsets % 2 == parity)
+                if not sel.size:
+                    continue
+                end = parity + 2 * ((self.buffer.shape[0] - parity) // 2)
+                words = self.buffer[parity:end].view(self.profile.data.sample_dtype)
+                lens = per_row[sel]
+                starts_out = (np.cumsum(per_row) - per_row)[sel]
+                out[_positions(starts_out, lens)] = words[_positions((offsets[sel] - parity) // 2,
+                                                                     lens)]
+        return out.reshape(-1, spec.axes) if spec.axes > 1 else out
+
+    def values(self, rows: np.ndarray) -> np.ndarray:
+        """Samples of ``rows`` (all of one stream) in the stream's unit, in row order.
+
+        Same arithmetic as :func:`~detector.profiles.legband_codec.packet_values` per packet
+        (counts as float64 times the LSB of the packet's range).
+
+        Returns
+        -------
+        ndarray of float64, shape (sum of n_samples,) or (sum, axes)
+            uV for EMG streams, g for accelerometers.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        spec = self.profile.stream(int(self.stream_id[rows[0]]))
+        counts = self.counts(rows)
+        codes = self.range_code[rows]
+        lsbs = np.array([spec.lsb(fs) for fs in spec.full_scales], dtype=np.float64)
+        out = counts.astype(np.float64)
+        if np.all(codes == codes[0]):
+            out *= lsbs[codes[0]]
+        else:
+            per_sample = np.repeat(lsbs[codes], self.n_samples[rows])
+            out *= per_sample[:, None] if spec.axes > 1 else per_sample
+        return out
+
+
+def gather_rows(buffer: np.ndarray, offsets: np.ndarray, width: int, out: np.ndarray) -> None:
+    """Copy ``buffer[offsets[i]:offsets[i] + width]`` into row i of ``out`` (uint8, (n, width)).
+
+    Copied in the widest words (8, 4 or 2 bytes) that ``width`` is a multiple of, through one
+    view of the buffer per alignment, so the index arrays are a few times smaller than one
+    per byte.
+    """
+    word = next(w for w in (8, 4, 2, 1) if width % w == 0)
+    dtype = np.dtype(f"u{word}")
+    per = width // word
+    dest = out.view(dtype) if out.flags.c_contiguous else None
+    for r in range(word):
+        sel = np.flatnonzero(offsets % word == r)
+        if not sel.size:
+            continue
+        end = r + word * ((buffer.shape[0] - r) // word)
+        words = buffer[r:end].view(dtype)
+        got = words[((offsets[sel] - r) // word)[:, None] + np.arange(per)]
+        if dest is not None:
+            dest[sel] = got
+        else:
+            out[sel] = got.view(np.uint8)
+
+
+def _positions(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Indices ``starts[i] + arange(lens[i])`` for every i, concatenated."""
+    total = int(lens.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    return shift + np.arange(total, dtype=np.int64)
+
+
+def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: np.ndarray, *,
+                      profile: LegBandProfile = LEGBAND) -> DataBatch:
+    """Decode the headers of many data notifications lying in one buffer.
+
+    Parameters
+    ----------
+    buffer : ndarray of uint8, bytes or mmap, shape (size,)
+        Bytes holding the payloads (e.g. a mapped capture, or payloads joined). Samples are
+        copied out of bytes or an mmap by slicing it, out of an array by a gather.
+    offsets, lengths : ndarray of int, shape (n,)
+        Start and length (bytes) of each payload in ``buffer``.
+    profile : LegBandProfile
+        Profile whose layout is used.
+
+    Returns
+    -------
+    DataBatch
+        ``ok`` False for every payload :func:`~detector.profiles.legband_codec.
+        decode_data_header` would refuse (short, wrong version, unknown stream, reserved
+        flags, undefined rate or range code, body not a positive multiple of the sample size).
+    """
+    source = None if isinstance(buffer, np.ndarray | memoryview) else buffer
+    buf = buffer if isinstance(buffer, np.ndarray) else np.frombuffer(buffer, dtype=np.uint8)
+    off = np.asarray(offsets, dtype=np.int64)
+    length = np.asarray(lengths, dtype=np.int64)
+    layout = profile.data
+    hsize = layout.header_size
+    if hsize != HEADER_DTYPE.itemsize:
+        raise ValueError(f"profile header of {hsize} bytes; the batch decoder reads "
+                         f"{HEADER_DTYPE.itemsize}")
+    n = off.shape[0]
+    long_enough = length >= hsize
+    heads = np.zeros(n, dtype=HEADER_DTYPE)
+    if long_enough.any():  # one byte gather (cheaper than words for 12 bytes)
+        at = off if long_enough.all() else off[long_enough]
+        raw = np.ascontiguousarray(buf[at[:, None] + np.arange(hsize)])
+        heads[long_enough] = raw.view(HEADER_DTYPE).reshape(-1)
+    vs = heads["vs"].astype(np.int64)
+    flags = heads["flags"].astype(np.int64)
+    sid = vs & 0x0F
+    rate_code = (flags >> layout.rate_shift) & layout.code_mask
+    range_code = flags & layout.code_mask
+    n_rates = np.zeros(16, dtype=np.int64)
+    n_ranges = np.zeros(16, dtype=np.int64)
+    sample_bytes = np.zeros(16, dtype=np.int64)
+    for spec in profile.streams:
+        n_rates[spec.stream_id] = len(spec.rates_hz)
+        n_ranges[spec.stream_id] = len(spec.full_scales)
+        sample_bytes[spec.stream_id] = spec.sample_bytes
+    body = length - hsize
+    width = sample_bytes[sid]
+    ok = (long_enough & ((vs >> 4) == layout.version) & (width > 0)
+          & ((flags & layout.reserved_flags) == 0)
+          & (rate_code < n_rates[sid]) & (range_code < n_ranges[sid]) & (body > 0))
+    ok &= body % np.maximum(width, 1) == 0
+    zero = np.zeros(n, dtype=np.int64)
+
+    def field(values: np.ndarray) -> np.ndarray:
+        return np.where(ok, values.astype(np.int64), zero)
+
+    return DataBatch(
+        buffer=buf, ok=ok, stream_id=field(sid), seq=field(heads["seq"]),
+        first_sample=field(heads["first"]), device_ticks=field(heads["ticks"]),
+        rate_code=field(rate_code), range_code=field(range_code),
+        n_samples=field(body // np.maximum(width, 1)),
+        backfill=ok & ((flags & layout.backfill_flag) != 0), sample_offset=field(off + hsize),
+        profile=profile, source=source,
+    )
+
+
+def decode_payloads(payloads: Sequence[Bytes], *,
+                    profile: LegBandProfile = LEGBAND) -> DataBatch:
+    """:func:`decode_data_batch` over separate payloads (joined into one buffer first)."""
+    parts = [bytes(p) if not isinstance(p, bytes) else p for p in payloads]
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    offsets = np.cumsum(lengths) - lengths
+    return decode_data_batch(b"".join(parts), offsets, lengths, profile=profile)
