@@ -85,7 +85,7 @@ def record_live(tmp_path: Path, *, seed: int) -> LiveNight:
             started.append(start_utc + timedelta(seconds=event.onset_s))
 
     rec = NightRecorder(channels, config=CONFIG, start_utc=datetime.fromtimestamp(EPOCH_S, UTC),
-                        on_episode=on_episode)
+                        on_episode=on_episode, batch_s=30.0)
     rec.use_legband(profile=LEGBAND, hold_s=130.0)
     path = tmp_path / "night.cramp"
     mask = 0

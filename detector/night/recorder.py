@@ -17,14 +17,22 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeStarted
+from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.night.legband import Blocks, LegBandRuns
 from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
 from detector.profiles.legband import LegBandProfile
 from detector.profiles.legband_codec import DataPacket
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
+
+LIVE_BATCH_S = 1.0
+"""Seconds of contiguous samples gathered per role before they go to the pipeline. A
+notification holds a few tens of milliseconds of samples and the pipeline's cost is mostly
+per call; results do not depend on the block size (see ``tests/test_chunking.py``), and the
+live display still gets every block at once."""
 
 
 class NightRecorder:
@@ -55,7 +63,8 @@ class NightRecorder:
     def __init__(self, channels: Mapping[str, ChannelSpec], *, config: DetectorConfig,
                  start_utc: datetime, leg: str = "unknown",
                  on_block: Callable[[str, SignalBlock], None] | None = None,
-                 on_episode: Callable[..., None] | None = None) -> None:
+                 on_episode: Callable[..., None] | None = None,
+                 batch_s: float = LIVE_BATCH_S) -> None:
         self.channels = dict(channels)
         self.pipeline = NightPipeline(self.channels, config=config, start_utc=start_utc,
                                       leg=leg)
@@ -66,6 +75,8 @@ class NightRecorder:
         """Night sample index after the last sample released, per role (the one count)."""
         self.episodes = 0
         self.in_cramp = False
+        self._batches = {r: _Batch(max(1, round(batch_s * c.fs))) for r, c in
+                         self.channels.items()}
 
     @property
     def start_utc(self) -> datetime:
@@ -108,13 +119,28 @@ class NightRecorder:
             self.role_end[role] = end
         if self.on_block is not None:
             self.on_block(role, block)
+        batch = self._batches.get(role)
+        if batch is None:
+            raise ValueError(f"channel {role!r} was not declared")
+        for ready in batch.add(block):
+            self._to_pipeline(role, ready)
+
+    def _to_pipeline(self, role: str, block: SignalBlock) -> None:
         for ev in self.pipeline.push(role, block):
             self._emit(ev)
+
+    def drain(self) -> None:
+        """Push every gathered sample into the pipeline now (before a result is taken)."""
+        for role, batch in self._batches.items():
+            ready = batch.take()
+            if ready is not None:
+                self._to_pipeline(role, ready)
 
     def finish(self, *, end_s: float | None = None) -> None:
         """End of the night: release what assembly holds, flush the pipeline."""
         if self.legband is not None:
             self.push_blocks(self.legband.flush())
+        self.drain()
         for ev in self.pipeline.flush(end_s=end_s):
             self._emit(ev)
 
@@ -123,7 +149,8 @@ class NightRecorder:
         return max((n / self.channels[r].fs for r, n in self.role_end.items()), default=0.0)
 
     def result(self, info: RecordingInfo) -> NightResult:
-        """The night (so far) as the pipeline sees it."""
+        """The night (so far) as the pipeline sees it (gathered samples pushed first)."""
+        self.drain()
         return self.pipeline.result(info)
 
     # --------------------------------------------------------------------------- clock
@@ -156,6 +183,36 @@ class NightRecorder:
         start = at - timedelta(seconds=onset_s)
         if isinstance(event, EpisodeEnded):
             event = EpisodeEnded(episode=dataclasses.replace(event.episode, onset_utc=at))
-        elif isinstance(event, EpisodeStarted):
-            pass
         self.on_episode(event, start_utc=start)
+
+
+class _Batch:
+    """Contiguous samples of one role gathered into blocks of at least ``target`` samples."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.parts: list[SignalBlock] = []
+        self.n = 0
+
+    def add(self, block: SignalBlock) -> list[SignalBlock]:
+        out: list[SignalBlock] = []
+        if self.parts and block.start_sample != self.parts[-1].end_sample:
+            ready = self.take()
+            if ready is not None:
+                out.append(ready)
+        self.parts.append(block)
+        self.n += block.n_samples
+        if self.n >= self.target:
+            ready = self.take()
+            if ready is not None:
+                out.append(ready)
+        return out
+
+    def take(self) -> SignalBlock | None:
+        if not self.parts:
+            return None
+        first = self.parts[0]
+        data = first.data if len(self.parts) == 1 else np.concatenate(
+            [p.data for p in self.parts])
+        self.parts, self.n = [], 0
+        return SignalBlock(data=data, fs=first.fs, start_sample=first.start_sample)
