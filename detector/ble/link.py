@@ -10,7 +10,7 @@ end the band itself reports (the LegBand's empty battery):
   the first one (with the device information), log the connection, let the band start its
   streams, then watch: seconds without data is a dropout (disconnect, reconnect);
 - at the end: the band's own stop while the link is up, the last samples through the
-  :class:`~detector.pipeline.chain.NightPipeline`, the capture closed, a
+  :class:`~detector.night.recorder.NightRecorder`, the capture closed, a
   :class:`~detector.ble.session_types.SessionSummary`.
 
 Each band (:class:`~detector.ble.session.LegBandSession`, the Polar and Myo sessions of
@@ -47,9 +47,8 @@ from detector.ble.session_types import (
 from detector.ble.timebase import Backoff, Timebase
 from detector.capture.writer import CaptureWriter
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.errors import CrampInputError
-from detector.pipeline.chain import NightPipeline
+from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo
 
@@ -150,7 +149,8 @@ class BandSessionBase(abc.ABC):
         """Failures logged and survived, by where they happened."""
         self.adapter_missing = False
         self._writer: CaptureWriter | None = None
-        self._pipeline: NightPipeline | None = None
+        self.recorder: NightRecorder | None = None
+        """The night's recorder (assembly, clock, pipeline); made when streaming starts."""
         self._client: BleakClient | None = None
         self._link_lost = asyncio.Event()
         self._stop = asyncio.Event()
@@ -159,8 +159,6 @@ class BandSessionBase(abc.ABC):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_data_s = 0.0
         self._last_status_s = -1e18
-        self._episodes = 0
-        self._in_cramp = False
 
     # ------------------------------------------------------------------ public control
     def request_stop(self) -> None:
@@ -545,15 +543,21 @@ class BandSessionBase(abc.ABC):
         if pending is not None and pending[0] == opcode and not pending[1].done():
             pending[1].set_result(message)
 
-    # ----------------------------------------------------------------------- pipeline
-    def _emit(self, event: EpisodeEvent) -> None:
-        assert self._pipeline is not None
-        if isinstance(event, EpisodeEnded):
-            self._episodes += 1
-            self._in_cramp = False
-        else:
-            self._in_cramp = True
-        self.observer.on_episode(event, start_utc=self._pipeline.start_utc)
+    # ----------------------------------------------------------------------- recorder
+    def _make_recorder(self, channels: Mapping[str, ChannelSpec],
+                       start_utc: datetime) -> NightRecorder:
+        """The night's :class:`~detector.night.recorder.NightRecorder`, observed live.
+
+        Raises
+        ------
+        CrampInputError
+            The channels allow no detection.
+        """
+        return NightRecorder(
+            channels, config=self.detector_config, start_utc=start_utc, leg=self.leg,
+            on_block=lambda role, block: self.observer.on_block(role, block),
+            on_episode=lambda ev, *, start_utc: self.observer.on_episode(ev,
+                                                                         start_utc=start_utc))
 
     def partial_result(self) -> NightResult | None:
         """The night so far (episodes that have ended, trace, gaps), for the episode store.
@@ -562,14 +566,14 @@ class BandSessionBase(abc.ABC):
         capture path and the start time, as the final result is, so storing both updates one
         night.
         """
-        if self._pipeline is None:
+        if self.recorder is None:
             return None
-        return self._pipeline.result(self._recording_info())
+        return self.recorder.result(self._recording_info())
 
     def _recording_info(self) -> RecordingInfo:
-        assert self._pipeline is not None
+        assert self.recorder is not None
         return RecordingInfo(
-            path=str(self.capture_path), start_utc=self._pipeline.start_utc,
+            path=str(self.capture_path), start_utc=self.recorder.start_utc,
             duration_s=self._duration_s(), channels=self.channels, leg=self.leg,
             file_format="capture", notes=tuple(self.remarks))
 
@@ -578,10 +582,9 @@ class BandSessionBase(abc.ABC):
         now = self.timebase.now_s()
         self._flush_band(now)
         result = None
-        if self._pipeline is not None:
-            for ev in self._pipeline.flush():
-                self._emit(ev)
-            result = self._pipeline.result(self._recording_info())
+        if self.recorder is not None:
+            self.recorder.finish()
+            result = self.recorder.result(self._recording_info())
         for remark in self.remarks:
             self.observer.on_note(remark)
         if self._writer is not None:
@@ -600,8 +603,10 @@ class BandSessionBase(abc.ABC):
         client = self._client
         return SessionSnapshot(
             state=self.state, now_s=self.timebase.now_s(), battery_pct=self.battery_pct,
-            contact=self._contact(), counts=self.counts(), episodes=self._episodes,
-            in_cramp=self._in_cramp, connections=self.connections, dropouts=self.dropouts,
+            contact=self._contact(), counts=self.counts(),
+            episodes=self.recorder.episodes if self.recorder is not None else 0,
+            in_cramp=self.recorder.in_cramp if self.recorder is not None else False,
+            connections=self.connections, dropouts=self.dropouts,
             mtu=client.mtu_size if client is not None and client.is_connected else None)
 
     def _set_state(self, state: str) -> None:

@@ -136,10 +136,14 @@ class NightRecorder:
             if ready is not None:
                 self._to_pipeline(role, ready)
 
-    def finish(self, *, end_s: float | None = None) -> None:
-        """End of the night: release what assembly holds, flush the pipeline."""
+    def finish_assembly(self) -> None:
+        """Release what the LegBand assembly still holds (its holes become gaps)."""
         if self.legband is not None:
             self.push_blocks(self.legband.flush())
+
+    def finish(self, *, end_s: float | None = None) -> None:
+        """End of the night: release what assembly holds, flush the pipeline."""
+        self.finish_assembly()
         self.drain()
         for ev in self.pipeline.flush(end_s=end_s):
             self._emit(ev)
