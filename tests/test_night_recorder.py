@@ -9,7 +9,7 @@ accelerometer-only detection).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,13 @@ import pytest
 from synth import Builder
 
 from detector.capture.assembler import legband_channels
+from detector.capture.reader import read_capture
 from detector.capture.recording import CaptureRecording
 from detector.capture.writer import CaptureWriter
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.night.recorder import NightRecorder
-from detector.profiles.legband import LEGBAND
+from detector.profiles.legband import LEGBAND, Opcode
 from detector.profiles.legband_codec import (
     SetRateCommand,
     StartCommand,
@@ -31,6 +32,7 @@ from detector.profiles.legband_codec import (
     encode_command,
 )
 from detector.replay import run_source
+from detector.signals import SignalBlock
 from firmware_sim.firmware import ArrayFeed, Firmware, FirmwareConfig
 
 NIGHT_S = 8 * 3600.0
@@ -49,49 +51,32 @@ class LiveNight:
     recorder: NightRecorder
     started: list[datetime]
     ended: list[datetime]
+    blocks: dict[str, list[SignalBlock]]
 
 
-def _feed(rng: np.random.Generator) -> ArrayFeed:
-    b = Builder(duration_s=NIGHT_S + 60.0, rng=rng, fs_emg=100.0, fs_acc=ACC_HZ)
-    for onset in CRAMPS_S:
+def _feed(rng: np.random.Generator, night_s: float, cramps: tuple[float, ...]) -> ArrayFeed:
+    b = Builder(duration_s=night_s + 60.0, rng=rng, fs_emg=100.0, fs_acc=ACC_HZ)
+    for onset in cramps:
         b.cramp(onset, 40.0)
     return ArrayFeed(emg_uv=b.emg, emg_fs=100.0, shank_acc_g=b.shank, shank_acc_fs=ACC_HZ,
                      foot_acc_g=b.foot, foot_acc_fs=ACC_HZ)
 
 
-def _received(t_s: float, rng: np.random.Generator) -> float:
+def _received(t_s: float, rng: np.random.Generator,
+              stalls: tuple[tuple[float, float], ...]) -> float:
     """Host receive time of a packet sent at band time ``t_s``: jitter, or a stall's end."""
-    for start, length in STALLS:
+    for start, length in stalls:
         if start <= t_s < start + length:
             return EPOCH_S + start + length + float(rng.uniform(0.0, 0.5))
     return EPOCH_S + t_s + float(rng.exponential(0.03))
 
 
-def record_live(tmp_path: Path, *, seed: int) -> LiveNight:
-    """An 8-h acc-only night at +100 ppm, packets fed straight into a NightRecorder."""
-    rng = np.random.default_rng(seed)
-    fw = Firmware(_feed(rng), rng=rng, config=FirmwareConfig(
-        clock_ppm=PPM, accel_clock_ppm=PPM, max_step_s=5.0, tx_queue_packets=4096))
-    channels = legband_channels(rates_hz={"shank_acc": ACC_HZ, "foot_acc": ACC_HZ},
-                                full_scales={"shank_acc": 8, "foot_acc": 8}, profile=LEGBAND)
-    started: list[datetime] = []
-    ended: list[datetime] = []
-
-    def on_episode(event: EpisodeEvent, *, start_utc: datetime) -> None:
-        if isinstance(event, EpisodeEnded):
-            ended.append(event.episode.onset_utc)
-        else:
-            from datetime import timedelta
-            started.append(start_utc + timedelta(seconds=event.onset_s))
-
-    rec = NightRecorder(channels, config=CONFIG, start_utc=datetime.fromtimestamp(EPOCH_S, UTC),
-                        on_episode=on_episode, batch_s=30.0)
-    rec.use_legband(profile=LEGBAND, hold_s=130.0)
-    path = tmp_path / "night.cramp"
-    mask = 0
+def _start(fw: Firmware) -> int:
+    """Connect, set the accelerometers to 50 Hz, START them; return the run's start ticks."""
     fw.connect()
     fw.set_att_mtu(247)
     fw.set_data_notifications(True)
+    mask = 0
     for name in ("shank_acc", "foot_acc"):
         spec = LEGBAND.stream_named(name)
         mask |= spec.mask_bit
@@ -99,17 +84,61 @@ def record_live(tmp_path: Path, *, seed: int) -> LiveNight:
             SetRateCommand(spec.stream_id, ACC_HZ)))).ok
     answer = decode_response(fw.handle_command(encode_command(StartCommand(mask))))
     assert answer.ok
-    rec.start_run(run_start_ticks=answer.result.run_start_ticks, offsets={})
+    return int(answer.result.run_start_ticks)
+
+
+def record_live(tmp_path: Path, *, seed: int, night_s: float = NIGHT_S,
+                cramps: tuple[float, ...] = CRAMPS_S,
+                stalls: tuple[tuple[float, float], ...] = STALLS,
+                restarts: tuple[float, ...] = ()) -> LiveNight:
+    """An acc-only night at +100 ppm, packets fed straight into a NightRecorder.
+
+    Every packet also goes into a capture (as the live session writes it: a START command
+    and a ``config`` event with the offsets for each run), which the test replays.
+    """
+    rng = np.random.default_rng(seed)
+    fw = Firmware(_feed(rng, night_s, cramps), rng=rng, config=FirmwareConfig(
+        clock_ppm=PPM, accel_clock_ppm=PPM, max_step_s=5.0, tx_queue_packets=4096))
+    channels = legband_channels(rates_hz={"shank_acc": ACC_HZ, "foot_acc": ACC_HZ},
+                                full_scales={"shank_acc": 8, "foot_acc": 8}, profile=LEGBAND)
+    started: list[datetime] = []
+    ended: list[datetime] = []
+    blocks: dict[str, list[SignalBlock]] = {r: [] for r in channels}
+
+    def on_episode(event: EpisodeEvent, *, start_utc: datetime) -> None:
+        if isinstance(event, EpisodeEnded):
+            ended.append(event.episode.onset_utc)
+        else:
+            started.append(start_utc + timedelta(seconds=event.onset_s))
+
+    rec = NightRecorder(channels, config=CONFIG, start_utc=datetime.fromtimestamp(EPOCH_S, UTC),
+                        on_episode=on_episode, batch_s=30.0,
+                        on_block=lambda role, block: blocks[role].append(block))
+    rec.use_legband(profile=LEGBAND, hold_s=130.0)
+    path = tmp_path / "night.cramp"
     pending: list[tuple[float, bytes]] = []
     last = -np.inf
+    todo = list(restarts)
     with CaptureWriter(path, session={"profile": "legband"}, background_sync=False) as writer:
-        writer.event("config", at_s=EPOCH_S, run_start_ticks=answer.result.run_start_ticks,
-                     sample_offsets={})
+        def start_run(t_s: float) -> None:
+            ticks = _start(fw)
+            writer.packet(source="legband:command", payload=bytes([Opcode.START]),
+                          received_s=EPOCH_S + t_s)
+            offsets = rec.start_run(run_start_ticks=ticks, elapsed_s=t_s)
+            writer.event("config", at_s=EPOCH_S + t_s, run_start_ticks=ticks,
+                         sample_offsets=offsets)
+
+        start_run(0.0)
         t = 0.0
-        while t < NIGHT_S:
-            t = min(NIGHT_S, t + 5.0)
+        while t < night_s:
+            if todo and t >= todo[0]:
+                todo.pop(0)
+                fw.restart()
+                pending.clear()  # what the band had not sent is gone with its buffers
+                start_run(t)
+            t = min(night_s, t + 5.0)
             for payload in fw.advance_to(t):
-                pending.append((_received(t, rng), payload))
+                pending.append((_received(t, rng, stalls), payload))
             due = [p for p in pending if p[0] <= EPOCH_S + t + 0.5]
             pending = [p for p in pending if p[0] > EPOCH_S + t + 0.5]
             for received, payload in due:
@@ -117,7 +146,7 @@ def record_live(tmp_path: Path, *, seed: int) -> LiveNight:
                 writer.packet(source="legband:data", payload=payload, received_s=last)
                 rec.packet(decode_data_packet(payload), received_s=last)
         rec.finish()
-    return LiveNight(path=path, recorder=rec, started=started, ended=ended)
+    return LiveNight(path=path, recorder=rec, started=started, ended=ended, blocks=blocks)
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +170,30 @@ def test_live_onsets_agree_with_the_stored_night_after_8_h_at_100_ppm(
     nominal = live_night.recorder.result(stored.info).episodes
     late = abs((nominal[-1].onset_utc - onsets[-1]).total_seconds())
     assert late > 2.0
+
+
+def test_a_band_restart_is_placed_the_same_live_and_in_replay(tmp_path: Path) -> None:
+    night = record_live(tmp_path, seed=5, night_s=1500.0, cramps=(1000.0,), stalls=(),
+                        restarts=(600.0,))
+    configs = [r for r in read_capture(night.path).records
+               if getattr(r, "kind", None) == "config"]
+    assert len(configs) == 2
+    offsets = configs[1].fields["sample_offsets"]
+    assert offsets == {"shank_acc": 30_000, "foot_acc": 30_000}  # 600 s of host time
+    with CaptureRecording(night.path) as source:
+        replayed: dict[str, list[SignalBlock]] = {r: [] for r in night.blocks}
+        for role, block in source.blocks(3600.0):
+            replayed[role].append(block)
+        stored = run_source(source, config=CONFIG)
+    for role, live in night.blocks.items():
+        live_idx = np.concatenate([np.arange(b.start_sample, b.end_sample) for b in live])
+        rep_idx = np.concatenate([np.arange(b.start_sample, b.end_sample)
+                                  for b in replayed[role]])
+        np.testing.assert_array_equal(rep_idx, live_idx, err_msg=role)
+        np.testing.assert_array_equal(np.concatenate([b.data for b in replayed[role]]),
+                                      np.concatenate([b.data for b in live]), err_msg=role)
+        assert live_idx.min() == 0 and offsets[role] in live_idx  # both runs are there
+    # the cramp after the restart: found once, at the same time live and stored
+    assert len(stored.episodes) == 1 and len(night.ended) == 1
+    assert abs((night.ended[0] - stored.episodes[0].onset_utc).total_seconds()) < 1.0
+    assert abs((stored.episodes[0].onset_utc.timestamp() - EPOCH_S) - 1000.0) < 3.0

@@ -176,22 +176,20 @@ class LegBandSession(BandSessionBase):
         now = self.timebase.now_s()
         previous = self._run
         start_utc = datetime.fromtimestamp(now, UTC)
-        offsets = dict.fromkeys(self._channels, 0)
         if self.recorder is None:
             self.recorder = self._make_recorder(self._channels, start_utc)
             self.recorder.use_legband(profile=self.profile, hold_s=self.config.hold_s)
+        elapsed = 0.0
         if previous is not None:
             # the band restarted: a new run, placed on the night's timeline by host time
             elapsed = now - previous.start_utc.timestamp()
-            offsets = {r: max(self.recorder.role_end.get(r, 0), round(elapsed * c.fs))
-                       for r, c in self._channels.items()}
             self.observer.on_note("the band had restarted; a new acquisition run began")
         trackers = {spec.stream_id: StreamTracker(spec=spec, profile=self.profile)
                     for spec in self._specs.values()}
         run_start = answer.result.run_start_ticks
         self._run = _Run(start_utc=start_utc if previous is None else previous.start_utc,
                          start_ticks=run_start, trackers=trackers)
-        self.recorder.start_run(run_start_ticks=run_start, offsets=offsets)
+        offsets = self.recorder.start_run(run_start_ticks=run_start, elapsed_s=elapsed)
         assert self._writer is not None
         self._writer.event("config", at_s=now, run_start_ticks=run_start,
                            streams={k: list(v) for k, v in self.config.streams.items()},

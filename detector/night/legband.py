@@ -129,16 +129,18 @@ class LegBandRuns:
         return self._shift(run, run.assembler.flush()) if run is not None else []
 
     def host_time_s(self, role: str, index: float) -> float | None:
-        """Host time (UNIX s) of night sample ``index`` of ``role``, from the online clock."""
+        """Host time (UNIX s) of night sample ``index`` of ``role``, from the online clock.
+
+        As in replay, the night's timeline is the first run's clock: a later run sits at its
+        logged sample offsets on that timeline (its own counters restarted from 0 and say
+        nothing about the time between runs).
+        """
         sid = self._sid.get(role)
-        if sid is None:
+        if sid is None or not self.runs:
             return None
-        for run in reversed(self.runs):
-            offset = run.offsets.get(role, 0)
-            if index >= offset or run is self.runs[0]:
-                origin = run.assembler.origins.get(role) or 0
-                return run.clock.host_time_s(sid, origin + index - offset)
-        return None
+        first = self.runs[0]
+        origin = first.assembler.origins.get(role) or 0
+        return first.clock.host_time_s(sid, origin + index)
 
     @staticmethod
     def _shift(run: LegBandRun, blocks: Blocks) -> Blocks:

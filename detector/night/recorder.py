@@ -89,11 +89,36 @@ class NightRecorder:
         self.legband = LegBandRuns(profile=profile, channels=self.channels, hold_s=hold_s)
         return self.legband
 
-    def start_run(self, *, run_start_ticks: int, offsets: Mapping[str, int]) -> None:
-        """The band STARTed (first time, or after a restart): a new run at ``offsets``."""
+    def start_run(self, *, run_start_ticks: int, elapsed_s: float = 0.0,
+                  offsets: Mapping[str, int] | None = None) -> dict[str, int]:
+        """The band STARTed (first time, or after a restart): begin a new run.
+
+        Parameters
+        ----------
+        run_start_ticks : int
+            Band RTC ticks at START (from its answer).
+        elapsed_s : float
+            Host seconds since the night's first START (a restart is placed by host time:
+            the band's counters started again and say nothing about the time between).
+        offsets : mapping of role to int, optional
+            Night sample index of the new run's sample 0 per role, when known (replay of a
+            logged ``config`` event); by default from ``elapsed_s``.
+
+        Returns
+        -------
+        dict of str to int
+            The offsets used: log them in the capture's ``config`` event, where replay reads
+            them. The previous run is released first, so a new run never overlaps it.
+        """
         assert self.legband is not None
+        first = self.legband.current is None
+        self.finish_assembly()
+        if offsets is None:
+            offsets = {r: 0 if first else max(self.role_end.get(r, 0), round(elapsed_s * c.fs))
+                       for r, c in self.channels.items()}
         self.push_blocks(self.legband.start_run(run_start_ticks=run_start_ticks,
                                                 offsets=offsets))
+        return dict(offsets)
 
     def packet(self, packet: DataPacket, *, received_s: float) -> None:
         """One decoded LegBand data packet (decoded once, by the session).
