@@ -45,7 +45,7 @@ from detector.ble.session_types import (
     StreamCounts,
 )
 from detector.ble.timebase import Backoff, Timebase
-from detector.capture.writer import CaptureWriter
+from detector.capture.writer import CaptureWriteError, CaptureWriter
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.night.recorder import NightRecorder
@@ -86,6 +86,46 @@ def being_cancelled() -> bool:
     """True when the running task itself is being cancelled (not a request it awaited)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+class _GuardedWriter:
+    """The night's capture writer; a write that fails (disk full) is reported once, not raised.
+
+    After the first failure nothing more is written (the file ends cleanly where it was).
+    """
+
+    def __init__(self, writer: CaptureWriter, *,
+                 on_error: Callable[[CaptureWriteError], None]) -> None:
+        self.writer = writer
+        self.on_error = on_error
+        self.failed = False
+
+    def packet(self, *, source: str, payload: bytes, received_s: float) -> None:
+        """See :meth:`~detector.capture.writer.CaptureWriter.packet`."""
+        if not self.failed:
+            try:
+                self.writer.packet(source=source, payload=payload, received_s=received_s)
+            except CaptureWriteError as exc:
+                self._fail(exc)
+
+    def event(self, kind: str, *, at_s: float, **fields: Any) -> None:
+        """See :meth:`~detector.capture.writer.CaptureWriter.event`."""
+        if not self.failed:
+            try:
+                self.writer.event(kind, at_s=at_s, **fields)
+            except CaptureWriteError as exc:
+                self._fail(exc)
+
+    def close(self) -> None:
+        """Fsync and close (a failure to sync is reported like a failed write)."""
+        try:
+            self.writer.close()
+        except CaptureWriteError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: CaptureWriteError) -> None:
+        self.failed = True
+        self.on_error(exc)
 
 
 class BandSessionBase(abc.ABC):
@@ -148,7 +188,9 @@ class BandSessionBase(abc.ABC):
         self.faults: dict[str, int] = {}
         """Failures logged and survived, by where they happened."""
         self.adapter_missing = False
-        self._writer: CaptureWriter | None = None
+        self.write_error: CaptureWriteError | None = None
+        """Set when the capture could not be written: the night ends and :meth:`run` raises."""
+        self._writer: _GuardedWriter | None = None
         self.recorder: NightRecorder | None = None
         """The night's recorder (assembly, clock, pipeline); made when streaming starts."""
         self._client: BleakClient | None = None
@@ -178,6 +220,12 @@ class BandSessionBase(abc.ABC):
         the capture) and the connection is retried with capped exponential backoff. Only our
         own cancellation (Ctrl-C through the event loop) goes through, after the capture is
         closed.
+
+        Raises
+        ------
+        CaptureWriteError
+            The capture could not be written (disk full): the night stopped at once, the
+            capture is closed and holds everything written before (one line for the user).
         """
         backoff = Backoff(initial_s=self.config.backoff_initial_s,
                           max_s=self.config.backoff_max_s)
@@ -362,7 +410,9 @@ class BandSessionBase(abc.ABC):
             if self._writer is None:
                 info = await self._bounded(self._device_info(client), what="device information",
                                            timeout_s=self.config.command_timeout_s)
-                self._writer = CaptureWriter(self.capture_path, session=self._session_meta(info))
+                self._writer = _GuardedWriter(
+                    CaptureWriter(self.capture_path, session=self._session_meta(info)),
+                    on_error=self._write_failed)
             self._writer.event("connected", at_s=now, address=self.device.address,
                                mtu=client.mtu_size, connection=self.connections)
             self._last_data_s = now
@@ -389,7 +439,8 @@ class BandSessionBase(abc.ABC):
             if self._writer is not None and not self._stop.is_set() and not self._morning():
                 self.dropouts += 1
                 self._writer.event("disconnected", at_s=now, reason="link lost")
-                self.observer.on_note("band disconnected; reconnecting")
+                if self.write_error is None:
+                    self.observer.on_note("band disconnected; reconnecting")
 
     # ------------------------------------------------------------------------ failures
     def _fault(self, where: str, exc: BaseException) -> None:
@@ -397,6 +448,9 @@ class BandSessionBase(abc.ABC):
         self._count_fault(where, exc, note=True)
 
     def _count_fault(self, where: str, exc: BaseException, *, note: bool = False) -> None:
+        if isinstance(exc, CaptureWriteError):
+            self._write_failed(exc)
+            return
         self.faults[where] = self.faults.get(where, 0) + 1
         text = describe_error(exc)
         problem = adapter_problem(exc)
@@ -412,6 +466,18 @@ class BandSessionBase(abc.ABC):
             with contextlib.suppress(OSError, ValueError):
                 self._writer.event("error", at_s=self.timebase.now_s(), where=where,
                                    error=text)
+
+    def _write_failed(self, exc: CaptureWriteError) -> None:
+        """The capture cannot be written (disk full...): end the night, keep what is there.
+
+        Nothing more could be kept, so recording on would only pretend; the night stops at
+        once, the capture is closed as it is, and :meth:`run` raises ``exc`` (one line).
+        """
+        if self.write_error is None:
+            self.write_error = exc
+            self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
+                                  "is kept")
+        self._stop.set()
 
     def guarded(self, handler: Callable[[Any, bytearray], None]
                 ) -> Callable[[Any, bytearray], None]:
@@ -590,6 +656,9 @@ class BandSessionBase(abc.ABC):
         if self._writer is not None:
             self._writer.event("stop", at_s=now, reason=reason)
             self._writer.close()
+        if self.write_error is not None:
+            raise CaptureWriteError(f"{self.write_error}; the night stopped there, and what "
+                                    "was recorded until then is kept in that capture")
         return SessionSummary(
             reason=reason, start_utc=self._night_start_utc(),
             end_utc=datetime.fromtimestamp(now, UTC),
