@@ -9,6 +9,12 @@ recording's blocks. Live, the pipeline runs at the band's nominal rates and ever
 the observers see is converted with the online clock estimate
 (:class:`~detector.night.clock.OnlineClock`), so it agrees with the stored night: the same
 samples replayed in the morning with the final clock fit.
+
+Not here (yet): the capture file is written by the BLE session (its guarded writer in
+:mod:`detector.ble.link`), the backfill bookkeeping (:class:`~detector.ble.tracker.StreamTracker`)
+stays with the LegBand session, and a capture's replay assembles its packets in
+:class:`~detector.capture.recording.CaptureRecording` (the same ``StreamAssembler`` and
+offsets) before its blocks come here.
 """
 
 from __future__ import annotations
