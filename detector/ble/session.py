@@ -439,14 +439,18 @@ class LegBandSession(BandSessionBase):
                                 streams=names)
 
     def counts(self) -> dict[str, StreamCounts]:
-        """Sample counts per pipeline role."""
-        out: dict[str, StreamCounts] = {}
-        if self._run is None:
-            return out
-        for t in self._run.trackers.values():
-            out[t.spec.role] = StreamCounts(received=t.received, backfilled=t.backfilled,
-                                            lost=t.lost, duplicates=t.duplicates)
-        return out
+        """Sample counts per pipeline role, from the recorder's assembly (the one count).
+
+        ``received`` is the samples kept (first arrivals, not late for a declared gap);
+        ``lost`` is the samples in declared gaps (a hole becomes a gap once it can no longer be
+        backfilled, so it is counted up to the hold time after the note that reports it).
+        """
+        if self.recorder is None or self.recorder.legband is None:
+            return {}
+        return {role: StreamCounts(received=st.received - st.duplicates - st.late,
+                                   backfilled=st.backfilled, lost=st.lost,
+                                   duplicates=st.duplicates)
+                for role, st in self.recorder.legband.stats().items()}
 
     def _contact(self) -> tuple[bool, ...] | None:
         return self.band_status.contact if self.band_status else None

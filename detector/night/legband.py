@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from detector.capture.assembler import StreamAssembler, stream_for
+from detector.capture.assembler import StreamAssembler, StreamStats, stream_for
 from detector.night.clock import OnlineClock
 from detector.profiles.legband import LegBandProfile
 from detector.profiles.legband_codec import DataPacket
@@ -127,6 +127,19 @@ class LegBandRuns:
         """End of the night: release what the current run holds."""
         run = self.current
         return self._shift(run, run.assembler.flush()) if run is not None else []
+
+    def stats(self) -> dict[str, StreamStats]:
+        """Sample counts per role over every run (the assembler's: what the pipeline got)."""
+        out: dict[str, StreamStats] = {}
+        for run in self.runs:
+            for role, st in run.assembler.stats.items():
+                if role not in out:
+                    out[role] = st
+                    continue
+                total = out[role]
+                for name in vars(st):
+                    setattr(total, name, getattr(total, name) + getattr(st, name))
+        return out
 
     def host_time_s(self, role: str, index: float) -> float | None:
         """Host time (UNIX s) of night sample ``index`` of ``role``, from the online clock.
