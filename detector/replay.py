@@ -12,7 +12,6 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEvent
-from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, Gap, RecordingInfo, RecordingSource, SignalBlock
 
@@ -91,27 +90,26 @@ def run_source(source: RecordingSource, *, config: DetectorConfig, leg: str | No
     on_event : callable, optional
         Called with every live episode event as it happens.
     """
+    from detector.night.recorder import NightRecorder
+
     info = source.info
-    pipe = NightPipeline(info.channels, config=config, start_utc=info.start_utc,
-                         leg=leg or info.leg)
+    rec = NightRecorder(info.channels, config=config, start_utc=info.start_utc,
+                        leg=leg or info.leg, batch_s=0.0,
+                        on_episode=None if on_event is None
+                        else lambda ev, **_: on_event(ev))
     bar = _progress_bar(info, enabled=progress)
     done_s = 0.0
     for role, block in source.blocks(chunk_s):
-        for ev in pipe.push(role, block):
-            if on_event is not None:
-                on_event(ev)
+        rec.push(role, block)
         if bar is not None:
             end_s = block.end_sample / block.fs
             if end_s > done_s:
                 bar.update(end_s - done_s)
                 done_s = end_s
-    for ev in pipe.flush(end_s=info.duration_s):
-        if on_event is not None:
-            on_event(ev)
+    rec.finish(end_s=info.duration_s)
     if bar is not None:
         bar.close()
-    result = pipe.result(info)
-    return result
+    return rec.result(info)
 
 
 def replay_path(path: str, *, config: DetectorConfig, channel_map: ChannelMap,

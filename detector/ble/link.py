@@ -10,7 +10,7 @@ end the band itself reports (the LegBand's empty battery):
   the first one (with the device information), log the connection, let the band start its
   streams, then watch: seconds without data is a dropout (disconnect, reconnect);
 - at the end: the band's own stop while the link is up, the last samples through the
-  :class:`~detector.pipeline.chain.NightPipeline`, the capture closed, a
+  :class:`~detector.night.recorder.NightRecorder`, the capture closed, a
   :class:`~detector.ble.session_types.SessionSummary`.
 
 Each band (:class:`~detector.ble.session.LegBandSession`, the Polar and Myo sessions of
@@ -45,11 +45,10 @@ from detector.ble.session_types import (
     StreamCounts,
 )
 from detector.ble.timebase import Backoff, Timebase
-from detector.capture.writer import CaptureWriter
+from detector.capture.writer import CaptureWriteError, CaptureWriter
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.errors import CrampInputError
-from detector.pipeline.chain import NightPipeline
+from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo
 
@@ -87,6 +86,46 @@ def being_cancelled() -> bool:
     """True when the running task itself is being cancelled (not a request it awaited)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+class _GuardedWriter:
+    """The night's capture writer; a write that fails (disk full) is reported once, not raised.
+
+    After the first failure nothing more is written (the file ends cleanly where it was).
+    """
+
+    def __init__(self, writer: CaptureWriter, *,
+                 on_error: Callable[[CaptureWriteError], None]) -> None:
+        self.writer = writer
+        self.on_error = on_error
+        self.failed = False
+
+    def packet(self, *, source: str, payload: bytes, received_s: float) -> None:
+        """See :meth:`~detector.capture.writer.CaptureWriter.packet`."""
+        if not self.failed:
+            try:
+                self.writer.packet(source=source, payload=payload, received_s=received_s)
+            except CaptureWriteError as exc:
+                self._fail(exc)
+
+    def event(self, kind: str, *, at_s: float, **fields: Any) -> None:
+        """See :meth:`~detector.capture.writer.CaptureWriter.event`."""
+        if not self.failed:
+            try:
+                self.writer.event(kind, at_s=at_s, **fields)
+            except CaptureWriteError as exc:
+                self._fail(exc)
+
+    def close(self) -> None:
+        """Fsync and close (a failure to sync is reported like a failed write)."""
+        try:
+            self.writer.close()
+        except CaptureWriteError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: CaptureWriteError) -> None:
+        self.failed = True
+        self.on_error(exc)
 
 
 class BandSessionBase(abc.ABC):
@@ -149,8 +188,11 @@ class BandSessionBase(abc.ABC):
         self.faults: dict[str, int] = {}
         """Failures logged and survived, by where they happened."""
         self.adapter_missing = False
-        self._writer: CaptureWriter | None = None
-        self._pipeline: NightPipeline | None = None
+        self.write_error: CaptureWriteError | None = None
+        """Set when the capture could not be written: the night ends and :meth:`run` raises."""
+        self._writer: _GuardedWriter | None = None
+        self.recorder: NightRecorder | None = None
+        """The night's recorder (assembly, clock, pipeline); made when streaming starts."""
         self._client: BleakClient | None = None
         self._link_lost = asyncio.Event()
         self._stop = asyncio.Event()
@@ -159,8 +201,6 @@ class BandSessionBase(abc.ABC):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_data_s = 0.0
         self._last_status_s = -1e18
-        self._episodes = 0
-        self._in_cramp = False
 
     # ------------------------------------------------------------------ public control
     def request_stop(self) -> None:
@@ -180,6 +220,12 @@ class BandSessionBase(abc.ABC):
         the capture) and the connection is retried with capped exponential backoff. Only our
         own cancellation (Ctrl-C through the event loop) goes through, after the capture is
         closed.
+
+        Raises
+        ------
+        CaptureWriteError
+            The capture could not be written (disk full): the night stopped at once, the
+            capture is closed and holds everything written before (one line for the user).
         """
         backoff = Backoff(initial_s=self.config.backoff_initial_s,
                           max_s=self.config.backoff_max_s)
@@ -364,7 +410,9 @@ class BandSessionBase(abc.ABC):
             if self._writer is None:
                 info = await self._bounded(self._device_info(client), what="device information",
                                            timeout_s=self.config.command_timeout_s)
-                self._writer = CaptureWriter(self.capture_path, session=self._session_meta(info))
+                self._writer = _GuardedWriter(
+                    CaptureWriter(self.capture_path, session=self._session_meta(info)),
+                    on_error=self._write_failed)
             self._writer.event("connected", at_s=now, address=self.device.address,
                                mtu=client.mtu_size, connection=self.connections)
             self._last_data_s = now
@@ -391,7 +439,8 @@ class BandSessionBase(abc.ABC):
             if self._writer is not None and not self._stop.is_set() and not self._morning():
                 self.dropouts += 1
                 self._writer.event("disconnected", at_s=now, reason="link lost")
-                self.observer.on_note("band disconnected; reconnecting")
+                if self.write_error is None:
+                    self.observer.on_note("band disconnected; reconnecting")
 
     # ------------------------------------------------------------------------ failures
     def _fault(self, where: str, exc: BaseException) -> None:
@@ -399,6 +448,9 @@ class BandSessionBase(abc.ABC):
         self._count_fault(where, exc, note=True)
 
     def _count_fault(self, where: str, exc: BaseException, *, note: bool = False) -> None:
+        if isinstance(exc, CaptureWriteError):
+            self._write_failed(exc)
+            return
         self.faults[where] = self.faults.get(where, 0) + 1
         text = describe_error(exc)
         problem = adapter_problem(exc)
@@ -414,6 +466,18 @@ class BandSessionBase(abc.ABC):
             with contextlib.suppress(OSError, ValueError):
                 self._writer.event("error", at_s=self.timebase.now_s(), where=where,
                                    error=text)
+
+    def _write_failed(self, exc: CaptureWriteError) -> None:
+        """The capture cannot be written (disk full...): end the night, keep what is there.
+
+        Nothing more could be kept, so recording on would only pretend; the night stops at
+        once, the capture is closed as it is, and :meth:`run` raises ``exc`` (one line).
+        """
+        if self.write_error is None:
+            self.write_error = exc
+            self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
+                                  "is kept")
+        self._stop.set()
 
     def guarded(self, handler: Callable[[Any, bytearray], None]
                 ) -> Callable[[Any, bytearray], None]:
@@ -545,15 +609,21 @@ class BandSessionBase(abc.ABC):
         if pending is not None and pending[0] == opcode and not pending[1].done():
             pending[1].set_result(message)
 
-    # ----------------------------------------------------------------------- pipeline
-    def _emit(self, event: EpisodeEvent) -> None:
-        assert self._pipeline is not None
-        if isinstance(event, EpisodeEnded):
-            self._episodes += 1
-            self._in_cramp = False
-        else:
-            self._in_cramp = True
-        self.observer.on_episode(event, start_utc=self._pipeline.start_utc)
+    # ----------------------------------------------------------------------- recorder
+    def _make_recorder(self, channels: Mapping[str, ChannelSpec],
+                       start_utc: datetime) -> NightRecorder:
+        """The night's :class:`~detector.night.recorder.NightRecorder`, observed live.
+
+        Raises
+        ------
+        CrampInputError
+            The channels allow no detection.
+        """
+        return NightRecorder(
+            channels, config=self.detector_config, start_utc=start_utc, leg=self.leg,
+            on_block=lambda role, block: self.observer.on_block(role, block),
+            on_episode=lambda ev, *, start_utc: self.observer.on_episode(ev,
+                                                                         start_utc=start_utc))
 
     def partial_result(self) -> NightResult | None:
         """The night so far (episodes that have ended, trace, gaps), for the episode store.
@@ -562,14 +632,14 @@ class BandSessionBase(abc.ABC):
         capture path and the start time, as the final result is, so storing both updates one
         night.
         """
-        if self._pipeline is None:
+        if self.recorder is None:
             return None
-        return self._pipeline.result(self._recording_info())
+        return self.recorder.result(self._recording_info())
 
     def _recording_info(self) -> RecordingInfo:
-        assert self._pipeline is not None
+        assert self.recorder is not None
         return RecordingInfo(
-            path=str(self.capture_path), start_utc=self._pipeline.start_utc,
+            path=str(self.capture_path), start_utc=self.recorder.start_utc,
             duration_s=self._duration_s(), channels=self.channels, leg=self.leg,
             file_format="capture", notes=tuple(self.remarks))
 
@@ -578,15 +648,17 @@ class BandSessionBase(abc.ABC):
         now = self.timebase.now_s()
         self._flush_band(now)
         result = None
-        if self._pipeline is not None:
-            for ev in self._pipeline.flush():
-                self._emit(ev)
-            result = self._pipeline.result(self._recording_info())
+        if self.recorder is not None:
+            self.recorder.finish()
+            result = self.recorder.result(self._recording_info())
         for remark in self.remarks:
             self.observer.on_note(remark)
         if self._writer is not None:
             self._writer.event("stop", at_s=now, reason=reason)
             self._writer.close()
+        if self.write_error is not None:
+            raise CaptureWriteError(f"{self.write_error}; the night stopped there, and what "
+                                    "was recorded until then is kept in that capture")
         return SessionSummary(
             reason=reason, start_utc=self._night_start_utc(),
             end_utc=datetime.fromtimestamp(now, UTC),
@@ -600,8 +672,10 @@ class BandSessionBase(abc.ABC):
         client = self._client
         return SessionSnapshot(
             state=self.state, now_s=self.timebase.now_s(), battery_pct=self.battery_pct,
-            contact=self._contact(), counts=self.counts(), episodes=self._episodes,
-            in_cramp=self._in_cramp, connections=self.connections, dropouts=self.dropouts,
+            contact=self._contact(), counts=self.counts(),
+            episodes=self.recorder.episodes if self.recorder is not None else 0,
+            in_cramp=self.recorder.in_cramp if self.recorder is not None else False,
+            connections=self.connections, dropouts=self.dropouts,
             mtu=client.mtu_size if client is not None and client.is_connected else None)
 
     def _set_state(self, state: str) -> None:

@@ -6,7 +6,7 @@ does not stop the others). The sessions run without their own pipeline: their bl
 here, are placed on the night's time base with
 :func:`~detector.capture.multi_band.band_offset_samples` (each band's first-sample time less
 the night's origin, in samples of its own rate), and go into the
-:class:`~detector.pipeline.chain.NightPipeline` of the band's leg. The night manifest
+:class:`~detector.night.recorder.NightRecorder` of the band's leg. The night manifest
 (:mod:`detector.capture.multi_band`) names the captures, so the night replays as one.
 """
 
@@ -24,7 +24,7 @@ from detector.capture.multi_band import BandEntry, band_offset_samples, write_ma
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEvent
 from detector.errors import CrampInputError
-from detector.pipeline.chain import NightPipeline
+from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
 
@@ -130,9 +130,13 @@ class MultiBandNight:
                                           f"{run.entry.leg} leg")
                 leg_channels[role] = spec
         start = datetime.fromtimestamp(night_start_unix_s, UTC)
-        self.pipelines = {leg: NightPipeline(ch, config=detector_config, start_utc=start,
-                                             leg=leg)
-                          for leg, ch in self.channels.items()}
+        self.recorders = {
+            leg: NightRecorder(ch, config=detector_config, start_utc=start, leg=leg,
+                               on_block=lambda role, block: self.observer.on_block(role, block),
+                               on_episode=lambda ev, *, start_utc: self.observer.on_episode(
+                                   ev, start_utc=start_utc))
+            for leg, ch in self.channels.items()}
+        """One night recorder (pipeline, observers) per leg."""
         self._offsets: list[dict[str, int] | None] = [None] * len(self.bands)
 
     @property
@@ -152,9 +156,7 @@ class MultiBandNight:
             self._offsets[index] = offsets
         shifted = SignalBlock(data=block.data, fs=block.fs,
                               start_sample=block.start_sample + offsets[role])
-        self.observer.on_block(role, shifted)
-        for ev in self.pipelines[run.entry.leg].push(role, shifted):
-            self.observer.on_episode(ev, start_utc=self.start_utc)
+        self.recorders[run.entry.leg].push(role, shifted)
 
     def request_stop(self) -> None:
         """Stop every band (Ctrl-C)."""
@@ -169,15 +171,14 @@ class MultiBandNight:
             run.session.observer = _BandTap(self, k)
         summaries = list(await asyncio.gather(*(r.session.run() for r in self.bands)))
         results = {}
-        for leg, pipe in self.pipelines.items():
-            for ev in pipe.flush():
-                self.observer.on_episode(ev, start_utc=self.start_utc)
+        for leg, rec in self.recorders.items():
+            rec.finish()
             ends = [s.end_utc.timestamp() for s in summaries]
             info = RecordingInfo(path=str(self.manifest_path), start_utc=self.start_utc,
                                  duration_s=max(ends) - self.night_start_unix_s,
                                  channels=self.channels[leg],
                                  leg=leg if leg in ("left", "right") else "unknown",
                                  file_format="multi-band capture")
-            results[leg] = pipe.result(info)
+            results[leg] = rec.result(info)
         return MultiBandSummary(bands=summaries, results=results,
                                 manifest_path=self.manifest_path)

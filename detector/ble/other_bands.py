@@ -11,7 +11,7 @@ supervisor of :class:`~detector.ble.link.BandSessionBase`), minus what these dev
 - every notification goes to the crash-safe capture (sources ``polar:control``/``polar:acc``,
   ``myo:emg0``..``myo:emg3``/``myo:imu``) with the host receive time, then through the
   assembler of :mod:`detector.capture.other_sources` (the same one replay uses) into the
-  :class:`~detector.pipeline.chain.NightPipeline`, with the same observer events.
+  night's :class:`~detector.night.recorder.NightRecorder`, with the same observer events.
 
 A Polar alone gives a foot accelerometer only: no cramp can be detected from it (the pipeline
 needs the calf EMG or a shank accelerometer). The capture is recorded and the live display
@@ -49,7 +49,6 @@ from detector.capture.other_sources import (
 )
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
-from detector.pipeline.chain import NightPipeline
 from detector.profiles.myo import (
     MYO,
     NEVER_SLEEP,
@@ -149,17 +148,16 @@ class _BandSession(BandSessionBase):
         if self._start_utc is None and self.assembler.start_unix_s is not None:
             self._start_utc = datetime.fromtimestamp(self.assembler.start_unix_s, UTC)
             try:
-                self._pipeline = NightPipeline(self.channels, config=self.detector_config,
-                                               start_utc=self._start_utc, leg=self.leg)
+                self.recorder = self._make_recorder(self.channels, self._start_utc)
             except CrampInputError:
                 self._can_detect = False
                 self.remarks.append(DETECTION_NEEDS)
                 self.observer.on_note(DETECTION_NEEDS)
+        if self.recorder is not None:
+            self.recorder.push_blocks(blocks)
+            return
         for role, block in blocks:
             self.observer.on_block(role, block)
-            if self._pipeline is not None:
-                for ev in self._pipeline.push(role, block):
-                    self._emit(ev)
 
     # ---------------------------------------------------------------------- results
     def _duration_s(self) -> float:

@@ -9,10 +9,10 @@ band's battery running out. :class:`~detector.ble.link.BandSessionBase` supervis
   (indications), status, battery and data, and either start the run (first connection) or
   ask the band to BACKFILL every stream from the first sequence number not received;
 - a watchdog: seconds without data is a dropout (disconnect, reconnect, backfill);
-- every notification goes to the crash-safe capture with the host receive time, then through
-  the :class:`~detector.capture.assembler.StreamAssembler` into the
-  :class:`~detector.pipeline.chain.NightPipeline`, whose episode events reach the observer
-  (the terminal) as they happen.
+- every notification goes to the crash-safe capture with the host receive time; data packets
+  are decoded once, tracked for backfill here, and handed to the night's
+  :class:`~detector.night.recorder.NightRecorder` (assembly, online clock, pipeline), whose
+  episode events reach the observer (the terminal) as they happen.
 
 Time comes from a :class:`~detector.ble.timebase.Timebase` (wall clock, or a simulated night).
 """
@@ -45,10 +45,9 @@ from detector.ble.session_types import (
 )
 from detector.ble.timebase import Timebase
 from detector.ble.tracker import LostRange, StreamTracker, unwrap
-from detector.capture.assembler import StreamAssembler, legband_channels
+from detector.capture.assembler import legband_channels
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
-from detector.pipeline.chain import NightPipeline
 from detector.profiles.legband import LEGBAND, LegBandProfile, Status
 from detector.profiles.legband_codec import (
     BackfillCommand,
@@ -65,7 +64,7 @@ from detector.profiles.legband_codec import (
     decode_status,
     encode_command,
 )
-from detector.signals import ChannelSpec, SignalBlock
+from detector.signals import ChannelSpec
 
 __all__ = ["LegBandSession", "SessionConfig", "SessionObserver", "SessionSnapshot",
            "SessionSummary", "StreamCounts", "observers"]
@@ -78,13 +77,15 @@ EDGE_MARGIN_S = 0.25
 
 @dataclass
 class _Run:
-    """One acquisition run (START to STOP) of the band."""
+    """One acquisition run (START to STOP) of the band: the backfill bookkeeping.
+
+    The run's samples (assembly, offsets, clock) are the recorder's
+    (:class:`~detector.night.legband.LegBandRuns`).
+    """
 
     start_utc: datetime
     start_ticks: int
     trackers: dict[int, StreamTracker]
-    assembler: StreamAssembler
-    offsets: dict[str, int]
 
 
 class LegBandSession(BandSessionBase):
@@ -115,7 +116,6 @@ class LegBandSession(BandSessionBase):
         self._run: _Run | None = None
         self._early: list[tuple[bytes, float]] | None = None
         self._battery_empty = False
-        self._role_end: dict[str, int] = {}
         self._channels = self._channel_specs()
 
     # ------------------------------------------------------------------ public control
@@ -176,24 +176,20 @@ class LegBandSession(BandSessionBase):
         now = self.timebase.now_s()
         previous = self._run
         start_utc = datetime.fromtimestamp(now, UTC)
-        offsets = dict.fromkeys(self._channels, 0)
+        if self.recorder is None:
+            self.recorder = self._make_recorder(self._channels, start_utc)
+            self.recorder.use_legband(profile=self.profile, hold_s=self.config.hold_s)
+        elapsed = 0.0
         if previous is not None:
             # the band restarted: a new run, placed on the night's timeline by host time
             elapsed = now - previous.start_utc.timestamp()
-            offsets = {r: max(self._role_end.get(r, 0), round(elapsed * c.fs))
-                       for r, c in self._channels.items()}
             self.observer.on_note("the band had restarted; a new acquisition run began")
         trackers = {spec.stream_id: StreamTracker(spec=spec, profile=self.profile)
                     for spec in self._specs.values()}
-        assembler = StreamAssembler(profile=self.profile, channels=self._channels,
-                                    hold_s=self.config.hold_s, counter_origin=0)
         run_start = answer.result.run_start_ticks
         self._run = _Run(start_utc=start_utc if previous is None else previous.start_utc,
-                         start_ticks=run_start, trackers=trackers, assembler=assembler,
-                         offsets=offsets)
-        if self._pipeline is None:
-            self._pipeline = NightPipeline(self._channels, config=self.detector_config,
-                                           start_utc=start_utc, leg=self.leg)
+                         start_ticks=run_start, trackers=trackers)
+        offsets = self.recorder.start_run(run_start_ticks=run_start, elapsed_s=elapsed)
         assert self._writer is not None
         self._writer.event("config", at_s=now, run_start_ticks=run_start,
                            streams={k: list(v) for k, v in self.config.streams.items()},
@@ -230,19 +226,20 @@ class LegBandSession(BandSessionBase):
 
     def _flush_band(self, now_s: float) -> None:
         run = self._run
-        if run is None or self._pipeline is None:
+        if run is None or self.recorder is None:
             return
         for t in run.trackers.values():
             lost = t.give_up(t.max_end) if t.has_hole else None
             if lost is not None:
                 self._report_lost(lost, now_s)
-        self._feed(run.assembler.flush(), run)
+        self.recorder.finish_assembly()
         self._note_unreceived_tail(now_s, run)
 
     def _note_unreceived_tail(self, now_s: float, run: _Run) -> None:
         """Say so when the night ends long after the last sample (the link was down)."""
+        assert self.recorder is not None
         elapsed_s = now_s - run.start_utc.timestamp()
-        behind = [(r, elapsed_s - self._role_end.get(r, 0) / c.fs)
+        behind = [(r, elapsed_s - self.recorder.role_end.get(r, 0) / c.fs)
                   for r, c in self._channels.items()]
         worst = max(behind, key=lambda rb: rb[1], default=None)
         if worst is not None and worst[1] > max(10.0, 2.0 * self.config.watchdog_s):
@@ -418,30 +415,14 @@ class LegBandSession(BandSessionBase):
                                         backfill=packet.backfill, now_s=now)
         if live_gap or (packet.backfill and tracker.backfill_end is None):
             self._maybe_backfill(tracker)
+        assert self.recorder is not None
         try:
-            blocks = run.assembler.push_packet(packet)
+            self.recorder.packet(packet, received_s=now)
         except CrampInputError:
             self.corrupt_packets += 1
-            return
-        self._feed(blocks, run)
-
-    def _feed(self, blocks: list[tuple[str, SignalBlock]], run: _Run) -> None:
-        pipeline = self._pipeline
-        if pipeline is None:
-            return
-        for role, block in blocks:
-            offset = run.offsets.get(role, 0)
-            if offset:
-                block = SignalBlock(data=block.data, fs=block.fs,
-                                    start_sample=block.start_sample + offset)
-            self._role_end[role] = max(self._role_end.get(role, 0), block.end_sample)
-            self.observer.on_block(role, block)
-            for ev in pipeline.push(role, block):
-                self._emit(ev)
-
 
     def _duration_s(self) -> float:
-        return max((n / self._channels[r].fs for r, n in self._role_end.items()), default=0.0)
+        return self.recorder.duration_s() if self.recorder is not None else 0.0
 
     # ------------------------------------------------------------------------- helpers
     def _channel_specs(self) -> dict[str, ChannelSpec]:
@@ -458,14 +439,18 @@ class LegBandSession(BandSessionBase):
                                 streams=names)
 
     def counts(self) -> dict[str, StreamCounts]:
-        """Sample counts per pipeline role."""
-        out: dict[str, StreamCounts] = {}
-        if self._run is None:
-            return out
-        for t in self._run.trackers.values():
-            out[t.spec.role] = StreamCounts(received=t.received, backfilled=t.backfilled,
-                                            lost=t.lost, duplicates=t.duplicates)
-        return out
+        """Sample counts per pipeline role, from the recorder's assembly (the one count).
+
+        ``received`` is the samples kept (first arrivals, not late for a declared gap);
+        ``lost`` is the samples in declared gaps (a hole becomes a gap once it can no longer be
+        backfilled, so it is counted up to the hold time after the note that reports it).
+        """
+        if self.recorder is None or self.recorder.legband is None:
+            return {}
+        return {role: StreamCounts(received=st.received - st.duplicates - st.late,
+                                   backfilled=st.backfilled, lost=st.lost,
+                                   duplicates=st.duplicates)
+                for role, st in self.recorder.legband.stats().items()}
 
     def _contact(self) -> tuple[bool, ...] | None:
         return self.band_status.contact if self.band_status else None

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -359,7 +360,11 @@ class SteppedDriver:
             jump = stall_s(self.clock()) if stall_s is not None else 0.0
             self.clock.advance(self.step_s + max(0.0, jump))
             self.steps += 1
-            await self.band.step()
+            try:
+                await self.band.step()
+            except Exception as exc:  # the simulated radio's own failure: one line, go on
+                logging.getLogger(__name__).warning("simulated band: %s: %s",
+                                                    type(exc).__name__, exc)
             self.timebase.wake_due()
             for _ in range(self.yields):
                 await asyncio.sleep(0)

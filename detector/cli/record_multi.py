@@ -222,8 +222,9 @@ async def _record_bands(args: argparse.Namespace, config: DetectorConfig,
 
 async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
                       out_dir: Path) -> MultiBandSummary:
-    from detector.ble.timebase import ScaledTimebase
-    from firmware_sim.firmware import ScaledClock
+    from detector.ble.simulated import ManualTimebase, drive_paced, paced_session_config
+    from firmware_sim.band_group import BandGroup
+    from firmware_sim.firmware import ManualClock
 
     kit = KITS[args.kit]
     speed = float(args.speed)
@@ -242,8 +243,8 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
                            start_utc=simulated_start_utc(datetime.now(UTC), config,
                                                          duration_s=args.hours * 3600.0 + 60))
     origin = min(n[0].start_utc.timestamp() for n in nights.values())
-    clock = ScaledClock(factor=speed)
-    timebase = ScaledTimebase(clock, origin_unix_s=origin, factor=speed)
+    clock = ManualClock()  # stepped from the event loop (drive_paced), as a single band's
+    timebase = ManualTimebase(clock, origin_unix_s=origin)
     manifest = _night_paths(out_dir, f"kit{args.kit.replace('-', '')}")
     runs, bands = [], []
     for k, kb in enumerate(kit):
@@ -262,8 +263,7 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
                           roles=(ROLE_CHANNELS[kb.role],))
         session = pipeline_less(cls)(
             band.ble_device, capture_path=out_dir / entry.capture, timebase=timebase,
-            config=SessionConfig(mtu=args.mtu, watchdog_s=max(5.0, 2.0 * speed),
-                                 command_timeout_s=max(10.0, 10.0 * speed)),
+            config=paced_session_config(mtu=args.mtu, speed=speed),
             detector_config=config, client_kwargs={"backend": band.client_backend},
             leg=kb.leg, until_s=origin + args.hours * 3600.0,
             session_info={"simulated": {"seed": args.seed, "speed": speed, "kit": args.kit}},
@@ -276,17 +276,10 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
                            detector_config=config, observer=_display(runs, config, timebase))
     print(f"simulated {args.kit} night of {args.hours:g} h at {speed:.3g}x (about "
           f"{args.hours * 3600 / speed:.0f} s); Ctrl-C stops it")
-    stop = asyncio.Event()
-
-    from detector.cli.record_other import step_simulated
-    from firmware_sim.band_group import BandGroup
-
-    task = asyncio.ensure_future(step_simulated(BandGroup(bands).step, stop))
-    try:
-        return await _run(night)
-    finally:
-        stop.set()
-        await task
+    summary: MultiBandSummary = await drive_paced(
+        BandGroup(bands), clock, timebase, _run(night), speed=speed,
+        connect_pending=lambda: any(r.session.connect_pending for r in runs))
+    return summary
 
 
 def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,

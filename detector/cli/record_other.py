@@ -2,13 +2,14 @@
 
 ``--simulate --simulate-band polar|myo|movesense|ganglion`` streams a simulated night
 (firmware_sim's night model) from a bumble peripheral of that band on an in-process link,
-sped up like the LegBand one; the session class comes from the band registry.
+paced like the LegBand one (:func:`~detector.ble.simulated.drive_paced`: the band's clock is
+stepped from the event loop, so a busy machine slows the night down instead of losing data);
+the session class comes from the band registry.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from detector.ble.session_types import SessionConfig
-from detector.ble.timebase import ScaledTimebase
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 
@@ -29,22 +28,6 @@ def session_class(profile: str) -> Any:
     return band_named(profile).load("session")
 
 
-async def step_simulated(step: Callable[[], Awaitable[None]], stop: asyncio.Event, *,
-                         period_s: float = 0.01) -> None:
-    """Step a simulated band (or group of bands) every ``period_s`` until ``stop`` is set.
-
-    A failure of the simulated radio itself is logged on one line and stepping goes on, so
-    the simulation never ends a night that the recorder would survive.
-    """
-    while not stop.is_set():
-        try:
-            await step()
-        except Exception as exc:  # the simulated radio's own failure: one line, go on
-            logging.getLogger(__name__).warning("simulated band: %s: %s",
-                                                type(exc).__name__, exc)
-        await asyncio.sleep(period_s)
-
-
 async def record_simulated_other(args: argparse.Namespace, config: DetectorConfig,
                                  capture_path: Path,
                                  run_session: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -52,9 +35,10 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     from bumble.link import LocalLink
     from scipy.signal import resample_poly
 
+    from detector.ble.simulated import ManualTimebase, drive_paced, paced_session_config
     from detector.profiles.myo import MYO_EMG_UV_PER_COUNT_ASSUMED
     from detector.profiles.polar_pmd import AccSettings
-    from firmware_sim.firmware import ScaledClock
+    from firmware_sim.firmware import ManualClock
     from firmware_sim.myo_sim import MyoPeripheral, emg_uv_to_counts
     from firmware_sim.night import random_scenario, synthesize
     from firmware_sim.polar_sim import PolarPeripheral
@@ -69,7 +53,7 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
                                fs_emg=1000.0, fs_acc=50.0, n_cramps=max(1, round(args.hours)),
                                leg=args.leg, rest_emg_uv_rms=12.0)  # type: ignore[arg-type]
     night = synthesize(scenario, rng=np.random.default_rng(seeds[1]))
-    clock = ScaledClock(factor=args.speed)
+    clock = ManualClock()  # stepped from the event loop (drive_paced), as the LegBand's
     origin = scenario.start_utc.timestamp()
     link = LocalLink()
     kwargs: dict[str, Any] = {}
@@ -99,25 +83,18 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
         band = MyoPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 8, axis=1),
                                      imu_accel_g=night.shank_acc_g, clock=clock)
     await band.start()
-    stop = asyncio.Event()
+    from detector.bands.registry import band_for_simulate_choice
 
-    task = asyncio.ensure_future(step_simulated(band.step, stop))
-    try:
-        from detector.bands.registry import band_for_simulate_choice
-
-        cls = band_for_simulate_choice(args.simulate_band).load("session")
-        session = cls(band.ble_device, capture_path=capture_path,
-                      timebase=ScaledTimebase(clock, origin_unix_s=origin, factor=args.speed),
-                      config=SessionConfig(mtu=args.mtu, watchdog_s=max(5.0, 2.0 * args.speed),
-                                           command_timeout_s=max(10.0, 10.0 * args.speed)),
-                      detector_config=config, client_kwargs={"backend": band.client_backend},
-                      leg=scenario.leg, until_s=origin + duration_s,
-                      session_info={"simulated": {"seed": args.seed, "speed": args.speed,
-                                                  "hours": args.hours,
-                                                  "band": args.simulate_band}}, **kwargs)
-        print(f"simulated {args.simulate_band} night of {args.hours:g} h at {args.speed:g}x "
-              f"(about {duration_s / args.speed:.0f} s); Ctrl-C stops it")
-        return await run_session(session)
-    finally:
-        stop.set()
-        await task
+    cls = band_for_simulate_choice(args.simulate_band).load("session")
+    timebase = ManualTimebase(clock, origin_unix_s=origin)
+    session = cls(band.ble_device, capture_path=capture_path, timebase=timebase,
+                  config=paced_session_config(mtu=args.mtu, speed=args.speed),
+                  detector_config=config, client_kwargs={"backend": band.client_backend},
+                  leg=scenario.leg, until_s=origin + duration_s,
+                  session_info={"simulated": {"seed": args.seed, "speed": args.speed,
+                                              "hours": args.hours,
+                                              "band": args.simulate_band}}, **kwargs)
+    print(f"simulated {args.simulate_band} night of {args.hours:g} h at {args.speed:g}x "
+          f"(about {duration_s / args.speed:.0f} s; longer on a busy machine); Ctrl-C stops it")
+    return await drive_paced(band, clock, timebase, run_session(session), speed=args.speed,
+                             connect_pending=lambda: session.connect_pending)

@@ -1,0 +1,1 @@
+"""The one night recorder (live and replay) and its online clock estimate."""
