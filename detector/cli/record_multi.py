@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from detector.bands.registry import ROLE_CHANNELS, BandKind, band_named
+from detector.bands.registry import ROLE_CHANNELS, band_named
 from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
 from detector.ble.session_types import SessionConfig
 from detector.capture.multi_band import MANIFEST_SUFFIX, BandEntry, MultiBandRecording
 from detector.cli.record_kits import KITS, KitBand
+from detector.cli.record_other import session_for
 from detector.config import DetectorConfig
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.result import NightResult
@@ -70,30 +71,6 @@ def parse_band_option(text: str) -> BandAssignment:
     if leg not in ("", "left", "right"):
         raise CrampInputError(where, f"leg {leg!r}; expected left or right")
     return BandAssignment(role=role, leg=leg or "unknown", device=device.strip())
-
-
-def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:
-    """The session class and its arguments for a band of ``kind`` in ``role``.
-
-    Raises
-    ------
-    CrampInputError
-        The band cannot fill the role.
-    """
-    if role not in kind.roles:
-        raise CrampInputError("--band", f"a {kind.label} cannot be the {role} band (it can "
-                              f"be: {', '.join(kind.roles)})")
-    channel_role = ROLE_CHANNELS[role]
-    if kind.name == "polar_pmd":
-        from detector.ble.polar_negotiated import NegotiatedPolarSession
-        from detector.profiles.polar_settings import CALF_MMG_WISH, FOOT_WISH
-
-        return NegotiatedPolarSession, {"role": channel_role,
-                                        "wish": CALF_MMG_WISH if role == "shank" else FOOT_WISH}
-    if kind.name == "movesense":
-        return kind.load("session"), {"role": channel_role,
-                                      "fs": 208 if role == "shank" else 52}
-    return kind.load("session"), {}
 
 
 def _night_paths(out_dir: Path, label: str) -> Path:

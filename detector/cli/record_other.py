@@ -2,7 +2,9 @@
 
 ``--simulate --simulate-band polar|myo|movesense|ganglion`` streams a simulated night
 (firmware_sim's night model) from a bumble peripheral of that band on an in-process link,
-sped up like the LegBand one; the session class comes from the band registry.
+sped up like the LegBand one. The session class comes from the band registry and its
+arguments from :func:`session_for`, the one table single-band and multi-band nights share
+(a Polar negotiates its PMD settings in both).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,12 +23,45 @@ from detector.ble.timebase import ScaledTimebase
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 
+if TYPE_CHECKING:
+    from detector.bands.registry import BandKind
 
-def session_class(profile: str) -> Any:
-    """The session class that records a band of ``profile`` (from the band registry)."""
+
+def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:
+    """The session class and its arguments for a band of ``kind`` in ``role``.
+
+    One table for single-band and multi-band nights: a Polar negotiates its accelerometer
+    settings (as fast as it goes on the shank, posture rates on the foot), a Movesense is
+    subscribed at 208 Hz on the shank and 52 Hz on the foot.
+
+    Raises
+    ------
+    CrampInputError
+        The band cannot fill the role.
+    """
+    from detector.bands.registry import ROLE_CHANNELS
+
+    if role not in kind.roles:
+        raise CrampInputError("--band", f"a {kind.label} cannot be the {role} band (it can "
+                              f"be: {', '.join(kind.roles)})")
+    channel_role = ROLE_CHANNELS[role]
+    if kind.name == "polar_pmd":
+        from detector.profiles.polar_settings import CALF_MMG_WISH, FOOT_WISH
+
+        return kind.load("session"), {"role": channel_role,
+                                      "wish": CALF_MMG_WISH if role == "shank" else FOOT_WISH}
+    if kind.name == "movesense":
+        return kind.load("session"), {"role": channel_role,
+                                      "fs": 208 if role == "shank" else 52}
+    return kind.load("session"), {}
+
+
+def single_band_session(profile: str) -> tuple[type, dict[str, Any]]:
+    """The session and its arguments for one band of ``profile`` alone (its default role)."""
     from detector.bands.registry import band_named
 
-    return band_named(profile).load("session")
+    kind = band_named(profile)
+    return session_for(kind, kind.default_roles[0])
 
 
 async def step_simulated(step: Callable[[], Awaitable[None]], stop: asyncio.Event, *,
@@ -53,7 +88,6 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     from scipy.signal import resample_poly
 
     from detector.profiles.myo import MYO_EMG_UV_PER_COUNT_ASSUMED
-    from detector.profiles.polar_pmd import AccSettings
     from firmware_sim.firmware import ScaledClock
     from firmware_sim.myo_sim import MyoPeripheral, emg_uv_to_counts
     from firmware_sim.night import random_scenario, synthesize
@@ -77,7 +111,6 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     if args.simulate_band == "polar":
         band = PolarPeripheral.on_link(link, acc_g=night.foot_acc_g, fs=50, clock=clock,
                                        origin_unix_s=origin)
-        kwargs["acc"] = AccSettings(sample_rate_hz=50, resolution_bits=16, range_g=8)
     elif args.simulate_band == "movesense":  # on the shank, at the 52 Hz it offers
         from firmware_sim.movesense_sim import MovesensePeripheral
 
@@ -105,7 +138,8 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     try:
         from detector.bands.registry import band_for_simulate_choice
 
-        cls = band_for_simulate_choice(args.simulate_band).load("session")
+        cls, defaults = single_band_session(band_for_simulate_choice(args.simulate_band).name)
+        kwargs = {**defaults, **kwargs}
         session = cls(band.ble_device, capture_path=capture_path,
                       timebase=ScaledTimebase(clock, origin_unix_s=origin, factor=args.speed),
                       config=SessionConfig(mtu=args.mtu, watchdog_s=max(5.0, 2.0 * args.speed),
