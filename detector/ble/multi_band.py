@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from detector.ble.session_types import NullObserver, SessionObserver, SessionSummary
-from detector.capture.multi_band import BandEntry, band_offset_samples, write_manifest
+from detector.capture.multi_band import (
+    BandEntry,
+    band_offset_samples,
+    split_role,
+    write_manifest,
+)
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEvent
 from detector.errors import CrampInputError
@@ -122,13 +127,20 @@ class MultiBandNight:
         self.config = detector_config
         self.observer: SessionObserver = observer or NullObserver()
         self.channels: dict[str, dict[str, ChannelSpec]] = {}
+        self._routes: list[dict[str, tuple[str, str]]] = []
+        """Per band: its role -> (leg, the leg's role); ``emg@left`` of a band on both legs
+        goes to the left leg's ``emg``."""
         for run in self.bands:
-            leg_channels = self.channels.setdefault(run.entry.leg, {})
+            routes = {}
             for role, spec in run.session.channels.items():
-                if role in leg_channels:
-                    raise CrampInputError("--band", f"two bands feed {role} of the "
-                                          f"{run.entry.leg} leg")
-                leg_channels[role] = spec
+                base, role_leg = split_role(role)
+                leg = role_leg or run.entry.leg
+                leg_channels = self.channels.setdefault(leg, {})
+                if base in leg_channels:
+                    raise CrampInputError("--band", f"two bands feed {base} of the {leg} leg")
+                leg_channels[base] = spec
+                routes[role] = (leg, base)
+            self._routes.append(routes)
         start = datetime.fromtimestamp(night_start_unix_s, UTC)
         self.pipelines = {leg: NightPipeline(ch, config=detector_config, start_utc=start,
                                              leg=leg)
@@ -152,8 +164,9 @@ class MultiBandNight:
             self._offsets[index] = offsets
         shifted = SignalBlock(data=block.data, fs=block.fs,
                               start_sample=block.start_sample + offsets[role])
-        self.observer.on_block(role, shifted)
-        for ev in self.pipelines[run.entry.leg].push(role, shifted):
+        leg, base = self._routes[index][role]
+        self.observer.on_block(base, shifted)
+        for ev in self.pipelines[leg].push(base, shifted):
             self.observer.on_episode(ev, start_utc=self.start_utc)
 
     def request_stop(self) -> None:
