@@ -13,6 +13,7 @@ the night's origin, in samples of its own rate), and go into the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from detector.capture.multi_band import (
     write_manifest,
 )
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEvent
+from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.errors import CrampInputError
 from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
@@ -89,7 +90,10 @@ class _BandTap:
         self.night.observer.on_episode(event, start_utc=start_utc)
 
     def on_status(self, snapshot: Any) -> None:
-        self.night.observer.on_status(snapshot)
+        # the band's session has no pipeline: the night's cramps come from the legs' pipelines
+        self.night.observer.on_status(dataclasses.replace(
+            snapshot, episodes=self.night.episodes_ended,
+            in_cramp=bool(self.night.legs_in_cramp)))
 
     def on_note(self, text: str) -> None:
         entry = self.night.bands[self.index].entry
@@ -146,6 +150,10 @@ class MultiBandNight:
                                              leg=leg)
                           for leg, ch in self.channels.items()}
         self._offsets: list[dict[str, int] | None] = [None] * len(self.bands)
+        self.episodes_ended = 0
+        """Cramp episodes that have ended so far, over every leg (the status line's count)."""
+        self.legs_in_cramp: set[str] = set()
+        """Legs with a cramp going on now."""
 
     @property
     def start_utc(self) -> datetime:
@@ -167,7 +175,15 @@ class MultiBandNight:
         leg, base = self._routes[index][role]
         self.observer.on_block(base, shifted)
         for ev in self.pipelines[leg].push(base, shifted):
+            self._count(leg, ev)
             self.observer.on_episode(ev, start_utc=self.start_utc)
+
+    def _count(self, leg: str, event: EpisodeEvent) -> None:
+        if isinstance(event, EpisodeEnded):
+            self.episodes_ended += 1
+            self.legs_in_cramp.discard(leg)
+        else:
+            self.legs_in_cramp.add(leg)
 
     def request_stop(self) -> None:
         """Stop every band (Ctrl-C)."""
@@ -184,6 +200,7 @@ class MultiBandNight:
         results = {}
         for leg, pipe in self.pipelines.items():
             for ev in pipe.flush():
+                self._count(leg, ev)
                 self.observer.on_episode(ev, start_utc=self.start_utc)
             ends = [s.end_utc.timestamp() for s in summaries]
             info = RecordingInfo(path=str(self.manifest_path), start_utc=self.start_utc,
