@@ -5,9 +5,10 @@
 Each run is ``cramp record --simulate --kit KIT --seed S --hours H`` done in process: the
 night model of every leg, every band a bumble peripheral reached through the real
 ``BleakClient``, one multi-band night, its manifest replayed per leg (what is stored), and
-the detected episodes of each leg scored against that leg's truth with
-``detector.evaluation`` (pooled per kit). Speeds are the CLI defaults (a Ganglion caps it).
-Nothing is stored.
+the detected episodes of each leg scored against the truth the recorder wrote beside the
+manifest (``<night>.night[-LEG].truth.tsv``: the night actually simulated, whose start, and
+so whose scenario, is set from the clock) with ``detector.evaluation`` (pooled per kit).
+Speeds are the CLI defaults (a Ganglion caps it). Nothing is stored.
 """
 
 from __future__ import annotations
@@ -20,9 +21,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from detector.cli.record_multi import KITS, record_multi, simulate_legs
+from detector.cli.record_multi import KITS, record_multi
 from detector.config import DetectorConfig
 from detector.evaluation import pool_scores, score_events
+
+
+def _written_truth(manifest: Path, *, legs: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """The cramps (onset_s, duration_s) of each leg, from the truth files of the night."""
+    base = manifest.name.removesuffix(".json")
+    out = {}
+    for leg in legs:
+        name = f"{base}.truth.tsv" if len(legs) == 1 else f"{base}-{leg}.truth.tsv"
+        rows = (manifest.parent / name).read_text(encoding="utf-8").splitlines()[1:]
+        out[leg] = [(float(r.split("\t")[0]), float(r.split("\t")[1])) for r in rows
+                    if r.split("\t")[2] == "cramp"]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,15 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = []
         t0 = time.perf_counter()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            truth = simulate_legs(KITS[kit], hours=args.hours, seed=seed)
             with tempfile.TemporaryDirectory() as tmp:
                 ns = argparse.Namespace(simulate=True, kit=kit, band=None, hours=args.hours,
                                         speed=args.speed, seed=seed, mtu=247)
                 summary, results = asyncio.run(record_multi(ns, config, Path(tmp)))
+                truth = _written_truth(summary.manifest_path, legs=list(results))
             for leg, result in results.items():
-                events = [(e.onset_s, e.duration_s) for e in truth[leg][0].events
-                          if e.kind == "cramp"]
-                s = score_events(result.episodes, events)
+                s = score_events(result.episodes, truth[leg])
                 scores.append(s)
                 lost = sum(c.lost for b in summary.bands for c in b.counts.values())
                 print(f"{kit:15s} seed {seed} {leg:5s} truth {s.n_truth} detected "
