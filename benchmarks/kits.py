@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from detector.capture.multi_band import read_manifest
 from detector.cli.record_multi import KITS, record_multi
 from detector.config import DetectorConfig
 from detector.evaluation import pool_scores, score_events
@@ -57,12 +58,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         speed=args.speed, seed=seed, mtu=247)
                 summary, results = asyncio.run(record_multi(ns, config, Path(tmp)))
                 truth = _written_truth(summary.manifest_path, legs=list(results))
+                origin = read_manifest(summary.manifest_path)[0]
+            # the bands stream only once connected: at --speed, seconds of connecting are
+            # minutes of the simulated night that no band saw (more on a loaded machine)
+            lead_s = max((b.start_utc.timestamp() - origin for b in summary.bands
+                          if b.start_utc is not None), default=float("nan"))
             for leg, result in results.items():
                 s = score_events(result.episodes, truth[leg])
                 scores.append(s)
                 lost = sum(c.lost for b in summary.bands for c in b.counts.values())
                 print(f"{kit:15s} seed {seed} {leg:5s} truth {s.n_truth} detected "
-                      f"{s.n_detected} tp {s.tp} (samples lost {lost})", file=sys.stderr)
+                      f"{s.n_detected} tp {s.tp} (samples lost {lost}, first {lead_s:.0f} s "
+                      "of the night not streamed)", file=sys.stderr)
         pooled = pool_scores(scores).scores
         f1 = "n/a" if pooled.f1 is None else f"{pooled.f1:.3f}"
         print(f"{kit:15s} nights {args.seeds} truth {pooled.n_truth} tp {pooled.tp} "
