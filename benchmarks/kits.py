@@ -5,9 +5,10 @@
 Each run is ``cramp record --simulate --kit KIT --seed S --hours H`` done in process: the
 night model of every leg, every band a bumble peripheral reached through the real
 ``BleakClient``, one multi-band night, its manifest replayed per leg (what is stored), and
-the detected episodes of each leg scored against that leg's truth with
-``detector.evaluation`` (pooled per kit). Speeds are the CLI defaults (a Ganglion caps it).
-Nothing is stored.
+the detected episodes of each leg scored against the truth the recorder wrote beside the
+manifest (``<night>.night[-LEG].truth.tsv``: the night actually simulated, whose start, and
+so whose scenario, is set from the clock) with ``detector.evaluation`` (pooled per kit).
+Speeds are the CLI defaults (a Ganglion caps it). Nothing is stored.
 """
 
 from __future__ import annotations
@@ -20,9 +21,22 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from detector.cli.record_multi import KITS, record_multi, simulate_legs
+from detector.capture.multi_band import read_manifest
+from detector.cli.record_multi import KITS, record_multi
 from detector.config import DetectorConfig
 from detector.evaluation import pool_scores, score_events
+
+
+def _written_truth(manifest: Path, *, legs: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """The cramps (onset_s, duration_s) of each leg, from the truth files of the night."""
+    base = manifest.name.removesuffix(".json")
+    out = {}
+    for leg in legs:
+        name = f"{base}.truth.tsv" if len(legs) == 1 else f"{base}-{leg}.truth.tsv"
+        rows = (manifest.parent / name).read_text(encoding="utf-8").splitlines()[1:]
+        out[leg] = [(float(r.split("\t")[0]), float(r.split("\t")[1])) for r in rows
+                    if r.split("\t")[2] == "cramp"]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,19 +53,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = []
         t0 = time.perf_counter()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            truth = simulate_legs(KITS[kit], hours=args.hours, seed=seed)
             with tempfile.TemporaryDirectory() as tmp:
                 ns = argparse.Namespace(simulate=True, kit=kit, band=None, hours=args.hours,
                                         speed=args.speed, seed=seed, mtu=247)
                 summary, results = asyncio.run(record_multi(ns, config, Path(tmp)))
+                truth = _written_truth(summary.manifest_path, legs=list(results))
+                origin = read_manifest(summary.manifest_path)[0]
+            # the bands stream only once connected: at --speed, seconds of connecting are
+            # minutes of the simulated night that no band saw (more on a loaded machine)
+            lead_s = max((b.start_utc.timestamp() - origin for b in summary.bands
+                          if b.start_utc is not None), default=float("nan"))
             for leg, result in results.items():
-                events = [(e.onset_s, e.duration_s) for e in truth[leg][0].events
-                          if e.kind == "cramp"]
-                s = score_events(result.episodes, events)
+                s = score_events(result.episodes, truth[leg])
                 scores.append(s)
                 lost = sum(c.lost for b in summary.bands for c in b.counts.values())
                 print(f"{kit:15s} seed {seed} {leg:5s} truth {s.n_truth} detected "
-                      f"{s.n_detected} tp {s.tp} (samples lost {lost})", file=sys.stderr)
+                      f"{s.n_detected} tp {s.tp} (samples lost {lost}, first {lead_s:.0f} s "
+                      "of the night not streamed)", file=sys.stderr)
         pooled = pool_scores(scores).scores
         f1 = "n/a" if pooled.f1 is None else f"{pooled.f1:.3f}"
         print(f"{kit:15s} nights {args.seeds} truth {pooled.n_truth} tp {pooled.tp} "

@@ -5,6 +5,10 @@ The command characteristic (write) takes ``HELLO``, ``SUBSCRIBE /Meas/Acc/<rate>
 refused subscription with ``01 ref <HTTP status, high byte first>`` and streams ``02 ref``
 + u32 timestamp (ms of the first sample, the sensor's clock since its boot) + n x 3 float32
 (m/s^2). Every subscription ends when the link drops, as on the sensor.
+
+With ``samples_per_message`` a message always carries that many samples; one longer than a
+notification (ATT MTU - 3 bytes) goes out as ``DATA`` (its first bytes) then ``DATA_PART2``
+(``03 ref`` + the rest), as the vendor's framing allows.
 """
 
 from __future__ import annotations
@@ -40,6 +44,25 @@ def encode_acc_data(reference: int, *, timestamp_ms: int, acc_ms2: np.ndarray) -
             .to_bytes(4, "little") + a.tobytes())
 
 
+def split_message(message: bytes, *, max_bytes: int) -> list[bytes]:
+    """One DATA notification, or DATA + DATA_PART2 when ``message`` exceeds ``max_bytes``.
+
+    Raises
+    ------
+    ValueError
+        Not a DATA notification, or too long for two notifications.
+    """
+    if len(message) < 2 or message[0] != Response.DATA:
+        raise ValueError("expected a DATA notification")
+    if len(message) <= max_bytes:
+        return [message]
+    rest = message[max_bytes:]
+    if len(rest) + 2 > max_bytes:
+        raise ValueError(f"a message of {len(message)} bytes does not fit two notifications "
+                         f"of {max_bytes}")
+    return [message[:max_bytes], bytes([Response.DATA_PART2, message[1]]) + rest]
+
+
 def _result(reference: int, status: int) -> bytes:
     return bytes([Response.COMMAND_RESULT, reference]) + status.to_bytes(2, "big")
 
@@ -59,12 +82,16 @@ class MovesensePeripheral(SimPeripheral):
         True time (s).
     boot_ms : int
         The sensor's clock (ms) at true time 0.
+    samples_per_message : int, optional
+        Samples in every message (split over two notifications when longer than one);
+        default: as many as fit one notification, at most ``rate // 13``.
     local_name, address : str
     link : LocalLink, optional
     """
 
     def __init__(self, device: Device, *, acc_g: np.ndarray, fs: int,
                  clock: Callable[[], float], boot_ms: int = 123_456,
+                 samples_per_message: int | None = None,
                  local_name: str = "Movesense 000000000004",
                  address: str = MOVESENSE_SIM_ADDRESS, link: LocalLink | None = None) -> None:
         super().__init__(device, clock=clock, service_uuid=MOVESENSE.service_uuid,
@@ -75,6 +102,9 @@ class MovesensePeripheral(SimPeripheral):
             raise ValueError(f"acc_g must have shape (n, 3), got {self.acc_g.shape}")
         self.fs = int(fs)
         self.boot_ms = int(boot_ms)
+        if samples_per_message is not None and samples_per_message < 1:
+            raise ValueError("samples_per_message must be at least 1")
+        self.samples_per_message = samples_per_message
         self.subscriptions: dict[int, int] = {}
         """Client reference -> subscribed rate (Hz)."""
         self.next_sample: dict[int, int] = {}
@@ -93,16 +123,21 @@ class MovesensePeripheral(SimPeripheral):
 
     @classmethod
     def on_link(cls, link: LocalLink, *, acc_g: np.ndarray, fs: int,
-                clock: Callable[[], float],
+                clock: Callable[[], float], samples_per_message: int | None = None,
                 address: str = MOVESENSE_SIM_ADDRESS) -> MovesensePeripheral:
         """Create the sensor on an in-process link (call from a running event loop)."""
         device = new_link_device(link, address=address, name="Movesense 000000000004")
-        return cls(device, acc_g=acc_g, fs=fs, clock=clock, address=address, link=link)
+        return cls(device, acc_g=acc_g, fs=fs, clock=clock, address=address, link=link,
+                   samples_per_message=samples_per_message)
+
+    def _notification_bytes(self) -> int:
+        conn = self.connection
+        return (conn.att_mtu if conn is not None else 23) - 3
 
     def _per_notification(self, rate: int) -> int:
-        conn = self.connection
-        mtu = conn.att_mtu if conn is not None else 23
-        return max(1, min(max(1, rate // 13), (mtu - 3 - 6) // 12))
+        if self.samples_per_message is not None:
+            return self.samples_per_message
+        return max(1, min(max(1, rate // 13), (self._notification_bytes() - 6) // 12))
 
     def _sample(self, rate: int, k: int) -> np.ndarray:
         idx = min(self.acc_g.shape[0] - 1, math.floor(k * self.fs / rate + 1e-9))
@@ -120,8 +155,10 @@ class MovesensePeripheral(SimPeripheral):
                 k = self.next_sample[ref]
                 acc = np.stack([self._sample(rate, k + j) for j in range(per)])
                 stamp = self.boot_ms + round(k * 1000.0 / rate)
-                out.append((self.data_char, encode_acc_data(
-                    ref, timestamp_ms=stamp, acc_ms2=acc * STANDARD_GRAVITY_MS2)))
+                message = encode_acc_data(ref, timestamp_ms=stamp,
+                                          acc_ms2=acc * STANDARD_GRAVITY_MS2)
+                out.extend((self.data_char, part) for part in split_message(
+                    message, max_bytes=self._notification_bytes()))
                 self.next_sample[ref] = k + per
         return out
 

@@ -9,13 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.capture.movesense_source import DATA_SOURCE, MovesenseAssembler
+from detector.capture.movesense_source import (
+    DATA_SOURCE,
+    MovesenseAssembler,
+    stamp_tolerance_samples,
+)
 from detector.errors import CrampInputError
 from detector.profiles.errors import DecodeError
 from detector.profiles.movesense import (
     STANDARD_GRAVITY_MS2,
     CommandResult,
     DataNotification,
+    MessageJoiner,
     acc_g,
     acc_path,
     build_hello,
@@ -24,7 +29,7 @@ from detector.profiles.movesense import (
     decode_imu_data,
     parse_notification,
 )
-from firmware_sim.movesense_sim import encode_acc_data
+from firmware_sim.movesense_sim import encode_acc_data, split_message
 
 
 def test_commands_match_the_vendor_python_client() -> None:
@@ -61,7 +66,7 @@ def test_acc_data_at_the_vendor_client_offsets() -> None:
 
 
 def test_bad_notifications_give_one_clear_error() -> None:
-    cases = ((b"\x02", "at least 2"), (b"\x03\x01", "type 3"), (b"\x02\x00abcd", "reference 0"),
+    cases = ((b"\x02", "at least 2"), (b"\x04\x01", "type 4"), (b"\x02\x00abcd", "reference 0"),
              (b"\x01\x05\x01", "2-byte HTTP status"))
     for raw, match in cases:
         with pytest.raises(DecodeError, match=match):
@@ -126,3 +131,93 @@ def test_assembler_counts_on_and_places_a_reconnection_by_the_sensor_clock(fs: i
 def test_assembler_rejects_a_rate_the_sensor_does_not_offer() -> None:
     with pytest.raises(CrampInputError, match="100 Hz"):
         MovesenseAssembler(fs=100)
+
+
+def test_a_two_part_message_joins_as_the_vendor_client_joins_it() -> None:
+    # the vendor's later python client: DATA (2) holds the first part of an /Meas/IMU9/104
+    # message, DATA_PART2 (3) the rest; whole = first + part2[2:]; then u32 stamp at byte 2,
+    # 8 x (x, y, z) float32 of acc from byte 6, gyro 96 bytes on, magn 192 bytes on
+    acc = np.arange(24, dtype=np.float32).reshape(8, 3)
+    gyro, magn = acc + 100, acc + 200
+    whole = bytes([2, 99]) + struct.pack("<I", 4_000_000_123) + acc.tobytes() \
+        + gyro.tobytes() + magn.tobytes()
+    assert len(whole) == 2 + 4 + 288
+    first, second = whole[:155], bytes([3, 99]) + whole[155:]
+    joiner = MessageJoiner()
+    part1, part2 = parse_notification(first), parse_notification(second)
+    assert isinstance(part1, DataNotification) and isinstance(part2, DataNotification)
+    assert (part1.part, part2.part, part2.reference) == (1, 2, 99)
+    assert joiner.push(part1, 1.5) == []
+    ((msg, received_s),) = joiner.push(part2, 1.6)
+    assert received_s == 1.5 and msg.reference == 99 and msg.part == 1
+    assert bytes([2, 99]) + msg.payload == whole
+    assert struct.unpack_from("<I", msg.payload, 0)[0] == 4_000_000_123
+    for i in range(8):
+        row = struct.unpack_from("<9f", b"".join(
+            msg.payload[4 + 12 * i + 96 * k:4 + 12 * i + 96 * k + 12] for k in range(3)))
+        assert row == (*acc[i], *gyro[i], *magn[i])
+    # a DATA that is not followed by a second part is a whole message
+    one = parse_notification(encode_acc_data(99, timestamp_ms=7, acc_ms2=acc[:2]))
+    assert isinstance(one, DataNotification)
+    assert joiner.push(one, 2.0) == []
+    assert [m.payload for m, _ in joiner.flush()] == [one.payload]
+    with pytest.raises(DecodeError, match="no first part"):
+        joiner.push(part2, 3.0)  # its first part never came
+
+
+def test_the_simulator_splits_only_what_does_not_fit() -> None:
+    msg = encode_acc_data(1, timestamp_ms=0, acc_ms2=np.ones((24, 3)))
+    assert split_message(msg, max_bytes=len(msg)) == [msg]
+    first, second = split_message(msg, max_bytes=244)
+    assert first == msg[:244] and second == bytes([3, 1]) + msg[244:]
+    with pytest.raises(ValueError, match="two notifications"):
+        split_message(msg, max_bytes=100)
+
+
+def test_stamp_tolerance_follows_the_rate() -> None:
+    assert [stamp_tolerance_samples(fs) for fs in (13, 52, 416, 833, 1666)] == [1, 1, 1, 1, 2]
+
+
+@settings(deadline=None, max_examples=80)
+@given(seed=st.integers(0, 2**16), fs=st.sampled_from([52, 104, 208, 416]),
+       per=st.integers(1, 24), data=st.data())
+def test_split_messages_rebuild_every_sample_at_its_index(seed: int, fs: int, per: int,
+                                                          data: st.DataObject) -> None:
+    # (above 500 Hz a message placed by its whole-ms stamp may be one sample off)
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(0, 0.3, size=(per * 12, 3)).astype(np.float32).astype(np.float64)
+    frames = _frames(acc, fs=fs, per=per, boot_ms=5_000)
+    asm = MovesenseAssembler(fs=fs, role="shank_acc")
+    got = np.full((acc.shape[0], 3), np.nan)
+    errors = lost_parts = 0
+    reconnect_at = data.draw(st.integers(2, len(frames) - 1))
+    for n, (k, message) in enumerate(frames):
+        split = data.draw(st.one_of(st.none(), st.integers(3, len(message) - 1)))
+        parts = [message] if split is None else [message[:split],
+                                                 bytes([3, 1]) + message[split:]]
+        # whole samples in a first part, if its length is one of a whole message
+        kept = (split - 6) // 12 if split is not None and split > 6 and \
+            (split - 6) % 12 == 0 else 0
+        if split is not None and n > 0 and per - kept > stamp_tolerance_samples(fs) \
+                and data.draw(st.integers(0, 5)) == 0:
+            parts = parts[:1]  # its second part is lost (notifications are not acknowledged)
+            lost_parts += 1
+        if n == reconnect_at:
+            asm.new_connection()
+        for part in parts:
+            try:
+                blocks = asm.push_notification(DATA_SOURCE, part, received_s=k / fs)
+            except CrampInputError:
+                errors += 1
+                continue
+            for _role, block in blocks:
+                got[block.start_sample:block.end_sample] = block.data
+    for _role, block in asm.flush():
+        got[block.start_sample:block.end_sample] = block.data
+    placed = ~np.isnan(got[:, 0])
+    assert placed.any()
+    assert np.allclose(got[placed], acc[placed], atol=1e-6)  # every sample at its index
+    assert asm.track.lost == int((~placed[:asm.track.frontier]).sum())
+    assert errors <= lost_parts
+    if lost_parts == 0:  # positive control: nothing lost, every sample placed
+        assert placed.all() and asm.track.lost == 0 and errors == 0

@@ -73,3 +73,30 @@ def test_manifest_round_trip_and_bad_manifests(tmp_path: Path) -> None:
     path.write_text("{")
     with pytest.raises(CrampInputError, match="cannot read the night manifest"):
         read_manifest(path)
+
+
+def test_the_status_line_counts_the_nights_cramps_not_the_bands() -> None:
+    from types import SimpleNamespace
+
+    from detector.ble.multi_band import MultiBandNight, _BandTap
+    from detector.ble.session_types import SessionSnapshot
+    from detector.episode import EpisodeEnded, EpisodeStarted
+
+    seen: list[SessionSnapshot] = []
+    night = MultiBandNight.__new__(MultiBandNight)  # the counting alone, no pipelines
+    night.episodes_ended, night.legs_in_cramp = 0, set()
+    night.observer = SimpleNamespace(on_status=seen.append)  # type: ignore[assignment]
+    tap = _BandTap(night, 0)
+    band_says = SessionSnapshot(state="streaming", now_s=0.0, battery_pct=None, contact=None,
+                                counts={}, episodes=0, in_cramp=False, connections=1,
+                                dropouts=0, mtu=None)  # a pipeline-less band: always 0
+    tap.on_status(band_says)
+    night._count("left", EpisodeStarted(onset_s=10.0, confirmed_s=13.0))
+    night._count("right", EpisodeStarted(onset_s=11.0, confirmed_s=14.0))
+    tap.on_status(band_says)
+    night._count("left", EpisodeEnded(episode=None))  # type: ignore[arg-type]
+    tap.on_status(band_says)
+    night._count("right", EpisodeEnded(episode=None))  # type: ignore[arg-type]
+    tap.on_status(band_says)
+    assert [(s.episodes, s.in_cramp) for s in seen] == [(0, False), (0, True), (1, True),
+                                                        (2, False)]

@@ -62,6 +62,37 @@ def test_movesense_416_hz_through_a_dropout_and_its_capture_replays(tmp_path: Pa
     assert all(np.array_equal(replayed[i], got[i]) for i in got)
 
 
+def test_movesense_messages_split_over_two_notifications_rebuild_exactly(
+        tmp_path: Path) -> None:
+    fs = 208
+    acc = np.random.default_rng(9).normal(0.0, 0.5, (50 * fs, 3))
+
+    def factory(clock: ManualClock) -> MovesensePeripheral:
+        # 24 samples: 294 bytes, more than one 244-byte notification -> DATA + DATA_PART2
+        return MovesensePeripheral.on_link(LocalLink(), acc_g=acc, fs=fs, clock=clock,
+                                           samples_per_message=24)
+
+    run: Run = asyncio.run(record(factory, MovesenseSession, tmp_path, duration_s=30.0,
+                                  outages=((12.0, 3.0),), fs=fs, role="shank_acc"))
+    s = run.summary
+    assert s.reason == "morning" and s.connections == 2 and run.session.corrupt_packets == 0
+    capture = read_capture(tmp_path / "night.cramp")
+    kinds = {r.payload[0] for r in capture.records
+             if getattr(r, "source", None) == "movesense:data"}
+    assert kinds == {2, 3}  # both parts were sent and recorded
+    got = _joined(run.collector.blocks["shank_acc"])
+    k0 = _offset(got[min(got)], acc)
+    for i, v in got.items():
+        np.testing.assert_allclose(v, acc[k0 + i], atol=1e-5)
+    missing = set(range(max(got) + 1)) - set(got)
+    assert s.counts["shank_acc"].lost == len(missing)
+    assert 3.0 * fs <= len(missing) <= 6.0 * fs
+    assert len(got) >= 20 * fs
+    with open_capture(tmp_path / "night.cramp") as rec:
+        replayed = _joined([b for role, b in rec.blocks(5.0) if role == "shank_acc"])
+    assert replayed.keys() == got.keys()
+
+
 def test_ganglion_emg_through_a_dropout_and_its_capture_replays(tmp_path: Path) -> None:
     rng = np.random.default_rng(9)
     counts = np.cumsum(rng.integers(-4000, 4000, (60 * 200, 4)), axis=0)

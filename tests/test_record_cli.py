@@ -164,8 +164,26 @@ def test_record_picks_the_session_for_the_band_found(
     assert "night ended: morning" in out
     assert expect in out
     (capture,) = tmp_path.glob("night-*.cramp")
-    profile = read_capture(capture).session["profile"]
-    assert profile == {"polar": "polar_pmd", "myo": "myo"}[band]
+    session = read_capture(capture).session
+    assert session["profile"] == {"polar": "polar_pmd", "myo": "myo"}[band]
+    if band == "polar":  # negotiated: the simulated sensor offers 50 Hz only, +-2/4/8 g
+        assert session["polar"] == {"fs_hz": 50, "range_g": 8, "resolution_bits": 16,
+                                    "role": "foot_acc", "sdk_mode": False}
+        assert "Polar accelerometer at 50 Hz, +-8 g" in out
+
+
+def test_one_band_alone_gets_the_session_the_multi_band_table_gives() -> None:
+    from detector.ble.polar_negotiated import NegotiatedPolarSession
+    from detector.cli.record_other import single_band_session
+    from detector.profiles.polar_settings import FOOT_WISH
+
+    cls, kwargs = single_band_session("polar_pmd")
+    assert cls is NegotiatedPolarSession
+    assert kwargs == {"role": "foot_acc", "wish": FOOT_WISH}
+    cls, kwargs = single_band_session("movesense")
+    assert cls.__name__ == "MovesenseSession"
+    assert kwargs == {"role": "shank_acc", "fs": 208}
+    assert single_band_session("myo")[1] == {}
 
 
 def test_stop_signal_reaches_the_session_on_loops_without_signal_support(

@@ -143,7 +143,7 @@ POLAR_PMD = BandKind(
     name="polar_pmd", label="Polar PMD (accelerometer: Verity Sense, OH1, H10)",
     service_uuids=(POLAR_PMD_PROFILE.service_uuid,), name_prefixes=("Polar ",),
     roles=("shank", "foot"), default_roles=("foot",),
-    session="detector.ble.other_bands:PolarSession",
+    session="detector.ble.polar_negotiated:NegotiatedPolarSession",
     assembler="detector.capture.other_sources:polar_assembler",
     capture_sources=("polar:acc", "polar:control", "polar:command"),
     simulator="firmware_sim.polar_sim:PolarPeripheral", simulate_choice="polar")

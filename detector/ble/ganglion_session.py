@@ -9,6 +9,7 @@ every connection it enables notifications on the receive characteristic and writ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +34,28 @@ class GanglionSession(_BandSession):
     """Record one night from a Ganglion whose input ``channel`` (0-3) is over the calf.
 
     Parameters are those of :class:`~detector.ble.other_bands.PolarSession`, plus
-    ``channel``.
+    ``channel``, or ``channel_legs`` (input -> leg, one per leg) for one Ganglion on both
+    calves: its channels are then ``emg@left``/``emg@right`` (a multi-band night routes
+    each to its leg's pipeline).
     """
 
     profile_name = "ganglion"
 
     def __init__(self, device: BLEDevice, *, capture_path: Path, timebase: Timebase,
                  config: SessionConfig, detector_config: DetectorConfig, channel: int = 0,
-                 **kwargs: Any) -> None:
-        self.channel = channel
+                 channel_legs: Mapping[int, str] | None = None, **kwargs: Any) -> None:
+        assembler = GanglionAssembler(channel=channel, channel_legs=channel_legs)
+        self.channel = assembler.channel
+        self.channel_legs = assembler.channel_legs
         super().__init__(device, capture_path=capture_path, timebase=timebase, config=config,
-                         detector_config=detector_config,
-                         assembler=GanglionAssembler(channel=channel), **kwargs)
+                         detector_config=detector_config, assembler=assembler, **kwargs)
         self.remarks.append(GANGLION_GAP_NOTE)
 
     def _extra_meta(self) -> dict[str, Any]:
-        return {"ganglion": {"channel": self.channel}}
+        meta: dict[str, Any] = {"channel": self.channel}
+        if self.channel_legs is not None:
+            meta["channel_legs"] = {str(ch): leg for ch, leg in self.channel_legs.items()}
+        return {"ganglion": meta}
 
     async def _write(self, client: BleakClient, command: bytes) -> None:
         if self._writer is not None:

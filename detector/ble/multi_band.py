@@ -13,16 +13,22 @@ the night's origin, in samples of its own rate), and go into the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from detector.ble.session_types import NullObserver, SessionObserver, SessionSummary
-from detector.capture.multi_band import BandEntry, band_offset_samples, write_manifest
+from detector.capture.multi_band import (
+    BandEntry,
+    band_offset_samples,
+    split_role,
+    write_manifest,
+)
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEvent
+from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.errors import CrampInputError
 from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
@@ -84,7 +90,10 @@ class _BandTap:
         self.night.observer.on_episode(event, start_utc=start_utc)
 
     def on_status(self, snapshot: Any) -> None:
-        self.night.observer.on_status(snapshot)
+        # the band's session has no pipeline: the night's cramps come from the legs' pipelines
+        self.night.observer.on_status(dataclasses.replace(
+            snapshot, episodes=self.night.episodes_ended,
+            in_cramp=bool(self.night.legs_in_cramp)))
 
     def on_note(self, text: str) -> None:
         entry = self.night.bands[self.index].entry
@@ -122,22 +131,32 @@ class MultiBandNight:
         self.config = detector_config
         self.observer: SessionObserver = observer or NullObserver()
         self.channels: dict[str, dict[str, ChannelSpec]] = {}
+        self._routes: list[dict[str, tuple[str, str]]] = []
+        """Per band: its role -> (leg, the leg's role); ``emg@left`` of a band on both legs
+        goes to the left leg's ``emg``."""
         for run in self.bands:
-            leg_channels = self.channels.setdefault(run.entry.leg, {})
+            routes = {}
             for role, spec in run.session.channels.items():
-                if role in leg_channels:
-                    raise CrampInputError("--band", f"two bands feed {role} of the "
-                                          f"{run.entry.leg} leg")
-                leg_channels[role] = spec
+                base, role_leg = split_role(role)
+                leg = role_leg or run.entry.leg
+                leg_channels = self.channels.setdefault(leg, {})
+                if base in leg_channels:
+                    raise CrampInputError("--band", f"two bands feed {base} of the {leg} leg")
+                leg_channels[base] = spec
+                routes[role] = (leg, base)
+            self._routes.append(routes)
         start = datetime.fromtimestamp(night_start_unix_s, UTC)
         self.recorders = {
             leg: NightRecorder(ch, config=detector_config, start_utc=start, leg=leg,
                                on_block=lambda role, block: self.observer.on_block(role, block),
-                               on_episode=lambda ev, *, start_utc: self.observer.on_episode(
-                                   ev, start_utc=start_utc))
+                               on_episode=self._on_episode(leg))
             for leg, ch in self.channels.items()}
         """One night recorder (pipeline, observers) per leg."""
         self._offsets: list[dict[str, int] | None] = [None] * len(self.bands)
+        self.episodes_ended = 0
+        """Cramp episodes that have ended so far, over every leg (the status line's count)."""
+        self.legs_in_cramp: set[str] = set()
+        """Legs with a cramp going on now."""
 
     @property
     def start_utc(self) -> datetime:
@@ -156,7 +175,22 @@ class MultiBandNight:
             self._offsets[index] = offsets
         shifted = SignalBlock(data=block.data, fs=block.fs,
                               start_sample=block.start_sample + offsets[role])
-        self.recorders[run.entry.leg].push(role, shifted)
+        leg, base = self._routes[index][role]
+        self.recorders[leg].push(base, shifted)
+
+    def _on_episode(self, leg: str) -> Callable[..., None]:
+        """The episode observer of one leg's recorder: counts, then tells the observer."""
+        def handle(event: EpisodeEvent, *, start_utc: datetime) -> None:
+            self._count(leg, event)
+            self.observer.on_episode(event, start_utc=start_utc)
+        return handle
+
+    def _count(self, leg: str, event: EpisodeEvent) -> None:
+        if isinstance(event, EpisodeEnded):
+            self.episodes_ended += 1
+            self.legs_in_cramp.discard(leg)
+        else:
+            self.legs_in_cramp.add(leg)
 
     def request_stop(self) -> None:
         """Stop every band (Ctrl-C)."""

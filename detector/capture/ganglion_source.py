@@ -19,12 +19,15 @@ last about a second) and the gap is marked as estimated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from detector.capture.other_sources import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.ganglion import (
     GANGLION,
+    GanglionCalfMapping,
     PacketKind,
     decode_packet,
     emg_channel_spec,
@@ -37,23 +40,40 @@ GANGLION_GAP_NOTE = ("Ganglion packets carry positions within a one-second cycle
 
 
 class GanglionAssembler:
-    """Ganglion packets -> ``emg`` blocks of one channel (uV), indexed by packet IDs.
+    """Ganglion packets -> ``emg`` blocks (uV), indexed by packet IDs.
 
     Parameters
     ----------
     channel : int
-        Ganglion input (0-3) over the calf.
+        Ganglion input (0-3) over the calf (one leg: role ``emg``).
+    channel_legs : mapping of int to str, optional
+        One Ganglion for both legs: input (0-3) -> ``"left"``/``"right"``, one input per
+        leg, given explicitly (never guessed from the data). Each leg's EMG is role
+        ``emg@<leg>``; both come from the same packets, so they share their gaps.
     """
 
     notes = (GANGLION_GAP_NOTE,)
 
-    def __init__(self, *, channel: int = 0) -> None:
-        if channel not in range(GANGLION.channels):
+    def __init__(self, *, channel: int = 0,
+                 channel_legs: Mapping[int, str] | None = None) -> None:
+        if channel_legs is not None:
+            try:
+                mapping = GanglionCalfMapping(channel_legs=dict(channel_legs))
+            except ValueError as exc:
+                raise CrampInputError("ganglion channels", str(exc)) from None
+            if set(mapping.channel_legs.values()) != {"left", "right"}:
+                raise CrampInputError("ganglion channels", "one Ganglion for both legs needs "
+                                      "one channel on the left and one on the right calf")
+            self.inputs = {f"emg@{leg}": ch for ch, leg in sorted(mapping.channel_legs.items())}
+        elif channel not in range(GANGLION.channels):
             raise CrampInputError("ganglion channel", f"{channel}; expected 0-3")
-        self.channel = channel
-        self.channels = {"emg": emg_channel_spec(channel=channel)}
-        self.track = RoleTrack(self.channels["emg"])
-        self.tracks = {"emg": self.track}
+        else:
+            self.inputs = {"emg": channel}
+        self.channel = channel if channel_legs is None else min(self.inputs.values())
+        self.channel_legs = None if channel_legs is None else dict(channel_legs)
+        self.channels = {role: emg_channel_spec(channel=ch) for role, ch in self.inputs.items()}
+        self.tracks = {role: RoleTrack(spec, role=role) for role, spec in self.channels.items()}
+        self.track = next(iter(self.tracks.values()))
         self.start_unix_s: float | None = None
         self.lost_packets = 0
         self.unanchored_samples = 0
@@ -133,16 +153,20 @@ class GanglionAssembler:
         return self._place(base, counts.reshape(1, -1))
 
     def _place(self, first: int, counts: np.ndarray) -> Blocks:
-        uv = counts[:, self.channel].astype(np.float64) * GANGLION.uv_per_count
-        return self.track.place(first, uv)
+        blocks: Blocks = []
+        for role, ch in self.inputs.items():
+            uv = counts[:, ch].astype(np.float64) * GANGLION.uv_per_count
+            blocks += self.tracks[role].place(first, uv)
+        return blocks
 
     def flush(self) -> Blocks:
         """Release what is held."""
-        return self.track.flush()
+        return [b for t in self.tracks.values() for b in t.flush()]
 
 
 def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAssembler:
-    """The assembler a Ganglion capture's session metadata describes (``ganglion.channel``).
+    """The assembler a Ganglion capture's session metadata describes (``ganglion.channel``,
+    or ``ganglion.channel_legs`` for one Ganglion on both legs).
 
     Raises
     ------
@@ -153,4 +177,14 @@ def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAss
     channel = meta.get("channel", 0) if isinstance(meta, dict) else 0
     if not isinstance(channel, int) or isinstance(channel, bool):
         raise CrampInputError(where, "session 'ganglion.channel' must be an integer 0-3")
-    return GanglionAssembler(channel=channel)
+    legs = meta.get("channel_legs") if isinstance(meta, dict) else None
+    if legs is None:
+        return GanglionAssembler(channel=channel)
+    if not isinstance(legs, dict) or not all(isinstance(k, str) and k.isdigit()
+                                             and isinstance(v, str) for k, v in legs.items()):
+        raise CrampInputError(where, "session 'ganglion.channel_legs' must map channels "
+                              "(\"0\"-\"3\") to left/right")
+    try:
+        return GanglionAssembler(channel_legs={int(k): v for k, v in legs.items()})
+    except CrampInputError as exc:
+        raise CrampInputError(where, str(exc)) from None

@@ -13,6 +13,10 @@ replayed night gives the pipeline what the live run gave it.
 Each band keeps its own gaps (a dropout of one band leaves the others untouched); a band
 that started streaming after the night began shows a gap from the origin to its first
 sample.
+
+One band may cover both legs (a 4-channel Ganglion with a channel on each calf): its entry's
+leg is ``"both"`` and its roles carry their leg (``emg@left``, ``emg@right``); each leg's
+replay takes that band's roles of its own leg (:func:`split_role`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,28 @@ from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
 MANIFEST_SUFFIX = ".night.json"
 MANIFEST_FORMAT = "cramp-night/1"
+
+
+BOTH_LEGS = "both"
+"""Leg of a band entry that covers both legs (its roles say which is which)."""
+
+
+def split_role(role: str) -> tuple[str, str | None]:
+    """``"emg@left"`` -> ``("emg", "left")``; a role without a leg -> ``(role, None)``."""
+    base, sep, leg = role.partition("@")
+    return base, (leg if sep else None)
+
+
+def entry_legs(entry: BandEntry) -> tuple[str, ...]:
+    """The legs a band entry covers (both legs: from its roles)."""
+    if entry.leg != BOTH_LEGS:
+        return (entry.leg,)
+    return tuple(sorted({leg for r in entry.roles if (leg := split_role(r)[1]) is not None}))
+
+
+def night_legs(entries: list[BandEntry]) -> list[str]:
+    """Every leg of a night, sorted."""
+    return sorted({leg for e in entries for leg in entry_legs(e)})
 
 
 def band_offset_samples(start_unix_s: float, *, night_start_unix_s: float, fs: float) -> int:
@@ -135,29 +161,36 @@ class MultiBandRecording:
         self.path = Path(path)
         where = self.path.name
         self.night_start_unix_s, entries = read_manifest(self.path)
-        legs = sorted({e.leg for e in entries})
+        legs = night_legs(entries)
         if leg is None and len(legs) > 1:
             raise CrampInputError(where, "the night has bands on both legs; choose one with "
                                   "--leg " + " or ".join(legs))
         self.leg = leg or legs[0]
-        chosen = [e for e in entries if e.leg == self.leg]
+        chosen = [e for e in entries if self.leg in entry_legs(e)]
         if not chosen:
             raise CrampInputError(where, f"no band on the {self.leg} leg")
         self.sources = []
         channels: dict[str, ChannelSpec] = {}
         self.offsets: list[dict[str, int]] = []
+        self.renames: list[dict[str, str]] = []
+        """Per band: its role -> the leg's role (roles of the other leg left out)."""
         notes: list[str] = []
         ends: list[float] = []
         for e in chosen:
             src = open_capture(self.path.parent / e.capture, min_emg_fs_hz=min_emg_fs_hz)
             start = src.info.start_utc.timestamp()
-            offsets = {}
+            offsets, renames = {}, {}
             for role, spec in src.info.channels.items():
-                if role in channels:
-                    raise CrampInputError(where, f"two bands feed {role} of the {self.leg} leg")
-                channels[role] = spec
+                base, role_leg = split_role(role)
+                if role_leg not in (None, self.leg):
+                    continue
+                if base in channels:
+                    raise CrampInputError(where, f"two bands feed {base} of the {self.leg} leg")
+                channels[base] = spec
+                renames[role] = base
                 offsets[role] = band_offset_samples(start, fs=spec.fs,
                                                     night_start_unix_s=self.night_start_unix_s)
+            self.renames.append(renames)
             self.sources.append(src)
             self.offsets.append(offsets)
             notes.extend(f"{e.band} ({e.capture}): {n}" for n in src.info.notes)
@@ -177,9 +210,11 @@ class MultiBandRecording:
     def _shifted(self, k: int, blocks: Iterator[tuple[str, SignalBlock]]
                  ) -> Iterator[tuple[float, int, str, SignalBlock]]:
         for role, block in blocks:
+            if role not in self.renames[k]:
+                continue  # the other leg's channel of a band on both legs
             shifted = SignalBlock(data=block.data, fs=block.fs,
                                   start_sample=block.start_sample + self.offsets[k][role])
-            yield shifted.start_sample / shifted.fs, k, role, shifted
+            yield shifted.start_sample / shifted.fs, k, self.renames[k][role], shifted
 
     @property
     def gaps(self) -> list[Gap]:
@@ -187,8 +222,11 @@ class MultiBandRecording:
         out = []
         for k, src in enumerate(self.sources):
             for g in src.gaps:
-                shift = self.offsets[k].get(g.role, 0) / self.info.channels[g.role].fs
-                out.append(Gap(role=g.role, start_s=g.start_s + shift, end_s=g.end_s + shift,
+                if g.role not in self.renames[k]:
+                    continue
+                role = self.renames[k][g.role]
+                shift = self.offsets[k][g.role] / self.info.channels[role].fs
+                out.append(Gap(role=role, start_s=g.start_s + shift, end_s=g.end_s + shift,
                                samples_missing=g.samples_missing))
         return out
 

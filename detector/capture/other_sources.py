@@ -79,16 +79,21 @@ class RoleTrack:
         The channel (its ``fs``).
     block_s : float
         Seconds per released block.
+    role : str, optional
+        Role name its blocks and gaps carry (default ``spec.role``; a band feeding both legs
+        names them per leg, e.g. ``"emg@left"``).
     """
 
-    def __init__(self, spec: ChannelSpec, *, block_s: float = BLOCK_S) -> None:
+    def __init__(self, spec: ChannelSpec, *, block_s: float = BLOCK_S,
+                 role: str | None = None) -> None:
         self.spec = spec
+        self.role = role or spec.role
         self.frontier = 0
         self.received = 0
         self.lost = 0
         self.duplicates = 0
         self.gaps: list[Gap] = []
-        self._pending = _Pending(spec.role, max(1, round(block_s * spec.fs)))
+        self._pending = _Pending(self.role, max(1, round(block_s * spec.fs)))
 
     def place(self, first: int, data: np.ndarray) -> Blocks:
         """Put ``data`` (n samples) at index ``first``; return blocks that are complete."""
@@ -102,7 +107,7 @@ class RoleTrack:
         if first > self.frontier:
             missing = first - self.frontier
             self.lost += missing
-            self.gaps.append(Gap(role=self.spec.role, start_s=self.frontier / self.spec.fs,
+            self.gaps.append(Gap(role=self.role, start_s=self.frontier / self.spec.fs,
                                  end_s=first / self.spec.fs, samples_missing=missing))
         self.received += data.shape[0]
         self.frontier = first + data.shape[0]

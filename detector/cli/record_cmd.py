@@ -132,13 +132,14 @@ async def _record(args: argparse.Namespace, config: DetectorConfig,
         timebase = WallTimebase()
         start = timebase.now_s()
         if band.profile != LEGBAND_PROFILE:
-            from detector.cli.record_other import session_class
+            from detector.cli.record_other import single_band_session
 
-            other = session_class(band.profile)(
+            cls, kwargs = single_band_session(band.profile)
+            other = cls(
                 band.device if band.device is not None else _no_device(band),
                 capture_path=_capture_path(out_dir, band.address), timebase=timebase,
                 config=session_config, detector_config=config, leg=args.leg or "unknown",
-                until_s=_until(args.until, config, start, tz))
+                until_s=_until(args.until, config, start, tz), **kwargs)
             return await _run_session(other, tz, args)  # type: ignore[arg-type]
         session = LegBandSession(
             band.device if band.device is not None else _no_device(band),

@@ -12,11 +12,22 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, kw_only=True)
 class KitBand:
-    """One band of a simulated kit."""
+    """One band of a simulated kit.
+
+    ``leg`` is ``"both"`` for a Ganglion on both calves; ``channel_legs`` then says which
+    input (0-3) is on which leg.
+    """
 
     band: str
     role: str
     leg: str = "left"
+    channel_legs: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def legs(self) -> tuple[str, ...]:
+        """The legs the band covers."""
+        return tuple(sorted(leg for _ch, leg in self.channel_legs)) if self.leg == "both" \
+            else (self.leg,)
 
 
 KITS: dict[str, tuple[KitBand, ...]] = {
@@ -30,6 +41,8 @@ KITS: dict[str, tuple[KitBand, ...]] = {
                        KitBand(band="polar_pmd", role="foot")),
     "both-legs": (KitBand(band="ganglion", role="emg", leg="left"),
                   KitBand(band="ganglion", role="emg", leg="right")),
+    "ganglion-both-legs": (KitBand(band="ganglion", role="emg", leg="both",
+                                   channel_legs=((0, "left"), (2, "right"))),),
 }
 """The simulated kits of ``--kit``."""
 
@@ -38,6 +51,10 @@ def register_options(p: argparse.ArgumentParser) -> None:
     """Add ``--band`` and ``--kit`` to ``cramp record``."""
     p.add_argument("--band", action="append", metavar="ROLE[@LEG]=ADDR",
                    help="a band of a multi-band night and its place: emg, shank or foot, "
-                        "with @left/@right when there are bands on both legs (repeat)")
+                        "with @left/@right when there are bands on both legs, emg@both "
+                        "for one Ganglion on both calves (repeat)")
+    p.add_argument("--ganglion-channels", metavar="CH=LEG,CH=LEG",
+                   help="with --band emg@both=ADDR: which Ganglion channel (1-4, as printed "
+                        "on the board) is over which calf, e.g. 1=left,3=right")
     p.add_argument("--kit", choices=tuple(KITS),
                    help="with --simulate: a simulated multi-band kit")

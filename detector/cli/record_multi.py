@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from detector.bands.registry import ROLE_CHANNELS, BandKind, band_named
+from detector.bands.registry import ROLE_CHANNELS, band_named
 from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
 from detector.ble.session_types import SessionConfig
 from detector.capture.multi_band import MANIFEST_SUFFIX, BandEntry, MultiBandRecording
 from detector.cli.record_kits import KITS, KitBand
+from detector.cli.record_other import session_for
 from detector.config import DetectorConfig
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.result import NightResult
@@ -67,33 +68,12 @@ def parse_band_option(text: str) -> BandAssignment:
         raise CrampInputError(where, f"{text!r}; expected ROLE=ADDRESS, e.g. shank=AA:BB:...")
     if role not in ROLE_CHANNELS:
         raise CrampInputError(where, f"role {role!r}; expected emg, shank or foot")
-    if leg not in ("", "left", "right"):
-        raise CrampInputError(where, f"leg {leg!r}; expected left or right")
+    if leg not in ("", "left", "right", "both"):
+        raise CrampInputError(where, f"leg {leg!r}; expected left, right or both")
+    if leg == "both" and role != "emg":
+        raise CrampInputError(where, f"{role}@both: only an EMG band (a Ganglion) covers both "
+                              "legs")
     return BandAssignment(role=role, leg=leg or "unknown", device=device.strip())
-
-
-def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:
-    """The session class and its arguments for a band of ``kind`` in ``role``.
-
-    Raises
-    ------
-    CrampInputError
-        The band cannot fill the role.
-    """
-    if role not in kind.roles:
-        raise CrampInputError("--band", f"a {kind.label} cannot be the {role} band (it can "
-                              f"be: {', '.join(kind.roles)})")
-    channel_role = ROLE_CHANNELS[role]
-    if kind.name == "polar_pmd":
-        from detector.ble.polar_negotiated import NegotiatedPolarSession
-        from detector.profiles.polar_settings import CALF_MMG_WISH, FOOT_WISH
-
-        return NegotiatedPolarSession, {"role": channel_role,
-                                        "wish": CALF_MMG_WISH if role == "shank" else FOOT_WISH}
-    if kind.name == "movesense":
-        return kind.load("session"), {"role": channel_role,
-                                      "fs": 208 if role == "shank" else 52}
-    return kind.load("session"), {}
 
 
 def _night_paths(out_dir: Path, label: str) -> Path:
@@ -107,12 +87,12 @@ def _night_paths(out_dir: Path, label: str) -> Path:
 
 def morning_results(manifest: Path, config: DetectorConfig) -> dict[str, NightResult]:
     """Each leg's captures replayed together (what is stored)."""
-    from detector.capture.multi_band import read_manifest
+    from detector.capture.multi_band import night_legs, read_manifest
     from detector.replay import run_source
 
     _start, entries = read_manifest(manifest)
     out = {}
-    for leg in sorted({e.leg for e in entries}):
+    for leg in night_legs(entries):
         with MultiBandRecording(manifest, leg=leg, min_emg_fs_hz=config.emg.min_fs_hz) as rec:
             out[leg] = run_source(rec, config=config, leg=leg)
     return out
@@ -165,9 +145,11 @@ def _print_summary(summary: MultiBandSummary, results: dict[str, NightResult],
 def _display(runs: list[BandRun], config: DetectorConfig, timebase: Any) -> Any:
     """The live display over every band's channels (episodes as they start, notes, status)."""
     from detector.ble.live import LiveDisplay
+    from detector.capture.multi_band import split_role
     from detector.pipeline.night_window import resolve_timezone
 
-    channels = {role: spec for r in runs for role, spec in r.session.channels.items()}
+    channels = {split_role(role)[0]: spec for r in runs
+                for role, spec in r.session.channels.items()}
     return LiveDisplay(channels, tz=resolve_timezone(config.in_bed.timezone),
                        now_s=timebase.now_s)
 
@@ -208,9 +190,13 @@ async def _record_bands(args: argparse.Namespace, config: DetectorConfig,
             raise CrampInputError("--band", f"no supported band found matching {w.device!r}")
         kind = band_named(band.profile)
         cls, kwargs = session_for(kind, w.role)
+        roles: tuple[str, ...] = (ROLE_CHANNELS[w.role],)
+        if w.leg == "both":
+            kwargs["channel_legs"] = _channel_legs(kind.name, kind.max_legs,
+                                                   args.ganglion_channels)
+            roles = tuple(f"emg@{leg}" for leg in sorted(kwargs["channel_legs"].values()))
         entry = BandEntry(capture=f"{manifest.name.removesuffix(MANIFEST_SUFFIX)}-{k}-"
-                          f"{w.role}.cramp", band=kind.name, leg=w.leg,
-                          roles=(ROLE_CHANNELS[w.role],))
+                          f"{w.role}.cramp", band=kind.name, leg=w.leg, roles=roles)
         session = pipeline_less(cls)(band.device, capture_path=out_dir / entry.capture,
                                      timebase=timebase, config=SessionConfig(mtu=args.mtu),
                                      detector_config=config, leg=w.leg, **kwargs)
@@ -218,6 +204,29 @@ async def _record_bands(args: argparse.Namespace, config: DetectorConfig,
     night = MultiBandNight(runs, manifest_path=manifest, night_start_unix_s=start,
                            detector_config=config, observer=_display(runs, config, timebase))
     return await _run(night)
+
+
+def _channel_legs(band: str, max_legs: int, text: str | None) -> dict[int, str]:
+    """The explicit channel -> leg assignment of a band on both legs (``--ganglion-channels``).
+
+    Raises
+    ------
+    CrampInputError
+        Not a band that covers two legs, no assignment, or not one channel per leg.
+    """
+    from detector.profiles.ganglion import parse_channel_legs
+
+    if max_legs < 2:
+        raise CrampInputError("--band", f"a {band} band covers one leg only (emg@both needs a "
+                              "Ganglion)")
+    if not text:
+        raise CrampInputError("--ganglion-channels", "emg@both needs the channel of each calf, "
+                              "e.g. --ganglion-channels 1=left,3=right")
+    legs = parse_channel_legs(text).channel_legs
+    if sorted(legs.values()) != ["left", "right"]:
+        raise CrampInputError("--ganglion-channels", f"{text!r}; expected one channel on the "
+                              "left and one on the right calf")
+    return legs
 
 
 async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
@@ -248,10 +257,13 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
     manifest = _night_paths(out_dir, f"kit{args.kit.replace('-', '')}")
     runs, bands = [], []
     for k, kb in enumerate(kit):
-        _scenario, night = nights[kb.leg]
-        band = await _peripheral(kb, night, clock=clock, origin_unix_s=origin, index=k)
+        band = await _peripheral(kb, nights, clock=clock, origin_unix_s=origin, index=k)
         kind = band_named(kb.band)
         cls, kwargs = session_for(kind, kb.role)
+        roles: tuple[str, ...] = (ROLE_CHANNELS[kb.role],)
+        if kb.leg == "both":
+            kwargs["channel_legs"] = dict(kb.channel_legs)
+            roles = tuple(f"emg@{leg}" for leg in kb.legs)
         if kb.band == "polar_pmd":  # the simulated Polar offers the night model's 50 Hz
             from detector.profiles.polar_settings import AccWish
 
@@ -260,7 +272,7 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
             kwargs["fs"] = 52
         entry = BandEntry(capture=f"{manifest.name.removesuffix(MANIFEST_SUFFIX)}-{k}-"
                           f"{kb.role}-{kb.leg}.cramp", band=kind.name, leg=kb.leg,
-                          roles=(ROLE_CHANNELS[kb.role],))
+                          roles=roles)
         session = pipeline_less(cls)(
             band.ble_device, capture_path=out_dir / entry.capture, timebase=timebase,
             config=paced_session_config(mtu=args.mtu, speed=speed),
@@ -291,7 +303,7 @@ def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,
     from firmware_sim.night import random_scenario, synthesize
 
     out = {}
-    legs = sorted({b.leg for b in kit})
+    legs = sorted({leg for b in kit for leg in b.legs})
     seeds = np.random.SeedSequence(seed).spawn(2 * len(legs))
     for k, leg in enumerate(legs):
         scenario = random_scenario(duration_s=hours * 3600.0 + 60.0, fs_emg=1000.0,
@@ -310,11 +322,12 @@ def _same_start(scenario: Any, start_utc: datetime) -> Any:
     return dataclasses.replace(scenario, start_utc=start_utc)
 
 
-async def _peripheral(kb: KitBand, night: Any, *, clock: Any, origin_unix_s: float,
-                      index: int) -> Any:
+async def _peripheral(kb: KitBand, nights: dict[str, tuple[Any, Any]], *, clock: Any,
+                      origin_unix_s: float, index: int) -> Any:
     from bumble.link import LocalLink
     from scipy.signal import resample_poly
 
+    night = nights[kb.legs[0]][1]
     link = LocalLink()
     address = f"D0:5B:A4:00:02:{index:02X}"
     if kb.band == "polar_pmd":
@@ -332,9 +345,16 @@ async def _peripheral(kb: KitBand, night: Any, *, clock: Any, origin_unix_s: flo
     from detector.profiles.ganglion import GANGLION
     from firmware_sim.ganglion_sim import GanglionPeripheral
 
-    counts = np.rint(resample_poly(night.emg_uv, 1, 5) / GANGLION.uv_per_count)
-    return GanglionPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 4, axis=1),
-                                      clock=clock, address=address)
+    def counts_of(leg_night: Any) -> np.ndarray:
+        return np.rint(resample_poly(leg_night.emg_uv, 1, 5) / GANGLION.uv_per_count)
+
+    emg = np.repeat(counts_of(night)[:, None], 4, axis=1)
+    for ch, leg in kb.channel_legs:  # one Ganglion on both calves: each leg on its channel
+        leg_counts = counts_of(nights[leg][1])
+        n = min(emg.shape[0], leg_counts.shape[0])
+        emg = emg[:n]
+        emg[:, ch] = leg_counts[:n]
+    return GanglionPeripheral.on_link(link, emg_counts=emg, clock=clock, address=address)
 
 
 def _write_truth(nights: dict[str, tuple[Any, Any]], manifest: Path) -> None:

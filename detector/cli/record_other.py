@@ -3,8 +3,10 @@
 ``--simulate --simulate-band polar|myo|movesense|ganglion`` streams a simulated night
 (firmware_sim's night model) from a bumble peripheral of that band on an in-process link,
 paced like the LegBand one (:func:`~detector.ble.simulated.drive_paced`: the band's clock is
-stepped from the event loop, so a busy machine slows the night down instead of losing data);
-the session class comes from the band registry.
+stepped from the event loop, so a busy machine slows the night down instead of losing data).
+The session class comes from the band registry and its arguments from :func:`session_for`,
+the one table single-band and multi-band nights share (a Polar negotiates its PMD settings in
+both).
 """
 
 from __future__ import annotations
@@ -13,19 +15,52 @@ import argparse
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 
+if TYPE_CHECKING:
+    from detector.bands.registry import BandKind
 
-def session_class(profile: str) -> Any:
-    """The session class that records a band of ``profile`` (from the band registry)."""
+
+def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:
+    """The session class and its arguments for a band of ``kind`` in ``role``.
+
+    One table for single-band and multi-band nights: a Polar negotiates its accelerometer
+    settings (as fast as it goes on the shank, posture rates on the foot), a Movesense is
+    subscribed at 208 Hz on the shank and 52 Hz on the foot.
+
+    Raises
+    ------
+    CrampInputError
+        The band cannot fill the role.
+    """
+    from detector.bands.registry import ROLE_CHANNELS
+
+    if role not in kind.roles:
+        raise CrampInputError("--band", f"a {kind.label} cannot be the {role} band (it can "
+                              f"be: {', '.join(kind.roles)})")
+    channel_role = ROLE_CHANNELS[role]
+    if kind.name == "polar_pmd":
+        from detector.profiles.polar_settings import CALF_MMG_WISH, FOOT_WISH
+
+        return kind.load("session"), {"role": channel_role,
+                                      "wish": CALF_MMG_WISH if role == "shank" else FOOT_WISH}
+    if kind.name == "movesense":
+        return kind.load("session"), {"role": channel_role,
+                                      "fs": 208 if role == "shank" else 52}
+    return kind.load("session"), {}
+
+
+def single_band_session(profile: str) -> tuple[type, dict[str, Any]]:
+    """The session and its arguments for one band of ``profile`` alone (its default role)."""
     from detector.bands.registry import band_named
 
-    return band_named(profile).load("session")
+    kind = band_named(profile)
+    return session_for(kind, kind.default_roles[0])
 
 
 async def record_simulated_other(args: argparse.Namespace, config: DetectorConfig,
@@ -37,7 +72,6 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
 
     from detector.ble.simulated import ManualTimebase, drive_paced, paced_session_config
     from detector.profiles.myo import MYO_EMG_UV_PER_COUNT_ASSUMED
-    from detector.profiles.polar_pmd import AccSettings
     from firmware_sim.firmware import ManualClock
     from firmware_sim.myo_sim import MyoPeripheral, emg_uv_to_counts
     from firmware_sim.night import random_scenario, synthesize
@@ -61,7 +95,6 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     if args.simulate_band == "polar":
         band = PolarPeripheral.on_link(link, acc_g=night.foot_acc_g, fs=50, clock=clock,
                                        origin_unix_s=origin)
-        kwargs["acc"] = AccSettings(sample_rate_hz=50, resolution_bits=16, range_g=8)
     elif args.simulate_band == "movesense":  # on the shank, at the 52 Hz it offers
         from firmware_sim.movesense_sim import MovesensePeripheral
 
@@ -85,7 +118,8 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     await band.start()
     from detector.bands.registry import band_for_simulate_choice
 
-    cls = band_for_simulate_choice(args.simulate_band).load("session")
+    cls, defaults = single_band_session(band_for_simulate_choice(args.simulate_band).name)
+    kwargs = {**defaults, **kwargs}
     timebase = ManualTimebase(clock, origin_unix_s=origin)
     session = cls(band.ble_device, capture_path=capture_path, timebase=timebase,
                   config=paced_session_config(mtu=args.mtu, speed=args.speed),

@@ -14,7 +14,10 @@ Commands (client -> sensor)
 Notifications (sensor -> client)
     ``[type][client reference][data]``: ``COMMAND_RESULT`` (1; a 2-byte HTTP status, high
     byte first, e.g. ``01 FB`` = 507 "no free subscription slot", or ``Hello`` for HELLO) and
-    ``DATA`` (2; the resource's binary form). For ``/Meas/Acc/<rate>`` and
+    ``DATA`` (2; the resource's binary form). A message longer than one notification is
+    sent as ``DATA`` (its first bytes) then ``DATA_PART2`` (3, same reference, the rest):
+    the message is the first part's data followed by the second's (the vendor's later
+    Python client joins them so for ``/Meas/IMU9``). For ``/Meas/Acc/<rate>`` and
     ``/Meas/Gyro/<rate>`` that is a u32 little-endian timestamp (ms, the sensor's clock, of
     the first sample) followed by n x 3 float32 little-endian (m/s^2, or deg/s).
     The sensor ends every subscription when the link drops; the client subscribes again.
@@ -79,6 +82,7 @@ class Response(enum.IntEnum):
 
     COMMAND_RESULT = 1
     DATA = 2
+    DATA_PART2 = 3
 
 
 def _check_reference(reference: int) -> None:
@@ -147,10 +151,21 @@ class CommandResult:
 
 @dataclass(frozen=True, kw_only=True)
 class DataNotification:
-    """A ``DATA`` notification: the subscription's reference and the resource's bytes."""
+    """A ``DATA`` or ``DATA_PART2`` notification: the subscription's reference and bytes.
+
+    Attributes
+    ----------
+    reference : int
+        Client reference of the subscription.
+    payload : bytes
+        The resource's bytes (a whole message, or one part of it).
+    part : int
+        1 for ``DATA`` (a message or its first part), 2 for ``DATA_PART2``.
+    """
 
     reference: int
     payload: bytes
+    part: int = 1
 
 
 def parse_notification(data: Bytes) -> CommandResult | DataNotification:
@@ -170,8 +185,11 @@ def parse_notification(data: Bytes) -> CommandResult | DataNotification:
         raise DecodeError(where, "client reference 0; references are 1-255")
     if kind == Response.DATA:
         return DataNotification(reference=reference, payload=raw[2:])
+    if kind == Response.DATA_PART2:
+        return DataNotification(reference=reference, payload=raw[2:], part=2)
     if kind != Response.COMMAND_RESULT:
-        raise DecodeError(where, f"type {kind}; expected 1 (command result) or 2 (data)")
+        raise DecodeError(where, f"type {kind}; expected 1 (command result), 2 (data) or 3 "
+                          "(data, second part)")
     body = raw[2:]
     if body.isascii() and body.isalpha():
         return CommandResult(reference=reference, status=None, text=body.decode("ascii"))
@@ -179,6 +197,54 @@ def parse_notification(data: Bytes) -> CommandResult | DataNotification:
         raise DecodeError(where, f"command result of {len(body)} bytes; expected a 2-byte "
                           "HTTP status or a text answer")
     return CommandResult(reference=reference, status=int.from_bytes(body, "big"))
+
+
+class MessageJoiner:
+    """Join ``DATA`` + ``DATA_PART2`` notifications into whole messages, per reference.
+
+    A ``DATA`` notification may be a whole message or the first part of one; that is known
+    only from the next notification of the same reference (a ``DATA_PART2`` continues it,
+    a ``DATA`` starts the next message). So a ``DATA`` is held until then, or until
+    :meth:`flush` (a reconnection, the end of the night): a one-notification delay, the same
+    live and in replay. Each message keeps the receive time of its first part.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[DataNotification, float]] = {}
+
+    def push(self, message: DataNotification, received_s: float = 0.0
+             ) -> list[tuple[DataNotification, float]]:
+        """Take one notification; return the messages it completes, each with the receive
+        time (s) of its first part.
+
+        Raises
+        ------
+        DecodeError
+            A second part with no first part held for its reference (the first was lost;
+            the part is dropped).
+        """
+        if message.part == 1:
+            out = self.release(message.reference)
+            self._held[message.reference] = (message, received_s)
+            return out
+        held = self._held.pop(message.reference, None)
+        if held is None:
+            raise DecodeError("movesense.data", f"a second part (type 3) for reference "
+                              f"{message.reference} with no first part before it")
+        first, first_received_s = held
+        return [(DataNotification(reference=first.reference,
+                                  payload=first.payload + message.payload), first_received_s)]
+
+    def release(self, reference: int) -> list[tuple[DataNotification, float]]:
+        """The message held for ``reference`` as a whole message (empty if none)."""
+        held = self._held.pop(reference, None)
+        return [] if held is None else [held]
+
+    def flush(self) -> list[tuple[DataNotification, float]]:
+        """Every held message, as whole messages."""
+        out = list(self._held.values())
+        self._held.clear()
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
