@@ -130,6 +130,10 @@ class EvidenceConfig:
     multiple of the resting level suffices (a weak cramp seen through the other head)."""
     corroborated_rise_uv: float = 3.0
     """...and this far above it (uV)."""
+    activity_min_dof: float = 80.0
+    """Independent samples (``2 x EMG bandwidth x time``) the EMG level of each activity
+    decision rests on: one 0.1-s epoch at 1-2 kHz (20-450 Hz: 86), six at 200 Hz (20-90 Hz:
+    14 each), so the decision is as reliable at every sampling rate."""
     smooth_s: float = 0.5
     """Moving mean applied to the envelope before its shape is measured (s)."""
     emg_only_min_duty: float = 0.8

@@ -83,9 +83,11 @@ class NightPipeline:
                 self._procs[role] = AccProcessor(
                     fs=spec.fs, epochs_per_s=self.eps,
                     tremor_highpass_hz=config.motion.tremor_highpass_hz)
+        emg_proc = self._procs.get("emg")
+        emg_band = emg_proc.band_hz if isinstance(emg_proc, EmgProcessor) else None
         self.detector = EpisodeDetector(mode=self.mode, has_foot="foot_acc" in self.channels,
                                         config=config, start_utc=start_utc, leg=leg,
-                                        night_window=self.window)
+                                        night_window=self.window, emg_band_hz=emg_band)
         self.trace = TraceBuilder(config=config)
         self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
         self._produced = dict.fromkeys(self.channels, 0)

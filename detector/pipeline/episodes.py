@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.config import DetectorConfig
 from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
+from detector.pipeline.activity import EmgLevel, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.evidence import Levels, RunEvidence, emg_shape, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
@@ -52,10 +53,14 @@ class EpisodeDetector:
         Leg the band is on.
     night_window : NightWindow
         Local night window.
+    emg_band_hz : (float, float), optional
+        Band-pass edges of the EMG (Hz), which set how many epochs the activity level is
+        averaged over (:func:`~detector.pipeline.activity.smoothing_epochs`); unknown: 1.
     """
 
     def __init__(self, *, mode: str, has_foot: bool, config: DetectorConfig,
-                 start_utc: datetime, leg: str, night_window: NightWindow) -> None:
+                 start_utc: datetime, leg: str, night_window: NightWindow,
+                 emg_band_hz: tuple[float, float] | None = None) -> None:
         self.mode = mode
         self.has_foot = has_foot
         self.config = config
@@ -65,6 +70,9 @@ class EpisodeDetector:
         self.window = night_window
         self.rule = make_rule(mode, has_foot=has_foot, config=config)
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
+        self.level = EmgLevel(k=smoothing_epochs(
+            band_hz=emg_band_hz, epoch_s=config.epoch_s,
+            min_dof=config.evidence.activity_min_dof))
         self.tremor_baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps,
                                                floor=config.motion.tremor_floor_g)
         self.aftermath = round(config.episode.aftermath_s * self.eps) if mode == "emg" else 0
@@ -96,10 +104,13 @@ class EpisodeDetector:
             still = ~(f.movement_g > self.config.motion.movement_g)
         tremor_base = self.tremor_baseline.push(np.where(still, f.tremor_g, np.nan))
         if self.rule.uses_emg:
-            base = self.baseline.push(np.where(f.emg_valid, f.envelope_uv, np.nan))
+            base = self.baseline.push(EmgLevel.resting_envelope(f))
+            level = self.level.push(f)
         else:
             base = np.full(f.n_epochs, np.nan)
-        active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base))
+            level = None
+        active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base,
+                                            emg_uv=level))
         self.last_baseline = base
         self._track_rest(f, base, active)
         self._hist.append((f, base, active, tremor_base))
@@ -137,7 +148,7 @@ class EpisodeDetector:
         e = self.config.emg
         v = self.config.evidence
         threshold = np.maximum(base * e.active_ratio, base + e.active_rise_uv)
-        env = np.where(f.emg_valid, f.envelope_uv, np.nan)
+        env = EmgLevel.resting_envelope(f)
         joined = np.concatenate([self._rest_tail, env])
         k = self.eps
         pad = np.concatenate([np.full(max(k - 1 - self._rest_tail.shape[0], 0), np.nan), joined])
@@ -145,7 +156,7 @@ class EpisodeDetector:
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: not quiet
             median = np.nanmedian(windows, axis=1) if f.n_epochs else np.empty(0)
-            quiet = f.emg_valid & ~active & (median < v.rest_fraction * threshold)
+            quiet = ~np.isnan(env) & ~active & (median < v.rest_fraction * threshold)
         self._rest_tail = joined[-(k - 1):] if k > 1 else joined[:0]
         streak = self._quiet_streak
         idx = np.arange(f.n_epochs)
@@ -275,7 +286,8 @@ class EpisodeDetector:
             tremor = float(np.mean(tremor_on(f, levels, self.config)))
             moving = float(np.mean(f.movement_g > self.config.motion.movement_g))
         v = self.config.evidence
-        shape = (emg_shape(f.envelope_uv, f.emg_valid, eps=self.eps, smooth_s=v.smooth_s,
+        rest_env = EmgLevel.resting_envelope(f)
+        shape = (emg_shape(rest_env, ~np.isnan(rest_env), eps=self.eps, smooth_s=v.smooth_s,
                            lull_ratio=v.lull_ratio) if uses_emg else None)
         return RunEvidence(
             duty=float(active.sum()) / n,
