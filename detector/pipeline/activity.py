@@ -60,8 +60,9 @@ class EmgLevel:
     @staticmethod
     def resting_envelope(f: EpochFeatures) -> np.ndarray:
         """Envelope (uV) with flat epochs as 0 and missing/saturated ones NaN, shape (n,)."""
-        usable = f.emg_valid | (f.emg_flat & ~f.emg_missing & ~f.emg_saturated)
-        return np.where(f.emg_flat, 0.0, np.where(usable, f.envelope_uv, np.nan))
+        below_resolution = f.emg_flat & ~f.emg_missing & ~f.emg_saturated
+        return np.where(below_resolution, 0.0,
+                        np.where(f.emg_valid, f.envelope_uv, np.nan))
 
     def push(self, f: EpochFeatures) -> np.ndarray:
         """Smoothed level of each epoch of ``f`` (uV), shape (n,); NaN where unusable."""
