@@ -156,6 +156,9 @@ class EvidenceConfig:
     rest_fraction: float = 0.5
     """The EMG is at rest when its one-second median is below this fraction of the activity
     threshold."""
+    tremor_onset_ratio: float = 1.5
+    """Without EMG: a cramp's onset is where the calf tremor last sat below this multiple of
+    its resting level (its ramp-up starts there)."""
     base_emg: float = 0.5
     """Confidence of sustained EMG alone."""
     base_acc: float = 0.35

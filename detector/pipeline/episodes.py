@@ -86,6 +86,7 @@ class EpisodeDetector:
         self._hist_start = 0
         self._next_epoch = 0
         self._run_start: int | None = None
+        self._judge_from = 0  # first epoch of the judged window (see _maybe_confirm)
         self._run_end = 0
         self._state = "none"  # none | confirmed | rejected
         self.last_baseline = np.empty(0)
@@ -129,6 +130,7 @@ class EpisodeDetector:
                     events.extend(self._maybe_confirm())
                     events.extend(self._close_run())
                 self._run_start = self._refine_onset(s, floor)
+                self._judge_from = self._run_start if self.rule.uses_emg else s
                 self._run_end, self._state = e, "none"
             events.extend(self._maybe_confirm())
         if self._run_start is not None and self._next_epoch - self._run_end > self.max_dip:
@@ -187,11 +189,11 @@ class EpisodeDetector:
     # -- runs --------------------------------------------------------------------------
     def _maybe_confirm(self) -> list[EpisodeEvent]:
         assert self._run_start is not None
-        if self._state != "none" or (self._decay_end(self._run_end) - self._run_start
+        if self._state != "none" or (self._decay_end(self._run_end) - self._judge_from
                                      < self.min_epochs):
             return []
-        confirm = self._run_start + self.min_epochs
-        ev = self._evidence(self._run_start, confirm)
+        confirm = self._judge_from + self.min_epochs
+        ev = self._evidence(self._judge_from, confirm)
         after_episode = self._run_start - self._last_episode_end < self.aftermath
         ok = (not after_episode and ev.duty >= self.config.episode.min_duty
               and self.rule.plausible(ev)
@@ -209,19 +211,24 @@ class EpisodeDetector:
         A cramp builds up over seconds and crosses the activity threshold part-way up; the onset
         is the first epoch after the envelope last sat at rest (below ``onset_ratio`` x the
         resting level or within ``onset_rise_uv`` of it, or unusable), looking back at most
-        ``onset_lookback_s``.
+        ``onset_lookback_s``. Without EMG the ramp-up is that of the calf tremor: the onset is
+        the first epoch after the tremor last sat at its resting level (below
+        ``evidence.tremor_onset_ratio`` x it), was unknown, or the leg was in gross movement.
         """
-        if not self.rule.uses_emg:
-            return start
         p = self.config.episode
         first = max(floor, start - round(p.onset_lookback_s * self.eps),
                     self._hist[0][0].first_epoch)
         if first >= start:
             return start
         f, base, _ = self._window(first, start)
-        lower = np.maximum(base * p.onset_ratio, base + p.onset_rise_uv)
         with np.errstate(invalid="ignore"):
-            rest = ~f.emg_valid | ~(f.envelope_uv > lower)
+            if self.rule.uses_emg:
+                lower = np.maximum(base * p.onset_ratio, base + p.onset_rise_uv)
+                rest = ~f.emg_valid | ~(f.envelope_uv > lower)
+            else:
+                trest = self._tremor_levels(first, start)
+                rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * trest)
+                        | (f.movement_g > self.config.motion.movement_g))
         idx = np.flatnonzero(rest)
         return first + int(idx[-1]) + 1 if idx.size else first
 

@@ -1,0 +1,39 @@
+"""Accelerometers only (issue 9, defect 3): the onset is the start of the tremor's ramp-up.
+
+A cramp's calf tremor builds up over 1-5 s with the contraction and crosses the activity
+threshold part-way up; the onset is moved back to where the tremor last sat at its resting
+level, as the EMG modes do with the envelope. The judged window still starts at the first
+active epoch, so the ramp does not count against the run's duty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from test_detection_classes import _cramp, _detect, _night
+
+from firmware_sim.night import NightEvent
+
+
+def _cramps() -> list[NightEvent]:
+    return [_cramp(80.0 + 120.0 * k, 40.0, emg_uv=100.0, acc_g=0.02, seed=20 + k)
+            for k in range(4)]
+
+
+def test_acc_only_onsets_are_within_a_second_of_the_cramps() -> None:
+    cramps = _cramps()
+    result = _detect(_night(cramps), "acc")
+    assert len(result.episodes) == len(cramps)
+    errors = np.array([e.onset_s - c.onset_s for e, c in
+                       zip(result.episodes, cramps, strict=True)])
+    assert np.median(np.abs(errors)) < 1.0 and np.abs(errors).max() < 2.0
+
+
+def test_acc_only_leg_movements_are_not_moved_into_an_onset() -> None:
+    # a leg movement 2 s before a cramp is gross movement, not the cramp's ramp-up
+    lm = NightEvent(kind="lm", onset_s=76.0, duration_s=2.0, emg_uv=60.0, acc_g=0.3, seed=9)
+    result = _detect(_night([lm, _cramp(80.0, 40.0, emg_uv=100.0, acc_g=0.02, seed=20)]),
+                     "acc")
+    assert len(result.episodes) == 1
+    assert result.episodes[0].onset_s > 77.5
+    # positive control: no leg movement, no episode without the cramp
+    assert len(_detect(_night([lm]), "acc").episodes) == 0
