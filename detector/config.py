@@ -134,6 +134,10 @@ class EvidenceConfig:
     """Independent samples (``2 x EMG bandwidth x time``) the EMG level of each activity
     decision rests on: one 0.1-s epoch at 1-2 kHz (20-450 Hz: 86), six at 200 Hz (20-90 Hz:
     14 each), so the decision is as reliable at every sampling rate."""
+    tremor_min_dof: float = 25.0
+    """Independent samples (``2 x tremor bandwidth x time x 3 axes``) the calf tremor level
+    of each decision rests on: one 0.1-s epoch at 100 Hz (5-50 Hz: 27), three at 50 Hz, six
+    at 25 Hz."""
     smooth_s: float = 0.5
     """Moving mean applied to the envelope before its shape is measured (s)."""
     emg_only_min_duty: float = 0.8

@@ -37,3 +37,19 @@ def test_acc_only_leg_movements_are_not_moved_into_an_onset() -> None:
     assert result.episodes[0].onset_s > 77.5
     # positive control: no leg movement, no episode without the cramp
     assert len(_detect(_night([lm]), "acc").episodes) == 0
+
+
+def test_acc_only_weak_tremor_cramp_at_25_hz_is_one_whole_episode() -> None:
+    # a weak tremor (near the 0.004-g threshold) sampled at 25 Hz: each 0.1-s epoch holds
+    # under 5 independent samples, so the level is averaged (tremor_min_dof) and the run
+    # lasts until the tremor is back at rest, not until its first lull
+    import dataclasses
+
+    cramp = _cramp(200.0, 70.0, emg_uv=60.0, acc_g=0.005, seed=31)
+    night = dataclasses.replace(_night([cramp]), fs_acc=25.0)
+    result = _detect(night, "acc")
+    assert len(result.episodes) == 1
+    ep = result.episodes[0]
+    assert abs(ep.onset_s - 200.0) < 2.0 and abs(ep.duration_s - 70.0) < 10.0
+    # positive control for the negative: the same night without the cramp has no episode
+    assert len(_detect(dataclasses.replace(_night([]), fs_acc=25.0), "acc").episodes) == 0

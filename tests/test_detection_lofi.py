@@ -76,10 +76,10 @@ def test_activity_level_is_chunk_independent_and_treats_flat_as_rest() -> None:
     env = rng.uniform(1.0, 50.0, n)
     flat = rng.random(n) < 0.2
     missing = rng.random(n) < 0.05
-    whole = EmgLevel(k=6).push(_features(0, env, flat, missing))
+    whole = EmgLevel(k=6).push_features(_features(0, env, flat, missing))
     level = EmgLevel(k=6)
     cuts = np.sort(rng.choice(np.arange(1, n), 30, replace=False))
-    parts = [level.push(_features(int(a), env[a:b], flat[a:b], missing[a:b]))
+    parts = [level.push_features(_features(int(a), env[a:b], flat[a:b], missing[a:b]))
              for a, b in zip(np.r_[0, cuts], np.r_[cuts, n], strict=True)]
     assert np.array_equal(np.concatenate(parts), whole, equal_nan=True)
     assert np.isnan(whole[missing]).all()

@@ -6,7 +6,9 @@ scatters about the true level depends on how many independent samples it holds, 
 (20-90 Hz). The same threshold on single epochs is therefore a noisier decision at 200 Hz: a
 cramp near the threshold flickers across it and fails its duty. Here the power is averaged,
 causally, over as many epochs as it takes to hold ``activity_min_dof`` independent samples,
-so the decision's noise no longer depends on the sampling rate.
+so the decision's noise no longer depends on the sampling rate. The calf tremor (the shank's
+RMS above the tremor edge, three axes) is averaged the same way (``tremor_min_dof``): a 0.1-s
+epoch holds 27 independent samples at 100 Hz but under 5 at 25 Hz.
 
 A *flat* epoch (band-passed RMS below ``flat_uv``) is below the front end's resolution: a
 coarse 8-bit-like ADC reads a resting calf as zeros. It is not evidence of a lifted electrode
@@ -26,54 +28,50 @@ from detector.pipeline.features import EpochFeatures
 
 
 def smoothing_epochs(*, band_hz: tuple[float, float] | None, epoch_s: float,
-                     min_dof: float) -> int:
+                     min_dof: float, axes: int = 1) -> int:
     """Epochs to average so that the level holds ``min_dof`` independent samples.
 
     Parameters
     ----------
     band_hz : (float, float) or None
-        EMG band-pass edges (Hz); ``None`` (unknown) gives 1.
+        Band edges of the signal (Hz); ``None`` (unknown) gives 1.
     epoch_s : float
         Epoch length (s).
     min_dof : float
-        Independent samples wanted, ``2 x bandwidth x duration``.
+        Independent samples wanted, ``2 x bandwidth x duration x axes``.
+    axes : int
+        Independent axes summed into the level (3 for an accelerometer's magnitude).
     """
     if band_hz is None:
         return 1
-    per_epoch = 2.0 * max(band_hz[1] - band_hz[0], 1e-9) * epoch_s
+    per_epoch = 2.0 * max(band_hz[1] - band_hz[0], 1e-9) * epoch_s * axes
     return max(1, math.ceil(min_dof / per_epoch - 1e-9))
 
 
-class EmgLevel:
-    """Stream processor: epoch features in, the smoothed EMG level per epoch out (uV).
+class RmsSmoother:
+    """Stream processor: an RMS level per epoch in, its causal power mean over ``k`` epochs
+    out (same unit), shape (n,) -> (n,); NaN where the epoch itself is unknown.
 
     Parameters
     ----------
     k : int
-        Epochs averaged (power mean over the current and ``k - 1`` previous epochs).
+        Epochs averaged (the current and ``k - 1`` previous ones).
     """
 
     def __init__(self, *, k: int) -> None:
         self.k = max(1, int(k))
         self._tail = np.empty(0)
 
-    @staticmethod
-    def resting_envelope(f: EpochFeatures) -> np.ndarray:
-        """Envelope (uV) with flat epochs as 0 and missing/saturated ones NaN, shape (n,)."""
-        below_resolution = f.emg_flat & ~f.emg_missing & ~f.emg_saturated
-        return np.where(below_resolution, 0.0,
-                        np.where(f.emg_valid, f.envelope_uv, np.nan))
-
-    def push(self, f: EpochFeatures) -> np.ndarray:
-        """Smoothed level of each epoch of ``f`` (uV), shape (n,); NaN where unusable."""
-        power = self.resting_envelope(f) ** 2
+    def push(self, rms: np.ndarray) -> np.ndarray:
+        """Smoothed level of each epoch of ``rms``, shape (n,)."""
+        power = np.asarray(rms, dtype=float) ** 2
         if self.k == 1:
             return np.sqrt(power)
         joined = np.concatenate([self._tail, power])
         pad = np.concatenate([np.full(max(self.k - 1 - self._tail.shape[0], 0), np.nan),
                               joined])
         self._tail = joined[-(self.k - 1):]
-        n = f.n_epochs
+        n = power.shape[0]
         if n == 0:
             return np.empty(0)
         windows = sliding_window_view(pad, self.k)[-n:]
@@ -82,3 +80,24 @@ class EmgLevel:
             level = np.sqrt(np.nanmean(windows, axis=1))
         # an epoch that is itself unusable is never active
         return np.where(np.isnan(power), np.nan, level)
+
+
+class EmgLevel(RmsSmoother):
+    """Stream processor: epoch features in, the smoothed EMG level per epoch out (uV).
+
+    Parameters
+    ----------
+    k : int
+        Epochs averaged (power mean over the current and ``k - 1`` previous epochs).
+    """
+
+    @staticmethod
+    def resting_envelope(f: EpochFeatures) -> np.ndarray:
+        """Envelope (uV) with flat epochs as 0 and missing/saturated ones NaN, shape (n,)."""
+        below_resolution = f.emg_flat & ~f.emg_missing & ~f.emg_saturated
+        return np.where(below_resolution, 0.0,
+                        np.where(f.emg_valid, f.envelope_uv, np.nan))
+
+    def push_features(self, f: EpochFeatures) -> np.ndarray:
+        """Smoothed EMG level of each epoch of ``f`` (uV), shape (n,); NaN where unusable."""
+        return self.push(self.resting_envelope(f))

@@ -18,6 +18,7 @@ in replay, whatever the chunking.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.config import DetectorConfig
 from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
-from detector.pipeline.activity import EmgLevel, smoothing_epochs
+from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.evidence import Levels, RunEvidence, emg_shape, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
@@ -56,11 +57,14 @@ class EpisodeDetector:
     emg_band_hz : (float, float), optional
         Band-pass edges of the EMG (Hz), which set how many epochs the activity level is
         averaged over (:func:`~detector.pipeline.activity.smoothing_epochs`); unknown: 1.
+    tremor_band_hz : (float, float), optional
+        Tremor band of the shank sensor (Hz), likewise for the calf tremor level.
     """
 
     def __init__(self, *, mode: str, has_foot: bool, config: DetectorConfig,
                  start_utc: datetime, leg: str, night_window: NightWindow,
-                 emg_band_hz: tuple[float, float] | None = None) -> None:
+                 emg_band_hz: tuple[float, float] | None = None,
+                 tremor_band_hz: tuple[float, float] | None = None) -> None:
         self.mode = mode
         self.has_foot = has_foot
         self.config = config
@@ -73,6 +77,9 @@ class EpisodeDetector:
         self.level = EmgLevel(k=smoothing_epochs(
             band_hz=emg_band_hz, epoch_s=config.epoch_s,
             min_dof=config.evidence.activity_min_dof))
+        self.tremor_level = RmsSmoother(k=smoothing_epochs(
+            band_hz=tremor_band_hz, epoch_s=config.epoch_s,
+            min_dof=config.evidence.tremor_min_dof, axes=3))
         self.tremor_baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps,
                                                floor=config.motion.tremor_floor_g)
         self.aftermath = round(config.episode.aftermath_s * self.eps) if mode == "emg" else 0
@@ -95,18 +102,22 @@ class EpisodeDetector:
         self._rest_tail = np.empty(0)
         self._rest_marks: list[int] = []  # epochs at which the muscle had rested long enough
         self._last_judged_end: int | None = None
+        self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
+        self._last_tremor_rest = -1
 
     # -- stream ------------------------------------------------------------------------
     def push(self, f: EpochFeatures) -> list[EpisodeEvent]:
         """Consume the next epochs; return the events they complete."""
         if f.first_epoch != self._next_epoch:
             raise ValueError(f"expected epoch {self._next_epoch}, got {f.first_epoch}")
+        if self.tremor_level.k > 1:  # decisions use the rate-independent tremor level
+            f = dataclasses.replace(f, tremor_g=self.tremor_level.push(f.tremor_g))
         with np.errstate(invalid="ignore"):
             still = ~(f.movement_g > self.config.motion.movement_g)
         tremor_base = self.tremor_baseline.push(np.where(still, f.tremor_g, np.nan))
         if self.rule.uses_emg:
             base = self.baseline.push(EmgLevel.resting_envelope(f))
-            level = self.level.push(f)
+            level = self.level.push_features(f)
         else:
             base = np.full(f.n_epochs, np.nan)
             level = None
@@ -118,7 +129,8 @@ class EpisodeDetector:
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
-        edges = np.diff(np.concatenate(([0], active.view(np.int8), [0])))
+        runs = active if self.rule.uses_emg else active | self._held(f, active, tremor_base)
+        edges = np.diff(np.concatenate(([0], runs.view(np.int8), [0])))
         starts = np.flatnonzero(edges == 1) + k0
         ends = np.flatnonzero(edges == -1) + k0
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -139,6 +151,22 @@ class EpisodeDetector:
         if self._run_start is None:
             self._trim(self._next_epoch - self.context)
         return events
+
+    def _held(self, f: EpochFeatures, active: np.ndarray, tremor_base: np.ndarray) -> np.ndarray:
+        """Without EMG: epochs since the last active one in which the calf tremor has not yet
+        come back to rest (``evidence.tremor_onset_ratio`` x its resting level) on a still
+        leg, shape (n,). A weak cramp's tremor waxes and wanes about the activity threshold;
+        it is one cramp until the tremor is back at rest (the onset's criterion, so both ends
+        are measured alike)."""
+        with np.errstate(invalid="ignore"):
+            rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * tremor_base)
+                    | (f.movement_g > self.config.motion.movement_g))
+        idx = np.arange(f.first_epoch, f.first_epoch + f.n_epochs)
+        last_active = np.maximum.accumulate(np.where(active, idx, self._last_active))
+        last_rest = np.maximum.accumulate(np.where(rest, idx, self._last_tremor_rest))
+        if f.n_epochs:
+            self._last_active, self._last_tremor_rest = int(last_active[-1]), int(last_rest[-1])
+        return (last_active > last_rest) & (last_active >= 0)
 
     def _track_rest(self, f: EpochFeatures, base: np.ndarray, active: np.ndarray) -> None:
         """Mark the epochs at which the EMG had sat at rest for ``rest_between_s``.
