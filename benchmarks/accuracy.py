@@ -1,7 +1,7 @@
 """Detection accuracy on random model nights: event F1, onset and duration errors.
 
     python benchmarks/accuracy.py [--nights 12] [--hours 1] [--seed 0] [--mode emg+acc]
-    python benchmarks/accuracy.py --sweep --nights 42 --seed 1000 [--hours 1]
+    python benchmarks/accuracy.py --sweep --nights 42 --seed 1000 [--hours 1] [--only emg]
 
 Each night is drawn by ``firmware_sim.night.random_scenario`` (cramps of 10 s to 15 min, leg
 movement series, rollovers, getting up, standing, artefacts...), synthesised, and fed to the

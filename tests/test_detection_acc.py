@@ -9,7 +9,7 @@ active epoch, so the ramp does not count against the run's duty.
 from __future__ import annotations
 
 import numpy as np
-from test_detection_classes import _cramp, _detect, _night
+from test_detection_classes import NO_WINDOW, _cramp, _detect, _night
 
 from firmware_sim.night import NightEvent
 
@@ -53,3 +53,25 @@ def test_acc_only_weak_tremor_cramp_at_25_hz_is_one_whole_episode() -> None:
     assert abs(ep.onset_s - 200.0) < 2.0 and abs(ep.duration_s - 70.0) < 10.0
     # positive control for the negative: the same night without the cramp has no episode
     assert len(_detect(dataclasses.replace(_night([]), fs_acc=25.0), "acc").episodes) == 0
+
+
+def test_acc_only_episodes_do_not_depend_on_the_chunk_size() -> None:
+    # the tremor level and the hold until rest carry their state across chunks
+    import dataclasses
+
+    from detector.replay import ArrayRecording, make_info, run_source
+    from detector.signals import ChannelSpec
+    from firmware_sim.night import synthesize
+
+    cramps = [_cramp(200.0, 70.0, emg_uv=60.0, acc_g=0.005, seed=31),
+              _cramp(400.0, 40.0, emg_uv=60.0, acc_g=0.02, seed=32)]
+    scenario = dataclasses.replace(_night(cramps), fs_acc=25.0)
+    night = synthesize(scenario, rng=np.random.default_rng(1))
+    specs = {r: ChannelSpec(role=r, fs=25.0, unit="g") for r in ("shank_acc", "foot_acc")}
+    info = make_info(path="chunks", start_utc=scenario.start_utc,
+                     duration_s=scenario.duration_s, channels=specs)
+    rec = ArrayRecording(info=info, data={"shank_acc": night.shank_acc_g,
+                                          "foot_acc": night.foot_acc_g})
+    results = [run_source(rec, config=NO_WINDOW, chunk_s=c).episodes for c in (0.37, 7.3, 600.0)]
+    assert len(results[0]) == 2
+    assert results[0] == results[1] == results[2]
