@@ -71,8 +71,11 @@ class MotionConfig:
     """Whole-leg movement above which an epoch is gross movement, not a held posture (g)."""
     tremor_highpass_hz: float = 5.0
     """Lower edge of the mechanomyogram (calf tremor) band (Hz)."""
-    tremor_g: float = 0.004
-    """Tremor-band RMS on the shank above which the calf counts as vibrating (g)."""
+    tremor_g: float = 0.002
+    """Tremor-band RMS on the shank above which the calf counts as vibrating (g), a floor
+    under the relative criterion below (``tremor_ratio`` x the night's own resting level, which
+    carries the sensor's noise); the level is averaged to ``evidence.tremor_min_dof``
+    independent samples, so 3x rest is many times its scatter."""
     tremor_ratio: float = 3.0
     """...and above this multiple of the tremor's own resting level (a noisy sensor)."""
     tremor_floor_g: float = 0.0005
