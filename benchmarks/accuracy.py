@@ -1,7 +1,7 @@
 """Detection accuracy on random model nights: event F1, onset and duration errors.
 
     python benchmarks/accuracy.py [--nights 12] [--hours 1] [--seed 0] [--mode emg+acc]
-    python benchmarks/accuracy.py --sweep --nights 42 --seed 1000 [--hours 1]
+    python benchmarks/accuracy.py --sweep --nights 42 --seed 1000 [--hours 1] [--only emg]
 
 Each night is drawn by ``firmware_sim.night.random_scenario`` (cramps of 10 s to 15 min, leg
 movement series, rollovers, getting up, standing, artefacts...), synthesised, and fed to the
@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="scenario family; ignored with --sweep")
     p.add_argument("--sweep", action="store_true",
                    help="mix every scenario family with every mode (see the module docstring)")
+    p.add_argument("--only", choices=MODES, action="append", metavar="MODE",
+                   help="with --sweep: run only the nights of this mode (repeatable); the "
+                        "seeds, families and rates of the mix stay as they are")
     p.add_argument("--config", metavar="TOML", help="detector thresholds over the defaults")
     p.add_argument("--quiet", action="store_true", help="no per-night lines")
     args = p.parse_args(argv)
@@ -142,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             mode = MODES[(i // len(FAMILIES)) % len(MODES)]
             fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
             fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]
+            if args.only and mode not in args.only:
+                continue
         else:
             family, mode, fs_emg, fs_acc = args.family, args.mode, 1000.0, 100.0
         run = run_night(seed=seed, family=family, mode=mode, hours=args.hours, fs_emg=fs_emg,
@@ -155,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 false += f"  missed: {'; '.join(run.missed)}"
             print(f"seed {seed:4d} {family:<8} {mode:<7} {fs_emg:5.0f} Hz: truth {s.n_truth} "
                   f"TP {s.tp} FP {s.fp} FN {s.fn}  onset MAE {onset} s{false}", flush=True)
-    print(f"\n{args.nights} nights of {args.hours:g} h from seed {args.seed}"
+    print(f"\n{len(runs)} nights of {args.hours:g} h from seed {args.seed}"
           f"{' (sweep)' if args.sweep else f', mode {args.mode}, family {args.family}'}, in "
           f"{time.perf_counter() - t0:.0f} s")
     by_family: dict[str, list[NightRun]] = defaultdict(list)

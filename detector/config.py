@@ -71,8 +71,11 @@ class MotionConfig:
     """Whole-leg movement above which an epoch is gross movement, not a held posture (g)."""
     tremor_highpass_hz: float = 5.0
     """Lower edge of the mechanomyogram (calf tremor) band (Hz)."""
-    tremor_g: float = 0.004
-    """Tremor-band RMS on the shank above which the calf counts as vibrating (g)."""
+    tremor_g: float = 0.002
+    """Tremor-band RMS on the shank above which the calf counts as vibrating (g), a floor
+    under the relative criterion below (``tremor_ratio`` x the night's own resting level, which
+    carries the sensor's noise); the level is averaged to ``evidence.tremor_min_dof``
+    independent samples, so 3x rest is many times its scatter."""
     tremor_ratio: float = 3.0
     """...and above this multiple of the tremor's own resting level (a noisy sensor)."""
     tremor_floor_g: float = 0.0005
@@ -130,6 +133,14 @@ class EvidenceConfig:
     multiple of the resting level suffices (a weak cramp seen through the other head)."""
     corroborated_rise_uv: float = 3.0
     """...and this far above it (uV)."""
+    activity_min_dof: float = 80.0
+    """Independent samples (``2 x EMG bandwidth x time``) the EMG level of each activity
+    decision rests on: one 0.1-s epoch at 1-2 kHz (20-450 Hz: 86), six at 200 Hz (20-90 Hz:
+    14 each), so the decision is as reliable at every sampling rate."""
+    tremor_min_dof: float = 25.0
+    """Independent samples (``2 x tremor bandwidth x time x 3 axes``) the calf tremor level
+    of each decision rests on: one 0.1-s epoch at 100 Hz (5-50 Hz: 27), three at 50 Hz, six
+    at 25 Hz."""
     smooth_s: float = 0.5
     """Moving mean applied to the envelope before its shape is measured (s)."""
     emg_only_min_duty: float = 0.8
@@ -152,6 +163,9 @@ class EvidenceConfig:
     rest_fraction: float = 0.5
     """The EMG is at rest when its one-second median is below this fraction of the activity
     threshold."""
+    tremor_onset_ratio: float = 1.5
+    """Without EMG: a cramp's onset is where the calf tremor last sat below this multiple of
+    its resting level (its ramp-up starts there)."""
     base_emg: float = 0.5
     """Confidence of sustained EMG alone."""
     base_acc: float = 0.35

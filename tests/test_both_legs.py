@@ -98,10 +98,12 @@ def test_a_recorded_two_leg_night_is_one_night_and_raises_the_red_flag(
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known defect after the issue-9 night model: a Ganglion's 200 Hz EMG-only night misses "
-    "most simulated cramps (rest 12 uV, cramps from 0.5x strength): 4 of 24 found over "
-    "seeds 1-12; the pre-issue-9 detector misses them too, so the sensitivity of 200 Hz "
-    "EMG-only detection is the open item (strict: passing again fails, remove the mark)"))
+    "known defect, 4 of 24 cramps found over seeds 1-12 (unchanged by the rate-independent "
+    "activity level): the nights have 12 uV rest at 1 kHz with a flat 20-450 Hz EMG "
+    "spectrum, and decimated to 200 Hz only 20-90 Hz is left (rest 4.4 uV, cramps x0.4); "
+    "weak cramps (seed 2 left: 12 uV on 12 uV rest) end under the 8-uV rise, stronger ones "
+    "wax and wane across the 4x-rest threshold and fail the EMG-only duty of 0.8 (seed 3 "
+    "right: 0.75) (strict: passing again fails, remove the mark)"))
 def test_cramps_on_both_legs_are_one_night_and_raise_the_red_flag(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     nights = simulate_legs(KITS["both-legs"], hours=0.05, seed=2)

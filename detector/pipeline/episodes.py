@@ -18,6 +18,7 @@ in replay, whatever the chunking.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.config import DetectorConfig
 from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
+from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.evidence import Levels, RunEvidence, emg_shape, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
@@ -52,10 +54,17 @@ class EpisodeDetector:
         Leg the band is on.
     night_window : NightWindow
         Local night window.
+    emg_band_hz : (float, float), optional
+        Band-pass edges of the EMG (Hz), which set how many epochs the activity level is
+        averaged over (:func:`~detector.pipeline.activity.smoothing_epochs`); unknown: 1.
+    tremor_band_hz : (float, float), optional
+        Tremor band of the shank sensor (Hz), likewise for the calf tremor level.
     """
 
     def __init__(self, *, mode: str, has_foot: bool, config: DetectorConfig,
-                 start_utc: datetime, leg: str, night_window: NightWindow) -> None:
+                 start_utc: datetime, leg: str, night_window: NightWindow,
+                 emg_band_hz: tuple[float, float] | None = None,
+                 tremor_band_hz: tuple[float, float] | None = None) -> None:
         self.mode = mode
         self.has_foot = has_foot
         self.config = config
@@ -65,6 +74,12 @@ class EpisodeDetector:
         self.window = night_window
         self.rule = make_rule(mode, has_foot=has_foot, config=config)
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
+        self.level = EmgLevel(k=smoothing_epochs(
+            band_hz=emg_band_hz, epoch_s=config.epoch_s,
+            min_dof=config.evidence.activity_min_dof))
+        self.tremor_level = RmsSmoother(k=smoothing_epochs(
+            band_hz=tremor_band_hz, epoch_s=config.epoch_s,
+            min_dof=config.evidence.tremor_min_dof, axes=3))
         self.tremor_baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps,
                                                floor=config.motion.tremor_floor_g)
         self.aftermath = round(config.episode.aftermath_s * self.eps) if mode == "emg" else 0
@@ -78,6 +93,7 @@ class EpisodeDetector:
         self._hist_start = 0
         self._next_epoch = 0
         self._run_start: int | None = None
+        self._judge_from = 0  # first epoch of the judged window (see _maybe_confirm)
         self._run_end = 0
         self._state = "none"  # none | confirmed | rejected
         self.last_baseline = np.empty(0)
@@ -86,27 +102,35 @@ class EpisodeDetector:
         self._rest_tail = np.empty(0)
         self._rest_marks: list[int] = []  # epochs at which the muscle had rested long enough
         self._last_judged_end: int | None = None
+        self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
+        self._last_tremor_rest = -1
 
     # -- stream ------------------------------------------------------------------------
     def push(self, f: EpochFeatures) -> list[EpisodeEvent]:
         """Consume the next epochs; return the events they complete."""
         if f.first_epoch != self._next_epoch:
             raise ValueError(f"expected epoch {self._next_epoch}, got {f.first_epoch}")
+        if self.tremor_level.k > 1:  # decisions use the rate-independent tremor level
+            f = dataclasses.replace(f, tremor_g=self.tremor_level.push(f.tremor_g))
         with np.errstate(invalid="ignore"):
             still = ~(f.movement_g > self.config.motion.movement_g)
         tremor_base = self.tremor_baseline.push(np.where(still, f.tremor_g, np.nan))
         if self.rule.uses_emg:
-            base = self.baseline.push(np.where(f.emg_valid, f.envelope_uv, np.nan))
+            base = self.baseline.push(EmgLevel.resting_envelope(f))
+            level = self.level.push_features(f)
         else:
             base = np.full(f.n_epochs, np.nan)
-        active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base))
+            level = None
+        active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base,
+                                            emg_uv=level))
         self.last_baseline = base
         self._track_rest(f, base, active)
         self._hist.append((f, base, active, tremor_base))
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
-        edges = np.diff(np.concatenate(([0], active.view(np.int8), [0])))
+        runs = active if self.rule.uses_emg else active | self._held(f, active, tremor_base)
+        edges = np.diff(np.concatenate(([0], runs.view(np.int8), [0])))
         starts = np.flatnonzero(edges == 1) + k0
         ends = np.flatnonzero(edges == -1) + k0
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -118,6 +142,7 @@ class EpisodeDetector:
                     events.extend(self._maybe_confirm())
                     events.extend(self._close_run())
                 self._run_start = self._refine_onset(s, floor)
+                self._judge_from = self._run_start if self.rule.uses_emg else s
                 self._run_end, self._state = e, "none"
             events.extend(self._maybe_confirm())
         if self._run_start is not None and self._next_epoch - self._run_end > self.max_dip:
@@ -126,6 +151,22 @@ class EpisodeDetector:
         if self._run_start is None:
             self._trim(self._next_epoch - self.context)
         return events
+
+    def _held(self, f: EpochFeatures, active: np.ndarray, tremor_base: np.ndarray) -> np.ndarray:
+        """Without EMG: epochs since the last active one in which the calf tremor has not yet
+        come back to rest (``evidence.tremor_onset_ratio`` x its resting level) on a still
+        leg, shape (n,). A weak cramp's tremor waxes and wanes about the activity threshold;
+        it is one cramp until the tremor is back at rest (the onset's criterion, so both ends
+        are measured alike)."""
+        with np.errstate(invalid="ignore"):
+            rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * tremor_base)
+                    | (f.movement_g > self.config.motion.movement_g))
+        idx = np.arange(f.first_epoch, f.first_epoch + f.n_epochs)
+        last_active = np.maximum.accumulate(np.where(active, idx, self._last_active))
+        last_rest = np.maximum.accumulate(np.where(rest, idx, self._last_tremor_rest))
+        if f.n_epochs:
+            self._last_active, self._last_tremor_rest = int(last_active[-1]), int(last_rest[-1])
+        return (last_active > last_rest) & (last_active >= 0)
 
     def _track_rest(self, f: EpochFeatures, base: np.ndarray, active: np.ndarray) -> None:
         """Mark the epochs at which the EMG had sat at rest for ``rest_between_s``.
@@ -137,7 +178,7 @@ class EpisodeDetector:
         e = self.config.emg
         v = self.config.evidence
         threshold = np.maximum(base * e.active_ratio, base + e.active_rise_uv)
-        env = np.where(f.emg_valid, f.envelope_uv, np.nan)
+        env = EmgLevel.resting_envelope(f)
         joined = np.concatenate([self._rest_tail, env])
         k = self.eps
         pad = np.concatenate([np.full(max(k - 1 - self._rest_tail.shape[0], 0), np.nan), joined])
@@ -145,7 +186,7 @@ class EpisodeDetector:
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: not quiet
             median = np.nanmedian(windows, axis=1) if f.n_epochs else np.empty(0)
-            quiet = f.emg_valid & ~active & (median < v.rest_fraction * threshold)
+            quiet = ~np.isnan(env) & ~active & (median < v.rest_fraction * threshold)
         self._rest_tail = joined[-(k - 1):] if k > 1 else joined[:0]
         streak = self._quiet_streak
         idx = np.arange(f.n_epochs)
@@ -176,11 +217,11 @@ class EpisodeDetector:
     # -- runs --------------------------------------------------------------------------
     def _maybe_confirm(self) -> list[EpisodeEvent]:
         assert self._run_start is not None
-        if self._state != "none" or (self._decay_end(self._run_end) - self._run_start
+        if self._state != "none" or (self._decay_end(self._run_end) - self._judge_from
                                      < self.min_epochs):
             return []
-        confirm = self._run_start + self.min_epochs
-        ev = self._evidence(self._run_start, confirm)
+        confirm = self._judge_from + self.min_epochs
+        ev = self._evidence(self._judge_from, confirm)
         after_episode = self._run_start - self._last_episode_end < self.aftermath
         ok = (not after_episode and ev.duty >= self.config.episode.min_duty
               and self.rule.plausible(ev)
@@ -198,19 +239,24 @@ class EpisodeDetector:
         A cramp builds up over seconds and crosses the activity threshold part-way up; the onset
         is the first epoch after the envelope last sat at rest (below ``onset_ratio`` x the
         resting level or within ``onset_rise_uv`` of it, or unusable), looking back at most
-        ``onset_lookback_s``.
+        ``onset_lookback_s``. Without EMG the ramp-up is that of the calf tremor: the onset is
+        the first epoch after the tremor last sat at its resting level (below
+        ``evidence.tremor_onset_ratio`` x it), was unknown, or the leg was in gross movement.
         """
-        if not self.rule.uses_emg:
-            return start
         p = self.config.episode
         first = max(floor, start - round(p.onset_lookback_s * self.eps),
                     self._hist[0][0].first_epoch)
         if first >= start:
             return start
         f, base, _ = self._window(first, start)
-        lower = np.maximum(base * p.onset_ratio, base + p.onset_rise_uv)
         with np.errstate(invalid="ignore"):
-            rest = ~f.emg_valid | ~(f.envelope_uv > lower)
+            if self.rule.uses_emg:
+                lower = np.maximum(base * p.onset_ratio, base + p.onset_rise_uv)
+                rest = ~f.emg_valid | ~(f.envelope_uv > lower)
+            else:
+                trest = self._tremor_levels(first, start)
+                rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * trest)
+                        | (f.movement_g > self.config.motion.movement_g))
         idx = np.flatnonzero(rest)
         return first + int(idx[-1]) + 1 if idx.size else first
 
@@ -275,7 +321,8 @@ class EpisodeDetector:
             tremor = float(np.mean(tremor_on(f, levels, self.config)))
             moving = float(np.mean(f.movement_g > self.config.motion.movement_g))
         v = self.config.evidence
-        shape = (emg_shape(f.envelope_uv, f.emg_valid, eps=self.eps, smooth_s=v.smooth_s,
+        rest_env = EmgLevel.resting_envelope(f)
+        shape = (emg_shape(rest_env, ~np.isnan(rest_env), eps=self.eps, smooth_s=v.smooth_s,
                            lull_ratio=v.lull_ratio) if uses_emg else None)
         return RunEvidence(
             duty=float(active.sum()) / n,

@@ -39,10 +39,14 @@ class Levels:
     ----------
     emg_rest_uv : resting EMG envelope (uV); NaN without EMG.
     tremor_rest_g : resting tremor-band level on a still leg (g); NaN without a shank sensor.
+    emg_uv : EMG level the activity decision is made on (uV; the envelope smoothed to a
+        rate-independent number of independent samples, see
+        :mod:`detector.pipeline.activity`); NaN where unusable. ``None``: the raw envelope.
     """
 
     emg_rest_uv: np.ndarray
     tremor_rest_g: np.ndarray
+    emg_uv: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,14 @@ def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.nd
         return f.tremor_g > np.fmax(m.tremor_g, m.tremor_ratio * levels.tremor_rest_g)
 
 
-def emg_above(f: EpochFeatures, rest_uv: np.ndarray, *, ratio: float,
+def emg_above(f: EpochFeatures, levels: Levels, *, ratio: float,
               rise_uv: float) -> np.ndarray:
-    """Usable EMG above ``max(ratio x rest, rest + rise_uv)``, shape (n,)."""
+    """Usable EMG level above ``max(ratio x rest, rest + rise_uv)``, shape (n,)."""
+    rest_uv = levels.emg_rest_uv
+    level = np.where(f.emg_valid, f.envelope_uv, np.nan) if levels.emg_uv is None \
+        else levels.emg_uv
     with np.errstate(invalid="ignore"):
-        return f.emg_valid & (f.envelope_uv > np.maximum(rest_uv * ratio, rest_uv + rise_uv))
+        return level > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
 
 
 def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s: float,
@@ -240,7 +247,6 @@ class EmgAccRule(_Scoring):
         m = self.config.motion
         e = self.config.emg
         v = self.config.evidence
-        rest = levels.emg_rest_uv
         with np.errstate(invalid="ignore"):
             still = ~(f.movement_g > m.movement_g)
             stretched = f.plantar_flexion_deg <= -m.dorsiflexion_deg
@@ -250,8 +256,8 @@ class EmgAccRule(_Scoring):
         # lying on a side the angle cannot be seen from gravity: it then neither confirms
         # nor refutes
         pointed_or_unseen = pointed | (np.isnan(f.plantar_flexion_deg) & (f.lying == 1))
-        strong = emg_above(f, rest, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
-        weak = emg_above(f, rest, ratio=v.corroborated_ratio, rise_uv=v.corroborated_rise_uv)
+        strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
+        weak = emg_above(f, levels, ratio=v.corroborated_ratio, rise_uv=v.corroborated_rise_uv)
         corroborated = pointed | tremor
         return still & ~stretched & ((strong & (~upright | corroborated))
                                      | (weak & pointed_or_unseen & tremor))
@@ -276,7 +282,7 @@ class EmgRule(_Scoring):
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch."""
         e = self.config.emg
-        return emg_above(f, levels.emg_rest_uv, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
+        return emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Begun from rest, sustained, not rhythmic, without a train of lulls.
