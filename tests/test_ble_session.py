@@ -104,10 +104,11 @@ def test_profiles_from_services_and_names() -> None:
 
 
 def test_the_battery_dying_ends_the_night_cleanly(tmp_path: Path) -> None:
-    # about 90 s of charge at the band's current draw
+    # about 90 s of charge at the band's current draw; half-second clock steps (the battery
+    # model and the session's end do not depend on the step)
     config = FirmwareConfig(battery_start_pct=0.025)
     night = asyncio.run(record_night(tmp_path, duration_s=600.0, seed=3,
-                                     firmware_config=config))
+                                     firmware_config=config, step_s=0.5))
     s = night.summary
     assert s.reason == "battery empty"
     assert not night.band.firmware.powered

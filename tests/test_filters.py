@@ -233,3 +233,27 @@ def test_accelerometer_epochs_do_not_depend_on_chunking(cuts: list[int], fs: flo
     movement = _cat(ref, "movement_g")
     assert movement[150:170].min() > 10 * movement[:100].max()  # the shaking stands out
     assert np.isnan(_cat(ref, "tremor_g")).all() == (tremor is None)
+
+
+def test_accelerometer_blocks_in_either_memory_layout_give_the_same_epochs() -> None:
+    # readers hand over (3, n) rows as their (n, 3) transpose, which the processor filters
+    # without copying; a C-ordered (n, 3) block is copied into rows first
+    rng = np.random.default_rng(4)
+    n = 3000
+    x = np.tile([0.1, 0.0, 0.99], (n, 1)) + rng.normal(0, 0.01, (n, 3))
+    x[1000:1200] += np.sin(np.arange(200) * 0.9)[:, None] * 0.3
+    rows = np.ascontiguousarray(x.T)
+    before = rows.copy()
+    proc = AccProcessor(fs=100.0, epochs_per_s=10, tremor_highpass_hz=5.0)
+    got = []
+    for a in range(0, n, 700):
+        block = rows[:, a:a + 700].copy().T  # a reader's block: C-contiguous rows, transposed
+        assert block.T.flags.c_contiguous
+        got += proc.push(SignalBlock(data=block, fs=100.0, start_sample=a))
+    got += proc.flush(end_sample=n)
+    ref = _feed_acc(x, 100.0, [700 * k for k in range(1, 5)], 5.0)
+    for name in ("gravity_g", "movement_g", "tremor_g"):
+        np.testing.assert_array_equal(_cat(got, name), _cat(ref, name))
+    np.testing.assert_array_equal(rows, before)  # the input is only read
+    movement = _cat(ref, "movement_g")
+    assert movement[105:115].min() > 10 * movement[:90].max()  # the shaking stands out

@@ -63,7 +63,7 @@ def test_sigint_stops_the_night_cleanly(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "detector", "record", "--simulate", "--hours", "1", "--speed",
-         "10", "--out", str(tmp_path), "--db", str(tmp_path / "s.sqlite3")],
+         "60", "--out", str(tmp_path), "--db", str(tmp_path / "s.sqlite3")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 60.0
@@ -95,7 +95,7 @@ def test_sigkill_mid_stream_leaves_a_capture_that_reads_and_replays(tmp_path: Pa
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "detector", "record", "--simulate", "--hours", "1", "--speed",
-         "10", "--out", str(tmp_path), "--no-store"],
+         "60", "--out", str(tmp_path), "--no-store"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60.0

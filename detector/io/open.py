@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING
 
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
-from detector.io.csv_reader import GZIP_MAGIC, CsvRecording
 from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
 from detector.safe_files import check_input_file
 
 if TYPE_CHECKING:
     from detector.capture.other_sources import OtherBandCapture
     from detector.capture.recording import CaptureRecording
+    from detector.io.csv_reader import CsvRecording
 
 CAPTURE_MAGIC = b"\x89CRAMPC\n"  # detector.capture.format.FILE_MAGIC (not imported: start-up)
+GZIP_MAGIC = b"\x1f\x8b"  # detector.io.csv_reader.GZIP_MAGIC (not imported: a replay of an
+# EDF file does not load the table reader)
 CAPTURE_SUFFIXES = (".capture", ".cramp")
 EDF_SUFFIXES = (".edf", ".bdf", ".rec")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -84,6 +86,8 @@ def open_recording(
     if magic[:2] == GZIP_MAGIC or inner in TABLE_SUFFIXES:
         if last == ".gz" and magic[:2] != GZIP_MAGIC:
             raise CrampInputError(p.name, "named .gz but not gzip-compressed")
+        from detector.io.csv_reader import CsvRecording
+
         return CsvRecording(
             p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz, time_unit=time_unit
         )

@@ -76,8 +76,11 @@ class AccProcessor:
     def push(self, block: SignalBlock) -> list[AccEpochs]:
         """Process a block of shape (n, 3) in g; return completed epochs."""
         n = block.data.shape[0]
-        x = self._bufs[0].take(n)  # (3, n): the filters run along time, the last axis
-        np.copyto(x, block.data.T)
+        x = block.data.T  # (3, n): the filters run along time, the last axis
+        if x.dtype != np.float64 or not x.flags.c_contiguous:  # readers hand (3, n) rows over
+            x = self._bufs[0].take(n)                          # as their (n, 3) transpose
+            np.copyto(x, block.data.T)
+        # x is only read: each filter writes into its own buffer, the summer copies what it keeps
         if block.start_sample != self._summer.next_sample:
             self._movement.reset()
             if self._tremor is not None:
