@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -102,3 +104,24 @@ def test_undamaged_and_damaged_positive_control() -> None:
     walk = walk_frames(bytes(bad), np.frombuffer(bytes(bad), dtype=np.uint8), FILE_HEADER_SIZE)
     assert walk.offset.tolist() == [16, 51, 64] and walk.corrupt_regions == 1
     assert walk.corrupt_records == 2  # its own marker and the one in its body
+
+
+def test_a_view_of_the_mapped_capture_outliving_its_block_is_no_error(tmp_path: Path) -> None:
+    """A numpy view of the map still alive when the block ends (a reference cycle not yet
+    collected, on a busy Dask worker) must not turn into ``BufferError`` in the unmapping."""
+    import mmap
+
+    from detector.capture.reader import _mapped
+
+    f = tmp_path / "x.bin"
+    f.write_bytes(bytes(range(16)))
+    with f.open("rb") as fh, _mapped(fh, "x.bin") as buf:
+        view = np.frombuffer(buf, dtype=np.uint8)
+    assert view[5] == 5 and view.sum() == sum(range(16))  # still readable after the block
+    # positive control: closing a map that a view still holds is the error avoided above
+    with f.open("rb") as fh:
+        plain = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        held = np.frombuffer(plain, dtype=np.uint8)
+        with pytest.raises(BufferError):
+            plain.close()
+        assert held[3] == 3

@@ -8,6 +8,7 @@ are then read back lazily from the file, so an 8-hour capture is never held in m
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import zlib
@@ -197,7 +198,7 @@ class RecordList:
             fh = self._path.open("rb")
         except OSError as exc:
             raise CrampInputError(where, f"cannot read the capture ({exc.strerror})") from None
-        with fh, _map(fh, where) as buf:
+        with fh, _mapped(fh, where) as buf:
             if len(buf) < self._size:
                 raise CrampInputError(where, "capture shrank since it was checked")
             for off in self._offsets:
@@ -279,8 +280,27 @@ def read_capture(path: str | Path) -> Capture:
         size = st.st_size
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
-        with _map(fh, where) as buf:
+        with _mapped(fh, where) as buf:
             return _scan(p, buf, size, st.st_mtime_ns)
+
+
+@contextlib.contextmanager
+def _mapped(fh: Any, where: str) -> Iterator[Any]:
+    """The file mapped read-only for the ``with`` block, unmapped after it where possible.
+
+    numpy views of the map (``np.frombuffer``) that are still alive when the block ends (held
+    by a reference cycle until the garbage collector runs, or by a caller's result) make
+    ``mmap.close`` raise ``BufferError``; the map is then left to be freed with its last view,
+    which is safe for a read-only map.
+    """
+    buf = _map(fh, where)
+    try:
+        yield buf
+    finally:
+        try:
+            buf.close()
+        except BufferError:
+            pass
 
 
 def _map(fh: Any, where: str) -> Any:
