@@ -17,7 +17,6 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -30,7 +29,6 @@ from detector.replay import run_source
 
 SYNC = b"\xd3\x1c\xa5\x7e"
 PACKET = 3
-OWNED_BY_10A = (ZeroDivisionError, ValueError, np.linalg.LinAlgError)
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +85,6 @@ def test_the_untouched_capture_replays(tmp_path: Path, capture: Path) -> None:
     assert result.info.duration_s == pytest.approx(72.0, abs=1.0)
 
 
-@pytest.mark.xfail(raises=OWNED_BY_10A, strict=False,
-                   reason="clock fit of a short or clock-stepped capture: issue 10a")
 @settings(max_examples=25, deadline=None, report_multiple_bugs=False,
           phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no slow shrinking
           suppress_health_check=[HealthCheck.function_scoped_fixture])
