@@ -352,7 +352,10 @@ class SteppedDriver:
         loop = asyncio.get_running_loop()
         real0, sim0 = loop.time(), self.clock()
         while keep_going():
-            if hold() and self.band.awaiting_connection():
+            # a connection being made: the band advertising for it, or already linked while
+            # the central finishes its set-up (MTU, services) - at a high pace a step is
+            # seconds of the night, and the set-up must not time out in simulated time
+            if hold() and (self.band.awaiting_connection() or self.band.connected):
                 t_end = loop.time() + self.hold_limit_s
                 while hold() and (self.hold_through_setup or not self.band.connected) \
                         and loop.time() < t_end and keep_going():
