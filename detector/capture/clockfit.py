@@ -227,20 +227,42 @@ def lower_envelope_line(x: np.ndarray, y: np.ndarray, *,
     first = np.ones(order.size, dtype=bool)
     first[1:] = idx[order][1:] != idx[order][:-1]
     bu, bv = u[order][first], v[order][first]
-    slope = 0.0
-    if bu.size >= 2:
-        i, j = np.triu_indices(bu.size, k=1)
-        du = bu[j] - bu[i]
-        ok = du > 0.25 * width
-        pair = (bv[j] - bv[i])[ok] / du[ok]
-        # pairs across a host clock step, a stall or a burst imply drifts no clock has
-        pair = pair[np.abs(pair) <= bound]
-        if pair.size:
-            slope = float(np.clip(np.median(pair), -bound, bound))
-    offset = float(np.median(bv - slope * bu))
+    slope, offset = bounded_theil_sen(bu, bv, min_du=0.25 * width, bound=bound)
     b = 1.0 + slope
     a = y0 + offset - b * x0
     return a, b
+
+
+def bounded_theil_sen(u: np.ndarray, v: np.ndarray, *, min_du: float,
+                      bound: float) -> tuple[float, float]:
+    """Median-of-pairwise-slopes line ``v = offset + slope * u`` with the slope bounded.
+
+    Parameters
+    ----------
+    u, v : ndarray, shape (n,)
+        Points (s): device time and the host's residual from slope 1 (a few hundred at most:
+        all pairs are formed).
+    min_du : float
+        Pairs closer than this in ``u`` (s) give no slope.
+    bound : float
+        Largest ``|slope|`` believed (a fraction: ppm x 1e-6). Pairs across a host clock
+        step, a stall or a burst imply drifts no clock has and are left out.
+
+    Returns
+    -------
+    slope, offset : float
+        0 slope when no pair qualifies; the offset is the median residual.
+    """
+    slope = 0.0
+    if u.size >= 2:
+        i, j = np.triu_indices(u.size, k=1)
+        du = u[j] - u[i]
+        ok = du > min_du
+        pair = (v[j] - v[i])[ok] / du[ok]
+        pair = pair[np.abs(pair) <= bound]
+        if pair.size:
+            slope = float(np.clip(np.median(pair), -bound, bound))
+    return slope, float(np.median(v - slope * u))
 
 
 def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.capture.clockfit import HOST_TIME_LIMIT_S, MAX_BINS, MAX_DRIFT_PPM
+from detector.capture.clockfit import (
+    HOST_TIME_LIMIT_S,
+    MAX_BINS,
+    MAX_DRIFT_PPM,
+    bounded_theil_sen,
+)
 
 INITIAL_BIN_S = 10.0
 """Width of an arrival bin at the start of the night (s of device time); doubles as needed."""
@@ -218,15 +223,6 @@ def envelope_line(x: np.ndarray, y: np.ndarray, *, width_s: float,
     bound = max_drift_ppm * 1e-6
     x0, y0 = float(x[0]), float(y[0])
     u, v = x - x0, (y - y0) - (x - x0)
-    slope = 0.0
-    if u.size >= 2:
-        i, j = np.triu_indices(u.size, k=1)
-        du = u[j] - u[i]
-        ok = du > 0.25 * width_s
-        pair = (v[j] - v[i])[ok] / du[ok]
-        pair = pair[np.abs(pair) <= bound]
-        if pair.size:
-            slope = float(np.clip(np.median(pair), -bound, bound))
-    offset = float(np.median(v - slope * u))
+    slope, offset = bounded_theil_sen(u, v, min_du=0.25 * width_s, bound=bound)
     b = 1.0 + slope
     return y0 + offset - b * x0, b
