@@ -297,10 +297,8 @@ def _mapped(fh: Any, where: str) -> Iterator[Any]:
     try:
         yield buf
     finally:
-        try:
+        with contextlib.suppress(BufferError):  # a view still alive: freed with it
             buf.close()
-        except BufferError:
-            pass
 
 
 def _map(fh: Any, where: str) -> Any:

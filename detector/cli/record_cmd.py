@@ -8,7 +8,6 @@ and writes the morning report: the whole product path in a minute or two.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -236,26 +235,16 @@ async def _run_session(session: LegBandSession, tz: object,
                                                         .in_bed.timezone))
     import asyncio
 
+    from detector.cli.stop_signals import stop_on_signals
+
     loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, session.request_stop)
-            handled.append(sig)
-        except NotImplementedError:  # event loops without signal support (Windows):
-            previous[sig] = signal.signal(  # plain handlers that hand the stop to the loop
-                sig, lambda *_: loop.call_soon_threadsafe(session.request_stop))
     old_handler = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, context: _stack_error(display, context))
     try:
-        return await session.run(), display
+        with stop_on_signals(session.request_stop):
+            return await session.run(), display
     finally:
         loop.set_exception_handler(old_handler)
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _stack_error(display: LiveDisplay, context: dict[str, Any]) -> None:

@@ -155,21 +155,10 @@ def _display(runs: list[BandRun], config: DetectorConfig, timebase: Any) -> Any:
 
 
 async def _run(night: MultiBandNight) -> MultiBandSummary:
-    import signal
+    from detector.cli.stop_signals import stop_on_signals
 
-    loop = asyncio.get_running_loop()
-    handled = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, night.request_stop)
-            handled.append(sig)
-        except (NotImplementedError, RuntimeError):
-            continue
-    try:
+    with stop_on_signals(night.request_stop):
         return await night.run()
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
 
 
 async def _record_bands(args: argparse.Namespace, config: DetectorConfig,
