@@ -102,6 +102,32 @@ def test_nights_far_apart_on_one_date_are_separate(tmp_path: Path) -> None:
     assert _nights(db) == [1, 1]
 
 
+def _counts(db: Path, *, one_per_recording: bool = False) -> tuple[int, int, int]:
+    conn = connect(db)
+    try:
+        r = evaluate_store(conn, [START.date()], rules=default_rules(),
+                           one_per_recording=one_per_recording)
+    finally:
+        conn.close()
+    return r.n_nights, r.n_cramp_nights, r.n_dates
+
+
+def test_the_period_counts_sleep_nights_not_dates(tmp_path: Path) -> None:
+    db = tmp_path / "e.sqlite3"
+    # two separate nights on one date, one with cramps, one without
+    _store(db, (START, "left", "/d/a.cramp", TWO, 3600),
+           (START + timedelta(hours=8), "left", "/d/b.cramp", (), 3600))
+    assert _counts(db) == (2, 1, 1)
+    # control: two legs of one sleep period are one night, whatever the number of files
+    db2 = tmp_path / "legs.sqlite3"
+    _store(db2, (START, "left", "/d/l.cramp", TWO, 3600),
+           (START + timedelta(seconds=30), "right", "/d/r.cramp",
+            (EpisodeSpec(900.0, 40.0, leg="right"),), 3600))
+    assert _counts(db2) == (1, 1, 1)
+    # the replays store: each file its own night
+    assert _counts(db2, one_per_recording=True) == (2, 2, 1)
+
+
 def _cli(argv: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -58,6 +58,10 @@ class NightFacts:
         0 without cramps.
     longest_onset_utc : datetime or None
         Start of the longest cramp.
+    n_sleep_nights, n_cramp_sleep_nights : int
+        Separate sleep nights on this date (two unrelated demo runs of one evening, or files in
+        the replays store, are two) and how many of them had a cramp. The other measures are
+        of the worst of them; these two are what the period's night counts add up.
     """
 
     night_date: date
@@ -65,6 +69,15 @@ class NightFacts:
     legs: frozenset[str]
     longest_cramp_s: float
     longest_onset_utc: datetime | None
+    n_sleep_nights: int = 1
+    n_cramp_sleep_nights: int | None = None
+
+    @property
+    def cramp_sleep_nights(self) -> int:
+        """Sleep nights of this date with a cramp (1 or 0 when not counted separately)."""
+        if self.n_cramp_sleep_nights is not None:
+            return self.n_cramp_sleep_nights
+        return 1 if self.n_episodes > 0 else 0
 
 
 def facts_from_nights(nights: Iterable[StoredNight], *, one_per_recording: bool = False
@@ -97,7 +110,9 @@ def _worse(a: NightFacts, b: NightFacts) -> NightFacts:
     legs = a.legs if len(a.legs) >= len(b.legs) else b.legs
     return NightFacts(night_date=a.night_date, n_episodes=max(a.n_episodes, b.n_episodes),
                       legs=legs, longest_cramp_s=longest.longest_cramp_s,
-                      longest_onset_utc=longest.longest_onset_utc)
+                      longest_onset_utc=longest.longest_onset_utc,
+                      n_sleep_nights=a.n_sleep_nights + b.n_sleep_nights,
+                      n_cramp_sleep_nights=a.cramp_sleep_nights + b.cramp_sleep_nights)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +181,10 @@ class CauseReport:
     first, last : date
         Night dates of the period.
     n_nights, n_cramp_nights, n_diary_entries : int
-        Recorded nights, nights with cramps and diary entries in the period.
+        Recorded sleep nights, sleep nights with cramps and diary entries in the period (two
+        separate nights of one date count as two).
+    n_dates : int
+        Night dates with a recording in the period (<= ``n_nights``).
     findings : tuple of Finding
         Ordered: red flags, factors, claims that concern the person, associations, advice.
     association : AssociationResult
@@ -181,6 +199,7 @@ class CauseReport:
     n_nights: int
     n_cramp_nights: int
     n_diary_entries: int
+    n_dates: int
     findings: tuple[Finding, ...]
     association: AssociationResult
     stretching: StretchTrial
@@ -196,6 +215,7 @@ class CauseReport:
         """JSON-ready values."""
         return {"first_night": self.first.isoformat(), "last_night": self.last.isoformat(),
                 "n_nights": self.n_nights, "n_cramp_nights": self.n_cramp_nights,
+                "n_dates": self.n_dates,
                 "n_diary_entries": self.n_diary_entries, "profile_empty": self.profile_empty,
                 "not_a_diagnosis": self.not_a_diagnosis,
                 "findings": [f.to_dict() for f in self.findings],
@@ -440,7 +460,8 @@ def evaluate(history: History, *, first: date, last: date, rules: RuleSet,
     ordered = [f for _, f in sorted(((_order(f, i), f) for i, f in enumerate(found)),
                                     key=lambda t: t[0])]
     return CauseReport(
-        first=first, last=last, n_nights=len(nights), n_cramp_nights=n_cramp,
+        first=first, last=last, n_nights=sum(n.n_sleep_nights for n in nights),
+        n_cramp_nights=sum(n.cramp_sleep_nights for n in nights), n_dates=len(nights),
         n_diary_entries=len(period.evenings), findings=tuple(ordered), association=association,
         stretching=trial, not_a_diagnosis=rules.not_a_diagnosis,
         profile_empty=history.profile.is_empty)

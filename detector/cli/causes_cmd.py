@@ -116,6 +116,10 @@ def _entries(n: int) -> str:
     return f"{n} diary {'entry' if n == 1 else 'entries'}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the findings; return 0."""
     from detector.causes.engine import evaluate_store
@@ -160,7 +164,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     span = (report.first.isoformat() if report.first == report.last
             else f"{report.first.isoformat()} to {report.last.isoformat()}")
-    sys.stdout.write(f"Nights {span}: {report.n_nights} recorded, {report.n_cramp_nights} "
-                     f"with cramps, {_entries(report.n_diary_entries)}.\n\n")
+    dates = (f" (on {_count(report.n_dates, 'date')})" if report.n_dates != report.n_nights
+             else "")
+    sys.stdout.write(f"Nights {span}: {report.n_nights} recorded{dates}, "
+                     f"{report.n_cramp_nights} with cramps, "
+                     f"{_entries(report.n_diary_entries)}.\n\n")
     sys.stdout.write(findings_text(report))
     return 0
