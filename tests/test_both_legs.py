@@ -16,7 +16,7 @@ from detector.ble.ganglion_session import GanglionSession
 from detector.ble.movesense_session import MovesenseSession
 from detector.capture.multi_band import BandEntry, MultiBandRecording
 from detector.cli.main import main
-from detector.cli.record_kits import KitBand
+from detector.cli.record_kits import KIT_ACC_FS_HZ, KitBand
 from detector.cli.record_multi import KITS, morning_results, simulate_legs, store_results
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
@@ -47,7 +47,7 @@ def _causes(db: Path, capsys: pytest.CaptureFixture[str]) -> set[str]:
 
 
 def _movesense(acc_g: np.ndarray, index: int):  # type: ignore[no-untyped-def]
-    acc = resample_poly(acc_g, 26, 25, axis=0)  # the night model's 50 Hz -> the 52 Hz offered
+    acc = resample_poly(acc_g, 52, KIT_ACC_FS_HZ, axis=0)  # the kit's night -> 52 Hz offered
     return lambda clock: MovesensePeripheral.on_link(
         LocalLink(), acc_g=acc, fs=52, clock=clock, address=f"D0:5B:A4:00:04:{index:02X}")
 
