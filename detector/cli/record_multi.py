@@ -249,7 +249,8 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
         kind = band_named(kb.band)
         cls, kwargs = session_for(kind, kb.role)  # the settings a real band is recorded at
         band = await _peripheral(kb, nights, clock=clock, origin_unix_s=origin, index=k,
-                                 fs=kwargs.get("fs"))
+                                 fs=kwargs.get("fs"), rng=np.random.default_rng(
+                                     np.random.SeedSequence([args.seed, 0xACC, k])))
         roles: tuple[str, ...] = (ROLE_CHANNELS[kb.role],)
         if kb.leg == "both":
             kwargs["channel_legs"] = dict(kb.channel_legs)
@@ -309,28 +310,35 @@ def _same_start(scenario: Any, start_utc: datetime) -> Any:
 
 
 async def _peripheral(kb: KitBand, nights: dict[str, tuple[Any, Any]], *, clock: Any,
-                      origin_unix_s: float, index: int, fs: int | None) -> Any:
-    """The simulated band of ``kb``; ``fs`` (Hz) is the Movesense's subscribed rate."""
+                      origin_unix_s: float, index: int, fs: int | None,
+                      rng: np.random.Generator) -> Any:
+    """The simulated band of ``kb``; ``fs`` (Hz) is the Movesense's subscribed rate, ``rng``
+    draws the sensor noise of a band faster than the night model."""
     from bumble.link import LocalLink
     from scipy.signal import resample_poly
 
-    night = nights[kb.legs[0]][1]
+    from firmware_sim.resample_sim import acc_at_rate
+
+    scenario, night = nights[kb.legs[0]]
     link = LocalLink()
     address = f"D0:5B:A4:00:02:{index:02X}"
     acc = night.shank_acc_g if kb.role == "shank" else night.foot_acc_g
+
+    def at(rate: int) -> np.ndarray:
+        return acc_at_rate(acc, fs_in=round(night.fs_acc), fs_out=rate,
+                           noise_g=scenario.acc_noise_g, rng=rng)
+
     if kb.band == "polar_pmd":  # a Verity Sense: 52 Hz, or up to 416 Hz in SDK mode
         from firmware_sim.polar_verity_sim import NATIVE_FS, VeritySensePeripheral
 
-        return VeritySensePeripheral.on_link(
-            link, acc_g=resample_poly(acc, NATIVE_FS, round(night.fs_acc), axis=0),
-            clock=clock, origin_unix_s=origin_unix_s, address=address)
+        return VeritySensePeripheral.on_link(link, acc_g=at(NATIVE_FS), clock=clock,
+                                             origin_unix_s=origin_unix_s, address=address)
     if kb.band == "movesense":
         from firmware_sim.movesense_sim import MovesensePeripheral
 
         rate = int(fs or 52)
-        return MovesensePeripheral.on_link(
-            link, acc_g=resample_poly(acc, rate, round(night.fs_acc), axis=0), fs=rate,
-            clock=clock, address=address)
+        return MovesensePeripheral.on_link(link, acc_g=at(rate), fs=rate, clock=clock,
+                                           address=address)
     from detector.profiles.ganglion import GANGLION
     from firmware_sim.ganglion_sim import GanglionPeripheral
 
