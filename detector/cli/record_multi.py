@@ -285,7 +285,10 @@ def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,
     """One simulated night (scenario, signals) per leg of the kit, cramps on each leg.
 
     ``start_utc`` (default: the night model's own) is when the night starts; ``fs_acc``
-    (Hz) the rate of its accelerometer signals.
+    (Hz) the rate of its accelerometer signals. The calf's resting EMG is the night model's
+    own draw (0.8-4 uV RMS, gel electrodes on a relaxed calf): a Ganglion resolves 0.002 uV
+    and adds at most about 1.5 uV RMS of its own (1-10 uV peak to peak measured), unlike
+    the Myo's int8 samples, whose quantisation the single-band Myo night's 12 uV is for.
     """
     from firmware_sim.night import random_scenario, synthesize
 
@@ -296,7 +299,7 @@ def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,
         scenario = random_scenario(duration_s=hours * 3600.0 + 60.0, fs_emg=1000.0,
                                    fs_acc=float(fs_acc), rng=np.random.default_rng(seeds[2 * k]),
                                    n_cramps=max(1, round(hours)), leg=leg,  # type: ignore[arg-type]
-                                   rest_emg_uv_rms=12.0, start_utc=start_utc)
+                                   start_utc=start_utc)
         if k:  # both legs: the same night, the second leg's events on its own clock
             scenario = _same_start(scenario, out[legs[0]][0].start_utc)
         out[leg] = (scenario, synthesize(scenario, rng=np.random.default_rng(seeds[2 * k + 1])))
