@@ -84,3 +84,23 @@ def test_a_faster_band_carries_the_sensor_noise_over_its_whole_band() -> None:
     np.testing.assert_allclose(out.mean(axis=0), [0.0, 0.0, 1.0], atol=1e-3)
     slow = acc_at_rate(acc, fs_in=fs_in, fs_out=52, noise_g=noise_g, rng=rng)
     np.testing.assert_array_equal(slow, resample_poly(acc, 52, fs_in, axis=0))
+
+
+def test_the_bounded_band_does_not_depend_on_the_chunk_size() -> None:
+    x = _shank(np.random.default_rng(8), seconds=12.0, tremor_rms_g=0.003,
+               noise_above_hz=60.0, noise_rms_g=0.0025)
+    edge = DetectorConfig().motion.tremor_lowpass_hz
+
+    def tremor(chunk: int) -> np.ndarray:
+        proc = AccProcessor(fs=FS, epochs_per_s=10, tremor_highpass_hz=5.0,
+                            tremor_lowpass_hz=edge)
+        out = []
+        for a in range(0, x.shape[0], chunk):
+            out += proc.push(SignalBlock(start_sample=a, data=x[a:a + chunk], fs=FS))
+        out += proc.flush()
+        return np.concatenate([e.tremor_g for e in out])
+
+    whole = tremor(x.shape[0])
+    assert whole.shape == (120,) and np.nanmin(whole[10:]) > 0.002
+    for chunk in (97, 416, 1001):
+        np.testing.assert_allclose(tremor(chunk), whole, rtol=1e-9, atol=1e-12)
