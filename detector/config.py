@@ -71,6 +71,11 @@ class MotionConfig:
     """Whole-leg movement above which an epoch is gross movement, not a held posture (g)."""
     tremor_highpass_hz: float = 5.0
     """Lower edge of the mechanomyogram (calf tremor) band (Hz)."""
+    tremor_lowpass_hz: float = 50.0
+    """Upper edge of the tremor band (Hz), applied where the shank's rate allows (below 0.45 x
+    its rate; up to 100 Hz it is the Nyquist limit instead): the bulk of a contracting calf's
+    mechanomyogram lies below 50 Hz, while a sensor at 208-416 Hz spreads its own noise up to
+    its Nyquist frequency, which would otherwise count as tremor."""
     tremor_g: float = 0.002
     """Tremor-band RMS on the shank above which the calf counts as vibrating (g), a floor
     under the relative criterion below (``tremor_ratio`` x the night's own resting level, which
@@ -282,6 +287,8 @@ def _validate(cfg: DetectorConfig) -> None:
     for name in ("movement_g", "tremor_highpass_hz", "tremor_g", "tremor_ratio",
                  "tremor_floor_g", "plantar_flexion_deg", "min_sagittal_g"):
         positive(f"motion.{name}", getattr(m, name))
+    if not m.tremor_lowpass_hz > m.tremor_highpass_hz:
+        raise ConfigError("motion.tremor_lowpass_hz", "must be above motion.tremor_highpass_hz")
     if not 0 < m.lying_max_incline_deg < 90:
         raise ConfigError("motion.lying_max_incline_deg", "expected an angle in (0, 90) degrees")
     if not -90 <= m.ankle_min_deg < 0:

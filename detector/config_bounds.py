@@ -73,6 +73,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "motion.lying_max_incline_deg": Bounds(0.0, 90.0, lo_open=True, hi_open=True, unit="deg"),
     "motion.movement_g": _pos(16.0, "g"),
     "motion.tremor_highpass_hz": _pos(1000.0, "Hz"),
+    "motion.tremor_lowpass_hz": _pos(MAX_FS_HZ / 2, "Hz"),
     "motion.tremor_g": _pos(16.0, "g"),
     "motion.tremor_ratio": Bounds(1.0, 1000.0),
     "motion.tremor_floor_g": _pos(16.0, "g"),

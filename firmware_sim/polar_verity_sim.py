@@ -10,8 +10,8 @@ What the Verity Sense adds, as Polar's SDK documents it:
 - the simulated sensor leaves SDK mode when the link drops (the client enables it again; a
   conservative reading: the SDK does not promise the mode survives a disconnection).
 
-The samples are given at 416 Hz; a stream at a lower rate takes every ``416 / rate``-th one,
-stamped at its own true time.
+The samples are given at 416 Hz; a stream at a lower rate gets them low-passed (the sensor's
+output filter) and decimated by ``416 / rate``, stamped at its own true time.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from bumble import gatt
 from bumble.device import Device
 from bumble.link import LocalLink
+from scipy.signal import resample_poly
 
 from detector.profiles.errors import DecodeError
 from detector.profiles.polar_pmd import (
@@ -74,6 +75,7 @@ class VeritySensePeripheral(PolarPeripheral):
                          origin_unix_s=origin_unix_s, local_name="Polar Sense SIM00006",
                          address=address, link=link)
         self.native_g = self.acc_g
+        self._at_rate: dict[int, np.ndarray] = {}
         self.sdk_mode = False
         self.control_char.value = gatt.CharacteristicValue(
             read=lambda _c: features_value(), write=self._on_control_write)
@@ -89,8 +91,14 @@ class VeritySensePeripheral(PolarPeripheral):
                    address=address, link=link)
 
     def _use_rate(self, fs: int) -> None:
+        """Stream at ``fs``: the native samples low-passed (the sensor's output filter) and
+        decimated, so a slower stream keeps the noise density instead of folding the band."""
         self.fs = fs
-        self.acc_g = self.native_g[::NATIVE_FS // fs]
+        step = NATIVE_FS // fs
+        if step not in self._at_rate:
+            self._at_rate[step] = (self.native_g if step == 1 else np.ascontiguousarray(
+                resample_poly(self.native_g, 1, step, axis=0)))
+        self.acc_g = self._at_rate[step]
 
     def _offered(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if self.sdk_mode:

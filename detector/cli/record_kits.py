@@ -46,6 +46,14 @@ KITS: dict[str, tuple[KitBand, ...]] = {
 }
 """The simulated kits of ``--kit``."""
 
+KIT_ACC_FS_HZ = 100
+"""Rate (Hz) the night model synthesises a kit's accelerometers at: its fastest, whose calf
+tremor (mechanomyogram) band reaches 45 Hz, nearly the whole 5-50 Hz of a contracting calf.
+Each simulated band is given the night resampled to the rate its session negotiates, the
+real bands' choice (:func:`detector.cli.record_other.session_for`: a Polar Verity Sense on
+the shank in SDK mode at 416 Hz, a Movesense shank at 208 Hz, feet at 52 Hz), so the shank
+sees the mechanomyogram as a real band would, not folded into a 50 Hz stream's 25 Hz."""
+
 
 def register_options(p: argparse.ArgumentParser) -> None:
     """Add ``--band`` and ``--kit`` to ``cramp record``."""

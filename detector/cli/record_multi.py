@@ -32,7 +32,7 @@ from detector.bands.registry import ROLE_CHANNELS, band_named
 from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
 from detector.ble.session_types import SessionConfig
 from detector.capture.multi_band import MANIFEST_SUFFIX, BandEntry, MultiBandRecording
-from detector.cli.record_kits import KITS, KitBand
+from detector.cli.record_kits import KIT_ACC_FS_HZ, KITS, KitBand
 from detector.cli.record_other import session_for
 from detector.config import DetectorConfig
 from detector.errors import CrampError, CrampInputError
@@ -246,19 +246,15 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
     manifest = _night_paths(out_dir, f"kit{args.kit.replace('-', '')}")
     runs, bands = [], []
     for k, kb in enumerate(kit):
-        band = await _peripheral(kb, nights, clock=clock, origin_unix_s=origin, index=k)
         kind = band_named(kb.band)
-        cls, kwargs = session_for(kind, kb.role)
+        cls, kwargs = session_for(kind, kb.role)  # the settings a real band is recorded at
+        band = await _peripheral(kb, nights, clock=clock, origin_unix_s=origin, index=k,
+                                 fs=kwargs.get("fs"), rng=np.random.default_rng(
+                                     np.random.SeedSequence([args.seed, 0xACC, k])))
         roles: tuple[str, ...] = (ROLE_CHANNELS[kb.role],)
         if kb.leg == "both":
             kwargs["channel_legs"] = dict(kb.channel_legs)
             roles = tuple(f"emg@{leg}" for leg in kb.legs)
-        if kb.band == "polar_pmd":  # the simulated Polar offers the night model's 50 Hz
-            from detector.profiles.polar_settings import AccWish
-
-            kwargs["wish"] = AccWish(fs_hz=50, min_fs_hz=25, range_g=8)
-        if kb.band == "movesense":
-            kwargs["fs"] = 52
         entry = BandEntry(capture=f"{manifest.name.removesuffix(MANIFEST_SUFFIX)}-{k}-"
                           f"{kb.role}-{kb.leg}.cramp", band=kind.name, leg=kb.leg,
                           roles=roles)
@@ -284,10 +280,15 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
 
 
 def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,
-                  start_utc: datetime | None = None) -> dict[str, tuple[Any, Any]]:
+                  start_utc: datetime | None = None,
+                  fs_acc: float = KIT_ACC_FS_HZ) -> dict[str, tuple[Any, Any]]:
     """One simulated night (scenario, signals) per leg of the kit, cramps on each leg.
 
-    ``start_utc`` (default: the night model's own) is when the night starts.
+    ``start_utc`` (default: the night model's own) is when the night starts; ``fs_acc``
+    (Hz) the rate of its accelerometer signals. The calf's resting EMG is the night model's
+    own draw (0.8-4 uV RMS, gel electrodes on a relaxed calf): a Ganglion resolves 0.002 uV
+    and adds at most about 1.5 uV RMS of its own (1-10 uV peak to peak measured), unlike
+    the Myo's int8 samples, whose quantisation the single-band Myo night's 12 uV is for.
     """
     from firmware_sim.night import random_scenario, synthesize
 
@@ -296,9 +297,9 @@ def simulate_legs(kit: tuple[KitBand, ...], *, hours: float, seed: int,
     seeds = np.random.SeedSequence(seed).spawn(2 * len(legs))
     for k, leg in enumerate(legs):
         scenario = random_scenario(duration_s=hours * 3600.0 + 60.0, fs_emg=1000.0,
-                                   fs_acc=50.0, rng=np.random.default_rng(seeds[2 * k]),
+                                   fs_acc=float(fs_acc), rng=np.random.default_rng(seeds[2 * k]),
                                    n_cramps=max(1, round(hours)), leg=leg,  # type: ignore[arg-type]
-                                   rest_emg_uv_rms=12.0, start_utc=start_utc)
+                                   start_utc=start_utc)
         if k:  # both legs: the same night, the second leg's events on its own clock
             scenario = _same_start(scenario, out[legs[0]][0].start_utc)
         out[leg] = (scenario, synthesize(scenario, rng=np.random.default_rng(seeds[2 * k + 1])))
@@ -312,25 +313,35 @@ def _same_start(scenario: Any, start_utc: datetime) -> Any:
 
 
 async def _peripheral(kb: KitBand, nights: dict[str, tuple[Any, Any]], *, clock: Any,
-                      origin_unix_s: float, index: int) -> Any:
+                      origin_unix_s: float, index: int, fs: int | None,
+                      rng: np.random.Generator) -> Any:
+    """The simulated band of ``kb``; ``fs`` (Hz) is the Movesense's subscribed rate, ``rng``
+    draws the sensor noise of a band faster than the night model."""
     from bumble.link import LocalLink
     from scipy.signal import resample_poly
 
-    night = nights[kb.legs[0]][1]
+    from firmware_sim.resample_sim import acc_at_rate
+
+    scenario, night = nights[kb.legs[0]]
     link = LocalLink()
     address = f"D0:5B:A4:00:02:{index:02X}"
-    if kb.band == "polar_pmd":
-        from firmware_sim.polar_sim import PolarPeripheral
+    acc = night.shank_acc_g if kb.role == "shank" else night.foot_acc_g
 
-        acc = night.shank_acc_g if kb.role == "shank" else night.foot_acc_g
-        return PolarPeripheral.on_link(link, acc_g=acc, fs=50, clock=clock,
-                                       origin_unix_s=origin_unix_s, address=address)
+    def at(rate: int) -> np.ndarray:
+        return acc_at_rate(acc, fs_in=round(night.fs_acc), fs_out=rate,
+                           noise_g=scenario.acc_noise_g, rng=rng)
+
+    if kb.band == "polar_pmd":  # a Verity Sense: 52 Hz, or up to 416 Hz in SDK mode
+        from firmware_sim.polar_verity_sim import NATIVE_FS, VeritySensePeripheral
+
+        return VeritySensePeripheral.on_link(link, acc_g=at(NATIVE_FS), clock=clock,
+                                             origin_unix_s=origin_unix_s, address=address)
     if kb.band == "movesense":
         from firmware_sim.movesense_sim import MovesensePeripheral
 
-        acc = night.shank_acc_g if kb.role == "shank" else night.foot_acc_g
-        return MovesensePeripheral.on_link(link, acc_g=resample_poly(acc, 26, 25, axis=0),
-                                           fs=52, clock=clock, address=address)
+        rate = int(fs or 52)
+        return MovesensePeripheral.on_link(link, acc_g=at(rate), fs=rate, clock=clock,
+                                           address=address)
     from detector.profiles.ganglion import GANGLION
     from firmware_sim.ganglion_sim import GanglionPeripheral
 

@@ -82,13 +82,13 @@ class NightPipeline:
                 # the calf's vibration (evidence for contraction), not gross leg movement
                 self._procs[role] = AccProcessor(
                     fs=spec.fs, epochs_per_s=self.eps,
-                    tremor_highpass_hz=config.motion.tremor_highpass_hz)
+                    tremor_highpass_hz=config.motion.tremor_highpass_hz,
+                    tremor_lowpass_hz=config.motion.tremor_lowpass_hz)
         emg_proc = self._procs.get("emg")
         emg_band = emg_proc.band_hz if isinstance(emg_proc, EmgProcessor) else None
-        shank = self.channels.get("shank_acc")
-        tremor_band = ((config.motion.tremor_highpass_hz, shank.fs / 2.0)
-                       if shank is not None and config.motion.tremor_highpass_hz < 0.45 * shank.fs
-                       else None)
+        shank_proc = self._procs.get("shank_acc")
+        tremor_band = shank_proc.tremor_band_hz if isinstance(shank_proc, AccProcessor) \
+            else None
         self.detector = EpisodeDetector(mode=self.mode, has_foot="foot_acc" in self.channels,
                                         config=config, start_utc=start_utc, leg=leg,
                                         night_window=self.window, emg_band_hz=emg_band,

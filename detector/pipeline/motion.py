@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.pipeline.epochs import EpochCut, EpochSummer, sum_per_epoch
-from detector.pipeline.filters import ScratchBuffer, StreamingSos, design_highpass
+from detector.pipeline.filters import (
+    ScratchBuffer,
+    StreamingSos,
+    design_bandpass,
+    design_highpass,
+)
 from detector.signals import SignalBlock
 
 MOVEMENT_HIGHPASS_HZ = 0.5
@@ -59,16 +64,27 @@ class AccProcessor:
         Epochs per second of the pipeline.
     tremor_highpass_hz : float, optional
         Lower edge of the tremor (mechanomyogram) band; ``None`` skips tremor (foot sensor).
+    tremor_lowpass_hz : float, optional
+        Upper edge of the tremor band (Hz), applied when below ``0.45 * fs`` (else the band
+        runs to Nyquist).
     """
 
     def __init__(self, *, fs: float, epochs_per_s: int,
-                 tremor_highpass_hz: float | None) -> None:
+                 tremor_highpass_hz: float | None,
+                 tremor_lowpass_hz: float | None = None) -> None:
         self._movement = StreamingSos(design_highpass(fs=fs, cutoff_hz=MOVEMENT_HIGHPASS_HZ,
                                                       order=2))
         self._tremor: StreamingSos | None = None
+        self.tremor_band_hz: tuple[float, float] | None = None
+        """The tremor band actually measured (Hz), ``None`` when none is."""
         if tremor_highpass_hz is not None and tremor_highpass_hz < 0.45 * fs:
-            self._tremor = StreamingSos(design_highpass(fs=fs, cutoff_hz=tremor_highpass_hz,
-                                                        order=2))
+            high = tremor_lowpass_hz
+            if high is not None and tremor_highpass_hz < high < 0.45 * fs:
+                sos = design_bandpass(fs=fs, low_hz=tremor_highpass_hz, high_hz=high, order=2)
+            else:
+                sos, high = design_highpass(fs=fs, cutoff_hz=tremor_highpass_hz, order=2), fs / 2
+            self._tremor = StreamingSos(sos)
+            self.tremor_band_hz = (tremor_highpass_hz, high)
         self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=5,
                                    reduce=self._reduce)
         self._bufs = [ScratchBuffer(rows=3, dtype=np.float64) for _ in range(3)]
