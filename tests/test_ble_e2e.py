@@ -77,7 +77,8 @@ def test_dropouts_at_both_mtus_lose_no_sample(tmp_path: Path, mtu: int,
 def test_an_outage_longer_than_the_band_buffer_is_one_exact_gap(tmp_path: Path) -> None:
     buffer_s = 128.0
     outage = (60.0, 200.0)
-    night = asyncio.run(record_night(tmp_path, duration_s=400.0, seed=9, outages=[outage]))
+    night = asyncio.run(record_night(tmp_path, duration_s=400.0, seed=9, outages=[outage],
+                                     step_s=0.25))
     result = night.summary.result
     assert result is not None
     by_role = {g.role: g for g in result.gaps}
