@@ -32,6 +32,12 @@ from detector.profiles.ganglion import (
     decode_packet,
     emg_channel_spec,
 )
+from detector.profiles.ganglion_batch import (
+    KIND_ANCHOR,
+    KIND_DELTA,
+    GanglionBatch,
+    decode_payloads,
+)
 
 DATA_SOURCE = "ganglion:data"
 COMMAND_SOURCE = "ganglion:command"
@@ -53,6 +59,10 @@ class GanglionAssembler:
     """
 
     notes = (GANGLION_GAP_NOTE,)
+    data_source = DATA_SOURCE
+    """Source of the notifications :meth:`decode_batch` decodes."""
+    decode_batch = staticmethod(decode_payloads)
+    """Bulk decoder of data notifications, for :meth:`push_decoded` (a capture's replay)."""
 
     def __init__(self, *, channel: int = 0,
                  channel_legs: Mapping[int, str] | None = None) -> None:
@@ -109,23 +119,45 @@ class GanglionAssembler:
             assert packet.counts is not None
             return self._anchor(packet.counts[0], received_s)
         assert packet.deltas is not None
-        if packet.cycle_position <= self._last_position:
+        return self._deltas(packet.cycle_position, packet.deltas)
+
+    def push_decoded(self, batch: GanglionBatch, row: int, *, received_s: float) -> Blocks:
+        """Row ``row`` of a bulk-decoded batch of data notifications, as
+        :meth:`push_notification` would take that notification (a capture's replay).
+
+        Raises
+        ------
+        CrampInputError
+            The row did not decode (the caller counts it and goes on).
+        """
+        if not batch.ok[row]:
+            raise CrampInputError("ganglion.packet", "undecodable notification")
+        kind = batch.kind[row]
+        if kind == KIND_ANCHOR:
+            return self._anchor(batch.counts[row], received_s)
+        if kind == KIND_DELTA:
+            return self._deltas(int(batch.cycle_position[row]), batch.deltas[row])
+        return []
+
+    def _deltas(self, position: int, deltas: np.ndarray) -> Blocks:
+        """A compressed packet at ``position`` of the cycle with deltas (2, 4)."""
+        if position <= self._last_position:
             self._anchors_missed += 1  # a new cycle began without its anchor
-        self._last_position = packet.cycle_position
-        self._complete = packet.cycle_position == GANGLION.samples_per_cycle - 2
-        if self._prev is None or packet.cycle_position != self._next_position:
+        self._last_position = position
+        self._complete = position == GANGLION.samples_per_cycle - 2
+        if self._prev is None or position != self._next_position:
             if self._prev is not None:
-                self.lost_packets += max(1, (packet.cycle_position - self._next_position) // 2)
+                self.lost_packets += max(1, (position - self._next_position) // 2)
             self._prev = None
-            self.unanchored_samples += packet.n_samples
+            self.unanchored_samples += 2
             return []
-        first = self._prev - packet.deltas[0]
-        second = first - packet.deltas[1]
+        first = self._prev - deltas[0]
+        second = first - deltas[1]
         self._prev = second
         self._next_position += 2
         assert self._cycle_base is not None
         counts = np.stack([first, second])
-        return self._place(self._cycle_base + packet.cycle_position, counts)
+        return self._place(self._cycle_base + position, counts)
 
     def _anchor(self, counts: np.ndarray, received_s: float) -> Blocks:
         cycle = GANGLION.samples_per_cycle

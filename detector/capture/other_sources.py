@@ -16,6 +16,7 @@ order, so a replayed night gives the pipeline exactly what the live run gave it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,8 @@ MYO_EMG_SOURCES = tuple(f"myo:emg{k}" for k in range(4))
 MYO_IMU_SOURCE = "myo:imu"
 BLOCK_S = 0.5
 """Seconds of samples gathered before a block goes to the pipeline (gaps end a block early)."""
+REPLAY_WINDOW = 8192
+"""Records decoded together by an assembler that decodes in bulk (memory stays bounded)."""
 MYO_GAP_NOTE = ("the Myo sends no sample counters: gaps after reconnections are estimated from "
                 "the host's receive times")
 
@@ -351,17 +354,32 @@ class OtherBandCapture:
         asm = self._make_assembler(self.capture.session, where=where)
         self._last = asm
         self.bad_packets = 0
-        for rec in self.capture.records:
-            if isinstance(rec, EventRecord):
-                if rec.kind == "connected":
-                    asm.new_connection()
-                continue
-            if not isinstance(rec, PacketRecord):
-                continue
-            try:
-                yield from push_notification(asm, rec.source, rec.payload, rec.received_s)
-            except CrampInputError:
-                self.bad_packets += 1
+        decode = getattr(asm, "decode_batch", None)  # bulk decoding (Ganglion), in windows
+        records = iter(self.capture.records)
+        while window := list(itertools.islice(records, REPLAY_WINDOW)):
+            rows: list[int] = [-1] * len(window)
+            batch = None
+            if decode is not None:
+                mine = [i for i, r in enumerate(window)
+                        if isinstance(r, PacketRecord) and r.source == asm.data_source]
+                batch = decode([window[i].payload for i in mine])
+                for row, i in enumerate(mine):
+                    rows[i] = row
+            for rec, row in zip(window, rows, strict=True):
+                if isinstance(rec, EventRecord):
+                    if rec.kind == "connected":
+                        asm.new_connection()
+                    continue
+                if not isinstance(rec, PacketRecord):
+                    continue
+                try:
+                    if row >= 0:
+                        yield from asm.push_decoded(batch, row, received_s=rec.received_s)
+                    else:
+                        yield from push_notification(asm, rec.source, rec.payload,
+                                                     rec.received_s)
+                except CrampInputError:
+                    self.bad_packets += 1
         yield from asm.flush()
 
     def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:

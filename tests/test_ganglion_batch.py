@@ -1,0 +1,149 @@
+"""Bulk Ganglion decoding equals the one-packet decoder, and a replay through it equals one
+fed packet by packet (samples, gaps and counters), whatever the stream holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.capture.ganglion_source import DATA_SOURCE, GanglionAssembler
+from detector.capture.other_sources import OtherBandCapture
+from detector.capture.reader import read_capture
+from detector.capture.writer import CaptureWriter
+from detector.errors import CrampInputError
+from detector.profiles.ganglion import GANGLION, PacketKind, decode_packet
+from detector.profiles.ganglion_batch import KIND_ANCHOR, KIND_DELTA, KIND_NONE, decode_payloads
+from firmware_sim.ganglion_sim import DeltaEncoder, encode_anchor
+
+ORIGIN_S = 1.7e9
+
+
+def _packet(draw: st.DrawFn) -> bytes:
+    """A notification: a real anchor or delta packet, or arbitrary bytes (any ID, length)."""
+    choice = draw(st.integers(0, 3))
+    if choice == 0:
+        counts = np.array(draw(st.lists(st.integers(-(1 << 23), (1 << 23) - 1),
+                                        min_size=4, max_size=4)))
+        return encode_anchor(counts)
+    if choice == 1:
+        bits = draw(st.sampled_from([18, 19]))
+        enc = DeltaEncoder(np.zeros(4, dtype=np.int64), bits=bits)
+        targets = np.array(draw(st.lists(st.integers(-(1 << 20), 1 << 20), min_size=8,
+                                         max_size=8))).reshape(2, 4)
+        return enc.encode(draw(st.integers(1, 100)), targets)[0]
+    return draw(st.binary(min_size=0, max_size=24))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_bulk_decode_equals_decode_packet(data: st.DataObject) -> None:
+    payloads = [_packet(data.draw) for _ in range(data.draw(st.integers(0, 12)))]
+    batch = decode_payloads(payloads)
+    assert len(batch) == len(payloads)
+    for k, p in enumerate(payloads):
+        try:
+            packet = decode_packet(p)
+        except CrampInputError:
+            assert not batch.ok[k]
+            continue
+        assert batch.ok[k]
+        if packet.kind is PacketKind.UNCOMPRESSED:
+            assert batch.kind[k] == KIND_ANCHOR and batch.cycle_position[k] == 0
+            assert batch.counts[k].tolist() == packet.counts[0].tolist()
+        elif packet.deltas is not None:
+            assert batch.kind[k] == KIND_DELTA
+            assert batch.cycle_position[k] == packet.cycle_position
+            assert batch.deltas[k].tolist() == packet.deltas.tolist()
+        else:
+            assert batch.kind[k] == KIND_NONE and packet.n_samples == 0
+
+
+def _night(rng: np.random.Generator, n_cycles: int) -> list[tuple[str, object]]:
+    """Cycles of real packets with losses, foreign bytes and reconnections between them."""
+    out: list[tuple[str, object]] = []
+    t = ORIGIN_S
+    counts = np.cumsum(rng.integers(-3000, 3000, size=(201 * n_cycles, 4)), axis=0)
+    for c in range(n_cycles):
+        base = c * GANGLION.samples_per_cycle
+        cycle = [encode_anchor(counts[base])]
+        enc = DeltaEncoder(counts[base])
+        cycle += [enc.encode(n, counts[base + 2 * n - 1:base + 2 * n + 1])[0]
+                  for n in range(1, 101)]
+        for payload in cycle:
+            t += 0.01
+            u = rng.random()
+            if u < 0.02:
+                continue  # lost
+            if u < 0.03:
+                out.append(("packet", bytes(rng.integers(0, 256, int(rng.integers(0, 21)),
+                                                         dtype=np.uint8))))
+            out.append(("packet", (payload, t)))
+        if rng.random() < 0.3:
+            t += float(rng.uniform(0.5, 5.0))
+            out.append(("connected", t))
+    return out
+
+
+def _write(path: Path, night: list[tuple[str, object]]) -> None:
+    t = ORIGIN_S
+    with CaptureWriter(path, session={"profile": "ganglion", "ganglion": {"channel": 1}},
+                       background_sync=False) as w:
+        for kind, item in night:
+            if kind == "connected":
+                t = float(item)  # type: ignore[arg-type]
+                w.event("connected", at_s=t)
+            elif isinstance(item, tuple):
+                payload, t = item
+                w.packet(source=DATA_SOURCE, payload=payload, received_s=t)
+            else:
+                w.packet(source=DATA_SOURCE, payload=item, received_s=t)  # type: ignore[arg-type]
+
+
+def _one_by_one(path: Path) -> tuple[list[tuple[str, int, list[float]]], GanglionAssembler,
+                                     int]:
+    asm = GanglionAssembler(channel=1)
+    blocks: list[tuple[str, int, list[float]]] = []
+    bad = 0
+    for rec in read_capture(path).records:
+        if getattr(rec, "kind", None) == "connected":
+            asm.new_connection()
+        elif getattr(rec, "source", None) == DATA_SOURCE:
+            try:
+                got = asm.push_notification(DATA_SOURCE, rec.payload, received_s=rec.received_s)
+            except CrampInputError:
+                bad += 1
+                continue
+            blocks += [(r, b.start_sample, b.data.tolist()) for r, b in got]
+    blocks += [(r, b.start_sample, b.data.tolist()) for r, b in asm.flush()]
+    return blocks, asm, bad
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.sampled_from([7, 101, 8192]))
+def test_replay_through_the_bulk_decoder_equals_packet_by_packet(
+        tmp_path_factory, seed: int, n_cycles: int, window: int) -> None:  # type: ignore[no-untyped-def]
+    import detector.capture.other_sources as other_sources
+
+    path = tmp_path_factory.mktemp("g") / "night.cramp"
+    _write(path, _night(np.random.default_rng(seed), n_cycles))
+    want, asm, bad = _one_by_one(path)
+    saved = other_sources.REPLAY_WINDOW
+    other_sources.REPLAY_WINDOW = window  # windows of any size give the same night
+    try:
+        rec = OtherBandCapture(path, capture=read_capture(path))
+        got = [(r, b.start_sample, b.data.tolist()) for r, b in rec._replay()]
+    except CrampInputError:
+        assert not any(r == "emg" for r, _, _ in want)  # no usable data either way
+        return
+    finally:
+        other_sources.REPLAY_WINDOW = saved
+    assert got == want
+    assert rec.bad_packets == bad
+    last = rec._last
+    assert (last.lost_packets, last.unanchored_samples, last.estimated_gaps) == \
+        (asm.lost_packets, asm.unanchored_samples, asm.estimated_gaps)
+    assert last.track.gaps == asm.track.gaps
+    assert sum(len(d) for _, _, d in got) > 0  # the night had samples to compare
