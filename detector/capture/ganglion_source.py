@@ -96,6 +96,8 @@ class GanglionAssembler:
         self._anchors_missed = 0
         self._complete = False
         self._fresh = False
+        self._breaks_of: GanglionBatch | None = None
+        self._breaks = np.zeros(0, dtype=np.int64)
 
     def new_connection(self) -> None:
         """A (re)connection: the next anchor's cycle is placed by the host clock."""
@@ -138,6 +140,69 @@ class GanglionAssembler:
         if kind == KIND_DELTA:
             return self._deltas(int(batch.cycle_position[row]), batch.deltas[row])
         return []
+
+    def push_decoded_rows(self, batch: GanglionBatch, lo: int, hi: int,
+                          received_s: list[float]) -> tuple[Blocks, int]:
+        """Rows ``lo .. hi-1`` of a batch, one after the other with nothing between them, as
+        :meth:`push_decoded` row by row: a run of compressed packets that continue their
+        cycle in order is rebuilt with one cumulative sum and placed at once (one calf; for
+        both legs row by row, so that the two legs' blocks alternate as they do live).
+
+        Parameters
+        ----------
+        batch : GanglionBatch
+        lo, hi : int
+            Rows to take.
+        received_s : list of float
+            Host receive time (s) of each row of the batch.
+
+        Returns
+        -------
+        blocks : Blocks
+            The blocks completed.
+        bad : int
+            Rows that did not decode (skipped, as the caller of :meth:`push_decoded` would).
+        """
+        breaks = self._run_breaks(batch)
+        one_by_one = len(self.tracks) > 1  # both legs: blocks of each leg in the live order
+        blocks: Blocks = []
+        bad = 0
+        r = lo
+        while r < hi:
+            if not batch.ok[r]:
+                bad += 1
+                r += 1
+                continue
+            if (batch.kind[r] != KIND_DELTA or self._prev is None or one_by_one
+                    or int(batch.cycle_position[r]) != self._next_position):
+                blocks += self.push_decoded(batch, r, received_s=received_s[r])
+                r += 1
+                continue
+            i = int(np.searchsorted(breaks, r, side="right"))  # the run is r .. end-1
+            end = min(hi, int(breaks[i]) if i < breaks.shape[0] else len(batch))
+            counts = self._prev - np.cumsum(batch.deltas[r:end].reshape(-1, GANGLION.channels),
+                                            axis=0)
+            last = int(batch.cycle_position[end - 1])
+            self._last_position = last
+            self._complete = last == GANGLION.samples_per_cycle - 2
+            self._prev = counts[-1]
+            self._next_position += 2 * (end - r)
+            assert self._cycle_base is not None
+            blocks += self._place(self._cycle_base + int(batch.cycle_position[r]), counts)
+            r = end
+        return blocks, bad
+
+    def _run_breaks(self, batch: GanglionBatch) -> np.ndarray:
+        """Rows of ``batch`` that do not continue the previous row's cycle in order (both
+        compressed, the position 2 on), ascending; kept for the batch last asked about."""
+        if self._breaks_of is not batch:
+            pos = batch.cycle_position
+            delta = batch.ok & (batch.kind == KIND_DELTA)
+            follows = np.zeros(len(batch), dtype=bool)
+            follows[1:] = delta[1:] & delta[:-1] & (pos[1:] == pos[:-1] + 2)
+            self._breaks = np.flatnonzero(~follows)
+            self._breaks_of = batch
+        return self._breaks
 
     def _deltas(self, position: int, deltas: np.ndarray) -> Blocks:
         """A compressed packet at ``position`` of the cycle with deltas (2, 4)."""

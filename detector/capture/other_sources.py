@@ -357,30 +357,42 @@ class OtherBandCapture:
         decode = getattr(asm, "decode_batch", None)  # bulk decoding (Ganglion), in windows
         records = iter(self.capture.records)
         while window := list(itertools.islice(records, REPLAY_WINDOW)):
-            rows: list[int] = [-1] * len(window)
-            batch = None
-            if decode is not None:
-                mine = [i for i, r in enumerate(window)
-                        if isinstance(r, PacketRecord) and r.source == asm.data_source]
-                batch = decode([window[i].payload for i in mine])
-                for row, i in enumerate(mine):
-                    rows[i] = row
-            for rec, row in zip(window, rows, strict=True):
-                if isinstance(rec, EventRecord):
-                    if rec.kind == "connected":
-                        asm.new_connection()
+            if decode is None:
+                for rec in window:
+                    yield from self._take(asm, rec)
+                continue
+            mine = [isinstance(r, PacketRecord) and r.source == asm.data_source for r in window]
+            data = [r for r, m in zip(window, mine, strict=True) if m]
+            batch = decode([r.payload for r in data])
+            received = [r.received_s for r in data]
+            row = k = 0
+            while k < len(window):
+                if not mine[k]:
+                    yield from self._take(asm, window[k])
+                    k += 1
                     continue
-                if not isinstance(rec, PacketRecord):
-                    continue
-                try:
-                    if row >= 0:
-                        yield from asm.push_decoded(batch, row, received_s=rec.received_s)
-                    else:
-                        yield from push_notification(asm, rec.source, rec.payload,
-                                                     rec.received_s)
-                except CrampInputError:
-                    self.bad_packets += 1
+                j = k
+                while j < len(window) and mine[j]:  # data packets with nothing between them
+                    j += 1
+                blocks, bad = asm.push_decoded_rows(batch, row, row + j - k, received)
+                self.bad_packets += bad
+                yield from blocks
+                row += j - k
+                k = j
         yield from asm.flush()
+
+    def _take(self, asm: Any, rec: object) -> Iterator[tuple[str, SignalBlock]]:
+        """One record through the assembler: a (re)connection, or a notification."""
+        if isinstance(rec, EventRecord):
+            if rec.kind == "connected":
+                asm.new_connection()
+            return
+        if not isinstance(rec, PacketRecord):
+            return
+        try:
+            yield from push_notification(asm, rec.source, rec.payload, rec.received_s)
+        except CrampInputError:
+            self.bad_packets += 1
 
     def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:
         """Yield ``(role, block)`` pairs of about ``chunk_s`` seconds, ascending per role."""
