@@ -35,8 +35,9 @@ from detector.profiles.ganglion import (
 from detector.profiles.ganglion_batch import (
     KIND_ANCHOR,
     KIND_DELTA,
+    WIDTH,
     GanglionBatch,
-    decode_payloads,
+    decode_matrix,
 )
 
 DATA_SOURCE = "ganglion:data"
@@ -60,9 +61,12 @@ class GanglionAssembler:
 
     notes = (GANGLION_GAP_NOTE,)
     data_source = DATA_SOURCE
-    """Source of the notifications :meth:`decode_batch` decodes."""
-    decode_batch = staticmethod(decode_payloads)
-    """Bulk decoder of data notifications, for :meth:`push_decoded` (a capture's replay)."""
+    """Source of the notifications :meth:`decode_rows` decodes."""
+    payload_width = WIDTH
+    """Bytes of each notification :meth:`decode_rows` reads."""
+    decode_rows = staticmethod(decode_matrix)
+    """Bulk decoder of data notifications laid out as rows of bytes, for
+    :meth:`push_decoded_rows` (a capture's replay)."""
 
     def __init__(self, *, channel: int = 0,
                  channel_legs: Mapping[int, str] | None = None) -> None:

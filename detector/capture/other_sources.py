@@ -16,7 +16,6 @@ order, so a replayed night gives the pipeline exactly what the live run gave it.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from detector.bands import registry as band_registry
+from detector.capture.bulk_windows import record_windows, table_windows
 from detector.capture.format import EventRecord, PacketRecord
 from detector.capture.reader import Capture
 from detector.capture.recording import _Pending
@@ -354,31 +354,30 @@ class OtherBandCapture:
         asm = self._make_assembler(self.capture.session, where=where)
         self._last = asm
         self.bad_packets = 0
-        decode = getattr(asm, "decode_batch", None)  # bulk decoding (Ganglion), in windows
-        records = iter(self.capture.records)
-        while window := list(itertools.islice(records, REPLAY_WINDOW)):
-            if decode is None:
-                for rec in window:
-                    yield from self._take(asm, rec)
-                continue
-            mine = [isinstance(r, PacketRecord) and r.source == asm.data_source for r in window]
-            data = [r for r, m in zip(window, mine, strict=True) if m]
-            batch = decode([r.payload for r in data])
-            received = [r.received_s for r in data]
-            row = k = 0
-            while k < len(window):
-                if not mine[k]:
-                    yield from self._take(asm, window[k])
-                    k += 1
-                    continue
-                j = k
-                while j < len(window) and mine[j]:  # data packets with nothing between them
-                    j += 1
-                blocks, bad = asm.push_decoded_rows(batch, row, row + j - k, received)
-                self.bad_packets += bad
-                yield from blocks
-                row += j - k
-                k = j
+        decode = getattr(asm, "decode_rows", None)  # bulk decoding (Ganglion), in windows
+        if decode is None:
+            for rec in self.capture.records:
+                yield from self._take(asm, rec)
+        else:
+            kw = {"source": asm.data_source, "width": asm.payload_width, "window": REPLAY_WINDOW}
+            windows = table_windows(self.capture, **kw) or record_windows(self.capture, **kw)
+            for items, mat, lengths, received in windows:
+                batch = decode(mat, lengths)
+                row = k = 0
+                while k < len(items):
+                    item = items[k]
+                    if item is not None:
+                        yield from self._take(asm, item)
+                        k += 1
+                        continue
+                    j = k
+                    while j < len(items) and items[j] is None:  # data packets, nothing between
+                        j += 1
+                    blocks, bad = asm.push_decoded_rows(batch, row, row + j - k, received)
+                    self.bad_packets += bad
+                    yield from blocks
+                    row += j - k
+                    k = j
         yield from asm.flush()
 
     def _take(self, asm: Any, rec: object) -> Iterator[tuple[str, SignalBlock]]:

@@ -25,8 +25,10 @@ KIND_ANCHOR = 1
 KIND_DELTA = 2
 """18- or 19-bit compressed: two samples of 4 deltas."""
 
-_WIDTH = 20
-"""Bytes per row of the decoding matrix: the 20-byte notification (longer ones are cut)."""
+WIDTH = 20
+"""Bytes of each notification decoded: the 20-byte notification (longer ones are cut)."""
+MATRIX_COLUMNS = WIDTH + 3
+"""Columns of the decoding matrix: three zero bytes after the notification (32-bit reads)."""
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -94,10 +96,29 @@ def decode_payloads(payloads: Sequence[Bytes]) -> GanglionBatch:
     """
     n = len(payloads)
     lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
-    mat = np.zeros((n, _WIDTH + 3), dtype=np.uint8)  # 3 bytes of padding for 32-bit words
+    mat = np.zeros((n, MATRIX_COLUMNS), dtype=np.uint8)
     if n:
-        cut = [bytes(p[:_WIDTH]).ljust(_WIDTH, b"\x00") for p in payloads]
-        mat[:, :_WIDTH] = np.frombuffer(b"".join(cut), dtype=np.uint8).reshape(n, _WIDTH)
+        cut = [bytes(p[:WIDTH]).ljust(WIDTH, b"\x00") for p in payloads]
+        mat[:, :WIDTH] = np.frombuffer(b"".join(cut), dtype=np.uint8).reshape(n, WIDTH)
+    return decode_matrix(mat, lengths)
+
+
+def decode_matrix(mat: np.ndarray, lengths: np.ndarray) -> GanglionBatch:
+    """:func:`decode_payloads` of notifications already laid out as rows of bytes.
+
+    Parameters
+    ----------
+    mat : ndarray of uint8, shape (n, MATRIX_COLUMNS)
+        Row ``k``: the first :data:`WIDTH` bytes of notification ``k``, zero after its end and
+        in the last three columns.
+    lengths : ndarray of int64, shape (n,)
+        Full length of each notification (bytes).
+
+    Returns
+    -------
+    GanglionBatch
+    """
+    n = mat.shape[0]
     pid = mat[:, 0].astype(np.int64)
     body_len = lengths - 1
     anchor = (lengths > 0) & (pid == 0)
