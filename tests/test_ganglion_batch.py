@@ -1,5 +1,6 @@
 """Bulk Ganglion decoding equals the one-packet decoder, and a replay through it equals one
-fed packet by packet (samples, gaps and counters), whatever the stream holds."""
+fed packet by packet (samples, gaps and counters), whatever the stream holds; the records
+read from the scan's table (the other bands' replay) equal the record list's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detector.capture.bulk_windows import table_records
 from detector.capture.ganglion_source import DATA_SOURCE, GanglionAssembler
 from detector.capture.other_sources import OtherBandCapture
 from detector.capture.reader import read_capture
@@ -164,3 +166,25 @@ def test_replay_through_the_bulk_decoder_equals_packet_by_packet(
         (asm.lost_packets, asm.unanchored_samples, asm.estimated_gaps)
     assert [t.gaps for t in last.tracks.values()] == [t.gaps for t in asm.tracks.values()]
     assert sum(len(d) for _, _, d in got) > 0  # the night had samples to compare
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["polar:acc", "myo:emg0", "event"]),
+                          st.binary(max_size=40)), max_size=40))
+def test_records_from_the_table_equal_the_record_list(
+        tmp_path_factory, items: list[tuple[str, bytes]]) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("t") / "night.cramp"
+    with CaptureWriter(path, session={"profile": "polar_pmd"}, background_sync=False) as w:
+        for k, (source, payload) in enumerate(items):
+            if source == "event":
+                w.event("connected", at_s=ORIGIN_S + k, note=payload.hex())
+            else:
+                w.packet(source=source, payload=payload, received_s=ORIGIN_S + k / 3)
+    capture = read_capture(path)
+    fast = table_records(capture)
+    assert fast is not None
+    assert list(fast) == list(capture.records)
+    assert len(list(capture.records)) == len(items)  # every record was written and read
+    st_ = path.stat()
+    os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000))
+    assert table_records(capture) is None  # a file touched since: read record by record

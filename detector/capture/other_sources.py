@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from detector.bands import registry as band_registry
-from detector.capture.bulk_windows import record_windows, table_windows
+from detector.capture.bulk_windows import record_windows, table_records, table_windows
 from detector.capture.format import EventRecord, PacketRecord
 from detector.capture.reader import Capture
 from detector.capture.recording import _Pending
@@ -356,7 +356,7 @@ class OtherBandCapture:
         self.bad_packets = 0
         decode = getattr(asm, "decode_rows", None)  # bulk decoding (Ganglion), in windows
         if decode is None:
-            for rec in self.capture.records:
+            for rec in table_records(self.capture) or self.capture.records:
                 yield from self._take(asm, rec)
         else:
             kw = {"source": asm.data_source, "width": asm.payload_width, "window": REPLAY_WINDOW}
