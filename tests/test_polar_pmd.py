@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from detector.errors import CrampInputError
 from detector.profiles.errors import DecodeError
@@ -417,8 +418,8 @@ def encode_compressed(samples: np.ndarray, block_sizes: list[int], extra_width: 
 @st.composite
 def compressed_cases(draw: st.DrawFn) -> tuple[np.ndarray, list[int], int]:
     n = draw(st.integers(1, 400))
-    values = draw(st.lists(st.integers(-32768, 32767), min_size=3 * n, max_size=3 * n))
-    samples = np.array(values, dtype=np.int64).reshape(n, 3)
+    samples = draw(arrays(np.int64, (n, 3), elements=st.integers(-32768, 32767),
+                          fill=st.nothing()))  # every value drawn, not a fill
     sizes: list[int] = []
     left = n - 1
     while left > 0:

@@ -22,7 +22,7 @@ from detector.store import connect, load_night, night_dates, night_ids_on
 def test_record_simulate_stores_the_night_and_writes_the_report(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "store.sqlite3"
-    code = main(["record", "--simulate", "--hours", "0.05", "--speed", "60", "--seed", "3",
+    code = main(["record", "--simulate", "--hours", "0.05", "--speed", "300", "--seed", "3",
                  "--out", str(tmp_path), "--db", str(db), "--tz", "UTC"])
     out = capsys.readouterr().out
     assert code == 0
@@ -130,7 +130,7 @@ def test_recorded_night_with_a_cramp_is_stored_as_its_capture_replays(
     db = tmp_path / "store.sqlite3"
     # seed 7: its night holds a clear cramp (the widened night model also makes cramps just
     # above threshold, which a live-display test must not rely on)
-    code = main(["record", "--simulate", "--hours", "0.25", "--speed", "60", "--seed", "7",
+    code = main(["record", "--simulate", "--hours", "0.25", "--speed", "300", "--seed", "7",
                  "--dropouts", "2", "--out", str(tmp_path), "--db", str(db), "--tz", "UTC"])
     out = capsys.readouterr().out
     assert code == 0
@@ -158,7 +158,7 @@ def test_recorded_night_with_a_cramp_is_stored_as_its_capture_replays(
 def test_record_picks_the_session_for_the_band_found(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], band: str, expect: str) -> None:
     code = main(["record", "--simulate", "--simulate-band", band, "--hours", "0.05",
-                 "--no-store", "--out", str(tmp_path)])
+                 "--speed", "300", "--no-store", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     assert "night ended: morning" in out

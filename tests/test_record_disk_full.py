@@ -10,7 +10,7 @@ from detector.capture.reader import read_capture
 from detector.capture.writer import CaptureWriteError, CaptureWriter
 from detector.cli.main import main
 
-ARGS = ["record", "--simulate", "--hours", "0.05", "--speed", "60", "--seed", "3", "--tz", "UTC"]
+ARGS = ["record", "--simulate", "--hours", "0.05", "--speed", "300", "--seed", "3", "--tz", "UTC"]
 LIMIT_BYTES = 100_000
 """The simulated disk is full once a capture holds this much (a full run writes more)."""
 

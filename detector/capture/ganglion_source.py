@@ -32,6 +32,13 @@ from detector.profiles.ganglion import (
     decode_packet,
     emg_channel_spec,
 )
+from detector.profiles.ganglion_batch import (
+    KIND_ANCHOR,
+    KIND_DELTA,
+    WIDTH,
+    GanglionBatch,
+    decode_matrix,
+)
 
 DATA_SOURCE = "ganglion:data"
 COMMAND_SOURCE = "ganglion:command"
@@ -53,6 +60,13 @@ class GanglionAssembler:
     """
 
     notes = (GANGLION_GAP_NOTE,)
+    data_source = DATA_SOURCE
+    """Source of the notifications :meth:`decode_rows` decodes."""
+    payload_width = WIDTH
+    """Bytes of each notification :meth:`decode_rows` reads."""
+    decode_rows = staticmethod(decode_matrix)
+    """Bulk decoder of data notifications laid out as rows of bytes, for
+    :meth:`push_decoded_rows` (a capture's replay)."""
 
     def __init__(self, *, channel: int = 0,
                  channel_legs: Mapping[int, str] | None = None) -> None:
@@ -86,6 +100,8 @@ class GanglionAssembler:
         self._anchors_missed = 0
         self._complete = False
         self._fresh = False
+        self._breaks_of: GanglionBatch | None = None
+        self._breaks = np.zeros(0, dtype=np.int64)
 
     def new_connection(self) -> None:
         """A (re)connection: the next anchor's cycle is placed by the host clock."""
@@ -109,23 +125,108 @@ class GanglionAssembler:
             assert packet.counts is not None
             return self._anchor(packet.counts[0], received_s)
         assert packet.deltas is not None
-        if packet.cycle_position <= self._last_position:
+        return self._deltas(packet.cycle_position, packet.deltas)
+
+    def push_decoded(self, batch: GanglionBatch, row: int, *, received_s: float) -> Blocks:
+        """Row ``row`` of a bulk-decoded batch of data notifications, as
+        :meth:`push_notification` would take that notification (a capture's replay).
+
+        Raises
+        ------
+        CrampInputError
+            The row did not decode (the caller counts it and goes on).
+        """
+        if not batch.ok[row]:
+            raise CrampInputError("ganglion.packet", "undecodable notification")
+        kind = batch.kind[row]
+        if kind == KIND_ANCHOR:
+            return self._anchor(batch.counts[row], received_s)
+        if kind == KIND_DELTA:
+            return self._deltas(int(batch.cycle_position[row]), batch.deltas[row])
+        return []
+
+    def push_decoded_rows(self, batch: GanglionBatch, lo: int, hi: int,
+                          received_s: list[float]) -> tuple[Blocks, int]:
+        """Rows ``lo .. hi-1`` of a batch, one after the other with nothing between them, as
+        :meth:`push_decoded` row by row: a run of compressed packets that continue their
+        cycle in order is rebuilt with one cumulative sum and placed at once (one calf; for
+        both legs row by row, so that the two legs' blocks alternate as they do live).
+
+        Parameters
+        ----------
+        batch : GanglionBatch
+        lo, hi : int
+            Rows to take.
+        received_s : list of float
+            Host receive time (s) of each row of the batch.
+
+        Returns
+        -------
+        blocks : Blocks
+            The blocks completed.
+        bad : int
+            Rows that did not decode (skipped, as the caller of :meth:`push_decoded` would).
+        """
+        breaks = self._run_breaks(batch)
+        one_by_one = len(self.tracks) > 1  # both legs: blocks of each leg in the live order
+        blocks: Blocks = []
+        bad = 0
+        r = lo
+        while r < hi:
+            if not batch.ok[r]:
+                bad += 1
+                r += 1
+                continue
+            if (batch.kind[r] != KIND_DELTA or self._prev is None or one_by_one
+                    or int(batch.cycle_position[r]) != self._next_position):
+                blocks += self.push_decoded(batch, r, received_s=received_s[r])
+                r += 1
+                continue
+            i = int(np.searchsorted(breaks, r, side="right"))  # the run is r .. end-1
+            end = min(hi, int(breaks[i]) if i < breaks.shape[0] else len(batch))
+            counts = self._prev - np.cumsum(batch.deltas[r:end].reshape(-1, GANGLION.channels),
+                                            axis=0)
+            last = int(batch.cycle_position[end - 1])
+            self._last_position = last
+            self._complete = last == GANGLION.samples_per_cycle - 2
+            self._prev = counts[-1]
+            self._next_position += 2 * (end - r)
+            assert self._cycle_base is not None
+            blocks += self._place(self._cycle_base + int(batch.cycle_position[r]), counts)
+            r = end
+        return blocks, bad
+
+    def _run_breaks(self, batch: GanglionBatch) -> np.ndarray:
+        """Rows of ``batch`` that do not continue the previous row's cycle in order (both
+        compressed, the position 2 on), ascending; kept for the batch last asked about."""
+        if self._breaks_of is not batch:
+            pos = batch.cycle_position
+            delta = batch.ok & (batch.kind == KIND_DELTA)
+            follows = np.zeros(len(batch), dtype=bool)
+            follows[1:] = delta[1:] & delta[:-1] & (pos[1:] == pos[:-1] + 2)
+            self._breaks = np.flatnonzero(~follows)
+            self._breaks_of = batch
+        return self._breaks
+
+    def _deltas(self, position: int, deltas: np.ndarray) -> Blocks:
+        """A compressed packet at ``position`` of the cycle with deltas (2, 4)."""
+        if position <= self._last_position:
             self._anchors_missed += 1  # a new cycle began without its anchor
-        self._last_position = packet.cycle_position
-        self._complete = packet.cycle_position == GANGLION.samples_per_cycle - 2
-        if self._prev is None or packet.cycle_position != self._next_position:
+        self._last_position = position
+        self._complete = position == GANGLION.samples_per_cycle - 2
+        if self._prev is None or position != self._next_position:
             if self._prev is not None:
-                self.lost_packets += max(1, (packet.cycle_position - self._next_position) // 2)
+                self.lost_packets += max(1, (position - self._next_position) // 2)
             self._prev = None
-            self.unanchored_samples += packet.n_samples
+            self.unanchored_samples += 2
             return []
-        first = self._prev - packet.deltas[0]
-        second = first - packet.deltas[1]
+        first = self._prev - deltas[0]
+        second = first - deltas[1]
         self._prev = second
         self._next_position += 2
         assert self._cycle_base is not None
         counts = np.stack([first, second])
-        return self._place(self._cycle_base + packet.cycle_position, counts)
+        return self._place(self._cycle_base + position, counts)
 
     def _anchor(self, counts: np.ndarray, received_s: float) -> Blocks:
         cycle = GANGLION.samples_per_cycle

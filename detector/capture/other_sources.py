@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from detector.bands import registry as band_registry
+from detector.capture.bulk_windows import record_windows, table_records, table_windows
 from detector.capture.format import EventRecord, PacketRecord
 from detector.capture.reader import Capture
 from detector.capture.recording import _Pending
@@ -64,6 +65,8 @@ MYO_EMG_SOURCES = tuple(f"myo:emg{k}" for k in range(4))
 MYO_IMU_SOURCE = "myo:imu"
 BLOCK_S = 0.5
 """Seconds of samples gathered before a block goes to the pipeline (gaps end a block early)."""
+REPLAY_WINDOW = 8192
+"""Records decoded together by an assembler that decodes in bulk (memory stays bounded)."""
 MYO_GAP_NOTE = ("the Myo sends no sample counters: gaps after reconnections are estimated from "
                 "the host's receive times")
 
@@ -351,18 +354,44 @@ class OtherBandCapture:
         asm = self._make_assembler(self.capture.session, where=where)
         self._last = asm
         self.bad_packets = 0
-        for rec in self.capture.records:
-            if isinstance(rec, EventRecord):
-                if rec.kind == "connected":
-                    asm.new_connection()
-                continue
-            if not isinstance(rec, PacketRecord):
-                continue
-            try:
-                yield from push_notification(asm, rec.source, rec.payload, rec.received_s)
-            except CrampInputError:
-                self.bad_packets += 1
+        decode = getattr(asm, "decode_rows", None)  # bulk decoding (Ganglion), in windows
+        if decode is None:
+            for rec in table_records(self.capture) or self.capture.records:
+                yield from self._take(asm, rec)
+        else:
+            kw = {"source": asm.data_source, "width": asm.payload_width, "window": REPLAY_WINDOW}
+            windows = table_windows(self.capture, **kw) or record_windows(self.capture, **kw)
+            for items, mat, lengths, received in windows:
+                batch = decode(mat, lengths)
+                row = k = 0
+                while k < len(items):
+                    item = items[k]
+                    if item is not None:
+                        yield from self._take(asm, item)
+                        k += 1
+                        continue
+                    j = k
+                    while j < len(items) and items[j] is None:  # data packets, nothing between
+                        j += 1
+                    blocks, bad = asm.push_decoded_rows(batch, row, row + j - k, received)
+                    self.bad_packets += bad
+                    yield from blocks
+                    row += j - k
+                    k = j
         yield from asm.flush()
+
+    def _take(self, asm: Any, rec: object) -> Iterator[tuple[str, SignalBlock]]:
+        """One record through the assembler: a (re)connection, or a notification."""
+        if isinstance(rec, EventRecord):
+            if rec.kind == "connected":
+                asm.new_connection()
+            return
+        if not isinstance(rec, PacketRecord):
+            return
+        try:
+            yield from push_notification(asm, rec.source, rec.payload, rec.received_s)
+        except CrampInputError:
+            self.bad_packets += 1
 
     def blocks(self, chunk_s: float) -> Iterator[tuple[str, SignalBlock]]:
         """Yield ``(role, block)`` pairs of about ``chunk_s`` seconds, ascending per role."""

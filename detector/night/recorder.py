@@ -22,17 +22,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEnded, EpisodeEvent
-from detector.night.legband import Blocks, LegBandRuns
 from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
-from detector.profiles.legband import LegBandProfile
-from detector.profiles.legband_codec import DataPacket
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
+
+if TYPE_CHECKING:  # the LegBand assembly is imported when a LegBand is used (not for an EDF)
+    from detector.night.legband import Blocks, LegBandRuns
+    from detector.profiles.legband import LegBandProfile
+    from detector.profiles.legband_codec import DataPacket
 
 LIVE_BATCH_S = 1.0
 """Seconds of contiguous samples gathered per role before they go to the pipeline. A
@@ -92,6 +95,8 @@ class NightRecorder:
     # ------------------------------------------------------------------------- LegBand
     def use_legband(self, *, profile: LegBandProfile, hold_s: float) -> LegBandRuns:
         """Assemble LegBand packets here (live), with the online clock."""
+        from detector.night.legband import LegBandRuns
+
         self.legband = LegBandRuns(profile=profile, channels=self.channels, hold_s=hold_s)
         return self.legband
 

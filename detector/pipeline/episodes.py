@@ -19,7 +19,6 @@ in replay, whatever the chunking.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -183,9 +182,8 @@ class EpisodeDetector:
         k = self.eps
         pad = np.concatenate([np.full(max(k - 1 - self._rest_tail.shape[0], 0), np.nan), joined])
         windows = sliding_window_view(pad, k)[-f.n_epochs:] if f.n_epochs else pad[:0, None]
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: not quiet
-            median = np.nanmedian(windows, axis=1) if f.n_epochs else np.empty(0)
+        median = nanmedian_rows(windows)  # all-NaN windows: NaN, not quiet
+        with np.errstate(invalid="ignore"):
             quiet = ~np.isnan(env) & ~active & (median < v.rest_fraction * threshold)
         self._rest_tail = joined[-(k - 1):] if k > 1 else joined[:0]
         streak = self._quiet_streak
@@ -382,3 +380,30 @@ class EpisodeDetector:
                 missing = f.emg_missing[i] if self.rule.uses_emg else f.acc_missing[i]
                 return "missing" if missing else "data"
         return "end"
+
+
+def nanmedian_rows(rows: np.ndarray) -> np.ndarray:
+    """Median of each row ignoring NaN, as ``np.nanmedian(rows, axis=1)``, value for value.
+
+    For short rows numpy's ``nanmedian`` goes through ``numpy.ma`` (about 70 ms to import and
+    a tenth of a replay's time here); this is the same arithmetic on a plain sort: NaN sort
+    last, the median of ``n`` valid values is the mean ``(lo + hi) / 2`` of the two middle
+    ones (one value twice when ``n`` is odd). All-NaN rows give NaN, without a warning.
+
+    Parameters
+    ----------
+    rows : ndarray, shape (m, k)
+        Values (float), NaN where missing.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+    """
+    if rows.shape[0] == 0 or rows.shape[1] == 0:
+        return np.full(rows.shape[0], np.nan)
+    srt = np.sort(rows, axis=1)
+    n = rows.shape[1] - np.count_nonzero(np.isnan(srt), axis=1)
+    r = np.arange(rows.shape[0])
+    lo = srt[r, np.maximum((n - 1) // 2, 0)]
+    hi = srt[r, n // 2]
+    return (0.0 + lo + hi) / 2.0  # summed from 0, as numpy's reduction: -0.0 comes out 0.0
