@@ -49,6 +49,12 @@ class FaultInjector:
         another protocol version, or a body a byte short).
     enabled : bool
         Faults only while true (the caller can switch them off for the night's end).
+    cover_every : int
+        When > 0, the first round of faults is not drawn but placed: every ``cover_every``-th
+        BLE call fails until each kind has been injected once. How many calls a night makes
+        depends on the host's speed (a slow connection makes fewer), so a drawn first round
+        may not be complete on a loaded machine; a placed one is, whatever the load (each
+        fault makes the recorder retry, so the calls go on). 0: every fault is drawn.
     """
 
     rng: np.random.Generator
@@ -59,11 +65,21 @@ class FaultInjector:
     enabled: bool = True
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     hanging: int = 0
+    cover_every: int = 0
     _round: list[str] = field(default_factory=list)
+    _calls: int = 0
+    _placed: int = 0
 
     def pick(self, call: str) -> str | None:
         """The fault to inject into ``call`` now, or ``None`` (counted when not ``None``)."""
-        if not self.enabled or self.rng.random() >= self.call_fault_p:
+        if not self.enabled:
+            return None
+        self._calls += 1
+        if self.cover_every > 0 and self._placed < len(FAULT_KINDS):
+            if self._calls % self.cover_every:
+                return None
+            self._placed += 1
+        elif self.rng.random() >= self.call_fault_p:
             return None
         if not self._round:
             self._round = [FAULT_KINDS[i] for i in self.rng.permutation(len(FAULT_KINDS))]

@@ -103,7 +103,7 @@ async def soak_night(out_dir: Path, *, duration_s: float, seed: int, call_fault_
                      malformed_p: float = 0.002, outages_per_hour: float = 12.0,
                      longest_outage_s: float = 60.0, stalls_per_hour: float = 6.0,
                      longest_stall_s: float = 90.0, step_s: float = 0.5,
-                     hold_limit_s: float = 5.0) -> SoakNight:
+                     hold_limit_s: float = 5.0, cover_faults_every: int = 0) -> SoakNight:
     """Record a fault-injected simulated night; return everything needed to account for it.
 
     Parameters
@@ -125,6 +125,9 @@ async def soak_night(out_dir: Path, *, duration_s: float, seed: int, call_fault_
     hold_limit_s : float
         Longest real-time hold of the clock while a connection is made (s); a connection
         that takes longer lets the night's time run on (a slow connection).
+    cover_faults_every : int
+        Place the first round of BLE faults on every so many calls, so that every kind is
+        injected whatever the host's speed (:class:`FaultInjector` ``cover_every``; 0: drawn).
     """
     seeds = np.random.SeedSequence(seed).spawn(5)
     rng = np.random.default_rng(seeds[0])
@@ -143,7 +146,8 @@ async def soak_night(out_dir: Path, *, duration_s: float, seed: int, call_fault_
                             shortest_s=2.0, longest_s=longest_stall_s))
     injector = FaultInjector(rng=np.random.default_rng(seeds[4]), call_fault_p=call_fault_p,
                              malformed_p=malformed_p, data_uuid=LEGBAND.data_uuid,
-                             header_size=LEGBAND.data.header_size)
+                             header_size=LEGBAND.data.header_size,
+                             cover_every=cover_faults_every)
     origin = scenario.start_utc.timestamp()
     timebase = ManualTimebase(clock, origin_unix_s=origin)
     observer = _Blocks()

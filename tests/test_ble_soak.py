@@ -21,7 +21,8 @@ def test_a_fault_injected_night_reaches_the_morning_and_accounts_for_every_sampl
         tmp_path: Path) -> None:
     logging.getLogger("bumble").setLevel(logging.CRITICAL)
     night = asyncio.run(soak_night(tmp_path, duration_s=600.0, seed=3, call_fault_p=0.1,
-                                   outages_per_hour=40.0, stalls_per_hour=24.0, step_s=1.0))
+                                   outages_per_hour=40.0, stalls_per_hour=24.0, step_s=1.0,
+                                   cover_faults_every=3))
     assert night.summary.reason == "morning"
     kinds = {k.split(":")[1] for k in night.faults}
     assert {"hang", "disconnect", "cancel"} <= kinds and len(night.stalls) >= 2
@@ -35,3 +36,20 @@ def test_a_fault_injected_night_reaches_the_morning_and_accounts_for_every_sampl
     # depends on the machine's speed: connections take real time)
     for role, taken in account.taken.items():
         assert 0 < account.delivered[role] and account.delivered[role] + account.lost[role] <= taken
+
+
+def test_a_placed_first_round_injects_every_fault_kind_whatever_the_draws() -> None:
+    import numpy as np
+
+    from firmware_sim.faults import FAULT_KINDS, FaultInjector
+
+    def picks(cover_every: int) -> list[str | None]:
+        inj = FaultInjector(rng=np.random.default_rng(0), call_fault_p=0.0, malformed_p=0.0,
+                            data_uuid="x", header_size=4, cover_every=cover_every)
+        return [inj.pick("connect") for _ in range(20)]
+
+    placed = picks(3)
+    assert [i for i, k in enumerate(placed, start=1) if k is not None] == [3, 6, 9, 12]
+    assert sorted(k for k in placed if k is not None) == sorted(FAULT_KINDS)
+    # control: drawn faults at probability 0 inject nothing
+    assert picks(0) == [None] * 20
