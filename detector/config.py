@@ -155,6 +155,19 @@ class EvidenceConfig:
     above it the activity is a train of phasic bursts (turning over), not a cramp."""
     lull_ratio: float = 0.35
     """Depth of a lull relative to the run's median envelope."""
+    max_burst_excess: float = 0.75
+    """Without posture: largest upward skew of a run's smoothed log envelope,
+    ``log(p95/p50) - log(p50/p10)``, for a cramp. Phasic bursts on a low floor (turning
+    over: bursts several times the floor; tip-toe bouts) reach far above the median and little
+    below it; a cramp waxes and wanes about its level and has its ramp-up and lulls below it
+    (real held calf contractions, tests/test_real_data.py: -0.5 to +0.3)."""
+    standing_level_ratio: float = 1.2
+    """Without posture: a run whose median level is under this multiple of the highest resting
+    level of the recording so far (the calf's tonic activity while standing, e.g. before bed:
+    the resting level is a low percentile, standing sways about 10-40 % above it)..."""
+    standing_steadiness: float = 0.5
+    """...and is held this steadily (10th over 90th percentile of its held part) is standing
+    up, not a cramp."""
     rest_between_s: float = 5.0
     """Without posture: a new cramp must start from rest, i.e. the EMG must have been back at
     rest (``rest_fraction``) this long since the last judged run ended (s); otherwise the
@@ -312,10 +325,11 @@ def _validate(cfg: DetectorConfig) -> None:
     v = cfg.evidence
     for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("corroborated_rise_uv", 0.0, 1000.0),
                          ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
-                         ("max_lull_fraction", 0.0, 1.0),
+                         ("max_lull_fraction", 0.0, 1.0), ("max_burst_excess", -5.0, 10.0),
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),
                          ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
-                         ("rest_fraction", 0.0, 1.0),
+                         ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
+                         ("standing_steadiness", 0.0, 1.0),
                          ("emg_only_min_duty", 0.0, 1.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN

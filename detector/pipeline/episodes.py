@@ -104,6 +104,7 @@ class EpisodeDetector:
         self._last_judged_end: int | None = None
         self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
         self._last_tremor_rest = -1
+        self._tonic_ref_uv = np.nan  # highest resting EMG level so far (standing tonic)
 
     # -- stream ------------------------------------------------------------------------
     def push(self, f: EpochFeatures) -> list[EpisodeEvent]:
@@ -124,6 +125,8 @@ class EpisodeDetector:
         active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base,
                                             emg_uv=level))
         self.last_baseline = base
+        if self.rule.uses_emg and not np.all(np.isnan(base)):
+            self._tonic_ref_uv = float(np.fmax(self._tonic_ref_uv, np.nanmax(base)))
         self._track_rest(f, base, active)
         self._hist.append((f, base, active, tremor_base))
         k0 = f.first_epoch
@@ -324,6 +327,9 @@ class EpisodeDetector:
         rest_env = EmgLevel.resting_envelope(f)
         shape = (emg_shape(rest_env, ~np.isnan(rest_env), eps=self.eps, smooth_s=v.smooth_s,
                            lull_ratio=v.lull_ratio) if uses_emg else None)
+        tonic_ratio = None
+        if uses_emg and self._tonic_ref_uv > 0 and np.any(~np.isnan(rest_env)):
+            tonic_ratio = float(np.nanmedian(rest_env)) / self._tonic_ref_uv
         return RunEvidence(
             duty=float(active.sum()) / n,
             peak_uv=float(env.max()) if env.size and uses_emg else None,
@@ -337,6 +343,7 @@ class EpisodeDetector:
             else float(np.mean(~f.acc_missing)),
             shape=shape,
             rested_before=self._rested_since_judged(start),
+            tonic_ratio=tonic_ratio,
         )
 
     def _tremor_levels(self, start: int, stop: int) -> np.ndarray:

@@ -60,11 +60,17 @@ class EmgShape:
     rhythm : largest rise of the log envelope's autocorrelation, at stride lags, above its
         lowest value at shorter lags (walking: high; a randomly modulated envelope: near 0).
     lull_fraction : fraction of epochs below ``lull_ratio`` x the run's median envelope.
+    burst_excess : how far the smoothed log envelope reaches above its median more than it
+        reaches below it, ``log(p95 / p50) - log(p50 / p10)`` over the whole window: phasic
+        bursts on a low floor (turning over, rising onto the toes) give a large positive
+        value; a sustained contraction that waxes and wanes, with lulls and its own ramp-up,
+        gives a value near zero or below.
     """
 
     steadiness: float
     rhythm: float
     lull_fraction: float
+    burst_excess: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,10 @@ class RunEvidence:
     shape: EmgShape | None
     rested_before: bool
     """Whether the muscle was at rest (``rest_between_s``) since the last judged run ended."""
+    tonic_ratio: float | None = None
+    """Median EMG level of the judged window over the highest resting level of the recording
+    so far (the calf's tonic level while the body stood on it, when the recording began or
+    stayed upright long enough to set the resting level); ``None`` without EMG."""
 
 
 class EvidenceRule(Protocol):
@@ -159,6 +169,9 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
     # steadiness of the held part: the ramp-up (of a cramp, or of standing up) comes first
     p10, p90 = np.percentile(smooth[int(0.4 * smooth.shape[0]):], [10, 90])
     steadiness = float(p10 / p90) if p90 > 0 else 1.0
+    # phasic bursts: brief excursions far above a floor the envelope otherwise sits on
+    q10, q50, q95 = np.percentile(np.log(np.maximum(smooth, 1e-3)), [10, 50, 95])
+    burst_excess = float((q95 - q50) - (q50 - q10))
     # rhythm: a periodic envelope has an autocorrelation that falls to a trough and comes
     # back to a peak at the stride period; a randomly modulated one only decays
     x = np.log(np.maximum(smooth, 1e-3))
@@ -171,7 +184,8 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
         r = np.array([np.dot(x[:-lag], x[lag:]) / denom for lag in range(1, hi + 1)])
         trough = np.minimum.accumulate(r)
         rhythm = float(np.max(r[lo - 1:] - trough[lo - 1:]))
-    return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls)
+    return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls,
+                    burst_excess=burst_excess)
 
 
 class _Scoring:
@@ -271,11 +285,14 @@ class EmgAccRule(_Scoring):
 class EmgRule(_Scoring):
     """Calf EMG alone: posture is unknown, so the EMG itself must tell standing tonic
     activity (near the threshold, flickering across it; carried on from walking or from a
-    cramp without coming back to rest), walking (rhythmic) and turning over (phasic bursts
-    with lulls) from a cramp (sustained well above the threshold, begun from rest).
+    cramp without coming back to rest), walking (rhythmic), turning over and rising onto the
+    toes (phasic bursts on a low floor: lulls, or a log envelope skewed upwards) from a cramp
+    (sustained well above the threshold, begun from rest).
 
-    Steadiness is measured and reported but not used against a run: real held calf
-    contractions (tests/test_real_data.py) can be as steady as standing."""
+    Steadiness alone is not used against a run: real held calf contractions
+    (tests/test_real_data.py) can be as steady as standing. Only a run that is both steady
+    and no stronger than the calf's own standing tonic level (the highest resting level of
+    the recording: the upright minutes before bed) is taken as standing up."""
 
     mode = "emg"
 
@@ -285,7 +302,7 @@ class EmgRule(_Scoring):
         return emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
 
     def plausible(self, ev: RunEvidence) -> bool:
-        """Begun from rest, sustained, not rhythmic, without a train of lulls.
+        """Begun from rest, sustained, not rhythmic, without a train of lulls or of bursts.
 
         Without posture, activity that carries on from a judged run without the muscle coming
         back to rest in between is the same state going on (standing after walking, standing
@@ -296,7 +313,16 @@ class EmgRule(_Scoring):
             return False
         if ev.shape is None:
             return True
-        return not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
+        return (not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
+                and ev.shape.burst_excess <= v.max_burst_excess
+                and not self._standing(ev))
+
+    def _standing(self, ev: RunEvidence) -> bool:
+        """Held steadily at the level this calf carried the body at: standing up."""
+        v = self.config.evidence
+        return (ev.shape is not None and ev.tonic_ratio is not None
+                and ev.tonic_ratio < v.standing_level_ratio
+                and ev.shape.steadiness >= v.standing_steadiness)
 
 
 class AccRule(_Scoring):
