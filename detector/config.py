@@ -143,10 +143,11 @@ class EvidenceConfig:
     at 25 Hz."""
     smooth_s: float = 0.5
     """Moving mean applied to the envelope before its shape is measured (s)."""
-    emg_only_min_duty: float = 0.8
-    """Without posture: fraction of the judged window that must be active. A cramp is
-    sustained well above the threshold; standing tonic activity near the threshold flickers
-    across it."""
+    emg_only_min_duty: float = 0.6
+    """Without posture: fraction of the judged window that must be active. Standing tonic
+    activity near the threshold flickers across it, but standing is now told by its level
+    (``standing_level_ratio``), so a weak cramp near the threshold needs no more duty than in
+    the other modes."""
     max_rhythm: float = 0.75
     """Largest comeback of the log envelope's autocorrelation at stride lags (0.4-2.0 s) after
     its trough, for a cramp; above it the activity is rhythmic: walking."""
@@ -161,13 +162,18 @@ class EvidenceConfig:
     over: bursts several times the floor; tip-toe bouts) reach far above the median and little
     below it; a cramp waxes and wanes about its level and has its ramp-up and lulls below it
     (real held calf contractions, tests/test_real_data.py: -0.5 to +0.3)."""
-    standing_level_ratio: float = 1.2
+    standing_level_ratio: float = 1.5
     """Without posture: a run whose median level is under this multiple of the highest resting
-    level of the recording so far (the calf's tonic activity while standing, e.g. before bed:
-    the resting level is a low percentile, standing sways about 10-40 % above it)..."""
+    level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
+    The resting level is the 10th percentile of 5-s block medians, and standing sways (cv up
+    to about 0.4), so standing's median sits up to about 1.6 x it."""
     standing_steadiness: float = 0.5
     """...and is held this steadily (10th over 90th percentile of its held part) is standing
     up, not a cramp."""
+    tonic_settle_s: float = 60.0
+    """The resting level of the first seconds of a recording is a low percentile of too few
+    blocks (the level of whatever they held, e.g. walking): it becomes the standing reference
+    only after this much recording (s)."""
     rest_between_s: float = 5.0
     """Without posture: a new cramp must start from rest, i.e. the EMG must have been back at
     rest (``rest_fraction``) this long since the last judged run ended (s); otherwise the
