@@ -167,9 +167,10 @@ class EvidenceConfig:
     level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
     The resting level is the 10th percentile of 5-s block medians, and standing sways (cv up
     to about 0.4), so standing's median sits up to about 1.6 x it."""
-    standing_steadiness: float = 0.5
-    """...and is held this steadily (10th over 90th percentile of its held part) is standing
-    up, not a cramp."""
+    standing_max_fast_modulation: float = 0.15
+    """...and whose smoothed log envelope varies less than this (standard deviation about its
+    2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
+    wanes within seconds."""
     tonic_settle_s: float = 60.0
     """The resting level of the first seconds of a recording is a low percentile of too few
     blocks (the level of whatever they held, e.g. walking): it becomes the standing reference
@@ -335,7 +336,7 @@ def _validate(cfg: DetectorConfig) -> None:
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),
                          ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
                          ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
-                         ("standing_steadiness", 0.0, 1.0),
+                         ("standing_max_fast_modulation", 0.0, 10.0),
                          ("emg_only_min_duty", 0.0, 1.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN

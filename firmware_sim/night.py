@@ -31,15 +31,16 @@ lying stretch); a cramp drives it to 30-50 deg and holds it.
 
 Signals modelled
 ----------------
-EMG = resting noise and muscle activity (band-limited 20-450 Hz Gaussian noise whose RMS
-follows the envelope of every active event and the standing tonic activity while the leg
-carries the body, powers adding) + mains hum + motion-artefact transients; electrode lift
-replaces it with a flat trace or the rail value; everything is clipped to ``+-emg_rails_uv``
-and quantised to ``emg_step_uv``. Accelerometers = gravity in the current posture (see
-:mod:`firmware_sim.night_posture`) + event movement + calf tremor (``tremor_band_hz``, shank)
-+ white noise. The event vocabulary is in :mod:`firmware_sim.night_types`, event textures in
-:mod:`firmware_sim.night_profiles`, and how a random night is laid out in
-:mod:`firmware_sim.night_events`.
+EMG = the front end's resting noise (flat within its band) + muscle activity (Gaussian noise
+with the surface-EMG spectrum of ``NightScenario.emg_spectrum_hz``, band-limited to 20-450 Hz
+or what the rate allows, whose RMS over 20-450 Hz follows the envelope of every active event
+and the standing tonic activity while the leg carries the body, powers adding) + mains hum +
+motion-artefact transients; electrode lift replaces it with a flat trace or the rail value;
+everything is clipped to ``+-emg_rails_uv`` and quantised to ``emg_step_uv``. Accelerometers =
+gravity in the current posture (see :mod:`firmware_sim.night_posture`) + event movement + calf
+tremor (``tremor_band_hz``, shank) + white noise. The event vocabulary is in
+:mod:`firmware_sim.night_types`, event textures in :mod:`firmware_sim.night_profiles`, and how
+a random night is laid out in :mod:`firmware_sim.night_events`.
 """
 
 from __future__ import annotations
@@ -267,6 +268,35 @@ class _Queue:
         return taken[0].copy() if len(taken) == 1 else np.concatenate(taken)
 
 
+EMG_REFERENCE_BAND_HZ = (20.0, 450.0)
+"""Band over which a scenario's EMG levels (uV RMS) are stated."""
+
+
+def emg_spectrum_sos(spectrum_hz: tuple[float, float], *, fs: float) -> np.ndarray:
+    """Shaping filter of the surface EMG spectrum (Shwedyk et al. 1977), shape (k, 6).
+
+    ``H(s) = s / ((s + w_low) (s + w_high)^2)`` has ``|H|^2 ~ f^2 / ((f^2 + f_low^2)
+    (f^2 + f_high^2)^2)``; the bilinear transform puts it at ``fs`` (compressing frequencies
+    near Nyquist; the caller normalises the level). White noise through it has the model's
+    spectrum.
+    """
+    w_lo, w_hi = (2 * np.pi * f for f in spectrum_hz)
+    z, p, k = signal.bilinear_zpk([0.0], [-w_lo, -w_hi, -w_hi], 1.0, fs=fs)
+    return signal.zpk2sos(z, p, k)
+
+
+def emg_band_fraction(spectrum_hz: tuple[float, float] | None, *, fs: float) -> float:
+    """Fraction of the EMG's 20-450 Hz power a front end at ``fs`` keeps (its band is
+    20 Hz to ``min(450, 0.45 fs)``); 1 for the flat model."""
+    if spectrum_hz is None:
+        return 1.0
+    f_lo, f_hi = spectrum_hz
+    f = np.linspace(*EMG_REFERENCE_BAND_HZ, 4000)
+    power = f**2 / ((f**2 + f_lo**2) * (f**2 + f_hi**2) ** 2)
+    kept = f <= min(EMG_REFERENCE_BAND_HZ[1], 0.45 * fs)
+    return float(power[kept].sum() / power.sum())
+
+
 def _unit_noise_gain(sos: np.ndarray, *, fs: float) -> float:
     """Factor that gives a unit-RMS output when white unit-variance noise is filtered."""
     impulse = np.zeros(int(4 * fs))
@@ -287,10 +317,20 @@ class _Synth:
         self.ends = np.array([e.end_s for e in self.events])
         self.profiles: dict[int, EventProfile | None] = {}
         fs_e, fs_a = float(scenario.fs_emg), float(scenario.fs_acc)
+        # the resting level is the front end's own noise floor: flat within its band
         self.emg_sos = signal.butter(4, [20.0, min(450.0, 0.45 * fs_e)], btype="bandpass",
                                      fs=fs_e, output="sos")
         self.emg_gain = _unit_noise_gain(self.emg_sos, fs=fs_e)
         self.emg_zi = np.zeros((self.emg_sos.shape[0], 2))
+        # muscle activity has the surface-EMG spectrum: unit RMS over the reference band, of
+        # which the front end's band keeps its share
+        shape = scenario.emg_spectrum_hz
+        self.muscle_sos = (None if shape is None else
+                           np.vstack([emg_spectrum_sos(shape, fs=fs_e), self.emg_sos]))
+        if self.muscle_sos is not None and shape is not None:
+            self.muscle_gain = _unit_noise_gain(self.muscle_sos, fs=fs_e) * np.sqrt(
+                emg_band_fraction(shape, fs=fs_e))
+            self.muscle_zi = np.zeros((self.muscle_sos.shape[0], 2))
         lo_hz, hi_hz = scenario.tremor_band_hz
         hi_hz = min(hi_hz, 0.45 * fs_a)
         self.trem_sos = signal.butter(2, [min(lo_hz, 0.5 * hi_hz), hi_hz], btype="bandpass",
@@ -337,14 +377,24 @@ class _Synth:
         tremor, self.trem_zi = signal.sosfilt(self.trem_sos, trem_white, axis=0,
                                               zi=self.trem_zi)
         noise = sc.acc_noise_g * rng.standard_normal((2, len(ta), 3))
-        emg = self._emg(te, active, carrier * self.emg_gain, rng)
+        carrier = carrier * self.emg_gain
+        muscle = carrier
+        if self.muscle_sos is not None:
+            muscle, self.muscle_zi = signal.sosfilt(self.muscle_sos, rng.standard_normal(len(te)),
+                                                    zi=self.muscle_zi)
+            muscle = muscle * self.muscle_gain
+        emg = self._emg(te, active, carrier, muscle, rng)
         shank, foot = self._acc(ta, active, tremor * self.trem_gain * _TREMOR_AXES)
         return i0, emg, j0, shank + noise[0], foot + noise[1]
 
     def _emg(self, te: np.ndarray, active: list[tuple[NightEvent, EventProfile | None]],
-             carrier: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+             carrier: np.ndarray, muscle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """EMG of one block (uV): the resting noise on ``carrier`` (unit RMS, flat in the
+        front end's band) and muscle activity on ``muscle`` (unit RMS over 20-450 Hz with the
+        surface-EMG spectrum; the same array as ``carrier`` in the flat model)."""
         sc = self.sc
-        power = np.full(len(te), sc.rest_emg_uv_rms**2)
+        rest = sc.rest_emg_uv_rms * carrier
+        power = np.zeros(len(te))
         if sc.standing_tonic_uv > 0:
             power += (sc.standing_tonic_uv * self._sway(te) * self.timeline.load_at(te)) ** 2
         extra = np.zeros(len(te))
@@ -359,7 +409,10 @@ class _Synth:
                     extra += sc.hum_scale * hum * np.sin(2 * np.pi * ev.freq_hz * te + phase)
             if ev.kind == "motion_spike":
                 extra += _spike_emg(ev, te)
-        emg = np.sqrt(power) * carrier + extra
+        if muscle is carrier:  # flat model: one noise, powers adding
+            emg = np.sqrt(power + sc.rest_emg_uv_rms**2) * carrier + extra
+        else:
+            emg = rest + np.sqrt(power) * muscle + extra
         for ev, _ in active:
             if ev.kind != "electrode_lift":
                 continue

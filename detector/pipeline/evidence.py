@@ -29,6 +29,8 @@ from detector.pipeline.features import EpochFeatures
 
 RHYTHM_LAGS_S = (0.4, 2.0)
 """Lags searched for the stride rhythm of walking (s): step rates of 0.5 to 2.5 Hz."""
+FAST_TREND_S = 2.0
+"""Moving mean taken out of the log envelope before its fast modulation is measured (s)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class EmgShape:
     rhythm: float
     lull_fraction: float
     burst_excess: float = 0.0
+    fast_modulation: float = 0.0
+    """Standard deviation of the smoothed log envelope about its own 2-s moving mean:
+    how much the level waxes and wanes within seconds. Standing sways slowly (0.03-0.5 Hz)
+    and leaves little; a cramp's irregular discharge waxes and wanes within a second or two."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,14 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
     # phasic bursts: brief excursions far above a floor the envelope otherwise sits on
     q10, q50, q95 = np.percentile(np.log(np.maximum(smooth, 1e-3)), [10, 50, 95])
     burst_excess = float((q95 - q50) - (q50 - q10))
+    logs = np.log(np.maximum(smooth, 1e-3))
+    k2 = max(2, round(FAST_TREND_S * eps))
+    if logs.shape[0] > k2:
+        trend = np.convolve(logs, np.ones(k2) / k2, mode="valid")
+        lead = (k2 - 1) // 2
+        fast = float(np.std(logs[lead:lead + trend.shape[0]] - trend))
+    else:
+        fast = 0.0
     # rhythm: a periodic envelope has an autocorrelation that falls to a trough and comes
     # back to a peak at the stride period; a randomly modulated one only decays
     x = np.log(np.maximum(smooth, 1e-3))
@@ -185,7 +199,7 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
         trough = np.minimum.accumulate(r)
         rhythm = float(np.max(r[lo - 1:] - trough[lo - 1:]))
     return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls,
-                    burst_excess=burst_excess)
+                    burst_excess=burst_excess, fast_modulation=fast)
 
 
 class _Scoring:
@@ -290,9 +304,10 @@ class EmgRule(_Scoring):
     (sustained well above the threshold, begun from rest).
 
     Steadiness alone is not used against a run: real held calf contractions
-    (tests/test_real_data.py) can be as steady as standing. Only a run that is both steady
-    and no stronger than the calf's own standing tonic level (the highest resting level of
-    the recording: the upright minutes before bed) is taken as standing up."""
+    (tests/test_real_data.py) can be as steady as standing. Only a run that both varies
+    little within seconds and is no stronger than the calf's own standing tonic level (the
+    highest resting level of the recording: the upright minutes before bed) is taken as
+    standing up."""
 
     mode = "emg"
 
@@ -318,11 +333,11 @@ class EmgRule(_Scoring):
                 and not self._standing(ev))
 
     def _standing(self, ev: RunEvidence) -> bool:
-        """Held steadily at the level this calf carried the body at: standing up."""
+        """At the level this calf carried the body at, swaying only slowly: standing up."""
         v = self.config.evidence
         return (ev.shape is not None and ev.tonic_ratio is not None
                 and ev.tonic_ratio < v.standing_level_ratio
-                and ev.shape.steadiness >= v.standing_steadiness)
+                and ev.shape.fast_modulation < v.standing_max_fast_modulation)
 
 
 class AccRule(_Scoring):
