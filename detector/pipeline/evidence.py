@@ -178,7 +178,8 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
     # phasic bursts: brief excursions far above a floor the envelope otherwise sits on
     q10, q50, q95 = np.percentile(np.log(np.maximum(smooth, 1e-3)), [10, 50, 95])
     burst_excess = float((q95 - q50) - (q50 - q10))
-    logs = np.log(np.maximum(smooth, 1e-3))
+    # fast modulation of the held part, like the steadiness: the ramp-up is a slow change
+    logs = np.log(np.maximum(smooth[int(0.4 * smooth.shape[0]):], 1e-3))
     k2 = max(2, round(FAST_TREND_S * eps))
     if logs.shape[0] > k2:
         trend = np.convolve(logs, np.ones(k2) / k2, mode="valid")
