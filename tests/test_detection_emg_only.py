@@ -66,3 +66,18 @@ def test_emg_only_getting_up_in_the_morning_is_not_a_cramp(tonic_uv: float) -> N
     # control: a cramp in bed, only a few times stronger than standing, is found
     found = _detect(_night(_up_in_the_morning(True), **kw), "emg")
     assert [abs(e.onset_s - 400.0) < 2.0 for e in found.episodes] == [True]
+
+
+def test_fast_modulation_is_small_for_slow_sway_and_large_for_a_waxing_contraction() -> None:
+    rng = np.random.default_rng(6)
+    t = np.arange(10 * EPS) / EPS
+    sway = 25.0 * np.exp(0.4 * np.sin(2 * np.pi * 0.2 * t))  # standing: cv about 0.4, 0.2 Hz
+    # a cramp: log-normal waxing and waning with a corner near 2 Hz (0.25-s correlation)
+    noise = np.convolve(rng.standard_normal(t.size + 2), np.ones(3) / np.sqrt(3), "valid")
+    waxing = 60.0 * np.exp(0.4 * noise)
+    valid = np.ones(t.size, dtype=bool)
+    limit = DetectorConfig().evidence.standing_max_fast_modulation
+    standing = emg_shape(sway, valid, **SHAPE)
+    cramp = emg_shape(waxing, valid, **SHAPE)
+    assert standing is not None and cramp is not None
+    assert standing.fast_modulation < limit < cramp.fast_modulation
