@@ -18,6 +18,7 @@ from tests.test_detection_classes import _cramp, _detect, _night
 
 EPS = 10
 SHAPE = {"eps": EPS, "smooth_s": 0.5, "lull_ratio": 0.35}
+NO_WINDOW_EMG = DetectorConfig().replace(in_bed__night_window=None)
 
 
 def test_burst_excess_is_large_for_bursts_on_a_floor_and_small_for_a_waxing_contraction() -> None:
@@ -81,3 +82,31 @@ def test_fast_modulation_is_small_for_slow_sway_and_large_for_a_waxing_contracti
     cramp = emg_shape(waxing, valid, **SHAPE)
     assert standing is not None and cramp is not None
     assert standing.fast_modulation < limit < cramp.fast_modulation
+
+
+def test_emg_only_standing_reference_does_not_depend_on_chunking() -> None:
+    from datetime import UTC, datetime
+
+    from detector.pipeline.chain import NightPipeline
+    from detector.signals import ChannelSpec, SignalBlock
+    from firmware_sim.night import synthesize
+
+    scenario = _night(_up_in_the_morning(True), duration_s=900.0, in_bed=(200.0, 700.0),
+                      standing_tonic_uv=25.0)
+    emg = synthesize(scenario, rng=np.random.default_rng(1)).emg_uv
+    spec = {"emg": ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV")}
+
+    def onsets(chunk: int) -> list[float]:
+        pipe = NightPipeline(spec, config=NO_WINDOW_EMG, start_utc=datetime(2024, 1, 15, 22,
+                                                                                tzinfo=UTC),
+                             leg="left")
+        for a in range(0, emg.shape[0], chunk):
+            pipe.push("emg", SignalBlock(data=emg[a:a + chunk], fs=scenario.fs_emg,
+                                         start_sample=a))
+        pipe.flush(end_s=scenario.duration_s)
+        return [e.onset_s for e in pipe.detector.episodes]
+
+    whole = onsets(emg.shape[0])
+    assert len(whole) == 1 and abs(whole[0] - 400.0) < 2.0  # the cramp, not the standing
+    assert onsets(997) == whole
+    assert onsets(12_345) == whole
