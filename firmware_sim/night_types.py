@@ -170,14 +170,15 @@ class NightScenario:
         and the leg tipped forward or back; 0 is a leg exactly on its side, where the ankle
         angle cannot be seen from gravity.
     emg_spectrum_hz : (float, float) or None
-        Shape of the surface EMG's power spectrum, ``(f_low, f_high)`` of
-        ``P(f) ~ f_high^4 f^2 / ((f^2 + f_low^2) (f^2 + f_high^2)^2)`` (Hz; the classic
-        surface-EMG spectrum model of Shwedyk, Balasubramanian and Scott, IEEE Trans Biomed
-        Eng 24:323, 1977): power rising to a peak near 50-130 Hz and falling off above, so a
-        200 Hz front end (20-90 Hz) sees part of the EMG, not all of it. The EMG levels of the
-        scenario are RMS over 20-450 Hz; a narrower front end sees less. ``None``: flat
-        20-450 Hz noise holding the full level within whatever band the rate allows (the
-        model's older, optimistic behaviour, kept for hand-built scenarios).
+        Shape of the surface EMG's power spectrum, ``(f_low, f_high)`` of ``P(f) ~ f_high^4
+        f^2 / ((f^2 + f_low^2) (f^2 + f_high^2)^2)`` (Hz; the classic surface-EMG spectrum
+        model of Shwedyk, Balasubramanian and Scott, IEEE Trans Biomed Eng BME-24(5), 1977;
+        :mod:`firmware_sim.night_spectrum`): power rising to a peak near 50-130 Hz and
+        falling off above, so a 200 Hz front end (20-90 Hz) sees part of the EMG, not all of
+        it. The EMG levels of the scenario are RMS over 20-450 Hz; a narrower front end sees
+        less. ``None``: flat 20-450 Hz noise holding the full level within whatever band the
+        rate allows (the model's older, optimistic behaviour, kept for hand-built
+        scenarios).
     """
 
     duration_s: float

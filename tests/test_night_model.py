@@ -15,13 +15,13 @@ from firmware_sim.night import (
     TRUTH_COLUMNS,
     NightEvent,
     NightScenario,
-    emg_band_fraction,
     random_scenario,
     synthesize,
     synthesize_chunks,
     truth_table,
 )
 from firmware_sim.night_posture import leg_specific_force
+from firmware_sim.night_spectrum import emg_band_fraction
 
 START = datetime(2024, 2, 1, 22, 0, tzinfo=UTC)
 FS_EMG = 1000.0
