@@ -67,6 +67,8 @@ class EmgShape:
         bursts on a low floor (turning over, rising onto the toes) give a large positive
         value; a sustained contraction that waxes and wanes, with lulls and its own ramp-up,
         gives a value near zero or below.
+    fast_modulation : standard deviation of the smoothed log envelope's held part about its
+        own ``FAST_TREND_S`` moving mean (see below).
     """
 
     steadiness: float
