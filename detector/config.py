@@ -148,10 +148,11 @@ class EvidenceConfig:
     at 25 Hz."""
     smooth_s: float = 0.5
     """Moving mean applied to the envelope before its shape is measured (s)."""
-    emg_only_min_duty: float = 0.8
-    """Without posture: fraction of the judged window that must be active. A cramp is
-    sustained well above the threshold; standing tonic activity near the threshold flickers
-    across it."""
+    emg_only_min_duty: float = 0.6
+    """Without posture: fraction of the judged window that must be active. Standing tonic
+    activity near the threshold flickers across it, but standing is now told by its level
+    (``standing_level_ratio``), so a weak cramp near the threshold needs no more duty than in
+    the other modes."""
     max_rhythm: float = 0.75
     """Largest comeback of the log envelope's autocorrelation at stride lags (0.4-2.0 s) after
     its trough, for a cramp; above it the activity is rhythmic: walking."""
@@ -160,6 +161,25 @@ class EvidenceConfig:
     above it the activity is a train of phasic bursts (turning over), not a cramp."""
     lull_ratio: float = 0.35
     """Depth of a lull relative to the run's median envelope."""
+    max_burst_excess: float = 0.75
+    """Without posture: largest upward skew of a run's smoothed log envelope,
+    ``log(p95/p50) - log(p50/p10)``, for a cramp. Phasic bursts on a low floor (turning
+    over: bursts several times the floor; tip-toe bouts) reach far above the median and little
+    below it; a cramp waxes and wanes about its level and has its ramp-up and lulls below it
+    (real held calf contractions, tests/test_real_data.py: -0.5 to +0.3)."""
+    standing_level_ratio: float = 1.5
+    """Without posture: a run whose median level is under this multiple of the highest resting
+    level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
+    The resting level is the 10th percentile of 5-s block medians, and standing sways (cv up
+    to about 0.4), so standing's median sits up to about 1.6 x it."""
+    standing_max_fast_modulation: float = 0.15
+    """...and whose smoothed log envelope varies less than this (standard deviation about its
+    2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
+    wanes within seconds."""
+    tonic_settle_s: float = 60.0
+    """The resting level of the first seconds of a recording is a low percentile of too few
+    blocks (the level of whatever they held, e.g. walking): it becomes the standing reference
+    only after this much recording (s)."""
     rest_between_s: float = 5.0
     """Without posture: a new cramp must start from rest, i.e. the EMG must have been back at
     rest (``rest_fraction``) this long since the last judged run ended (s); otherwise the
@@ -319,10 +339,11 @@ def _validate(cfg: DetectorConfig) -> None:
     v = cfg.evidence
     for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("corroborated_rise_uv", 0.0, 1000.0),
                          ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
-                         ("max_lull_fraction", 0.0, 1.0),
+                         ("max_lull_fraction", 0.0, 1.0), ("max_burst_excess", -5.0, 10.0),
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),
                          ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
-                         ("rest_fraction", 0.0, 1.0),
+                         ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
+                         ("standing_max_fast_modulation", 0.0, 10.0),
                          ("emg_only_min_duty", 0.0, 1.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN

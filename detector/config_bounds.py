@@ -90,6 +90,9 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "episode.min_confidence": _frac(),
     "evidence.activity_min_dof": Bounds(1.0, 1e5),
     "evidence.tremor_min_dof": Bounds(1.0, 1e5),
+    "evidence.max_burst_excess": Bounds(-5.0, 10.0),  # log units: e^10 is beyond any envelope
+    "evidence.standing_level_ratio": Bounds(0.0, 100.0),
+    "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

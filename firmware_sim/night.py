@@ -31,15 +31,16 @@ lying stretch); a cramp drives it to 30-50 deg and holds it.
 
 Signals modelled
 ----------------
-EMG = resting noise and muscle activity (band-limited 20-450 Hz Gaussian noise whose RMS
-follows the envelope of every active event and the standing tonic activity while the leg
-carries the body, powers adding) + mains hum + motion-artefact transients; electrode lift
-replaces it with a flat trace or the rail value; everything is clipped to ``+-emg_rails_uv``
-and quantised to ``emg_step_uv``. Accelerometers = gravity in the current posture (see
-:mod:`firmware_sim.night_posture`) + event movement + calf tremor (``tremor_band_hz``, shank)
-+ white noise. The event vocabulary is in :mod:`firmware_sim.night_types`, event textures in
-:mod:`firmware_sim.night_profiles`, and how a random night is laid out in
-:mod:`firmware_sim.night_events`.
+EMG = the front end's resting noise (flat within its band) + muscle activity (Gaussian noise
+with the surface-EMG spectrum of ``NightScenario.emg_spectrum_hz``, band-limited to 20-450 Hz
+or what the rate allows, whose RMS over 20-450 Hz follows the envelope of every active event
+and the standing tonic activity while the leg carries the body, powers adding) + mains hum +
+motion-artefact transients; electrode lift replaces it with a flat trace or the rail value;
+everything is clipped to ``+-emg_rails_uv`` and quantised to ``emg_step_uv``. Accelerometers =
+gravity in the current posture (see :mod:`firmware_sim.night_posture`) + event movement + calf
+tremor (``tremor_band_hz``, shank) + white noise. The event vocabulary is in
+:mod:`firmware_sim.night_types`, event textures in :mod:`firmware_sim.night_profiles`, and how
+a random night is laid out in :mod:`firmware_sim.night_events`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from scipy import signal
 from firmware_sim.night_events import random_scenario
 from firmware_sim.night_posture import PostureTimeline, build_timeline, leg_specific_force
 from firmware_sim.night_profiles import EventProfile, event_profile
+from firmware_sim.night_spectrum import emg_band_fraction, emg_spectrum_sos
 from firmware_sim.night_types import (
     CONTRACTION_KINDS,
     EVENT_KINDS,
@@ -287,10 +289,20 @@ class _Synth:
         self.ends = np.array([e.end_s for e in self.events])
         self.profiles: dict[int, EventProfile | None] = {}
         fs_e, fs_a = float(scenario.fs_emg), float(scenario.fs_acc)
+        # the resting level is the front end's own noise floor: flat within its band
         self.emg_sos = signal.butter(4, [20.0, min(450.0, 0.45 * fs_e)], btype="bandpass",
                                      fs=fs_e, output="sos")
         self.emg_gain = _unit_noise_gain(self.emg_sos, fs=fs_e)
         self.emg_zi = np.zeros((self.emg_sos.shape[0], 2))
+        # muscle activity has the surface-EMG spectrum: unit RMS over the reference band, of
+        # which the front end's band keeps its share
+        shape = scenario.emg_spectrum_hz
+        self.muscle_sos = (None if shape is None else
+                           np.vstack([emg_spectrum_sos(shape, fs=fs_e), self.emg_sos]))
+        if self.muscle_sos is not None and shape is not None:
+            self.muscle_gain = _unit_noise_gain(self.muscle_sos, fs=fs_e) * np.sqrt(
+                emg_band_fraction(shape, fs=fs_e))
+            self.muscle_zi = np.zeros((self.muscle_sos.shape[0], 2))
         lo_hz, hi_hz = scenario.tremor_band_hz
         hi_hz = min(hi_hz, 0.45 * fs_a)
         self.trem_sos = signal.butter(2, [min(lo_hz, 0.5 * hi_hz), hi_hz], btype="bandpass",
@@ -337,14 +349,24 @@ class _Synth:
         tremor, self.trem_zi = signal.sosfilt(self.trem_sos, trem_white, axis=0,
                                               zi=self.trem_zi)
         noise = sc.acc_noise_g * rng.standard_normal((2, len(ta), 3))
-        emg = self._emg(te, active, carrier * self.emg_gain, rng)
+        carrier = carrier * self.emg_gain
+        muscle = carrier
+        if self.muscle_sos is not None:
+            muscle, self.muscle_zi = signal.sosfilt(self.muscle_sos, rng.standard_normal(len(te)),
+                                                    zi=self.muscle_zi)
+            muscle = muscle * self.muscle_gain
+        emg = self._emg(te, active, carrier, muscle, rng)
         shank, foot = self._acc(ta, active, tremor * self.trem_gain * _TREMOR_AXES)
         return i0, emg, j0, shank + noise[0], foot + noise[1]
 
     def _emg(self, te: np.ndarray, active: list[tuple[NightEvent, EventProfile | None]],
-             carrier: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+             carrier: np.ndarray, muscle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """EMG of one block (uV): the resting noise on ``carrier`` (unit RMS, flat in the
+        front end's band) and muscle activity on ``muscle`` (unit RMS over 20-450 Hz with the
+        surface-EMG spectrum; the same array as ``carrier`` in the flat model)."""
         sc = self.sc
-        power = np.full(len(te), sc.rest_emg_uv_rms**2)
+        rest = sc.rest_emg_uv_rms * carrier
+        power = np.zeros(len(te))
         if sc.standing_tonic_uv > 0:
             power += (sc.standing_tonic_uv * self._sway(te) * self.timeline.load_at(te)) ** 2
         extra = np.zeros(len(te))
@@ -359,7 +381,10 @@ class _Synth:
                     extra += sc.hum_scale * hum * np.sin(2 * np.pi * ev.freq_hz * te + phase)
             if ev.kind == "motion_spike":
                 extra += _spike_emg(ev, te)
-        emg = np.sqrt(power) * carrier + extra
+        if muscle is carrier:  # flat model: one noise, powers adding
+            emg = np.sqrt(power + sc.rest_emg_uv_rms**2) * carrier + extra
+        else:
+            emg = rest + np.sqrt(power) * muscle + extra
         for ev, _ in active:
             if ev.kind != "electrode_lift":
                 continue

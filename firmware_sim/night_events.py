@@ -10,7 +10,7 @@ Structure of a night of ``D`` seconds (rates per hour are of the in-bed or sleep
   a hypnic jerk (p = 0.6), and ends 2-15 min before getting up;
 - 0-6 cramps (unless ``n_cramps`` is given), 10 s to 15 min (log-normal, median 90 s),
   15-300 uV RMS (down to just above the detection threshold: the band may sit over the head
-  of the gastrocnemius that is not cramping), foot held at 30-50 deg, calf tremor 0.003-0.08 g;
+  of the gastrocnemius that is not cramping), foot held at 30-50 deg, calf tremor 0.002-0.1 g;
   each followed with p = 0.6 by getting up to stretch (15-60 s, foot dorsiflexed 15-25 deg),
   then with p = 0.5 by standing still (10-90 s) and with p = 0.5 by walking (20-120 s);
 - periodic limb movement series (mean 2 per 7 h of sleep): 4-40 movements of 0.5-10 s
@@ -21,8 +21,11 @@ Structure of a night of ``D`` seconds (rates per hour are of the in-bed or sleep
   over a cramp), mains hum (0.6 per 8 h; 2-30 min, 2-80 uV at 50 or 60 Hz), motion spikes
   (1/h, and at 30 % of rollovers).
 
-Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activity 4-30 uV
-(sway cv 0.1-0.4), tremor band 5-10 to 20-50 Hz, a side posture 0-35 deg off pure side.
+Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activity 3-45 uV
+(sway cv 0.05-0.5), tremor band 4-12 to 15-60 Hz, a side posture 0-35 deg off pure side, and
+the surface-EMG spectrum's corners (``NightScenario.emg_spectrum_hz``: 50-80 Hz and 110-320
+Hz, median frequencies of about 85-180 Hz; the real calf recordings of ../shared/data/real
+have 94-186 Hz).
 
 ``family`` changes the mix (see :data:`FAMILIES`): ``quiet`` (few events, 0-2 cramps), ``plm``
 (many PLM series, short 12-20 s cramps inside them), ``busy`` (rollovers, hypnic jerks,
@@ -169,9 +172,9 @@ def random_scenario(
         "rest_emg_uv_rms": rng.uniform(0.8, 4.0) if rest_emg_uv_rms is None else rest_emg_uv_rms,
         "contraction_scale": (rng.uniform(0.5, 1.2) if contraction_scale is None
                               else contraction_scale),
-        "standing_tonic_uv": float(np.exp(rng.uniform(np.log(4.0), np.log(30.0)))),
-        "standing_sway_cv": rng.uniform(0.1, 0.4),
-        "tremor_band_hz": (rng.uniform(5.0, 10.0), rng.uniform(20.0, 50.0)),
+        "standing_tonic_uv": float(np.exp(rng.uniform(np.log(3.0), np.log(45.0)))),
+        "standing_sway_cv": rng.uniform(0.05, 0.5),
+        "tremor_band_hz": (rng.uniform(4.0, 12.0), rng.uniform(15.0, 60.0)),
         "side_roll_offset_deg": rng.uniform(0.0, 35.0),
     }
     if family == "lofi":
@@ -181,6 +184,9 @@ def random_scenario(
         events = _daytime(rng, d, n_cramps)
     else:
         events = _night(rng, d, n_cramps, family, artefacts)
+    # drawn last so that the layout of a seed's night does not depend on it
+    physiology["emg_spectrum_hz"] = (rng.uniform(50.0, 80.0),
+                                     float(np.exp(rng.uniform(np.log(110.0), np.log(320.0)))))
     return NightScenario(
         duration_s=d, fs_emg=fs_emg, fs_acc=fs_acc, start_utc=start_utc,
         events=tuple(sorted(events, key=lambda e: (e.onset_s, e.kind))), leg=leg,
@@ -386,7 +392,7 @@ def _cramp_in_series(rng: np.random.Generator, series: list[list[NightEvent]],
             t = float(rng.uniform(lo, hi - length))
             return NightEvent(kind="cramp", onset_s=t, duration_s=length,
                               emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
-                              acc_g=float(np.exp(rng.uniform(np.log(0.003), np.log(0.08)))),
+                              acc_g=float(np.exp(rng.uniform(np.log(0.002), np.log(0.1)))),
                               angle_deg=rng.uniform(30, 50), seed=_seed(rng))
     return None  # no gap long enough in this series
 
@@ -404,7 +410,7 @@ def _cramp_group(rng: np.random.Generator, *, max_s: float,
     length = min(_lognormal(rng, 90.0, 0.9, 10.0, 900.0), max_s)
     group = [NightEvent(kind="cramp", onset_s=0.0, duration_s=length,
                         emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
-                        acc_g=float(np.exp(rng.uniform(np.log(0.003), np.log(0.08)))),
+                        acc_g=float(np.exp(rng.uniform(np.log(0.002), np.log(0.1)))),
                         angle_deg=rng.uniform(30, 50), seed=_seed(rng))]
     if rng.random() < after_p:
         t = length + rng.uniform(1, 5)

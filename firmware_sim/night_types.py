@@ -169,6 +169,16 @@ class NightScenario:
         How far from a pure side posture the leg rests when lying on a side (deg): knees drawn
         and the leg tipped forward or back; 0 is a leg exactly on its side, where the ankle
         angle cannot be seen from gravity.
+    emg_spectrum_hz : (float, float) or None
+        Shape of the surface EMG's power spectrum, ``(f_low, f_high)`` of ``P(f) ~ f_high^4
+        f^2 / ((f^2 + f_low^2) (f^2 + f_high^2)^2)`` (Hz; the classic surface-EMG spectrum
+        model of Shwedyk, Balasubramanian and Scott, IEEE Trans Biomed Eng BME-24(5), 1977;
+        :mod:`firmware_sim.night_spectrum`): power rising to a peak near 50-130 Hz and
+        falling off above, so a 200 Hz front end (20-90 Hz) sees part of the EMG, not all of
+        it. The EMG levels of the scenario are RMS over 20-450 Hz; a narrower front end sees
+        less. ``None``: flat 20-450 Hz noise holding the full level within whatever band the
+        rate allows (the model's older, optimistic behaviour, kept for hand-built
+        scenarios).
     """
 
     duration_s: float
@@ -188,6 +198,7 @@ class NightScenario:
     standing_sway_cv: float = 0.2
     tremor_band_hz: tuple[float, float] = (8.0, 40.0)
     side_roll_offset_deg: float = 0.0
+    emg_spectrum_hz: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.duration_s) and self.duration_s >= 1.0):
@@ -212,6 +223,10 @@ class NightScenario:
         lo_hz, hi_hz = self.tremor_band_hz
         if not (np.isfinite(lo_hz) and np.isfinite(hi_hz) and 0 < lo_hz < hi_hz):
             raise CrampInputError("scenario.tremor_band_hz", "expected 0 < low < high (Hz)")
+        if self.emg_spectrum_hz is not None:
+            f_lo, f_hi = self.emg_spectrum_hz
+            if not (np.isfinite(f_lo) and np.isfinite(f_hi) and 0 < f_lo and 0 < f_hi <= 1000):
+                raise CrampInputError("scenario.emg_spectrum_hz", "expected 0 < f < 1000 Hz")
         if self.side_roll_offset_deg > 60:
             raise CrampInputError("scenario.side_roll_offset_deg", "expected 0 to 60 deg")
         for event in self.events:

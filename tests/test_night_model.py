@@ -21,6 +21,7 @@ from firmware_sim.night import (
     truth_table,
 )
 from firmware_sim.night_posture import leg_specific_force
+from firmware_sim.night_spectrum import emg_band_fraction
 
 START = datetime(2024, 2, 1, 22, 0, tzinfo=UTC)
 FS_EMG = 1000.0
@@ -146,7 +147,9 @@ def test_random_night_truth_is_consistent(seed: int) -> None:
     assert truth[truth.kind == "rollover"].duration_s.between(3, 45).all()
     assert truth[truth.kind == "walk"].duration_s.between(15, 120).all()
     assert set(truth[truth.kind.isin(["walk", "stretch", "stand"])].posture) <= {"standing"}
-    assert 4 <= sc.standing_tonic_uv <= 30 and 0.8 <= sc.rest_emg_uv_rms <= 4
+    assert 3 <= sc.standing_tonic_uv <= 45 and 0.8 <= sc.rest_emg_uv_rms <= 4
+    assert sc.emg_spectrum_hz is not None
+    assert 50 <= sc.emg_spectrum_hz[0] <= 80 and 110 <= sc.emg_spectrum_hz[1] <= 320
     # contraction and movement events never overlap one another
     moving = truth[truth.kind.isin(["cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover",
                                     "walk", "stretch", "stand"])].sort_values("onset_s")
@@ -309,3 +312,39 @@ def test_stretch_dorsiflexes_the_standing_foot() -> None:
     assert np.median(acc_slice(angle, 42, 60)) == pytest.approx(-20.0, abs=2.0)
     foot = acc_slice(night.foot_acc_g, 42, 60).mean(axis=0)
     assert foot[2] > 0.97  # the foot stays flat on the floor while the knee leans
+
+
+# --- the surface-EMG spectrum ------------------------------------------------------------------
+
+def _held_contraction(fs: float, spectrum_hz: tuple[float, float] | None) -> np.ndarray:
+    sc = NightScenario(duration_s=40.0, fs_emg=fs, fs_acc=50.0,
+                       start_utc=datetime(2024, 1, 1, tzinfo=UTC), rest_emg_uv_rms=0.5,
+                       events=(NightEvent(kind="tiptoe", onset_s=5.0, duration_s=30.0,
+                                          emg_uv=100.0, angle_deg=30.0, seed=2),),
+                       emg_spectrum_hz=spectrum_hz)
+    return synthesize(sc, rng=np.random.default_rng(3)).emg_uv[int(10 * fs):int(30 * fs)]
+
+
+def _median_hz(x: np.ndarray, fs: float) -> float:
+    f, p = signal.welch(x, fs=fs, nperseg=1024)
+    band = (f >= 20) & (f <= min(450, 0.45 * fs))
+    c = np.cumsum(p[band])
+    return float(f[band][np.searchsorted(c, c[-1] / 2)])
+
+
+def test_shaped_emg_spectrum_peaks_low_and_a_200_hz_front_end_sees_part_of_it() -> None:
+    shape = (60.0, 150.0)  # f_low, f_high of Shwedyk et al. 1977
+    wide = _held_contraction(2000.0, shape)
+    flat = _held_contraction(2000.0, None)
+    # real calf surface EMG (../shared/data/real): median frequency about 94-186 Hz
+    assert 90 <= _median_hz(wide, 2000.0) <= 130
+    assert _median_hz(flat, 2000.0) > 200  # the flat model: 20-450 Hz, median about 235 Hz
+    # the level is stated over 20-450 Hz: at 2 kHz it is all there
+    assert np.std(wide) == pytest.approx(np.std(flat), rel=0.1)
+    # a 200 Hz front end (20-90 Hz) keeps only its share of the shaped EMG...
+    narrow = _held_contraction(200.0, shape)
+    kept = np.std(narrow) / np.std(wide)
+    assert kept == pytest.approx(np.sqrt(emg_band_fraction(shape, fs=200.0)), rel=0.1)
+    assert 0.5 < kept < 0.75
+    # ...while the flat model squeezes the whole level into it (the old, optimistic model)
+    assert np.std(_held_contraction(200.0, None)) == pytest.approx(np.std(flat), rel=0.1)

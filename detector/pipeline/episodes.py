@@ -88,7 +88,10 @@ class EpisodeDetector:
         self.max_dip = round(config.episode.max_dip_s * self.eps)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
-        self._hist: list[tuple[EpochFeatures, np.ndarray, np.ndarray, np.ndarray]] = []
+        # per chunk: features, resting EMG level, active flags, resting tremor level, and the
+        # standing tonic reference (highest settled resting EMG level up to each epoch)
+        self._hist: list[tuple[EpochFeatures, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray]] = []
         self._hist_start = 0
         self._next_epoch = 0
         self._run_start: int | None = None
@@ -103,6 +106,8 @@ class EpisodeDetector:
         self._last_judged_end: int | None = None
         self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
         self._last_tremor_rest = -1
+        self._tonic_ref_uv = np.nan  # highest settled resting EMG level so far
+        self._settle_epochs = round(config.evidence.tonic_settle_s * self.eps)
 
     # -- stream ------------------------------------------------------------------------
     def push(self, f: EpochFeatures) -> list[EpisodeEvent]:
@@ -123,8 +128,9 @@ class EpisodeDetector:
         active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base,
                                             emg_uv=level))
         self.last_baseline = base
+        tonic_ref = self._tonic_reference(f.first_epoch, base)
         self._track_rest(f, base, active)
-        self._hist.append((f, base, active, tremor_base))
+        self._hist.append((f, base, active, tremor_base, tonic_ref))
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
@@ -150,6 +156,18 @@ class EpisodeDetector:
         if self._run_start is None:
             self._trim(self._next_epoch - self.context)
         return events
+
+    def _tonic_reference(self, first_epoch: int, base: np.ndarray) -> np.ndarray:
+        """Highest resting EMG level up to each epoch, once ``tonic_settle_s`` of recording has
+        set it (uV), shape (n,); NaN before. Upright before bed, the resting level is the
+        calf's standing tonic activity; lying, it falls to the lying rest and the highest
+        level stays the standing one."""
+        idx = np.arange(first_epoch, first_epoch + base.shape[0])
+        settled = np.where(idx >= self._settle_epochs, base, np.nan)
+        ref = np.fmax.accumulate(np.concatenate([[self._tonic_ref_uv], settled]))[1:]
+        if ref.size:
+            self._tonic_ref_uv = float(ref[-1])
+        return ref
 
     def _held(self, f: EpochFeatures, active: np.ndarray, tremor_base: np.ndarray) -> np.ndarray:
         """Without EMG: epochs since the last active one in which the calf tremor has not yet
@@ -322,6 +340,10 @@ class EpisodeDetector:
         rest_env = EmgLevel.resting_envelope(f)
         shape = (emg_shape(rest_env, ~np.isnan(rest_env), eps=self.eps, smooth_s=v.smooth_s,
                            lull_ratio=v.lull_ratio) if uses_emg else None)
+        tonic_ratio = None
+        ref = self._tonic_ref_at(stop - 1)
+        if uses_emg and ref > 0 and np.any(~np.isnan(rest_env)):
+            tonic_ratio = float(np.nanmedian(rest_env)) / ref
         return RunEvidence(
             duty=float(active.sum()) / n,
             peak_uv=float(env.max()) if env.size and uses_emg else None,
@@ -335,7 +357,16 @@ class EpisodeDetector:
             else float(np.mean(~f.acc_missing)),
             shape=shape,
             rested_before=self._rested_since_judged(start),
+            tonic_ratio=tonic_ratio,
         )
+
+    def _tonic_ref_at(self, epoch: int) -> float:
+        """The standing tonic reference at ``epoch`` (uV; NaN if not yet set)."""
+        for h in self._hist:
+            i = epoch - h[0].first_epoch
+            if 0 <= i < h[0].n_epochs:
+                return float(h[4][i])
+        return float("nan")
 
     def _tremor_levels(self, start: int, stop: int) -> np.ndarray:
         return np.concatenate([h[3] for h in self._hist])[
@@ -374,7 +405,7 @@ class EpisodeDetector:
 
     def _after_end(self, end: int) -> str:
         """What follows a run's end: 'missing' when the next epoch has no data."""
-        for f, _, _, _ in self._hist:
+        for f, *_ in self._hist:
             i = end - f.first_epoch
             if 0 <= i < f.n_epochs:
                 missing = f.emg_missing[i] if self.rule.uses_emg else f.acc_missing[i]

@@ -29,6 +29,8 @@ from detector.pipeline.features import EpochFeatures
 
 RHYTHM_LAGS_S = (0.4, 2.0)
 """Lags searched for the stride rhythm of walking (s): step rates of 0.5 to 2.5 Hz."""
+FAST_TREND_S = 2.0
+"""Moving mean taken out of the log envelope before its fast modulation is measured (s)."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,23 @@ class EmgShape:
     rhythm : largest rise of the log envelope's autocorrelation, at stride lags, above its
         lowest value at shorter lags (walking: high; a randomly modulated envelope: near 0).
     lull_fraction : fraction of epochs below ``lull_ratio`` x the run's median envelope.
+    burst_excess : how far the smoothed log envelope reaches above its median more than it
+        reaches below it, ``log(p95 / p50) - log(p50 / p10)`` over the whole window: phasic
+        bursts on a low floor (turning over, rising onto the toes) give a large positive
+        value; a sustained contraction that waxes and wanes, with lulls and its own ramp-up,
+        gives a value near zero or below.
+    fast_modulation : standard deviation of the smoothed log envelope's held part about its
+        own ``FAST_TREND_S`` moving mean (see below).
     """
 
     steadiness: float
     rhythm: float
     lull_fraction: float
+    burst_excess: float = 0.0
+    fast_modulation: float = 0.0
+    """Standard deviation of the smoothed log envelope about its own 2-s moving mean:
+    how much the level waxes and wanes within seconds. Standing sways slowly (0.03-0.5 Hz)
+    and leaves little; a cramp's irregular discharge waxes and wanes within a second or two."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,10 @@ class RunEvidence:
     shape: EmgShape | None
     rested_before: bool
     """Whether the muscle was at rest (``rest_between_s``) since the last judged run ended."""
+    tonic_ratio: float | None = None
+    """Median EMG level of the judged window over the highest resting level of the recording
+    so far (the calf's tonic level while the body stood on it, when the recording began or
+    stayed upright long enough to set the resting level); ``None`` without EMG."""
 
 
 class EvidenceRule(Protocol):
@@ -159,6 +177,18 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
     # steadiness of the held part: the ramp-up (of a cramp, or of standing up) comes first
     p10, p90 = np.percentile(smooth[int(0.4 * smooth.shape[0]):], [10, 90])
     steadiness = float(p10 / p90) if p90 > 0 else 1.0
+    # phasic bursts: brief excursions far above a floor the envelope otherwise sits on
+    q10, q50, q95 = np.percentile(np.log(np.maximum(smooth, 1e-3)), [10, 50, 95])
+    burst_excess = float((q95 - q50) - (q50 - q10))
+    # fast modulation of the held part, like the steadiness: the ramp-up is a slow change
+    logs = np.log(np.maximum(smooth[int(0.4 * smooth.shape[0]):], 1e-3))
+    k2 = max(2, round(FAST_TREND_S * eps))
+    if logs.shape[0] > k2:
+        trend = np.convolve(logs, np.ones(k2) / k2, mode="valid")
+        lead = (k2 - 1) // 2
+        fast = float(np.std(logs[lead:lead + trend.shape[0]] - trend))
+    else:
+        fast = 0.0
     # rhythm: a periodic envelope has an autocorrelation that falls to a trough and comes
     # back to a peak at the stride period; a randomly modulated one only decays
     x = np.log(np.maximum(smooth, 1e-3))
@@ -171,7 +201,8 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
         r = np.array([np.dot(x[:-lag], x[lag:]) / denom for lag in range(1, hi + 1)])
         trough = np.minimum.accumulate(r)
         rhythm = float(np.max(r[lo - 1:] - trough[lo - 1:]))
-    return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls)
+    return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls,
+                    burst_excess=burst_excess, fast_modulation=fast)
 
 
 class _Scoring:
@@ -271,11 +302,15 @@ class EmgAccRule(_Scoring):
 class EmgRule(_Scoring):
     """Calf EMG alone: posture is unknown, so the EMG itself must tell standing tonic
     activity (near the threshold, flickering across it; carried on from walking or from a
-    cramp without coming back to rest), walking (rhythmic) and turning over (phasic bursts
-    with lulls) from a cramp (sustained well above the threshold, begun from rest).
+    cramp without coming back to rest), walking (rhythmic), turning over and rising onto the
+    toes (phasic bursts on a low floor: lulls, or a log envelope skewed upwards) from a cramp
+    (sustained well above the threshold, begun from rest).
 
-    Steadiness is measured and reported but not used against a run: real held calf
-    contractions (tests/test_real_data.py) can be as steady as standing."""
+    Steadiness alone is not used against a run: real held calf contractions
+    (tests/test_real_data.py) can be as steady as standing. Only a run that both varies
+    little within seconds and is no stronger than the calf's own standing tonic level (the
+    highest resting level of the recording: the upright minutes before bed) is taken as
+    standing up."""
 
     mode = "emg"
 
@@ -285,7 +320,7 @@ class EmgRule(_Scoring):
         return emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
 
     def plausible(self, ev: RunEvidence) -> bool:
-        """Begun from rest, sustained, not rhythmic, without a train of lulls.
+        """Begun from rest, sustained, not rhythmic, without a train of lulls or of bursts.
 
         Without posture, activity that carries on from a judged run without the muscle coming
         back to rest in between is the same state going on (standing after walking, standing
@@ -296,7 +331,16 @@ class EmgRule(_Scoring):
             return False
         if ev.shape is None:
             return True
-        return not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
+        return (not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
+                and ev.shape.burst_excess <= v.max_burst_excess
+                and not self._standing(ev))
+
+    def _standing(self, ev: RunEvidence) -> bool:
+        """At the level this calf carried the body at, swaying only slowly: standing up."""
+        v = self.config.evidence
+        return (ev.shape is not None and ev.tonic_ratio is not None
+                and ev.tonic_ratio < v.standing_level_ratio
+                and ev.shape.fast_modulation < v.standing_max_fast_modulation)
 
 
 class AccRule(_Scoring):
