@@ -97,12 +97,6 @@ def test_a_recorded_two_leg_night_is_one_night_and_raises_the_red_flag(
     assert "both_legs" not in _causes(db_left, capsys)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known limit of EMG-only detection at 200 Hz: a Ganglion keeps only the 20-90 Hz share of "
-    "the calf EMG (0.4-0.7 of its RMS with the shaped surface-EMG spectrum), so weak cramps "
-    "stay under the absolute rise of emg.active_rise_uv however far above rest they are, and "
-    "with EMG only the stretch after a missed cramp is then logged (strict: passing again "
-    "fails, remove the mark)"))
 def test_cramps_on_both_legs_are_one_night_and_raise_the_red_flag(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     nights = simulate_legs(KITS["both-legs"], hours=0.05, seed=2)
