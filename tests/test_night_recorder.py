@@ -161,13 +161,17 @@ def test_the_live_clock_agrees_with_the_morning_fit_after_8_h_at_100_ppm(
     sample is the morning fit's time of that sample, within 0.25 s, through both stalls."""
     with CaptureRecording(live_night.path) as source:
         info = source.info
-    fs_fit = info.channels["shank_acc"].fs
+    assert info.channels["shank_acc"].fs == ACC_HZ  # the band's own grid, as live
+    sid = LEGBAND.stream_named("shank_acc").stream_id
+    fs_fit = source.fit.streams[sid].rate_hz
     assert fs_fit == pytest.approx(ACC_HZ * (1 + PPM * 1e-6), rel=2e-6)  # the drift is seen
     worst = 0.0
     for hour in range(1, 9):
         index = hour * 3600.0 * ACC_HZ  # the shank accelerometer's sample at that hour
         live = live_night.recorder.live_time(index / ACC_HZ)
-        morning = info.start_utc + timedelta(seconds=index / fs_fit)
+        morning_s = source.clock.host_time_s("shank_acc", index)
+        assert morning_s == pytest.approx(info.start_utc.timestamp() + index / fs_fit, abs=0.01)
+        morning = datetime.fromtimestamp(morning_s, UTC)
         worst = max(worst, abs((live - morning).total_seconds()))
     assert worst < 0.25, worst
     # positive control: ignoring the drift is 2.9 s off after 8 h
@@ -175,14 +179,6 @@ def test_the_live_clock_agrees_with_the_morning_fit_after_8_h_at_100_ppm(
     assert abs((nominal - morning).total_seconds()) > 2.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect: the live pipeline runs at the band's nominal rates and the stored re-run "
-    "at the fitted ones, so once the drift adds up (0.18 s, about two epochs, at the first "
-    "cramp) their 0.1-s epochs hold different samples; the accelerometer-only onset "
-    "(first epoch after the tremor last sat below "
-    "tremor_onset_ratio x rest) moves by up to 1.6 s with that (first cramp of seed 3: live "
-    "0.5 s, stored 2.1 s before the built onset). The clock itself agrees within 0.25 s "
-    "(test above); one epoch grid for live and stored is the open item"))
 def test_live_onsets_agree_with_the_stored_night_after_8_h_at_100_ppm(
         live_night: LiveNight) -> None:
     with CaptureRecording(live_night.path) as source:
@@ -194,9 +190,13 @@ def test_live_onsets_agree_with_the_stored_night_after_8_h_at_100_ppm(
         assert abs((live - morning).total_seconds()) < 1.0, (live, morning)
     for live, morning in zip(live_night.started, onsets, strict=True):
         assert abs((live - morning).total_seconds()) < 1.0, (live, morning)
+    # the stored night's onsets are the morning clock's times of the grid's onsets
+    for e in stored.episodes:
+        assert (e.onset_utc - stored.info.start_utc).total_seconds() == pytest.approx(
+            e.onset_s, abs=1e-3)
     # positive control: the band's own (nominal) clock is 2.8 s off by the last cramp, so a
     # live time that ignored the drift would fail the check above
-    nominal = live_night.recorder.result(stored.info).episodes
+    nominal = live_night.recorder.pipeline.result(stored.info).episodes
     late = abs((nominal[-1].onset_utc - onsets[-1]).total_seconds())
     assert late > 2.0
 
