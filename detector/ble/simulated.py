@@ -319,7 +319,8 @@ class SteppedDriver:
         (a slow machine, a stall), the pace restarts from now instead of racing to catch up.
     hold_through_setup : bool
         Hold the clock until ``hold()`` is false (the whole connection set-up: MTU exchange,
-        service discovery), not only until the band is connected.
+        service discovery and, with a session's ``connect_pending``, the GATT set-up until
+        the band streams), not only until the band is connected.
     """
 
     def __init__(self, band: SteppableBand, clock: ManualClock, timebase: ManualTimebase, *,
@@ -353,8 +354,9 @@ class SteppedDriver:
         real0, sim0 = loop.time(), self.clock()
         while keep_going():
             # a connection being made: the band advertising for it, or already linked while
-            # the central finishes its set-up (MTU, services) - at a high pace a step is
-            # seconds of the night, and the set-up must not time out in simulated time
+            # the central finishes its set-up (MTU, services, subscriptions, START) - at a
+            # high pace a step is seconds of the night, which would pass unrecorded, and the
+            # set-up must not time out in simulated time
             if hold() and (self.band.awaiting_connection() or self.band.connected):
                 t_end = loop.time() + self.hold_limit_s
                 while hold() and (self.hold_through_setup or not self.band.connected) \
