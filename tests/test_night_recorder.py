@@ -226,3 +226,21 @@ def test_a_band_restart_is_placed_the_same_live_and_in_replay(tmp_path: Path) ->
     assert len(stored.episodes) == 1 and len(night.ended) == 1
     assert abs((night.ended[0] - stored.episodes[0].onset_utc).total_seconds()) < 1.0
     assert abs((stored.episodes[0].onset_utc.timestamp() - EPOCH_S) - 1000.0) < 3.0
+
+
+def test_a_given_start_time_moves_the_clock_placed_episodes_with_it() -> None:
+    """``start_utc`` given for a capture (``--start``): the morning clock moves with it, so
+    episodes keep their place in the night and sit at the given start + onset."""
+    path = Path(__file__).resolve().parents[1] / "recordings" / "sample_capture.cramp"
+    with CaptureRecording(path) as source:
+        fitted = run_source(source, config=CONFIG)
+        fit_start = source.info.start_utc
+    given = fit_start - timedelta(days=1, seconds=0.5)
+    with CaptureRecording(path, start_utc=given) as source:
+        moved = run_source(source, config=CONFIG)
+    assert len(fitted.episodes) == len(moved.episodes) >= 1
+    for a, b in zip(fitted.episodes, moved.episodes, strict=True):
+        assert b.onset_s == pytest.approx(a.onset_s, abs=1e-6)
+        assert abs((b.onset_utc - (given + timedelta(seconds=b.onset_s))).total_seconds()) < 1e-3
+        # positive control: the fitted night is a day and half a second later
+        assert (a.onset_utc - b.onset_utc).total_seconds() == pytest.approx(86400.5, abs=1e-3)
