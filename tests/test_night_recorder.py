@@ -190,6 +190,18 @@ def test_live_onsets_agree_with_the_stored_night_after_8_h_at_100_ppm(
         assert abs((live - morning).total_seconds()) < 1.0, (live, morning)
     for live, morning in zip(live_night.started, onsets, strict=True):
         assert abs((live - morning).total_seconds()) < 1.0, (live, morning)
+    # one epoch grid: replayed on the band's sample grid, the capture gives the live night's
+    # episodes exactly (before the clock places them)
+    with CaptureRecording(live_night.path) as source:
+        grid = NightRecorder(source.info.channels, config=CONFIG,
+                             start_utc=source.info.start_utc, batch_s=0.0)
+        for role, block in source.blocks(300.0):
+            grid.push(role, block)
+        grid.finish(end_s=source.info.duration_s)
+        replayed = grid.result(source.info).episodes
+    live_grid = live_night.recorder.pipeline.result(stored.info).episodes
+    assert [(e.onset_s, e.offset_s) for e in replayed] == \
+        [(e.onset_s, e.offset_s) for e in live_grid]
     # the stored night's onsets are the morning clock's times of the grid's onsets
     for e in stored.episodes:
         assert (e.onset_utc - stored.info.start_utc).total_seconds() == pytest.approx(
