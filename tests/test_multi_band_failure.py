@@ -69,8 +69,9 @@ def test_one_bands_full_disk_ends_its_night_only(tmp_path: Path,
     capture = read_capture(foot.capture_path)
     packets = sum(1 for r in capture.records if getattr(r, "source", "") == "polar:acc")
     assert packets > 10 and foot.capture_path.stat().st_size <= LIMIT_BYTES
-    failed = [n for n in collector.notes if "its recording ended" in n]
-    assert len(failed) == 1
+    failed = [n for n in collector.notes if "No space left" in n]
+    assert len(failed) == 1, failed
+    assert "its recording stopped" in failed[0]
     assert failed[0].startswith("polar_pmd (left): ") and "No space left" in failed[0]
     assert "1 other band(s) record on" in failed[0]
     # the other band recorded the whole night (positive control: the failed one did not)

@@ -194,6 +194,9 @@ class BandSessionBase(abc.ABC):
         self.faults: dict[str, int] = {}
         """Failures logged and survived, by where they happened."""
         self.adapter_missing = False
+        self.one_of_several = False
+        """A band of a multi-band night: a failure that ends this session is told by the
+        night (one line, naming the band), not by the session."""
         self.last_summary: SessionSummary | None = None
         """The night's summary, once :meth:`run` has ended (also when it raised)."""
         self.write_error: CaptureWriteError | None = None
@@ -503,8 +506,9 @@ class BandSessionBase(abc.ABC):
         """
         if self.write_error is None:
             self.write_error = exc
-            self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
-                                  "is kept")
+            if not self.one_of_several:
+                self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
+                                      "is kept")
         self._stop.set()
 
     def guarded(self, handler: Callable[[Any, bytearray], None]

@@ -190,10 +190,11 @@ class MultiBandNight:
             summary: SessionSummary | None = run.session.last_summary
             self.failures.append((index, exc))
             entry = run.entry
+            cause = getattr(run.session, "write_error", None) or exc
             others = len(self.bands) - len(self.failures)
             self.observer.on_note(
-                f"{entry.band} ({entry.leg}): its recording ended ({describe_error(exc)}); "
-                f"its capture keeps what was recorded"
+                f"{entry.band} ({entry.leg}): its recording stopped ({describe_error(cause)}); "
+                "its capture keeps what was recorded until then"
                 + (f"; {others} other band(s) record on" if others else ""))
             if summary is None:  # a session that could not even finish: nothing recorded
                 now = datetime.fromtimestamp(run.session.timebase.now_s(), UTC)
@@ -233,6 +234,7 @@ class MultiBandNight:
                        entries=[r.entry for r in self.bands])
         for k, run in enumerate(self.bands):
             run.session.observer = _BandTap(self, k)
+            run.session.one_of_several = True
         summaries = list(await asyncio.gather(*(self._run_band(k)
                                                 for k in range(len(self.bands)))))
         results = {}
