@@ -75,6 +75,9 @@ def run_source(source: RecordingSource, *, config: DetectorConfig, leg: str | No
                on_event: Callable[[EpisodeEvent], None] | None = None) -> NightResult:
     """Stream a recording through :class:`NightPipeline` and return its result.
 
+    A source with a ``clock`` (a capture: the band's sample grid and the morning's clock fit,
+    see :mod:`detector.night.timeline`) has its episode times placed by that clock.
+
     Parameters
     ----------
     source : RecordingSource
@@ -94,7 +97,7 @@ def run_source(source: RecordingSource, *, config: DetectorConfig, leg: str | No
 
     info = source.info
     rec = NightRecorder(info.channels, config=config, start_utc=info.start_utc,
-                        leg=leg or info.leg, batch_s=0.0,
+                        leg=leg or info.leg, batch_s=0.0, clock=getattr(source, "clock", None),
                         on_episode=None if on_event is None
                         else lambda ev, **_: on_event(ev))
     bar = _progress_bar(info, enabled=progress)

@@ -97,8 +97,12 @@ async def record_night(tmp: Path, *, duration_s: float, seed: int = 0, mtu: int 
                        firmware_config: FirmwareConfig | None = None,
                        stop_at_s: float | None = None, step_s: float = 0.1,
                        session_config: SessionConfig | None = None,
-                       restarts: tuple[float, ...] = ()) -> Night:
-    """Run a simulated night through the real BleakClient path; return everything seen."""
+                       restarts: tuple[float, ...] = (), hold_setup: bool = True) -> Night:
+    """Run a simulated night through the real BleakClient path; return everything seen.
+
+    ``hold_setup=False`` holds the band's clock only while linking, not through the GATT
+    set-up after the link (what the driver did before: a positive control).
+    """
     sc = scenario(duration_s + 60.0, seed=seed, n_cramps=n_cramps)
     truth = TruthFeed(NightFeed(sc, rng=np.random.default_rng(seed + 1)))
     clock = ManualClock()
@@ -127,7 +131,9 @@ async def record_night(tmp: Path, *, duration_s: float, seed: int = 0, mtu: int 
             session.request_stop()
         return not task.done()
 
-    await driver.run(keep_going=keep_going, hold=lambda: session.connect_pending)
+    await driver.run(keep_going=keep_going,
+                     hold=(lambda: session.connect_pending) if hold_setup
+                     else (lambda: session.linking))
     summary = task.result()
     return Night(summary=summary, truth=truth, collector=collector, display=display, out=out,
                  band=band, session=session, scenario=sc, wall_steps=driver.steps)

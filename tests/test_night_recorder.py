@@ -161,13 +161,17 @@ def test_the_live_clock_agrees_with_the_morning_fit_after_8_h_at_100_ppm(
     sample is the morning fit's time of that sample, within 0.25 s, through both stalls."""
     with CaptureRecording(live_night.path) as source:
         info = source.info
-    fs_fit = info.channels["shank_acc"].fs
+    assert info.channels["shank_acc"].fs == ACC_HZ  # the band's own grid, as live
+    sid = LEGBAND.stream_named("shank_acc").stream_id
+    fs_fit = source.fit.streams[sid].rate_hz
     assert fs_fit == pytest.approx(ACC_HZ * (1 + PPM * 1e-6), rel=2e-6)  # the drift is seen
     worst = 0.0
     for hour in range(1, 9):
         index = hour * 3600.0 * ACC_HZ  # the shank accelerometer's sample at that hour
         live = live_night.recorder.live_time(index / ACC_HZ)
-        morning = info.start_utc + timedelta(seconds=index / fs_fit)
+        morning_s = source.clock.host_time_s("shank_acc", index)
+        assert morning_s == pytest.approx(info.start_utc.timestamp() + index / fs_fit, abs=0.01)
+        morning = datetime.fromtimestamp(morning_s, UTC)
         worst = max(worst, abs((live - morning).total_seconds()))
     assert worst < 0.25, worst
     # positive control: ignoring the drift is 2.9 s off after 8 h
@@ -175,14 +179,6 @@ def test_the_live_clock_agrees_with_the_morning_fit_after_8_h_at_100_ppm(
     assert abs((nominal - morning).total_seconds()) > 2.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect: the live pipeline runs at the band's nominal rates and the stored re-run "
-    "at the fitted ones, so once the drift adds up (0.18 s, about two epochs, at the first "
-    "cramp) their 0.1-s epochs hold different samples; the accelerometer-only onset "
-    "(first epoch after the tremor last sat below "
-    "tremor_onset_ratio x rest) moves by up to 1.6 s with that (first cramp of seed 3: live "
-    "0.5 s, stored 2.1 s before the built onset). The clock itself agrees within 0.25 s "
-    "(test above); one epoch grid for live and stored is the open item"))
 def test_live_onsets_agree_with_the_stored_night_after_8_h_at_100_ppm(
         live_night: LiveNight) -> None:
     with CaptureRecording(live_night.path) as source:
@@ -194,9 +190,25 @@ def test_live_onsets_agree_with_the_stored_night_after_8_h_at_100_ppm(
         assert abs((live - morning).total_seconds()) < 1.0, (live, morning)
     for live, morning in zip(live_night.started, onsets, strict=True):
         assert abs((live - morning).total_seconds()) < 1.0, (live, morning)
+    # one epoch grid: replayed on the band's sample grid, the capture gives the live night's
+    # episodes exactly (before the clock places them)
+    with CaptureRecording(live_night.path) as source:
+        grid = NightRecorder(source.info.channels, config=CONFIG,
+                             start_utc=source.info.start_utc, batch_s=0.0)
+        for role, block in source.blocks(300.0):
+            grid.push(role, block)
+        grid.finish(end_s=source.info.duration_s)
+        replayed = grid.result(source.info).episodes
+    live_grid = live_night.recorder.pipeline.result(stored.info).episodes
+    assert [(e.onset_s, e.offset_s) for e in replayed] == \
+        [(e.onset_s, e.offset_s) for e in live_grid]
+    # the stored night's onsets are the morning clock's times of the grid's onsets
+    for e in stored.episodes:
+        assert (e.onset_utc - stored.info.start_utc).total_seconds() == pytest.approx(
+            e.onset_s, abs=1e-3)
     # positive control: the band's own (nominal) clock is 2.8 s off by the last cramp, so a
     # live time that ignored the drift would fail the check above
-    nominal = live_night.recorder.result(stored.info).episodes
+    nominal = live_night.recorder.pipeline.result(stored.info).episodes
     late = abs((nominal[-1].onset_utc - onsets[-1]).total_seconds())
     assert late > 2.0
 
@@ -226,3 +238,21 @@ def test_a_band_restart_is_placed_the_same_live_and_in_replay(tmp_path: Path) ->
     assert len(stored.episodes) == 1 and len(night.ended) == 1
     assert abs((night.ended[0] - stored.episodes[0].onset_utc).total_seconds()) < 1.0
     assert abs((stored.episodes[0].onset_utc.timestamp() - EPOCH_S) - 1000.0) < 3.0
+
+
+def test_a_given_start_time_moves_the_clock_placed_episodes_with_it() -> None:
+    """``start_utc`` given for a capture (``--start``): the morning clock moves with it, so
+    episodes keep their place in the night and sit at the given start + onset."""
+    path = Path(__file__).resolve().parents[1] / "recordings" / "sample_capture.cramp"
+    with CaptureRecording(path) as source:
+        fitted = run_source(source, config=CONFIG)
+        fit_start = source.info.start_utc
+    given = fit_start - timedelta(days=1, seconds=0.5)
+    with CaptureRecording(path, start_utc=given) as source:
+        moved = run_source(source, config=CONFIG)
+    assert len(fitted.episodes) == len(moved.episodes) >= 1
+    for a, b in zip(fitted.episodes, moved.episodes, strict=True):
+        assert b.onset_s == pytest.approx(a.onset_s, abs=1e-6)
+        assert abs((b.onset_utc - (given + timedelta(seconds=b.onset_s))).total_seconds()) < 1e-3
+        # positive control: the fitted night is a day and half a second later
+        assert (a.onset_utc - b.onset_utc).total_seconds() == pytest.approx(86400.5, abs=1e-3)

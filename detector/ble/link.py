@@ -178,7 +178,13 @@ class BandSessionBase(abc.ABC):
         self.until_s = until_s
         self.session_info = dict(session_info or {})
         self.state = "connecting"
-        self.connect_pending = False
+        self.linking = True
+        """A connection attempt is under way (link, MTU, services); true from the start, as
+        :meth:`run` begins by connecting."""
+        self.setup_pending = False
+        """Linked, the GATT set-up (device information, subscriptions, rates, START) not yet
+        done: the band streams once it is. With :attr:`linking`, what a simulated band's
+        clock holds for (:attr:`connect_pending`)."""
         self.connections = 0
         self.dropouts = 0
         self.corrupt_packets = 0
@@ -188,6 +194,11 @@ class BandSessionBase(abc.ABC):
         self.faults: dict[str, int] = {}
         """Failures logged and survived, by where they happened."""
         self.adapter_missing = False
+        self.one_of_several = False
+        """A band of a multi-band night: a failure that ends this session is told by the
+        night (one line, naming the band), not by the session."""
+        self.last_summary: SessionSummary | None = None
+        """The night's summary, once :meth:`run` has ended (also when it raised)."""
         self.write_error: CaptureWriteError | None = None
         """Set when the capture could not be written: the night ends and :meth:`run` raises."""
         self._writer: _GuardedWriter | None = None
@@ -203,6 +214,16 @@ class BandSessionBase(abc.ABC):
         self._last_status_s = -1e18
 
     # ------------------------------------------------------------------ public control
+    @property
+    def connect_pending(self) -> bool:
+        """A connection is being made: linking, or its GATT set-up until the band streams.
+
+        A paced simulated band holds its clock while this is true
+        (:class:`~detector.ble.simulated.SteppedDriver`), so no night time passes between the
+        band advertising and it sampling for the session, whatever the speed.
+        """
+        return self.linking or self.setup_pending
+
     def request_stop(self) -> None:
         """Stop the night at the next opportunity (SIGINT/SIGTERM handlers call this)."""
         self._stop.set()
@@ -218,8 +239,9 @@ class BandSessionBase(abc.ABC):
         Nothing a BLE stack, the band or a handler raises ends the night: every failure is
         logged on one line (with the time, through the observer, and as an ``error`` event in
         the capture) and the connection is retried with capped exponential backoff. Only our
-        own cancellation (Ctrl-C through the event loop) goes through, after the capture is
-        closed.
+        own cancellation (Ctrl-C through the event loop) and a device that is not the band
+        asked for go through, after the capture is closed. Whichever way the night ends,
+        :attr:`last_summary` holds its summary.
 
         Raises
         ------
@@ -255,6 +277,12 @@ class BandSessionBase(abc.ABC):
                     break
                 if outcome == "streamed":
                     backoff.reset()
+        except BaseException:
+            self._cancel_tasks()
+            if self.last_summary is None:  # close the capture, keep what it holds
+                with contextlib.suppress(Exception):
+                    self._finish("cancelled" if being_cancelled() else "failed")
+            raise
         finally:
             self._cancel_tasks()
         return self._finish(reason)
@@ -282,7 +310,7 @@ class BandSessionBase(abc.ABC):
         self._set_state("waiting for adapter" if self.adapter_missing
                         else "connecting" if self.connections == 0 else "reconnecting")
         self._link_lost = asyncio.Event()
-        self.connect_pending = True
+        self.linking = True
         attempt = asyncio.ensure_future(establish_connection(
             BleakClient, self.device, self.device.name or self.device.address,
             disconnected_callback=self._on_disconnected,
@@ -299,7 +327,7 @@ class BandSessionBase(abc.ABC):
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self.connect_pending = False
+            self.linking = False
             for w in waits[1:]:
                 w.cancel()
         if not attempt.done():
@@ -324,6 +352,7 @@ class BandSessionBase(abc.ABC):
             self.observer.on_note("the Bluetooth adapter is back")
         self.connections += 1
         self._client = client
+        self.setup_pending = True  # until _serve has the band streaming
         return client
 
     async def _settle(self, future: asyncio.Future[Any]) -> None:
@@ -419,6 +448,7 @@ class BandSessionBase(abc.ABC):
             self._link_up()
             await self._bounded(self._start_streams(client), what="GATT set-up",
                                 timeout_s=self.config.setup_timeout_s)
+            self.setup_pending = False
             self._last_data_s = self.timebase.now_s()
             self._set_state("streaming")
             return await self._watch()
@@ -435,6 +465,7 @@ class BandSessionBase(abc.ABC):
             self._fault("link", exc)
             return "lost"
         finally:
+            self.setup_pending = False
             now = self.timebase.now_s()
             if self._writer is not None and not self._stop.is_set() and not self._morning():
                 self.dropouts += 1
@@ -475,8 +506,9 @@ class BandSessionBase(abc.ABC):
         """
         if self.write_error is None:
             self.write_error = exc
-            self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
-                                  "is kept")
+            if not self.one_of_several:
+                self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
+                                      "is kept")
         self._stop.set()
 
     def guarded(self, handler: Callable[[Any, bytearray], None]
@@ -656,15 +688,16 @@ class BandSessionBase(abc.ABC):
         if self._writer is not None:
             self._writer.event("stop", at_s=now, reason=reason)
             self._writer.close()
-        if self.write_error is not None:
-            raise CaptureWriteError(f"{self.write_error}; the night stopped there, and what "
-                                    "was recorded until then is kept in that capture")
-        return SessionSummary(
-            reason=reason, start_utc=self._night_start_utc(),
-            end_utc=datetime.fromtimestamp(now, UTC),
+        self.last_summary = SessionSummary(
+            reason=reason if self.write_error is None else "capture not writable",
+            start_utc=self._night_start_utc(), end_utc=datetime.fromtimestamp(now, UTC),
             capture_path=self.capture_path if self._writer is not None else None,
             counts=self.counts(), connections=self.connections, dropouts=self.dropouts,
             result=result, corrupt_packets=self.corrupt_packets)
+        if self.write_error is not None:
+            raise CaptureWriteError(f"{self.write_error}; the night stopped there, and what "
+                                    "was recorded until then is kept in that capture")
+        return self.last_summary
 
     # ------------------------------------------------------------------------- status
     def snapshot(self) -> SessionSnapshot:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from detector.ble.link import describe_error
 from detector.ble.session_types import NullObserver, SessionObserver, SessionSummary
 from detector.capture.multi_band import (
     BandEntry,
@@ -157,6 +158,8 @@ class MultiBandNight:
         """Cramp episodes that have ended so far, over every leg (the status line's count)."""
         self.legs_in_cramp: set[str] = set()
         """Legs with a cramp going on now."""
+        self.failures: list[tuple[int, Exception]] = []
+        """Bands whose session failed (band index, error); the others recorded on."""
 
     @property
     def start_utc(self) -> datetime:
@@ -178,6 +181,28 @@ class MultiBandNight:
         leg, base = self._routes[index][role]
         self.recorders[leg].push(base, shifted)
 
+    async def _run_band(self, index: int) -> SessionSummary:
+        """One band's night; a failure of its own ends it alone (one line, summary kept)."""
+        run = self.bands[index]
+        try:
+            return await run.session.run()  # type: ignore[no-any-return]
+        except Exception as exc:
+            summary: SessionSummary | None = run.session.last_summary
+            self.failures.append((index, exc))
+            entry = run.entry
+            cause = getattr(run.session, "write_error", None) or exc
+            others = len(self.bands) - len(self.failures)
+            self.observer.on_note(
+                f"{entry.band} ({entry.leg}): its recording stopped ({describe_error(cause)}); "
+                "its capture keeps what was recorded until then"
+                + (f"; {others} other band(s) record on" if others else ""))
+            if summary is None:  # a session that could not even finish: nothing recorded
+                now = datetime.fromtimestamp(run.session.timebase.now_s(), UTC)
+                summary = SessionSummary(reason="failed", start_utc=None, end_utc=now,
+                                         capture_path=None, counts={}, connections=0,
+                                         dropouts=0, result=None, corrupt_packets=0)
+            return summary
+
     def _on_episode(self, leg: str) -> Callable[..., None]:
         """The episode observer of one leg's recorder: counts, then tells the observer."""
         def handle(event: EpisodeEvent, *, start_utc: datetime) -> None:
@@ -198,12 +223,20 @@ class MultiBandNight:
             run.session.request_stop()
 
     async def run(self) -> MultiBandSummary:
-        """Record until the morning or a stop; return every band's summary and the results."""
+        """Record until the morning or a stop; return every band's summary and the results.
+
+        A band whose session fails (its capture cannot be written, a device that is not the
+        band asked for) ends its own night only: its capture is closed with what it holds,
+        one line says so, and the other bands record on. Each band is finished whatever the
+        others do; our own cancellation (Ctrl-C) still goes through, every capture closed.
+        """
         write_manifest(self.manifest_path, night_start_unix_s=self.night_start_unix_s,
                        entries=[r.entry for r in self.bands])
         for k, run in enumerate(self.bands):
             run.session.observer = _BandTap(self, k)
-        summaries = list(await asyncio.gather(*(r.session.run() for r in self.bands)))
+            run.session.one_of_several = True
+        summaries = list(await asyncio.gather(*(self._run_band(k)
+                                                for k in range(len(self.bands)))))
         results = {}
         for leg, rec in self.recorders.items():
             rec.finish()

@@ -125,7 +125,8 @@ class SessionSummary:
     Attributes
     ----------
     reason : str
-        Why it ended: ``"stopped"``, ``"morning"``, ``"battery empty"``.
+        Why it ended: ``"stopped"``, ``"morning"``, ``"battery empty"``,
+        ``"capture not writable"``, ``"cancelled"``, ``"failed"``.
     start_utc, end_utc : datetime or None
         First sample (START answered) and end of the session.
     capture_path : Path or None

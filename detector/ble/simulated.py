@@ -319,7 +319,8 @@ class SteppedDriver:
         (a slow machine, a stall), the pace restarts from now instead of racing to catch up.
     hold_through_setup : bool
         Hold the clock until ``hold()`` is false (the whole connection set-up: MTU exchange,
-        service discovery), not only until the band is connected.
+        service discovery and, with a session's ``connect_pending``, the GATT set-up until
+        the band streams), not only until the band is connected.
     """
 
     def __init__(self, band: SteppableBand, clock: ManualClock, timebase: ManualTimebase, *,
@@ -351,15 +352,21 @@ class SteppedDriver:
         """
         loop = asyncio.get_running_loop()
         real0, sim0 = loop.time(), self.clock()
+        held_s = 0.0  # real seconds held since hold() last was false (one connection's)
         while keep_going():
+            if not hold():
+                held_s = 0.0
             # a connection being made: the band advertising for it, or already linked while
-            # the central finishes its set-up (MTU, services) - at a high pace a step is
-            # seconds of the night, and the set-up must not time out in simulated time
+            # the central finishes its set-up (MTU, services, subscriptions, START) - at a
+            # high pace a step is seconds of the night, which would pass unrecorded, and the
+            # set-up must not time out in simulated time
             if hold() and (self.band.awaiting_connection() or self.band.connected):
-                t_end = loop.time() + self.hold_limit_s
+                t0 = loop.time()
+                t_end = t0 + self.hold_limit_s - held_s
                 while hold() and (self.hold_through_setup or not self.band.connected) \
                         and loop.time() < t_end and keep_going():
                     await asyncio.sleep(0.001)
+                held_s += loop.time() - t0
             jump = stall_s(self.clock()) if stall_s is not None else 0.0
             self.clock.advance(self.step_s + max(0.0, jump))
             self.steps += 1

@@ -36,6 +36,7 @@ from detector.capture.format import PacketRecord
 from detector.capture.legband_runs import COMMAND_SOURCE, DATA_SOURCE, run_layout
 from detector.capture.reader import Capture, read_capture
 from detector.errors import CrampInputError
+from detector.night.timeline import FittedClock
 from detector.profiles.legband import LEGBAND, LegBandProfile
 from detector.profiles.legband_batch import DataBatch, decode_data_batch
 from detector.signals import Gap, RecordingInfo, SignalBlock
@@ -58,9 +59,6 @@ class CaptureRecording:
         Slowest EMG rate accepted (Hz); a slower EMG stream is refused.
     start_utc : datetime, optional
         Overrides the fitted start time (timezone-aware).
-    nominal_rates : bool
-        Use the band's nominal rates as the channels' ``fs`` instead of the fitted ones
-        (what a live run that cannot fit yet uses).
     hold_s : float
         Backfill hold of the assembler (s), as live.
     profile : LegBandProfile
@@ -69,6 +67,11 @@ class CaptureRecording:
     Attributes
     ----------
     info : RecordingInfo
+        Channels at the band's nominal rates: the pipeline runs on the band's own sample
+        grid, as live (see :mod:`detector.night.timeline`).
+    clock : FittedClock
+        Host time of each night sample, from the first run's fit: replay places the
+        episodes found on the grid with it.
     capture : Capture
         The scanned file (session, damage).
     fit : ClockFit
@@ -87,7 +90,7 @@ class CaptureRecording:
     """
 
     def __init__(self, path: str | Path, *, min_emg_fs_hz: float | None = None,
-                 start_utc: datetime | None = None, nominal_rates: bool = False,
+                 start_utc: datetime | None = None,
                  hold_s: float = DEFAULT_HOLD_S, profile: LegBandProfile = LEGBAND,
                  capture: Capture | None = None) -> None:
         self.path = Path(path)
@@ -121,6 +124,7 @@ class CaptureRecording:
         rates: dict[str, float] = {}
         scales: dict[str, float] = {}
         ends: dict[str, int] = {}
+        stream_ids: dict[str, int] = {}
         self.counter_origins: dict[str, int] = {}
         self.run_origins: list[dict[str, int]] = []
         for role, stream_name in DEFAULT_STREAMS.items():
@@ -130,7 +134,8 @@ class CaptureRecording:
             timing = self.fit.streams.get(sid)
             if timing is None:
                 continue
-            rates[role] = nominal[sid] if nominal_rates else timing.rate_hz
+            rates[role] = nominal[sid]
+            stream_ids[role] = sid
             scales[role] = first[sid][1]
             self.counter_origins[role] = timing.origin
         for k, (run_times, fit) in enumerate(zip(runs, self.fits, strict=True)):
@@ -156,6 +161,8 @@ class CaptureRecording:
         if len(runs) > 1:
             notes.append(f"the band restarted {len(runs) - 1} time(s); each new run is placed "
                          "at the sample offsets the recorder logged")
+        shift = 0.0 if start_utc is None else start_utc.timestamp() - self.fit.start_s
+        self.clock = FittedClock(self.fit, stream_ids=stream_ids, shift_s=shift)
         start = start_utc if start_utc is not None else datetime.fromtimestamp(
             self.fit.start_s, UTC)
         leg = session.get("leg")

@@ -332,10 +332,11 @@ def _store(summary: SessionSummary, args: argparse.Namespace, config: DetectorCo
 def _morning_result(summary: SessionSummary, config: DetectorConfig) -> NightResult:
     """The night as stored: the closed capture replayed through the same pipeline.
 
-    Replay rebuilds sample times from the band's counters and clock fitted to the host clock
-    (drift absorbed), which the live pipeline, running at the nominal rates, cannot know yet;
-    so the stored night is exactly what ``cramp replay CAPTURE`` gives. If the capture cannot
-    be replayed, the live result is stored instead, with a remark.
+    Replay runs the pipeline on the band's sample grid, as live, and places the episodes with
+    the clock fitted to the whole night (the live run only had the estimate so far); so the
+    stored night is exactly what ``cramp replay CAPTURE`` gives. If the capture cannot be
+    replayed, the live result (placed by the online estimate) is stored instead, with a
+    remark.
     """
     from detector.capture.recording import open_capture
     from detector.replay import run_source

@@ -135,8 +135,9 @@ def _print_summary(summary: MultiBandSummary, results: dict[str, NightResult],
     for entry, s in zip(entries, summary.bands, strict=True):
         counts = ", ".join(f"{role} {c.received:,} received, {c.lost:,} lost"
                            for role, c in s.counts.items())
+        early = "" if s.reason in ("morning", "stopped") else f"; ended early ({s.reason})"
         print(f"{entry.band} ({entry.leg}, {'/'.join(entry.roles)}): {s.connections} "
-              f"connection(s), {s.dropouts} dropout(s); {counts or 'no samples'}")
+              f"connection(s), {s.dropouts} dropout(s); {counts or 'no samples'}{early}")
     for leg, r in results.items():
         print(f"{leg} leg ({r.mode}): {len(r.episodes)} cramp episode(s)")
     print(f"night manifest: {summary.manifest_path}")

@@ -5,10 +5,11 @@ LegBand, :class:`~detector.night.legband.LegBandRuns`; the other bands' assemble
 blocks), the clock, the :class:`~detector.pipeline.chain.NightPipeline` (built here and
 nowhere else), the count of samples on the night's timeline, and the observers (live blocks
 and episodes). A BLE session hands it packets and events; ``cramp replay`` hands it a
-recording's blocks. Live, the pipeline runs at the band's nominal rates and every episode time
-the observers see is converted with the online clock estimate
-(:class:`~detector.night.clock.OnlineClock`), so it agrees with the stored night: the same
-samples replayed in the morning with the final clock fit.
+recording's blocks. Live and in replay the pipeline runs on the band's own sample grid (its
+nominal rates: the same epochs both times), and every episode time the observers and the
+result see is placed by a clock (:mod:`detector.night.timeline`): the online estimate
+(:class:`~detector.night.clock.OnlineClock`) live, the morning fit in replay, so the live
+night agrees with the stored one up to how far the online estimate is from the final fit.
 
 Not here (yet): the capture file is written by the BLE session (its guarded writer in
 :mod:`detector.ble.link`), the backfill bookkeeping (:class:`~detector.ble.tracker.StreamTracker`)
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEnded, EpisodeEvent
+from detector.night.timeline import SampleClock, clock_time, map_result
 from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
@@ -50,7 +52,7 @@ class NightRecorder:
     Parameters
     ----------
     channels : mapping of role to ChannelSpec
-        The channels the night has (nominal rates live, fitted ones in replay).
+        The channels the night has, at the band's nominal rates (its sample grid).
     config : DetectorConfig
         Thresholds.
     start_utc : datetime
@@ -62,6 +64,9 @@ class NightRecorder:
     on_episode : callable, optional
         ``on_episode(event, start_utc=...)`` for every episode event, its times converted
         with the clock estimate when there is one.
+    clock : SampleClock, optional
+        Places night samples in host time (replay: the morning fit). A LegBand assembled
+        here (:meth:`use_legband`) brings its own online clock.
 
     Raises
     ------
@@ -73,8 +78,9 @@ class NightRecorder:
                  start_utc: datetime, leg: str = "unknown",
                  on_block: Callable[[str, SignalBlock], None] | None = None,
                  on_episode: Callable[..., None] | None = None,
-                 batch_s: float = LIVE_BATCH_S) -> None:
+                 batch_s: float = LIVE_BATCH_S, clock: SampleClock | None = None) -> None:
         self.channels = dict(channels)
+        self.clock = clock
         self.pipeline = NightPipeline(self.channels, config=config, start_utc=start_utc,
                                       leg=leg)
         self.on_block = on_block
@@ -189,25 +195,31 @@ class NightRecorder:
         return max((n / self.channels[r].fs for r, n in self.role_end.items()), default=0.0)
 
     def result(self, info: RecordingInfo) -> NightResult:
-        """The night (so far) as the pipeline sees it (gathered samples pushed first)."""
+        """The night (so far), its times placed by the clock (gathered samples pushed first).
+
+        Without a clock (a band that has none, or no packet timed yet) the times are the
+        sample grid's, from ``info.start_utc``.
+        """
         self.drain()
-        return self.pipeline.result(info)
+        result = self.pipeline.result(info)
+        if self._clock() is None:
+            return result
+        return map_result(result, self.live_time)
 
     # --------------------------------------------------------------------------- clock
-    def live_time(self, onset_s: float) -> datetime:
-        """Wall-clock time of night second ``onset_s`` (nominal rates), by the clock estimate.
+    def _clock(self) -> SampleClock | None:
+        return self.clock if self.clock is not None else self.legband
 
-        Without a clock estimate (not a LegBand, or no packet timed yet) it is the nominal
+    def live_time(self, onset_s: float) -> datetime:
+        """Host time of night second ``onset_s`` (the sample grid), by the clock.
+
+        Without a clock estimate (no clock, or no packet timed yet) it is the nominal
         ``start_utc + onset_s``.
         """
-        nominal = self.start_utc + timedelta(seconds=onset_s)
-        if self.legband is None:
-            return nominal
-        for role, spec in self.channels.items():
-            t = self.legband.host_time_s(role, onset_s * spec.fs)
-            if t is not None:
-                return datetime.fromtimestamp(t, UTC)
-        return nominal
+        clock = self._clock()
+        at = None if clock is None else clock_time(
+            clock, {r: c.fs for r, c in self.channels.items()}, onset_s)
+        return at if at is not None else self.start_utc + timedelta(seconds=onset_s)
 
     def _emit(self, event: EpisodeEvent) -> None:
         if isinstance(event, EpisodeEnded):
