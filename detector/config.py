@@ -197,6 +197,12 @@ class EvidenceConfig:
     """Subtracted when mains hum covers over 30 % of the run."""
     unusable_penalty: float = 0.15
     """Subtracted when under 90 % of the run has usable signal."""
+    emg_rest_veto_ratio: float = 1.5
+    """With EMG and accelerometers: usable (not flat) EMG at most this multiple of its resting
+    level is seen *not* to contract, and vetoes the accelerometers' evidence (tremor and foot
+    angle) there. The resting level smoothed to ``activity_min_dof`` scatters by about
+    ``1 / sqrt(2 x 80)`` = 8 %, so 1.5 x is well clear of rest, yet any contraction of the
+    muscle under the electrode raises it further."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,7 +323,8 @@ def _validate(cfg: DetectorConfig) -> None:
         if not 0 <= getattr(p, name) <= 1:
             raise ConfigError(f"episode.{name}", "expected a fraction in [0, 1]")
     v = cfg.evidence
-    for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("corroborated_rise_uv", 0.0, 1000.0),
+    for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("emg_rest_veto_ratio", 1.0, 100.0),
+                         ("corroborated_rise_uv", 0.0, 1000.0),
                          ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
                          ("max_lull_fraction", 0.0, 1.0),
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),

@@ -90,6 +90,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "episode.min_confidence": _frac(),
     "evidence.activity_min_dof": Bounds(1.0, 1e5),
     "evidence.tremor_min_dof": Bounds(1.0, 1e5),
+    "evidence.emg_rest_veto_ratio": Bounds(1.0, 100.0),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

@@ -115,14 +115,27 @@ def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.nd
         return f.tremor_g > np.fmax(m.tremor_g, m.tremor_ratio * levels.tremor_rest_g)
 
 
+def emg_level(f: EpochFeatures, levels: Levels) -> np.ndarray:
+    """EMG level the decisions are made on (uV), shape (n,); NaN where unusable."""
+    return np.where(f.emg_valid, f.envelope_uv, np.nan) if levels.emg_uv is None \
+        else levels.emg_uv
+
+
 def emg_above(f: EpochFeatures, levels: Levels, *, ratio: float,
               rise_uv: float) -> np.ndarray:
     """Usable EMG level above ``max(ratio x rest, rest + rise_uv)``, shape (n,)."""
     rest_uv = levels.emg_rest_uv
-    level = np.where(f.emg_valid, f.envelope_uv, np.nan) if levels.emg_uv is None \
-        else levels.emg_uv
     with np.errstate(invalid="ignore"):
-        return level > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
+        return emg_level(f, levels) > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
+
+
+def emg_at_rest(f: EpochFeatures, levels: Levels, *, ratio: float) -> np.ndarray:
+    """EMG positively seen at its resting level (usable, not flat, level at most ``ratio`` x
+    rest), shape (n,). Missing, saturated and flat epochs are unseen, never rest: a flat
+    trace is as much a lifted electrode as a quiet muscle."""
+    level = emg_level(f, levels)
+    with np.errstate(invalid="ignore"):
+        return f.emg_valid & ~f.emg_flat & (level <= ratio * levels.emg_rest_uv)
 
 
 def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s: float,
@@ -233,14 +246,27 @@ class _Scoring:
 
 
 class EmgAccRule(_Scoring):
-    """EMG with shank and/or foot accelerometers.
+    """EMG with shank and/or foot accelerometers: the union of what each sensor shows,
+    less what the other positively contradicts.
 
-    Active: EMG well above rest on a leg not in gross movement and not stretched
+    EMG case: EMG well above rest on a leg not in gross movement and not stretched
     (dorsiflexed); upright, the EMG must be corroborated by plantar flexion or calf tremor;
     with both of those on a still leg, weaker EMG (``corroborated_ratio``) suffices.
+
+    Accelerometer case: the accelerometer mode's own evidence (:class:`AccRule`: calf tremor,
+    the mechanomyogram of the contraction, on a still leg with the foot held in plantar
+    flexion, or lying on a side where the angle cannot be seen), unless the EMG is usable
+    and at its resting level (``evidence.emg_rest_veto_ratio``): the muscle under the
+    electrode is then seen not to contract. A flat, missing or saturated EMG is unseen and
+    vetoes nothing. So the fused mode finds what either mode finds, and gross movement,
+    walking (upright and rhythmic) and a stretched foot are rejected as in each mode.
     """
 
     mode = "emg+acc"
+
+    def __init__(self, config: DetectorConfig, *, has_foot: bool = True) -> None:
+        super().__init__(config)
+        self.acc = AccRule(config, has_foot=has_foot)
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch."""
@@ -259,8 +285,11 @@ class EmgAccRule(_Scoring):
         strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
         weak = emg_above(f, levels, ratio=v.corroborated_ratio, rise_uv=v.corroborated_rise_uv)
         corroborated = pointed | tremor
-        return still & ~stretched & ((strong & (~upright | corroborated))
-                                     | (weak & pointed_or_unseen & tremor))
+        emg_case = still & ~stretched & ((strong & (~upright | corroborated))
+                                         | (weak & pointed_or_unseen & tremor))
+        acc_case = self.acc.active(f, levels) & ~emg_at_rest(
+            f, levels, ratio=v.emg_rest_veto_ratio)
+        return emg_case | acc_case
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Upright, rhythmic activity is walking; anything else sustained may be a cramp."""
@@ -334,7 +363,7 @@ class AccRule(_Scoring):
 def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig) -> EvidenceRule:
     """The evidence rule of a detection mode (``emg+acc``, ``emg`` or ``acc``)."""
     if mode == "emg+acc":
-        return EmgAccRule(config)
+        return EmgAccRule(config, has_foot=has_foot)
     if mode == "emg":
         return EmgRule(config)
     if mode == "acc":
