@@ -72,7 +72,8 @@ class EpisodeDetector:
         self.start_utc = start_utc
         self.leg = leg
         self.window = night_window
-        self.rule = make_rule(mode, has_foot=has_foot, config=config)
+        self.rule = make_rule(mode, has_foot=has_foot, config=config,
+                              emg_band_hz=emg_band_hz)
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
         self.level = EmgLevel(k=smoothing_epochs(
             band_hz=emg_band_hz, epoch_s=config.epoch_s,

@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from detector.config import DetectorConfig
+from detector.pipeline.emg_share import rise_scale
 from detector.pipeline.features import EpochFeatures
 
 RHYTHM_LAGS_S = (0.4, 2.0)
@@ -123,7 +124,10 @@ def emg_level(f: EpochFeatures, levels: Levels) -> np.ndarray:
 
 def emg_above(f: EpochFeatures, levels: Levels, *, ratio: float,
               rise_uv: float) -> np.ndarray:
-    """Usable EMG level above ``max(ratio x rest, rest + rise_uv)``, shape (n,)."""
+    """Usable EMG level above ``max(ratio x rest, rest + rise_uv)``, shape (n,).
+
+    ``rise_uv`` is the rise as the front end's band sees it (the configured rise times
+    :func:`~detector.pipeline.emg_share.rise_scale`)."""
     rest_uv = levels.emg_rest_uv
     with np.errstate(invalid="ignore"):
         return emg_level(f, levels) > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
@@ -193,8 +197,15 @@ class _Scoring:
     mode = ""
     uses_emg = True
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, *, rise_scale: float = 1.0) -> None:
         self.config = config
+        self.rise_scale = rise_scale
+        """Amplitude share of the full-band EMG the front end keeps; scales the rises."""
+
+    @property
+    def active_rise_uv(self) -> float:
+        """``emg.active_rise_uv`` as the front end's band sees it (uV)."""
+        return self.config.emg.active_rise_uv * self.rise_scale
 
     def _pf_held(self, ev: RunEvidence) -> bool:
         pf = ev.plantar_flexion_deg
@@ -264,8 +275,9 @@ class EmgAccRule(_Scoring):
 
     mode = "emg+acc"
 
-    def __init__(self, config: DetectorConfig, *, has_foot: bool = True) -> None:
-        super().__init__(config)
+    def __init__(self, config: DetectorConfig, *, has_foot: bool = True,
+                 rise_scale: float = 1.0) -> None:
+        super().__init__(config, rise_scale=rise_scale)
         self.acc = AccRule(config, has_foot=has_foot)
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
@@ -282,8 +294,9 @@ class EmgAccRule(_Scoring):
         # lying on a side the angle cannot be seen from gravity: it then neither confirms
         # nor refutes
         pointed_or_unseen = pointed | (np.isnan(f.plantar_flexion_deg) & (f.lying == 1))
-        strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
-        weak = emg_above(f, levels, ratio=v.corroborated_ratio, rise_uv=v.corroborated_rise_uv)
+        strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=self.active_rise_uv)
+        weak = emg_above(f, levels, ratio=v.corroborated_ratio,
+                         rise_uv=v.corroborated_rise_uv * self.rise_scale)
         corroborated = pointed | tremor
         emg_case = still & ~stretched & ((strong & (~upright | corroborated))
                                          | (weak & pointed_or_unseen & tremor))
@@ -311,7 +324,7 @@ class EmgRule(_Scoring):
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch."""
         e = self.config.emg
-        return emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
+        return emg_above(f, levels, ratio=e.active_ratio, rise_uv=self.active_rise_uv)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Begun from rest, sustained, not rhythmic, without a train of lulls.
@@ -360,11 +373,19 @@ class AccRule(_Scoring):
         return True
 
 
-def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig) -> EvidenceRule:
-    """The evidence rule of a detection mode (``emg+acc``, ``emg`` or ``acc``)."""
+def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig,
+              emg_band_hz: tuple[float, float] | None = None) -> EvidenceRule:
+    """The evidence rule of a detection mode (``emg+acc``, ``emg`` or ``acc``).
+
+    ``emg_band_hz``: the EMG band-pass actually applied (Hz), which scales the absolute EMG
+    rises of the fused rule (:func:`~detector.pipeline.emg_share.rise_scale`); ``None``:
+    unscaled."""
     if mode == "emg+acc":
-        return EmgAccRule(config, has_foot=has_foot)
+        return EmgAccRule(config, has_foot=has_foot,
+                          rise_scale=rise_scale(emg_band_hz, config=config.emg))
     if mode == "emg":
+        # not (yet) scaled without posture: at 200 Hz a scaled rise lets calf stretches and
+        # walking through (Ganglion kit nights), which here only the accelerometers veto
         return EmgRule(config)
     if mode == "acc":
         return AccRule(config, has_foot=has_foot)
