@@ -90,3 +90,25 @@ def test_fused_night_finds_the_weak_emg_cramp_but_not_a_rest_emg_tremor() -> Non
     # negative control: the same tremor and foot angle with the EMG seen at rest throughout
     assert _night([_quiet(1200), _features(n=400, emg_uv=1.05 * REST_UV, **CRAMP_ACC),
                    _quiet(1200)]) == []
+
+
+def _waxing_cramp(*, lull_tremor_g: float) -> list[EpochFeatures]:
+    """Three 12-s bursts of calf tremor (4x rest) with 3-s lulls at ``lull_tremor_g``, the
+    foot pointed and the EMG weak (1.7x rest) throughout."""
+    burst = _features(n=120, emg_uv=1.7 * REST_UV, tremor_g=4 * TREMOR_REST_G, pf_deg=50.0,
+                      movement_g=0.005)
+    lull = _features(n=30, emg_uv=1.7 * REST_UV, tremor_g=lull_tremor_g, pf_deg=50.0,
+                     movement_g=0.005)
+    return [burst, lull, burst, lull, burst]
+
+
+def test_tremor_led_cramp_is_one_episode_until_the_tremor_is_back_at_rest() -> None:
+    # lulls at 2x rest: below the activity criterion (3x), above rest (tremor_onset_ratio
+    # 1.5x): one cramp whose tremor waxes and wanes, as in the accelerometer mode
+    held = _night([_quiet(1200), *_waxing_cramp(lull_tremor_g=2 * TREMOR_REST_G),
+                   _quiet(1200)])
+    assert len(held) == 1
+    assert abs(held[0][0] - 120.0) <= 1.0 and held[0][1] >= 40.0
+    # control: lulls with the tremor back at rest end the run: three separate bursts
+    apart = _night([_quiet(1200), *_waxing_cramp(lull_tremor_g=TREMOR_REST_G), _quiet(1200)])
+    assert len(apart) == 3

@@ -108,6 +108,11 @@ class EvidenceRule(Protocol):
         """Evidence names recorded with an episode."""
         ...
 
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray | None:
+        """Epochs active on the calf tremor's evidence, shape (n,): a run they start is held
+        until the tremor is back at rest; ``None`` when the mode has no such evidence."""
+        ...
+
 
 def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.ndarray:
     """Calf tremor above its absolute level and above its own resting level, shape (n,)."""
@@ -255,6 +260,10 @@ class _Scoring:
     def _rhythmic(self, ev: RunEvidence) -> bool:
         return ev.shape is not None and ev.shape.rhythm > self.config.evidence.max_rhythm
 
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray | None:
+        """No tremor-led evidence (see :class:`EvidenceRule`)."""
+        return None
+
 
 class EmgAccRule(_Scoring):
     """EMG with shank and/or foot accelerometers: the union of what each sensor shows,
@@ -300,9 +309,12 @@ class EmgAccRule(_Scoring):
         corroborated = pointed | tremor
         emg_case = still & ~stretched & ((strong & (~upright | corroborated))
                                          | (weak & pointed_or_unseen & tremor))
-        acc_case = self.acc.active(f, levels) & ~emg_at_rest(
-            f, levels, ratio=v.emg_rest_veto_ratio)
-        return emg_case | acc_case
+        return emg_case | self.tremor_case(f, levels)
+
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """The accelerometer mode's evidence where the EMG is not seen at rest, shape (n,)."""
+        return self.acc.active(f, levels) & ~emg_at_rest(
+            f, levels, ratio=self.config.evidence.emg_rest_veto_ratio)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Upright, rhythmic activity is walking; anything else sustained may be a cramp."""
@@ -371,6 +383,10 @@ class AccRule(_Scoring):
     def plausible(self, ev: RunEvidence) -> bool:
         """Every sustained tremor run on a still leg may be a cramp."""
         return True
+
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """All of this mode's evidence is the tremor's (see :class:`EvidenceRule`)."""
+        return self.active(f, levels)
 
 
 def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig,
