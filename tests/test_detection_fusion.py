@@ -9,7 +9,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.pipeline.episodes import EpisodeDetector
-from detector.pipeline.evidence import EmgAccRule, Levels
+from detector.pipeline.evidence import EmgAccRule, EmgShape, Levels, RunEvidence
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.night_window import NightWindow
 
@@ -112,3 +112,23 @@ def test_tremor_led_cramp_is_one_episode_until_the_tremor_is_back_at_rest() -> N
     # control: lulls with the tremor back at rest end the run: three separate bursts
     apart = _night([_quiet(1200), *_waxing_cramp(lull_tremor_g=TREMOR_REST_G), _quiet(1200)])
     assert len(apart) == 3
+
+
+def _run(*, lying: float, tremor_fraction: float, duty: float) -> RunEvidence:
+    """A run with the foot held pointed and a still leg (the rest as given)."""
+    return RunEvidence(duty=duty, peak_uv=60.0, mean_uv=50.0, plantar_flexion_deg=25.0,
+                       tremor_fraction=tremor_fraction, moving_fraction=0.0,
+                       lying_fraction=lying, hum_fraction=0.0, valid_fraction=1.0,
+                       shape=EmgShape(steadiness=0.8, rhythm=0.1, lull_fraction=0.0),
+                       rested_before=True)
+
+
+def test_upright_pointed_foot_without_tremor_is_judged_as_emg_alone() -> None:
+    rule = EmgAccRule(CFG)
+    flicker = CFG.evidence.emg_only_min_duty - 0.1  # fails the EMG-only judgement
+    # tip-toe standing: upright, foot pointed, no tremor: only the EMG can tell, and it fails
+    assert not rule.plausible(_run(lying=0.0, tremor_fraction=0.0, duty=flicker))
+    # positive controls: the same run with calf tremor, or lying, or EMG-only sustained
+    assert rule.plausible(_run(lying=0.0, tremor_fraction=0.8, duty=flicker))
+    assert rule.plausible(_run(lying=1.0, tremor_fraction=0.0, duty=flicker))
+    assert rule.plausible(_run(lying=0.0, tremor_fraction=0.0, duty=1.0))

@@ -317,9 +317,16 @@ class EmgAccRule(_Scoring):
             f, levels, ratio=self.config.evidence.emg_rest_veto_ratio)
 
     def plausible(self, ev: RunEvidence) -> bool:
-        """Upright, rhythmic activity is walking; anything else sustained may be a cramp."""
+        """Upright, rhythmic activity is walking. Upright without calf tremor, a pointed foot
+        is also a voluntary rise onto the toes, so it tells nothing the EMG alone could not:
+        the run must then pass the EMG-only judgement (:meth:`EmgRule.plausible`). Anything
+        else sustained may be a cramp."""
         upright = ev.lying_fraction is not None and ev.lying_fraction < 0.5
-        return not (upright and self._rhythmic(ev))
+        if upright and self._rhythmic(ev):
+            return False
+        if upright and not self._tremor(ev):
+            return EmgRule(self.config).plausible(ev)
+        return True
 
 
 class EmgRule(_Scoring):
