@@ -59,6 +59,14 @@ class EmgConfig:
     """Fraction of an epoch's samples at the ADC rails above which the epoch is saturated."""
     hum_fraction: float = 0.6
     """Fraction of band power removed by the mains notches above which an epoch is 'hum'."""
+    spectrum_low_hz: float = 60.0
+    """Low corner of the surface-EMG power spectrum assumed when a front end's band covers
+    only part of it (Shwedyk, Balasubramanian and Scott 1977: ``f^2 fh^4 / ((f^2 + fl^2)
+    (f^2 + fh^2)^2)``; calf corners about 50-80 Hz), so the absolute rises
+    (``active_rise_uv``, ``evidence.corroborated_rise_uv``), stated over the full band
+    ``highpass_hz``-``lowpass_hz``, are scaled to the amplitude share the band actually kept."""
+    spectrum_high_hz: float = 150.0
+    """High corner of that spectrum (Hz; calf about 110-320 Hz, median frequency 85-180 Hz)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +225,12 @@ class EvidenceConfig:
     """Subtracted when mains hum covers over 30 % of the run."""
     unusable_penalty: float = 0.15
     """Subtracted when under 90 % of the run has usable signal."""
+    emg_rest_veto_ratio: float = 1.5
+    """With EMG and accelerometers: usable (not flat) EMG at most this multiple of its resting
+    level is seen *not* to contract, and vetoes the accelerometers' evidence (tremor and foot
+    angle) there. The resting level smoothed to ``activity_min_dof`` scatters by about
+    ``1 / sqrt(2 x 80)`` = 8 %, so 1.5 x is well clear of rest, yet any contraction of the
+    muscle under the electrode raises it further."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,6 +317,9 @@ def _validate(cfg: DetectorConfig) -> None:
     for name in ("saturation_fraction", "hum_fraction"):
         if not 0 < getattr(e, name) <= 1:
             raise ConfigError(f"emg.{name}", "expected a fraction in (0, 1]")
+    positive("emg.spectrum_low_hz", e.spectrum_low_hz)
+    if not e.spectrum_high_hz > e.spectrum_low_hz:
+        raise ConfigError("emg.spectrum_high_hz", "must be above emg.spectrum_low_hz")
     m = cfg.motion
     for name in ("movement_g", "tremor_highpass_hz", "tremor_g", "tremor_ratio",
                  "tremor_floor_g", "plantar_flexion_deg", "min_sagittal_g"):
@@ -337,7 +354,8 @@ def _validate(cfg: DetectorConfig) -> None:
         if not 0 <= getattr(p, name) <= 1:
             raise ConfigError(f"episode.{name}", "expected a fraction in [0, 1]")
     v = cfg.evidence
-    for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("corroborated_rise_uv", 0.0, 1000.0),
+    for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("emg_rest_veto_ratio", 1.0, 100.0),
+                         ("corroborated_rise_uv", 0.0, 1000.0),
                          ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
                          ("max_lull_fraction", 0.0, 1.0), ("max_burst_excess", -5.0, 10.0),
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),

@@ -70,6 +70,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "emg.flat_uv": _pos(1e3, "uV"),
     "emg.saturation_fraction": _frac(lo_open=True),
     "emg.hum_fraction": _frac(lo_open=True),
+    "emg.spectrum_low_hz": Bounds(1.0, 1000.0, unit="Hz"),
+    "emg.spectrum_high_hz": Bounds(1.0, 5000.0, unit="Hz"),
     "motion.lying_max_incline_deg": Bounds(0.0, 90.0, lo_open=True, hi_open=True, unit="deg"),
     "motion.movement_g": _pos(16.0, "g"),
     "motion.tremor_highpass_hz": _pos(1000.0, "Hz"),
@@ -93,6 +95,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.max_burst_excess": Bounds(-5.0, 10.0),  # log units: e^10 is beyond any envelope
     "evidence.standing_level_ratio": Bounds(0.0, 100.0),
     "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units
+    "evidence.emg_rest_veto_ratio": Bounds(1.0, 100.0),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

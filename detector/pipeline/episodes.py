@@ -71,7 +71,8 @@ class EpisodeDetector:
         self.start_utc = start_utc
         self.leg = leg
         self.window = night_window
-        self.rule = make_rule(mode, has_foot=has_foot, config=config)
+        self.rule = make_rule(mode, has_foot=has_foot, config=config,
+                              emg_band_hz=emg_band_hz)
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
         self.level = EmgLevel(k=smoothing_epochs(
             band_hz=emg_band_hz, epoch_s=config.epoch_s,
@@ -125,8 +126,9 @@ class EpisodeDetector:
         else:
             base = np.full(f.n_epochs, np.nan)
             level = None
-        active = self.rule.active(f, Levels(emg_rest_uv=base, tremor_rest_g=tremor_base,
-                                            emg_uv=level))
+        levels = Levels(emg_rest_uv=base, tremor_rest_g=tremor_base, emg_uv=level)
+        active = self.rule.active(f, levels)
+        tremor_case = self.rule.tremor_case(f, levels)
         self.last_baseline = base
         tonic_ref = self._tonic_reference(f.first_epoch, base)
         self._track_rest(f, base, active)
@@ -134,7 +136,8 @@ class EpisodeDetector:
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
-        runs = active if self.rule.uses_emg else active | self._held(f, active, tremor_base)
+        runs = active if tremor_case is None \
+            else active | self._held(f, tremor_case, tremor_base)
         edges = np.diff(np.concatenate(([0], runs.view(np.int8), [0])))
         starts = np.flatnonzero(edges == 1) + k0
         ends = np.flatnonzero(edges == -1) + k0
@@ -170,11 +173,11 @@ class EpisodeDetector:
         return ref
 
     def _held(self, f: EpochFeatures, active: np.ndarray, tremor_base: np.ndarray) -> np.ndarray:
-        """Without EMG: epochs since the last active one in which the calf tremor has not yet
-        come back to rest (``evidence.tremor_onset_ratio`` x its resting level) on a still
-        leg, shape (n,). A weak cramp's tremor waxes and wanes about the activity threshold;
-        it is one cramp until the tremor is back at rest (the onset's criterion, so both ends
-        are measured alike)."""
+        """Epochs since the last tremor-led active one (``rule.tremor_case``) in which the calf
+        tremor has not yet come back to rest (``evidence.tremor_onset_ratio`` x its resting
+        level) on a still leg, shape (n,). A weak cramp's tremor waxes and wanes about the
+        activity threshold; it is one cramp until the tremor is back at rest (the onset's
+        criterion, so both ends are measured alike)."""
         with np.errstate(invalid="ignore"):
             rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * tremor_base)
                     | (f.movement_g > self.config.motion.movement_g))

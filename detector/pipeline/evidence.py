@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from detector.config import DetectorConfig
+from detector.pipeline.emg_share import rise_scale
 from detector.pipeline.features import EpochFeatures
 
 RHYTHM_LAGS_S = (0.4, 2.0)
@@ -125,6 +126,11 @@ class EvidenceRule(Protocol):
         """Evidence names recorded with an episode."""
         ...
 
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray | None:
+        """Epochs active on the calf tremor's evidence, shape (n,): a run they start is held
+        until the tremor is back at rest; ``None`` when the mode has no such evidence."""
+        ...
+
 
 def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.ndarray:
     """Calf tremor above its absolute level and above its own resting level, shape (n,)."""
@@ -133,14 +139,30 @@ def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.nd
         return f.tremor_g > np.fmax(m.tremor_g, m.tremor_ratio * levels.tremor_rest_g)
 
 
+def emg_level(f: EpochFeatures, levels: Levels) -> np.ndarray:
+    """EMG level the decisions are made on (uV), shape (n,); NaN where unusable."""
+    return np.where(f.emg_valid, f.envelope_uv, np.nan) if levels.emg_uv is None \
+        else levels.emg_uv
+
+
 def emg_above(f: EpochFeatures, levels: Levels, *, ratio: float,
               rise_uv: float) -> np.ndarray:
-    """Usable EMG level above ``max(ratio x rest, rest + rise_uv)``, shape (n,)."""
+    """Usable EMG level above ``max(ratio x rest, rest + rise_uv)``, shape (n,).
+
+    ``rise_uv`` is the rise as the front end's band sees it (the configured rise times
+    :func:`~detector.pipeline.emg_share.rise_scale`)."""
     rest_uv = levels.emg_rest_uv
-    level = np.where(f.emg_valid, f.envelope_uv, np.nan) if levels.emg_uv is None \
-        else levels.emg_uv
     with np.errstate(invalid="ignore"):
-        return level > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
+        return emg_level(f, levels) > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
+
+
+def emg_at_rest(f: EpochFeatures, levels: Levels, *, ratio: float) -> np.ndarray:
+    """EMG positively seen at its resting level (usable, not flat, level at most ``ratio`` x
+    rest), shape (n,). Missing, saturated and flat epochs are unseen, never rest: a flat
+    trace is as much a lifted electrode as a quiet muscle."""
+    level = emg_level(f, levels)
+    with np.errstate(invalid="ignore"):
+        return f.emg_valid & ~f.emg_flat & (level <= ratio * levels.emg_rest_uv)
 
 
 def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s: float,
@@ -211,8 +233,15 @@ class _Scoring:
     mode = ""
     uses_emg = True
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, *, rise_scale: float = 1.0) -> None:
         self.config = config
+        self.rise_scale = rise_scale
+        """Amplitude share of the full-band EMG the front end keeps; scales the rises."""
+
+    @property
+    def active_rise_uv(self) -> float:
+        """``emg.active_rise_uv`` as the front end's band sees it (uV)."""
+        return self.config.emg.active_rise_uv * self.rise_scale
 
     def _pf_held(self, ev: RunEvidence) -> bool:
         pf = ev.plantar_flexion_deg
@@ -262,16 +291,34 @@ class _Scoring:
     def _rhythmic(self, ev: RunEvidence) -> bool:
         return ev.shape is not None and ev.shape.rhythm > self.config.evidence.max_rhythm
 
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray | None:
+        """No tremor-led evidence (see :class:`EvidenceRule`)."""
+        return None
+
 
 class EmgAccRule(_Scoring):
-    """EMG with shank and/or foot accelerometers.
+    """EMG with shank and/or foot accelerometers: the union of what each sensor shows,
+    less what the other positively contradicts.
 
-    Active: EMG well above rest on a leg not in gross movement and not stretched
+    EMG case: EMG well above rest on a leg not in gross movement and not stretched
     (dorsiflexed); upright, the EMG must be corroborated by plantar flexion or calf tremor;
     with both of those on a still leg, weaker EMG (``corroborated_ratio``) suffices.
+
+    Accelerometer case: the accelerometer mode's own evidence (:class:`AccRule`: calf tremor,
+    the mechanomyogram of the contraction, on a still leg with the foot held in plantar
+    flexion, or lying on a side where the angle cannot be seen), unless the EMG is usable
+    and at its resting level (``evidence.emg_rest_veto_ratio``): the muscle under the
+    electrode is then seen not to contract. A flat, missing or saturated EMG is unseen and
+    vetoes nothing. So the fused mode finds what either mode finds, and gross movement,
+    walking (upright and rhythmic) and a stretched foot are rejected as in each mode.
     """
 
     mode = "emg+acc"
+
+    def __init__(self, config: DetectorConfig, *, has_foot: bool = True,
+                 rise_scale: float = 1.0) -> None:
+        super().__init__(config, rise_scale=rise_scale)
+        self.acc = AccRule(config, has_foot=has_foot)
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch."""
@@ -287,16 +334,30 @@ class EmgAccRule(_Scoring):
         # lying on a side the angle cannot be seen from gravity: it then neither confirms
         # nor refutes
         pointed_or_unseen = pointed | (np.isnan(f.plantar_flexion_deg) & (f.lying == 1))
-        strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
-        weak = emg_above(f, levels, ratio=v.corroborated_ratio, rise_uv=v.corroborated_rise_uv)
+        strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=self.active_rise_uv)
+        weak = emg_above(f, levels, ratio=v.corroborated_ratio,
+                         rise_uv=v.corroborated_rise_uv * self.rise_scale)
         corroborated = pointed | tremor
-        return still & ~stretched & ((strong & (~upright | corroborated))
-                                     | (weak & pointed_or_unseen & tremor))
+        emg_case = still & ~stretched & ((strong & (~upright | corroborated))
+                                         | (weak & pointed_or_unseen & tremor))
+        return emg_case | self.tremor_case(f, levels)
+
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """The accelerometer mode's evidence where the EMG is not seen at rest, shape (n,)."""
+        return self.acc.active(f, levels) & ~emg_at_rest(
+            f, levels, ratio=self.config.evidence.emg_rest_veto_ratio)
 
     def plausible(self, ev: RunEvidence) -> bool:
-        """Upright, rhythmic activity is walking; anything else sustained may be a cramp."""
+        """Upright, rhythmic activity is walking. Upright without calf tremor, a pointed foot
+        is also a voluntary rise onto the toes, so it tells nothing the EMG alone could not:
+        the run must then pass the EMG-only judgement (:meth:`EmgRule.plausible`). Anything
+        else sustained may be a cramp."""
         upright = ev.lying_fraction is not None and ev.lying_fraction < 0.5
-        return not (upright and self._rhythmic(ev))
+        if upright and self._rhythmic(ev):
+            return False
+        if upright and not self._tremor(ev):
+            return EmgRule(self.config).plausible(ev)
+        return True
 
 
 class EmgRule(_Scoring):
@@ -317,7 +378,7 @@ class EmgRule(_Scoring):
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch."""
         e = self.config.emg
-        return emg_above(f, levels, ratio=e.active_ratio, rise_uv=e.active_rise_uv)
+        return emg_above(f, levels, ratio=e.active_ratio, rise_uv=self.active_rise_uv)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Begun from rest, sustained, not rhythmic, without a train of lulls or of bursts.
@@ -374,12 +435,24 @@ class AccRule(_Scoring):
         """Every sustained tremor run on a still leg may be a cramp."""
         return True
 
+    def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """All of this mode's evidence is the tremor's (see :class:`EvidenceRule`)."""
+        return self.active(f, levels)
 
-def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig) -> EvidenceRule:
-    """The evidence rule of a detection mode (``emg+acc``, ``emg`` or ``acc``)."""
+
+def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig,
+              emg_band_hz: tuple[float, float] | None = None) -> EvidenceRule:
+    """The evidence rule of a detection mode (``emg+acc``, ``emg`` or ``acc``).
+
+    ``emg_band_hz``: the EMG band-pass actually applied (Hz), which scales the absolute EMG
+    rises of the fused rule (:func:`~detector.pipeline.emg_share.rise_scale`); ``None``:
+    unscaled."""
     if mode == "emg+acc":
-        return EmgAccRule(config)
+        return EmgAccRule(config, has_foot=has_foot,
+                          rise_scale=rise_scale(emg_band_hz, config=config.emg))
     if mode == "emg":
+        # not (yet) scaled without posture: at 200 Hz a scaled rise lets calf stretches and
+        # walking through (Ganglion kit nights), which here only the accelerometers veto
         return EmgRule(config)
     if mode == "acc":
         return AccRule(config, has_foot=has_foot)
