@@ -17,6 +17,11 @@ Each band (:class:`~detector.ble.session.LegBandSession`, the Polar and Myo sess
 :mod:`detector.ble.other_bands`) implements the hooks: :meth:`~BandSessionBase._start_streams`,
 :meth:`~BandSessionBase._finish_band`, :meth:`~BandSessionBase._flush_band`,
 :meth:`~BandSessionBase.counts`, :attr:`~BandSessionBase.channels` and the few it changes.
+
+The module's siblings hold the rest: :class:`~detector.ble.link_calls.LinkCalls` (the base of
+this class) the connection attempt, bounded stack calls, control-point commands and the
+one-line log of failures; :mod:`detector.ble.capture_guard` the capture writer whose failure
+ends the night; :mod:`detector.ble.link_errors` the link's exceptions.
 """
 
 from __future__ import annotations
@@ -24,18 +29,19 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bleak import BleakClient
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakError
-from bleak_retry_connector import establish_connection
 
 from detector import __version__
-from detector.ble.scan import adapter_problem, profile_of
+from detector.ble.capture_guard import GuardedWriter
+from detector.ble.link_calls import LinkCalls
+from detector.ble.link_errors import LinkLost, being_cancelled
+from detector.ble.scan import profile_of
 from detector.ble.session_types import (
     NullObserver,
     SessionConfig,
@@ -52,83 +58,11 @@ from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo
 
-__all__ = ["DEVICE_INFO_UUIDS", "LINK_ERRORS", "BandSessionBase", "LinkLost", "being_cancelled",
-           "describe_error"]
-
-LINK_ERRORS: tuple[type[Exception], ...] = (BleakError, TimeoutError, OSError, EOFError)
-"""Exceptions a dropped or failing link raises (the session reconnects)."""
-DEVICE_INFO_UUIDS: dict[str, str] = {
-    "manufacturer": "00002a29-0000-1000-8000-00805f9b34fb",
-    "model": "00002a24-0000-1000-8000-00805f9b34fb",
-    "serial_number": "00002a25-0000-1000-8000-00805f9b34fb",
-    "hardware_revision": "00002a27-0000-1000-8000-00805f9b34fb",
-    "firmware_revision": "00002a26-0000-1000-8000-00805f9b34fb",
-    "software_revision": "00002a28-0000-1000-8000-00805f9b34fb",
-}
+__all__ = ["BandSessionBase"]
 
 
-class StackCancelled(Exception):
-    """A BLE stack cancelled one of our requests itself (bumble does when a link drops)."""
 
-
-class LinkLost(Exception):
-    """The connection dropped (or the device stopped streaming) while waiting for it."""
-
-
-def describe_error(exc: BaseException) -> str:
-    """``TypeName: first line of the message`` (just the type name when there is none)."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
-
-
-def being_cancelled() -> bool:
-    """True when the running task itself is being cancelled (not a request it awaited)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-class _GuardedWriter:
-    """The night's capture writer; a write that fails (disk full) is reported once, not raised.
-
-    After the first failure nothing more is written (the file ends cleanly where it was).
-    """
-
-    def __init__(self, writer: CaptureWriter, *,
-                 on_error: Callable[[CaptureWriteError], None]) -> None:
-        self.writer = writer
-        self.on_error = on_error
-        self.failed = False
-
-    def packet(self, *, source: str, payload: bytes, received_s: float) -> None:
-        """See :meth:`~detector.capture.writer.CaptureWriter.packet`."""
-        if not self.failed:
-            try:
-                self.writer.packet(source=source, payload=payload, received_s=received_s)
-            except CaptureWriteError as exc:
-                self._fail(exc)
-
-    def event(self, kind: str, *, at_s: float, **fields: Any) -> None:
-        """See :meth:`~detector.capture.writer.CaptureWriter.event`."""
-        if not self.failed:
-            try:
-                self.writer.event(kind, at_s=at_s, **fields)
-            except CaptureWriteError as exc:
-                self._fail(exc)
-
-    def close(self) -> None:
-        """Fsync and close (a failure to sync is reported like a failed write)."""
-        try:
-            self.writer.close()
-        except CaptureWriteError as exc:
-            self._fail(exc)
-
-    def _fail(self, exc: CaptureWriteError) -> None:
-        self.failed = True
-        self.on_error(exc)
-
-
-class BandSessionBase(abc.ABC):
+class BandSessionBase(LinkCalls):
     """Record one night from one BLE band: the connection loop, capture, pipeline, observers.
 
     Parameters
@@ -201,7 +135,7 @@ class BandSessionBase(abc.ABC):
         """The night's summary, once :meth:`run` has ended (also when it raised)."""
         self.write_error: CaptureWriteError | None = None
         """Set when the capture could not be written: the night ends and :meth:`run` raises."""
-        self._writer: _GuardedWriter | None = None
+        self._writer: GuardedWriter | None = None
         self.recorder: NightRecorder | None = None
         """The night's recorder (assembly, clock, pipeline); made when streaming starts."""
         self._client: BleakClient | None = None
@@ -305,127 +239,8 @@ class BandSessionBase(abc.ABC):
         ended = self._band_end()
         return ended if ended is not None else outcome
 
-    # -------------------------------------------------------------------- connection
-    async def _connect(self) -> BleakClient | None:
-        self._set_state("waiting for adapter" if self.adapter_missing
-                        else "connecting" if self.connections == 0 else "reconnecting")
-        self._link_lost = asyncio.Event()
-        self.linking = True
-        attempt = asyncio.ensure_future(establish_connection(
-            BleakClient, self.device, self.device.name or self.device.address,
-            disconnected_callback=self._on_disconnected,
-            max_attempts=self.config.connect_attempts, timeout=self.config.connect_timeout_s,
-            mtu=self.config.mtu, **self.client_kwargs))
-        # bleak-retry-connector bounds each attempt by itself; this bounds a stack that hangs
-        hung_after_s = self.config.connect_timeout_s * self.config.connect_attempts + 5.0
-        hung = asyncio.ensure_future(self.timebase.sleep(hung_after_s))
-        waits: list[asyncio.Future[Any]] = [attempt, asyncio.ensure_future(self._stop.wait()),
-                                            hung]
-        if self.until_s is not None:
-            waits.append(asyncio.ensure_future(
-                self.timebase.sleep(self.until_s - self.timebase.now_s())))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self.linking = False
-            for w in waits[1:]:
-                w.cancel()
-        if not attempt.done():
-            attempt.cancel()
-            await self._settle(attempt)
-            if hung.done() and not hung.cancelled():
-                self._fault("connection", TimeoutError(
-                    f"no answer in {hung_after_s:.0f} s"))
-            return None
-        try:
-            client = attempt.result()
-        except asyncio.CancelledError as exc:
-            if being_cancelled():
-                raise
-            self._fault("connection", exc)  # the stack cancelled its own request
-            return None
-        except Exception as exc:
-            self._fault("connection", exc)
-            return None
-        if self.adapter_missing:
-            self.adapter_missing = False
-            self.observer.on_note("the Bluetooth adapter is back")
-        self.connections += 1
-        self._client = client
-        self.setup_pending = True  # until _serve has the band streaming
-        return client
+    # ----------------------------------------------------------------------- serving
 
-    async def _settle(self, future: asyncio.Future[Any]) -> None:
-        """Wait for an abandoned attempt to unwind, whatever it raises (not our cancel)."""
-        try:
-            await future
-        except asyncio.CancelledError:
-            if being_cancelled():
-                raise
-        except Exception as exc:
-            self._count_fault("abandoned attempt", exc)
-
-    def _on_disconnected(self, client: BleakClient) -> None:
-        if client is self._client:
-            self._link_lost.set()
-
-    async def _disconnect(self, client: BleakClient) -> None:
-        self._client = None
-        self._link_lost.set()
-        try:
-            connected = bool(client.is_connected)
-        except Exception as exc:
-            self._count_fault("disconnect", exc)
-            return
-        if connected:
-            await self._bounded(client.disconnect(), what="disconnecting",
-                                timeout_s=self.config.command_timeout_s, quiet=True,
-                                watch_link=False)
-
-    async def _bounded(self, coro: Coroutine[Any, Any, Any], *, what: str, timeout_s: float,
-                       quiet: bool = False, watch_link: bool = True) -> Any:
-        """Await ``coro`` for at most ``timeout_s`` session seconds, or until the link drops.
-
-        A stack call that never returns (a hung D-Bus request, a lost GATT response) must
-        not hang the night. With ``quiet``, failures are logged and ``None`` returned;
-        otherwise ``TimeoutError``/:class:`LinkLost`/the call's own error is raised.
-        """
-        task = asyncio.ensure_future(coro)
-        sleeper = asyncio.ensure_future(self.timebase.sleep(timeout_s))
-        waits: list[asyncio.Future[Any]] = [task, sleeper]
-        lost = None
-        if watch_link:
-            lost = asyncio.ensure_future(self._link_lost.wait())
-            waits.append(lost)
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            if lost is not None:
-                lost.cancel()
-            timed_out = not task.done()
-            if timed_out:
-                task.cancel()
-                await self._settle(task)
-            elif not task.cancelled():
-                task.exception()  # retrieved, even when we are being cancelled ourselves
-        error: BaseException
-        if task.cancelled():
-            if self._link_lost.is_set():
-                error = LinkLost()
-            elif timed_out:
-                error = TimeoutError(f"{what}: no answer in {timeout_s:.0f} s")
-            else:
-                error = StackCancelled(f"{what}: the BLE stack cancelled the request")
-        elif task.exception() is not None:
-            error = task.exception()  # type: ignore[assignment]
-        else:
-            return task.result()
-        if not quiet:
-            raise error
-        if not isinstance(error, LinkLost):
-            self._count_fault(what, error)
-        return None
 
     async def _serve(self, client: BleakClient) -> str:
         """Set up one connection and watch it; return why it ended."""
@@ -439,7 +254,7 @@ class BandSessionBase(abc.ABC):
             if self._writer is None:
                 info = await self._bounded(self._device_info(client), what="device information",
                                            timeout_s=self.config.command_timeout_s)
-                self._writer = _GuardedWriter(
+                self._writer = GuardedWriter(
                     CaptureWriter(self.capture_path, session=self._session_meta(info)),
                     on_error=self._write_failed)
             self._writer.event("connected", at_s=now, address=self.device.address,
@@ -472,73 +287,6 @@ class BandSessionBase(abc.ABC):
                 self._writer.event("disconnected", at_s=now, reason="link lost")
                 if self.write_error is None:
                     self.observer.on_note("band disconnected; reconnecting")
-
-    # ------------------------------------------------------------------------ failures
-    def _fault(self, where: str, exc: BaseException) -> None:
-        """Log a failure on one line (observer note with the time, capture ``error`` event)."""
-        self._count_fault(where, exc, note=True)
-
-    def _count_fault(self, where: str, exc: BaseException, *, note: bool = False) -> None:
-        if isinstance(exc, CaptureWriteError):
-            self._write_failed(exc)
-            return
-        self.faults[where] = self.faults.get(where, 0) + 1
-        text = describe_error(exc)
-        problem = adapter_problem(exc)
-        if problem is not None and not self.adapter_missing:
-            self.adapter_missing = True
-            self._set_state("waiting for adapter")
-            self.observer.on_note(f"{problem}: waiting for the Bluetooth adapter to come back")
-        elif note or self.faults[where] <= 3 or self.faults[where] % 100 == 0:
-            count = self.faults[where]
-            self.observer.on_note(f"{where} failed ({text}); retrying"
-                                  + (f" [{count} so far]" if count > 1 else ""))
-        if self._writer is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self._writer.event("error", at_s=self.timebase.now_s(), where=where,
-                                   error=text)
-
-    def _write_failed(self, exc: CaptureWriteError) -> None:
-        """The capture cannot be written (disk full...): end the night, keep what is there.
-
-        Nothing more could be kept, so recording on would only pretend; the night stops at
-        once, the capture is closed as it is, and :meth:`run` raises ``exc`` (one line).
-        """
-        if self.write_error is None:
-            self.write_error = exc
-            if not self.one_of_several:
-                self.observer.on_note(f"{exc}: the night stops here; what was recorded so far "
-                                      "is kept")
-        self._stop.set()
-
-    def guarded(self, handler: Callable[[Any, bytearray], None]
-                ) -> Callable[[Any, bytearray], None]:
-        """A notification handler that logs and counts what ``handler`` raises, never raising.
-
-        bleak calls handlers from its own machinery (a D-Bus signal, a bumble event); an
-        exception there would be lost or kill the stack's dispatcher. A malformed packet that
-        a decoder refuses is counted as corrupt like the ones the handlers catch themselves.
-        """
-        def call(char: Any, value: bytearray) -> None:
-            try:
-                handler(char, value)
-            except Exception as exc:
-                self.corrupt_packets += 1
-                self._count_fault("notification handler", exc)
-
-        return call
-
-    async def _subscribe(self, client: BleakClient, uuid: str,
-                         handler: Callable[[Any, bytearray], None]) -> None:
-        """``start_notify`` with a :meth:`guarded` handler."""
-        await client.start_notify(uuid, self.guarded(handler))
-
-    async def _device_info(self, client: BleakClient) -> dict[str, str]:
-        info: dict[str, str] = {}
-        for key, uuid in DEVICE_INFO_UUIDS.items():
-            with contextlib.suppress(BleakError, TimeoutError, OSError, EOFError):
-                info[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace")
-        return info
 
     def _session_meta(self, device_info: dict[str, str]) -> dict[str, Any]:
         return {
@@ -582,64 +330,6 @@ class BandSessionBase(abc.ABC):
 
     def _morning(self) -> bool:
         return self.until_s is not None and self.timebase.now_s() >= self.until_s
-
-    async def _sleep_unless_stopped(self, duration_s: float,
-                                    also: asyncio.Event | None = None) -> bool:
-        """Sleep; return True early if a stop was requested (or ``also`` is set)."""
-        waits = [asyncio.ensure_future(self._stop.wait())]
-        if also is not None:
-            waits.append(asyncio.ensure_future(also.wait()))
-        sleeper = asyncio.ensure_future(self.timebase.sleep(duration_s))
-        try:
-            await asyncio.wait([sleeper, *waits], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, *waits):
-                task.cancel()
-        return self._stop.is_set()
-
-    # ------------------------------------------------------------------------ commands
-    async def _exchange(self, client: BleakClient, payload: bytes, *, uuid: str, source: str,
-                        who: str) -> Any:
-        """Write a control-point command and wait for the answer with its opcode.
-
-        The command is logged to the capture as ``source``; the answer arrives through
-        :meth:`_answer`. Raises :class:`LinkLost` if the link drops, ``TimeoutError`` (naming
-        ``who``) after ``command_timeout_s`` without an answer.
-        """
-        async with self._cmd_lock:
-            if self._link_lost.is_set():
-                raise LinkLost()
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._pending = (payload[0], future)
-            if self._writer is not None:
-                self._writer.packet(source=source, payload=payload,
-                                    received_s=self.timebase.now_s())
-            try:
-                await self._bounded(client.write_gatt_char(uuid, payload, response=True),
-                                    what=f"writing to {who}",
-                                    timeout_s=self.config.command_timeout_s)
-                sleeper = asyncio.ensure_future(
-                    self.timebase.sleep(self.config.command_timeout_s))
-                lost = asyncio.ensure_future(self._link_lost.wait())
-                try:
-                    await asyncio.wait([future, sleeper, lost],
-                                       return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    sleeper.cancel()
-                    lost.cancel()
-                if future.done():
-                    return future.result()
-                if self._link_lost.is_set():
-                    raise LinkLost()
-                raise TimeoutError(f"{who} did not answer a control-point command")
-            finally:
-                self._pending = None
-
-    def _answer(self, opcode: int, message: object) -> None:
-        """Hand a control-point answer to the command waiting for ``opcode``, if any."""
-        pending = self._pending
-        if pending is not None and pending[0] == opcode and not pending[1].done():
-            pending[1].set_result(message)
 
     # ----------------------------------------------------------------------- recorder
     def _make_recorder(self, channels: Mapping[str, ChannelSpec],
@@ -762,10 +452,10 @@ class BandSessionBase(abc.ABC):
         """Capture-header entries placed after ``leg``."""
         return {}
 
-    def _link_up(self) -> None:  # noqa: B027 (optional hook, nothing by default)
+    def _link_up(self) -> None:  # optional hook, nothing by default
         """A connection was made and logged; called before :meth:`_start_streams`."""
 
-    def _on_watch_tick(self, now_s: float) -> None:  # noqa: B027 (optional hook)
+    def _on_watch_tick(self, now_s: float) -> None:  # optional hook
         """Periodic work while a connection is watched (every tick, before the status)."""
 
     def _band_end(self) -> str | None:
@@ -775,3 +465,4 @@ class BandSessionBase(abc.ABC):
     def _contact(self) -> tuple[bool, ...] | None:
         """Electrode contact per lead, when the band reports it."""
         return None
+

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from detector.ble.link import describe_error
+from detector.ble.link_errors import describe_error
 from detector.ble.session_types import NullObserver, SessionObserver, SessionSummary
 from detector.capture.multi_band import (
     BandEntry,

@@ -32,7 +32,8 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 
-from detector.ble.link import LINK_ERRORS, BandSessionBase, LinkLost
+from detector.ble.link import BandSessionBase
+from detector.ble.link_errors import LINK_ERRORS, LinkLost
 from detector.ble.scan import MYO_PROFILE, POLAR_PMD_PROFILE
 from detector.ble.session_types import SessionConfig, SessionObserver, StreamCounts
 from detector.ble.timebase import Timebase

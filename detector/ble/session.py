@@ -33,7 +33,8 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
-from detector.ble.link import BandSessionBase, LinkLost, being_cancelled
+from detector.ble.link import BandSessionBase
+from detector.ble.link_errors import LinkLost, being_cancelled
 from detector.ble.scan import LEGBAND_PROFILE
 from detector.ble.session_types import (
     SessionConfig,

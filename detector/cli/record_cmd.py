@@ -253,7 +253,7 @@ def _stack_error(display: LiveDisplay, context: dict[str, Any]) -> None:
     Such errors never reach the recorder (the stack calls itself from the event loop), and
     asyncio would print a traceback; the night goes on either way.
     """
-    from detector.ble.link import describe_error
+    from detector.ble.link_errors import describe_error
 
     exc = context.get("exception")
     what = describe_error(exc) if isinstance(exc, BaseException) else str(
