@@ -35,16 +35,20 @@ import numpy as np
 
 from detector.profiles.legband import LEGBAND, LegBandProfile, Opcode, Status, StreamSpec
 from detector.profiles.legband_codec import (
+    BandStatus,
+    DataPacket,
+    encode_data_packet,
+    encode_status,
+)
+from detector.profiles.legband_control import (
     BackfillCommand,
     BackfillResult,
     BackfillUnavailable,
-    BandStatus,
     CalibrateNeutralCommand,
     CalibrationResult,
     Command,
     ControlPointError,
     ControlResponse,
-    DataPacket,
     RangeResult,
     RateResult,
     SetRangeCommand,
@@ -56,9 +60,7 @@ from detector.profiles.legband_codec import (
     TimeSyncResult,
     command_opcode,
     decode_command,
-    encode_data_packet,
     encode_response,
-    encode_status,
 )
 from firmware_sim.feeds import ArrayFeed, ManualClock, ScaledClock, SignalFeed
 

@@ -28,12 +28,14 @@ from detector.errors import CrampInputError
 from detector.io.edf_export import write_edf
 from detector.profiles.legband import LEGBAND
 from detector.profiles.legband_codec import (
+    decode_data_packet,
+    packet_values,
+)
+from detector.profiles.legband_control import (
     SetRateCommand,
     StartCommand,
-    decode_data_packet,
     decode_response,
     encode_command,
-    packet_values,
 )
 from firmware_sim.firmware import ArrayFeed, Firmware, FirmwareConfig
 from firmware_sim.night import random_scenario, synthesize

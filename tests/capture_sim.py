@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from detector.profiles.legband_codec import (
+    decode_data_packet,
+)
+from detector.profiles.legband_control import (
     BackfillCommand,
     BackfillResult,
     BackfillUnavailable,
     SetRateCommand,
     StartCommand,
-    decode_data_packet,
     decode_response,
     encode_command,
 )

@@ -13,17 +13,19 @@ from hypothesis import strategies as st
 
 from detector.profiles.legband import LEGBAND, Status
 from detector.profiles.legband_codec import (
+    DataPacket,
+    decode_data_packet,
+    decode_status,
+)
+from detector.profiles.legband_control import (
     BackfillCommand,
     CalibrateNeutralCommand,
-    DataPacket,
     SetRangeCommand,
     SetRateCommand,
     StartCommand,
     StopCommand,
     TimeSyncCommand,
-    decode_data_packet,
     decode_response,
-    decode_status,
     encode_command,
 )
 from firmware_sim.firmware import (

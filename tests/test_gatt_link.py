@@ -22,14 +22,16 @@ from bumble.link import LocalLink
 
 from detector.profiles.legband import LEGBAND, Status
 from detector.profiles.legband_codec import (
+    DataPacket,
+    decode_data_packet,
+    decode_status,
+)
+from detector.profiles.legband_control import (
     BackfillCommand,
     ControlResponse,
-    DataPacket,
     SetRateCommand,
     StartCommand,
-    decode_data_packet,
     decode_response,
-    decode_status,
     encode_command,
 )
 from firmware_sim.bleak_backend import (

@@ -10,15 +10,23 @@ from hypothesis import strategies as st
 from detector.errors import CrampInputError
 from detector.profiles.legband import LEGBAND, Opcode, Status, StreamSpec
 from detector.profiles.legband_codec import (
+    BandStatus,
+    DataPacket,
+    decode_data_packet,
+    decode_status,
+    encode_data_packet,
+    encode_status,
+    packet_rate_hz,
+    packet_values,
+)
+from detector.profiles.legband_control import (
     BackfillCommand,
     BackfillResult,
     BackfillUnavailable,
-    BandStatus,
     CalibrateNeutralCommand,
     CalibrationResult,
     ControlPointError,
     ControlResponse,
-    DataPacket,
     RangeResult,
     RateResult,
     SetRangeCommand,
@@ -29,15 +37,9 @@ from detector.profiles.legband_codec import (
     TimeSyncCommand,
     TimeSyncResult,
     decode_command,
-    decode_data_packet,
     decode_response,
-    decode_status,
     encode_command,
-    encode_data_packet,
     encode_response,
-    encode_status,
-    packet_rate_hz,
-    packet_values,
 )
 
 FUZZ = settings(max_examples=200, deadline=None)

@@ -25,9 +25,11 @@ from detector.episode import EpisodeEnded, EpisodeEvent
 from detector.night.recorder import NightRecorder
 from detector.profiles.legband import LEGBAND, Opcode
 from detector.profiles.legband_codec import (
+    decode_data_packet,
+)
+from detector.profiles.legband_control import (
     SetRateCommand,
     StartCommand,
-    decode_data_packet,
     decode_response,
     encode_command,
 )

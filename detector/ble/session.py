@@ -51,8 +51,12 @@ from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.profiles.legband import LEGBAND, LegBandProfile, Status
 from detector.profiles.legband_codec import (
-    BackfillCommand,
     BandStatus,
+    decode_data_packet,
+    decode_status,
+)
+from detector.profiles.legband_control import (
+    BackfillCommand,
     Command,
     ControlResponse,
     SetRangeCommand,
@@ -60,9 +64,7 @@ from detector.profiles.legband_codec import (
     StartCommand,
     StopCommand,
     TimeSyncCommand,
-    decode_data_packet,
     decode_response,
-    decode_status,
     encode_command,
 )
 from detector.signals import ChannelSpec

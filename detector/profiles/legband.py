@@ -3,7 +3,8 @@
 Everything a client or the firmware simulator needs to know about the band lives here once:
 the 128-bit UUIDs, the streams with their allowed rates, full-scale ranges and scale factors,
 and the byte layouts of the data packet, the control-point commands and responses, and the
-status characteristic. :mod:`detector.profiles.legband_codec` turns bytes into values and back
+status characteristic. :mod:`detector.profiles.legband_codec` (data, status) and
+:mod:`detector.profiles.legband_control` (control point) turn bytes into values and back
 using only these definitions; ``docs/protocol.md`` describes the same layout in prose.
 
 All multi-byte fields are little-endian. Samples are signed 16-bit ADC counts; a count times
