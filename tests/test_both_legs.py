@@ -22,7 +22,7 @@ from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.profiles.ganglion import GANGLION
 from detector.store import connect, load_night
-from detector.store.nights import night_dates, night_ids_on
+from detector.store.night_queries import night_dates, night_ids_on
 from detector.store.sleep import group_sleep_nights
 from firmware_sim.ganglion_sim import GanglionPeripheral
 from firmware_sim.movesense_sim import MovesensePeripheral

@@ -41,7 +41,8 @@ from detector.causes.rules import (
     compare,
 )
 from detector.causes.wording import format_clock, format_date, format_duration
-from detector.store.nights import StoredNight, load_nights_on, night_dates
+from detector.store.night_queries import load_nights_on, night_dates
+from detector.store.nights import StoredNight
 
 
 @dataclass(frozen=True, kw_only=True)

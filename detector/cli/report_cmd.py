@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from detector.export import write_new_report, write_text_file  # loaded when it runs
     from detector.report import collect_report, render_html, render_text
     from detector.store import resolve_zone, select_night_dates
-    from detector.store.nights import stored_zone
+    from detector.store.night_queries import stored_zone
 
     check_store_options(args)
     if args.out:

@@ -25,7 +25,8 @@ from detector.causes.wording import format_duration as format_duration
 from detector.causes.wording import to_local
 from detector.episode import Episode
 from detector.errors import CrampInputError
-from detector.store.nights import DayTotals, StoredNight, load_nights_on, night_dates
+from detector.store.night_queries import load_nights_on, night_dates
+from detector.store.nights import DayTotals, StoredNight
 from detector.store.sleep import SleepNight, group_sleep_nights
 
 LONG_CRAMP_S = 600.0

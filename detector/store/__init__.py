@@ -14,29 +14,34 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from detector.store.db import connect, default_db_path, open_store, transaction
+    from detector.store.night_queries import (
+        day_totals,
+        last_night_dates,
+        load_night,
+        load_nights_on,
+        night_dates,
+        night_ids_on,
+        night_runs,
+        parse_night_date,
+        select_night_dates,
+        stored_zone,
+    )
     from detector.store.nights import (
         DayTotals,
         QualityPeriod,
         RunRecord,
         StoredNight,
-        day_totals,
-        last_night_dates,
-        load_night,
-        load_nights_on,
         night_date_for,
-        night_dates,
-        night_ids_on,
-        night_runs,
-        parse_night_date,
         resolve_zone,
         save_night,
-        select_night_dates,
-        stored_zone,
     )
     from detector.store.schema import CURRENT_VERSION, migrate, schema_version
 
 _DB = ("connect", "default_db_path", "open_store", "transaction")
 _SCHEMA = ("CURRENT_VERSION", "migrate", "schema_version")
+_QUERIES = ("day_totals", "last_night_dates", "load_night", "load_nights_on", "night_dates",
+            "night_ids_on", "night_runs", "parse_night_date", "select_night_dates",
+            "stored_zone")
 
 __all__ = [
     "CURRENT_VERSION",
@@ -71,7 +76,8 @@ def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'detector.store' has no attribute {name!r}")
     module = ("detector.store.db" if name in _DB else
-              "detector.store.schema" if name in _SCHEMA else "detector.store.nights")
+              "detector.store.schema" if name in _SCHEMA else
+              "detector.store.night_queries" if name in _QUERIES else "detector.store.nights")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
