@@ -21,7 +21,7 @@ from store_helpers import EpisodeSpec, cramp, make_night
 from detector.errors import CrampInputError
 from detector.pipeline.result import NightResult
 from detector.report.summary import format_duration, merge_intervals
-from detector.report.svg import bin_max, line_path, nice_ceiling
+from detector.report.svg_parts import bin_max, line_path, nice_ceiling
 from detector.store import connect, parse_night_date, save_night
 
 START = datetime(2024, 3, 3, 21, 0, tzinfo=UTC)  # 22:00 in Berlin (CET, UTC+1)
@@ -387,7 +387,7 @@ def test_time_ticks_fall_on_whole_local_clock_steps(span_s: int, zone: str, step
                                                     minor: bool) -> None:
     from zoneinfo import ZoneInfo
 
-    from detector.report.svg import WIDE, time_ticks
+    from detector.report.svg_parts import WIDE, time_ticks
 
     tz = ZoneInfo(zone)
     start = datetime(2024, 3, 3, 21, 7, 30, tzinfo=UTC)
@@ -407,7 +407,8 @@ def test_time_ticks_fall_on_whole_local_clock_steps(span_s: int, zone: str, step
 
 
 def test_foot_angle_scale_is_the_same_on_every_night(tmp_path: Path) -> None:
-    from detector.report.svg import ANGLE_RANGE_DEG, WIDE, nice_ticks
+    from detector.report.svg import ANGLE_RANGE_DEG
+    from detector.report.svg_parts import WIDE, nice_ticks
 
     db = tmp_path / "e.sqlite3"
     rng = np.random.default_rng(9)
@@ -434,7 +435,8 @@ def test_hour_histogram_counts_cramps_by_local_hour() -> None:
     from zoneinfo import ZoneInfo
 
     from detector.report.summary import trends_of
-    from detector.report.svg import EPISODE_FILL, NIGHT_HOURS, hour_histogram_svg
+    from detector.report.svg import NIGHT_HOURS, hour_histogram_svg
+    from detector.report.svg_parts import EPISODE_FILL
     from detector.store.nights import StoredNight
 
     berlin = ZoneInfo("Europe/Berlin")

@@ -29,7 +29,8 @@ from detector.report.summary import (
     to_local,
     zone_label,
 )
-from detector.report.svg import (
+from detector.report.svg import closeup_svg, hour_histogram_svg, timeline_svg, trend_svg
+from detector.report.svg_parts import (
     EPISODE_FILL,
     IN_BED,
     LYING,
@@ -39,10 +40,6 @@ from detector.report.svg import (
     UPRIGHT,
     WIDE,
     Layout,
-    closeup_svg,
-    hour_histogram_svg,
-    timeline_svg,
-    trend_svg,
 )
 from detector.store.nights import StoredNight
 from detector.store.sleep import SleepNight

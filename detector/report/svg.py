@@ -1,268 +1,55 @@
 """Plots as inline SVG text, drawn with plain Python and numpy (no plotting library).
 
 Every function returns one ``<svg>`` element sized by its ``viewBox`` so it scales to the page
-width. Each plot comes in two layouts (:data:`WIDE` for a desk screen or paper, :data:`NARROW`
-for a phone: fewer pixels across, so the same text is relatively larger); the page shows one
-of them by width. Panel titles sit above the panels with their units; y axes have ticks and
-gridlines; the time axis has clock-time ticks (whole hours, 15-min marks). Ids inside an SVG
-are prefixed with ``uid`` so several plots can share one page.
+width. Each plot comes in two layouts (:data:`~detector.report.svg_parts.WIDE` for a desk
+screen or paper, :data:`~detector.report.svg_parts.NARROW` for a phone: fewer pixels across,
+so the same text is relatively larger); the page shows one of them by width. Panel titles sit
+above the panels with their units; y axes have ticks and gridlines; the time axis has
+clock-time ticks (whole hours, 15-min marks). Ids inside an SVG are prefixed with ``uid`` so
+several plots can share one page. The shapes, axes and palette the plots are drawn with are
+:mod:`detector.report.svg_parts`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from html import escape
+from datetime import date, datetime, timedelta, tzinfo
 
 import numpy as np
 
 from detector.episode import Episode
-from detector.report.summary import format_clock, format_date, to_local
+from detector.report.summary import format_clock, format_date
+from detector.report.svg_parts import (
+    ANGLE_LINE,
+    EMG_LINE,
+    EPISODE_FILL,
+    GRID,
+    IN_BED,
+    LYING,
+    POOR,
+    UNKNOWN,
+    UPRIGHT,
+    WIDE,
+    Layout,
+    axis_top,
+    bin_max,
+    coord,
+    line_el,
+    line_panel,
+    nice_ceiling,
+    nice_ticks,
+    open_svg,
+    panel_title,
+    rect_el,
+    runs,
+    text_el,
+    time_axis,
+    time_ticks,
+)
 from detector.store.nights import DayTotals, StoredNight
-
-EPISODE_FILL = "#d62728"
-LYING = "#9ecae1"
-UPRIGHT = "#fdae6b"
-UNKNOWN = "#e3e3e3"
-IN_BED = "#08306b"
-EMG_LINE = "#08519c"
-ANGLE_LINE = "#00693e"
-POOR = "#e6a100"
-GAP = "#555555"
-GRID = "#d0d0d0"
 
 ANGLE_RANGE_DEG = (-20.0, 60.0)
 """The foot-angle axis, the same on every night and close-up (degrees of plantar flexion)."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Geometry of one plot layout (viewBox units)."""
-
-    width: int
-    left: int
-    right: int
-    font: int
-    max_time_ticks: int
-    tall: float = 1.0
-    """Panel heights are multiplied by this (a phone's plot is taller for its width)."""
-
-    @property
-    def plot_w(self) -> int:
-        return self.width - self.left - self.right
-
-
-WIDE = Layout(width=1000, left=64, right=34, font=17, max_time_ticks=14)
-NARROW = Layout(width=520, left=54, right=26, font=21, max_time_ticks=5, tall=1.45)
-
-
-def _f(x: float) -> str:
-    return f"{x:.1f}"
-
-
-def _text(x: float, y: float, s: str, *, anchor: str = "start", size: int = 17,
-          weight: str = "normal", fill: str = "#111") -> str:
-    return (f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}" '
-            f'font-weight="{weight}" fill="{fill}">{escape(s)}</text>')
-
-
-def _rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") -> str:
-    return (f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(max(w, 0.0))}" height="{_f(h)}" '
-            f'fill="{fill}"{extra}/>')
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, color: str = "#333",
-          extra: str = "") -> str:
-    return (f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" '
-            f'stroke="{color}"{extra}/>')
-
-
-def _open_svg(uid: str, lay: Layout, height: float, title: str) -> list[str]:
-    return [
-        f'<svg viewBox="0 0 {lay.width} {_f(height)}" '
-        f'role="img" aria-labelledby="{uid}-title" class="plot" '
-        f'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">',
-        f'<title id="{uid}-title">{escape(title)}</title>',
-        f'<defs><pattern id="{uid}-hatch" width="8" height="8" patternUnits="userSpaceOnUse" '
-        f'patternTransform="rotate(45)"><rect width="8" height="8" fill="#ffffff"/>'
-        f'<line x1="0" y1="0" x2="0" y2="8" stroke="{GAP}" stroke-width="3"/></pattern></defs>',
-    ]
-
-
-def bin_max(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Largest finite value in each of ``n_bins`` equal runs of ``values`` (NaN if none).
-
-    Parameters
-    ----------
-    values : ndarray, shape (n,)
-    n_bins : int
-        Number of output bins, ``1 <= n_bins <= n``.
-
-    Returns
-    -------
-    ndarray, shape (n_bins,)
-    """
-    v = np.asarray(values, dtype=np.float64)
-    starts = np.floor(np.arange(n_bins) * (v.shape[0] / n_bins)).astype(np.intp)
-    return np.fmax.reduceat(v, starts)
-
-
-def line_path(x_px: np.ndarray, y_px: np.ndarray) -> str:
-    """SVG path data through the points, broken wherever ``y_px`` is NaN."""
-    parts: list[str] = []
-    pen_down = False
-    for x, y in zip(x_px.tolist(), y_px.tolist(), strict=True):
-        if math.isnan(y):
-            pen_down = False
-            continue
-        parts.append(f"{'L' if pen_down else 'M'}{x:.1f} {y:.1f}")
-        pen_down = True
-    return " ".join(parts)
-
-
-def runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    """Runs of equal integer labels as ``(start, end, label)`` index triples."""
-    lab = np.asarray(labels)
-    if lab.shape[0] == 0:
-        return []
-    cut = np.flatnonzero(lab[1:] != lab[:-1]) + 1
-    starts = np.concatenate(([0], cut))
-    ends = np.concatenate((cut, [lab.shape[0]]))
-    return [(int(a), int(b), int(lab[a])) for a, b in zip(starts, ends, strict=True)]
-
-
-def nice_ceiling(x: float) -> float:
-    """Smallest of 1, 2, 2.5, 5 x 10^k that is >= ``x`` (``x`` > 0)."""
-    k = 10.0 ** math.floor(math.log10(x))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if m * k >= x:
-            return m * k
-    return 10.0 * k
-
-
-def nice_ticks(lo: float, hi: float, *, max_ticks: int = 5,
-               whole: bool = False) -> list[float]:
-    """Round tick values from ``lo`` to ``hi`` (both included when they are round).
-
-    ``whole``: only whole numbers (counts).
-    """
-    span = hi - lo
-    if not span > 0:
-        return [lo]
-    step = nice_ceiling(span / max(1, max_ticks - 1))
-    if whole:
-        step = max(1.0, math.ceil(step))
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    v = first
-    while v <= hi + 1e-9 * step:
-        ticks.append(round(v, 10))
-        v += step
-    return ticks
-
-
-def _title(out: list[str], lay: Layout, y: float, text: str) -> None:
-    out.append(_text(lay.left, y, text, weight="bold", size=lay.font))
-
-
-def _panel(out: list[str], lay: Layout, *, x_px: np.ndarray, values: np.ndarray, top: float,
-           height: float, lo: float, hi: float, color: str) -> None:
-    """A line panel with y ticks and horizontal gridlines (title drawn by the caller)."""
-    right = lay.left + lay.plot_w
-    out.append(_rect(lay.left, top, lay.plot_w, height, "#fafafa", ' stroke="#bbbbbb"'))
-    for v in nice_ticks(lo, hi, max_ticks=5):
-        y = top + height - (v - lo) / (hi - lo) * height
-        dash = "" if v == 0 else ' stroke-dasharray="3 4"'
-        out.append(_line(lay.left, y, right, y, "#999" if v == 0 else GRID, dash))
-        out.append(_text(lay.left - 6, y + lay.font * 0.35, f"{v:g}", anchor="end",
-                         size=lay.font - 3, fill="#333"))
-    finite = np.isfinite(values)
-    if not finite.any():
-        out.append(_text(lay.left + lay.plot_w / 2, top + height / 2 + 6, "not measured",
-                         anchor="middle", fill="#555", size=lay.font))
-        return
-    y_px = top + height - (np.clip(values, lo, hi) - lo) / (hi - lo) * height
-    y_px = np.where(finite, y_px, np.nan)
-    out.append(f'<path d="{line_path(x_px, y_px)}" fill="none" stroke="{color}" '
-               f'stroke-width="1.8" stroke-linejoin="round"/>')
-
-
-def _scale_hi(values: np.ndarray, floor: float) -> float:
-    """Top of a 0-based axis: the first round tick at or above the data (and ``floor``)."""
-    finite = values[np.isfinite(values)]
-    top = max(float(finite.max()) if finite.size else floor, floor)
-    step = nice_ceiling(top / 4.0)
-    return float(math.ceil(top / step - 1e-9) * step)
-
-
-_STEPS_MIN = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360)
-
-
-def time_ticks(start_utc: datetime, span_s: float, local: tzinfo | None, *,
-               max_ticks: int) -> tuple[list[tuple[float, str]], list[float]]:
-    """Labelled clock-time ticks and unlabelled minor ticks across a stretch of time.
-
-    Parameters
-    ----------
-    start_utc : datetime
-        Aware start of the axis.
-    span_s : float
-        Length of the axis (s).
-    local : tzinfo or None
-        Zone of the clock times.
-    max_ticks : int
-        Most labelled ticks wanted.
-
-    Returns
-    -------
-    major : list of (float, str)
-        Offsets (s from ``start_utc``) on whole steps of local clock time, with ``HH:MM``.
-    minor : list of float
-        Offsets of 15-minute marks between them (for steps of an hour or more).
-    """
-    step_min = next((m for m in _STEPS_MIN if span_s / (60.0 * m) <= max_ticks),
-                    _STEPS_MIN[-1])
-    here = to_local(start_utc, local)
-    # local time runs in whole minutes from the start's minute; offsets in UTC seconds
-    base = here.replace(second=0, microsecond=0)
-    major: list[tuple[float, str]] = []
-    minor: list[float] = []
-    minor_step = 15 if step_min >= 60 else None
-    t = base
-    end = start_utc + timedelta(seconds=span_s)
-    while t.astimezone(UTC) <= end:
-        offset = (t.astimezone(UTC) - start_utc).total_seconds()
-        minute_of_day = t.hour * 60 + t.minute
-        if offset >= 0:
-            if minute_of_day % step_min == 0:
-                major.append((offset, t.strftime("%H:%M")))
-            elif minor_step is not None and minute_of_day % minor_step == 0:
-                minor.append(offset)
-        t = (t.astimezone(UTC) + timedelta(minutes=1)).astimezone(t.tzinfo)
-    return major, minor
-
-
-def _time_axis(out: list[str], lay: Layout, *, y_axis: float, top: float,
-               x_of: Callable[[float], float], major: list[tuple[float, str]],
-               minor: list[float]) -> None:
-    right = lay.left + lay.plot_w
-    for offset in minor:
-        x = x_of(offset)
-        out.append(_line(x, y_axis, x, y_axis + 5))
-    for offset, label in major:
-        x = x_of(offset)
-        out.append(_line(x, top, x, y_axis, GRID, ' stroke-dasharray="3 4"'))
-        out.append(_line(x, y_axis, x, y_axis + 9))
-        anchor = "middle"
-        half = 0.6 * lay.font * len(label) / 2
-        if x - half < 0:
-            anchor = "start"
-        elif x + half > lay.width:
-            anchor = "end"
-        out.append(_text(x, y_axis + 12 + lay.font, label, anchor=anchor, size=lay.font - 1))
-    out.append(_line(lay.left, y_axis, right, y_axis))
 
 
 def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
@@ -320,72 +107,72 @@ def timeline_svg(night: StoredNight, *, local: tzinfo | None, uid: str,
     y_sig = y_ang + h_ang + row + 4
     y_axis = y_sig + 26
     height = y_axis + f + 22
-    out = _open_svg(uid, lay, height,
+    out = open_svg(uid, lay, height,
                     f"Timeline of the night of {format_date(night.night_date)}")
     # in bed
-    _title(out, lay, y_bed - 6, "In bed")
-    out.append(_rect(lay.left, y_bed, lay.plot_w, 18, "#f2f2f2"))
+    panel_title(out, lay, y_bed - 6, "In bed")
+    out.append(rect_el(lay.left, y_bed, lay.plot_w, 18, "#f2f2f2"))
     periods = list(night.in_bed_periods)
     for a, b in periods:
-        out.append(_rect(x_rec(a), y_bed, x_rec(b) - x_rec(a), 18, IN_BED))
+        out.append(rect_el(x_rec(a), y_bed, x_rec(b) - x_rec(a), 18, IN_BED))
     if not periods:
         need = night.parameters.get("in_bed", {}).get("min_rest_s")
         why = (f" (it takes {round(float(need) / 60)} min of lying still)"
                if isinstance(need, int | float) and need > 0 else "")
-        out.append(_text(lay.left + 8, y_bed + 14, f"no in-bed period found{why}",
+        out.append(text_el(lay.left + 8, y_bed + 14, f"no in-bed period found{why}",
                          size=f - 4, fill="#333"))
     # posture
-    _title(out, lay, y_post - 6, "Lying down or up")
+    panel_title(out, lay, y_post - 6, "Lying down or up")
     lying = bin_max(trace.lying, n_bins)
     code = np.where(np.isnan(lying), 2, np.where(lying >= 0.5, 1, 0))
     colors = {0: UPRIGHT, 1: LYING, 2: UNKNOWN}
     edges = [x_rec(i * n / n_bins) for i in range(n_bins + 1)]
     for a, b, c in runs(code):
-        out.append(_rect(edges[a], y_post, edges[b] - edges[a], 20, colors[c]))
+        out.append(rect_el(edges[a], y_post, edges[b] - edges[a], 20, colors[c]))
     # EMG envelope
     emg = bin_max(trace.emg_envelope_uv, n_bins)
-    _title(out, lay, y_emg - 8, "Muscle activity (EMG, µV)")
-    _panel(out, lay, x_px=x_px, values=emg, top=y_emg, height=h_emg, lo=0.0,
-           hi=_scale_hi(emg, 10.0), color=EMG_LINE)
+    panel_title(out, lay, y_emg - 8, "Muscle activity (EMG, µV)")
+    line_panel(out, lay, x_px=x_px, values=emg, top=y_emg, height=h_emg, lo=0.0,
+           hi=axis_top(emg, 10.0), color=EMG_LINE)
     # foot angle, one fixed scale for every night
     ang = bin_max(trace.plantar_flexion_deg, n_bins)
-    _title(out, lay, y_ang - 8, "Toes pointed down (foot angle, degrees)" if lay is WIDE
+    panel_title(out, lay, y_ang - 8, "Toes pointed down (foot angle, degrees)" if lay is WIDE
            else "Toes pointed down (degrees)")
     lo, hi = ANGLE_RANGE_DEG
-    _panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
+    line_panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
            color=ANGLE_LINE)
     # signal problems
-    _title(out, lay, y_sig - 6, "Signal problems")
-    out.append(_rect(lay.left, y_sig, lay.plot_w, 16, "#f2f2f2"))
+    panel_title(out, lay, y_sig - 6, "Signal problems")
+    out.append(rect_el(lay.left, y_sig, lay.plot_w, 16, "#f2f2f2"))
     for q in night.quality_periods:
-        out.append(_rect(x_rec(q.start_s), y_sig, max(x_rec(q.end_s) - x_rec(q.start_s), 2.0),
+        out.append(rect_el(x_rec(q.start_s), y_sig, max(x_rec(q.end_s) - x_rec(q.start_s), 2.0),
                          16, POOR))
     rows = ((y_post, 20.0), (y_emg, float(h_emg)), (y_ang, float(h_ang)))  # not the titles
     for g in night.gaps:
         w = max(x_rec(g.end_s) - x_rec(g.start_s), 2.0)
-        out.append(_rect(x_rec(g.start_s), y_sig, w, 16, f"url(#{uid}-hatch)"))
+        out.append(rect_el(x_rec(g.start_s), y_sig, w, 16, f"url(#{uid}-hatch)"))
         for top, h in rows:
-            out.append(_rect(x_rec(g.start_s), top, w, h, f"url(#{uid}-hatch)",
+            out.append(rect_el(x_rec(g.start_s), top, w, h, f"url(#{uid}-hatch)",
                              ' opacity="0.45"'))
     # outside this recording, when the axis spans a longer night (several recordings)
     end_x = x_rec(float(n))
     for x0, x1 in ((lay.left, x_rec(0.0)), (end_x, lay.left + lay.plot_w)):
         if x1 - x0 > 0.5:
             for top, h in rows:
-                out.append(_rect(x0, top, x1 - x0, h, "#ffffff", ' opacity="0.75"'))
+                out.append(rect_el(x0, top, x1 - x0, h, "#ffffff", ' opacity="0.75"'))
     # episodes
     for i, e in enumerate(night.episodes):
         x0, x1 = x_rec(e.onset_s), x_rec(e.offset_s)
         w = max(x1 - x0, 3.0)
         for top, h in rows:
-            out.append(_rect(x0, top, w, h, EPISODE_FILL, ' opacity="0.35"'))
+            out.append(rect_el(x0, top, w, h, EPISODE_FILL, ' opacity="0.35"'))
         label = str((numbers or {}).get(i, i + 1))
-        out.append(f'<circle cx="{_f(x0 + w / 2)}" cy="{y_emg + 14}" r="{f * 0.7:.1f}" '
+        out.append(f'<circle cx="{coord(x0 + w / 2)}" cy="{y_emg + 14}" r="{f * 0.7:.1f}" '
                    f'fill="{EPISODE_FILL}"/>')
-        out.append(_text(x0 + w / 2, y_emg + 14 + f * 0.33, label, anchor="middle",
+        out.append(text_el(x0 + w / 2, y_emg + 14 + f * 0.33, label, anchor="middle",
                          size=f - 3, weight="bold", fill="#ffffff"))
     major, minor = time_ticks(t0_utc, span, local, max_ticks=lay.max_time_ticks)
-    _time_axis(out, lay, y_axis=y_axis, top=y_bed, x_of=x_of, major=major, minor=minor)
+    time_axis(out, lay, y_axis=y_axis, top=y_bed, x_of=x_of, major=major, minor=minor)
     out.append("</svg>")
     return "".join(out)
 
@@ -448,20 +235,20 @@ def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzi
     height = y_axis + 2 * f + 26
     title = (f"Close-up of cramp {number}: {format_clock(episode.onset_utc, local)}, "
              f"one minute either side")
-    out = _open_svg(uid, lay, height, title)
-    _title(out, lay, y_emg - 8, "Muscle activity (EMG, µV)")
-    _panel(out, lay, x_px=x_px, values=emg, top=y_emg, height=h_emg, lo=0.0,
-           hi=_scale_hi(emg, 10.0), color=EMG_LINE)
-    _title(out, lay, y_ang - 8, "Toes pointed down (degrees)")
+    out = open_svg(uid, lay, height, title)
+    panel_title(out, lay, y_emg - 8, "Muscle activity (EMG, µV)")
+    line_panel(out, lay, x_px=x_px, values=emg, top=y_emg, height=h_emg, lo=0.0,
+           hi=axis_top(emg, 10.0), color=EMG_LINE)
+    panel_title(out, lay, y_ang - 8, "Toes pointed down (degrees)")
     lo, hi = ANGLE_RANGE_DEG
-    _panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
+    line_panel(out, lay, x_px=x_px, values=ang, top=y_ang, height=h_ang, lo=lo, hi=hi,
            color=ANGLE_LINE)
-    out.append(_rect(x_of(episode.onset_s), y_emg,
+    out.append(rect_el(x_of(episode.onset_s), y_emg,
                      max(x_of(episode.offset_s) - x_of(episode.onset_s), 3.0),
                      y_ang + h_ang - y_emg, EPISODE_FILL, ' opacity="0.2"'))
     for g in night.gaps:
         if g.end_s > a and g.start_s < b:
-            out.append(_rect(x_of(g.start_s), y_emg, max(x_of(g.end_s) - x_of(g.start_s), 2.0),
+            out.append(rect_el(x_of(g.start_s), y_emg, max(x_of(g.end_s) - x_of(g.start_s), 2.0),
                              y_ang + h_ang - y_emg, f"url(#{uid}-hatch)", ' opacity="0.5"'))
     n_ticks = lay.max_time_ticks
     step = next((s for s in (15, 30, 60, 120, 300, 600, 1800) if span / s <= n_ticks), 3600)
@@ -470,8 +257,8 @@ def closeup_svg(night: StoredNight, episode: Episode, *, number: int, local: tzi
     while episode.onset_s + tick <= b:
         major.append((episode.onset_s + tick, _relative(tick)))
         tick += step
-    _time_axis(out, lay, y_axis=y_axis, top=y_emg, x_of=x_of, major=major, minor=[])
-    out.append(_text(lay.left + lay.plot_w / 2, height - 6,
+    time_axis(out, lay, y_axis=y_axis, top=y_emg, x_of=x_of, major=major, minor=[])
+    out.append(text_el(lay.left + lay.plot_w / 2, height - 6,
                      "minutes:seconds from the start of the cramp", anchor="middle",
                      size=f - 3, fill="#333"))
     out.append("</svg>")
@@ -483,33 +270,33 @@ def _bars(out: list[str], lay: Layout, *, top: float, height: float, title: str,
           zero_marks: bool, whole: bool = False) -> None:
     """Bar panel: ``values`` as (slot index, value); gridlines and y ticks (``whole``:
     counts, whole-number ticks)."""
-    _title(out, lay, top - 8, title)
-    out.append(_rect(lay.left, top, lay.plot_w, height, "#fafafa", ' stroke="#bbbbbb"'))
+    panel_title(out, lay, top - 8, title)
+    out.append(rect_el(lay.left, top, lay.plot_w, height, "#fafafa", ' stroke="#bbbbbb"'))
     right = lay.left + lay.plot_w
     for v in nice_ticks(0.0, hi, max_ticks=5, whole=whole):
         y = top + height - v / hi * height
-        out.append(_line(lay.left, y, right, y, GRID, ' stroke-dasharray="3 4"'))
-        out.append(_text(lay.left - 6, y + lay.font * 0.35, f"{v:g}", anchor="end",
+        out.append(line_el(lay.left, y, right, y, GRID, ' stroke-dasharray="3 4"'))
+        out.append(text_el(lay.left - 6, y + lay.font * 0.35, f"{v:g}", anchor="end",
                          size=lay.font - 3, fill="#333"))
     slot = lay.plot_w / n_slots
     for i, v in values:
         x = lay.left + i * slot + slot * 0.15
         if v <= 0:
             if zero_marks:
-                out.append(_rect(x, top + height - 4, slot * 0.7, 4, "#2ca02c"))
+                out.append(rect_el(x, top + height - 4, slot * 0.7, 4, "#2ca02c"))
             continue
         bh = min(v / hi, 1.0) * height
-        out.append(_rect(x, top + height - bh, slot * 0.7, bh, EPISODE_FILL))
+        out.append(rect_el(x, top + height - bh, slot * 0.7, bh, EPISODE_FILL))
 
 
 def _slot_axis(out: list[str], lay: Layout, *, y_axis: float, labels: list[tuple[int, str]],
                n_slots: int) -> None:
     slot = lay.plot_w / n_slots
-    out.append(_line(lay.left, y_axis, lay.left + lay.plot_w, y_axis))
+    out.append(line_el(lay.left, y_axis, lay.left + lay.plot_w, y_axis))
     for i, label in labels:
         x = lay.left + (i + 0.5) * slot
-        out.append(_line(x, y_axis, x, y_axis + 7))
-        out.append(_text(x, y_axis + 10 + lay.font, label, anchor="middle", size=lay.font - 2))
+        out.append(line_el(x, y_axis, x, y_axis + 7))
+        out.append(text_el(x, y_axis + 10 + lay.font, label, anchor="middle", size=lay.font - 2))
 
 
 def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str,
@@ -542,7 +329,7 @@ def trend_svg(days: list[DayTotals], *, first: date, last: date, uid: str,
     y2 = y1 + h + f + 22
     y_axis = y2 + h
     height = y_axis + f + 24
-    out = _open_svg(uid, lay, height,
+    out = open_svg(uid, lay, height,
                     f"Cramps per night from {format_date(first)} to {format_date(last)}")
     slots = [((d.night_date - first).days, d) for d in days
              if 0 <= (d.night_date - first).days < n_days]
@@ -595,7 +382,7 @@ def hour_histogram_svg(onset_hours: list[float], *, uid: str, layout: Layout = W
     top = f + 12
     y_axis = top + h
     height = y_axis + f + 24 + (f + 8 if daytime else 0)
-    out = _open_svg(uid, lay, height, "Cramps by hour of the night")
+    out = open_svg(uid, lay, height, "Cramps by hour of the night")
     _bars(out, lay, top=top, height=h,
           title="Cramps by hour of the night (when they began)" if lay is WIDE
           else "Cramps by hour they began",
@@ -606,7 +393,8 @@ def hour_histogram_svg(onset_hours: list[float], *, uid: str, layout: Layout = W
               for i, hr in enumerate(NIGHT_HOURS) if i % every == 0]
     _slot_axis(out, lay, y_axis=y_axis, labels=labels, n_slots=len(NIGHT_HOURS))
     if daytime:
-        out.append(_text(lay.left, height - 6, f"{daytime} more began between 12:00 and 18:00",
+        out.append(text_el(lay.left, height - 6, f"{daytime} more began between 12:00 and 18:00",
                          size=f - 3, fill="#333"))
     out.append("</svg>")
     return "".join(out)
+
