@@ -32,7 +32,8 @@ import pandas as pd
 
 from detector.config import DetectorConfig, load_config
 from detector.episode import Episode
-from detector.evaluation import EventScores, pool_scores, score_events
+from detector.evaluation import pool_scores, score_events
+from detector.evaluation_types import EventScores
 from detector.replay import ArrayRecording, make_info, run_source
 from detector.signals import ChannelSpec
 from firmware_sim.night import random_scenario, synthesize

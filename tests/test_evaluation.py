@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from detector.episode import Episode
 from detector.errors import CrampInputError
 from detector.evaluation import (
-    Interval,
     as_intervals,
     match_events,
     pool_scores,
     score_events,
 )
+from detector.evaluation_types import Interval
 
 
 @dataclass(frozen=True)

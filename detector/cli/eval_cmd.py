@@ -25,13 +25,10 @@ from detector.errors import CrampInputError
 from detector.evaluation import (
     DEFAULT_MIN_OVERLAP_S,
     DEFAULT_ONSET_TOLERANCE_S,
-    ErrorStats,
-    EventScores,
-    Interval,
-    PooledScores,
     pool_scores,
     score_events,
 )
+from detector.evaluation_types import ErrorStats, EventScores, Interval, PooledScores
 from detector.safe_files import (
     check_input_file,
     check_output_path,

@@ -116,7 +116,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def _labelled_nights(paths: list[str], label_filter: str) -> list[Any]:
     from detector.cli.eval_cmd import ANNOTATED_SUFFIXES, SIBLING_LABEL_SUFFIXES
     from detector.cohort.tune import LabelledNight
-    from detector.evaluation import Interval
+    from detector.evaluation_types import Interval
     from detector.io.labels import read_labels
 
     nights = []

@@ -27,7 +27,8 @@ from detector.cohort.night_task import ReplayOptions, parameter_hash, replay_con
 from detector.cohort.results import ResultStore
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
-from detector.evaluation import EventScores, Interval, pool_scores, score_events
+from detector.evaluation import pool_scores, score_events
+from detector.evaluation_types import EventScores, Interval
 
 
 @dataclass(frozen=True, kw_only=True)
