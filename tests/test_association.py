@@ -20,8 +20,9 @@ from detector.causes.association import (
     stretching_plan,
     wilson_interval,
 )
+from detector.causes.conditions import Compare
 from detector.causes.diary import DiaryEntry
-from detector.causes.rules import Compare, Exposure
+from detector.causes.rules import Exposure
 from detector.errors import CrampInputError
 
 ALCOHOL = Exposure(id="alcohol", label="alcohol",

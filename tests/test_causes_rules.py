@@ -10,14 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detector.causes.conditions import AllOf, Compare, Reference, parse_condition
 from detector.causes.rules import (
-    AllOf,
-    Compare,
-    Reference,
     default_rules,
     default_rules_text,
     load_rules,
-    parse_condition,
     parse_rules,
 )
 from detector.errors import CrampInputError

@@ -23,8 +23,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from detector.causes.conditions import Compare, compare
 from detector.causes.diary import DiaryEntry
-from detector.causes.rules import Compare, Exposure, compare
+from detector.causes.rules import Exposure
 from detector.errors import CrampInputError
 
 MIN_NIGHTS = 30

@@ -21,11 +21,8 @@ from detector.causes.association import (
     evaluate_stretching,
     exposed,
 )
-from detector.causes.diary import MEDICINE_CLASSES, WARNING_SIGNS, DiaryEntry, load_entries
-from detector.causes.profile import Profile, load_profile
-from detector.causes.rules import (
+from detector.causes.conditions import (
     DETECTOR_MEASURES,
-    STRENGTHS,
     AllOf,
     Always,
     AnyOf,
@@ -35,11 +32,12 @@ from detector.causes.rules import (
     HasSign,
     Pattern,
     Reference,
-    Rule,
-    RuleSet,
     TakesMedicine,
     compare,
 )
+from detector.causes.diary import MEDICINE_CLASSES, WARNING_SIGNS, DiaryEntry, load_entries
+from detector.causes.profile import Profile, load_profile
+from detector.causes.rules import STRENGTHS, Rule, RuleSet
 from detector.causes.wording import format_clock, format_date, format_duration
 from detector.store.night_queries import load_nights_on, night_dates
 from detector.store.nights import StoredNight

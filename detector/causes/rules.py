@@ -1,5 +1,7 @@
 """Cause rules as data: the model, the TOML loader and its validation.
 
+What a rule tests (its condition) is the language of :mod:`detector.causes.conditions`.
+
 The shipped ``rules.toml`` (package data) rates every factor of the seed article. A user may
 load another file (``cramp causes --rules-file``); it is checked the same way, including a
 guard (:mod:`detector.causes.safety`) that refuses wording which instructs taking a substance,
@@ -18,34 +20,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from detector.causes.diary import (
-    EXERCISE_INTENSITIES,
-    FLAG_FIELDS,
-    MEDICINE_CLASSES,
-    NUMBER_LIMITS,
-    WARNING_SIGNS,
-)
-from detector.causes.profile import CONDITIONS
+from detector.causes.conditions import Compare, Condition, check_keys, parse_condition
 from detector.causes.safety import VETTED_ADVICE, instructions
 from detector.errors import CrampInputError
 
 KINDS: tuple[str, ...] = ("red_flag", "factor", "advice")
 LEVELS: tuple[str, ...] = ("urgent", "see_clinician")
 STRENGTHS: tuple[str, ...] = ("established", "plausible", "weak", "unsupported")
-OPS: tuple[str, ...] = (">", ">=", "<", "<=", "==", "in")
 PLACEHOLDERS: frozenset[str] = frozenset(
     {"duration", "night", "clock", "count", "evenings", "medicines", "signs", "compared"})
 
-DETECTOR_MEASURES: dict[str, bool] = {
-    "longest_cramp_s": True,       # per night: the longest cramp (s)
-    "cramp_nights_in_week": False,  # most nights with cramps in any 7 days ending in the period
-    "max_cramps_per_night": False,  # most cramps in one night of the period
-    "both_legs_nights": False,      # nights of the period with cramps in both legs
-    "cramp_nights": False,          # nights of the period with cramps
-}
-"""Detector measures a condition may test (name -> evaluated per night)."""
-
-PATTERNS: tuple[str, ...] = ("cramps_after_new_medicine",)
 
 VERDICTS: tuple[str, ...] = ("helps_some", "unproven", "no_benefit", "risky", "not_for_cramps")
 """What the evidence shows about a claim of the seed article."""
@@ -59,79 +43,6 @@ def unsafe_phrases(text: str) -> list[str]:
     """
     return instructions(text)
 
-
-# ------------------------------------------------------------------ conditions
-
-
-@dataclass(frozen=True, kw_only=True)
-class Compare:
-    """``source`` field ``op`` value: on the profile, an evening's diary or a detector measure.
-
-    ``min_evenings`` (diary only): evenings of the period that must match.
-    """
-
-    source: str
-    field: str
-    op: str
-    value: Any
-    min_evenings: int = 1
-
-
-@dataclass(frozen=True, kw_only=True)
-class HasCondition:
-    """The profile lists this known condition."""
-
-    condition: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class TakesMedicine:
-    """A diary entry of the period lists one of these medicine classes (new or current)."""
-
-    medicines: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class HasSign:
-    """A diary entry of the period records this warning sign."""
-
-    sign: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Pattern:
-    """A named pattern over the whole history (e.g. cramps that began after a new medicine)."""
-
-    name: str
-    within_days: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class AllOf:
-    """Every part holds."""
-
-    parts: tuple[Condition, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnyOf:
-    """At least one part holds."""
-
-    parts: tuple[Condition, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Always:
-    """Always holds."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reference:
-    """A claim no recorded field can show: listed, never fired."""
-
-
-Condition = (Compare | HasCondition | TakesMedicine | HasSign | Pattern | AllOf | AnyOf
-             | Always | Reference)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,11 +181,11 @@ def parse_rules(text: str, *, origin: str) -> RuleSet:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CrampInputError(origin, f"not valid TOML ({exc})") from None
-    _keys(data, {"meta", "rule", "exposure", "claim"}, origin)
+    check_keys(data, {"meta", "rule", "exposure", "claim"}, origin)
     meta = data.get("meta")
     if not isinstance(meta, dict):
         raise CrampInputError(origin, "expected a [meta] table with version and not_a_diagnosis")
-    _keys(meta, {"version", "not_a_diagnosis"}, f"{origin} [meta]")
+    check_keys(meta, {"version", "not_a_diagnosis"}, f"{origin} [meta]")
     version = meta.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version != 1:
         raise CrampInputError(f"{origin} [meta].version", f"expected 1, got {version!r}")
@@ -315,7 +226,7 @@ def _claim(raw: object, index: int, origin: str) -> Claim:
     if not isinstance(cid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
         raise CrampInputError(f"{where}.id", f"expected a lower-case identifier, got {cid!r}")
     where = f"{origin} claim {cid}"
-    _keys(raw, {"id", "name", "claim", "verdict", "evidence", "source", "concerns"}, where)
+    check_keys(raw, {"id", "name", "claim", "verdict", "evidence", "source", "concerns"}, where)
     verdict = raw.get("verdict")
     if verdict not in VERDICTS:
         raise CrampInputError(f"{where}.verdict", f"a claim needs a verdict, one of "
@@ -334,13 +245,6 @@ def _claim(raw: object, index: int, origin: str) -> Claim:
     return claim
 
 
-def _keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise CrampInputError(where, f"unknown key {extra[0]!r}; expected "
-                                     f"{', '.join(sorted(allowed))}")
-
-
 def _text(table: dict[str, Any], key: str, where: str, *, required: bool) -> str:
     value = table.get(key, None if required else "")
     if not isinstance(value, str) or (required and not value.strip()):
@@ -356,8 +260,8 @@ def _rule(raw: object, index: int, origin: str) -> Rule:
     if not isinstance(rid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", rid):
         raise CrampInputError(f"{where}.id", f"expected a lower-case identifier, got {rid!r}")
     where = f"{origin} rule {rid}"
-    _keys(raw, {"id", "kind", "level", "strength", "name", "condition", "source", "wording",
-                "advice"}, where)
+    check_keys(raw, {"id", "kind", "level", "strength", "name", "condition", "source", "wording",
+                     "advice"}, where)
     kind = raw.get("kind")
     if kind not in KINDS:
         raise CrampInputError(f"{where}.kind", f"expected one of {', '.join(KINDS)}, "
@@ -418,7 +322,7 @@ def _exposure(raw: object, index: int, origin: str) -> Exposure:
     where = f"{origin} exposure #{index + 1}"
     if not isinstance(raw, dict):
         raise CrampInputError(where, "expected a table")
-    _keys(raw, {"id", "label", "condition"}, where)
+    check_keys(raw, {"id", "label", "condition"}, where)
     eid = raw.get("id")
     if not isinstance(eid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", eid):
         raise CrampInputError(f"{where}.id", f"expected a lower-case identifier, got {eid!r}")
@@ -429,110 +333,3 @@ def _exposure(raw: object, index: int, origin: str) -> Exposure:
     if instructions(label):
         raise CrampInputError(f"{where}.label", "label may not instruct anything")
     return Exposure(id=eid, label=label, condition=cond)
-
-
-def parse_condition(raw: object, where: str) -> Condition:
-    """Validate one condition table (see ``docs/causes.md``).
-
-    Raises
-    ------
-    CrampInputError
-        If the table is not one of the known forms or names an unknown field.
-    """
-    if not isinstance(raw, dict) or not raw:
-        raise CrampInputError(where, f"expected a condition table, got {raw!r}")
-    if "all" in raw or "any" in raw:
-        key = "all" if "all" in raw else "any"
-        _keys(raw, {key}, where)
-        parts = raw[key]
-        if not isinstance(parts, list) or not parts:
-            raise CrampInputError(f"{where}.{key}", "expected a list of conditions")
-        conds = tuple(parse_condition(p, f"{where}.{key}[{i}]") for i, p in enumerate(parts))
-        return AllOf(parts=conds) if key == "all" else AnyOf(parts=conds)
-    if raw == {"always": True}:
-        return Always()
-    if raw == {"reference": True}:
-        return Reference()
-    if "condition" in raw:
-        _keys(raw, {"condition"}, where)
-        if not isinstance(raw["condition"], str) or raw["condition"] not in CONDITIONS:
-            raise CrampInputError(where, f"unknown condition {raw['condition']!r}; expected "
-                                         f"one of {', '.join(CONDITIONS)}")
-        return HasCondition(condition=raw["condition"])
-    if "medicine" in raw:
-        _keys(raw, {"medicine"}, where)
-        meds = raw["medicine"]
-        meds = (meds,) if isinstance(meds, str) else meds
-        if not isinstance(meds, list | tuple) or not meds or any(
-                not isinstance(m, str) or m not in MEDICINE_CLASSES for m in meds):
-            raise CrampInputError(where, f"expected medicine classes from "
-                                         f"{', '.join(MEDICINE_CLASSES)}, got {raw['medicine']!r}")
-        return TakesMedicine(medicines=tuple(meds))
-    if "sign" in raw:
-        _keys(raw, {"sign"}, where)
-        if not isinstance(raw["sign"], str) or raw["sign"] not in WARNING_SIGNS:
-            raise CrampInputError(where, f"unknown sign {raw['sign']!r}; expected one of "
-                                         f"{', '.join(WARNING_SIGNS)}")
-        return HasSign(sign=raw["sign"])
-    if "pattern" in raw:
-        _keys(raw, {"pattern", "within_days"}, where)
-        days = raw.get("within_days", 90)
-        if raw["pattern"] not in PATTERNS:
-            raise CrampInputError(where, f"unknown pattern {raw['pattern']!r}; expected one "
-                                         f"of {', '.join(PATTERNS)}")
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
-            raise CrampInputError(f"{where}.within_days", f"expected 1..365 days, got {days!r}")
-        return Pattern(name=raw["pattern"], within_days=days)
-    for source in ("profile", "diary", "detector"):
-        if source in raw:
-            return _compare(raw, source, where)
-    raise CrampInputError(where, f"unknown condition form {sorted(raw)}; expected profile, "
-                                 "diary, detector, condition, medicine, sign, pattern, all, "
-                                 "any, always or reference")
-
-
-def _compare(raw: dict[str, Any], source: str, where: str) -> Compare:
-    allowed = {source, "op", "value"} | ({"min_evenings"} if source == "diary" else set())
-    _keys(raw, allowed, where)
-    field, op, value = raw[source], raw.get("op"), raw.get("value")
-    if op not in OPS:
-        raise CrampInputError(f"{where}.op", f"expected one of {' '.join(OPS)}, got {op!r}")
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if source == "profile":
-        kinds = {"age_years": "number", "pregnant": "flag"}
-    elif source == "diary":
-        kinds = {**dict.fromkeys(NUMBER_LIMITS, "number"), **dict.fromkeys(FLAG_FIELDS, "flag"),
-                 "exercise_intensity": "choice"}
-    else:
-        kinds = dict.fromkeys(DETECTOR_MEASURES, "number")
-    if not isinstance(field, str) or field not in kinds:
-        raise CrampInputError(f"{where}.{source}", f"unknown field {field!r}; expected one of "
-                                                   f"{', '.join(kinds)}")
-    kind = kinds[field]
-    ok = ((kind == "number" and op != "in" and number)
-          or (kind == "flag" and op == "==" and isinstance(value, bool))
-          or (kind == "choice" and op == "in" and isinstance(value, list) and value
-              and all(v in EXERCISE_INTENSITIES for v in value)))
-    if not ok:
-        expected = {"number": "a comparison with a number", "flag": "== true or == false",
-                    "choice": f"in a list of {', '.join(EXERCISE_INTENSITIES)}"}[kind]
-        raise CrampInputError(f"{where}", f"{field} needs {expected}; got {op} {value!r}")
-    min_evenings = raw.get("min_evenings", 1)
-    if not isinstance(min_evenings, int) or isinstance(min_evenings, bool) or min_evenings < 1:
-        raise CrampInputError(f"{where}.min_evenings", f"expected a whole number >= 1, got "
-                                                       f"{min_evenings!r}")
-    return Compare(source=source, field=field, op=op,
-                   value=tuple(value) if isinstance(value, list) else value,
-                   min_evenings=min_evenings)
-
-
-def compare(left: object, op: str, right: object) -> bool:
-    """Apply a rule operator (``in`` tests membership of a tuple)."""
-    if op == "in":
-        return isinstance(right, tuple) and left in right
-    if op == "==":
-        return left == right
-    if not isinstance(left, int | float) or not isinstance(right, int | float):
-        return False
-    return {">": left > right, ">=": left >= right, "<": left < right,
-            "<=": left <= right}[op]
