@@ -22,194 +22,36 @@ What it models
 - Battery drain (idle, connection, sensors, per notification), shutting down when empty.
 - Faults on demand: scheduled or random disconnects, lost notifications, slow central (pacing),
   electrode lift (contact bit cleared, EMG saturated at the positive rail), battery drain.
+
+The model's parts are its siblings: :mod:`firmware_sim.firmware_config` (the configuration,
+re-exported here), :mod:`firmware_sim.stream_ring` (a stream's samples, ring buffer and packet
+index during a run) and :mod:`firmware_sim.firmware_commands` (the control point, a base of
+:class:`Firmware`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from detector.profiles.legband import LEGBAND, LegBandProfile, Opcode, Status, StreamSpec
 from detector.profiles.legband_codec import (
     BandStatus,
     DataPacket,
     encode_data_packet,
     encode_status,
 )
-from detector.profiles.legband_control import (
-    BackfillCommand,
-    BackfillResult,
-    BackfillUnavailable,
-    CalibrateNeutralCommand,
-    CalibrationResult,
-    Command,
-    ControlPointError,
-    ControlResponse,
-    RangeResult,
-    RateResult,
-    SetRangeCommand,
-    SetRateCommand,
-    StartCommand,
-    StartResult,
-    StopCommand,
-    TimeSyncCommand,
-    TimeSyncResult,
-    command_opcode,
-    decode_command,
-    encode_response,
-)
 from firmware_sim.feeds import ArrayFeed, ManualClock, ScaledClock, SignalFeed
+from firmware_sim.firmware_commands import ControlPointHandlers
+from firmware_sim.firmware_config import BatteryModel, FirmwareConfig, FirmwareStats, LinkPacing
+from firmware_sim.stream_ring import BackfillCursor, StreamRun
 
 __all__ = ["ArrayFeed", "BatteryModel", "Firmware", "FirmwareConfig", "FirmwareStats",
            "LinkPacing", "ManualClock", "ScaledClock", "SignalFeed"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class LinkPacing:
-    """How fast the link drains: ``packets_per_event`` notifications per connection event."""
-
-    conn_interval_s: float = 0.0075
-    packets_per_event: int = 6
-
-    @property
-    def packets_per_s(self) -> float:
-        """Link capacity in notifications per second."""
-        return self.packets_per_event / self.conn_interval_s
-
-
-@dataclass(frozen=True, kw_only=True)
-class BatteryModel:
-    """Battery capacity and current draw (mA) of each part; ``notification_uc`` per packet."""
-
-    capacity_mah: float = 150.0
-    idle_ma: float = 0.02
-    connected_ma: float = 0.15
-    emg_raw_ma: float = 1.2
-    emg_envelope_ma: float = 0.5
-    accel_ma: float = 0.05
-    notification_uc: float = 2.0
-    low_pct: float = 10.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class FirmwareConfig:
-    """Everything fixed at manufacture or chosen for a simulation run."""
-
-    profile: LegBandProfile = LEGBAND
-    firmware_version: tuple[int, int, int] = (1, 0, 0)
-    clock_ppm: float = 0.0
-    accel_clock_ppm: float = 0.0
-    rtc_start_ticks: int = 0
-    buffer_s: float = 128.0
-    tx_queue_packets: int = 64
-    max_latency_s: float = 0.2
-    pacing: LinkPacing = field(default_factory=LinkPacing)
-    battery: BatteryModel = field(default_factory=BatteryModel)
-    battery_start_pct: float = 100.0
-    envelope_window_s: float = 0.02
-    envelope_adc_hz: float = 1000.0
-    calibration_s: float = 1.0
-    calibration_motion_g: float = 0.05
-    max_step_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.buffer_s < 120.0:
-            raise ValueError("buffer_s must be at least 120 s")
-        if self.tx_queue_packets < 1 or self.max_step_s <= 0 or self.max_latency_s <= 0:
-            raise ValueError("tx_queue_packets, max_step_s and max_latency_s must be positive")
-
-
-@dataclass
-class FirmwareStats:
-    """Counters since power-on, for tests and reports."""
-
-    packets_cut: int = 0
-    notifications_sent: int = 0
-    notifications_lost: int = 0
-    notifications_dropped: int = 0
-    backfill_packets_sent: int = 0
-
-
-class _StreamRun:
-    """Samples, ring buffer and packet index of one stream during one acquisition run."""
-
-    def __init__(self, spec: StreamSpec, *, rate_hz: int, full_scale: int, ppm: float,
-                 run_start_s: float, buffer_s: float) -> None:  # fmt: skip
-        self.spec = spec
-        self.rate_hz = rate_hz
-        self.full_scale = full_scale
-        self.lsb = spec.lsb(full_scale)
-        self.rate_eff = rate_hz * (1.0 + ppm * 1e-6)
-        self.run_start_s = run_start_s
-        self.capacity = math.ceil(buffer_s * self.rate_eff) + 1
-        self.ring = np.zeros((self.capacity, spec.axes), dtype=np.int16)
-        self.produced = 0
-        self.packed = 0
-        self.next_seq = 0
-        self.seq_first = np.full(1 << 16, -1, dtype=np.int64)
-        self.seq_full = np.full(1 << 16, -1, dtype=np.int64)
-
-    def count_by(self, t_s: float) -> int:
-        if t_s < self.run_start_s:
-            return 0
-        return math.floor((t_s - self.run_start_s) * self.rate_eff) + 1
-
-    def times(self, k0: int, k1: int) -> np.ndarray:
-        return self.run_start_s + np.arange(k0, k1, dtype=np.float64) / self.rate_eff
-
-    @property
-    def oldest(self) -> int:
-        return max(0, self.produced - self.capacity)
-
-    def store(self, counts: np.ndarray) -> None:
-        idx = (self.produced + np.arange(counts.shape[0])) % self.capacity
-        self.ring[idx] = counts
-        self.produced += counts.shape[0]
-
-    def read(self, k0: int, n: int) -> np.ndarray:
-        return self.ring[(k0 + np.arange(n)) % self.capacity]
-
-    def record_packets(self, firsts: np.ndarray) -> np.ndarray:
-        seqs = self.next_seq + np.arange(firsts.shape[0], dtype=np.int64)
-        self.seq_first[seqs & 0xFFFF] = firsts
-        self.seq_full[seqs & 0xFFFF] = seqs
-        self.next_seq += firsts.shape[0]
-        return seqs
-
-    def resolve(self, seq16: int) -> int | None:
-        """First sample of the newest packet numbered ``seq16`` still in the buffer."""
-        latest = self.next_seq - 1
-        full = latest - ((latest - seq16) % (1 << 16))
-        if full < 0 or self.seq_full[seq16] != full:
-            return None
-        first = int(self.seq_first[seq16])
-        return first if first >= self.oldest else None
-
-    def oldest_seq(self) -> int:
-        """Number (full) of the oldest packet whose first sample is still buffered."""
-        lo, hi = max(0, self.next_seq - (1 << 16)), self.next_seq
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.seq_first[mid & 0xFFFF] >= self.oldest:
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
-
-
-@dataclass
-class _Backfill:
-    stream_id: int
-    next_sample: int
-    end_sample: int
-    next_seq: int
-
-
-class Firmware:
+class Firmware(ControlPointHandlers):
     """The band's firmware, driven by an external clock.
 
     Parameters
@@ -236,14 +78,14 @@ class Firmware:
         self._rate = {s.stream_id: s.default_rate_hz for s in self.profile.streams}
         self._range = {s.stream_id: s.default_full_scale for s in self.profile.streams}
         self._streaming = False
-        self._runs: dict[int, _StreamRun] = {}
+        self._runs: dict[int, StreamRun] = {}
         self._connected = False
         self._notify = False
         self._att_mtu = self.profile.att_mtu_default
         self._pacing = config.pacing
         self._next_event_s = 0.0
         self._queue: deque[bytes] = deque()
-        self._backfills: deque[_Backfill] = deque()
+        self._backfills: deque[BackfillCursor] = deque()
         self._dropped_run = 0
         self._disconnect_requested = False
         self._scheduled_disconnects: list[float] = []
@@ -505,7 +347,7 @@ class Firmware:
             out.append(payload)
 
     # ------------------------------------------------------------------------- sampling
-    def _produce(self, run: _StreamRun, k_end: int) -> None:
+    def _produce(self, run: StreamRun, k_end: int) -> None:
         k0 = run.produced
         if k_end <= k0:
             return
@@ -536,7 +378,7 @@ class Firmware:
         x = x - x.mean(axis=1, keepdims=True)
         return np.sqrt(np.mean(x * x, axis=1))
 
-    def _samples_per_packet(self, run: _StreamRun, *, live: bool) -> int:
+    def _samples_per_packet(self, run: StreamRun, *, live: bool) -> int:
         mtu = self._att_mtu if self._connected else self.profile.att_mtu_default
         n = self.profile.samples_per_packet(run.spec.stream_id, att_mtu=mtu)
         if live:
@@ -544,7 +386,7 @@ class Firmware:
         return n
 
     def _cut_packets(
-        self, run: _StreamRun, *, flush: bool = False
+        self, run: StreamRun, *, flush: bool = False
     ) -> list[tuple[float, int, int, bytes]]:
         n_pp = self._samples_per_packet(run, live=True)
         pending = run.produced - run.packed
@@ -567,7 +409,7 @@ class Firmware:
             for i in range(len(sizes))
         ]  # fmt: skip
 
-    def _encode(self, run: _StreamRun, first: int, n: int, seq: int, *, backfill: bool) -> bytes:
+    def _encode(self, run: StreamRun, first: int, n: int, seq: int, *, backfill: bool) -> bytes:
         spec = run.spec
         samples = run.read(first, n)
         t_first = run.run_start_s + first / run.rate_eff
@@ -595,121 +437,3 @@ class Firmware:
         cursor.next_sample += n
         cursor.next_seq += 1
         return payload
-
-    # ------------------------------------------------------------------------ commands
-    def handle_command(self, payload: bytes) -> bytes:
-        """Execute a control-point write; return the encoded response to indicate.
-
-        Never raises for bad input: malformed or refused commands get an error status.
-        """
-        try:
-            command = decode_command(payload, profile=self.profile)
-            response = self._execute(command)
-        except ControlPointError as exc:
-            response = ControlResponse(opcode=exc.opcode, status=exc.status)
-        return encode_response(response, profile=self.profile)
-
-    def _execute(self, command: Command) -> ControlResponse:
-        if not self._powered:
-            raise self._refuse(command_opcode(command), Status.INVALID_STATE, "battery empty")
-        handlers: dict[type, Callable[[Command], ControlResponse]] = {
-            StartCommand: self._cmd_start,
-            StopCommand: self._cmd_stop,
-            SetRateCommand: self._cmd_set,
-            SetRangeCommand: self._cmd_set,
-            TimeSyncCommand: self._cmd_time_sync,
-            CalibrateNeutralCommand: self._cmd_calibrate,
-            BackfillCommand: self._cmd_backfill,
-        }
-        return handlers[type(command)](command)
-
-    @staticmethod
-    def _refuse(opcode: Opcode, status: Status, problem: str) -> ControlPointError:
-        return ControlPointError(opcode, status, problem)
-
-    def _cmd_start(self, command: Command) -> ControlResponse:
-        assert isinstance(command, StartCommand)
-        if self._streaming:
-            raise self._refuse(Opcode.START, Status.INVALID_STATE, "already streaming")
-        self._runs = {}
-        for spec in self.profile.streams:
-            if command.stream_mask & spec.mask_bit:
-                ppm = self.config.accel_clock_ppm if spec.kind == "accel" else self.config.clock_ppm
-                self._runs[spec.stream_id] = _StreamRun(
-                    spec, rate_hz=self._rate[spec.stream_id],
-                    full_scale=self._range[spec.stream_id], ppm=ppm,
-                    run_start_s=self._now_s, buffer_s=self.config.buffer_s,
-                )  # fmt: skip
-        self._streaming = True
-        self._dropped_run = 0
-        self._queue.clear()
-        self._backfills.clear()
-        return ControlResponse(opcode=Opcode.START, status=Status.SUCCESS,
-                               result=StartResult(self.rtc_ticks(self._now_s)))  # fmt: skip
-
-    def _cmd_stop(self, command: Command) -> ControlResponse:
-        if not self._streaming:
-            raise self._refuse(Opcode.STOP, Status.INVALID_STATE, "not streaming")
-        for run in self._runs.values():
-            self._produce(run, run.count_by(self._now_s))
-            for *_, payload in self._cut_packets(run, flush=True):
-                self._enqueue(payload)
-        self._streaming = False
-        return ControlResponse(opcode=Opcode.STOP, status=Status.SUCCESS)
-
-    def _cmd_set(self, command: Command) -> ControlResponse:
-        assert isinstance(command, SetRateCommand | SetRangeCommand)
-        opcode = Opcode.SET_RATE if isinstance(command, SetRateCommand) else Opcode.SET_RANGE
-        if self._streaming:
-            raise self._refuse(opcode, Status.INVALID_STATE, "settings change only when stopped")
-        if isinstance(command, SetRateCommand):
-            self._rate[command.stream_id] = command.rate_hz
-            result: RateResult | RangeResult = RateResult(command.stream_id, command.rate_hz)
-        else:
-            self._range[command.stream_id] = command.full_scale
-            result = RangeResult(command.stream_id, command.full_scale)
-        return ControlResponse(opcode=opcode, status=Status.SUCCESS, result=result)
-
-    def _cmd_time_sync(self, command: Command) -> ControlResponse:
-        assert isinstance(command, TimeSyncCommand)
-        ticks = self.rtc_ticks(self._now_s)
-        self.last_time_sync = (command.host_time_us, ticks)
-        return ControlResponse(opcode=Opcode.TIME_SYNC, status=Status.SUCCESS,
-                               result=TimeSyncResult(command.host_time_us, ticks))  # fmt: skip
-
-    def _cmd_calibrate(self, command: Command) -> ControlResponse:
-        op = Opcode.CALIBRATE_NEUTRAL
-        vectors: list[int] = []
-        for name in ("shank_acc", "foot_acc"):
-            run = self._runs.get(self.profile.stream_named(name).stream_id)
-            n = 0 if run is None else math.ceil(self.config.calibration_s * run.rate_hz)
-            if run is None or not self._streaming or run.produced < n:
-                raise self._refuse(op, Status.INVALID_STATE, f"{name} needs streaming data")
-            g = run.read(run.produced - n, n).astype(np.float64) * run.lsb
-            if np.std(np.linalg.norm(g, axis=1)) > self.config.calibration_motion_g:
-                raise self._refuse(op, Status.MOTION_DETECTED, f"{name} is moving")
-            vectors += [int(v) for v in np.clip(np.rint(g.mean(axis=0) * 1000), -32768, 32767)]
-        self.neutral_mg = tuple(vectors)
-        return ControlResponse(opcode=op, status=Status.SUCCESS,
-                               result=CalibrationResult(*vectors))  # fmt: skip
-
-    def _cmd_backfill(self, command: Command) -> ControlResponse:
-        assert isinstance(command, BackfillCommand)
-        run = self._runs.get(command.stream_id)
-        if run is None:
-            raise self._refuse(Opcode.BACKFILL, Status.INVALID_STATE, "stream not in this run")
-        if command.from_seq == run.next_seq % (1 << 16):
-            first: int | None = run.packed
-        else:
-            first = run.resolve(command.from_seq)
-        if first is None:
-            oldest = BackfillUnavailable(command.stream_id, run.oldest_seq() % (1 << 16))
-            return ControlResponse(opcode=Opcode.BACKFILL, status=Status.NOT_AVAILABLE,
-                                   result=oldest)  # fmt: skip
-        n = run.packed - first
-        full_seq = run.next_seq - ((run.next_seq - command.from_seq) % (1 << 16))
-        if n > 0:
-            self._backfills.append(_Backfill(command.stream_id, first, run.packed, full_seq))
-        result = BackfillResult(command.stream_id, command.from_seq,
-                                first % (1 << 32), n)  # fmt: skip
-        return ControlResponse(opcode=Opcode.BACKFILL, status=Status.SUCCESS, result=result)
