@@ -35,22 +35,36 @@ strong mains hum), ``lofi`` (an 8-bit-like front end: coarse steps of 4-20 uV, r
 bed: sitting with fidgets, standing, walking, tip-toe standing, a cramp while sitting).
 
 Contraction and movement events do not overlap one another (margins of 3-30 s); artefacts may
-overlap anything except that electrode lift and motion spikes keep clear of cramps.
+overlap anything except that electrode lift and motion spikes keep clear of cramps. What each
+event is (its draws) is :mod:`firmware_sim.night_event_draws`; this module decides when.
 """
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from detector.errors import CrampInputError
+from firmware_sim.night_event_draws import (
+    TakenSpans,
+    artefact_events,
+    bathroom_trip,
+    clipped_lognormal,
+    cramp_group,
+    cramp_in_series,
+    draw_seed,
+    leg_movement,
+    plm_series,
+    shifted,
+    spike_event,
+    twitch_event,
+    walk_event,
+)
 from firmware_sim.night_posture import GET_UP_S, LIE_DOWN_S
 from firmware_sim.night_types import LYING_POSTURES, Leg, NightEvent, NightScenario
 
 _ROLL_WEIGHTS = {"supine": 0.4, "left_side": 0.25, "right_side": 0.25, "prone": 0.1}
-_NIGHT_S = 8 * 3600.0
 FAMILIES: tuple[str, ...] = ("mixed", "quiet", "plm", "busy", "artefact", "lofi", "daytime")
 """Scenario families :func:`random_scenario` can draw."""
 _RATES = {  # per hour: PLM series, lm, twitch, rollover, bathroom trip; artefact multiplier
@@ -61,47 +75,6 @@ _RATES = {  # per hour: PLM series, lm, twitch, rollover, bathroom trip; artefac
     "artefact": (2.0 / 7, 3.0, 8.0, 2.5, 0.12, 6.0),
     "lofi": (2.0 / 7, 3.0, 8.0, 2.5, 0.12, 1.0),
 }
-
-
-class _Busy:
-    """Time spans already taken by events."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[float, float]] = []
-
-    def free(self, start: float, stop: float) -> bool:
-        return all(stop <= a or start >= b for a, b in self.spans)
-
-    def place(self, rng: np.random.Generator, length: float, lo: float, hi: float,
-              margin: float, tries: int = 60) -> float | None:
-        """Find a free start in ``[lo, hi - length]`` with ``margin`` s around; take it."""
-        if hi - lo < length:
-            return None
-        for _ in range(tries):
-            t = float(rng.uniform(lo, hi - length))
-            if self.free(t - margin, t + length + margin):
-                self.spans.append((t, t + length))
-                return t
-        return None
-
-
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**63))
-
-
-def _lognormal(rng: np.random.Generator, median: float, sigma: float, lo: float,
-               hi: float) -> float:
-    return float(np.clip(rng.lognormal(np.log(median), sigma), lo, hi))
-
-
-def _walk(rng: np.random.Generator, onset_s: float, duration_s: float) -> NightEvent:
-    return NightEvent(kind="walk", onset_s=onset_s, duration_s=duration_s,
-                      emg_uv=rng.uniform(60, 300), acc_g=rng.uniform(0.15, 0.5),
-                      freq_hz=rng.uniform(1.4, 2.1), seed=_seed(rng))
-
-
-def _stand(onset_s: float, duration_s: float) -> NightEvent:
-    return NightEvent(kind="stand", onset_s=onset_s, duration_s=duration_s)
 
 
 def random_scenario(
@@ -199,7 +172,7 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     plm_rate, lm_rate, twitch_rate, roll_rate, trip_rate, art = _RATES[family]
     rest_ankle = 10.0
     events: list[NightEvent] = []
-    busy = _Busy()
+    busy = TakenSpans()
 
     upright = d >= 1800.0
     evening = min(rng.uniform(300, 1200), 0.05 * d) if upright else 0.0
@@ -207,14 +180,14 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     bed0, bed1 = evening, d - morning
     posture0 = str(rng.choice(["supine", "left_side", "right_side"], p=[0.5, 0.25, 0.25]))
     events.append(NightEvent(kind="in_bed", onset_s=bed0, duration_s=bed1 - bed0,
-                             posture=posture0, seed=_seed(rng)))
+                             posture=posture0, seed=draw_seed(rng)))
     busy.spans += [(bed0, bed0 + LIE_DOWN_S + 2), (bed1 - GET_UP_S - 2, bed1)]
     if evening >= 60:
         length = rng.uniform(20, min(120, evening - 30))
-        events.append(_walk(rng, evening - length - rng.uniform(5, 20), length))
+        events.append(walk_event(rng, evening - length - rng.uniform(5, 20), length))
     if morning >= 60:
         length = rng.uniform(20, min(120, morning - 30))
-        events.append(_walk(rng, bed1 + rng.uniform(5, 20), length))
+        events.append(walk_event(rng, bed1 + rng.uniform(5, 20), length))
     bed_len = bed1 - bed0
     sleep0 = bed0 + LIE_DOWN_S + min(rng.uniform(300, 1800), 0.1 * bed_len)
     sleep1 = bed1 - GET_UP_S - min(rng.uniform(120, 900), 0.05 * bed_len)
@@ -229,9 +202,9 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
             if t is not None:
                 events.append(NightEvent(kind="hypnic_jerk", onset_s=t, duration_s=length,
                                          emg_uv=rng.uniform(100, 400),
-                                         acc_g=rng.uniform(0.3, 1.5), seed=_seed(rng)))
+                                         acc_g=rng.uniform(0.3, 1.5), seed=draw_seed(rng)))
 
-    cramp_busy = _Busy()
+    cramp_busy = TakenSpans()
     default_n = int(rng.integers(0, 3)) if family == "quiet" else int(rng.integers(0, 7))
     wanted = default_n if n_cramps is None else n_cramps
     placed = 0
@@ -239,20 +212,20 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     series_members: list[list[NightEvent]] = []
     if family == "plm":
         for series in range(max(1, int(rng.poisson(plm_rate * sleep_h)))):
-            members = _plm_series(rng, series, rest_ankle)
+            members = plm_series(rng, series, rest_ankle)
             t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)
             if t is not None:
-                series_members.append([_shift(e, t) for e in members])
+                series_members.append([shifted(e, t) for e in members])
     short_in_series = family == "plm"
     for _ in range(wanted):
         if short_in_series and series_members and rng.random() < 0.7:
-            cramp = _cramp_in_series(rng, series_members, cramp_busy)
+            cramp = cramp_in_series(rng, series_members, cramp_busy)
             if cramp is not None:
                 cramp_busy.spans.append((cramp.onset_s, cramp.end_s))
                 events.append(cramp)
                 placed += 1
                 continue
-        group = _cramp_group(rng, max_s=max(10.0, 0.25 * (sleep1 - sleep0)), after_p=after_p)
+        group = cramp_group(rng, max_s=max(10.0, 0.25 * (sleep1 - sleep0)), after_p=after_p)
         t = busy.place(rng, max(e.end_s for e in group), sleep0, sleep1, 30.0)
         if t is None:  # short night: no getting up after it, tighter margin
             group = group[:1]
@@ -260,7 +233,7 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
         if t is None:
             continue
         cramp_busy.spans.append((t, t + group[0].duration_s))
-        events += [_shift(e, t) for e in group]
+        events += [shifted(e, t) for e in group]
         placed += 1
     if n_cramps is not None and placed < n_cramps:
         raise CrampInputError("n_cramps", f"only {placed} of {n_cramps} cramps fit in a "
@@ -270,20 +243,20 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
 
     if family != "plm":
         for series in range(int(rng.poisson(plm_rate * sleep_h))):
-            members = _plm_series(rng, series, rest_ankle)
+            members = plm_series(rng, series, rest_ankle)
             t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)
             if t is not None:
-                events += [_shift(e, t) for e in members]
+                events += [shifted(e, t) for e in members]
 
     for _ in range(int(rng.poisson(trip_rate * bed_h))):
-        trip = _bathroom_trip(rng)
+        trip = bathroom_trip(rng)
         t = busy.place(rng, max(e.end_s for e in trip), bed0 + 120, bed1 - 120, 30.0)
         if t is not None:
-            events += [_shift(e, t) for e in trip]
+            events += [shifted(e, t) for e in trip]
 
     rollovers = []
     for _ in range(int(rng.poisson(roll_rate * bed_h))):
-        length = _lognormal(rng, 8.0, 0.7, 3.0, 45.0)
+        length = clipped_lognormal(rng, 8.0, 0.7, 3.0, 45.0)
         t = busy.place(rng, length, bed0 + 60, bed1 - 60, 10.0)
         if t is not None:
             rollovers.append((t, length))
@@ -294,23 +267,23 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
         posture = str(rng.choice(options, p=weights / weights.sum()))
         events.append(NightEvent(kind="rollover", onset_s=t, duration_s=length,
                                  emg_uv=rng.uniform(20, 150), acc_g=rng.uniform(0.1, 0.5),
-                                 posture=posture, seed=_seed(rng)))
+                                 posture=posture, seed=draw_seed(rng)))
         if artefacts and rng.random() < 0.3:
-            events.append(_spike(rng, t + rng.uniform(0, length)))
+            events.append(spike_event(rng, t + rng.uniform(0, length)))
 
     for kind, rate, margin in (("lm", lm_rate, 15.0), ("twitch", twitch_rate, 3.0)):
         for _ in range(int(rng.poisson(rate * sleep_h))):
-            length = (_lognormal(rng, 1.8, 0.5, 0.5, 10.0) if kind == "lm"
+            length = (clipped_lognormal(rng, 1.8, 0.5, 0.5, 10.0) if kind == "lm"
                       else rng.uniform(0.1, 0.45))
             t = busy.place(rng, length, sleep0, sleep1, margin)
             if t is None:
                 continue
             if kind == "lm":
-                events.append(_leg_movement(rng, "lm", t, length, rest_ankle, -1))
+                events.append(leg_movement(rng, "lm", t, length, rest_ankle, -1))
             else:
-                events.append(_twitch(rng, t, length))
+                events.append(twitch_event(rng, t, length))
     if artefacts:
-        events += _artefacts(rng, d, cramp_busy, art)
+        events += artefact_events(rng, d, cramp_busy, art)
     return events
 
 
@@ -318,13 +291,13 @@ def _daytime(rng: np.random.Generator, d: float, n_cramps: int | None) -> list[N
     """An afternoon out of bed: sitting bouts with fidgets, standing, walks, tip-toe, a cramp
     while sitting."""
     events: list[NightEvent] = []
-    busy = _Busy()
+    busy = TakenSpans()
     sits: list[tuple[float, float]] = []
     t = rng.uniform(60, 300)
     while t < d - 400:
         length = min(rng.uniform(600, 2400), d - t - 120)
         events.append(NightEvent(kind="sitting", onset_s=t, duration_s=length,
-                                 seed=_seed(rng)))
+                                 seed=draw_seed(rng)))
         sits.append((t, t + length))
         busy.spans += [(t - 5, t + GET_UP_S + 5), (t + length - GET_UP_S - 5, t + length + 5)]
         t += length + rng.uniform(120, 600)
@@ -335,147 +308,32 @@ def _daytime(rng: np.random.Generator, d: float, n_cramps: int | None) -> list[N
             length = rng.uniform(20, min(120, b - a - 40))
             w = busy.place(rng, length, a + 10, b - 10, 5.0)
             if w is not None:
-                events.append(_walk(rng, w, length))
+                events.append(walk_event(rng, w, length))
         for _ in range(int(rng.poisson(max(b - a, 0) / 200.0))):
-            length = _lognormal(rng, 4.0, 0.6, 1.5, 15.0)
+            length = clipped_lognormal(rng, 4.0, 0.6, 1.5, 15.0)
             w = busy.place(rng, length, a + 5, b - 5, 5.0)
             if w is not None:
                 events.append(NightEvent(kind="tiptoe", onset_s=w, duration_s=length,
                                          emg_uv=rng.uniform(40, 250),
-                                         angle_deg=rng.uniform(20, 45), seed=_seed(rng)))
+                                         angle_deg=rng.uniform(20, 45), seed=draw_seed(rng)))
     wanted = 1 if n_cramps is None else n_cramps
     placed = 0
     for _ in range(wanted):
         if not sits:
             break
         a, b = sits[int(rng.integers(0, len(sits)))]
-        group = _cramp_group(rng, max_s=max(10.0, 0.3 * (b - a)), after_p=0.0)
+        group = cramp_group(rng, max_s=max(10.0, 0.3 * (b - a)), after_p=0.0)
         c = busy.place(rng, group[0].duration_s, a + 60, b - 60, 30.0)
         if c is not None:
-            events.append(_shift(group[0], c))
+            events.append(shifted(group[0], c))
             placed += 1
     if n_cramps is not None and placed < n_cramps:
         raise CrampInputError("n_cramps", f"only {placed} of {n_cramps} cramps fit in a "
                                           f"{d:g}-s recording")
     for a, b in sits:
         for _ in range(int(rng.poisson((b - a) / 3600.0 * 20.0))):  # fidgets
-            length = _lognormal(rng, 1.5, 0.6, 0.3, 8.0)
+            length = clipped_lognormal(rng, 1.5, 0.6, 0.3, 8.0)
             f = busy.place(rng, length, a + 10, b - 10, 5.0)
             if f is not None:
-                events.append(_leg_movement(rng, "lm", f, length, 0.0, -1))
+                events.append(leg_movement(rng, "lm", f, length, 0.0, -1))
     return events
-
-
-def _bathroom_trip(rng: np.random.Generator) -> list[NightEvent]:
-    """Get up, walk, stand still (at the toilet or sink), walk back, from time 0."""
-    there = rng.uniform(15, 60)
-    stand = rng.uniform(20, 150)
-    back = rng.uniform(15, 60)
-    return [_walk(rng, 0.0, there), _stand(there + 1.0, stand),
-            _walk(rng, there + stand + 2.0, back)]
-
-
-def _twitch(rng: np.random.Generator, onset_s: float, length: float) -> NightEvent:
-    return NightEvent(kind="twitch", onset_s=onset_s, duration_s=length,
-                      emg_uv=rng.uniform(15, 60), acc_g=rng.uniform(0.005, 0.02),
-                      seed=_seed(rng))
-
-
-def _cramp_in_series(rng: np.random.Generator, series: list[list[NightEvent]],
-                     taken: _Busy) -> NightEvent | None:
-    """A short (12-20 s) cramp in the gap between two movements of a PLM series."""
-    members = series[int(rng.integers(0, len(series)))]
-    length = rng.uniform(12.0, 20.0)
-    gaps = [(a.end_s + 2.0, b.onset_s - 2.0) for a, b in itertools.pairwise(members)]
-    for lo, hi in sorted(gaps, key=lambda g: g[0] - g[1]):
-        if hi - lo >= length and taken.free(lo, hi):
-            t = float(rng.uniform(lo, hi - length))
-            return NightEvent(kind="cramp", onset_s=t, duration_s=length,
-                              emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
-                              acc_g=float(np.exp(rng.uniform(np.log(0.002), np.log(0.1)))),
-                              angle_deg=rng.uniform(30, 50), seed=_seed(rng))
-    return None  # no gap long enough in this series
-
-
-def _shift(event: NightEvent, by_s: float) -> NightEvent:
-    return NightEvent(kind=event.kind, onset_s=event.onset_s + by_s,
-                      duration_s=event.duration_s, emg_uv=event.emg_uv, acc_g=event.acc_g,
-                      angle_deg=event.angle_deg, freq_hz=event.freq_hz, posture=event.posture,
-                      series=event.series, seed=event.seed)
-
-
-def _cramp_group(rng: np.random.Generator, *, max_s: float,
-                 after_p: float = 0.6) -> list[NightEvent]:
-    """A cramp at time 0 and the getting up (stretch, stand, walk) that may follow it."""
-    length = min(_lognormal(rng, 90.0, 0.9, 10.0, 900.0), max_s)
-    group = [NightEvent(kind="cramp", onset_s=0.0, duration_s=length,
-                        emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
-                        acc_g=float(np.exp(rng.uniform(np.log(0.002), np.log(0.1)))),
-                        angle_deg=rng.uniform(30, 50), seed=_seed(rng))]
-    if rng.random() < after_p:
-        t = length + rng.uniform(1, 5)
-        stretch = rng.uniform(15, 60)
-        group.append(NightEvent(kind="stretch", onset_s=t, duration_s=stretch,
-                                emg_uv=rng.uniform(20, 60), angle_deg=-rng.uniform(15, 25),
-                                seed=_seed(rng)))
-        t += stretch + rng.uniform(0.5, 3)
-        if rng.random() < 0.5:
-            stand = rng.uniform(10, 90)
-            group.append(_stand(t, stand))
-            t += stand + rng.uniform(0.5, 3)
-        if rng.random() < 0.5:
-            group.append(_walk(rng, t, rng.uniform(20, 120)))
-    return group
-
-
-def _leg_movement(rng: np.random.Generator, kind: str, onset_s: float, length: float,
-                  rest_ankle: float, series: int) -> NightEvent:
-    return NightEvent(kind=kind, onset_s=onset_s, duration_s=length,
-                      emg_uv=rng.uniform(20, 150), acc_g=rng.uniform(0.02, 0.08),
-                      angle_deg=rest_ankle - rng.uniform(8, 15), series=series,
-                      seed=_seed(rng))
-
-
-def _plm_series(rng: np.random.Generator, series: int, rest_ankle: float) -> list[NightEvent]:
-    """4-40 periodic limb movements starting at time 0."""
-    n = int(rng.integers(4, 41))
-    gaps = np.clip(rng.lognormal(np.log(28.0), 0.35, n - 1), 5.0, 90.0)
-    onsets = np.concatenate([[0.0], np.cumsum(gaps)])
-    out = []
-    for i, t in enumerate(onsets):
-        length = _lognormal(rng, 1.8, 0.5, 0.5, 10.0)
-        if i < n - 1:
-            length = min(length, gaps[i] - 1.0)
-        out.append(_leg_movement(rng, "plm", float(t), length, rest_ankle, series))
-    return out
-
-
-def _spike(rng: np.random.Generator, onset_s: float) -> NightEvent:
-    return NightEvent(kind="motion_spike", onset_s=onset_s, duration_s=rng.uniform(0.05, 0.3),
-                      emg_uv=rng.uniform(300, 3000), acc_g=rng.uniform(0.5, 2.0),
-                      seed=_seed(rng))
-
-
-def _artefacts(rng: np.random.Generator, d: float, cramps: _Busy,
-               rate: float = 1.0) -> list[NightEvent]:
-    out = []
-    n_lift = int(rng.poisson(rate * 0.5 * d / _NIGHT_S))
-    for _ in range(max(n_lift, int(rate > 1))):
-        length = float(np.exp(rng.uniform(np.log(10), np.log(600))))
-        t = cramps.place(rng, min(length, 0.1 * d), 0.0, d, 5.0)
-        if t is not None:
-            rail = 0.0 if rng.random() < 0.5 else 5000.0
-            out.append(NightEvent(kind="electrode_lift", onset_s=t,
-                                  duration_s=min(length, 0.1 * d), emg_uv=rail, seed=_seed(rng)))
-    n_hum = int(rng.poisson(rate * 0.6 * d / _NIGHT_S))
-    for _ in range(max(n_hum, int(rate > 1))):
-        length = min(rng.uniform(120, 1800), 0.2 * d)
-        t = rng.uniform(0, d - length)
-        out.append(NightEvent(kind="hum", onset_s=t, duration_s=length,
-                              emg_uv=rng.uniform(2, 80), freq_hz=float(rng.choice([50.0, 60.0])),
-                              seed=_seed(rng)))
-    for _ in range(int(rng.poisson(d / 3600))):
-        t = cramps.place(rng, 0.3, 0.0, d, 5.0)
-        if t is not None:
-            out.append(_spike(rng, t))
-    return out
