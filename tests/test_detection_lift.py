@@ -39,7 +39,7 @@ def test_cramp_after_an_electrode_lift_is_found(mode: str) -> None:
 
 
 def _tracker() -> LiftTracker:
-    return LiftTracker(lift_flat_s=10.0, window_s=600.0, epochs_per_s=10)
+    return LiftTracker(lift_flat_s=10.0, window_s=600.0, flicker_s=1.0, epochs_per_s=10)
 
 
 def test_a_long_flat_run_is_lifted_on_a_fine_channel_not_on_a_coarse_one() -> None:
@@ -49,6 +49,10 @@ def test_a_long_flat_run_is_lifted_on_a_fine_channel_not_on_a_coarse_one() -> No
     fine = np.concatenate([np.zeros(3000, dtype=bool), lift, np.zeros(3000, dtype=bool)])
     out = _tracker().lifted(fine)
     assert np.array_equal(np.flatnonzero(out), np.arange(3099, 3600))  # its 10th s on
+    # a brief lift (5 s) is not a coarse ADC's flicker: a long lift after it is still one
+    brief = np.concatenate([np.zeros(1000, dtype=bool), np.ones(50, dtype=bool), fine])
+    assert np.array_equal(np.flatnonzero(_tracker().lifted(brief)),
+                          np.arange(1050 + 3099, 1050 + 3600))
     # coarse ADC: a quiet calf reads as flat epochs broken now and then by a step; a flat
     # run as long as the lift there is still rest
     flicker = rng.random(3000) < 0.85

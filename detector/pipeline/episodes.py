@@ -76,7 +76,8 @@ class EpisodeDetector:
                               emg_band_hz=emg_band_hz)
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
         self.lift = LiftTracker(lift_flat_s=config.emg.lift_flat_s,
-                                window_s=config.emg.baseline_window_s, epochs_per_s=self.eps)
+                                window_s=config.emg.baseline_window_s,
+                                flicker_s=config.emg.flicker_flat_s, epochs_per_s=self.eps)
         self.level = EmgLevel(k=smoothing_epochs(
             band_hz=emg_band_hz, epoch_s=config.epoch_s,
             min_dof=config.evidence.activity_min_dof))
