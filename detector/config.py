@@ -67,6 +67,16 @@ class EmgConfig:
     ``highpass_hz``-``lowpass_hz``, are scaled to the amplitude share the band actually kept."""
     spectrum_high_hz: float = 150.0
     """High corner of that spectrum (Hz; calf about 110-320 Hz, median frequency 85-180 Hz)."""
+    lift_flat_s: float = 10.0
+    """An unbroken flat stretch (every epoch below ``flat_uv``) this long is a lifted or dead
+    electrode (s): from then on its epochs are unseen, not resting level 0, so a long lift does
+    not hold the resting baseline at its floor. Shorter flat runs broken by quantisation steps
+    are a coarse ADC reading a quiet calf as zeros: on a channel that has shown such flicker
+    (``flicker_flat_s``) within ``baseline_window_s``, flat runs of any length count as rest
+    (pipeline/lift.py)."""
+    flicker_flat_s: float = 1.0
+    """A flat run that ends within this (s) is a coarse ADC's flicker at rest (single flat
+    epochs between quantisation steps), not an electrode off and back on, which takes longer."""
 
 
 @dataclass(frozen=True, kw_only=True)

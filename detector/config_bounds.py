@@ -72,6 +72,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "emg.hum_fraction": _frac(lo_open=True),
     "emg.spectrum_low_hz": Bounds(1.0, 1000.0, unit="Hz"),
     "emg.spectrum_high_hz": Bounds(1.0, 5000.0, unit="Hz"),
+    "emg.lift_flat_s": Bounds(0.1, DAY_S, unit="s"),
+    "emg.flicker_flat_s": Bounds(0.1, 60.0, unit="s"),
     "motion.lying_max_incline_deg": Bounds(0.0, 90.0, lo_open=True, hi_open=True, unit="deg"),
     "motion.movement_g": _pos(16.0, "g"),
     "motion.tremor_highpass_hz": _pos(1000.0, "Hz"),

@@ -30,6 +30,7 @@ from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.evidence import Levels, RunEvidence, emg_shape, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
+from detector.pipeline.lift import LiftTracker
 from detector.pipeline.night_window import NightWindow
 
 CONTEXT_S = 30.0
@@ -74,6 +75,9 @@ class EpisodeDetector:
         self.rule = make_rule(mode, has_foot=has_foot, config=config,
                               emg_band_hz=emg_band_hz)
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
+        self.lift = LiftTracker(lift_flat_s=config.emg.lift_flat_s,
+                                window_s=config.emg.baseline_window_s,
+                                flicker_s=config.emg.flicker_flat_s, epochs_per_s=self.eps)
         self.level = EmgLevel(k=smoothing_epochs(
             band_hz=emg_band_hz, epoch_s=config.epoch_s,
             min_dof=config.evidence.activity_min_dof))
@@ -115,6 +119,7 @@ class EpisodeDetector:
         """Consume the next epochs; return the events they complete."""
         if f.first_epoch != self._next_epoch:
             raise ValueError(f"expected epoch {self._next_epoch}, got {f.first_epoch}")
+        f = self.lift.push(f)  # a long unbroken flat run is a lift: unseen, not rest at 0
         if self.tremor_level.k > 1:  # decisions use the rate-independent tremor level
             f = dataclasses.replace(f, tremor_g=self.tremor_level.push(f.tremor_g))
         with np.errstate(invalid="ignore"):
