@@ -73,7 +73,8 @@ def test_bulk_decode_equals_the_one_packet_decoder(data: st.DataObject) -> None:
             assert batch.reference[k] == p[1]
 
 
-def _night(rng: np.random.Generator, n_messages: int, per: int) -> list[tuple[str, object]]:
+def _night(rng: np.random.Generator, n_messages: int, per: int, *, fs: int
+           ) -> list[tuple[str, object]]:
     """Messages (some split in two, some parts lost) with foreign notifications, stamp jumps,
     repeats and reconnections between them; the sensor clock may wrap."""
     out: list[tuple[str, object]] = []
@@ -84,9 +85,9 @@ def _night(rng: np.random.Generator, n_messages: int, per: int) -> list[tuple[st
         acc = rng.normal(0.0, 3.0, size=(per, 3))
         if rng.random() < 0.02:
             acc[0, 0] = np.nan
-        message = encode_acc_data(1, timestamp_ms=boot + round(k * 1000.0 / FS), acc_ms2=acc)
+        message = encode_acc_data(1, timestamp_ms=boot + round(k * 1000.0 / fs), acc_ms2=acc)
         parts = split_message(message, max_bytes=int(rng.choice([244, 244, 8 + 6 * per])))
-        t += per / FS
+        t += per / fs
         u = rng.random()
         if u < 0.03:
             parts = parts[:1] if len(parts) > 1 else []  # a lost part / message
@@ -111,13 +112,13 @@ def _night(rng: np.random.Generator, n_messages: int, per: int) -> list[tuple[st
         if rng.random() < 0.04:
             gap = int(rng.choice([0, 1, int(rng.integers(2, 500))]))  # 0-1: within a stamp's error
             k += gap
-            t += gap / FS
+            t += gap / fs
             out.append(("connected", t))
     return out
 
 
-def _write(path: Path, night: list[tuple[str, object]]) -> None:
-    session = {"profile": "movesense", "movesense": {"fs_hz": FS, "role": "shank_acc"}}
+def _write(path: Path, night: list[tuple[str, object]], *, fs: int) -> None:
+    session = {"profile": "movesense", "movesense": {"fs_hz": fs, "role": "shank_acc"}}
     with CaptureWriter(path, session=session, background_sync=False) as w:
         w.packet(source="movesense:command", payload=b"\x01\x01/Meas/Acc/104",
                  received_s=ORIGIN_S)
@@ -129,8 +130,9 @@ def _write(path: Path, night: list[tuple[str, object]]) -> None:
                 w.packet(source=DATA_SOURCE, payload=payload, received_s=t)
 
 
-def _one_by_one(path: Path) -> tuple[list[tuple[str, int, bytes]], MovesenseAssembler, int]:
-    asm = MovesenseAssembler(fs=FS)
+def _one_by_one(path: Path, *, fs: int
+                ) -> tuple[list[tuple[str, int, bytes]], MovesenseAssembler, int]:
+    asm = MovesenseAssembler(fs=fs)
     blocks: list[tuple[str, int, bytes]] = []
     bad = 0
     for rec in read_capture(path).records:
@@ -150,15 +152,15 @@ def _one_by_one(path: Path) -> tuple[list[tuple[str, int, bytes]], MovesenseAsse
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.sampled_from([1, 8, 25]),
-       st.sampled_from([7, 101, 8192]), st.booleans())
+       st.sampled_from([7, 101, 8192]), st.booleans(), st.sampled_from([13, 104, 1666]))
 def test_replay_through_the_bulk_decoder_equals_packet_by_packet(
         tmp_path_factory, seed: int, n_messages: int, per: int,  # type: ignore[no-untyped-def]
-        window: int, touched: bool) -> None:
+        window: int, touched: bool, fs: int) -> None:
     import detector.capture.other_sources as other_sources
 
     path = tmp_path_factory.mktemp("m") / "night.cramp"
-    _write(path, _night(np.random.default_rng(seed), n_messages, per))
-    want, asm, bad = _one_by_one(path)
+    _write(path, _night(np.random.default_rng(seed), n_messages, per, fs=fs), fs=fs)
+    want, asm, bad = _one_by_one(path, fs=fs)
     saved = other_sources.REPLAY_WINDOW
     other_sources.REPLAY_WINDOW = window  # windows of any size give the same night
     capture = read_capture(path)
