@@ -1,7 +1,9 @@
 """Movesense accelerometer notifications -> ``shank_acc``/``foot_acc`` blocks (g).
 
 The same :class:`MovesenseAssembler` runs in the recorder and in the replay of its capture
-(:class:`~detector.capture.other_sources.OtherBandCapture`).
+(:class:`~detector.capture.other_sources.OtherBandCapture`); the replay decodes the
+notifications in bulk (:mod:`detector.profiles.movesense_batch`,
+:meth:`MovesenseAssembler.push_decoded_rows`) with the same results, sample for sample.
 
 Each DATA notification carries the sensor time (ms) of its first sample. Within a connection
 samples are counted on (the time stamps only confirm nothing was missed); the first

@@ -56,7 +56,8 @@ class MovesenseBatch:
         return int(self.lengths.shape[0])
 
     def payload(self, k: int) -> bytes:
-        """The bytes of row ``k`` (exact for a notification of at most :data:`WIDTH` bytes)."""
+        """The bytes of row ``k``: exact for a notification of at most :data:`WIDTH` bytes;
+        a longer one (no BLE link carries it, only a doctored file) is cut to :data:`WIDTH`."""
         return self.rows[k, :min(int(self.lengths[k]), WIDTH)].tobytes()
 
 
