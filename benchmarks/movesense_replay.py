@@ -55,7 +55,7 @@ def _run(argv: list[str], out: Path) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the capture, time both replays, print the figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--hours", type=float, default=0.5)
+    p.add_argument("--hours", type=float, default=0.5, help="night length (h, at most 2)")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
