@@ -78,7 +78,6 @@ def _walk(capture: Capture, buf: object, sids: np.ndarray, width: int,
     a = np.frombuffer(buf, dtype=np.uint8)  # type: ignore[call-overload]
     try:
         n = table.offset.shape[0]
-        cols = np.arange(width)
         for lo in range(0, n, window):
             hi = min(n, lo + window)
             mine = table.is_packet[lo:hi] & np.isin(table.source_id[lo:hi], sids)
@@ -86,10 +85,11 @@ def _walk(capture: Capture, buf: object, sids: np.ndarray, width: int,
             start = table.payload_start[rows]
             lengths = table.body_end[rows] - start
             mat = np.zeros((rows.size, width + 3), dtype=np.uint8)
-            if rows.size:
+            if rows.size:  # only the columns some row reaches (the rest stay zero)
+                cols = np.arange(min(width, int(lengths.max())))
                 at = start[:, None] + cols
                 inside = cols < lengths[:, None]
-                mat[:, :width] = np.where(inside, a[np.where(inside, at, 0)], 0)
+                mat[:, :cols.size] = np.where(inside, a[np.where(inside, at, 0)], 0)
             items: list[Record | None] = []
             for k, is_mine in enumerate(mine.tolist(), start=lo):
                 if is_mine:

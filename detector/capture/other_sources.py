@@ -354,7 +354,7 @@ class OtherBandCapture:
         asm = self._make_assembler(self.capture.session, where=where)
         self._last = asm
         self.bad_packets = 0
-        decode = getattr(asm, "decode_rows", None)  # bulk decoding (Ganglion), in windows
+        decode = getattr(asm, "decode_rows", None)  # bulk (Ganglion, Movesense), windows
         if decode is None:
             for rec in table_records(self.capture) or self.capture.records:
                 yield from self._take(asm, rec)
