@@ -55,6 +55,66 @@ def session_for(kind: BandKind, role: str) -> tuple[type, dict[str, Any]]:
     return kind.load("session"), {}
 
 
+DROPOUT_S = (2.0, 40.0)
+"""Shortest and longest simulated radio dropout (s), as the LegBand night's (``--dropouts``)."""
+DROPOUT_MARGIN_S = 60.0
+"""No dropout in the night's first or last minute (s), as the LegBand night's."""
+REJOIN_S = 20.0
+"""Simulated time (s) left after each dropout before the next one may start: enough for the
+session to reconnect, so that every scheduled dropout is a dropout of its own."""
+
+
+def schedule_dropouts(n: int, *, duration_s: float,
+                      rng: np.random.Generator) -> list[tuple[float, float]]:
+    """``n`` disjoint radio dropouts (start s, length s) inside a night of ``duration_s``.
+
+    The night between its first and last minute is cut into ``n`` equal slots, one dropout
+    in the first half of each, at most 40 s long and ending :data:`REJOIN_S` before the next
+    slot, so two dropouts never merge into one. A night too short for ``n`` such slots (each
+    at least 2 * (2 s + :data:`REJOIN_S`)) gets as many as fit; the caller says so.
+
+    Parameters
+    ----------
+    n : int
+        Dropouts wanted (0 or more).
+    duration_s : float
+        Length of the night (s).
+    rng : numpy.random.Generator
+        Draws the starts and lengths.
+
+    Returns
+    -------
+    list of (float, float)
+        Start (s since the night began) and length (s) of each dropout, in time order.
+    """
+    window_s = duration_s - 2 * DROPOUT_MARGIN_S
+    min_slot_s = 2 * (DROPOUT_S[0] + REJOIN_S)
+    n_fit = min(n, int(window_s // min_slot_s)) if window_s > 0 else 0
+    out = []
+    for k in range(n_fit):
+        slot_s = window_s / n_fit
+        a = DROPOUT_MARGIN_S + k * slot_s
+        longest = min(DROPOUT_S[1], slot_s / 2 - REJOIN_S)
+        out.append((float(rng.uniform(a, a + slot_s / 2)),
+                    float(rng.uniform(DROPOUT_S[0], longest))))
+    return out
+
+
+def simulate_dropouts(band: Any, n: int, *, duration_s: float, rng: np.random.Generator,
+                      label: str) -> int:
+    """Schedule ``n`` radio dropouts on a simulated ``band`` (see :func:`schedule_dropouts`).
+
+    Prints a line when the night has room for fewer; returns the number scheduled.
+    """
+    plan = schedule_dropouts(n, duration_s=duration_s, rng=rng)
+    for start_s, length_s in plan:
+        band.outage(start_s=start_s, duration_s=length_s)
+    if len(plan) < n:
+        print(f"{label}: a night of {duration_s:.0f} s has room for {len(plan)} of the "
+              f"{n} dropouts asked for")
+    return len(plan)
+
+
 def single_band_session(profile: str) -> tuple[type, dict[str, Any]]:
     """The session and its arguments for one band of ``profile`` alone (its default role)."""
     from detector.bands.registry import band_named
@@ -115,6 +175,8 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
                                   uv_per_count=MYO_EMG_UV_PER_COUNT_ASSUMED)
         band = MyoPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 8, axis=1),
                                      imu_accel_g=night.shank_acc_g, clock=clock)
+    simulate_dropouts(band, args.dropouts, duration_s=duration_s, label=args.simulate_band,
+                      rng=np.random.default_rng(seeds[0].spawn(1)[0]))
     await band.start()
     from detector.bands.registry import band_for_simulate_choice
 
