@@ -1,8 +1,9 @@
 """``cramp record --simulate --dropouts N`` drops the link of every simulated consumer band.
 
-The Movesense and Ganglion nights go through the real BleakClient; the
-bands keep no buffer across a dropout, so the samples of each outage are lost, counted and
-written to the capture as gaps, and the capture replays to the samples and gaps counted live.
+The Movesense and Ganglion nights (and a Movesense pair, whose bands drop in turn) go
+through the real BleakClient; the bands keep no buffer across a dropout, so the samples of
+each outage are lost, counted and written to the capture as gaps, and the capture replays
+to the samples and gaps counted live.
 The control is the same night with ``--dropouts 0``.
 """
 
@@ -14,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detector.capture.multi_band import MultiBandRecording
 from detector.capture.recording import open_capture
 from detector.cli.main import main
 from detector.cli.record_other import DROPOUT_MARGIN_S, DROPOUT_S, REJOIN_S, schedule_dropouts
 
 SUMMARY = re.compile(r"(\d+) connection\(s\), (\d+) dropout\(s\)")
 COUNTS = re.compile(r"(\w+): ([\d,]+) samples received \(([\d,]+) by backfill\), ([\d,]+) lost")
+KIT_COUNTS = re.compile(r"(\w+_acc|emg\S*) ([\d,]+) received, ([\d,]+) lost")
 
 
 def _number(text: str) -> int:
@@ -56,6 +59,26 @@ def test_simulated_band_drops_the_link_as_often_as_asked(
         n_gaps = len(source.gaps)
     assert (samples, missing) == (_number(received), _number(lost))
     assert n_gaps == dropouts
+
+
+@pytest.mark.parametrize("dropouts", [2, 0])
+def test_each_band_of_a_simulated_kit_drops_as_often_as_asked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], dropouts: int) -> None:
+    code = main(["record", "--simulate", "--kit", "movesense-pair", "--hours", "0.1",
+                 "--speed", "200", "--seed", "4", "--no-store", "--out", str(tmp_path),
+                 "--dropouts", str(dropouts)])
+    out = capsys.readouterr().out
+    assert code == 0
+    per_band = [tuple(int(v) for v in m) for m in SUMMARY.findall(out)]
+    assert per_band == [(dropouts + 1, dropouts)] * 2
+    counts = KIT_COUNTS.findall(out)
+    assert len(counts) == 2
+    (manifest,) = tmp_path.glob("night-*.night.json")
+    with MultiBandRecording(manifest) as rec:
+        samples, missing = _replayed(rec)
+    assert samples == sum(_number(c[1]) for c in counts)
+    assert missing == sum(_number(c[2]) for c in counts)
+    assert (missing > 0) == (dropouts > 0)
 
 
 @pytest.mark.parametrize("n", [1, 3, 7])

@@ -33,7 +33,7 @@ from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, p
 from detector.ble.session_types import SessionConfig
 from detector.capture.multi_band import MANIFEST_SUFFIX, BandEntry, MultiBandRecording
 from detector.cli.record_kits import KIT_ACC_FS_HZ, KITS, KitBand
-from detector.cli.record_other import session_for
+from detector.cli.record_other import session_for, simulate_dropouts
 from detector.config import DetectorConfig
 from detector.errors import CrampError, CrampInputError
 from detector.pipeline.result import NightResult
@@ -269,6 +269,9 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
         runs.append(BandRun(entry=entry, session=session))
         bands.append(band)
         await band.start()
+    # --dropouts (absent from a namespace built in code: no dropouts), the bands in turn
+    simulate_dropouts(bands, getattr(args, "dropouts", 0), duration_s=args.hours * 3600.0,
+                      rng=np.random.default_rng(np.random.SeedSequence([args.seed, 0xD0])))
     _write_truth(nights, manifest)
     night = MultiBandNight(runs, manifest_path=manifest, night_start_unix_s=origin,
                            detector_config=config, observer=_display(runs, config, timebase))

@@ -100,19 +100,23 @@ def schedule_dropouts(n: int, *, duration_s: float,
     return out
 
 
-def simulate_dropouts(band: Any, n: int, *, duration_s: float, rng: np.random.Generator,
-                      label: str) -> int:
-    """Schedule ``n`` radio dropouts on a simulated ``band`` (see :func:`schedule_dropouts`).
+def simulate_dropouts(bands: list[Any], n: int, *, duration_s: float,
+                      rng: np.random.Generator) -> list[int]:
+    """Schedule ``n`` radio dropouts on each simulated band (see :func:`schedule_dropouts`).
 
-    Prints a line when the night has room for fewer; returns the number scheduled.
+    The bands of a kit take turns: ``n * len(bands)`` disjoint dropouts are drawn and dealt
+    out in time order, so one band drops while the others stream and two never reconnect at
+    once (the in-process bumble stack loses a connection when two do). Prints a line when the
+    night has room for fewer; returns the number scheduled on each band.
     """
-    plan = schedule_dropouts(n, duration_s=duration_s, rng=rng)
-    for start_s, length_s in plan:
-        band.outage(start_s=start_s, duration_s=length_s)
-    if len(plan) < n:
-        print(f"{label}: a night of {duration_s:.0f} s has room for {len(plan)} of the "
-              f"{n} dropouts asked for")
-    return len(plan)
+    plan = schedule_dropouts(n * len(bands), duration_s=duration_s, rng=rng)
+    for k, (start_s, length_s) in enumerate(plan):
+        bands[k % len(bands)].outage(start_s=start_s, duration_s=length_s)
+    got = [len(plan[k::len(bands)]) for k in range(len(bands))]
+    if min(got, default=n) < n:
+        print(f"a night of {duration_s:.0f} s has room for {len(plan)} of the "
+              f"{n * len(bands)} dropouts asked for")
+    return got
 
 
 def single_band_session(profile: str) -> tuple[type, dict[str, Any]]:
@@ -175,7 +179,7 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
                                   uv_per_count=MYO_EMG_UV_PER_COUNT_ASSUMED)
         band = MyoPeripheral.on_link(link, emg_counts=np.repeat(counts[:, None], 8, axis=1),
                                      imu_accel_g=night.shank_acc_g, clock=clock)
-    simulate_dropouts(band, args.dropouts, duration_s=duration_s, label=args.simulate_band,
+    simulate_dropouts([band], args.dropouts, duration_s=duration_s,
                       rng=np.random.default_rng(seeds[0].spawn(1)[0]))
     await band.start()
     from detector.bands.registry import band_for_simulate_choice
