@@ -58,6 +58,9 @@ class SimPeripheral:
         self._connection: Connection | None = None
         self._outages: list[tuple[float, float]] = []
         self._radio_off_until_s = float("-inf")
+        self._stepped_to_s = float("-inf")
+        """True time (s) of the last :meth:`step`: an outage overlapping the time since then
+        drops the link even if it has already ended."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._advertising_lock = asyncio.Lock()
         """One advertising (re)start at a time: a step and the disconnection handler may both
@@ -136,11 +139,15 @@ class SimPeripheral:
             Notifications sent.
         """
         now = self.clock()
+        dropped = False
         for a, b in self._outages:
             if a <= now < b:
                 self._radio_off_until_s = max(self._radio_off_until_s, b)
+            if a <= now and b > self._stepped_to_s:  # begun since the last step: even one
+                dropped = True  # shorter than a step (a fast pace) drops the link once
+        self._stepped_to_s = now
         connection = self._connection
-        if connection is not None and not self.radio_on():
+        if connection is not None and (dropped or not self.radio_on()):
             await connection.disconnect()
             return 0
         out = self.produce(now)

@@ -61,6 +61,25 @@ def test_simulated_band_drops_the_link_as_often_as_asked(
     assert n_gaps == dropouts
 
 
+@pytest.mark.parametrize("dropouts", [3, 0])
+def test_dropouts_shorter_than_a_clock_step_still_drop_the_link(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], dropouts: int) -> None:
+    # at 2000x the simulated band's clock moves 20 s a step: most 2-20 s outages fall
+    # between two steps, and each must still drop the link once
+    code = main(["record", "--simulate", "--simulate-band", "movesense", "--hours", "0.2",
+                 "--speed", "2000", "--seed", "3", "--no-store", "--out", str(tmp_path),
+                 "--dropouts", str(dropouts)])
+    out = capsys.readouterr().out
+    assert code == 0 and "night ended: morning" in out
+    connections, seen = (int(v) for v in SUMMARY.search(out).groups())  # type: ignore[union-attr]
+    assert (connections, seen) == (dropouts + 1, dropouts)
+    ((_role, received, _backfilled, lost),) = COUNTS.findall(out)
+    (capture,) = tmp_path.glob("night-*.cramp")
+    with open_capture(capture) as source:
+        assert _replayed(source) == (_number(received), _number(lost))
+        assert len(source.gaps) == dropouts
+
+
 @pytest.mark.parametrize("dropouts", [2, 0])
 def test_each_band_of_a_simulated_kit_drops_as_often_as_asked(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], dropouts: int) -> None:
