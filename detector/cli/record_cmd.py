@@ -77,8 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="length of the simulated night (default 1)")
     sim.add_argument("--seed", type=SEED, default=1, metavar="S", help="simulation seed")
     sim.add_argument("--dropouts", type=bounded_int(0, 100), default=3, metavar="N",
-                     help="radio dropouts of 2-40 s to simulate (default 3; the recorder "
-                          "backfills them from the band's buffer)")
+                     help="radio dropouts of 2-40 s to simulate, on each band of a kit "
+                          "(default 3; the recorder backfills a LegBand's from its buffer; "
+                          "the other bands keep none, so their samples are lost and "
+                          "recorded as gaps)")
     p.set_defaults(func=run)
 
 
