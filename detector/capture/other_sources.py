@@ -156,6 +156,7 @@ class PolarAccAssembler:
 
     data_source = POLAR_ACC_SOURCE  # the notifications decode_rows decodes, and their width
     payload_width = WIDTH
+    replay_window = 1024  # records per bulk window: 244-byte frames, peak memory stays low
 
     def new_connection(self) -> None:
         """A (re)connection: the next frame is placed by its timestamp alone."""
@@ -375,7 +376,8 @@ class OtherBandCapture:
             for rec in table_records(self.capture) or self.capture.records:
                 yield from self._take(asm, rec)
         else:
-            kw = {"source": asm.data_source, "width": asm.payload_width, "window": REPLAY_WINDOW}
+            window = min(REPLAY_WINDOW, getattr(asm, "replay_window", REPLAY_WINDOW))
+            kw = {"source": asm.data_source, "width": asm.payload_width, "window": window}
             windows = table_windows(self.capture, **kw) or record_windows(self.capture, **kw)
             for items, mat, lengths, received in windows:
                 batch = decode(mat, lengths)
