@@ -27,6 +27,7 @@ import numpy as np
 from detector.bands import registry as band_registry
 from detector.capture.bulk_windows import record_windows, table_records, table_windows
 from detector.capture.format import EventRecord, PacketRecord
+from detector.capture.polar_rows import push_rows
 from detector.capture.reader import Capture
 from detector.capture.recording import _Pending
 from detector.errors import CrampInputError
@@ -41,6 +42,7 @@ from detector.profiles.myo import (
     shank_acc_g,
     shank_channel_spec,
 )
+from detector.profiles.polar_batch import WIDTH, PolarBatch, decode_matrix
 from detector.profiles.polar_pmd import (
     ControlOpcode,
     ControlPointResponse,
@@ -152,6 +154,10 @@ class PolarAccAssembler:
         self._t_ref_ns: int | None = None
         self._prev_ns: int | None = None
 
+    data_source = POLAR_ACC_SOURCE  # the notifications decode_rows decodes, and their width
+    payload_width = WIDTH
+    replay_window = 1024  # records per bulk window: 244-byte frames, peak memory stays low
+
     def new_connection(self) -> None:
         """A (re)connection: the next frame is placed by its timestamp alone."""
         self._prev_ns = None
@@ -176,16 +182,27 @@ class PolarAccAssembler:
             prev = None
         frame = decode_acc_frame(payload, fs=self.fs, factor=self.factor,
                                  previous_timestamp_ns=prev)
-        times = frame.sample_times_ns
+        return self._place_frame(frame.timestamp_ns, int(frame.sample_times_ns[0]),
+                                 foot_acc_g(frame, mapping=self.mapping))
+
+    def _place_frame(self, timestamp_ns: int, first_ns: int, data: np.ndarray) -> Blocks:
+        """Place a decoded frame (last and first sample times, samples (n, 3) in g)."""
         if self._t_ref_ns is None:
-            self._t_ref_ns = int(times[0])
+            self._t_ref_ns = first_ns
             self.start_unix_s = float(pmd_ns_to_unix_s(self._t_ref_ns))
-        by_time = round((int(times[0]) - self._t_ref_ns) * self.fs / 1e9)
+        by_time = round((first_ns - self._t_ref_ns) * self.fs / 1e9)
         counted = self.track.frontier
         first = counted if (self._prev_ns is not None and abs(by_time - counted)
-                            <= max(2, frame.n_samples // 2)) else by_time
-        self._prev_ns = frame.timestamp_ns
-        return self.track.place(first, foot_acc_g(frame, mapping=self.mapping))
+                            <= max(2, data.shape[0] // 2)) else by_time
+        self._prev_ns = timestamp_ns
+        return self.track.place(first, data)
+
+    def decode_rows(self, mat: np.ndarray, lengths: np.ndarray) -> PolarBatch:
+        """Bulk decoder of data notifications as rows of bytes (:meth:`push_decoded_rows`)."""
+        return decode_matrix(mat, lengths, mapping=self.mapping)
+
+    push_decoded_rows = push_rows
+    """Rows ``lo .. hi-1`` of a bulk-decoded batch as :meth:`push` row by row (a replay)."""
 
     def flush(self) -> Blocks:
         """Release what is held."""
@@ -354,12 +371,13 @@ class OtherBandCapture:
         asm = self._make_assembler(self.capture.session, where=where)
         self._last = asm
         self.bad_packets = 0
-        decode = getattr(asm, "decode_rows", None)  # bulk (Ganglion, Movesense), windows
+        decode = getattr(asm, "decode_rows", None)  # bulk (Ganglion, Movesense, Polar)
         if decode is None:
             for rec in table_records(self.capture) or self.capture.records:
                 yield from self._take(asm, rec)
         else:
-            kw = {"source": asm.data_source, "width": asm.payload_width, "window": REPLAY_WINDOW}
+            window = min(REPLAY_WINDOW, getattr(asm, "replay_window", REPLAY_WINDOW))
+            kw = {"source": asm.data_source, "width": asm.payload_width, "window": window}
             windows = table_windows(self.capture, **kw) or record_windows(self.capture, **kw)
             for items, mat, lengths, received in windows:
                 batch = decode(mat, lengths)
