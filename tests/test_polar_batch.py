@@ -240,3 +240,27 @@ def test_replay_through_the_bulk_decoder_equals_packet_by_packet(
     assert last.track.gaps == tr.gaps
     assert (last.start_unix_s, last.factor) == (asm.start_unix_s, asm.factor)
     assert sum(len(d) for _, _, d in got) > 0  # the night had samples to compare
+
+
+def test_a_frame_longer_than_a_notification_is_judged_whole_as_packet_by_packet(
+        tmp_path: Path) -> None:
+    night = _night(np.random.default_rng(11), 40, 36)
+    # a doctored record after the 20th: a whole raw frame of more samples than BLE carries in
+    # one notification (its first WIDTH bytes alone would be a shorter frame)
+    n = (WIDTH - 10) // 6 + 40
+    samples = np.random.default_rng(2).integers(-2000, 2000, size=(n, 3))
+    long = _raw(1, samples, START_NS + 10**12)
+    assert len(long) > WIDTH
+    night.insert(20, ("packet", (long, 1.7e9 + 5.0)))
+    path = tmp_path / "night.cramp"
+    _write(path, night)
+    want, asm, bad = _one_by_one(path)
+    for touched in (False, True):  # from the record table, and record by record
+        capture = read_capture(path)
+        if touched:
+            st_ = path.stat()
+            os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000))
+        rec = OtherBandCapture(path, capture=capture)
+        got = [(r, b.start_sample, b.data.tobytes()) for r, b in rec._replay()]
+        assert got == want and rec.bad_packets == bad
+    assert asm.track.received > 40 * 36  # the long frame's samples were taken, whole

@@ -5,6 +5,9 @@ gives them; :func:`table_windows` reads the same windows straight from the mappe
 record table the scan made (no record object per data packet, no second CRC pass), when the
 file is still the one scanned. Each window lists its records in file order: ``None`` for a
 data packet of the band (its bytes are the next row of the window's matrix), else the record.
+A packet longer than the matrix's ``width`` (more than a BLE notification can carry: only a
+doctored file has one) is given as its record, whole, so that it takes the one-packet path and
+is decoded or refused exactly as it would be packet by packet.
 :func:`table_records` gives the records themselves from the table (the bands replayed packet
 by packet): the same records as the list, without checking each CRC a second time.
 """
@@ -42,7 +45,8 @@ def record_windows(capture: Capture, *, source: str, width: int,
         items: list[Record | None] = []
         data: list[PacketRecord] = []
         for rec in chunk:
-            if isinstance(rec, PacketRecord) and rec.source == source:
+            if isinstance(rec, PacketRecord) and rec.source == source \
+                    and len(rec.payload) <= width:
                 items.append(None)
                 data.append(rec)
             else:
@@ -80,7 +84,8 @@ def _walk(capture: Capture, buf: object, sids: np.ndarray, width: int,
         n = table.offset.shape[0]
         for lo in range(0, n, window):
             hi = min(n, lo + window)
-            mine = table.is_packet[lo:hi] & np.isin(table.source_id[lo:hi], sids)
+            fits = table.body_end[lo:hi] - table.payload_start[lo:hi] <= width
+            mine = table.is_packet[lo:hi] & np.isin(table.source_id[lo:hi], sids) & fits
             rows = np.flatnonzero(mine) + lo
             start = table.payload_start[rows]
             lengths = table.body_end[rows] - start
