@@ -244,17 +244,22 @@ def test_replay_through_the_bulk_decoder_equals_packet_by_packet(
 
 def test_a_frame_longer_than_a_notification_is_judged_whole_as_packet_by_packet(
         tmp_path: Path) -> None:
-    night = _night(np.random.default_rng(11), 40, 36)
-    # a doctored record after the 20th: a whole raw frame of more samples than BLE carries in
-    # one notification (its first WIDTH bytes alone would be a shorter frame)
-    n = (WIDTH - 10) // 6 + 40
-    samples = np.random.default_rng(2).integers(-2000, 2000, size=(n, 3))
-    long = _raw(1, samples, START_NS + 10**12)
-    assert len(long) > WIDTH
-    night.insert(20, ("packet", (long, 1.7e9 + 5.0)))
+    # frames in step, one of them a doctored record: a whole raw frame of more samples than
+    # BLE carries in one notification (its first WIDTH bytes alone would be a shorter frame)
+    rng = np.random.default_rng(11)
+    n_long = (WIDTH - 10) // 6 + 40
+    sizes = [36] * 10 + [n_long] + [36] * 10
+    night: list[tuple[str, object]] = [("control", (START_RESPONSE, 0.0))]
+    k = 0
+    for n in sizes:
+        k += n
+        frame = _raw(1, rng.integers(-2000, 2000, size=(n, 3)), START_NS + round(k * 1e9 / FS))
+        night.append(("packet", (frame, 1.7e9 + k / FS)))
+    assert max(len(item[0]) for _, item in night[1:]) > WIDTH  # type: ignore[index]
     path = tmp_path / "night.cramp"
     _write(path, night)
     want, asm, bad = _one_by_one(path)
+    assert asm.track.received == sum(sizes) and bad == 0  # packet by packet: taken whole
     for touched in (False, True):  # from the record table, and record by record
         capture = read_capture(path)
         if touched:
@@ -263,4 +268,3 @@ def test_a_frame_longer_than_a_notification_is_judged_whole_as_packet_by_packet(
         rec = OtherBandCapture(path, capture=capture)
         got = [(r, b.start_sample, b.data.tobytes()) for r, b in rec._replay()]
         assert got == want and rec.bad_packets == bad
-    assert asm.track.received > 40 * 36  # the long frame's samples were taken, whole
