@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from detector.pipeline.emg_share import band_power
+
 __all__ = ["EMG_REFERENCE_BAND_HZ", "emg_band_fraction", "emg_spectrum_sos"]
 
 EMG_REFERENCE_BAND_HZ = (20.0, 450.0)
@@ -34,11 +36,10 @@ def emg_spectrum_sos(spectrum_hz: tuple[float, float], *, fs: float) -> np.ndarr
 
 def emg_band_fraction(spectrum_hz: tuple[float, float] | None, *, fs: float) -> float:
     """Fraction of the EMG's 20-450 Hz power a front end at ``fs`` keeps (its band is
-    20 Hz to ``min(450, 0.45 fs)``); 1 for the flat model."""
+    20 Hz to ``min(450, 0.45 fs)``); 1 for the flat model. The power integral is the
+    detector's own (:func:`detector.pipeline.emg_share.band_power`): one spectrum shape."""
     if spectrum_hz is None:
         return 1.0
-    f_lo, f_hi = spectrum_hz
-    f = np.linspace(*EMG_REFERENCE_BAND_HZ, 4000)
-    power = f**2 / ((f**2 + f_lo**2) * (f**2 + f_hi**2) ** 2)
-    kept = f <= min(EMG_REFERENCE_BAND_HZ[1], 0.45 * fs)
-    return float(power[kept].sum() / power.sum())
+    corners = {"low_hz": spectrum_hz[0], "high_hz": spectrum_hz[1]}
+    lo, hi = EMG_REFERENCE_BAND_HZ
+    return band_power((lo, min(hi, 0.45 * fs)), **corners) / band_power((lo, hi), **corners)
