@@ -116,3 +116,17 @@ def test_a_short_night_gets_the_dropouts_that_fit() -> None:
     plan = schedule_dropouts(5, duration_s=200.0, rng=np.random.default_rng(0))
     assert len(plan) == 1
     assert schedule_dropouts(5, duration_s=100.0, rng=np.random.default_rng(0)) == []
+
+
+@pytest.mark.parametrize("dropouts", [5, 0])
+def test_the_legband_gets_as_many_separate_dropouts_as_asked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], dropouts: int) -> None:
+    # the LegBand's outages come from the same scheduler: disjoint, so none merge into one
+    code = main(["record", "--simulate", "--hours", "0.1", "--speed", "300", "--seed", "7",
+                 "--no-store", "--out", str(tmp_path), "--dropouts", str(dropouts)])
+    out = capsys.readouterr().out
+    assert code == 0 and "night ended: morning" in out
+    _connections, seen = (int(v) for v in SUMMARY.search(out).groups())  # type: ignore[union-attr]
+    assert seen == dropouts
+    lost = [_number(v[3]) for v in COUNTS.findall(out)]
+    assert len(lost) == 3 and lost == [0, 0, 0]  # within the band's buffer: backfilled

@@ -173,6 +173,7 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
         drive_paced,
         paced_session_config,
     )
+    from detector.cli.record_other import simulate_dropouts
     from firmware_sim.firmware import ManualClock
     from firmware_sim.night import random_scenario
 
@@ -195,10 +196,7 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
     clock = ManualClock()
     band = await SimulatedBand.create(feed, clock=clock, rng=np.random.default_rng(seeds[2]))
     drop_rng = np.random.default_rng(seeds[2].spawn(1)[0])
-    starts = np.sort(drop_rng.uniform(60.0, max(61.0, scenario.duration_s - 60.0),
-                                      args.dropouts))
-    for start_s in starts.tolist():
-        band.outage(start_s=start_s, duration_s=float(drop_rng.uniform(2.0, 40.0)))
+    simulate_dropouts([band], args.dropouts, duration_s=scenario.duration_s, rng=drop_rng)
     found = await scan_bands(timeout_s=0.3, backend=band.scanner_backend)
     device = next((b.device for b in found if b.profile == LEGBAND_PROFILE), None)
     if device is None:
