@@ -132,8 +132,7 @@ class EpisodeDetector:
             base = np.full(f.n_epochs, np.nan)
             level = None
         levels = Levels(emg_rest_uv=base, tremor_rest_g=tremor_base, emg_uv=level)
-        active = self.rule.active(f, levels)
-        tremor_case = self.rule.tremor_case(f, levels)
+        active, tremor_case = self.rule.decide(f, levels)
         self.last_baseline = base
         tonic_ref = self._tonic_reference(f.first_epoch, base)
         self._track_rest(f, base, active)

@@ -131,6 +131,11 @@ class EvidenceRule(Protocol):
         until the tremor is back at rest; ``None`` when the mode has no such evidence."""
         ...
 
+    def decide(self, f: EpochFeatures, levels: Levels) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(active, tremor_case)`` of the same epochs, each worked out once (the detector's
+        per-chunk call)."""
+        ...
+
 
 def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.ndarray:
     """Calf tremor above its absolute level and above its own resting level, shape (n,)."""
@@ -295,6 +300,10 @@ class _Scoring:
         """No tremor-led evidence (see :class:`EvidenceRule`)."""
         return None
 
+    def decide(self, f: EpochFeatures, levels: Levels) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(active, tremor_case)`` (see :class:`EvidenceRule`)."""
+        return self.active(f, levels), self.tremor_case(f, levels)
+
 
 class EmgAccRule(_Scoring):
     """EMG with shank and/or foot accelerometers: the union of what each sensor shows,
@@ -321,7 +330,16 @@ class EmgAccRule(_Scoring):
         self.acc = AccRule(config, has_foot=has_foot)
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
-        """Active flag per epoch."""
+        """Active flag per epoch: the EMG case or the accelerometer case."""
+        return self.decide(f, levels)[0]
+
+    def decide(self, f: EpochFeatures, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
+        """``(active, tremor_case)``, the accelerometer case worked out once."""
+        tremor_case = self.tremor_case(f, levels)
+        return self._emg_case(f, levels) | tremor_case, tremor_case
+
+    def _emg_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """Epochs the EMG shows active (with the accelerometers' corroboration), shape (n,)."""
         m = self.config.motion
         e = self.config.emg
         v = self.config.evidence
@@ -338,9 +356,8 @@ class EmgAccRule(_Scoring):
         weak = emg_above(f, levels, ratio=v.corroborated_ratio,
                          rise_uv=v.corroborated_rise_uv * self.rise_scale)
         corroborated = pointed | tremor
-        emg_case = still & ~stretched & ((strong & (~upright | corroborated))
-                                         | (weak & pointed_or_unseen & tremor))
-        return emg_case | self.tremor_case(f, levels)
+        return still & ~stretched & ((strong & (~upright | corroborated))
+                                     | (weak & pointed_or_unseen & tremor))
 
     def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """The accelerometer mode's evidence where the EMG is not seen at rest, shape (n,)."""
@@ -438,6 +455,11 @@ class AccRule(_Scoring):
     def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """All of this mode's evidence is the tremor's (see :class:`EvidenceRule`)."""
         return self.active(f, levels)
+
+    def decide(self, f: EpochFeatures, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
+        """``(active, tremor_case)``: the same epochs, worked out once."""
+        active = self.active(f, levels)
+        return active, active
 
 
 def make_rule(mode: str, *, has_foot: bool, config: DetectorConfig,
