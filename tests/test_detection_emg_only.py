@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from detector.config import DetectorConfig
-from detector.pipeline.evidence import emg_shape
+from detector.pipeline.emg_shape import emg_shape
 from firmware_sim.night import NightEvent
 from tests.test_detection_classes import _cramp, _detect, _night
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from detector.config import DetectorConfig
+from detector.pipeline.emg_shape import EmgShape
 from detector.pipeline.episodes import EpisodeDetector
-from detector.pipeline.evidence import EmgAccRule, EmgShape, Levels, RunEvidence
+from detector.pipeline.evidence import EmgAccRule, Levels, RunEvidence
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.night_window import NightWindow
 

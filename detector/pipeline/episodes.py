@@ -28,7 +28,8 @@ from detector.config import DetectorConfig
 from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
 from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
-from detector.pipeline.evidence import Levels, RunEvidence, emg_shape, make_rule, tremor_on
+from detector.pipeline.emg_shape import emg_shape
+from detector.pipeline.evidence import Levels, RunEvidence, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
 from detector.pipeline.night_window import NightWindow
