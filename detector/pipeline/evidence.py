@@ -232,6 +232,7 @@ class EmgAccRule(_Scoring):
                  rise_scale: float = 1.0) -> None:
         super().__init__(config, rise_scale=rise_scale)
         self.acc = AccRule(config, has_foot=has_foot)
+        self.emg = EmgRule(config)  # the EMG-only judgement, for upright runs without tremor
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch: the EMG case or the accelerometer case."""
@@ -277,7 +278,7 @@ class EmgAccRule(_Scoring):
         if upright and self._rhythmic(ev):
             return False
         if upright and not self._tremor(ev):
-            return EmgRule(self.config).plausible(ev)
+            return self.emg.plausible(ev)
         return True
 
 
