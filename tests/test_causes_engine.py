@@ -17,7 +17,8 @@ from detector.causes.diary import (
     load_entries,
     save_entry,
 )
-from detector.causes.engine import CauseReport, History, NightFacts, evaluate
+from detector.causes.engine import CauseReport, evaluate
+from detector.causes.history import History, NightFacts
 from detector.causes.profile import Profile, load_profile, profile_from_fields, save_profile
 from detector.causes.rules import default_rules, parse_rules
 from detector.errors import CrampInputError

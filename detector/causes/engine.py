@@ -2,15 +2,16 @@
 
 Findings come out in a fixed order: red flags (urgent, then see a clinician), factors by
 evidence strength (established, plausible, weak, unsupported), what goes with cramp nights
-across many nights, then advice. Factors are only reported for a period with cramps.
+across many nights, then advice. Factors are only reported for a period with cramps. The facts
+come from :mod:`detector.causes.history`; where each condition holds is worked out in
+:mod:`detector.causes.condition_eval`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 from detector.causes.association import (
@@ -19,121 +20,10 @@ from detector.causes.association import (
     StretchTrial,
     associate,
     evaluate_stretching,
-    exposed,
 )
-from detector.causes.conditions import (
-    DETECTOR_MEASURES,
-    AllOf,
-    Always,
-    AnyOf,
-    Compare,
-    Condition,
-    HasCondition,
-    HasSign,
-    Pattern,
-    Reference,
-    TakesMedicine,
-    compare,
-)
-from detector.causes.diary import MEDICINE_CLASSES, WARNING_SIGNS, DiaryEntry, load_entries
-from detector.causes.profile import Profile, load_profile
+from detector.causes.condition_eval import Context, Period, evaluate_condition
+from detector.causes.history import History, load_history
 from detector.causes.rules import STRENGTHS, Rule, RuleSet
-from detector.causes.wording import format_clock, format_date, format_duration
-from detector.store.night_queries import load_nights_on, night_dates
-from detector.store.nights import StoredNight
-
-
-@dataclass(frozen=True, kw_only=True)
-class NightFacts:
-    """What the detector saw on one night date (all recordings of that date together).
-
-    Attributes
-    ----------
-    night_date : date
-    n_episodes : int
-    legs : frozenset of str
-        Legs with a cramp.
-    longest_cramp_s : float
-        0 without cramps.
-    longest_onset_utc : datetime or None
-        Start of the longest cramp.
-    n_sleep_nights, n_cramp_sleep_nights : int
-        Separate sleep nights on this date (two unrelated demo runs of one evening, or files in
-        the replays store, are two) and how many of them had a cramp. The other measures are
-        of the worst of them; these two are what the period's night counts add up.
-    """
-
-    night_date: date
-    n_episodes: int
-    legs: frozenset[str]
-    longest_cramp_s: float
-    longest_onset_utc: datetime | None
-    n_sleep_nights: int = 1
-    n_cramp_sleep_nights: int | None = None
-
-    @property
-    def cramp_sleep_nights(self) -> int:
-        """Sleep nights of this date with a cramp (1 or 0 when not counted separately)."""
-        if self.n_cramp_sleep_nights is not None:
-            return self.n_cramp_sleep_nights
-        return 1 if self.n_episodes > 0 else 0
-
-
-def facts_from_nights(nights: Iterable[StoredNight], *, one_per_recording: bool = False
-                      ) -> dict[date, NightFacts]:
-    """Combine stored recordings into one :class:`NightFacts` per night date.
-
-    Recordings are first merged into sleep nights (:mod:`detector.store.sleep`): counts and
-    legs are per sleep night. A date with several separate nights (two demo runs of one
-    evening) gets the facts of its worst night, so nothing is summed across nights.
-    """
-    from detector.store.sleep import group_sleep_nights
-
-    out: dict[date, NightFacts] = {}
-    for night in group_sleep_nights(list(nights), one_per_recording=one_per_recording):
-        eps = [e for _, e in night.episodes]
-        longest = max(eps, key=lambda e: e.duration_s, default=None)
-        facts = NightFacts(
-            night_date=night.night_date, n_episodes=len(eps),
-            legs=frozenset(e.leg for e in eps),
-            longest_cramp_s=longest.duration_s if longest else 0.0,
-            longest_onset_utc=longest.onset_utc if longest else None)
-        prev = out.get(night.night_date)
-        out[night.night_date] = facts if prev is None else _worse(prev, facts)
-    return out
-
-
-def _worse(a: NightFacts, b: NightFacts) -> NightFacts:
-    """Per measure, the worse of two separate nights of one date."""
-    longest = a if a.longest_cramp_s >= b.longest_cramp_s else b
-    legs = a.legs if len(a.legs) >= len(b.legs) else b.legs
-    return NightFacts(night_date=a.night_date, n_episodes=max(a.n_episodes, b.n_episodes),
-                      legs=legs, longest_cramp_s=longest.longest_cramp_s,
-                      longest_onset_utc=longest.longest_onset_utc,
-                      n_sleep_nights=a.n_sleep_nights + b.n_sleep_nights,
-                      n_cramp_sleep_nights=a.cramp_sleep_nights + b.cramp_sleep_nights)
-
-
-@dataclass(frozen=True, kw_only=True)
-class History:
-    """Everything the rules look at: recorded nights, diary entries and the profile."""
-
-    nights: Mapping[date, NightFacts]
-    diary: Mapping[date, DiaryEntry]
-    profile: Profile
-
-
-def load_history(conn: sqlite3.Connection, *, last: date, one_per_recording: bool = False
-                 ) -> History:
-    """Read every night, diary entry and the profile up to the night date ``last``.
-
-    ``one_per_recording``: every recording is its own night (the replays store).
-    """
-    nights = [n for d in night_dates(conn) if d <= last
-              for n in load_nights_on(conn, d, with_trace=False)]
-    return History(nights=facts_from_nights(nights, one_per_recording=one_per_recording),
-                   diary=load_entries(conn, None, last),
-                   profile=load_profile(conn))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,138 +112,6 @@ class CauseReport:
                 "stretching_trial": self.stretching.to_dict()}
 
 
-# ------------------------------------------------------------------ conditions
-
-
-class _Context(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "not known"
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Period:
-    history: History
-    first: date
-    last: date
-    local: tzinfo | None
-
-    @property
-    def nights(self) -> list[NightFacts]:
-        return [f for d, f in sorted(self.history.nights.items()) if self.first <= d <= self.last]
-
-    @property
-    def evenings(self) -> list[DiaryEntry]:
-        return [e for d, e in sorted(self.history.diary.items()) if self.first <= d <= self.last]
-
-
-def _detector(c: Compare, p: _Period) -> list[dict[str, str]]:
-    nights = p.nights
-    if c.field == "longest_cramp_s":
-        return [{"duration": format_duration(n.longest_cramp_s),
-                 "night": format_date(n.night_date),
-                 "clock": format_clock(n.longest_onset_utc, p.local)
-                 if n.longest_onset_utc else "not known", "count": "1",
-                 "night_iso": n.night_date.isoformat()}
-                for n in nights if n.n_episodes and compare(n.longest_cramp_s, c.op, c.value)]
-    if c.field == "cramp_nights_in_week":
-        best: tuple[int, date] | None = None
-        for n in nights:
-            count = sum(1 for d, f in p.history.nights.items()
-                        if n.night_date - timedelta(days=6) <= d <= n.night_date
-                        and f.n_episodes > 0)
-            if best is None or count >= best[0]:
-                best = (count, n.night_date)
-        value, at = best if best else (0, p.last)
-    elif c.field == "max_cramps_per_night":
-        top = max(nights, key=lambda n: (n.n_episodes, n.night_date), default=None)
-        value, at = (top.n_episodes, top.night_date) if top else (0, p.last)
-    elif c.field == "both_legs_nights":
-        both = [n.night_date for n in nights if {"left", "right"} <= n.legs]
-        value, at = len(both), (both[-1] if both else p.last)
-    else:  # cramp_nights
-        value, at = sum(1 for n in nights if n.n_episodes > 0), p.last
-    if not compare(value, c.op, c.value):
-        return []
-    return [{"count": str(value), "night": format_date(at), "night_iso": at.isoformat()}]
-
-
-def _diary(c: Compare, p: _Period) -> list[dict[str, str]]:
-    hits = sum(1 for e in p.evenings if exposed(e, c))
-    return [{"evenings": str(hits)}] if hits >= c.min_evenings else []
-
-
-def _medicine(c: TakesMedicine, p: _Period) -> list[dict[str, str]]:
-    entries = [e for e in p.evenings if set(c.medicines) & set(e.medicines)]
-    if not entries:
-        return []
-    seen = [m for m in c.medicines if any(m in e.medicines for e in entries)]
-    names = ", ".join(MEDICINE_CLASSES[m] for m in seen)
-    return [{"evenings": str(len(entries)), "medicines": names[:1].upper() + names[1:]}]
-
-
-def _new_medicine(c: Pattern, p: _Period) -> list[dict[str, str]]:
-    nights = p.history.nights
-    out: list[dict[str, str]] = []
-    for d0, entry in sorted(p.history.diary.items()):
-        if not entry.medicines_new or d0 > p.last:
-            continue
-        end = d0 + timedelta(days=c.within_days)
-        if end < p.first:
-            continue
-        after = [f for d, f in nights.items() if d0 <= d <= min(end, p.last)]
-        before = [f for d, f in nights.items() if d0 - timedelta(days=c.within_days) <= d < d0]
-        rate_after = sum(f.n_episodes > 0 for f in after) / len(after) if after else 0.0
-        rate_before = sum(f.n_episodes > 0 for f in before) / len(before) if before else 0.0
-        if rate_after > 0 and rate_before < 0.5 * rate_after:
-            names = ", ".join(MEDICINE_CLASSES[m] for m in entry.medicines_new)
-            compared = (f", and not as often in the {len(before)} recorded night"
-                        f"{'s' if len(before) != 1 else ''} before it" if before
-                        else "; no night from before it was recorded to compare with")
-            out.append({"medicines": names, "night": format_date(d0),
-                        "night_iso": d0.isoformat(), "compared": compared})
-    return out[-1:]
-
-
-def evaluate_condition(cond: Condition, p: _Period) -> list[dict[str, str]]:
-    """Contexts in which ``cond`` holds (empty = it does not hold)."""
-    profile = p.history.profile
-    if isinstance(cond, Always):
-        return [{}]
-    if isinstance(cond, Reference):
-        return []
-    if isinstance(cond, AllOf):
-        acc: list[dict[str, str]] = [{}]
-        for part in cond.parts:
-            got = evaluate_condition(part, p)
-            if not got:
-                return []
-            acc = [{**a, **b} for a in acc for b in got]
-        return acc
-    if isinstance(cond, AnyOf):
-        for part in cond.parts:
-            got = evaluate_condition(part, p)
-            if got:
-                return got
-        return []
-    if isinstance(cond, HasCondition):
-        return [{}] if cond.condition in profile.conditions else []
-    if isinstance(cond, TakesMedicine):
-        return _medicine(cond, p)
-    if isinstance(cond, HasSign):
-        hits = [e for e in p.evenings if cond.sign in e.signs]
-        return [{"evenings": str(len(hits)), "signs": WARNING_SIGNS[cond.sign]}] if hits else []
-    if isinstance(cond, Pattern):
-        return _new_medicine(cond, p)
-    if cond.source == "profile":
-        value = getattr(profile, cond.field)
-        return [{}] if value is not None and compare(value, cond.op, cond.value) else []
-    if cond.source == "diary":
-        return _diary(cond, p)
-    if cond.field not in DETECTOR_MEASURES:
-        return []
-    return _detector(cond, p)
-
-
 # ------------------------------------------------------------------ evaluation
 
 _KIND_ORDER = {"red_flag": 0, "factor": 1, "claim": 2, "association": 3, "advice": 4}
@@ -369,7 +127,7 @@ def _order(f: Finding, index: int) -> tuple[int, int, int]:
 
 
 def _finding(rule: Rule, ctx: dict[str, str]) -> Finding:
-    context = _Context(ctx)
+    context = Context(ctx)
     return Finding(rule_id=rule.id, kind=rule.kind, level=rule.level, strength=rule.strength,
                    name=rule.name, text=rule.wording.format_map(context),
                    advice=rule.advice.format_map(context), source=rule.source,
@@ -436,7 +194,7 @@ def evaluate(history: History, *, first: date, last: date, rules: RuleSet,
     """
     if first > last:
         raise ValueError("first night after last night")
-    period = _Period(history=history, first=first, last=last, local=local)
+    period = Period(history=history, first=first, last=last, local=local)
     nights = period.nights
     n_cramp = sum(1 for n in nights if n.n_episodes > 0)
     found: list[Finding] = []

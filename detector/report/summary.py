@@ -9,14 +9,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from detector.causes.engine import (
-    CauseReport,
-    History,
-    NightFacts,
-    evaluate,
-    evaluate_store,
-    facts_from_nights,
-)
+from detector.causes.engine import CauseReport, evaluate, evaluate_store
+from detector.causes.history import History, NightFacts, facts_from_nights
 from detector.causes.profile import Profile
 from detector.causes.rules import default_rules
 from detector.causes.wording import format_clock as format_clock
