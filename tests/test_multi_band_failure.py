@@ -72,7 +72,8 @@ def test_one_bands_full_disk_ends_its_night_only(tmp_path: Path,
     failed = [n for n in collector.notes if "No space left" in n]
     assert len(failed) == 1, failed
     assert "its recording stopped" in failed[0]
-    assert failed[0].startswith("polar_pmd (left): ") and "No space left" in failed[0]
+    # the foot band is named apart from the shank band, which shares its kind and leg
+    assert failed[0].startswith("polar_pmd (left, foot_acc): ") and "No space left" in failed[0]
     assert "1 other band(s) record on" in failed[0]
     # the other band recorded the whole night (positive control: the failed one did not)
     assert shank.reason == "morning"

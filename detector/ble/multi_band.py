@@ -98,7 +98,7 @@ class _BandTap:
 
     def on_note(self, text: str) -> None:
         entry = self.night.bands[self.index].entry
-        self.night.observer.on_note(f"{entry.band} ({entry.leg}): {text}")
+        self.night.observer.on_note(f"{entry.label}: {text}")
 
 
 class MultiBandNight:
@@ -193,7 +193,7 @@ class MultiBandNight:
             cause = getattr(run.session, "write_error", None) or exc
             others = len(self.bands) - len(self.failures)
             self.observer.on_note(
-                f"{entry.band} ({entry.leg}): its recording stopped ({describe_error(cause)}); "
+                f"{entry.label}: its recording stopped ({describe_error(cause)}); "
                 "its capture keeps what was recorded until then"
                 + (f"; {others} other band(s) record on" if others else ""))
             if summary is None:  # a session that could not even finish: nothing recorded

@@ -91,6 +91,14 @@ class BandEntry:
     leg: str
     roles: tuple[str, ...]
 
+    @property
+    def label(self) -> str:
+        """How lines name this band: kind, leg and roles (``polar_pmd (left, foot_acc)``).
+
+        The roles tell apart the two bands of a pair, which share kind and leg.
+        """
+        return f"{self.band} ({self.leg}, {'/'.join(self.roles)})"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"capture": self.capture, "band": self.band, "leg": self.leg,

@@ -136,7 +136,7 @@ def _print_summary(summary: MultiBandSummary, results: dict[str, NightResult],
         counts = ", ".join(f"{role} {c.received:,} received, {c.lost:,} lost"
                            for role, c in s.counts.items())
         early = "" if s.reason in ("morning", "stopped") else f"; ended early ({s.reason})"
-        print(f"{entry.band} ({entry.leg}, {'/'.join(entry.roles)}): {s.connections} "
+        print(f"{entry.label}: {s.connections} "
               f"connection(s), {s.dropouts} dropout(s); {counts or 'no samples'}{early}")
     for leg, r in results.items():
         print(f"{leg} leg ({r.mode}): {len(r.episodes)} cramp episode(s)")
