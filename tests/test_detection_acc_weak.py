@@ -47,10 +47,11 @@ def test_weak_tremor_prone_cramp_is_found(seed: int) -> None:
     ep = result.episodes[0]
     assert abs(ep.onset_s - 200.0) < 3.0 and abs(ep.duration_s - 60.0) < 10.0
     assert ep.plantar_flexion_deg == pytest.approx(40.0, abs=6.0)
-    # negative beside it: lying prone with the foot resting pointed (35 deg, past the 20-deg
-    # plantar-flexion criterion) and no cramp is no episode
-    pointed = _prone(with_cramp=False, rest_ankle_deg=35.0)
-    assert _detect(pointed, "acc", seed=seed).episodes == ()
+    # negative beside it: lying prone with the foot resting pointed on the mattress (about
+    # 35 deg, well past the 20-deg plantar-flexion criterion) and no cramp is no episode
+    pointed = _detect(_prone(with_cramp=False, rest_ankle_deg=22.0), "acc", seed=seed)
+    assert pointed.episodes == ()
+    assert np.nanmedian(pointed.trace.plantar_flexion_deg[60:]) > 30.0
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -65,16 +66,12 @@ def test_weak_tremor_sitting_cramp_is_found_out_of_bed(seed: int) -> None:
                    config=DetectorConfig()).episodes == ()
 
 
-def test_weak_tremor_needs_the_foot_seen_pointed() -> None:
-    # the weaker criterion is corroboration by the held foot: with the corroborated ratio
-    # raised to the full one, the same weak cramp is not found (so it is that rule that finds
-    # it), and a cramp whose foot stays at rest (angle 10 deg) is not found either
+def test_weak_tremor_is_found_by_the_corroborated_criterion() -> None:
+    # with the corroborated ratio raised to the full one the same weak cramp is not found, so
+    # it is that criterion (the held foot's corroboration) that finds it
     strict = NO_WINDOW.replace(evidence__tremor_corroborated_ratio=3.0)
     assert _detect(_prone(with_cramp=True), "acc", config=strict).episodes == ()
-    flat = NightEvent(kind="cramp", onset_s=200.0, duration_s=60.0, emg_uv=40.0,
-                      acc_g=WEAK_G, angle_deg=10.0, seed=41)
-    assert _detect(_night([flat], posture="prone"), "acc").episodes == ()
-    # positive control: the default rule finds the pointed one
+    # positive control: the default rule finds it
     assert len(_detect(_prone(with_cramp=True), "acc").episodes) == 1
 
 
