@@ -207,6 +207,17 @@ class EvidenceConfig:
     rest_fraction: float = 0.5
     """The EMG is at rest when its one-second median is below this fraction of the activity
     threshold."""
+    tremor_corroborated_ratio: float = 2.0
+    """Without EMG (and for the fused rule's accelerometer case): on a still leg with the foot
+    *seen* held in plantar flexion (``motion.plantar_flexion_deg``), calf tremor above this
+    multiple of its own resting level suffices, below ``motion.tremor_ratio`` and its floor
+    ``motion.tremor_g``. A weak cramp's mechanomyogram (a few mg) waxes and wanes about the
+    uncorroborated threshold, but the pulled, held foot is itself evidence of the contraction,
+    as with the EMG's ``corroborated_ratio``. The tremor level rests on ``tremor_min_dof``
+    independent samples, so it scatters by about ``1 / sqrt(2 x 25)`` = 14 % about rest: 2 x is
+    7 scatters clear of it, and the resting level itself is floored at
+    ``motion.tremor_floor_g``. Lying on a side, where the angle is not seen, tremor alone must
+    pass the full criterion."""
     tremor_onset_ratio: float = 1.5
     """Without EMG: a cramp's onset is where the calf tremor last sat below this multiple of
     its resting level (its ramp-up starts there)."""

@@ -98,6 +98,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.standing_level_ratio": Bounds(0.0, 100.0),
     "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units
     "evidence.emg_rest_veto_ratio": Bounds(1.0, 100.0),
+    "evidence.tremor_corroborated_ratio": Bounds(1.0, 1000.0),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

@@ -96,6 +96,7 @@ def validate_config(cfg: DetectorConfig) -> None:
             raise ConfigError(f"episode.{name}", "expected a fraction in [0, 1]")
     v = cfg.evidence
     for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("emg_rest_veto_ratio", 1.0, 100.0),
+                         ("tremor_corroborated_ratio", 1.0, 1000.0),
                          ("corroborated_rise_uv", 0.0, 1000.0),
                          ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
                          ("max_lull_fraction", 0.0, 1.0), ("max_burst_excess", -5.0, 10.0),
@@ -107,6 +108,10 @@ def validate_config(cfg: DetectorConfig) -> None:
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN
             raise ConfigError(f"evidence.{name}", f"expected {lo:g} to {hi:g}, got {value!r}")
+    if v.tremor_corroborated_ratio > m.tremor_ratio:
+        raise ConfigError("evidence.tremor_corroborated_ratio",
+                          f"expected at most motion.tremor_ratio ({m.tremor_ratio:g}), "
+                          f"got {v.tremor_corroborated_ratio!r}")
     for name in ("base_emg", "base_acc", "plantar_flexion_weight", "plantar_flexion_weight_acc",
                  "tremor_weight", "tremor_weight_acc", "still_weight", "duration_weight",
                  "duty_weight", "hum_penalty", "unusable_penalty"):

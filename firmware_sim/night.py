@@ -27,7 +27,10 @@ With ``phi = atan2(f_z, f_x)`` for each sensor, plantar flexion is
 - prone: shank ``(0, 0, -1)`` g.
 
 The relaxed foot of a lying sleeper rests at ``rest_ankle_deg`` (about 10 deg, +-3 deg per
-lying stretch); a cramp drives it to 30-50 deg and holds it.
+lying stretch; prone, resting pointed on the mattress, 10-35 deg further); a cramp drives it
+to 30-50 deg, and at least 10 deg past the posture's own relaxed angle, and holds it; a leg
+movement dorsiflexes it by its own amount from wherever it rests
+(:func:`firmware_sim.night_posture.ankle_target`).
 
 Signals modelled
 ----------------
@@ -54,7 +57,12 @@ import pandas as pd
 from scipy import signal
 
 from firmware_sim.night_events import random_scenario
-from firmware_sim.night_posture import PostureTimeline, build_timeline, leg_specific_force
+from firmware_sim.night_posture import (
+    PostureTimeline,
+    ankle_target,
+    build_timeline,
+    leg_specific_force,
+)
 from firmware_sim.night_profiles import EventProfile, event_profile
 from firmware_sim.night_spectrum import emg_band_fraction, emg_spectrum_sos
 from firmware_sim.night_types import (
@@ -418,7 +426,8 @@ class _Synth:
                 continue
             w = prof.sample("ankle_w", ta)
             if w is not None:
-                ankle += w * (ev.angle_deg - rest)
+                ankle += w * (ankle_target(ev, rest, rest_ankle_deg=self.sc.rest_ankle_deg)
+                              - rest)
             for name, target in (("ankle_add_deg", ankle), ("elev_add_deg", elev),
                                  ("tremor_g", tremor_amp), ("shank_g", shank_dyn),
                                  ("foot_g", foot_dyn)):

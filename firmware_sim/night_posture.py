@@ -27,6 +27,15 @@ LIE_DOWN_S = 4.0
 """Time to lie down at the start of an in-bed period (s)."""
 GET_UP_S = 2.5
 """Time to get up from lying, or to lie back down (s)."""
+PRONE_FOOT_EXTRA_DEG = (10.0, 35.0)
+"""Range of the extra plantar flexion of the relaxed foot lying prone (deg): the foot rests on
+its dorsum on the mattress, pointed (about 20-45 deg in all; less with the feet over the
+mattress's end), drawn per prone stretch on top of ``scenario.rest_ankle_deg``."""
+CRAMP_MIN_PULL_DEG = 10.0
+"""Least plantar flexion a cramp adds to the posture's relaxed foot angle (deg): prone, where
+the foot already rests pointed, the cramp still forces it further."""
+ANKLE_MAX_DEG = 60.0
+"""End of the ankle's passive plantar-flexion range (deg); no cramp pulls beyond it."""
 STANDING = (90.0, 0.0, 0.0, 1.0)
 """Elevation, roll and ankle angle of a standing leg with the foot flat (deg), and its load
 (1: the calf holds the body up)."""
@@ -136,7 +145,8 @@ def build_timeline(scenario: NightScenario) -> PostureTimeline:
     each rollover's duration, gets up over :data:`GET_UP_S` for walks, stretches, standing and
     tip-toe bouts (and lies back down in the posture left), and gets up over :data:`GET_UP_S`
     at the end of the period. The relaxed foot's angle of each lying stretch varies by up to
-    +-3 deg around ``scenario.rest_ankle_deg``.
+    +-3 deg around ``scenario.rest_ankle_deg``; prone, the foot rests pointed on the mattress,
+    :data:`PRONE_FOOT_EXTRA_DEG` further.
     """
     events = sorted(scenario.events, key=lambda e: e.onset_s)
     keys: list[tuple[float, float, float, float, float]] = [(0.0, *STANDING)]
@@ -154,7 +164,9 @@ def build_timeline(scenario: NightScenario) -> PostureTimeline:
         end = min(bed.end_s, scenario.duration_s)
         posture = bed.posture if bed.posture in ("supine", "prone", "left_side",
                                                  "right_side") else "supine"
-        lying = _lying(scenario, posture, rng)
+        # the prone foot's angle has its own draws, so the other postures' draws stay as they were
+        prone_rng = np.random.default_rng([bed.seed, 5])
+        lying = _lying(scenario, posture, rng, prone_rng)
         keys += [(bed.onset_s, *STANDING), (bed.onset_s + LIE_DOWN_S, *lying)]
         labels.append((bed.onset_s + LIE_DOWN_S / 2, posture))
         bouts = _upright_bouts(events, bed.onset_s, end)
@@ -172,7 +184,7 @@ def build_timeline(scenario: NightScenario) -> PostureTimeline:
             else:
                 posture = new_posture if new_posture in ("supine", "prone", "left_side",
                                                          "right_side") else posture
-                target = _lying(scenario, posture, rng)
+                target = _lying(scenario, posture, rng, prone_rng)
                 # roll the short way round: prone is both +180 and -180
                 turn = (target[1] - lying[1] + 180.0) % 360.0 - 180.0
                 lying = (target[0], lying[1] + turn, target[2], 0.0)
@@ -192,9 +204,28 @@ def build_timeline(scenario: NightScenario) -> PostureTimeline:
     )
 
 
-def _lying(scenario: NightScenario, posture: str,
-           rng: np.random.Generator) -> tuple[float, float, float, float]:
+def _lying(scenario: NightScenario, posture: str, rng: np.random.Generator,
+           prone_rng: np.random.Generator) -> tuple[float, float, float, float]:
     elev = float(rng.uniform(-3.0, 8.0))
     ankle = scenario.rest_ankle_deg + float(rng.uniform(-3.0, 3.0))
+    if posture == "prone":
+        ankle += float(prone_rng.uniform(*PRONE_FOOT_EXTRA_DEG))
     offset = scenario.side_roll_offset_deg * float(rng.uniform(0.5, 1.0))
     return elev, lying_roll_deg(posture, leg=scenario.leg, side_offset_deg=offset), ankle, 0.0
+
+
+def ankle_target(ev: NightEvent, rest: np.ndarray, *,
+                 rest_ankle_deg: float) -> np.ndarray | float:
+    """Angle (deg) an event drives the ankle to from the posture's relaxed angle ``rest`` (n,).
+
+    A leg movement's ``angle_deg`` is drawn about ``rest_ankle_deg`` (the scenario's): it moves
+    the foot by that much from wherever it rests (prone, from pointed). A cramp pulls the foot
+    to its ``angle_deg`` and at least :data:`CRAMP_MIN_PULL_DEG` past its relaxed angle (prone,
+    the foot already rests pointed), within the ankle's range (:data:`ANKLE_MAX_DEG`). Other
+    events drive it to their ``angle_deg``.
+    """
+    if ev.kind in ("lm", "plm"):
+        return rest + (ev.angle_deg - rest_ankle_deg)
+    if ev.kind == "cramp":
+        return np.minimum(np.maximum(ev.angle_deg, rest + CRAMP_MIN_PULL_DEG), ANKLE_MAX_DEG)
+    return ev.angle_deg

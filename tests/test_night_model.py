@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
@@ -210,9 +211,35 @@ def test_plantar_flexion_during_cramp_and_at_rest(posture: str) -> None:
     rest = np.median(angle[int(20 * FS_ACC):int(90 * FS_ACC)])
     held = np.median(angle[int(110 * FS_ACC):int(155 * FS_ACC)])
     after = np.median(angle[int(170 * FS_ACC):int(290 * FS_ACC)])
-    assert 6 <= rest <= 14 and rest < 20  # relaxed foot: below a 20-deg detection threshold
-    assert 36 <= held <= 44
+    if posture == "supine":
+        assert 6 <= rest <= 14 and rest < 20  # relaxed foot: below a 20-deg detection threshold
+        assert 36 <= held <= 44
+    else:  # prone the foot rests pointed on the mattress, and the cramp forces it further
+        assert 17 <= rest <= 48
+        assert held >= max(36.0, rest + 9.0) and held <= 61.0
     assert abs(after - rest) < 1.0
+
+
+def test_prone_foot_rests_pointed_and_a_cramp_pulls_it_further() -> None:
+    # prone, the relaxed foot lies on its dorsum (10-35 deg past the supine rest); a cramp
+    # whose drawn angle is below that still pulls the foot 10 deg past it, never beyond 60
+    weak_angle = dataclasses.replace(CRAMP, angle_deg=30.0)
+    rests, helds = [], []
+    for seed in range(6):
+        base = bed_scenario(weak_angle, posture="prone")  # the bed's seed draws the foot's rest
+        sc = dataclasses.replace(base, events=tuple(dataclasses.replace(e, seed=e.seed + seed)
+                                                    for e in base.events))
+        night = synthesize(sc, rng=np.random.default_rng(1))
+        angle = plantar_flexion_deg(night.shank_acc_g, night.foot_acc_g)
+        rests.append(np.median(angle[int(20 * FS_ACC):int(90 * FS_ACC)]))
+        helds.append(np.median(angle[int(110 * FS_ACC):int(155 * FS_ACC)]))
+    rests_a, helds_a = np.array(rests), np.array(helds)
+    assert rests_a.min() >= 17.0 and rests_a.max() <= 48.0 and np.ptp(rests_a) > 5.0
+    assert np.all(helds_a >= np.maximum(29.0, rests_a + 9.0)) and helds_a.max() <= 61.0
+    # control: supine, the same cramp holds the foot at its drawn 30 deg from a 10-deg rest
+    supine = synthesize(bed_scenario(weak_angle, posture="supine"), rng=np.random.default_rng(1))
+    sup = plantar_flexion_deg(supine.shank_acc_g, supine.foot_acc_g)
+    assert np.median(sup[int(110 * FS_ACC):int(155 * FS_ACC)]) == pytest.approx(30.0, abs=3.0)
 
 
 def test_cramp_emg_rms_tremor_and_stillness() -> None:

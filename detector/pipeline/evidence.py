@@ -110,6 +110,13 @@ def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.nd
         return f.tremor_g > np.fmax(m.tremor_g, m.tremor_ratio * levels.tremor_rest_g)
 
 
+def tremor_corroborated(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.ndarray:
+    """Calf tremor above ``evidence.tremor_corroborated_ratio`` x its own resting level, the
+    weaker criterion that holds where the foot is seen held in plantar flexion, shape (n,)."""
+    with np.errstate(invalid="ignore"):
+        return f.tremor_g > config.evidence.tremor_corroborated_ratio * levels.tremor_rest_g
+
+
 def emg_level(f: EpochFeatures, levels: Levels) -> np.ndarray:
     """EMG level the decisions are made on (uV), shape (n,); NaN where unusable."""
     return np.where(f.emg_valid, f.envelope_uv, np.nan) if levels.emg_uv is None \
@@ -331,8 +338,11 @@ class AccRule(_Scoring):
 
     Active: calf tremor on a leg not in gross movement with the foot held in plantar flexion
     (lying, sitting or standing), or lying on a side, where the ankle angle cannot be seen
-    from gravity, tremor alone. Needs the foot sensor; with the shank alone nothing can be
-    confirmed (the result's quality says so).
+    from gravity, tremor alone. Where the foot is seen held in plantar flexion, a weaker
+    tremor (``evidence.tremor_corroborated_ratio`` x its resting level) suffices: a weak
+    cramp's mechanomyogram waxes and wanes about the full criterion while the pulled foot
+    stays held. Needs the foot sensor; with the shank alone nothing can be confirmed (the
+    result's quality says so).
     """
 
     mode = "acc"
@@ -351,7 +361,8 @@ class AccRule(_Scoring):
             still = ~(f.movement_g > m.movement_g) & ~f.acc_missing
             pointed = f.plantar_flexion_deg >= m.plantar_flexion_deg
         unseen = np.isnan(f.plantar_flexion_deg) & (f.lying == 1)
-        return tremor_on(f, levels, self.config) & still & (pointed | unseen)
+        full = tremor_on(f, levels, self.config) & (pointed | unseen)
+        return still & (full | (tremor_corroborated(f, levels, self.config) & pointed))
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Every sustained tremor run on a still leg may be a cramp."""
