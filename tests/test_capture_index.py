@@ -173,8 +173,10 @@ def test_grouped_crc_check_finds_one_bad_record_among_many() -> None:
     good = capture_bytes([bytes([k % 251]) * (k % 40) for k in range(500)])
     c, end, framed = markers(good)
     assert check_crcs(good, np.frombuffer(good, dtype=np.uint8), c, end, framed).all()
+    zero_crcs = np.array([list(zlib.crc32(bytes(int(m))).to_bytes(4, "little"))
+                          for m in (end - c - 4).tolist()], dtype=np.uint8)
     with memoryview(good) as view:  # passed by the one group pass, not record by record
-        assert _group_intact(view, c, end)
+        assert _group_intact(view, c, end, zero_crcs)
     bad = bytearray(good)
     target = 250
     bad[int(c[target]) + RECORD_HEAD_SIZE] ^= 0x10  # a body byte (record 250 has 10 of them)
@@ -182,7 +184,7 @@ def test_grouped_crc_check_finds_one_bad_record_among_many() -> None:
     got = check_crcs(data, np.frombuffer(data, dtype=np.uint8), c, end, framed)
     assert np.flatnonzero(~got).tolist() == [target]
     with memoryview(data) as view:
-        assert not _group_intact(view, c, end)
+        assert not _group_intact(view, c, end, zero_crcs)
 
 
 @settings(max_examples=300, deadline=None)
@@ -198,3 +200,16 @@ def test_sync_positions_equal_a_byte_search(pieces: list[bytes]) -> None:
         want.append(at)
         at = data.find(SYNC, at + 1)
     assert sync_positions(np.frombuffer(data, dtype=np.uint8)).tolist() == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 70_000), min_size=1, max_size=50), st.booleans())
+def test_distinct_equals_numpy_unique(values: list[int], small: bool) -> None:
+    """Both ways (a count for small values, a sort for large ones) give np.unique's answer."""
+    from detector.capture.index import _distinct
+
+    v = np.array([x % 300 for x in values] if small else values, dtype=np.int64)
+    distinct, which = _distinct(v)
+    want, inverse = np.unique(v, return_inverse=True)
+    assert distinct.tolist() == want.tolist() and which.tolist() == inverse.tolist()
+    assert distinct[which].tolist() == v.tolist()

@@ -70,7 +70,7 @@ def sync_positions(a: np.ndarray) -> np.ndarray:
     first = int.from_bytes(SYNC[:2], "little")
     parts = [np.flatnonzero(a[r:r + 2 * ((size - r) // 2)].view("<u2") == first) * 2 + r
              for r in (0, 1)]
-    c = np.sort(np.concatenate(parts))
+    c = np.sort(np.concatenate(parts), kind="stable")  # two sorted runs: one merge
     c = c[c <= size - len(SYNC)]
     for k in range(2, len(SYNC)):
         c = c[a[c + k] == SYNC[k]]
@@ -175,6 +175,12 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
     # contig[k]: markers k and k + 1 are both framed and record k + 1 starts where k ends
     contig = framed[:-1] & framed[1:] & (nxt[:-1] == c[1:])
     singles: list[np.ndarray] = []
+    # the stand-in's CRC bytes: that of a zero record of each length in a run (one per length)
+    in_run = np.concatenate((contig, [False])) | np.concatenate(([False], contig))
+    covered = np.where(in_run, end - c - 4, 0)
+    lengths, which = _distinct(covered)
+    zero_crcs = np.array([list(zlib.crc32(bytes(m)).to_bytes(4, "little"))
+                          for m in lengths.tolist()], dtype=np.uint8)[which]
     run_starts = np.flatnonzero(framed & ~np.concatenate(([False], contig)))
     run_ends = np.append(np.flatnonzero(~contig), n - 1)  # a run ends at its first ~contig
     with memoryview(buf) as view:
@@ -186,7 +192,7 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
             groups = (c[s:e] - c[s]) // group_bytes
             cuts = np.flatnonzero(np.diff(groups)) + 1 + s
             for i, j in zip([s, *cuts.tolist()], [*cuts.tolist(), e], strict=True):
-                if j - i > 1 and _group_intact(view, c[i:j], end[i:j]):
+                if j - i > 1 and _group_intact(view, c[i:j], end[i:j], zero_crcs[i:j]):
                     intact[i:j] = True
                 else:
                     singles.append(np.arange(i, j))
@@ -200,22 +206,34 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
     return intact
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of non-negative ints, by a count when they
+    are small (record lengths: no sort of half a million values)."""
+    if values.size and int(values.max()) < 1 << 16:
+        present = np.flatnonzero(np.bincount(values))
+        index = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+        index[present] = np.arange(present.size)
+        return present, index[values]
+    distinct, which = np.unique(values, return_inverse=True)
+    return distinct, which.reshape(-1)
+
+
 _SYNC_BYTES = np.frombuffer(SYNC, dtype=np.uint8)
 _OFFSETS4 = np.arange(4)
 
 
-def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray) -> bool:
+def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
+                  zero_crcs: np.ndarray) -> bool:
     """Whether the back-to-back records at markers ``c`` (bodies ending at ``end``) all hold
-    their correct CRC32: one pass over their bytes against a stand-in of the same layout."""
+    their correct CRC32: one pass over their bytes against a stand-in of the same layout.
+
+    ``zero_crcs`` (uint8, shape (n, 4)) is the little-endian CRC32 of ``end - c - 4`` zero
+    bytes for each record (what its CRC field holds in the stand-in)."""
     base = int(c[0]) + 4  # the first record's CRC covers its bytes from here
     stop = int(end[-1]) + CRC_SIZE
     got = zlib.crc32(view[base:stop])
     stand_in = np.zeros(stop - base, dtype=np.uint8)  # zero records...
-    covered = end - c - 4
-    lengths, which = np.unique(covered, return_inverse=True)
-    zero_crcs = np.array([list(zlib.crc32(bytes(int(m))).to_bytes(4, "little"))
-                          for m in lengths.tolist()], dtype=np.uint8)
-    stand_in[(end - base)[:, None] + _OFFSETS4] = zero_crcs[which]  # ...with their CRC
+    stand_in[(end - base)[:, None] + _OFFSETS4] = zero_crcs  # ...with their CRC
     stand_in[(c[1:] - base)[:, None] + _OFFSETS4] = _SYNC_BYTES  # and the sync markers between
     return got == zlib.crc32(stand_in)
 
