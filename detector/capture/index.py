@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.capture.format import CRC_SIZE, MAX_BODY_BYTES, RECORD_HEAD_SIZE, SYNC
 
@@ -238,7 +239,17 @@ def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
     return got == zlib.crc32(stand_in)
 
 
+def byte_rows(a: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """``a[at[i]:at[i] + width]`` for every i, shape (n, width), uint8, C-contiguous.
+
+    One row gather from a sliding-window view of ``a`` (a few times faster than an index
+    array of n x width positions, and a fraction of its memory).
+    """
+    if not at.shape[0]:
+        return np.zeros((0, width), dtype=np.uint8)
+    return sliding_window_view(a, width)[at]
+
+
 def _u32_at(a: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Little-endian u32 at each offset ``at`` of ``a`` (uint8), as int64."""
-    raw = np.ascontiguousarray(a[at[:, None] + np.arange(4)])
-    return raw.view("<u4").reshape(-1).astype(np.int64)
+    return byte_rows(a, at, 4).view("<u4").reshape(-1).astype(np.int64)
