@@ -125,3 +125,91 @@ def test_a_view_of_the_mapped_capture_outliving_its_block_is_no_error(tmp_path: 
         with pytest.raises(BufferError):
             plain.close()
         assert held[3] == 3
+
+
+def crcs_one_by_one(data: bytes, c: np.ndarray, end: np.ndarray,
+                    framed: np.ndarray) -> list[bool]:
+    """The record-by-record CRC32 check of every framed marker."""
+    return [bool(f) and zlib.crc32(data[x + 4:y]) == int.from_bytes(data[y:y + 4], "little")
+            for x, y, f in zip(c.tolist(), end.tolist(), framed.tolist(), strict=True)]
+
+
+def markers(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sync markers after the header, their body ends, and which of them are framed."""
+    from detector.capture.index import _u32_at, sync_positions
+
+    a = np.frombuffer(data, dtype=np.uint8)
+    c = sync_positions(a)
+    c = c[(c >= FILE_HEADER_SIZE) & (c + RECORD_HEAD_SIZE + CRC_SIZE <= len(data))]
+    end = c + RECORD_HEAD_SIZE + _u32_at(a, c + 5)
+    return c, end, end + CRC_SIZE <= len(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bodies=st.lists(st.binary(max_size=30), min_size=1, max_size=30),
+       flips=st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 7)), max_size=4),
+       group_bytes=st.sampled_from([1, 40, 100, 1 << 20]))
+def test_grouped_crc_check_equals_one_by_one(bodies: list[bytes], flips: list[tuple[int, int]],
+                                             group_bytes: int) -> None:
+    """Groups of back-to-back records checked by one CRC pass find exactly the intact records
+    a per-record check finds, with bits flipped anywhere (several bad records in a group)."""
+    from detector.capture.index import check_crcs
+
+    raw = bytearray(capture_bytes(bodies))
+    for pos, bit in flips:
+        raw[FILE_HEADER_SIZE + pos % (len(raw) - FILE_HEADER_SIZE)] ^= 1 << bit
+    data = bytes(raw)
+    c, end, framed = markers(data)
+    got = check_crcs(data, np.frombuffer(data, dtype=np.uint8), c, end, framed,
+                     group_bytes=group_bytes)
+    assert got.tolist() == crcs_one_by_one(data, c, end, framed)
+
+
+def test_grouped_crc_check_finds_one_bad_record_among_many() -> None:
+    """Positive control beside the intact case: one flipped bit in the middle of a long run
+    of back-to-back records (one group) is found, and only that record is refused."""
+    from detector.capture.index import _group_intact, check_crcs
+
+    good = capture_bytes([bytes([k % 251]) * (k % 40) for k in range(500)])
+    c, end, framed = markers(good)
+    assert check_crcs(good, np.frombuffer(good, dtype=np.uint8), c, end, framed).all()
+    zero_crcs = np.array([list(zlib.crc32(bytes(int(m))).to_bytes(4, "little"))
+                          for m in (end - c - 4).tolist()], dtype=np.uint8)
+    with memoryview(good) as view:  # passed by the one group pass, not record by record
+        assert _group_intact(view, c, end, zero_crcs)
+    bad = bytearray(good)
+    target = 250
+    bad[int(c[target]) + RECORD_HEAD_SIZE] ^= 0x10  # a body byte (record 250 has 10 of them)
+    data = bytes(bad)
+    got = check_crcs(data, np.frombuffer(data, dtype=np.uint8), c, end, framed)
+    assert np.flatnonzero(~got).tolist() == [target]
+    with memoryview(data) as view:
+        assert not _group_intact(view, c, end, zero_crcs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=9), st.just(SYNC), st.just(SYNC[:3]),
+                          st.just(SYNC[1:]), st.just(SYNC[:2] * 2)), max_size=12))
+def test_sync_positions_equal_a_byte_search(pieces: list[bytes]) -> None:
+    """Every marker at any offset (odd, even, overlapping halves, at the very end) is found."""
+    from detector.capture.index import sync_positions
+
+    data = b"".join(pieces)
+    want, at = [], data.find(SYNC)
+    while at != -1:
+        want.append(at)
+        at = data.find(SYNC, at + 1)
+    assert sync_positions(np.frombuffer(data, dtype=np.uint8)).tolist() == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 70_000), min_size=1, max_size=50), st.booleans())
+def test_distinct_equals_numpy_unique(values: list[int], small: bool) -> None:
+    """Both ways (a count for small values, a sort for large ones) give np.unique's answer."""
+    from detector.capture.index import _distinct
+
+    v = np.array([x % 300 for x in values] if small else values, dtype=np.int64)
+    distinct, which = _distinct(v)
+    want, inverse = np.unique(v, return_inverse=True)
+    assert distinct.tolist() == want.tolist() and which.tolist() == inverse.tolist()
+    assert distinct[which].tolist() == v.tolist()

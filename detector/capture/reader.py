@@ -40,7 +40,7 @@ from detector.capture.format import (
     parse_session,
     parse_source,
 )
-from detector.capture.index import walk_frames
+from detector.capture.index import byte_rows, walk_frames
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
@@ -375,7 +375,7 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     time_all = np.full(rtype.shape, np.nan)
     long_enough = (b1[pk] - b0[pk]) >= PACKET_HEAD.size
     pk_ok = pk[long_enough]
-    head = a[b0[pk_ok][:, None] + np.arange(PACKET_HEAD.size)]
+    head = byte_rows(a, b0[pk_ok], PACKET_HEAD.size)
     sid_all[pk_ok] = head[:, 0].astype(np.int64) | (head[:, 1].astype(np.int64) << 8)
     time_all[pk_ok] = np.ascontiguousarray(head[:, 2:]).view("<f8").reshape(-1)
     readable = is_packet & np.isfinite(time_all)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.profiles.legband import LEGBAND, LegBandProfile
 
@@ -77,27 +78,27 @@ class DataBatch:
         per_row = self.n_samples[rows] * spec.axes  # int16 values per packet
         offsets = self.sample_offset[rows]
         total = int(per_row.sum())
-        if self.source is not None:  # one bytes slice per packet, joined: the cheapest copy
+        if bool(np.all(per_row == per_row[0])):  # one width: one row gather from a window view
+            rows_bytes = sliding_window_view(self.buffer, 2 * int(per_row[0]))[offsets]
+            out = rows_bytes.reshape(-1).view(self.profile.data.sample_dtype)
+            return out.reshape(-1, spec.axes) if spec.axes > 1 else out
+        if self.source is not None:  # one bytes slice per packet, joined
             src = self.source
             ends = (offsets + 2 * per_row).tolist()
             joined = b"".join([src[x:y] for x, y in zip(offsets.tolist(), ends, strict=True)])
             out = np.frombuffer(joined, dtype=self.profile.data.sample_dtype)
             return out.reshape(-1, spec.axes) if spec.axes > 1 else out
         out = np.empty(total, dtype=np.int16)
-        if bool(np.all(per_row == per_row[0])):
-            gather_rows(self.buffer, offsets, 2 * int(per_row[0]),
-                        out.view(np.uint8).reshape(rows.size, -1))
-        else:  # packets of different lengths: one int16 view per byte parity
-            for parity in (0, 1):
-                sel = np.flatnonzero(offsets % 2 == parity)
-                if not sel.size:
-                    continue
-                end = parity + 2 * ((self.buffer.shape[0] - parity) // 2)
-                words = self.buffer[parity:end].view(self.profile.data.sample_dtype)
-                lens = per_row[sel]
-                starts_out = (np.cumsum(per_row) - per_row)[sel]
-                out[_positions(starts_out, lens)] = words[_positions((offsets[sel] - parity) // 2,
-                                                                     lens)]
+        for parity in (0, 1):  # packets of different lengths: one int16 view per byte parity
+            sel = np.flatnonzero(offsets % 2 == parity)
+            if not sel.size:
+                continue
+            end = parity + 2 * ((self.buffer.shape[0] - parity) // 2)
+            words = self.buffer[parity:end].view(self.profile.data.sample_dtype)
+            lens = per_row[sel]
+            starts_out = (np.cumsum(per_row) - per_row)[sel]
+            out[_positions(starts_out, lens)] = words[_positions((offsets[sel] - parity) // 2,
+                                                                 lens)]
         return out.reshape(-1, spec.axes) if spec.axes > 1 else out
 
     def values(self, rows: np.ndarray) -> np.ndarray:
@@ -125,30 +126,6 @@ class DataBatch:
         return out
 
 
-def gather_rows(buffer: np.ndarray, offsets: np.ndarray, width: int, out: np.ndarray) -> None:
-    """Copy ``buffer[offsets[i]:offsets[i] + width]`` into row i of ``out`` (uint8, (n, width)).
-
-    Copied in the widest words (8, 4 or 2 bytes) that ``width`` is a multiple of, through one
-    view of the buffer per alignment, so the index arrays are a few times smaller than one
-    per byte.
-    """
-    word = next(w for w in (8, 4, 2, 1) if width % w == 0)
-    dtype = np.dtype(f"u{word}")
-    per = width // word
-    dest = out.view(dtype) if out.flags.c_contiguous else None
-    for r in range(word):
-        sel = np.flatnonzero(offsets % word == r)
-        if not sel.size:
-            continue
-        end = r + word * ((buffer.shape[0] - r) // word)
-        words = buffer[r:end].view(dtype)
-        got = words[((offsets[sel] - r) // word)[:, None] + np.arange(per)]
-        if dest is not None:
-            dest[sel] = got
-        else:
-            out[sel] = got.view(np.uint8)
-
-
 def _positions(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """Indices ``starts[i] + arange(lens[i])`` for every i, concatenated."""
     total = int(lens.sum())
@@ -165,8 +142,9 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
     Parameters
     ----------
     buffer : ndarray of uint8, bytes or mmap, shape (size,)
-        Bytes holding the payloads (e.g. a mapped capture, or payloads joined). Samples are
-        copied out of bytes or an mmap by slicing it, out of an array by a gather.
+        Bytes holding the payloads (e.g. a mapped capture, or payloads joined). The samples
+        of packets of one length are copied out by one row gather from a window view; packets
+        of different lengths by slicing bytes or an mmap, or by a gather from an array.
     offsets, lengths : ndarray of int, shape (n,)
         Start and length (bytes) of each payload in ``buffer``.
     profile : LegBandProfile
@@ -191,9 +169,9 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
     n = off.shape[0]
     long_enough = length >= hsize
     heads = np.zeros(n, dtype=HEADER_DTYPE)
-    if long_enough.any():  # one byte gather (cheaper than words for 12 bytes)
+    if long_enough.any():  # one row gather from a window view of the bytes
         at = off if long_enough.all() else off[long_enough]
-        raw = np.ascontiguousarray(buf[at[:, None] + np.arange(hsize)])
+        raw = sliding_window_view(buf, hsize)[at]
         heads[long_enough] = raw.view(HEADER_DTYPE).reshape(-1)
     vs = heads["vs"].astype(np.int64)
     flags = heads["flags"].astype(np.int64)
