@@ -89,17 +89,21 @@ class GanglionPeripheral(SimPeripheral):
         True time (s).
     local_name, address : str
     link : LocalLink, optional
+    clock_ppm : float
+        The board's oscillator against true time (ppm; see
+        :class:`~firmware_sim.sim_peripheral.SimPeripheral`; its packets carry no time).
     """
 
     def __init__(self, device: Device, *, emg_counts: np.ndarray, clock: Callable[[], float],
                  local_name: str = "Ganglion-SIM5", address: str = GANGLION_SIM_ADDRESS,
-                 link: LocalLink | None = None) -> None:
+                 link: LocalLink | None = None, clock_ppm: float = 0.0) -> None:
         super().__init__(device, clock=clock, service_uuid=GANGLION.service_uuid,
                          short_name="Ganglion", local_name=local_name, address=address,
-                         link=link)
+                         link=link, clock_ppm=clock_ppm)
         self.counts = np.asarray(emg_counts, dtype=np.int64)
         if self.counts.ndim != 2 or self.counts.shape[1] != GANGLION.channels:
             raise ValueError(f"emg_counts must have shape (n, 4), got {self.counts.shape}")
+        self.counts = self.on_own_oscillator(self.counts)
         self.streaming = False
         self.next_sample = 0
         self.position = 0
@@ -127,16 +131,19 @@ class GanglionPeripheral(SimPeripheral):
 
     @classmethod
     def on_link(cls, link: LocalLink, *, emg_counts: np.ndarray, clock: Callable[[], float],
-                address: str = GANGLION_SIM_ADDRESS) -> GanglionPeripheral:
+                address: str = GANGLION_SIM_ADDRESS,
+                clock_ppm: float = 0.0) -> GanglionPeripheral:
         """Create the board on an in-process link (call from a running event loop)."""
         device = new_link_device(link, address=address, name="Ganglion-SIM5")
-        return cls(device, emg_counts=emg_counts, clock=clock, address=address, link=link)
+        return cls(device, emg_counts=emg_counts, clock=clock, address=address, link=link,
+                   clock_ppm=clock_ppm)
 
     def produce(self, now_s: float) -> list[Notification]:
         """Packets of the samples measured up to ``now_s``."""
         if not self.streaming:
             return []
-        due = min(self.counts.shape[0], math.floor(now_s * GANGLION.fs_hz + 1e-9) + 1)
+        due = min(self.counts.shape[0],
+                  math.floor(self.device_s(now_s) * GANGLION.fs_hz + 1e-9) + 1)
         out: list[Notification] = []
         while True:
             need = 1 if self.position == 0 else 2
@@ -172,7 +179,7 @@ class GanglionPeripheral(SimPeripheral):
         if command[:1] == START_STREAM and not self.streaming:
             self.streaming = True
             self.position = 0
-            self.next_sample = math.ceil(self.clock() * GANGLION.fs_hz - 1e-9)
+            self.next_sample = math.ceil(self.device_s(self.clock()) * GANGLION.fs_hz - 1e-9)
         elif command[:1] == STOP_STREAM:
             self.streaming = False
 

@@ -87,19 +87,24 @@ class MovesensePeripheral(SimPeripheral):
         default: as many as fit one notification, at most ``rate // 13``.
     local_name, address : str
     link : LocalLink, optional
+    clock_ppm : float
+        The sensor's oscillator against true time (ppm; see
+        :class:`~firmware_sim.sim_peripheral.SimPeripheral`): its ms timestamps run with it.
     """
 
     def __init__(self, device: Device, *, acc_g: np.ndarray, fs: int,
                  clock: Callable[[], float], boot_ms: int = 123_456,
                  samples_per_message: int | None = None,
                  local_name: str = "Movesense 000000000004",
-                 address: str = MOVESENSE_SIM_ADDRESS, link: LocalLink | None = None) -> None:
+                 address: str = MOVESENSE_SIM_ADDRESS, link: LocalLink | None = None,
+                 clock_ppm: float = 0.0) -> None:
         super().__init__(device, clock=clock, service_uuid=MOVESENSE.service_uuid,
                          short_name="Movesens", local_name=local_name, address=address,
-                         link=link)
+                         link=link, clock_ppm=clock_ppm)
         self.acc_g = np.asarray(acc_g, dtype=np.float64)
         if self.acc_g.ndim != 2 or self.acc_g.shape[1] != 3:
             raise ValueError(f"acc_g must have shape (n, 3), got {self.acc_g.shape}")
+        self.acc_g = self.on_own_oscillator(self.acc_g)
         self.fs = int(fs)
         self.boot_ms = int(boot_ms)
         if samples_per_message is not None and samples_per_message < 1:
@@ -124,11 +129,12 @@ class MovesensePeripheral(SimPeripheral):
     @classmethod
     def on_link(cls, link: LocalLink, *, acc_g: np.ndarray, fs: int,
                 clock: Callable[[], float], samples_per_message: int | None = None,
-                address: str = MOVESENSE_SIM_ADDRESS) -> MovesensePeripheral:
+                address: str = MOVESENSE_SIM_ADDRESS,
+                clock_ppm: float = 0.0) -> MovesensePeripheral:
         """Create the sensor on an in-process link (call from a running event loop)."""
         device = new_link_device(link, address=address, name="Movesense 000000000004")
         return cls(device, acc_g=acc_g, fs=fs, clock=clock, address=address, link=link,
-                   samples_per_message=samples_per_message)
+                   samples_per_message=samples_per_message, clock_ppm=clock_ppm)
 
     def _notification_bytes(self) -> int:
         conn = self.connection
@@ -150,7 +156,7 @@ class MovesensePeripheral(SimPeripheral):
         for ref, rate in self.subscriptions.items():
             per = self._per_notification(rate)
             last = math.floor(self.acc_g.shape[0] * rate / self.fs)
-            due = min(last, math.floor(now_s * rate + 1e-9) + 1)
+            due = min(last, math.floor(self.device_s(now_s) * rate + 1e-9) + 1)
             while due - self.next_sample[ref] >= per:
                 k = self.next_sample[ref]
                 acc = np.stack([self._sample(rate, k + j) for j in range(per)])
@@ -185,7 +191,7 @@ class MovesensePeripheral(SimPeripheral):
             else:
                 rate = int(parts[2])
                 self.subscriptions[ref] = rate
-                self.next_sample[ref] = math.ceil(self.clock() * rate - 1e-9)
+                self.next_sample[ref] = math.ceil(self.device_s(self.clock()) * rate - 1e-9)
 
     def on_connected(self) -> None:
         """A new connection: no subscription yet."""

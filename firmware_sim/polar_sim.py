@@ -110,17 +110,22 @@ class PolarPeripheral(SimPeripheral):
         The device's address.
     link : LocalLink, optional
         The in-process link it is on.
+    clock_ppm : float
+        The sensor's oscillator against true time (ppm; see
+        :class:`~firmware_sim.sim_peripheral.SimPeripheral`).
     """
 
     def __init__(self, device: Device, *, acc_g: np.ndarray, fs: int,
                  clock: Callable[[], float], origin_unix_s: float,
                  local_name: str = "Polar Sense SIM00002", address: str = POLAR_SIM_ADDRESS,
-                 link: LocalLink | None = None) -> None:
+                 link: LocalLink | None = None, clock_ppm: float = 0.0) -> None:
         super().__init__(device, clock=clock, service_uuid=POLAR_PMD.service_uuid,
-                         short_name="Polar", local_name=local_name, address=address, link=link)
+                         short_name="Polar", local_name=local_name, address=address, link=link,
+                         clock_ppm=clock_ppm)
         self.acc_g = np.asarray(acc_g, dtype=np.float64)
         if self.acc_g.ndim != 2 or self.acc_g.shape[1] != 3:
             raise ValueError(f"acc_g must have shape (n, 3), got {self.acc_g.shape}")
+        self.acc_g = self.on_own_oscillator(self.acc_g)
         self.fs = int(fs)
         self.base_ns = round((origin_unix_s - POLAR_EPOCH_UNIX_S) * 1e9)
         self.streaming = False
@@ -151,11 +156,12 @@ class PolarPeripheral(SimPeripheral):
 
     @classmethod
     def on_link(cls, link: LocalLink, *, acc_g: np.ndarray, fs: int, clock: Callable[[], float],
-                origin_unix_s: float, address: str = POLAR_SIM_ADDRESS) -> PolarPeripheral:
+                origin_unix_s: float, address: str = POLAR_SIM_ADDRESS,
+                clock_ppm: float = 0.0) -> PolarPeripheral:
         """Create the sensor on an in-process link (call from a running event loop)."""
         device = new_link_device(link, address=address, name="Polar Sense SIM00002")
         return cls(device, acc_g=acc_g, fs=fs, clock=clock, origin_unix_s=origin_unix_s,
-                   address=address, link=link)
+                   address=address, link=link, clock_ppm=clock_ppm)
 
     def timestamp_ns(self, index: int) -> int:
         """Device timestamp of sample ``index`` (ns since 2000-01-01 UTC)."""
@@ -172,7 +178,7 @@ class PolarPeripheral(SimPeripheral):
         if not self.streaming:
             return []
         per = self._frame_samples()
-        due = min(self.acc_g.shape[0], math.floor(now_s * self.fs + 1e-9) + 1)
+        due = min(self.acc_g.shape[0], math.floor(self.device_s(now_s) * self.fs + 1e-9) + 1)
         out: list[Notification] = []
         while due - self.next_sample >= per:
             i = self.next_sample
@@ -234,7 +240,7 @@ class PolarPeripheral(SimPeripheral):
             return _response(opcode, kind, ResponseStatus.INVALID_RANGE)
         self.range_g = chosen.ranges[0]
         self.streaming = True
-        self.next_sample = math.ceil(self.clock() * self.fs - 1e-9)
+        self.next_sample = math.ceil(self.device_s(self.clock()) * self.fs - 1e-9)
         return _response(opcode, kind, ResponseStatus.SUCCESS)
 
     def _on_control_write(self, connection: Connection, value: bytes) -> None:

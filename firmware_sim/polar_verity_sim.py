@@ -70,10 +70,10 @@ class VeritySensePeripheral(PolarPeripheral):
 
     def __init__(self, device: Device, *, acc_g: np.ndarray, clock: Callable[[], float],
                  origin_unix_s: float, address: str = VERITY_SIM_ADDRESS,
-                 link: LocalLink | None = None) -> None:
+                 link: LocalLink | None = None, clock_ppm: float = 0.0) -> None:
         super().__init__(device, acc_g=acc_g, fs=NATIVE_FS, clock=clock,
                          origin_unix_s=origin_unix_s, local_name="Polar Sense SIM00006",
-                         address=address, link=link)
+                         address=address, link=link, clock_ppm=clock_ppm)
         self.native_g = self.acc_g
         self._at_rate: dict[int, np.ndarray] = {}
         self.sdk_mode = False
@@ -84,11 +84,12 @@ class VeritySensePeripheral(PolarPeripheral):
     @classmethod
     def on_link(cls, link: LocalLink, *, acc_g: np.ndarray,  # type: ignore[override]
                 clock: Callable[[], float], origin_unix_s: float,
-                address: str = VERITY_SIM_ADDRESS) -> VeritySensePeripheral:
+                address: str = VERITY_SIM_ADDRESS,
+                clock_ppm: float = 0.0) -> VeritySensePeripheral:
         """Create the sensor on an in-process link (call from a running event loop)."""
         device = new_link_device(link, address=address, name="Polar Sense SIM00006")
         return cls(device, acc_g=acc_g, clock=clock, origin_unix_s=origin_unix_s,
-                   address=address, link=link)
+                   address=address, link=link, clock_ppm=clock_ppm)
 
     def _use_rate(self, fs: int) -> None:
         """Stream at ``fs``: the native samples low-passed (the sensor's output filter) and
@@ -153,5 +154,5 @@ class VeritySensePeripheral(PolarPeripheral):
         self._use_rate(chosen.sample_rates_hz[0])
         self.range_g = chosen.ranges[0]
         self.streaming = True
-        self.next_sample = math.ceil(self.clock() * self.fs - 1e-9)
+        self.next_sample = math.ceil(self.device_s(self.clock()) * self.fs - 1e-9)
         return _response(opcode, kind, ResponseStatus.SUCCESS)

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import numpy as np
 from bleak.backends.device import BLEDevice
 from bumble import gatt
 from bumble.device import Connection, Device
@@ -42,12 +43,17 @@ class SimPeripheral:
         The device's address.
     link : LocalLink, optional
         The in-process link the device is on (for :attr:`client_backend`).
+    clock_ppm : float
+        How fast the band's own oscillator runs against true time (ppm; positive: fast). Its
+        sample ``k`` at nominal rate ``fs`` is taken at true time ``k / (fs (1 + ppm 1e-6))``
+        and stamped (where the protocol stamps) with device time ``k / fs``.
     """
 
     def __init__(self, device: Device, *, clock: Callable[[], float], service_uuid: str,
                  short_name: str, local_name: str, address: str,
-                 link: LocalLink | None = None) -> None:
+                 link: LocalLink | None = None, clock_ppm: float = 0.0) -> None:
         self.device = device
+        self.clock_ppm = float(clock_ppm)
         self.address = address
         self.link = link
         self.clock = clock
@@ -66,6 +72,22 @@ class SimPeripheral:
         """One advertising (re)start at a time: a step and the disconnection handler may both
         ask, and two concurrent HCI command sequences corrupt bumble's advertising sets."""
         device.on(device.EVENT_CONNECTION, self._on_connection)
+
+    # --------------------------------------------------------------------- oscillator
+    def device_s(self, true_s: float) -> float:
+        """The band's own time (s) at true time ``true_s`` (its oscillator off by
+        :attr:`clock_ppm`)."""
+        return true_s * (1.0 + self.clock_ppm * 1e-6)
+
+    def on_own_oscillator(self, signal: np.ndarray) -> np.ndarray:
+        """``signal`` (sample ``i`` at true time ``i / fs``) as the band samples it, shape
+        (m, ...): sample ``k`` is the one nearest true time ``k / (fs (1 + ppm 1e-6))``."""
+        if self.clock_ppm == 0.0 or signal.shape[0] == 0:
+            return signal
+        scale = 1.0 + self.clock_ppm * 1e-6
+        m = int(np.floor(signal.shape[0] * scale))
+        idx = np.minimum(np.rint(np.arange(m) / scale).astype(np.int64), signal.shape[0] - 1)
+        return signal[idx]
 
     # ------------------------------------------------------------------------ radio
     @property

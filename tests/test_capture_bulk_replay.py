@@ -12,6 +12,9 @@ from capture_sim import Central, sine_feed
 from detector.capture.recording import CaptureRecording
 from detector.capture.writer import CaptureWriter
 from detector.errors import CrampInputError
+from detector.night.legband import LegBandRuns
+from detector.profiles.legband import LEGBAND
+from detector.profiles.legband_codec import decode_data_packet
 from detector.signals import SignalBlock
 from firmware_sim.firmware import Firmware, FirmwareConfig
 
@@ -69,24 +72,47 @@ def messy_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_bulk_replay_equals_one_packet_at_a_time(messy_capture: Path) -> None:
     rec = CaptureRecording(messy_capture)
     bulk = joined(list(rec.blocks(7.0)))
-    asm = rec.assembler()
-    pairs: list[tuple[str, SignalBlock]] = []
-    refused = 0
+    # one packet at a time, as live: the assembler, and the accelerometers placed on the
+    # RTC's grid by their ticks (here 30 ppm apart: they slip one sample by the end)
+    runs = LegBandRuns(profile=LEGBAND, channels=rec.info.channels, hold_s=rec.hold_s)
+    pairs: list[tuple[str, SignalBlock]] = runs.start_run(run_start_ticks=0, offsets={})
+    refused = at_changed_rate = 0
     for packet in rec.packets():
         try:
-            pairs += asm.push(packet.payload, received_s=packet.received_s)
+            decoded = decode_data_packet(packet.payload)
         except CrampInputError:
             refused += 1
-    ref = joined(pairs + asm.flush())
+            continue
+        try:
+            pairs += runs.push(decoded, received_s=packet.received_s)
+        except CrampInputError:
+            refused += 1
+            at_changed_rate += 1
+    ref = joined(pairs + runs.flush())
+    assert runs.current is not None
+    asm = runs.current.assembler
     assert bulk.keys() == ref.keys() == {"emg", "shank_acc", "foot_acc"}
     for role in ref:
         assert [s for s, _ in bulk[role]] == [s for s, _ in ref[role]]
         for (_, x), (_, y) in zip(bulk[role], ref[role], strict=True):
             np.testing.assert_array_equal(x, y)
-    assert rec.gaps == asm.gaps and rec.stats == asm.stats
+    assert rec.stats == runs.stats()
+    # the gaps: the EMG's as the assembler has them, the accelerometers' on the RTC's grid
+    assert [g for g in rec.gaps if g.role == "emg"] == [g for g in asm.gaps if g.role == "emg"]
+    assert sorted((g.role, g.samples_missing) for g in rec.gaps) == \
+        sorted((g.role, g.samples_missing) for g in asm.gaps)
+    fs = {r: c.fs for r, c in rec.info.channels.items()}
+    placed = {(g.role, round(g.start_s * fs[g.role]), round(g.end_s * fs[g.role]))
+              for g in rec.gaps
+              if g.role != "emg"}
+    on_grid = set()
+    for role, blocks in ref.items():
+        if role != "emg":
+            on_grid |= {(role, a + len(x), b) for (a, x), (b, _) in itertools.pairwise(blocks)}
+    assert placed == on_grid  # where the placed blocks leave their holes
     # positive controls: the capture really is messy, and the scan counted what was refused
     assert len(rec.gaps) == 3 and all(s.duplicates > 0 for s in rec.stats.values())
-    assert refused == asm.rejected_packets > 10
+    assert at_changed_rate == asm.rejected_packets > 10 and refused > at_changed_rate
     assert any(f"{rec._bad_packets} undecodable" in n for n in rec.info.notes)
     assert any(f"{rec._rate_changes} packet(s) at a changed rate" in n for n in rec.info.notes)
     assert rec._bad_packets + rec._rate_changes == refused

@@ -99,6 +99,9 @@ class ClockFit:
         Host time of sample index 0 of every stream (s since the Unix epoch).
     host_per_tick : float
         Host seconds per device RTC tick (``1 / tick_hz`` scaled by the clock's drift).
+    host_at_tick0_s : float
+        Host time of RTC tick 0 (of the packets' unwrapped ticks): host time of RTC reading
+        ``T`` is ``host_at_tick0_s + host_per_tick * T``.
     drift_ppm : float
         Device RTC drift relative to the host clock, parts per million (positive: the
         device clock runs fast).
@@ -110,6 +113,7 @@ class ClockFit:
 
     start_s: float
     host_per_tick: float
+    host_at_tick0_s: float
     drift_ppm: float
     streams: dict[int, StreamTiming]
     n_points: int
@@ -329,5 +333,6 @@ def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
         )
     return ClockFit(
         start_s=host_a + host_b * t_start_ticks / tick_hz, host_per_tick=host_b / tick_hz,
+        host_at_tick0_s=host_a,
         drift_ppm=(1.0 / host_b - 1.0) * 1e6, streams=timing, n_points=int(x.size),
     )

@@ -36,6 +36,7 @@ from detector.capture.format import PacketRecord
 from detector.capture.legband_runs import COMMAND_SOURCE, DATA_SOURCE, run_layout
 from detector.capture.reader import Capture, read_capture
 from detector.errors import CrampInputError
+from detector.night.tick_grid import packet_grids
 from detector.night.timeline import FittedClock
 from detector.profiles.legband import LEGBAND, LegBandProfile
 from detector.profiles.legband_batch import DataBatch, decode_data_batch
@@ -162,7 +163,10 @@ class CaptureRecording:
             notes.append(f"the band restarted {len(runs) - 1} time(s); each new run is placed "
                          "at the sample offsets the recorder logged")
         shift = 0.0 if start_utc is None else start_utc.timestamp() - self.fit.start_s
-        self.clock = FittedClock(self.fit, stream_ids=stream_ids, shift_s=shift)
+        self._grids = packet_grids(runs, channels, profile=profile)
+        self.clock = FittedClock(self.fit, stream_ids=stream_ids, shift_s=shift, grids={
+            role: (grid, self.run_origins[k0][role]) for role, grid in self._grids[k0].items()
+            if role in self.run_origins[k0]})
         start = start_utc if start_utc is not None else datetime.fromtimestamp(
             self.fit.start_s, UTC)
         leg = session.get("leg")
@@ -200,6 +204,7 @@ class CaptureRecording:
             for role, spec in self.info.channels.items()
         }
         assemblers = [self._run_assembler(k) for k in range(len(self.fits))]
+        self._placing = [{r: g.fresh() for r, g in run.items()} for run in self._grids]
         gaps: list[Gap] = []
         stats: dict[str, StreamStats] = {}
         current = -1
@@ -216,8 +221,16 @@ class CaptureRecording:
             yield from p.drain()
         for k, asm in enumerate(assemblers):
             for g in asm.gaps:
-                off = self._offsets[k].get(g.role, 0) / self.info.channels[g.role].fs
-                gaps.append(Gap(role=g.role, start_s=g.start_s + off, end_s=g.end_s + off,
+                fs = self.info.channels[g.role].fs
+                off = self._offsets[k].get(g.role, 0) / fs
+                start_s, end_s = g.start_s, g.end_s
+                grid = self._grids[k].get(g.role)
+                if grid is not None:  # on the RTC's grid: moved by its neighbours' shifts
+                    origin = self.run_origins[k].get(g.role, 0)
+                    a, b = round(start_s * fs) + origin, round(end_s * fs) + origin
+                    d = grid.shift_at(np.array([a - 1, b]))
+                    start_s, end_s = (a - origin + d[0]) / fs, (b - origin + d[1]) / fs
+                gaps.append(Gap(role=g.role, start_s=start_s + off, end_s=end_s + off,
                                 samples_missing=g.samples_missing))
             for role, st in asm.stats.items():
                 if role in stats:
@@ -235,7 +248,14 @@ class CaptureRecording:
     def _release(self, k: int, released: list[tuple[str, SignalBlock]],
                  pending: dict[str, _Pending]) -> Iterator[tuple[str, SignalBlock]]:
         offsets = self._offsets[k]
+        grids = self._placing[k]
         for role, block in released:
+            grid = grids.get(role)
+            if grid is not None:
+                placed = grid.place(block, origin=self.run_origins[k].get(role, 0))
+                if placed is None:
+                    continue
+                block = placed
             off = offsets.get(role, 0)
             if off:
                 block = SignalBlock(data=block.data, fs=block.fs,

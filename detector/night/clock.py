@@ -186,6 +186,13 @@ class OnlineClock:
         a, b = self.host_line()
         return a + b * line.ticks_at(counter) / self.tick_hz
 
+    def host_time_at_ticks(self, ticks: float) -> float | None:
+        """Host time (UNIX s) of an RTC reading (unwrapped ticks), or ``None`` if not known."""
+        if not self.ready:
+            return None
+        a, b = self.host_line()
+        return a + b * float(ticks) / self.tick_hz
+
     def rate_hz(self, stream_id: int) -> float | None:
         """Samples per host second of a stream, as estimated now."""
         line = self._lines.get(stream_id)

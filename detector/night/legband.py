@@ -4,7 +4,9 @@ A run goes from a START to the next one (a band restart begins a new run: its co
 sequence numbers start again). Each run has its own
 :class:`~detector.capture.assembler.StreamAssembler` and :class:`~detector.night.clock.OnlineClock`;
 its samples are placed on the night's timeline at the ``sample_offsets`` the recorder logs in
-the capture's ``config`` event, which is where replay places them too.
+the capture's ``config`` event, which is where replay places them too. The accelerometers'
+samples (their own oscillator) are first placed on the RTC's (= the EMG's) grid by their
+packets' ticks (:class:`~detector.night.tick_grid.TickGrid`), as replay places them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 from detector.capture.assembler import StreamAssembler, StreamStats, stream_for
 from detector.night.clock import OnlineClock
+from detector.night.tick_grid import TickGrid, placed_streams
 from detector.profiles.legband import LegBandProfile
 from detector.profiles.legband_codec import DataPacket
 from detector.signals import ChannelSpec, SignalBlock
@@ -51,12 +54,15 @@ class LegBandRun:
         Night sample index of the run's sample 0, per role.
     assembler : StreamAssembler
     clock : OnlineClock
+    grids : dict of int to TickGrid
+        Per accelerometer stream id: its placement on the RTC's grid.
     """
 
     run_start_ticks: int
     offsets: dict[str, int]
     assembler: StreamAssembler
     clock: OnlineClock
+    grids: dict[int, TickGrid] = field(default_factory=dict)
     counters: dict[int, _Unwrap] = field(default_factory=dict)
     ticks: dict[int, _Unwrap] = field(default_factory=dict)
 
@@ -81,6 +87,7 @@ class LegBandRuns:
         self.runs: list[LegBandRun] = []
         self._sid = {role: stream_for(c, profile=profile).stream_id
                      for role, c in self.channels.items()}
+        self._placed = placed_streams(self.channels, profile=profile)
 
     @property
     def current(self) -> LegBandRun | None:
@@ -96,8 +103,10 @@ class LegBandRuns:
         clock = OnlineClock(tick_hz=self.profile.data.tick_hz,
                             nominal_rates_hz={self._sid[r]: c.fs
                                               for r, c in self.channels.items()})
+        grids = {sid: TickGrid(fs_hz=self.channels[role].fs, tick_hz=self.profile.data.tick_hz)
+                 for role, sid in self._placed.items()}
         self.runs.append(LegBandRun(run_start_ticks=run_start_ticks, offsets=dict(offsets),
-                                    assembler=assembler, clock=clock))
+                                    assembler=assembler, clock=clock, grids=grids))
         return out
 
     def push(self, packet: DataPacket, *, received_s: float) -> Blocks:
@@ -116,11 +125,13 @@ class LegBandRuns:
         sid = packet.stream_id
         counter = run.counters.setdefault(sid, _Unwrap(data.counter_modulus))
         ticks = run.ticks.setdefault(sid, _Unwrap(1 << 32))
-        blocks = run.assembler.push_packet(packet)
-        run.clock.observe(sid, counter=counter(packet.first_sample),
-                          n_samples=packet.n_samples,
-                          ticks=ticks(packet.device_ticks), received_s=received_s,
-                          live=not packet.backfill)
+        full_counter, full_ticks = counter(packet.first_sample), ticks(packet.device_ticks)
+        blocks = run.assembler.push_packet(packet)  # refused: raises, nothing else sees it
+        grid = run.grids.get(sid)
+        if grid is not None:  # before its blocks are placed (as replay: every packet first)
+            grid.observe(full_counter, packet.n_samples, full_ticks)
+        run.clock.observe(sid, counter=full_counter, n_samples=packet.n_samples,
+                          ticks=full_ticks, received_s=received_s, live=not packet.backfill)
         return self._shift(run, blocks)
 
     def flush(self) -> Blocks:
@@ -153,15 +164,26 @@ class LegBandRuns:
             return None
         first = self.runs[0]
         origin = first.assembler.origins.get(role) or 0
-        return first.clock.host_time_s(sid, origin + index)
+        grid = first.grids.get(sid)
+        if grid is None:
+            return first.clock.host_time_s(sid, origin + index)
+        ticks = grid.ticks_of(index, origin=origin)  # on the RTC's grid: through the RTC
+        return None if ticks is None else first.clock.host_time_at_ticks(ticks)
 
-    @staticmethod
-    def _shift(run: LegBandRun, blocks: Blocks) -> Blocks:
+    def _shift(self, run: LegBandRun, blocks: Blocks) -> Blocks:
         out: Blocks = []
+        origins = run.assembler.origins
         for role, block in blocks:
+            grid = run.grids.get(self._sid[role])
+            if grid is not None:
+                placed = grid.place(block, origin=origins.get(role) or 0)
+                if placed is None:
+                    continue
+                block = placed
             off = run.offsets.get(role, 0)
             if off:
                 block = SignalBlock(data=block.data, fs=block.fs,
                                     start_sample=block.start_sample + off)
             out.append((role, block))
         return out
+

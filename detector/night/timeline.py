@@ -25,6 +25,7 @@ from detector.pipeline.result import NightResult
 
 if TYPE_CHECKING:
     from detector.capture.clockfit import ClockFit
+    from detector.night.tick_grid import TickGrid
 
 
 class SampleClock(Protocol):
@@ -46,19 +47,32 @@ class FittedClock:
         Stream id of each role.
     shift_s : float
         Seconds added to every host time (a start time given by the user moves the night).
+    grids : mapping of str to (TickGrid, int), optional
+        Roles placed on the RTC's grid by their ticks (the accelerometers), with their
+        counter origin: their samples are placed through the RTC, not their own stream.
     """
 
     def __init__(self, fit: ClockFit, *, stream_ids: Mapping[str, int],
-                 shift_s: float = 0.0) -> None:
+                 shift_s: float = 0.0,
+                 grids: Mapping[str, tuple[TickGrid, int]] | None = None) -> None:
         self._timing = {role: fit.streams[sid] for role, sid in stream_ids.items()
                         if sid in fit.streams}
         self.shift_s = float(shift_s)
+        self._fit = fit
+        self._grids = dict(grids or {})
 
     def host_time_s(self, role: str, index: float) -> float | None:
         """Host time (UNIX s) of night sample ``index`` of ``role`` (``None``: no stream)."""
         timing = self._timing.get(role)
         if timing is None:
             return None
+        placed = self._grids.get(role)
+        if placed is not None:
+            grid, origin = placed
+            ticks = grid.ticks_of(index, origin=origin)
+            if ticks is not None:
+                return self._fit.host_at_tick0_s + self._fit.host_per_tick * ticks \
+                    + self.shift_s
         return timing.t0_s + self.shift_s + float(index) / timing.rate_hz
 
 

@@ -1,0 +1,135 @@
+"""TickGrid: an accelerometer's packets placed on the RTC's grid by their own ticks.
+
+Properties: every sample lands within one slot of its RTC time; blocks stay contiguous
+except at real gaps; the result does not depend on how the released samples are cut into
+blocks, nor on whether a packet was seen long before its samples were placed (replay: all
+packets first) or just before (live), duplicates included (the first copy's shift holds).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.night.tick_grid import TickGrid
+from detector.signals import SignalBlock
+
+TICK_HZ = 32768.0
+FS = 50.0
+
+
+def _packets(rng: np.random.Generator, *, n: int, ppm: float, start_ticks: int
+             ) -> list[tuple[int, int, int]]:
+    """(first counter, samples, ticks) of a stream whose oscillator is off by ``ppm``
+    (relative to the RTC), in counter order."""
+    out, c = [], 0
+    while c < n:
+        k = int(rng.integers(5, 40))
+        ticks = start_ticks + round(c * TICK_HZ / (FS * (1 + ppm * 1e-6)))
+        out.append((c, min(k, n - c), ticks))
+        c += k
+    return out
+
+
+def _place(grid: TickGrid, values: np.ndarray, cuts: list[int], gap: tuple[int, int]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Place ``values`` (counter 0..n-1, the counters in ``gap`` missing) in blocks cut at
+    ``cuts``; return the grid indices and values placed."""
+    bounds = sorted({0, values.shape[0], *cuts, *gap})
+    idx, out = [], []
+    for a, b in itertools.pairwise(bounds):
+        if gap[0] <= a < gap[1]:
+            continue
+        placed = grid.place(SignalBlock(data=values[a:b], fs=FS, start_sample=a), origin=0)
+        if placed is not None:
+            idx.append(np.arange(placed.start_sample, placed.end_sample))
+            out.append(placed.data)
+    return np.concatenate(idx), np.concatenate(out)
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 2**32 - 1), ppm=st.floats(-1000.0, 1000.0),
+       n_cuts=st.integers(0, 30), resent=st.integers(0, 20))
+def test_placement_is_the_same_whatever_the_blocks_and_the_packet_timing(
+        seed: int, ppm: float, n_cuts: int, resent: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    packets = _packets(rng, n=n, ppm=ppm, start_ticks=int(rng.integers(0, 2**31)))
+    # a backfill resends some stretches cut differently (same samples, same ticks line)
+    extra = []
+    for _ in range(resent):
+        c = int(rng.integers(0, n - 60))
+        extra.append((c, 50, packets[0][2] + round(c * TICK_HZ / (FS * (1 + ppm * 1e-6)))
+                      + int(rng.integers(-1, 2))))
+    arrivals = packets[:]
+    for p in extra:  # each resend arrives some packets after its stretch was first sent
+        at = next(i for i, q in enumerate(arrivals) if q[0] > p[0]) + int(rng.integers(0, 9))
+        arrivals.insert(min(at, len(arrivals)), p)
+    values = np.column_stack([np.arange(n, dtype=float), rng.normal(size=n), np.ones(n)])
+    gap = (int(rng.integers(1000, 15_000)), 0)
+    gap = (gap[0], gap[0] + int(rng.integers(1, 500)))
+    # cuts anywhere, and at packet starts (where the shift changes: a slip at a block's edge)
+    starts = np.array([p[0] for p in packets[1:]])
+    cuts = sorted({int(c) for c in rng.integers(1, n, size=n_cuts)}
+                  | {int(c) for c in rng.choice(starts, size=min(starts.size, 20 * n_cuts))})
+
+    whole = TickGrid(fs_hz=FS, tick_hz=TICK_HZ)  # replay: every packet first, one block
+    for p in arrivals:
+        whole.observe(*p)
+    ref_idx, ref = _place(whole, values, [], gap)
+
+    cut = whole.fresh()  # the same packets, other blocks
+    idx, out = _place(cut, values, cuts, gap)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(out, ref)
+
+    live = TickGrid(fs_hz=FS, tick_hz=TICK_HZ)  # live: a block placed once its packets came
+    seen = 0
+    idx_l, out_l = [], []
+    bounds = sorted({0, n, *cuts, *gap})
+    for a, b in itertools.pairwise(bounds):
+        while seen < len(arrivals) and arrivals[seen][0] < b:
+            live.observe(*arrivals[seen])
+            seen += 1
+        if gap[0] <= a < gap[1]:
+            continue
+        placed = live.place(SignalBlock(data=values[a:b], fs=FS, start_sample=a), origin=0)
+        if placed is not None:
+            idx_l.append(np.arange(placed.start_sample, placed.end_sample))
+            out_l.append(placed.data)
+    np.testing.assert_array_equal(np.concatenate(idx_l), ref_idx)
+    np.testing.assert_array_equal(np.concatenate(out_l), ref)
+
+    # every slot holds the sample taken nearest its RTC time (within one sample), the
+    # grid has a hole only at the real gap, and no slot is filled twice
+    counter = ref[:, 0]
+    slot_time = ref_idx / FS
+    sample_time = counter / (FS * (1 + ppm * 1e-6))
+    assert np.max(np.abs(slot_time - sample_time)) <= 1.0 / FS + 1e-9
+    steps = np.diff(ref_idx)
+    assert np.all(steps >= 1)
+    holes = np.flatnonzero(steps > 1)
+    assert holes.size <= 1
+    assert abs(ref_idx.size - (n - (gap[1] - gap[0]))) <= abs(ppm) * 1e-6 * n + 2
+
+
+def test_slips_follow_the_relative_drift() -> None:
+    """A stream 500 ppm slow: its 100,000 samples fill 50 more grid slots (each held once
+    more), and a stream 500 ppm fast leaves 50 out; at 0 ppm nothing moves (control)."""
+    rng = np.random.default_rng(1)
+    n = 100_000
+    values = np.arange(n, dtype=float)[:, None]
+    for ppm, more in ((-500.0, 50), (500.0, -50), (0.0, 0)):
+        grid = TickGrid(fs_hz=FS, tick_hz=TICK_HZ)
+        for p in _packets(rng, n=n, ppm=ppm, start_ticks=123):
+            grid.observe(*p)
+        placed = grid.place(SignalBlock(data=values, fs=FS, start_sample=0), origin=0)
+        assert placed is not None and placed.start_sample == 0
+        assert abs(placed.n_samples - (n + more)) <= 1, (ppm, placed.n_samples)
+        kept = np.unique(placed.data[:, 0]).size  # samples left in (slow: all of them)
+        assert abs(kept - (n + min(0, more))) <= 1, (ppm, kept)
+        if ppm == 0.0:
+            np.testing.assert_array_equal(placed.data[:, 0], values[:, 0])
