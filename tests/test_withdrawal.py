@@ -8,16 +8,20 @@ once per stride. Each negative check has a cramp in the same night beside it.
 
 from __future__ import annotations
 
+import io
+from datetime import UTC
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from detector.ble.live import FIRST_AID, LiveDisplay
 from detector.ble.live_store import LiveStore
 from detector.ble.multi_band import MultiBandNight
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
+from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
 from detector.pipeline.review import RunReview
 from detector.replay import ArrayRecording, make_info, run_source
@@ -43,16 +47,21 @@ def _walk_night(seed: int, *, emg_uv: float = 150.0):  # type: ignore[no-untyped
 def _run(seed: int, chunk_s: float = 1.0, emg_uv: float = 150.0
          ) -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
     """EMG-only replay of the walking night: its result and every live event, in order."""
+    events: list[EpisodeEvent] = []
+    result = run_source(_source(seed, emg_uv), config=NO_WINDOW, chunk_s=chunk_s,
+                        on_event=events.append)
+    return result, tuple(events)
+
+
+def _source(seed: int, emg_uv: float = 150.0) -> ArrayRecording:
+    """The walking night's calf EMG alone, as an in-memory recording."""
     scenario = _walk_night(seed, emg_uv=emg_uv)
     night = synthesize(scenario, rng=np.random.default_rng(1))
     spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
                        rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
     info = make_info(path="walk", start_utc=scenario.start_utc, duration_s=scenario.duration_s,
                      channels={"emg": spec}, leg=scenario.leg)
-    events: list[EpisodeEvent] = []
-    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}), config=NO_WINDOW,
-                        chunk_s=chunk_s, on_event=events.append)
-    return result, tuple(events)
+    return ArrayRecording(info=info, data={"emg": night.emg_uv})
 
 
 @pytest.mark.parametrize(("seed", "emg_uv"), [(30, 150.0), (33, 80.0), (36, 250.0)])
@@ -132,3 +141,32 @@ def test_later_look_withdraws_a_stride_rhythm_and_keeps_irregular_waxing() -> No
     waxing = 60.0 * np.exp(0.4 * noise)
     assert review.withdraw(strides) is not None
     assert review.withdraw(waxing) is None
+
+
+def test_live_display_says_a_withdrawn_run_is_not_a_cramp_and_keeps_the_first_aid() -> None:
+    out = io.StringIO()
+    display = LiveDisplay({}, out=out, tz=UTC, live_line=False)
+    start = _walk_night(30).start_utc
+    display.on_episode(EpisodeStarted(onset_s=698.0, confirmed_s=708.0), start_utc=start)
+    display.on_episode(EpisodeWithdrawn(onset_s=698.0, withdrawn_s=723.0,
+                                        reason="rhythmic activity (walking), not a cramp"),
+                       start_utc=start)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and FIRST_AID in lines[0]  # control: the onset was announced
+    assert "not a cramp after all" in lines[1] and "walking" in lines[1]
+    assert "cramp over" not in out.getvalue()
+
+
+def test_night_recorder_is_out_of_cramp_after_a_withdrawal() -> None:
+    source = _source(30)
+    info = source.info
+    seen: list[tuple[str, bool]] = []
+    rec = NightRecorder(info.channels, config=NO_WINDOW, start_utc=info.start_utc,
+                        leg=info.leg, batch_s=0.0,
+                        on_episode=lambda ev, **_: seen.append((type(ev).__name__, rec.in_cramp)))
+    for role, block in source.blocks(1.0):
+        rec.push(role, block)
+    rec.finish(end_s=info.duration_s)
+    assert seen == [("EpisodeStarted", True), ("EpisodeEnded", False),  # control: the cramp
+                    ("EpisodeStarted", True), ("EpisodeWithdrawn", False)]
+    assert rec.episodes == 1
