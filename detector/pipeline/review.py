@@ -63,7 +63,7 @@ class RunReview:
         shape = emg_shape(envelope_uv, ~np.isnan(envelope_uv), eps=self.eps,
                           smooth_s=v.smooth_s, lull_ratio=v.lull_ratio)
         if shape is not None and shape.rhythm > v.review_max_rhythm:
-            return "rhythmic activity (walking), not a cramp"
+            return "rhythmic activity (walking)"
         return None
 
 
