@@ -12,8 +12,10 @@ only also not steady tonic activity and not a train of phasic bursts) and its co
 reach ``min_confidence``. With EMG only, a run that starts within ``aftermath_s`` of an
 episode's end is taken as the standing and stretching that follow most cramps. A run that
 passes is announced at once (:class:`EpisodeStarted`) and becomes an :class:`Episode` when it
-ends. The decision only ever looks at epochs already seen, so the result is the same live and
-in replay, whatever the chunking.
+ends, unless (EMG only) a later look shows it to be walking: it is then withdrawn
+(:class:`EpisodeWithdrawn`, :mod:`detector.pipeline.review`) and never becomes an episode.
+The decisions only ever look at epochs already seen, so the result is the same live and in
+replay, whatever the chunking.
 """
 
 from __future__ import annotations
