@@ -195,6 +195,17 @@ class EvidenceConfig:
     """...and whose smoothed log envelope varies less than this (standard deviation about its
     2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
     wanes within seconds."""
+    review_from_s: float = 15.0
+    """Without posture: start of the later look at a confirmed run, from its onset (s). Getting
+    up, the first seconds are the rise onto the legs (no stride yet); by then walking has its
+    stride rhythm (:mod:`detector.pipeline.review`)."""
+    review_to_s: float = 25.0
+    """End of that later look, from the run's onset (s); a run that lasts this long is judged
+    again on ``review_from_s`` to ``review_to_s``. Shorter runs are kept as confirmed."""
+    review_max_rhythm: float = 1.0
+    """Largest stride rhythm (the autocorrelation's comeback, as ``max_rhythm``) of the later
+    look for a cramp; above it the envelope goes from anti-correlated to correlated at a
+    stride lag, i.e. it is periodic: walking, and the episode is withdrawn."""
     tonic_settle_s: float = 60.0
     """The resting level of the first seconds of a recording is a low percentile of too few
     blocks (the level of whatever they held, e.g. walking): it becomes the standing reference

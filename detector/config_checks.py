@@ -104,7 +104,7 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
                          ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
                          ("standing_max_fast_modulation", 0.0, 10.0),
-                         ("emg_only_min_duty", 0.0, 1.0)):
+                         ("emg_only_min_duty", 0.0, 1.0), ("review_max_rhythm", 0.0, 2.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN
             raise ConfigError(f"evidence.{name}", f"expected {lo:g} to {hi:g}, got {value!r}")
@@ -112,6 +112,8 @@ def validate_config(cfg: DetectorConfig) -> None:
         raise ConfigError("evidence.tremor_corroborated_ratio",
                           f"expected at most motion.tremor_ratio ({m.tremor_ratio:g}), "
                           f"got {v.tremor_corroborated_ratio!r}")
+    if not 3.0 <= v.review_to_s - v.review_from_s <= 600.0:
+        raise ConfigError("evidence.review_to_s", "must be 3 to 600 s after evidence.review_from_s")
     for name in ("base_emg", "base_acc", "plantar_flexion_weight", "plantar_flexion_weight_acc",
                  "tremor_weight", "tremor_weight_acc", "still_weight", "duration_weight",
                  "duty_weight", "hum_penalty", "unusable_penalty"):

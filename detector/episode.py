@@ -96,4 +96,26 @@ class EpisodeEnded:
     episode: Episode
 
 
-EpisodeEvent = EpisodeStarted | EpisodeEnded
+@dataclass(frozen=True, kw_only=True)
+class EpisodeWithdrawn:
+    """Live event: an announced contraction (:class:`EpisodeStarted` with this ``onset_s``)
+    was shown by a later, longer look not to be a cramp (e.g. the stride rhythm of walking).
+    It never becomes an :class:`Episode`: no :class:`EpisodeEnded` follows, and every consumer
+    (live display, band counters, live store, replay) drops it.
+
+    Attributes
+    ----------
+    onset_s : float
+        Start of the withdrawn contraction, seconds from the recording start.
+    withdrawn_s : float
+        Time at which the later look was complete (seconds from the recording start).
+    reason : str
+        What the later look showed (plain words, e.g. ``"rhythmic activity (walking)"``).
+    """
+
+    onset_s: float
+    withdrawn_s: float
+    reason: str
+
+
+EpisodeEvent = EpisodeStarted | EpisodeEnded | EpisodeWithdrawn

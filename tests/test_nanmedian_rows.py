@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from detector.pipeline.episodes import nanmedian_rows
+from detector.pipeline.nanmedian import nanmedian_rows
 
 VALUES = st.one_of(st.floats(-1e6, 1e6, allow_nan=False, width=64), st.just(np.nan),
                    st.sampled_from([0.0, -0.0, 1.5, 1.5000000000000002]))

@@ -1,8 +1,9 @@
 """The simulated consumer bands can drift: each runs on its own oscillator (``clock_ppm``).
 
-A band fast by ``ppm`` (here +-300 ppm) takes ``fs (1 + ppm 1e-6)`` samples per true second and stamps them in
-its own time, so an event at true time ``t`` sits at its sample ``t fs (1 + ppm 1e-6)``; at
-0 ppm (the control) nothing moves. Driven through ``produce`` directly (no central).
+A band fast by ``ppm`` (here +-300 ppm) takes ``fs (1 + ppm 1e-6)`` samples per true second
+and stamps them in its own time, so an event at true time ``t`` sits at its sample
+``t fs (1 + ppm 1e-6)``; at 0 ppm (the control) nothing moves. Driven through ``produce``
+directly (no central).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import TextIO
 import numpy as np
 
 from detector.ble.session_types import SessionSnapshot, SessionSummary
-from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeStarted
+from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.signals import ChannelSpec, SignalBlock
 
 FIRST_AID = ("Cramp: pull your toes toward your shin, or stand and lean toward a wall; "
@@ -109,10 +109,14 @@ class LiveDisplay:
             q.push(block)
 
     def on_episode(self, event: EpisodeEvent, *, start_utc: datetime) -> None:
-        """Print a cramp's start (with first aid) at once, and its end."""
+        """Print a cramp's start (with first aid) at once, its end, or that a later look
+        withdrew it (it is then not in the morning log)."""
         if isinstance(event, EpisodeStarted):
             at = self._clock(start_utc + timedelta(seconds=event.onset_s))
             self._say(f"[{at}] {FIRST_AID}")
+        elif isinstance(event, EpisodeWithdrawn):
+            at = self._clock(start_utc + timedelta(seconds=event.withdrawn_s))
+            self._say(f"[{at}] not a cramp after all: {event.reason}; it is not logged")
         elif isinstance(event, EpisodeEnded):
             e = event.episode
             at = self._clock(e.onset_utc + timedelta(seconds=e.duration_s))

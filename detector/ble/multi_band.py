@@ -29,7 +29,7 @@ from detector.capture.multi_band import (
     write_manifest,
 )
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEnded, EpisodeEvent
+from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeWithdrawn
 from detector.errors import CrampInputError
 from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
@@ -213,6 +213,8 @@ class MultiBandNight:
     def _count(self, leg: str, event: EpisodeEvent) -> None:
         if isinstance(event, EpisodeEnded):
             self.episodes_ended += 1
+            self.legs_in_cramp.discard(leg)
+        elif isinstance(event, EpisodeWithdrawn):  # announced, then shown not to be a cramp
             self.legs_in_cramp.discard(leg)
         else:
             self.legs_in_cramp.add(leg)

@@ -160,7 +160,8 @@ class SessionObserver(Protocol):
         """A block of samples went into the pipeline."""
 
     def on_episode(self, event: EpisodeEvent, *, start_utc: datetime) -> None:
-        """A cramp started or ended (``start_utc`` anchors the event's seconds)."""
+        """A cramp started, ended, or was withdrawn (``start_utc`` anchors the event's
+        seconds)."""
 
     def on_status(self, snapshot: SessionSnapshot) -> None:
         """Periodic status (every ``status_every_s``) and on state changes."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detector.config import DetectorConfig
-from detector.episode import EpisodeEnded, EpisodeEvent
+from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeWithdrawn
 from detector.night.timeline import SampleClock, clock_time, map_result
 from detector.pipeline.chain import NightPipeline
 from detector.pipeline.result import NightResult
@@ -226,6 +226,9 @@ class NightRecorder:
             self.episodes += 1
             self.in_cramp = False
             onset_s = event.episode.onset_s
+        elif isinstance(event, EpisodeWithdrawn):  # announced, then shown not to be a cramp
+            self.in_cramp = False
+            onset_s = event.onset_s
         else:
             self.in_cramp = True
             onset_s = event.onset_s

@@ -12,8 +12,10 @@ only also not steady tonic activity and not a train of phasic bursts) and its co
 reach ``min_confidence``. With EMG only, a run that starts within ``aftermath_s`` of an
 episode's end is taken as the standing and stretching that follow most cramps. A run that
 passes is announced at once (:class:`EpisodeStarted`) and becomes an :class:`Episode` when it
-ends. The decision only ever looks at epochs already seen, so the result is the same live and
-in replay, whatever the chunking.
+ends, unless (EMG only) a later look shows it to be walking: it is then withdrawn
+(:class:`EpisodeWithdrawn`, :mod:`detector.pipeline.review`) and never becomes an episode.
+The decisions only ever look at epochs already seen, so the result is the same live and in
+replay, whatever the chunking.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.config import DetectorConfig
-from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
+from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.evidence import Levels, RunEvidence, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
+from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
+from detector.pipeline.review import make_review
 
 CONTEXT_S = 30.0
 """Feature history kept before a run (s)."""
@@ -75,6 +79,7 @@ class EpisodeDetector:
         self.window = night_window
         self.rule = make_rule(mode, has_foot=has_foot, config=config,
                               emg_band_hz=emg_band_hz)
+        self.review = make_review(mode, config=config, eps=self.eps)  # EMG only: walking
         self.baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps)
         self.lift = LiftTracker(lift_flat_s=config.emg.lift_flat_s,
                                 window_s=config.emg.baseline_window_s,
@@ -103,7 +108,7 @@ class EpisodeDetector:
         self._run_start: int | None = None
         self._judge_from = 0  # first epoch of the judged window (see _maybe_confirm)
         self._run_end = 0
-        self._state = "none"  # none | confirmed | rejected
+        self._state = "none"  # none | confirmed | reviewed | withdrawn | rejected
         self.last_baseline = np.empty(0)
         self._rest_epochs = max(1, round(config.evidence.rest_between_s * self.eps))
         self._quiet_streak = 0
@@ -241,6 +246,8 @@ class EpisodeDetector:
     # -- runs --------------------------------------------------------------------------
     def _maybe_confirm(self) -> list[EpisodeEvent]:
         assert self._run_start is not None
+        if self._state == "confirmed":
+            return self._maybe_withdraw()
         if self._state != "none" or (self._decay_end(self._run_end) - self._judge_from
                                      < self.min_epochs):
             return []
@@ -255,7 +262,21 @@ class EpisodeDetector:
         if not ok:
             return []
         return [EpisodeStarted(onset_s=self._run_start / self.eps,
-                               confirmed_s=confirm / self.eps)]
+                               confirmed_s=confirm / self.eps), *self._maybe_withdraw()]
+
+    def _maybe_withdraw(self) -> list[EpisodeEvent]:
+        """The later look at a confirmed run (:mod:`detector.pipeline.review`), once its seen
+        extent covers the look's window: kept (``reviewed``) or withdrawn."""
+        assert self._run_start is not None
+        if self.review is None:
+            return []
+        a, b = self.review.window(self._run_start)
+        if self._decay_end(self._run_end) < b:
+            return []
+        reason = self.review.withdraw(EmgLevel.resting_envelope(self._window(a, b)[0]))
+        self._state = "reviewed" if reason is None else "withdrawn"
+        return [] if reason is None else [EpisodeWithdrawn(
+            onset_s=self._run_start / self.eps, withdrawn_s=b / self.eps, reason=reason)]
 
     def _refine_onset(self, start: int, floor: int) -> int:
         """Move a run's start back over the ramp-up of the contraction.
@@ -312,7 +333,7 @@ class EpisodeDetector:
         self._run_start = None
         self._state = "none"
         out: list[EpisodeEvent] = []
-        if state == "confirmed":
+        if state in ("confirmed", "reviewed"):  # a withdrawn run never becomes an episode
             episode = self._build(start, end)
             self.episodes.append(episode)
             self._last_episode_end = end
@@ -420,29 +441,3 @@ class EpisodeDetector:
                 return "missing" if missing else "data"
         return "end"
 
-
-def nanmedian_rows(rows: np.ndarray) -> np.ndarray:
-    """Median of each row ignoring NaN, as ``np.nanmedian(rows, axis=1)``, value for value.
-
-    For short rows numpy's ``nanmedian`` goes through ``numpy.ma`` (about 70 ms to import and
-    a tenth of a replay's time here); this is the same arithmetic on a plain sort: NaN sort
-    last, the median of ``n`` valid values is the mean ``(lo + hi) / 2`` of the two middle
-    ones (one value twice when ``n`` is odd). All-NaN rows give NaN, without a warning.
-
-    Parameters
-    ----------
-    rows : ndarray, shape (m, k)
-        Values (float), NaN where missing.
-
-    Returns
-    -------
-    ndarray, shape (m,)
-    """
-    if rows.shape[0] == 0 or rows.shape[1] == 0:
-        return np.full(rows.shape[0], np.nan)
-    srt = np.sort(rows, axis=1)
-    n = rows.shape[1] - np.count_nonzero(np.isnan(srt), axis=1)
-    r = np.arange(rows.shape[0])
-    lo = srt[r, np.maximum((n - 1) // 2, 0)]
-    hi = srt[r, n // 2]
-    return (0.0 + lo + hi) / 2.0  # summed from 0, as numpy's reduction: -0.0 comes out 0.0
