@@ -205,11 +205,16 @@ class EvidenceConfig:
     least this multiple of the standing reference (``standing_level_ratio`` is where
     standing's median sits with a slow sway; weak runs also lack the crossings that tell a
     contraction from standing by their fast waxing and waning)."""
-    weak_settle_s: float = 1200.0
-    """...and only from this far into the recording (s; ``emg.baseline_window_s``): the
-    standing reference is a low percentile of the resting level's blocks, which is well below
-    a swaying standing calf's median until a full window of them has been seen, and the first
-    minutes of a recording are mostly upright (getting ready for bed)."""
+    weak_settle_s: float = 100.0
+    """...and only from this far into the recording (s): the standing reference is the 10th
+    percentile (``emg.baseline_percentile``) of 5-s block medians, which from fewer than about
+    twenty blocks (two below it) is little more than the lowest block, far below a swaying
+    standing calf's median (the first minutes of a recording are mostly upright)."""
+    weak_max_fast_modulation: float = 0.5
+    """...and whose smoothed log envelope varies within seconds (``fast_modulation``) by at
+    most this: a contraction's irregular waxing and waning (log-normal, cv up to about 0.6,
+    i.e. a log standard deviation up to 0.55, part of it slower than 2 s) stays under it;
+    phasic bursts held together over their gaps (turning over, steps) exceed it."""
     standing_max_fast_modulation: float = 0.15
     """...and whose smoothed log envelope varies less than this (standard deviation about its
     2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and

@@ -10,6 +10,7 @@ the same strength) and the cramps are checked with ``evidence.emg_only_hold = fa
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 from hypothesis import given, settings
@@ -23,7 +24,7 @@ from tests.test_detection_classes import _cramp, _detect, _night
 
 NO_WINDOW = DetectorConfig().replace(in_bed__night_window=None)
 NO_HOLD = NO_WINDOW.replace(evidence__emg_only_hold=False)
-CRAMP_AT_S = 1400.0  # past evidence.weak_settle_s (1200 s): the standing reference is settled
+CRAMP_AT_S = 1400.0  # well past evidence.weak_settle_s: the standing reference is settled
 
 
 def _hold() -> EmgHold:
@@ -57,7 +58,7 @@ def test_hold_is_the_same_whatever_the_chunking(cuts: list[int], seed: int) -> N
     hold = _hold()
     bounds = [0, *sorted(cuts), 600]
     parts = [hold.push(first_epoch=a, active=active[a:b], level_uv=level[a:b],
-                       rest_uv=rest[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+                       rest_uv=rest[a:b]) for a, b in itertools.pairwise(bounds)]
     assert np.array_equal(np.concatenate(parts), whole)
     assert whole.sum() > active.sum()  # the check is not vacuous: the hold added epochs
 

@@ -335,12 +335,16 @@ class EmgRule(_Scoring):
         activity threshold itself: a weak contraction waxing and waning about it) has a level
         a quiet standing calf also reaches; it counts only when its median is well clear of
         the calf's standing tonic level (``weak_min_tonic_ratio`` x the standing reference),
-        once that reference is settled (``weak_settle_s`` of recording).
+        once that reference is settled (``weak_settle_s`` of recording), and when it waxes
+        and wanes as a contraction does rather than coming in phasic bursts
+        (``weak_max_fast_modulation``).
         A run mostly above the threshold is judged as without the hold."""
         v = self.config.evidence
         if ev.strong_duty is None or ev.strong_duty >= v.emg_only_min_duty:
             return True
-        return (ev.tonic_ratio is not None and ev.tonic_ratio >= v.weak_min_tonic_ratio
+        waxing = ev.shape is None or ev.shape.fast_modulation <= v.weak_max_fast_modulation
+        return (waxing and ev.tonic_ratio is not None
+                and ev.tonic_ratio >= v.weak_min_tonic_ratio
                 and ev.recorded_s is not None and ev.recorded_s >= v.weak_settle_s)
 
     def _standing(self, ev: RunEvidence) -> bool:
