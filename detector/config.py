@@ -172,6 +172,13 @@ class EvidenceConfig:
     activity near the threshold flickers across it, but standing is now told by its level
     (``standing_level_ratio``), so a weak cramp near the threshold needs no more duty than in
     the other modes."""
+    emg_only_hold: bool = True
+    """Without posture: once the EMG level has crossed the activity threshold, the
+    contraction lasts (its epochs not at rest count as active) until the level has sat at
+    rest (``rest_fraction`` x the threshold) for ``episode.max_dip_s``: a double threshold,
+    as the AASM leg-movement onset and offset, so a weak cramp waxing and waning about the
+    threshold is one sustained run (pipeline/emg_hold.py). ``false``: each epoch on its own
+    against the threshold."""
     max_rhythm: float = 0.75
     """Largest comeback of the log envelope's autocorrelation at stride lags (0.4-2.0 s) after
     its trough, for a cramp; above it the activity is rhythmic: walking."""
@@ -191,6 +198,23 @@ class EvidenceConfig:
     level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
     The resting level is the 10th percentile of 5-s block medians, and standing sways (cv up
     to about 0.4), so standing's median sits up to about 1.6 x it."""
+    weak_min_tonic_ratio: float = 2.0
+    """Without posture: a run that only the hold (``emg_only_hold``) carries, under
+    ``emg_only_min_duty`` of it above the activity threshold itself, is a weak contraction
+    with a level a standing calf also reaches; it counts only when its median level is at
+    least this multiple of the standing reference (``standing_level_ratio`` is where
+    standing's median sits with a slow sway; weak runs also lack the crossings that tell a
+    contraction from standing by their fast waxing and waning)."""
+    weak_settle_s: float = 100.0
+    """...and only from this far into the recording (s): the standing reference is the 10th
+    percentile (``emg.baseline_percentile``) of 5-s block medians, which from fewer than about
+    twenty blocks (two below it) is little more than the lowest block, far below a swaying
+    standing calf's median (the first minutes of a recording are mostly upright)."""
+    weak_max_fast_modulation: float = 0.5
+    """...and whose smoothed log envelope varies within seconds (``fast_modulation``) by at
+    most this: a contraction's irregular waxing and waning (log-normal, cv up to about 0.6,
+    i.e. a log standard deviation up to 0.55, part of it slower than 2 s) stays under it;
+    phasic bursts held together over their gaps (turning over, steps) exceed it."""
     standing_max_fast_modulation: float = 0.15
     """...and whose smoothed log envelope varies less than this (standard deviation about its
     2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
@@ -335,6 +359,10 @@ def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
             return None
         if not isinstance(value, str):
             raise ConfigError(where, f"expected a string, got {brief(value)}")
+        return value
+    if annotation == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(where, f"expected true or false, got {brief(value)}")
         return value
     if annotation == "int":
         if not isinstance(value, int) or isinstance(value, bool):

@@ -30,6 +30,7 @@ from detector.config import DetectorConfig
 from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
+from detector.pipeline.emg_hold import EmgHold
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.evidence import Levels, RunEvidence, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
@@ -92,6 +93,11 @@ class EpisodeDetector:
             min_dof=config.evidence.tremor_min_dof, axes=3))
         self.tremor_baseline = RestingBaseline(config=config.emg, epochs_per_s=self.eps,
                                                floor=config.motion.tremor_floor_g)
+        self.hold = (EmgHold(active_ratio=config.emg.active_ratio,
+                             active_rise_uv=config.emg.active_rise_uv,
+                             rest_fraction=config.evidence.rest_fraction,
+                             release_epochs=round(config.episode.max_dip_s * self.eps))
+                     if self.rule.holds_emg and config.evidence.emg_only_hold else None)
         self.aftermath = round(config.episode.aftermath_s * self.eps) if mode == "emg" else 0
         self._last_episode_end = -(10**12)
         self.min_duration_s = config.episode.min_duration_s
@@ -99,10 +105,11 @@ class EpisodeDetector:
         self.max_dip = round(config.episode.max_dip_s * self.eps)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
-        # per chunk: features, resting EMG level, active flags, resting tremor level, and the
-        # standing tonic reference (highest settled resting EMG level up to each epoch)
+        # per chunk: features, resting EMG level, active flags (with the EMG-only hold),
+        # resting tremor level, the standing tonic reference (highest settled resting EMG
+        # level up to each epoch), and the activity threshold's own flags (without the hold)
         self._hist: list[tuple[EpochFeatures, np.ndarray, np.ndarray, np.ndarray,
-                               np.ndarray]] = []
+                               np.ndarray, np.ndarray]] = []
         self._hist_start = 0
         self._next_epoch = 0
         self._run_start: int | None = None
@@ -139,10 +146,14 @@ class EpisodeDetector:
             level = None
         levels = Levels(emg_rest_uv=base, tremor_rest_g=tremor_base, emg_uv=level)
         active, tremor_case = self.rule.decide(f, levels)
+        strong = active
+        if self.hold is not None and level is not None:  # EMG only: on at the threshold,
+            active = self.hold.push(first_epoch=f.first_epoch, active=active,  # off at rest
+                                    level_uv=level, rest_uv=base)
         self.last_baseline = base
         tonic_ref = self._tonic_reference(f.first_epoch, base)
         self._track_rest(f, base, active)
-        self._hist.append((f, base, active, tremor_base, tonic_ref))
+        self._hist.append((f, base, active, tremor_base, tonic_ref, strong))
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
@@ -373,6 +384,8 @@ class EpisodeDetector:
         ref = self._tonic_ref_at(stop - 1)
         if uses_emg and ref > 0 and np.any(~np.isnan(rest_env)):
             tonic_ratio = float(np.nanmedian(rest_env)) / ref
+        i0 = start - self._hist[0][0].first_epoch
+        strong = np.concatenate([h[5] for h in self._hist])[i0:i0 + (stop - start)]
         return RunEvidence(
             duty=float(active.sum()) / n,
             peak_uv=float(env.max()) if env.size and uses_emg else None,
@@ -387,6 +400,8 @@ class EpisodeDetector:
             shape=shape,
             rested_before=self._rested_since_judged(start),
             tonic_ratio=tonic_ratio,
+            strong_duty=float(strong.sum()) / n,
+            recorded_s=stop / self.eps,
         )
 
     def _tonic_ref_at(self, epoch: int) -> float:

@@ -68,6 +68,11 @@ class RunEvidence:
     """Median EMG level of the judged window over the highest resting level of the recording
     so far (the calf's tonic level while the body stood on it, when the recording began or
     stayed upright long enough to set the resting level); ``None`` without EMG."""
+    strong_duty: float | None = None
+    """Fraction of the judged window above the activity threshold itself, without the EMG-only
+    hold (:mod:`detector.pipeline.emg_hold`); ``duty`` counts the held epochs too."""
+    recorded_s: float | None = None
+    """Time from the recording's start to the end of the judged window (s)."""
 
 
 class EvidenceRule(Protocol):
@@ -75,6 +80,9 @@ class EvidenceRule(Protocol):
 
     mode: str
     uses_emg: bool
+    holds_emg: bool
+    """Whether a contraction, once the EMG crossed the activity threshold, lasts until the EMG
+    is back at rest (:class:`~detector.pipeline.emg_hold.EmgHold`)."""
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch, shape (n,)."""
@@ -148,6 +156,7 @@ class _Scoring:
 
     mode = ""
     uses_emg = True
+    holds_emg = False
 
     def __init__(self, config: DetectorConfig, *, rise_scale: float = 1.0) -> None:
         self.config = config
@@ -303,6 +312,7 @@ class EmgRule(_Scoring):
     standing up."""
 
     mode = "emg"
+    holds_emg = True  # without posture the EMG alone must carry a weak cramp's waxing and waning
 
     def active(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """Active flag per epoch."""
@@ -319,11 +329,30 @@ class EmgRule(_Scoring):
         v = self.config.evidence
         if not ev.rested_before or ev.duty < v.emg_only_min_duty:
             return False
+        if not self._clear_of_standing(ev):
+            return False
         if ev.shape is None:
             return True
         return (not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
                 and ev.shape.burst_excess <= v.max_burst_excess
                 and not self._standing(ev))
+
+    def _clear_of_standing(self, ev: RunEvidence) -> bool:
+        """A run that only the hold carries (under ``emg_only_min_duty`` of it above the
+        activity threshold itself: a weak contraction waxing and waning about it) has a level
+        a quiet standing calf also reaches; it counts only when its median is well clear of
+        the calf's standing tonic level (``weak_min_tonic_ratio`` x the standing reference),
+        once that reference is settled (``weak_settle_s`` of recording), and when it waxes
+        and wanes as a contraction does rather than coming in phasic bursts
+        (``weak_max_fast_modulation``).
+        A run mostly above the threshold is judged as without the hold."""
+        v = self.config.evidence
+        if ev.strong_duty is None or ev.strong_duty >= v.emg_only_min_duty:
+            return True
+        waxing = ev.shape is None or ev.shape.fast_modulation <= v.weak_max_fast_modulation
+        return (waxing and ev.tonic_ratio is not None
+                and ev.tonic_ratio >= v.weak_min_tonic_ratio
+                and ev.recorded_s is not None and ev.recorded_s >= v.weak_settle_s)
 
     def _standing(self, ev: RunEvidence) -> bool:
         """At the level this calf carried the body at, swaying only slowly: standing up."""
