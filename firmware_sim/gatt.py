@@ -87,6 +87,22 @@ class QuietHost(Host):
         else:
             self.hci_sink.on_packet(bytes(packet))
 
+    def on_command_processed(
+        self, event: hci.HCI_Command_Complete_Event | hci.HCI_Command_Status_Event
+    ) -> None:
+        """Hand a command's result to its waiter, unless the waiter was cancelled meanwhile.
+
+        Two simulated bands linking at once: a command's waiting task can be cancelled (a
+        connect attempt timed out) in the same loop turn as its result arrives. bumble would
+        set the result on the cancelled future and asyncio would print an ``InvalidStateError``
+        traceback; the waiter's own clean-up frees the command slot, so the late result is
+        simply dropped.
+        """
+        if self.pending_response is not None and self.pending_response.done():
+            _HOST_LOG.debug("late result of a cancelled HCI command dropped: %s", event)
+            return
+        super().on_command_processed(event)
+
     def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
         """Dispatch a packet from the controller (events, ACL data) without the log line."""
         if _HOST_LOG.isEnabledFor(logging.DEBUG) or self.snooper:
