@@ -53,10 +53,11 @@ def _step_index(blocks: list) -> int:  # type: ignore[type-arg]
     raise AssertionError("no step")
 
 
-def _joined(blocks: list) -> tuple[int, np.ndarray]:  # type: ignore[type-arg]
-    """(first index, samples) of ascending contiguous blocks."""
-    assert all(a.end_sample == b.start_sample for a, b in itertools.pairwise(blocks))
-    return blocks[0].start_sample, np.concatenate([b.data for b in blocks])
+def _joined(blocks: list) -> tuple[list[int], np.ndarray]:  # type: ignore[type-arg]
+    """(where each contiguous run starts, samples) of ascending blocks."""
+    starts = [blocks[0].start_sample] + [b.start_sample for a, b in itertools.pairwise(blocks)
+                                         if b.start_sample != a.end_sample]
+    return starts, np.concatenate([b.data for b in blocks])
 
 
 @pytest.mark.parametrize("ppm", [PPM, 0.0])
@@ -64,7 +65,7 @@ def test_a_drifting_polar_pair_lines_up_on_the_host_clock(tmp_path: Path, ppm: f
     specs = [_spec("shank_acc", ppm, "D0:5B:A4:00:02:01"),
              _spec("foot_acc", -ppm, "D0:5B:A4:00:02:02")]
     summary, collector, _bands = asyncio.run(record_night(
-        specs, tmp_path, origin_unix_s=ORIGIN, duration_s=SPAN_S, outages={}))
+        specs, tmp_path, origin_unix_s=ORIGIN, duration_s=SPAN_S, outages={1: ((300.0, 5.0),)}))
     shank = collector.blocks["shank_acc"]
     foot = collector.blocks["foot_acc"]
     want = STEP_S * FS
@@ -73,13 +74,23 @@ def test_a_drifting_polar_pair_lines_up_on_the_host_clock(tmp_path: Path, ppm: f
     assert abs(at_shank - want) <= 2, (at_shank, want)
     assert abs(at_foot - want) <= 2, (at_foot, want)
     assert abs(at_shank - at_foot) <= 2
-    # every sample of the night is still there, once (no gap on the grid, none invented)
+    # the shank's samples all there, none invented; the foot's dropout exactly accounted
     assert summary.bands[0].counts["shank_acc"].lost == 0
+    lost = summary.bands[1].counts["foot_acc"].lost
+    assert lost >= 5 * FS
+    live_gaps = [(g.start_s, g.samples_missing) for g in summary.results["left"].gaps
+                 if g.role == "foot_acc" and g.start_s > 5.0]
+    assert [m for _s, m in live_gaps] == [lost]
+    holes = [b.start_sample - a.end_sample for a, b in itertools.pairwise(foot)
+             if b.start_sample != a.end_sample]
+    assert holes == [lost]
     # the night's capture replays onto the same grid, sample for sample
     with MultiBandRecording(tmp_path / "night.night.json") as rec:
         replayed: dict[str, list] = {"shank_acc": [], "foot_acc": []}  # type: ignore[type-arg]
         for role, block in rec.blocks(7.3):
             replayed[role].append(block)
+        assert [(g.start_s, g.samples_missing) for g in rec.gaps
+                if g.role == "foot_acc" and g.start_s > 5.0] == live_gaps
     for role, live in (("shank_acc", shank), ("foot_acc", foot)):
         s_live, d_live = _joined(live)
         s_rep, d_rep = _joined(replayed[role])

@@ -247,7 +247,7 @@ class MultiBandRecording:
                 role = self.renames[k][g.role]
                 fs = self.info.channels[role].fs
                 grid = self._drift.get((k, g.role))
-                drift = grid.shift_at(g.start_s * fs) if grid is not None else 0
+                drift = grid.shift_at(round(g.start_s * fs) - 1) if grid is not None else 0
                 shift = (self.offsets[k][g.role] + drift) / fs
                 out.append(Gap(role=role, start_s=g.start_s + shift, end_s=g.end_s + shift,
                                samples_missing=g.samples_missing))

@@ -14,7 +14,8 @@ whose last sample is before ``k L``. Those packets have all arrived when any sam
 (the capture's packets, in bulk, re-chunked) fix each segment's shift from the same packets:
 the same grid, whatever the block sizes. Each shift is fixed once (first wins) and the samples
 go onto the grid by :class:`~detector.night.tick_grid.TickGrid` (a sample held one slot more
-where the shift grows, one left out where it shrinks); gaps keep their missing-sample counts.
+where the shift grows, one left out where it shrinks). Across a gap the shift before it holds
+until the next segment, so a gap on the grid is exactly its missing samples long.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class DriftGrid:
         self._clock = OnlineClock(tick_hz=self.fs_hz, nominal_rates_hz={0: self.fs_hz})
         self._seen = 0  # arrivals taken into the clock
         self._fixed = 0  # segments whose shift is fixed
+        self._next: int | None = None  # index after the last block placed
 
     def _fix_through(self, end: int) -> None:
         """Fix the shift of every segment holding an index below ``end``."""
@@ -76,6 +78,14 @@ class DriftGrid:
         its samples fall on slots already filled."""
         if block.n_samples == 0:
             return block
+        if self._next is not None and block.start_sample > self._next:
+            # after a gap, the shift before it carries on to the next segment's start, so the
+            # hole on the grid is exactly the samples missing (a change of shift is a slot
+            # held or left out within data, never a gap made longer or shorter)
+            before = self.shift_at(self._next - 1)
+            end = (block.start_sample // self.segment + 1) * self.segment
+            self.grid._insert(block.start_sample, end, before)
+        self._next = max(self._next or 0, block.end_sample)
         self._fix_through(block.end_sample)
         return self.grid.place(block, origin=0)
 
