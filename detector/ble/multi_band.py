@@ -5,7 +5,8 @@ connection supervisor, reconnect loop, dropouts and crash-safe capture: a dropou
 does not stop the others). The sessions run without their own pipeline: their blocks come
 here, are placed on the night's time base with
 :func:`~detector.capture.multi_band.band_offset_samples` (each band's first-sample time less
-the night's origin, in samples of its own rate), and go into the
+the night's origin, in samples of its own rate) and, for a band stamped by its own clock, its
+drift against the host fitted to the arrivals (:mod:`detector.night.band_drift`), and go into the
 :class:`~detector.night.recorder.NightRecorder` of the band's leg. The night manifest
 (:mod:`detector.capture.multi_band`) names the captures, so the night replays as one.
 """
@@ -31,6 +32,7 @@ from detector.capture.multi_band import (
 from detector.config import DetectorConfig
 from detector.episode import EpisodeEnded, EpisodeEvent, EpisodeWithdrawn
 from detector.errors import CrampInputError
+from detector.night.band_drift import DriftGrid, drift_grid
 from detector.night.recorder import NightRecorder
 from detector.pipeline.result import NightResult
 from detector.signals import ChannelSpec, RecordingInfo, SignalBlock
@@ -154,6 +156,7 @@ class MultiBandNight:
             for leg, ch in self.channels.items()}
         """One night recorder (pipeline, observers) per leg."""
         self._offsets: list[dict[str, int] | None] = [None] * len(self.bands)
+        self._drift: list[dict[str, DriftGrid | None]] = [{} for _ in self.bands]
         self.episodes_ended = 0
         """Cramp episodes that have ended so far, over every leg (the status line's count)."""
         self.legs_in_cramp: set[str] = set()
@@ -176,6 +179,15 @@ class MultiBandNight:
                                               night_start_unix_s=self.night_start_unix_s)
                        for r, spec in run.session.channels.items()}
             self._offsets[index] = offsets
+        drifts = self._drift[index]
+        if role not in drifts:
+            drifts[role] = drift_grid(run.session.assembler, role, fs_hz=block.fs)
+        grid = drifts[role]
+        if grid is not None:
+            placed = grid.place(block)
+            if placed is None:
+                return
+            block = placed
         shifted = SignalBlock(data=block.data, fs=block.fs,
                               start_sample=block.start_sample + offsets[role])
         leg, base = self._routes[index][role]

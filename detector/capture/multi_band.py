@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from detector.errors import CrampInputError
+from detector.night.band_drift import DriftGrid, drift_grid
 from detector.safe_files import write_private_text
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
@@ -180,6 +181,8 @@ class MultiBandRecording:
         self.sources = []
         channels: dict[str, ChannelSpec] = {}
         self.offsets: list[dict[str, int]] = []
+        self._drift: dict[tuple[int, str], DriftGrid | None] = {}
+        """Per (band, role): the drift placement of a band stamped by its own clock."""
         self.renames: list[dict[str, str]] = []
         """Per band: its role -> the leg's role (roles of the other leg left out)."""
         notes: list[str] = []
@@ -220,6 +223,15 @@ class MultiBandRecording:
         for role, block in blocks:
             if role not in self.renames[k]:
                 continue  # the other leg's channel of a band on both legs
+            if (k, role) not in self._drift:
+                self._drift[(k, role)] = drift_grid(getattr(self.sources[k], "_last", None),
+                                                    role, fs_hz=block.fs)
+            grid = self._drift[(k, role)]
+            if grid is not None:
+                placed = grid.place(block)
+                if placed is None:
+                    continue
+                block = placed
             shifted = SignalBlock(data=block.data, fs=block.fs,
                                   start_sample=block.start_sample + self.offsets[k][role])
             yield shifted.start_sample / shifted.fs, k, self.renames[k][role], shifted
@@ -233,7 +245,10 @@ class MultiBandRecording:
                 if g.role not in self.renames[k]:
                     continue
                 role = self.renames[k][g.role]
-                shift = self.offsets[k][g.role] / self.info.channels[role].fs
+                fs = self.info.channels[role].fs
+                grid = self._drift.get((k, g.role))
+                drift = grid.shift_at(round(g.start_s * fs) - 1) if grid is not None else 0
+                shift = (self.offsets[k][g.role] + drift) / fs
                 out.append(Gap(role=role, start_s=g.start_s + shift, end_s=g.end_s + shift,
                                samples_missing=g.samples_missing))
         return out

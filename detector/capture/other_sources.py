@@ -98,10 +98,13 @@ class RoleTrack:
         self.lost = 0
         self.duplicates = 0
         self.gaps: list[Gap] = []
+        self.arrivals: list[tuple[int, float]] = []  # (last new sample, host receive s)
         self._pending = _Pending(self.role, max(1, round(block_s * spec.fs)))
 
-    def place(self, first: int, data: np.ndarray) -> Blocks:
-        """Put ``data`` (n samples) at index ``first``; return blocks that are complete."""
+    def place(self, first: int, data: np.ndarray, *,
+              received_s: float | None = None) -> Blocks:
+        """Put ``data`` (n samples) at ``first`` (arrived at ``received_s``, host s, noted in
+        ``arrivals``); return blocks that are complete."""
         n = data.shape[0]
         if first < self.frontier:
             cut = min(n, self.frontier - first)
@@ -116,6 +119,8 @@ class RoleTrack:
                                  end_s=first / self.spec.fs, samples_missing=missing))
         self.received += data.shape[0]
         self.frontier = first + data.shape[0]
+        if received_s is not None:
+            self.arrivals.append((self.frontier - 1, float(received_s)))
         return list(self._pending.add(SignalBlock(data=data, fs=self.spec.fs,
                                                   start_sample=first)))
 
@@ -168,8 +173,9 @@ class PolarAccAssembler:
         if isinstance(msg, ControlPointResponse) and msg.ok and msg.opcode == ControlOpcode.START:
             self.factor = start_response_factor(msg)
 
-    def push(self, payload: bytes) -> Blocks:
-        """Decode one data notification; return the blocks it completes.
+    def push(self, payload: bytes, *, received_s: float | None = None) -> Blocks:
+        """Decode one data notification (host receive time ``received_s``, s); return the
+        blocks it completes.
 
         Raises
         ------
@@ -183,9 +189,11 @@ class PolarAccAssembler:
         frame = decode_acc_frame(payload, fs=self.fs, factor=self.factor,
                                  previous_timestamp_ns=prev)
         return self._place_frame(frame.timestamp_ns, int(frame.sample_times_ns[0]),
-                                 foot_acc_g(frame, mapping=self.mapping))
+                                 foot_acc_g(frame, mapping=self.mapping),
+                                 received_s=received_s)
 
-    def _place_frame(self, timestamp_ns: int, first_ns: int, data: np.ndarray) -> Blocks:
+    def _place_frame(self, timestamp_ns: int, first_ns: int, data: np.ndarray, *,
+                     received_s: float | None = None) -> Blocks:
         """Place a decoded frame (last and first sample times, samples (n, 3) in g)."""
         if self._t_ref_ns is None:
             self._t_ref_ns = first_ns
@@ -195,7 +203,7 @@ class PolarAccAssembler:
         first = counted if (self._prev_ns is not None and abs(by_time - counted)
                             <= max(2, data.shape[0] // 2)) else by_time
         self._prev_ns = timestamp_ns
-        return self.track.place(first, data)
+        return self.track.place(first, data, received_s=received_s)
 
     def decode_rows(self, mat: np.ndarray, lengths: np.ndarray) -> PolarBatch:
         """Bulk decoder of data notifications as rows of bytes (:meth:`push_decoded_rows`)."""
@@ -449,7 +457,7 @@ def push_notification(asm: Any, source: str, payload: bytes, received_s: float) 
         return blocks
     if isinstance(asm, PolarAccAssembler):
         if source == POLAR_ACC_SOURCE:
-            return asm.push(payload)
+            return asm.push(payload, received_s=received_s)
         if source == POLAR_CONTROL_SOURCE:
             asm.on_control(payload)
         return []

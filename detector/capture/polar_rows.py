@@ -56,7 +56,8 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
     lo, hi : int
         Rows to take (nothing between them in the capture).
     received_s : list of float
-        Host receive time (s) of each row; unused (Polar frames carry their own times).
+        Host receive time (s) of each row (noted in the track's ``arrivals``, as ``push``
+        notes them).
 
     Returns
     -------
@@ -70,13 +71,17 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
     track = asm.track
     run: list[np.ndarray] = []  # counted-on rows not yet placed: they follow the frontier
     run_n = 0
+    run_arrivals: list[tuple[int, float]] = []  # (samples so far in the run, received s)
 
     def place_run() -> None:
         nonlocal run_n
         if run:
+            base = track.frontier - 1
             blocks.extend(track.place(track.frontier,
                                       run[0] if len(run) == 1 else np.concatenate(run)))
+            track.arrivals.extend((base + m, t) for m, t in run_arrivals)
             run.clear()
+            run_arrivals.clear()
             run_n = 0
 
     simple = batch.simple[lo:hi].tolist()
@@ -91,7 +96,7 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
         if first is None or data is None:
             place_run()
             try:
-                blocks += asm.push(batch.payload(r))
+                blocks += asm.push(batch.payload(r), received_s=received_s[r])
             except CrampInputError:
                 bad += 1
             continue
@@ -100,9 +105,10 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
             if abs(by_time - (track.frontier + run_n)) <= max(2, n // 2):
                 run.append(data)
                 run_n += n
+                run_arrivals.append((run_n, received_s[r]))
                 asm._prev_ns = ts
                 continue
         place_run()
-        blocks += asm._place_frame(ts, first, data)
+        blocks += asm._place_frame(ts, first, data, received_s=received_s[r])
     place_run()
     return blocks, bad
