@@ -65,8 +65,8 @@ class DriftGrid:
                 self._clock.observe(0, counter=idx, n_samples=1, ticks=idx, received_s=t,
                                     live=True)
                 self._seen += 1
-            slope = self._clock.host_line()[1] if len(self._clock._bins) >= 2 else 1.0
-            self.grid._insert(lo, lo + self.segment, round(lo * slope) - lo)
+            slope = self._clock.host_line()[1] if self._clock.n_live_bins >= 2 else 1.0
+            self.grid.assign(lo, lo + self.segment, round(lo * slope) - lo)
             self._fixed += 1
 
     def shift_at(self, index: float) -> int:
@@ -84,7 +84,7 @@ class DriftGrid:
             # held or left out within data, never a gap made longer or shorter)
             before = self.shift_at(self._next - 1)
             end = (block.start_sample // self.segment + 1) * self.segment
-            self.grid._insert(block.start_sample, end, before)
+            self.grid.assign(block.start_sample, end, before)
         self._next = max(self._next or 0, block.end_sample)
         self._fix_through(block.end_sample)
         return self.grid.place(block, origin=0)

@@ -162,6 +162,11 @@ class OnlineClock:
         """True once a packet with a plausible host time was seen."""
         return bool(self._bins or self._backfill_only)
 
+    @property
+    def n_live_bins(self) -> int:
+        """Bins of device time holding a live packet's earliest arrival (a line needs 2)."""
+        return len(self._bins)
+
     def host_line(self) -> tuple[float, float]:
         """``(a, b)`` with host s = ``a + b *`` device s (the current estimate).
 

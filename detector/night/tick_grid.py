@@ -80,7 +80,7 @@ class TickGrid:
         if self.anchor_ticks is None:
             self.anchor_ticks = float(ticks) - counter * self.tick_hz / self.fs_hz
         grid = round(self.fs_hz * (float(ticks) - self.anchor_ticks) / self.tick_hz)
-        self._insert(int(counter), int(counter) + int(n_samples), int(grid) - int(counter))
+        self.assign(int(counter), int(counter) + int(n_samples), int(grid) - int(counter))
 
     def observe_many(self, counter: np.ndarray, n_samples: np.ndarray,
                      ticks: np.ndarray) -> None:
@@ -88,7 +88,9 @@ class TickGrid:
         for c, n, t in zip(counter.tolist(), n_samples.tolist(), ticks.tolist(), strict=True):
             self.observe(c, n, t)
 
-    def _insert(self, a: int, b: int, d: int) -> None:
+    def assign(self, a: int, b: int, d: int) -> None:
+        """Give the indices ``a .. b - 1`` that have no slot yet the shift ``d`` (slot minus
+        index); indices already placed keep theirs (first wins)."""
         starts, ends, shifts = self._starts, self._ends, self._shift
         if not starts or a >= ends[-1]:  # the usual case: the next packet in order
             if starts and a == ends[-1] and shifts[-1] == d:
