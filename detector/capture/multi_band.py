@@ -179,6 +179,7 @@ class MultiBandRecording:
         if not chosen:
             raise CrampInputError(where, f"no band on the {self.leg} leg")
         self.sources = []
+        self._bands = [e.band for e in chosen]
         channels: dict[str, ChannelSpec] = {}
         self.offsets: list[dict[str, int]] = []
         self._drift: dict[tuple[int, str], DriftGrid | None] = {}
@@ -224,7 +225,8 @@ class MultiBandRecording:
             if role not in self.renames[k]:
                 continue  # the other leg's channel of a band on both legs
             if (k, role) not in self._drift:
-                self._drift[(k, role)] = drift_grid(getattr(self.sources[k], "_last", None),
+                self._drift[(k, role)] = drift_grid(self._bands[k],
+                                                    getattr(self.sources[k], "_last", None),
                                                     role, fs_hz=block.fs)
             grid = self._drift[(k, role)]
             if grid is not None:

@@ -16,7 +16,7 @@ order, so a replayed night gives the pipeline exactly what the live run gave it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -99,12 +99,48 @@ class RoleTrack:
         self.duplicates = 0
         self.gaps: list[Gap] = []
         self.arrivals: list[tuple[int, float]] = []  # (last new sample, host receive s)
+        self.first_block_end: int | None = None
+        """End (exclusive index) of the first block released: the packets before it have all
+        been placed when it is released, live and in replay."""
         self._pending = _Pending(self.role, max(1, round(block_s * spec.fs)))
+        self._envelope_start: float | None = None
 
-    def place(self, first: int, data: np.ndarray, *,
-              received_s: float | None = None) -> Blocks:
+    def place(self, first: int, data: np.ndarray, *, received_s: float | None = None,
+              packets: Sequence[tuple[int, float]] = ()) -> Blocks:
         """Put ``data`` (n samples) at ``first`` (arrived at ``received_s``, host s, noted in
-        ``arrivals``); return blocks that are complete."""
+        ``arrivals``); return blocks that are complete.
+
+        ``packets`` are the ``(last sample index, host receive s)`` of the packets a run
+        placed at once is made of (a replay's bulk path): each is noted in ``arrivals`` as
+        placing that packet alone notes it (when it brings a new sample).
+        """
+        frontier = self.frontier
+        blocks = self._place(first, data, received_s=received_s)
+        self.arrivals.extend((last, float(t)) for last, t in packets if last >= frontier)
+        return self._released(blocks)
+
+    def _released(self, blocks: Blocks) -> Blocks:
+        if blocks and self.first_block_end is None:
+            self.first_block_end = blocks[0][1].end_sample
+        return blocks
+
+    def envelope_start_s(self) -> float | None:
+        """Host time of sample 0 by the lower envelope of the arrivals: the least
+        ``received - last / fs`` over the packets before the first released block (a packet
+        arrives after its last sample was taken; the least delayed bounds the start
+        tightest), or ``None`` before a block is released. The same packets live and in
+        replay, so the same start whenever it is read after the first block."""
+        if self.first_block_end is None:
+            return None
+        if self._envelope_start is None:
+            early = [t - last / self.spec.fs for last, t in self.arrivals
+                     if last < self.first_block_end]
+            if not early:
+                return None
+            self._envelope_start = min(early)
+        return self._envelope_start
+
+    def _place(self, first: int, data: np.ndarray, *, received_s: float | None) -> Blocks:
         n = data.shape[0]
         if first < self.frontier:
             cut = min(n, self.frontier - first)
@@ -126,7 +162,7 @@ class RoleTrack:
 
     def flush(self) -> Blocks:
         """Release what is held."""
-        return list(self._pending.drain())
+        return self._released(list(self._pending.drain()))
 
 
 class PolarAccAssembler:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detector.bands.registry import band_named
 from detector.night.clock import OnlineClock
 from detector.night.tick_grid import TickGrid
 from detector.signals import SignalBlock
@@ -90,11 +91,23 @@ class DriftGrid:
         return self.grid.place(block, origin=0)
 
 
-def drift_grid(assembler: object, role: str, *, fs_hz: float) -> DriftGrid | None:
-    """The :class:`DriftGrid` of a role of a band stamped by its own clock (Polar PMD), or
-    ``None`` for a band placed on its nominal grid."""
-    from detector.capture.other_sources import PolarAccAssembler  # capture imports night
+def drift_grid(band: str, assembler: object, role: str, *, fs_hz: float) -> DriftGrid | None:
+    """The :class:`DriftGrid` of a role of a band indexed by its own clock, or ``None`` for a
+    band placed on its nominal grid.
 
-    if not isinstance(assembler, PolarAccAssembler) or role not in assembler.tracks:
+    Parameters
+    ----------
+    band : str
+        The band's kind (a name of :data:`detector.bands.registry.BANDS`); its ``own_clock``
+        says whether its drift is fitted.
+    assembler : object
+        The band's assembler (its ``tracks[role].arrivals`` are read as they grow).
+    role : str
+        The role placed.
+    fs_hz : float
+        The role's nominal rate (Hz).
+    """
+    tracks = getattr(assembler, "tracks", None)
+    if not band_named(band).own_clock or not isinstance(tracks, dict) or role not in tracks:
         return None
-    return DriftGrid(fs_hz=fs_hz, arrivals=assembler.tracks[role].arrivals)
+    return DriftGrid(fs_hz=fs_hz, arrivals=tracks[role].arrivals)
