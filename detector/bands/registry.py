@@ -152,7 +152,7 @@ POLAR_PMD = BandKind(
     service_uuids=(POLAR_PMD_PROFILE.service_uuid,), name_prefixes=("Polar ",),
     roles=("shank", "foot"), default_roles=("foot",),
     session="detector.ble.polar_negotiated:NegotiatedPolarSession",
-    assembler="detector.capture.other_sources:polar_assembler",
+    assembler="detector.capture.polar_source:polar_assembler",
     capture_sources=("polar:acc", "polar:control", "polar:command"),
     simulator="firmware_sim.polar_sim:PolarPeripheral", simulate_choice="polar",
     own_clock=True)

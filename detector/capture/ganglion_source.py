@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from detector.capture.other_sources import Blocks, RoleTrack
+from detector.capture.role_track import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.ganglion import (
     GANGLION,

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from detector.capture.other_sources import Blocks, RoleTrack
+from detector.capture.role_track import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.movesense import (
     MOVESENSE,

@@ -1,0 +1,110 @@
+"""One pipeline role of a consumer band on its index line: counts, gaps, arrivals, blocks.
+
+Shared by the assemblers of the consumer bands (:mod:`detector.capture.polar_source`,
+:mod:`detector.capture.other_sources`, :mod:`detector.capture.movesense_source`,
+:mod:`detector.capture.ganglion_source`), live and in the replay of their captures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from detector.capture.recording import _Pending
+from detector.signals import ChannelSpec, Gap, SignalBlock
+
+BLOCK_S = 0.5
+"""Seconds of samples gathered before a block goes to the pipeline (gaps end a block early)."""
+
+Blocks = list[tuple[str, SignalBlock]]
+
+
+class RoleTrack:
+    """Places the samples of one pipeline role on its index line; counts and gaps.
+
+    Parameters
+    ----------
+    spec : ChannelSpec
+        The channel (its ``fs``).
+    block_s : float
+        Seconds per released block.
+    role : str, optional
+        Role name its blocks and gaps carry (default ``spec.role``; a band feeding both legs
+        names them per leg, e.g. ``"emg@left"``).
+    """
+
+    def __init__(self, spec: ChannelSpec, *, block_s: float = BLOCK_S,
+                 role: str | None = None) -> None:
+        self.spec = spec
+        self.role = role or spec.role
+        self.frontier = 0
+        self.received = 0
+        self.lost = 0
+        self.duplicates = 0
+        self.gaps: list[Gap] = []
+        self.arrivals: list[tuple[int, float]] = []  # (last new sample, host receive s)
+        self.first_block_end: int | None = None
+        """End (exclusive index) of the first block released: the packets before it have all
+        been placed when it is released, live and in replay."""
+        self._pending = _Pending(self.role, max(1, round(block_s * spec.fs)))
+        self._envelope_start: float | None = None
+
+    def place(self, first: int, data: np.ndarray, *, received_s: float | None = None,
+              packets: Sequence[tuple[int, float]] = ()) -> Blocks:
+        """Put ``data`` (n samples) at ``first`` (arrived at ``received_s``, host s, noted in
+        ``arrivals``); return blocks that are complete.
+
+        ``packets`` are the ``(last sample index, host receive s)`` of the packets a run
+        placed at once is made of (a replay's bulk path): each is noted in ``arrivals`` as
+        placing that packet alone notes it (when it brings a new sample).
+        """
+        frontier = self.frontier
+        blocks = self._place(first, data, received_s=received_s)
+        self.arrivals.extend((last, float(t)) for last, t in packets if last >= frontier)
+        return self._released(blocks)
+
+    def _released(self, blocks: Blocks) -> Blocks:
+        if blocks and self.first_block_end is None:
+            self.first_block_end = blocks[0][1].end_sample
+        return blocks
+
+    def envelope_start_s(self) -> float | None:
+        """Host time of sample 0 by the lower envelope of the arrivals: the least
+        ``received - last / fs`` over the packets before the first released block (a packet
+        arrives after its last sample was taken; the least delayed bounds the start
+        tightest), or ``None`` before a block is released. The same packets live and in
+        replay, so the same start whenever it is read after the first block."""
+        if self.first_block_end is None:
+            return None
+        if self._envelope_start is None:
+            early = [t - last / self.spec.fs for last, t in self.arrivals
+                     if last < self.first_block_end]
+            if not early:
+                return None
+            self._envelope_start = min(early)
+        return self._envelope_start
+
+    def _place(self, first: int, data: np.ndarray, *, received_s: float | None) -> Blocks:
+        n = data.shape[0]
+        if first < self.frontier:
+            cut = min(n, self.frontier - first)
+            self.duplicates += cut
+            data, first = data[cut:], first + cut
+        if data.shape[0] == 0:
+            return []
+        if first > self.frontier:
+            missing = first - self.frontier
+            self.lost += missing
+            self.gaps.append(Gap(role=self.role, start_s=self.frontier / self.spec.fs,
+                                 end_s=first / self.spec.fs, samples_missing=missing))
+        self.received += data.shape[0]
+        self.frontier = first + data.shape[0]
+        if received_s is not None:
+            self.arrivals.append((self.frontier - 1, float(received_s)))
+        return list(self._pending.add(SignalBlock(data=data, fs=self.spec.fs,
+                                                  start_sample=first)))
+
+    def flush(self) -> Blocks:
+        """Release what is held."""
+        return self._released(list(self._pending.drain()))
