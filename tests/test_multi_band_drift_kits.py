@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,14 @@ from multi_band_helpers import record_night
 from detector.ble.ganglion_session import GanglionSession
 from detector.ble.movesense_session import MovesenseSession
 from detector.ble.polar_negotiated import NegotiatedPolarSession
-from detector.capture.multi_band import BandEntry, MultiBandRecording
+from detector.capture.multi_band import (
+    BandEntry,
+    MultiBandRecording,
+    read_night_manifest,
+    write_manifest,
+)
+from detector.config import DetectorConfig
+from detector.errors import CrampInputError
 from detector.profiles.polar_settings import AccWish
 from firmware_sim.ganglion_sim import GanglionPeripheral
 from firmware_sim.movesense_sim import MovesensePeripheral
@@ -40,6 +48,7 @@ EMG_FS = 200
 
 def _acc(fs: int) -> np.ndarray:
     acc = np.zeros((round((SPAN_S + 20.0) * fs), 3))
+    acc[:, 1] = 0.5 * np.sin(0.37 * np.arange(acc.shape[0]))  # each sample told apart
     acc[:, 2] = 1.0
     acc[round(STEP_S * fs):, 0] = 2.0
     return acc
@@ -87,10 +96,12 @@ def _joined(blocks: list) -> tuple[list[int], np.ndarray]:  # type: ignore[type-
     return starts, np.concatenate([b.data for b in blocks])
 
 
-def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, int]) -> None:
+def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, int],
+                 config: DetectorConfig | None = None) -> None:
     """Every role's step at its true index, the dropped band's gap exact, replay = live."""
     summary, collector, _bands = asyncio.run(record_night(
-        specs, tmp_path, origin_unix_s=ORIGIN, duration_s=SPAN_S, outages={dropped: (OUTAGE,)}))
+        specs, tmp_path, origin_unix_s=ORIGIN, duration_s=SPAN_S, outages={dropped: (OUTAGE,)},
+        config=config))
     for role, rate in fs.items():
         at = _step_index(collector.blocks[role])
         # placed by its own clock alone the step would be STEP_S rate ppm 1e-6 off (19-72)
@@ -139,3 +150,29 @@ def test_a_drifting_ganglion_with_a_polar_pair_lines_up_on_the_host_clock(
     # the foot's dropout: a Ganglion's own gap after a reconnection is estimated from the
     # host's receive times (its packet IDs count within a cycle only), a Polar's is exact
     _check_night(tmp_path, specs, 2, {"emg": EMG_FS, "shank_acc": ACC_FS, "foot_acc": ACC_FS})
+
+
+def test_a_replay_places_the_bands_with_the_drift_segment_they_were_recorded_with(
+        tmp_path: Path) -> None:
+    # recorded with 4-s segments: the manifest says so, and the replay (given no config)
+    # holds and leaves out samples where the live run did, not at a 10-s default
+    specs = [_movesense("shank_acc", PPM, "D0:5B:A4:00:07:01"),
+             _movesense("foot_acc", -PPM, "D0:5B:A4:00:07:02")]
+    _check_night(tmp_path, specs, 1, {"shank_acc": ACC_FS, "foot_acc": ACC_FS},
+                 config=DetectorConfig().replace(band_drift_segment_s=4.0))
+    assert read_night_manifest(tmp_path / "night.night.json")[2] == 4.0
+
+
+def test_the_manifest_keeps_the_drift_segment(tmp_path: Path) -> None:
+    entries = [BandEntry(capture="a.cramp", band="movesense", leg="left", roles=("shank_acc",))]
+    path = tmp_path / "n.night.json"
+    write_manifest(path, night_start_unix_s=5.0, entries=entries, drift_segment_s=2.5)
+    assert read_night_manifest(path) == (5.0, entries, 2.5)
+    doc = json.loads(path.read_text())
+    del doc["drift_segment_s"]  # a manifest from before the field: the 10 s then fixed
+    path.write_text(json.dumps(doc))
+    assert read_night_manifest(path)[2] == 10.0
+    for bad in (0, -1.0, "4", True):
+        path.write_text(json.dumps({**doc, "drift_segment_s": bad}))
+        with pytest.raises(CrampInputError, match="drift_segment_s"):
+            read_night_manifest(path)

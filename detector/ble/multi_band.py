@@ -182,7 +182,8 @@ class MultiBandNight:
         drifts = self._drift[index]
         if role not in drifts:
             drifts[role] = drift_grid(run.entry.band, run.session.assembler, role,
-                                       fs_hz=block.fs)
+                                       fs_hz=block.fs,
+                                       segment_s=self.config.band_drift_segment_s)
         grid = drifts[role]
         if grid is not None:
             placed = grid.place(block)
@@ -246,7 +247,8 @@ class MultiBandNight:
         others do; our own cancellation (Ctrl-C) still goes through, every capture closed.
         """
         write_manifest(self.manifest_path, night_start_unix_s=self.night_start_unix_s,
-                       entries=[r.entry for r in self.bands])
+                       entries=[r.entry for r in self.bands],
+                       drift_segment_s=self.config.band_drift_segment_s)
         for k, run in enumerate(self.bands):
             run.session.observer = _BandTap(self, k)
             run.session.one_of_several = True
