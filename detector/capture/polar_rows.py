@@ -80,7 +80,8 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
             base = track.frontier - 1
             blocks.extend(track.place(track.frontier,
                                       run[0] if len(run) == 1 else np.concatenate(run)))
-            track.arrivals.extend((base + m, t) for m, t in run_arrivals)
+            for m, t in run_arrivals:
+                track.note_arrival(base + m, t)
             run.clear()
             run_arrivals.clear()
             run_n = 0

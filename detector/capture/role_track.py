@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from detector.capture.recording import _Pending
+from detector.night.clock import INITIAL_BIN_S
 from detector.signals import ChannelSpec, Gap, SignalBlock
 
 BLOCK_S = 0.5
@@ -43,7 +44,11 @@ class RoleTrack:
         self.lost = 0
         self.duplicates = 0
         self.gaps: list[Gap] = []
-        self.arrivals: list[tuple[int, float]] = []  # (last new sample, host receive s)
+        self.arrivals: list[tuple[int, float]] = []
+        """``(last new sample, host receive s)`` of the packets that may bound the lower
+        envelope of the arrivals (:meth:`note_arrival`)."""
+        self._bin_key: int | None = None
+        self._bin_least = 0.0
         self.first_block_end: int | None = None
         """End (exclusive index) of the first block released: the packets before it have all
         been placed when it is released, live and in replay."""
@@ -61,8 +66,26 @@ class RoleTrack:
         """
         frontier = self.frontier
         blocks = self._place(first, data, received_s=received_s)
-        self.arrivals.extend((last, float(t)) for last, t in packets if last >= frontier)
+        for last, t in packets:
+            if last >= frontier:
+                self.note_arrival(last, t)
         return self._released(blocks)
+
+    def note_arrival(self, last: int, received_s: float) -> None:
+        """Note a packet (its last sample, its host receive time) in :attr:`arrivals` if it
+        may bound the lower envelope: the first of its bin of band time (the
+        :class:`~detector.night.clock.OnlineClock`'s initial bins, which its wider bins are
+        made of) or less delayed (``received - last / fs``) than every packet of the bin
+        before it. The clock keeps only each bin's least delayed packet, so it fits the same
+        line from these as from every packet; a Ganglion's 100 packets a second would
+        otherwise hold some 300 MB over a night. Append-only, packets in index order: live
+        and replay note the same."""
+        device_s = last / self.spec.fs  # as the clock computes it, so the same bins
+        key = int(np.floor(device_s / INITIAL_BIN_S))
+        delay = float(received_s) - device_s
+        if key != self._bin_key or delay < self._bin_least:
+            self.arrivals.append((last, float(received_s)))
+            self._bin_key, self._bin_least = key, delay
 
     def _released(self, blocks: Blocks) -> Blocks:
         if blocks and self.first_block_end is None:
@@ -101,7 +124,7 @@ class RoleTrack:
         self.received += data.shape[0]
         self.frontier = first + data.shape[0]
         if received_s is not None:
-            self.arrivals.append((self.frontier - 1, float(received_s)))
+            self.note_arrival(self.frontier - 1, received_s)
         return list(self._pending.add(SignalBlock(data=data, fs=self.spec.fs,
                                                   start_sample=first)))
 
