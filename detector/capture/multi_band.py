@@ -265,9 +265,12 @@ class MultiBandRecording:
                 role = self.renames[k][g.role]
                 fs = self.info.channels[role].fs
                 grid = self._drift.get((k, g.role))
-                drift = grid.shift_at(round(g.start_s * fs) - 1) if grid is not None else 0
-                shift = (self.offsets[k][g.role] + drift) / fs
-                out.append(Gap(role=role, start_s=g.start_s + shift, end_s=g.end_s + shift,
+                start = round(g.start_s * fs)
+                drift = grid.shift_at(start - 1) if grid is not None else 0
+                shift = self.offsets[k][g.role] + drift  # samples, as the live blocks move
+                # in samples, then seconds: the live pipeline's gap is index / fs too
+                out.append(Gap(role=role, start_s=(start + shift) / fs,
+                               end_s=(round(g.end_s * fs) + shift) / fs,
                                samples_missing=g.samples_missing))
         return out
 
