@@ -198,7 +198,7 @@ class MultiBandRecording:
         channels: dict[str, ChannelSpec] = {}
         self.offsets: list[dict[str, int]] = []
         self._drift: dict[tuple[int, str], DriftGrid | None] = {}
-        """Per (band, role): the drift placement of a band stamped by its own clock."""
+        """Per (band, role): the drift placement of a band indexed by its own clock."""
         self.renames: list[dict[str, str]] = []
         """Per band: its role -> the leg's role (roles of the other leg left out)."""
         notes: list[str] = []
