@@ -33,3 +33,18 @@ def test_the_kept_arrivals_fit_the_drift_every_arrival_fits() -> None:
         assert a.start_sample == b.start_sample and a.data.shape == b.data.shape
     assert kept._clock.host_line() == full._clock.host_line()
     assert full.shift_at(2 * n_packets - 1) > 50  # the control: the drift is there (84)
+
+
+def test_a_run_of_packets_keeps_the_arrivals_packet_by_packet_keeps() -> None:
+    rng = np.random.default_rng(3)
+    n_packets = 20_000
+    last = np.arange(n_packets, dtype=np.int64) * 2 + 1
+    received = 1.7e9 + last / FS + rng.uniform(0.0, 0.03, n_packets)
+    one, runs = (RoleTrack(ChannelSpec(role="emg", fs=FS, unit="uV")) for _ in range(2))
+    for k in range(n_packets):
+        one.note_arrival(int(last[k]), float(received[k]))
+    cuts = np.sort(rng.choice(np.arange(1, n_packets), size=300, replace=False))
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, n_packets], strict=True):
+        runs.note_arrivals(last[lo:hi], received[lo:hi])  # runs across bins, of any length
+    assert runs.arrivals == one.arrivals
+    assert 20 < len(one.arrivals) < n_packets // 10

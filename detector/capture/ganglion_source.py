@@ -202,8 +202,8 @@ class GanglionAssembler:
             self._next_position += 2 * (end - r)
             assert self._cycle_base is not None
             first = self._cycle_base + int(batch.cycle_position[r])
-            packets = [(first + 2 * i + 1, received_s[r + i]) for i in range(end - r)]
-            blocks += self._place(first, counts, packets=packets)
+            lasts = first + 1 + 2 * np.arange(end - r, dtype=np.int64)
+            blocks += self._place(first, counts, packets=(lasts, received_s[r:end]))
             r = end
         return blocks, bad
 
@@ -266,7 +266,7 @@ class GanglionAssembler:
         return self._place(base, counts.reshape(1, -1), received_s=received_s)
 
     def _place(self, first: int, counts: np.ndarray, *, received_s: float | None = None,
-               packets: Sequence[tuple[int, float]] = ()) -> Blocks:
+               packets: tuple[np.ndarray, Sequence[float]] | None = None) -> Blocks:
         """Samples ``counts`` at ``first`` on every input's track: one packet received at
         ``received_s``, or a run of ``packets`` (noted in the tracks' arrivals)."""
         blocks: Blocks = []

@@ -213,8 +213,8 @@ class MovesenseAssembler:
                 continue
             data = _joined([batch.acc_g[i] for i in range(k, k + p)])  # type: ignore[misc]
             ends = self.track.frontier - 1 + np.cumsum((batch.lengths[k:k + p] - 6) // 12)
-            blocks += self.track.place(self.track.frontier, data, packets=list(zip(
-                ends.tolist(), received_s[k:k + p], strict=True)))
+            blocks += self.track.place(self.track.frontier, data,
+                                       packets=(ends, received_s[k:k + p]))
             k += p
         return blocks
 
@@ -247,7 +247,8 @@ class MovesenseAssembler:
         """:meth:`_place` of the simple rows ``lo .. hi-1``, contiguous ones placed at once."""
         blocks: Blocks = []
         seg: list[np.ndarray] = []
-        seg_packets: list[tuple[int, float]] = []
+        seg_lasts: list[int] = []
+        seg_received: list[float] = []
         seg_first = seg_end = 0
         counted = self.track.frontier
         step_ms = 1000.0 / self.fs
@@ -268,21 +269,24 @@ class MovesenseAssembler:
             if seg and first == seg_end == counted:
                 seg.append(data)
                 seg_end += n
-                seg_packets.append((seg_end - 1, received_s[k]))
+                seg_lasts.append(seg_end - 1)
+                seg_received.append(received_s[k])
                 counted += n
                 continue
             if seg:
-                blocks += self.track.place(seg_first, _joined(seg), packets=seg_packets)
+                blocks += self.track.place(seg_first, _joined(seg),
+                                           packets=(np.asarray(seg_lasts), seg_received))
                 seg = []
             if first < counted:  # duplicates: the track trims them
                 blocks += self.track.place(first, data, received_s=received_s[k])
                 counted = self.track.frontier
                 continue
             seg, seg_first, seg_end = [data], first, first + n
-            seg_packets = [(seg_end - 1, received_s[k])]
+            seg_lasts, seg_received = [seg_end - 1], [received_s[k]]
             counted = seg_end
         if seg:
-            blocks += self.track.place(seg_first, _joined(seg), packets=seg_packets)
+            blocks += self.track.place(seg_first, _joined(seg),
+                                       packets=(np.asarray(seg_lasts), seg_received))
         return blocks
 
     def _place_carried(self) -> Blocks:

@@ -80,8 +80,8 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
             base = track.frontier - 1
             blocks.extend(track.place(track.frontier,
                                       run[0] if len(run) == 1 else np.concatenate(run)))
-            for m, t in run_arrivals:
-                track.note_arrival(base + m, t)
+            track.note_arrivals(base + np.asarray([m for m, _t in run_arrivals]),
+                                np.asarray([t for _m, t in run_arrivals], dtype=np.float64))
             run.clear()
             run_arrivals.clear()
             run_n = 0

@@ -7,6 +7,7 @@ Shared by the assemblers of the consumer bands (:mod:`detector.capture.polar_sou
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,20 +57,51 @@ class RoleTrack:
         self._envelope_start: float | None = None
 
     def place(self, first: int, data: np.ndarray, *, received_s: float | None = None,
-              packets: Sequence[tuple[int, float]] = ()) -> Blocks:
+              packets: tuple[np.ndarray, Sequence[float]] | None = None) -> Blocks:
         """Put ``data`` (n samples) at ``first`` (arrived at ``received_s``, host s, noted in
         ``arrivals``); return blocks that are complete.
 
-        ``packets`` are the ``(last sample index, host receive s)`` of the packets a run
-        placed at once is made of (a replay's bulk path): each is noted in ``arrivals`` as
-        placing that packet alone notes it (when it brings a new sample).
+        ``packets`` are the last sample indices (ascending) and host receive times (s) of the
+        packets a run placed at once is made of (a replay's bulk path): each is noted in
+        ``arrivals`` as placing that packet alone notes it (when it brings a new sample).
         """
         frontier = self.frontier
         blocks = self._place(first, data, received_s=received_s)
-        for last, t in packets:
-            if last >= frontier:
-                self.note_arrival(last, t)
+        if packets is not None:
+            lasts = np.asarray(packets[0], dtype=np.int64)
+            times = np.asarray(packets[1], dtype=np.float64)
+            if lasts.size and lasts[0] < frontier:  # duplicates: only new samples count
+                new = lasts >= frontier
+                lasts, times = lasts[new], times[new]
+            self.note_arrivals(lasts, times)
         return self._released(blocks)
+
+    def note_arrivals(self, lasts: np.ndarray, received_s: np.ndarray) -> None:
+        """:meth:`note_arrival` of packets in index order, with array operations (the same
+        packets kept: a running minimum of the delay per bin)."""
+        if lasts.size == 0:
+            return
+        device_s = lasts / self.spec.fs
+        delay = received_s - device_s
+        first_key = int(np.floor(device_s[0] / INITIAL_BIN_S))
+        if first_key == int(np.floor(device_s[-1] / INITIAL_BIN_S)):  # one bin (most runs)
+            self._note_bin(first_key, lasts, received_s, delay)
+            return
+        keys = np.floor(device_s / INITIAL_BIN_S).astype(np.int64)
+        bounds = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), keys.size]
+        for lo, hi in itertools.pairwise(bounds):
+            self._note_bin(int(keys[lo]), lasts[lo:hi], received_s[lo:hi], delay[lo:hi])
+
+    def _note_bin(self, key: int, lasts: np.ndarray, received_s: np.ndarray,
+                  delay: np.ndarray) -> None:
+        """Packets of one bin: those less delayed than every one before them in the bin."""
+        least = self._bin_least if key == self._bin_key else np.inf
+        before = np.empty_like(delay)  # the least delay before each packet
+        before[0] = least
+        np.minimum(np.minimum.accumulate(delay[:-1]), least, out=before[1:])
+        for i in np.flatnonzero(delay < before).tolist():
+            self.arrivals.append((int(lasts[i]), float(received_s[i])))
+        self._bin_key, self._bin_least = key, float(min(before[-1], delay[-1]))
 
     def note_arrival(self, last: int, received_s: float) -> None:
         """Note a packet (its last sample, its host receive time) in :attr:`arrivals` if it
