@@ -33,7 +33,7 @@ BANDS = {
     "movesense": (["--simulate-band", "movesense"], "*.cramp",
                   ("detector.capture.movesense_source", "MovesenseAssembler")),
     "polar": (["--kit", "polar-pair"], "*shank*.cramp",
-              ("detector.capture.other_sources", "PolarAccAssembler")),
+              ("detector.capture.polar_source", "PolarAccAssembler")),
     "ganglion": (["--simulate-band", "ganglion"], "*.cramp",
                  ("detector.capture.ganglion_source", "GanglionAssembler")),
 }

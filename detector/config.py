@@ -320,6 +320,13 @@ class DetectorConfig:
     in_bed: InBedConfig = field(default_factory=InBedConfig)
     epoch_s: float = 0.1
     """Feature resolution of the whole pipeline (s)."""
+    band_drift_segment_s: float = 10.0
+    """Multi-band nights: seconds of a band's own time per segment of constant shift when
+    its drift against the host is fitted (:class:`~detector.night.band_drift.DriftGrid`).
+    A 300 ppm drift moves a sample in 3.3 s at 1 kHz; at 10 s the shift changes by at most
+    one sample per segment up to 2000 ppm at 50 Hz (by more at higher rates or drifts).
+    Written into the night manifest when recording, so a replay places the samples as the
+    live run did whatever config it is given."""
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -342,6 +349,8 @@ class DetectorConfig:
 
 _SECTIONS = {"emg": EmgConfig, "motion": MotionConfig, "episode": EpisodeConfig,
              "evidence": EvidenceConfig, "in_bed": InBedConfig}
+_TOP_LEVEL = ("epoch_s", "band_drift_segment_s")
+"""Numbers of the config outside any section."""
 
 
 def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
@@ -380,12 +389,12 @@ def config_from_dict(data: dict[str, Any], *, where: str) -> DetectorConfig:
     """Build a config from nested dicts (as parsed from TOML); missing keys keep defaults."""
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key == "epoch_s":
-            kwargs[key] = _coerce(f"{where}: epoch_s", value, 0.1, "float")
+        if key in _TOP_LEVEL:
+            kwargs[key] = _coerce(f"{where}: {key}", value, None, "float")
             continue
         if key not in _SECTIONS:
             raise ConfigError(f"{where}: {key}", f"unknown section; expected one of "
-                              f"{', '.join([*_SECTIONS, 'epoch_s'])}")
+                              f"{', '.join([*_SECTIONS, *_TOP_LEVEL])}")
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {key}", "expected a table of values")
         cls = _SECTIONS[key]

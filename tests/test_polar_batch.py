@@ -13,13 +13,13 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from detector.capture.other_sources import (
+from detector.capture.other_sources import OtherBandCapture
+from detector.capture.polar_rows import first_sample_ns
+from detector.capture.polar_source import (
     POLAR_ACC_SOURCE,
     POLAR_CONTROL_SOURCE,
-    OtherBandCapture,
     PolarAccAssembler,
 )
-from detector.capture.polar_rows import first_sample_ns
 from detector.capture.reader import read_capture
 from detector.capture.writer import CaptureWriter
 from detector.errors import CrampInputError

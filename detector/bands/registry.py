@@ -68,6 +68,13 @@ class BandKind:
         Import path of the simulated peripheral class (in :mod:`firmware_sim`).
     simulate_choice : str
         Name of the band for ``--simulate-band``.
+    own_clock : bool
+        The band's sample indices count its own oscillator (Polar: the ns stamps of its
+        frames; Movesense: the ms stamps of its messages; Ganglion: the packet IDs of its
+        200 Hz cycles) and its assembler notes each packet's host receive time
+        (``RoleTrack.arrivals``): on a multi-band night the band's drift against the host is
+        fitted to those arrivals (:class:`~detector.night.band_drift.DriftGrid`). False for a
+        band indexed by the host's receive times (Myo) or with its own clock fit (LegBand).
     """
 
     name: str
@@ -84,6 +91,7 @@ class BandKind:
     capture_sources: tuple[str, ...]
     simulator: str
     simulate_choice: str
+    own_clock: bool = False
 
     def __post_init__(self) -> None:
         bad = [r for r in (*self.roles, *self.default_roles) if r not in BAND_ROLES]
@@ -144,9 +152,10 @@ POLAR_PMD = BandKind(
     service_uuids=(POLAR_PMD_PROFILE.service_uuid,), name_prefixes=("Polar ",),
     roles=("shank", "foot"), default_roles=("foot",),
     session="detector.ble.polar_negotiated:NegotiatedPolarSession",
-    assembler="detector.capture.other_sources:polar_assembler",
+    assembler="detector.capture.polar_source:polar_assembler",
     capture_sources=("polar:acc", "polar:control", "polar:command"),
-    simulator="firmware_sim.polar_sim:PolarPeripheral", simulate_choice="polar")
+    simulator="firmware_sim.polar_sim:PolarPeripheral", simulate_choice="polar",
+    own_clock=True)
 MYO = BandKind(
     name="myo", label="Myo armband (8-channel EMG, IMU)",
     uuid_patterns=(("d506", "-a904-deb9-4748-2c7f4a124842"),),
@@ -163,7 +172,8 @@ MOVESENSE = BandKind(
     session="detector.ble.movesense_session:MovesenseSession",
     assembler="detector.capture.movesense_source:movesense_assembler",
     capture_sources=("movesense:data", "movesense:command"),
-    simulator="firmware_sim.movesense_sim:MovesensePeripheral", simulate_choice="movesense")
+    simulator="firmware_sim.movesense_sim:MovesensePeripheral", simulate_choice="movesense",
+    own_clock=True)
 GANGLION = BandKind(
     name="ganglion", label="OpenBCI Ganglion (4-channel biosignal, calf EMG)",
     service_uuids=("0000fe84-0000-1000-8000-00805f9b34fb",), name_prefixes=("Ganglion",),
@@ -171,7 +181,8 @@ GANGLION = BandKind(
     session="detector.ble.ganglion_session:GanglionSession",
     assembler="detector.capture.ganglion_source:ganglion_assembler",
     capture_sources=("ganglion:data", "ganglion:command"),
-    simulator="firmware_sim.ganglion_sim:GanglionPeripheral", simulate_choice="ganglion")
+    simulator="firmware_sim.ganglion_sim:GanglionPeripheral", simulate_choice="ganglion",
+    own_clock=True)
 
 BANDS: tuple[BandKind, ...] = (LEGBAND, POLAR_PMD, MYO, MOVESENSE, GANGLION)
 """Every band kind, in recognition order (UUIDs first over all bands, then names)."""

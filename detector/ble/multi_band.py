@@ -5,7 +5,7 @@ connection supervisor, reconnect loop, dropouts and crash-safe capture: a dropou
 does not stop the others). The sessions run without their own pipeline: their blocks come
 here, are placed on the night's time base with
 :func:`~detector.capture.multi_band.band_offset_samples` (each band's first-sample time less
-the night's origin, in samples of its own rate) and, for a band stamped by its own clock, its
+the night's origin, in samples of its own rate) and, for a band indexed by its own clock, its
 drift against the host fitted to the arrivals (:mod:`detector.night.band_drift`), and go into the
 :class:`~detector.night.recorder.NightRecorder` of the band's leg. The night manifest
 (:mod:`detector.capture.multi_band`) names the captures, so the night replays as one.
@@ -181,7 +181,9 @@ class MultiBandNight:
             self._offsets[index] = offsets
         drifts = self._drift[index]
         if role not in drifts:
-            drifts[role] = drift_grid(run.session.assembler, role, fs_hz=block.fs)
+            drifts[role] = drift_grid(run.entry.band, run.session.assembler, role,
+                                       fs_hz=block.fs,
+                                       segment_s=self.config.band_drift_segment_s)
         grid = drifts[role]
         if grid is not None:
             placed = grid.place(block)
@@ -245,7 +247,8 @@ class MultiBandNight:
         others do; our own cancellation (Ctrl-C) still goes through, every capture closed.
         """
         write_manifest(self.manifest_path, night_start_unix_s=self.night_start_unix_s,
-                       entries=[r.entry for r in self.bands])
+                       entries=[r.entry for r in self.bands],
+                       drift_segment_s=self.config.band_drift_segment_s)
         for k, run in enumerate(self.bands):
             run.session.observer = _BandTap(self, k)
             run.session.one_of_several = True

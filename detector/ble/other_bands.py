@@ -41,13 +41,15 @@ from detector.capture.other_sources import (
     MYO_EMG_SOURCES,
     MYO_GAP_NOTE,
     MYO_IMU_SOURCE,
-    POLAR_ACC_SOURCE,
-    POLAR_CONTROL_SOURCE,
-    Blocks,
     MyoAssembler,
-    PolarAccAssembler,
     push_notification,
 )
+from detector.capture.polar_source import (
+    POLAR_ACC_SOURCE,
+    POLAR_CONTROL_SOURCE,
+    PolarAccAssembler,
+)
+from detector.capture.role_track import Blocks
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.profiles.myo import (

@@ -23,7 +23,7 @@ from bleak.exc import BleakError
 from detector.ble.other_bands import PolarSession
 from detector.ble.session_types import SessionConfig
 from detector.ble.timebase import Timebase
-from detector.capture.other_sources import PolarAccAssembler
+from detector.capture.polar_source import PolarAccAssembler
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.profiles.errors import DecodeError

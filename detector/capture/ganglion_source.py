@@ -19,11 +19,11 @@ last about a second) and the gap is marked as estimated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from detector.capture.other_sources import Blocks, RoleTrack
+from detector.capture.role_track import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.ganglion import (
     GANGLION,
@@ -88,7 +88,7 @@ class GanglionAssembler:
         self.channels = {role: emg_channel_spec(channel=ch) for role, ch in self.inputs.items()}
         self.tracks = {role: RoleTrack(spec, role=role) for role, spec in self.channels.items()}
         self.track = next(iter(self.tracks.values()))
-        self.start_unix_s: float | None = None
+        self._first_rx_s: float | None = None
         self.lost_packets = 0
         self.unanchored_samples = 0
         self.estimated_gaps = 0
@@ -102,6 +102,15 @@ class GanglionAssembler:
         self._fresh = False
         self._breaks_of: GanglionBatch | None = None
         self._breaks = np.zeros(0, dtype=np.int64)
+
+    @property
+    def start_unix_s(self) -> float | None:
+        """Host time of the first sample: the lower envelope of the arrivals of the packets
+        before the first block (:meth:`RoleTrack.envelope_start_s`; the first anchor may
+        arrive late, behind the packets of a connection event), before that block the first
+        anchor's arrival; ``None`` before any anchor."""
+        start = self.track.envelope_start_s()
+        return self._first_rx_s if start is None else start
 
     def new_connection(self) -> None:
         """A (re)connection: the next anchor's cycle is placed by the host clock."""
@@ -125,7 +134,7 @@ class GanglionAssembler:
             assert packet.counts is not None
             return self._anchor(packet.counts[0], received_s)
         assert packet.deltas is not None
-        return self._deltas(packet.cycle_position, packet.deltas)
+        return self._deltas(packet.cycle_position, packet.deltas, received_s)
 
     def push_decoded(self, batch: GanglionBatch, row: int, *, received_s: float) -> Blocks:
         """Row ``row`` of a bulk-decoded batch of data notifications, as
@@ -142,7 +151,7 @@ class GanglionAssembler:
         if kind == KIND_ANCHOR:
             return self._anchor(batch.counts[row], received_s)
         if kind == KIND_DELTA:
-            return self._deltas(int(batch.cycle_position[row]), batch.deltas[row])
+            return self._deltas(int(batch.cycle_position[row]), batch.deltas[row], received_s)
         return []
 
     def push_decoded_rows(self, batch: GanglionBatch, lo: int, hi: int,
@@ -192,7 +201,9 @@ class GanglionAssembler:
             self._prev = counts[-1]
             self._next_position += 2 * (end - r)
             assert self._cycle_base is not None
-            blocks += self._place(self._cycle_base + int(batch.cycle_position[r]), counts)
+            first = self._cycle_base + int(batch.cycle_position[r])
+            lasts = first + 1 + 2 * np.arange(end - r, dtype=np.int64)
+            blocks += self._place(first, counts, packets=(lasts, received_s[r:end]))
             r = end
         return blocks, bad
 
@@ -208,8 +219,9 @@ class GanglionAssembler:
             self._breaks_of = batch
         return self._breaks
 
-    def _deltas(self, position: int, deltas: np.ndarray) -> Blocks:
-        """A compressed packet at ``position`` of the cycle with deltas (2, 4)."""
+    def _deltas(self, position: int, deltas: np.ndarray, received_s: float) -> Blocks:
+        """A compressed packet at ``position`` of the cycle with deltas (2, 4), received at
+        ``received_s`` (host s)."""
         if position <= self._last_position:
             self._anchors_missed += 1  # a new cycle began without its anchor
         self._last_position = position
@@ -226,12 +238,12 @@ class GanglionAssembler:
         self._next_position += 2
         assert self._cycle_base is not None
         counts = np.stack([first, second])
-        return self._place(self._cycle_base + position, counts)
+        return self._place(self._cycle_base + position, counts, received_s=received_s)
 
     def _anchor(self, counts: np.ndarray, received_s: float) -> Blocks:
         cycle = GANGLION.samples_per_cycle
         if self._cycle_base is None:
-            self.start_unix_s = received_s
+            self._first_rx_s = received_s
             base = 0
         elif self._complete and not self._fresh:
             base = self._cycle_base + cycle * (1 + self._anchors_missed)
@@ -251,13 +263,17 @@ class GanglionAssembler:
         self._anchors_missed = 0
         self._complete = False
         self._fresh = False
-        return self._place(base, counts.reshape(1, -1))
+        return self._place(base, counts.reshape(1, -1), received_s=received_s)
 
-    def _place(self, first: int, counts: np.ndarray) -> Blocks:
+    def _place(self, first: int, counts: np.ndarray, *, received_s: float | None = None,
+               packets: tuple[np.ndarray, Sequence[float]] | None = None) -> Blocks:
+        """Samples ``counts`` at ``first`` on every input's track: one packet received at
+        ``received_s``, or a run of ``packets`` (noted in the tracks' arrivals)."""
         blocks: Blocks = []
         for role, ch in self.inputs.items():
             uv = counts[:, ch].astype(np.float64) * GANGLION.uv_per_count
-            blocks += self.tracks[role].place(first, uv)
+            blocks += self.tracks[role].place(first, uv, received_s=received_s,
+                                              packets=packets)
         return blocks
 
     def flush(self) -> Blocks:

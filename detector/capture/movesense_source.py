@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from detector.capture.other_sources import Blocks, RoleTrack
+from detector.capture.role_track import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.movesense import (
     MOVESENSE,
@@ -212,7 +212,9 @@ class MovesenseAssembler:
                 k += 1
                 continue
             data = _joined([batch.acc_g[i] for i in range(k, k + p)])  # type: ignore[misc]
-            blocks += self.track.place(self.track.frontier, data)
+            ends = self.track.frontier - 1 + np.cumsum((batch.lengths[k:k + p] - 6) // 12)
+            blocks += self.track.place(self.track.frontier, data,
+                                       packets=(ends, received_s[k:k + p]))
             k += p
         return blocks
 
@@ -245,6 +247,8 @@ class MovesenseAssembler:
         """:meth:`_place` of the simple rows ``lo .. hi-1``, contiguous ones placed at once."""
         blocks: Blocks = []
         seg: list[np.ndarray] = []
+        seg_lasts: list[int] = []
+        seg_received: list[float] = []
         seg_first = seg_end = 0
         counted = self.track.frontier
         step_ms = 1000.0 / self.fs
@@ -265,19 +269,24 @@ class MovesenseAssembler:
             if seg and first == seg_end == counted:
                 seg.append(data)
                 seg_end += n
+                seg_lasts.append(seg_end - 1)
+                seg_received.append(received_s[k])
                 counted += n
                 continue
             if seg:
-                blocks += self.track.place(seg_first, _joined(seg))
+                blocks += self.track.place(seg_first, _joined(seg),
+                                           packets=(np.asarray(seg_lasts), seg_received))
                 seg = []
             if first < counted:  # duplicates: the track trims them
-                blocks += self.track.place(first, data)
+                blocks += self.track.place(first, data, received_s=received_s[k])
                 counted = self.track.frontier
                 continue
             seg, seg_first, seg_end = [data], first, first + n
+            seg_lasts, seg_received = [seg_end - 1], [received_s[k]]
             counted = seg_end
         if seg:
-            blocks += self.track.place(seg_first, _joined(seg))
+            blocks += self.track.place(seg_first, _joined(seg),
+                                       packets=(np.asarray(seg_lasts), seg_received))
         return blocks
 
     def _place_carried(self) -> Blocks:
@@ -300,7 +309,7 @@ class MovesenseAssembler:
         # the ms stamps are rounded: the clock's origin is the mean over the placed packets
         self._residual_sum_ms += t_ms - first * 1000.0 / self.fs
         self._residual_n += 1
-        return self.track.place(first, acc_g(data))
+        return self.track.place(first, acc_g(data), received_s=received_s)
 
     def _origin_ms(self) -> float:
         assert self._t0_ms is not None

@@ -37,6 +37,9 @@ from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
 MANIFEST_SUFFIX = ".night.json"
 MANIFEST_FORMAT = "cramp-night/1"
+EARLY_DRIFT_SEGMENT_S = 10.0
+"""Drift segment of a manifest without ``drift_segment_s`` (written before the field, when
+the segment was fixed at 10 s)."""
 
 
 BOTH_LEGS = "both"
@@ -106,15 +109,24 @@ class BandEntry:
                 "roles": list(self.roles)}
 
 
-def write_manifest(path: Path, *, night_start_unix_s: float, entries: list[BandEntry]) -> None:
-    """Write the night manifest (owner-only, replaced atomically)."""
+def write_manifest(path: Path, *, night_start_unix_s: float, entries: list[BandEntry],
+                   drift_segment_s: float = EARLY_DRIFT_SEGMENT_S) -> None:
+    """Write the night manifest (owner-only, replaced atomically); ``drift_segment_s`` is the
+    drift segment the live run placed the bands with (the config's ``band_drift_segment_s``),
+    so that a replay places them the same way."""
     doc = {"format": MANIFEST_FORMAT, "night_start_unix_s": night_start_unix_s,
-           "bands": [e.to_dict() for e in entries]}
+           "drift_segment_s": drift_segment_s, "bands": [e.to_dict() for e in entries]}
     write_private_text(path, json.dumps(doc, indent=2) + "\n")
 
 
 def read_manifest(path: Path) -> tuple[float, list[BandEntry]]:
-    """Read a night manifest.
+    """Read a night manifest: its origin and its bands (:func:`read_night_manifest`)."""
+    start, entries, _segment = read_night_manifest(path)
+    return start, entries
+
+
+def read_night_manifest(path: Path) -> tuple[float, list[BandEntry], float]:
+    """Read a night manifest: origin (host s), bands, drift segment (s).
 
     Raises
     ------
@@ -142,7 +154,10 @@ def read_manifest(path: Path) -> tuple[float, list[BandEntry]]:
                                   "and roles")
         entries.append(BandEntry(capture=b["capture"], band=b["band"], leg=b["leg"],
                                  roles=tuple(str(r) for r in b["roles"])))
-    return float(start), entries
+    segment = doc.get("drift_segment_s", EARLY_DRIFT_SEGMENT_S)
+    if isinstance(segment, bool) or not isinstance(segment, int | float) or not segment > 0:
+        raise CrampInputError(where, "drift_segment_s must be a positive number")
+    return float(start), entries, float(segment)
 
 
 class MultiBandRecording:
@@ -169,7 +184,7 @@ class MultiBandRecording:
 
         self.path = Path(path)
         where = self.path.name
-        self.night_start_unix_s, entries = read_manifest(self.path)
+        self.night_start_unix_s, entries, self.drift_segment_s = read_night_manifest(self.path)
         legs = night_legs(entries)
         if leg is None and len(legs) > 1:
             raise CrampInputError(where, "the night has bands on both legs; choose one with "
@@ -179,10 +194,11 @@ class MultiBandRecording:
         if not chosen:
             raise CrampInputError(where, f"no band on the {self.leg} leg")
         self.sources = []
+        self._bands = [e.band for e in chosen]
         channels: dict[str, ChannelSpec] = {}
         self.offsets: list[dict[str, int]] = []
         self._drift: dict[tuple[int, str], DriftGrid | None] = {}
-        """Per (band, role): the drift placement of a band stamped by its own clock."""
+        """Per (band, role): the drift placement of a band indexed by its own clock."""
         self.renames: list[dict[str, str]] = []
         """Per band: its role -> the leg's role (roles of the other leg left out)."""
         notes: list[str] = []
@@ -224,8 +240,10 @@ class MultiBandRecording:
             if role not in self.renames[k]:
                 continue  # the other leg's channel of a band on both legs
             if (k, role) not in self._drift:
-                self._drift[(k, role)] = drift_grid(getattr(self.sources[k], "_last", None),
-                                                    role, fs_hz=block.fs)
+                self._drift[(k, role)] = drift_grid(self._bands[k],
+                                                    getattr(self.sources[k], "_last", None),
+                                                    role, fs_hz=block.fs,
+                                                    segment_s=self.drift_segment_s)
             grid = self._drift[(k, role)]
             if grid is not None:
                 placed = grid.place(block)
@@ -247,9 +265,12 @@ class MultiBandRecording:
                 role = self.renames[k][g.role]
                 fs = self.info.channels[role].fs
                 grid = self._drift.get((k, g.role))
-                drift = grid.shift_at(round(g.start_s * fs) - 1) if grid is not None else 0
-                shift = (self.offsets[k][g.role] + drift) / fs
-                out.append(Gap(role=role, start_s=g.start_s + shift, end_s=g.end_s + shift,
+                start = round(g.start_s * fs)
+                drift = grid.shift_at(start - 1) if grid is not None else 0
+                shift = self.offsets[k][g.role] + drift  # samples, as the live blocks move
+                # in samples, then seconds: the live pipeline's gap is index / fs too
+                out.append(Gap(role=role, start_s=(start + shift) / fs,
+                               end_s=(round(g.end_s * fs) + shift) / fs,
                                samples_missing=g.samples_missing))
         return out
 

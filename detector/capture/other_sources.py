@@ -1,13 +1,12 @@
-"""Samples from Polar PMD and Myo notifications, live and from a capture, with sample indices.
+"""Samples from Myo notifications, and the replay of every consumer band's capture.
 
 The same assemblers run in the recorder (:mod:`detector.ble.other_bands`) and in the replay of
 its capture (:class:`OtherBandCapture`), fed the same packets and connection events in the same
-order, so a replayed night gives the pipeline exactly what the live run gave it.
+order, so a replayed night gives the pipeline exactly what the live run gave it. The Polar PMD
+assembler is :mod:`detector.capture.polar_source`, the Movesense and Ganglion ones
+:mod:`detector.capture.movesense_source` and :mod:`detector.capture.ganglion_source`; each
+role's index line is a :class:`~detector.capture.role_track.RoleTrack`.
 
-- Polar: frames carry the time of their last sample (device clock), so sample indices come from
-  the timestamps and ``fs``: within a connection frames are counted on (the timestamps only
-  confirm nothing was missed); the first frame after a (re)connection is placed by its
-  timestamp, which gives the exact gap.
 - Myo: notifications carry no counter or time. Samples are counted in arrival order; after a
   reconnection the gap cannot be known exactly and is *estimated* from the host receive times
   (elapsed time x rate, less the packet's own samples). The recording notes say so.
@@ -15,21 +14,18 @@ order, so a replayed night gives the pipeline exactly what the live run gave it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-
 from detector.bands import registry as band_registry
 from detector.capture.bulk_windows import record_windows, table_records, table_windows
 from detector.capture.format import EventRecord, PacketRecord
-from detector.capture.polar_rows import push_rows
 from detector.capture.reader import Capture
 from detector.capture.recording import _Pending
+from detector.capture.role_track import Blocks, RoleTrack
 from detector.errors import CrampInputError
 from detector.profiles.myo import (
     MYO,
@@ -42,179 +38,15 @@ from detector.profiles.myo import (
     shank_acc_g,
     shank_channel_spec,
 )
-from detector.profiles.polar_batch import WIDTH, PolarBatch, decode_matrix
-from detector.profiles.polar_pmd import (
-    ControlOpcode,
-    ControlPointResponse,
-    parse_control_point_message,
-    start_response_factor,
-)
-from detector.profiles.polar_pmd_frames import (
-    POLAR_ON_FOOT,
-    PolarFootMapping,
-    decode_acc_frame,
-    foot_acc_g,
-    foot_channel_spec,
-    pmd_ns_to_unix_s,
-)
-from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
+from detector.signals import Gap, RecordingInfo, SignalBlock
 
-POLAR_PROFILE = band_registry.POLAR_PMD.name
 MYO_PROFILE = band_registry.MYO.name
-POLAR_CONTROL_SOURCE = "polar:control"
-POLAR_ACC_SOURCE = "polar:acc"
 MYO_EMG_SOURCES = tuple(f"myo:emg{k}" for k in range(4))
 MYO_IMU_SOURCE = "myo:imu"
-BLOCK_S = 0.5
-"""Seconds of samples gathered before a block goes to the pipeline (gaps end a block early)."""
 REPLAY_WINDOW = 8192
 """Records decoded together by an assembler that decodes in bulk (memory stays bounded)."""
 MYO_GAP_NOTE = ("the Myo sends no sample counters: gaps after reconnections are estimated from "
                 "the host's receive times")
-
-Blocks = list[tuple[str, SignalBlock]]
-
-
-class RoleTrack:
-    """Places the samples of one pipeline role on its index line; counts and gaps.
-
-    Parameters
-    ----------
-    spec : ChannelSpec
-        The channel (its ``fs``).
-    block_s : float
-        Seconds per released block.
-    role : str, optional
-        Role name its blocks and gaps carry (default ``spec.role``; a band feeding both legs
-        names them per leg, e.g. ``"emg@left"``).
-    """
-
-    def __init__(self, spec: ChannelSpec, *, block_s: float = BLOCK_S,
-                 role: str | None = None) -> None:
-        self.spec = spec
-        self.role = role or spec.role
-        self.frontier = 0
-        self.received = 0
-        self.lost = 0
-        self.duplicates = 0
-        self.gaps: list[Gap] = []
-        self.arrivals: list[tuple[int, float]] = []  # (last new sample, host receive s)
-        self._pending = _Pending(self.role, max(1, round(block_s * spec.fs)))
-
-    def place(self, first: int, data: np.ndarray, *,
-              received_s: float | None = None) -> Blocks:
-        """Put ``data`` (n samples) at ``first`` (arrived at ``received_s``, host s, noted in
-        ``arrivals``); return blocks that are complete."""
-        n = data.shape[0]
-        if first < self.frontier:
-            cut = min(n, self.frontier - first)
-            self.duplicates += cut
-            data, first = data[cut:], first + cut
-        if data.shape[0] == 0:
-            return []
-        if first > self.frontier:
-            missing = first - self.frontier
-            self.lost += missing
-            self.gaps.append(Gap(role=self.role, start_s=self.frontier / self.spec.fs,
-                                 end_s=first / self.spec.fs, samples_missing=missing))
-        self.received += data.shape[0]
-        self.frontier = first + data.shape[0]
-        if received_s is not None:
-            self.arrivals.append((self.frontier - 1, float(received_s)))
-        return list(self._pending.add(SignalBlock(data=data, fs=self.spec.fs,
-                                                  start_sample=first)))
-
-    def flush(self) -> Blocks:
-        """Release what is held."""
-        return list(self._pending.drain())
-
-
-class PolarAccAssembler:
-    """Polar ACC frames -> ``foot_acc`` (or ``shank_acc``) blocks (g), indexed by timestamps.
-
-    Parameters
-    ----------
-    fs : float
-        Rate the stream was started with (Hz).
-    range_g : float
-        Full-scale range (+-g).
-    mapping : PolarFootMapping
-        Device axes -> pipeline axes.
-    role : {"foot_acc", "shank_acc"}
-        Where the sensor is strapped.
-    """
-
-    def __init__(self, *, fs: float, range_g: float,
-                 mapping: PolarFootMapping = POLAR_ON_FOOT, role: str = "foot_acc") -> None:
-        if role not in ("foot_acc", "shank_acc"):
-            raise CrampInputError("polar role", f"{role!r}; expected foot_acc or shank_acc")
-        self.fs = float(fs)
-        self.mapping = mapping
-        self.factor = 1.0
-        spec = foot_channel_spec(fs=fs, range_g=range_g, mapping=mapping)
-        self.channels = {role: dataclasses.replace(spec, role=role)}  # type: ignore[arg-type]
-        self.track = RoleTrack(self.channels[role])
-        self.tracks = {role: self.track}
-        self.start_unix_s: float | None = None
-        self._t_ref_ns: int | None = None
-        self._prev_ns: int | None = None
-
-    data_source = POLAR_ACC_SOURCE  # the notifications decode_rows decodes, and their width
-    payload_width = WIDTH
-    replay_window = 1024  # records per bulk window: 244-byte frames, peak memory stays low
-
-    def new_connection(self) -> None:
-        """A (re)connection: the next frame is placed by its timestamp alone."""
-        self._prev_ns = None
-
-    def on_control(self, payload: bytes) -> None:
-        """Take the FACTOR of a successful START response (compressed frames need it)."""
-        msg = parse_control_point_message(payload)
-        if isinstance(msg, ControlPointResponse) and msg.ok and msg.opcode == ControlOpcode.START:
-            self.factor = start_response_factor(msg)
-
-    def push(self, payload: bytes, *, received_s: float | None = None) -> Blocks:
-        """Decode one data notification (host receive time ``received_s``, s); return the
-        blocks it completes.
-
-        Raises
-        ------
-        CrampInputError
-            An undecodable frame (the caller counts it and goes on).
-        """
-        prev = self._prev_ns
-        header_ts = int.from_bytes(payload[1:9], "little") if len(payload) >= 9 else 0
-        if prev is not None and header_ts <= prev:
-            prev = None
-        frame = decode_acc_frame(payload, fs=self.fs, factor=self.factor,
-                                 previous_timestamp_ns=prev)
-        return self._place_frame(frame.timestamp_ns, int(frame.sample_times_ns[0]),
-                                 foot_acc_g(frame, mapping=self.mapping),
-                                 received_s=received_s)
-
-    def _place_frame(self, timestamp_ns: int, first_ns: int, data: np.ndarray, *,
-                     received_s: float | None = None) -> Blocks:
-        """Place a decoded frame (last and first sample times, samples (n, 3) in g)."""
-        if self._t_ref_ns is None:
-            self._t_ref_ns = first_ns
-            self.start_unix_s = float(pmd_ns_to_unix_s(self._t_ref_ns))
-        by_time = round((first_ns - self._t_ref_ns) * self.fs / 1e9)
-        counted = self.track.frontier
-        first = counted if (self._prev_ns is not None and abs(by_time - counted)
-                            <= max(2, data.shape[0] // 2)) else by_time
-        self._prev_ns = timestamp_ns
-        return self.track.place(first, data, received_s=received_s)
-
-    def decode_rows(self, mat: np.ndarray, lengths: np.ndarray) -> PolarBatch:
-        """Bulk decoder of data notifications as rows of bytes (:meth:`push_decoded_rows`)."""
-        return decode_matrix(mat, lengths, mapping=self.mapping)
-
-    push_decoded_rows = push_rows
-    """Rows ``lo .. hi-1`` of a bulk-decoded batch as :meth:`push` row by row (a replay)."""
-
-    def flush(self) -> Blocks:
-        """Release what is held."""
-        return self.track.flush()
 
 
 class MyoAssembler:
@@ -286,27 +118,6 @@ class MyoAssembler:
     def flush(self) -> Blocks:
         """Release what is held."""
         return [b for t in self.tracks.values() for b in t.flush()]
-
-
-def polar_assembler(session: dict[str, object], *, where: str) -> PolarAccAssembler:
-    """The assembler a Polar capture's session metadata describes (``polar.fs_hz``, ``range_g``).
-
-    Raises
-    ------
-    CrampInputError
-        Missing or invalid ``polar`` metadata.
-    """
-    meta = session.get("polar")
-    if not isinstance(meta, dict):
-        raise CrampInputError(where, "session metadata has no 'polar' settings")
-    fs, range_g = meta.get("fs_hz"), meta.get("range_g")
-    if not isinstance(fs, int | float) or not isinstance(range_g, int | float) or fs <= 0 \
-            or range_g <= 0:
-        raise CrampInputError(where, "session 'polar' settings need positive fs_hz and range_g")
-    role = meta.get("role", "foot_acc")
-    if role not in ("foot_acc", "shank_acc"):
-        raise CrampInputError(where, "session 'polar.role' must be foot_acc or shank_acc")
-    return PolarAccAssembler(fs=float(fs), range_g=float(range_g), role=str(role))
 
 
 def myo_assembler(session: dict[str, object], *, where: str) -> MyoAssembler:
@@ -450,17 +261,11 @@ class OtherBandCapture:
 def push_notification(asm: Any, source: str, payload: bytes, received_s: float) -> Blocks:
     """Route one captured/received notification to the assembler.
 
-    Assemblers of the newer bands route their sources themselves (``asm.push_notification``).
+    Assemblers other than the Myo's route their sources themselves (``asm.push_notification``).
     """
     if hasattr(asm, "push_notification"):
         blocks: Blocks = asm.push_notification(source, payload, received_s=received_s)
         return blocks
-    if isinstance(asm, PolarAccAssembler):
-        if source == POLAR_ACC_SOURCE:
-            return asm.push(payload, received_s=received_s)
-        if source == POLAR_CONTROL_SOURCE:
-            asm.on_control(payload)
-        return []
     if source in MYO_EMG_SOURCES:
         return asm.push_emg(payload, received_s=received_s)
     if source == MYO_IMU_SOURCE:

@@ -1,8 +1,8 @@
-"""The bulk path of :class:`~detector.capture.other_sources.PolarAccAssembler` (a replay).
+"""The bulk path of :class:`~detector.capture.polar_source.PolarAccAssembler` (a replay).
 
 :func:`push_rows` takes a run of data notifications decoded by
 :func:`~detector.profiles.polar_batch.decode_matrix` as
-:meth:`~detector.capture.other_sources.PolarAccAssembler.push` takes them one by one: the time
+:meth:`~detector.capture.polar_source.PolarAccAssembler.push` takes them one by one: the time
 of a simple row's first sample is computed as
 :func:`~detector.profiles.polar_pmd_frames.sample_times_ns` computes it (the same float64
 products and round-half-to-even) and the row is placed as the assembler's ``_place_frame``
@@ -22,7 +22,8 @@ from detector.errors import CrampInputError
 from detector.profiles.polar_batch import PolarBatch
 
 if TYPE_CHECKING:
-    from detector.capture.other_sources import Blocks, PolarAccAssembler
+    from detector.capture.polar_source import PolarAccAssembler
+    from detector.capture.role_track import Blocks
 
 
 def first_sample_ns(timestamp_ns: int, n_samples: int, *, fs: float,
@@ -79,7 +80,8 @@ def push_rows(asm: PolarAccAssembler, batch: PolarBatch, lo: int, hi: int,
             base = track.frontier - 1
             blocks.extend(track.place(track.frontier,
                                       run[0] if len(run) == 1 else np.concatenate(run)))
-            track.arrivals.extend((base + m, t) for m, t in run_arrivals)
+            track.note_arrivals(base + np.asarray([m for m, _t in run_arrivals]),
+                                np.asarray([t for _m, t in run_arrivals], dtype=np.float64))
             run.clear()
             run_arrivals.clear()
             run_n = 0

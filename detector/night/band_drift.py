@@ -1,12 +1,15 @@
 """A band of a multi-band night kept on the host's clock: its drift fitted to the arrivals.
 
-A band stamped by its own clock (Polar PMD frames carry ns timestamps) indexes its samples by
-those stamps at the nominal rate, so a band fast by ``ppm`` puts a moment at true time ``t``
+A band indexed by its own clock (``own_clock`` in the band registry: Polar PMD frames carry
+ns stamps, Movesense messages ms stamps, Ganglion packets their position in a 200-sample
+cycle) indexes its samples at the nominal rate, so a band fast by ``ppm`` puts a moment at
+true time ``t``
 at index ``t fs (1 + ppm 1e-6)``: a shank +150 ppm and a foot -150 ppm drift 8.6 s apart over
 8 h, and a cramp's shank and foot evidence no longer line up on the night's grid.
 
 :class:`DriftGrid` places a band's index line on the host's: the index line is cut into
-segments of :data:`SEGMENT_S`; segment ``k`` (indices ``k L .. (k + 1) L - 1``) is shifted by
+segments of ``segment_s`` (the config's ``band_drift_segment_s``, 10 s, kept in the night's
+manifest); segment ``k`` (indices ``k L .. (k + 1) L - 1``) is shifted by
 ``round(k L b) - k L`` samples, ``b`` the slope of host time against the band's own time in
 the lower envelope of the arrivals (:class:`~detector.night.clock.OnlineClock`) of the packets
 whose last sample is before ``k L``. Those packets have all arrived when any sample of segment
@@ -24,14 +27,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detector.bands.registry import band_named
 from detector.night.clock import OnlineClock
 from detector.night.tick_grid import TickGrid
 from detector.signals import SignalBlock
-
-SEGMENT_S = 10.0
-"""Seconds of a band's own time per segment of constant shift (a 300 ppm drift moves a
-sample in 3.3 s at 1 kHz; at 10 s the shift changes by at most one sample per segment up to
-2000 ppm at 50 Hz)."""
 
 
 class DriftGrid:
@@ -44,12 +43,15 @@ class DriftGrid:
     arrivals : sequence of (int, float)
         The stream's ``(last sample index, host receive s)`` per packet, ascending in index;
         a list the assembler appends to (read up to what each segment needs).
+    segment_s : float
+        Seconds of the band's own time per segment of constant shift.
     """
 
-    def __init__(self, *, fs_hz: float, arrivals: Sequence[tuple[int, float]]) -> None:
+    def __init__(self, *, fs_hz: float, arrivals: Sequence[tuple[int, float]],
+                 segment_s: float) -> None:
         self.fs_hz = float(fs_hz)
         self.arrivals = arrivals
-        self.segment = max(1, round(SEGMENT_S * self.fs_hz))
+        self.segment = max(1, round(segment_s * self.fs_hz))
         self.grid = TickGrid(fs_hz=self.fs_hz, tick_hz=self.fs_hz)
         self._clock = OnlineClock(tick_hz=self.fs_hz, nominal_rates_hz={0: self.fs_hz})
         self._seen = 0  # arrivals taken into the clock
@@ -90,11 +92,26 @@ class DriftGrid:
         return self.grid.place(block, origin=0)
 
 
-def drift_grid(assembler: object, role: str, *, fs_hz: float) -> DriftGrid | None:
-    """The :class:`DriftGrid` of a role of a band stamped by its own clock (Polar PMD), or
-    ``None`` for a band placed on its nominal grid."""
-    from detector.capture.other_sources import PolarAccAssembler  # capture imports night
+def drift_grid(band: str, assembler: object, role: str, *, fs_hz: float,
+               segment_s: float) -> DriftGrid | None:
+    """The :class:`DriftGrid` of a role of a band indexed by its own clock, or ``None`` for a
+    band placed on its nominal grid.
 
-    if not isinstance(assembler, PolarAccAssembler) or role not in assembler.tracks:
+    Parameters
+    ----------
+    band : str
+        The band's kind (a name of :data:`detector.bands.registry.BANDS`); its ``own_clock``
+        says whether its drift is fitted.
+    assembler : object
+        The band's assembler (its ``tracks[role].arrivals`` are read as they grow).
+    role : str
+        The role placed.
+    fs_hz : float
+        The role's nominal rate (Hz).
+    segment_s : float
+        Seconds of the band's own time per segment of constant shift.
+    """
+    tracks = getattr(assembler, "tracks", None)
+    if not band_named(band).own_clock or not isinstance(tracks, dict) or role not in tracks:
         return None
-    return DriftGrid(fs_hz=fs_hz, arrivals=assembler.tracks[role].arrivals)
+    return DriftGrid(fs_hz=fs_hz, arrivals=tracks[role].arrivals, segment_s=segment_s)
