@@ -9,6 +9,8 @@ logged, with or without calf tremor.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_detection_classes import DAY_START, _cramp, _detect, _night, _onsets
@@ -44,12 +46,29 @@ def test_tiptoe_bouts_are_no_cramp_and_the_sitting_cramp_is_found(
     assert all(e.onset_s > 300.0 for e in result.episodes)
 
 
+@pytest.mark.parametrize("mode", ["emg+acc", "acc"])
+def test_sitting_cramp_with_vigorous_tremor_is_not_taken_for_sway(mode: str) -> None:
+    # at 25 Hz a 0.09-g calf tremor aliases into the 0.1-s gravity means as jitter of the
+    # resting shank's incline; it is not the slow sway of a balancing body
+    events = [NightEvent(kind="sitting", onset_s=100.0, duration_s=400.0, seed=11),
+              _cramp(200.0, 60.0, acc_g=0.09, seed=5)]
+    scenario = dataclasses.replace(_night(events, duration_s=600.0, start=DAY_START,
+                                          in_bed=None), fs_acc=25.0)
+    result = _detect(scenario, mode, seed=2, config=CFG)
+    assert len(_onsets(result)) == 1 and abs(_onsets(result)[0] - 200) <= 2
+
+
 def test_sway_is_the_median_change_between_block_means() -> None:
     t = np.arange(200) / 10.0  # 20 s of 0.1-s epochs
     swaying = 85.0 + 1.5 * np.sin(2 * np.pi * 0.7 * t)
     still = np.full(200, 85.0) + 0.01 * np.random.default_rng(0).standard_normal(200)
     assert sway_deg(swaying, block_epochs=5) > 0.5
     assert sway_deg(still, block_epochs=5) < 0.02
+    # a resting shank with a vigorous calf tremor aliased into the 0.1-s means: jitter from
+    # epoch to epoch, which the block means keep 1/sqrt(5) of, is not sway
+    jitter = 1.0 * np.random.default_rng(1).standard_normal(200)
+    assert sway_deg(still + jitter, block_epochs=5) < 0.1
+    assert sway_deg(swaying + jitter, block_epochs=5) > 0.5
     with_gap = swaying.copy()
     with_gap[50:60] = np.nan  # unknown blocks are left out, not bridged
     assert sway_deg(with_gap, block_epochs=5) == pytest.approx(sway_deg(swaying, block_epochs=5),

@@ -44,4 +44,10 @@ def sway_deg(incline_deg: np.ndarray | None, *, block_epochs: int,
     changes = changes[~np.isnan(changes)]
     if changes.size < min_changes:
         return None
-    return float(np.median(changes))
+    # what jitter from one epoch to the next (sensor noise, and the calf tremor aliased into
+    # the 0.1-s means) leaves in a block mean: 1/sqrt(k) of it; balance sway is slow, so
+    # its epoch-to-epoch steps are small beside its block-to-block changes
+    steps = np.abs(np.diff(incline_deg))
+    steps = steps[~np.isnan(steps)]
+    jitter = float(np.median(steps)) / np.sqrt(k) if steps.size else 0.0
+    return max(0.0, float(np.median(changes)) - jitter)
