@@ -219,6 +219,17 @@ class EvidenceConfig:
     """...and whose smoothed log envelope varies less than this (standard deviation about its
     2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
     wanes within seconds."""
+    balance_sway_deg: float = 0.2
+    """With accelerometers, upright, foot pointed, no calf tremor: a leg whose incline
+    changes by at least this (deg, median over consecutive ``sway_block_s`` blocks of the
+    judged window) sways under a body balancing on it: standing on tip-toe, a voluntary
+    stance, not a cramp. A shank resting (sitting, foot on the floor) changes by hundredths
+    of a degree (the sensor's noise); balancing on the toes moves it by 0.5-2 deg within
+    seconds (model: :func:`firmware_sim.night_profiles._tiptoe`)."""
+    sway_block_s: float = 0.5
+    """Block over which the leg's incline is averaged before its changes are taken (s): long
+    enough for the calf tremor and sensor noise to average out, short enough to keep the
+    0.3-2 Hz balance corrections."""
     review_from_s: float = 15.0
     """Without posture: start of the later look at a confirmed run, from its onset (s). Getting
     up, the first seconds are the rise onto the legs (no stride yet); by then walking has its

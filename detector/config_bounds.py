@@ -103,6 +103,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units
     "evidence.emg_rest_veto_ratio": Bounds(1.0, 100.0),
     "evidence.tremor_corroborated_ratio": Bounds(1.0, 1000.0),
+    "evidence.balance_sway_deg": Bounds(0.0, 90.0, unit="deg"),
+    "evidence.sway_block_s": Bounds(0.1, 10.0, unit="s"),
     "evidence.review_from_s": Bounds(0.0, 600.0, unit="s"),
     "evidence.review_to_s": Bounds(3.0, 900.0, unit="s"),
     "evidence.review_max_rhythm": Bounds(0.0, 2.0),

@@ -310,12 +310,7 @@ def _daytime(rng: np.random.Generator, d: float, n_cramps: int | None) -> list[N
             if w is not None:
                 events.append(walk_event(rng, w, length))
         for _ in range(int(rng.poisson(max(b - a, 0) / 200.0))):
-            length = clipped_lognormal(rng, 4.0, 0.6, 1.5, 15.0)
-            w = busy.place(rng, length, a + 5, b - 5, 5.0)
-            if w is not None:
-                events.append(NightEvent(kind="tiptoe", onset_s=w, duration_s=length,
-                                         emg_uv=rng.uniform(40, 250),
-                                         angle_deg=rng.uniform(20, 45), seed=draw_seed(rng)))
+            events += _tiptoe_bouts(rng, busy, a + 5, b - 5)
     wanted = 1 if n_cramps is None else n_cramps
     placed = 0
     for _ in range(wanted):
@@ -337,3 +332,24 @@ def _daytime(rng: np.random.Generator, d: float, n_cramps: int | None) -> list[N
             if f is not None:
                 events.append(leg_movement(rng, "lm", f, length, 0.0, -1))
     return events
+
+
+def _tiptoe_bouts(rng: np.random.Generator, busy: TakenSpans, lo: float,
+                  hi: float) -> list[NightEvent]:
+    """One to four tip-toe bouts (3-30 s each, 2-10 s flat-footed between them, as when
+    reaching for a shelf), placed together in ``[lo, hi]``; none when they do not fit."""
+    lengths = [clipped_lognormal(rng, 8.0, 0.6, 3.0, 30.0)
+               for _ in range(1 + min(3, int(rng.poisson(0.8))))]
+    gaps = [float(rng.uniform(2.0, 10.0)) for _ in lengths[1:]]
+    w = busy.place(rng, sum(lengths) + sum(gaps), lo, hi, 5.0)
+    if w is None:
+        return []
+    emg_uv, angle_deg = rng.uniform(40, 250), rng.uniform(15, 45)
+    out = []
+    for length, gap in zip(lengths, [*gaps, 0.0], strict=True):
+        out.append(NightEvent(kind="tiptoe", onset_s=w, duration_s=length,
+                              emg_uv=emg_uv * rng.uniform(0.8, 1.2),
+                              angle_deg=float(np.clip(angle_deg + rng.normal(0, 4), 10, 50)),
+                              seed=draw_seed(rng)))
+        w += length + gap
+    return out

@@ -170,12 +170,7 @@ def event_profile(event: NightEvent) -> EventProfile | None:
         ch["shank_g"] = 0.01 * _smooth_noise(rng, n, 1.0, width=3) * lean[:, None]
         ch["foot_g"] = 0.3 * ch["shank_g"]
     elif kind == "tiptoe":
-        # rising onto the toes: a voluntary, steady calf contraction with the heel up
-        held = _trapezoid(n, 0.6, 0.6)
-        ch["ankle_w"] = held
-        ch["emg_uv"] = event.emg_uv * held * _modulation(rng, n, 0.15, 1.0)
-        ch["shank_g"] = 0.01 * _smooth_noise(rng, n, 1.0, width=3) * held[:, None]
-        ch["foot_g"] = 0.5 * ch["shank_g"]
+        _tiptoe(event, rng, t, ch)
     elif kind == "hum":
         ch["hum_uv"] = (event.emg_uv * _trapezoid(n, 2.0, 2.0)
                         * _modulation(rng, n, 0.1, 0.05))
@@ -228,3 +223,46 @@ def _walk(event: NightEvent, rng: np.random.Generator, t: np.ndarray,
     ch["shank_g"] = amp * np.stack([vertical, 0.15 * forward, forward], axis=1) * gait[:, None]
     ch["foot_g"] = 1.3 * amp * np.stack([forward, 0.15 * forward, vertical],
                                         axis=1) * gait[:, None]
+
+
+TIPTOE_ONE_LEG_P = 0.25
+"""Share of tip-toe bouts stood on the sensor leg alone (the other foot lifted)."""
+
+
+def _tiptoe(event: NightEvent, rng: np.random.Generator, t: np.ndarray,
+            ch: dict[str, np.ndarray]) -> None:
+    """Rising onto the toes (heel raise) and balancing there, weight on the forefoot.
+
+    A voluntary concentric then isometric calf contraction: the heel rises over 0.4-1.2 s
+    (an upward push of the leg, then its braking), the shank leans forward 2-8 deg, and the
+    body balances on the small base of the toes: the centre of pressure wanders, the ankle
+    (heel height) and the shank's lean wobble at 0.3-2 Hz, and the calf EMG follows those
+    corrections. On one leg the corrections are larger and the calf carries the whole body.
+    No involuntary fasciculation, but the loaded calf's own physiological tremor and the
+    tail of the corrections reach into the tremor band (1-4 mg on the shank).
+    """
+    n = len(t)
+    rise, fall = rng.uniform(0.4, 1.2), rng.uniform(0.4, 1.2)
+    held = _trapezoid(n, rise, fall)
+    one_leg = rng.random() < TIPTOE_ONE_LEG_P
+    balance = rng.uniform(1.5, 2.2) if one_leg else 1.0
+    correction = _smooth_noise(rng, n, rng.uniform(0.8, 2.0))
+    ch["ankle_w"] = held
+    ch["ankle_add_deg"] = balance * rng.uniform(1.5, 4.0) * correction * held
+    lean = rng.uniform(2.0, 8.0) + balance * rng.uniform(0.5, 2.0) * _smooth_noise(rng, n, 1.0)
+    ch["elev_add_deg"] = -lean * held
+    follow = np.clip(1.0 + rng.uniform(0.2, 0.5) * correction, 0.3, None)
+    load = rng.uniform(1.4, 1.8) if one_leg else 1.0
+    ch["emg_uv"] = event.emg_uv * load * held * follow * _modulation(rng, n, 0.15, 1.0)
+    # the heel's rise and fall: a push up the leg then its braking (heel up 4-8 cm), along
+    # the shank's long axis (-x is up when standing)
+    push = np.zeros(n)
+    for start, length, sign in ((0.0, rise, 1.0), (t[-1] - fall, fall, -1.0)):
+        phase = np.clip((t - start) / length, 0.0, 1.0)
+        height_m = rng.uniform(0.04, 0.08)
+        push += sign * (2 * np.pi * height_m / length**2 / 9.81) * np.sin(2 * np.pi * phase)
+    sway = 0.004 * balance * _smooth_noise(rng, n, 2.0, width=3) * held[:, None]
+    # the loaded calf's physiological tremor (mechanomyogram of a voluntary contraction)
+    ch["tremor_g"] = rng.uniform(0.0, 0.0015) * balance * held
+    ch["shank_g"] = sway + np.stack([-push, 0.0 * push, 0.2 * push], axis=1)
+    ch["foot_g"] = 0.5 * sway + np.stack([0.3 * push, 0.0 * push, push], axis=1)

@@ -38,6 +38,7 @@ from detector.pipeline.lift import LiftTracker
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
 from detector.pipeline.review import make_review
+from detector.pipeline.sway import sway_deg
 
 CONTEXT_S = 30.0
 """Feature history kept before a run (s)."""
@@ -402,6 +403,7 @@ class EpisodeDetector:
             tonic_ratio=tonic_ratio,
             strong_duty=float(strong.sum()) / n,
             recorded_s=stop / self.eps,
+            sway_deg=sway_deg(f.incline_deg, block_epochs=round(v.sway_block_s * self.eps)),
         )
 
     def _tonic_ref_at(self, epoch: int) -> float:

@@ -73,6 +73,10 @@ class RunEvidence:
     hold (:mod:`detector.pipeline.emg_hold`); ``duty`` counts the held epochs too."""
     recorded_s: float | None = None
     """Time from the recording's start to the end of the judged window (s)."""
+    sway_deg: float | None = None
+    """Balance sway of the leg over the judged window: median change of its incline between
+    consecutive ``evidence.sway_block_s`` blocks (deg, :mod:`detector.pipeline.sway`);
+    ``None`` without an accelerometer."""
 
 
 class EvidenceRule(Protocol):
@@ -177,6 +181,17 @@ class _Scoring:
 
     def _still(self, ev: RunEvidence) -> bool:
         return ev.lying_fraction is not None and ev.moving_fraction < 0.1
+
+    def _on_toes(self, ev: RunEvidence) -> bool:
+        """Upright with the foot pointed on a leg that sways (``evidence.balance_sway_deg``)
+        as under a body balancing on it: standing on tip-toe, weight on the forefoot, a
+        voluntary stance. A cramp does not sway the leg: seated, the shank rests still; a
+        cramp met standing is relieved by standing on the heel (stretch), not on the toes.
+        A contracting calf vibrates whether the contraction is voluntary or not, so the
+        tremor does not tell them apart here."""
+        upright = ev.lying_fraction is not None and ev.lying_fraction < 0.5
+        return (upright and self._pf_held(ev) and ev.sway_deg is not None
+                and ev.sway_deg >= self.config.evidence.balance_sway_deg)
 
     def confidence(self, ev: RunEvidence, duration_s: float) -> float:
         """Weighted sum of the evidence, clipped to 0-1."""
@@ -286,12 +301,13 @@ class EmgAccRule(_Scoring):
             f, levels, ratio=self.config.evidence.emg_rest_veto_ratio)
 
     def plausible(self, ev: RunEvidence) -> bool:
-        """Upright, rhythmic activity is walking. Upright without calf tremor, a pointed foot
-        is also a voluntary rise onto the toes, so it tells nothing the EMG alone could not:
-        the run must then pass the EMG-only judgement (:meth:`EmgRule.plausible`). Anything
-        else sustained may be a cramp."""
+        """Upright, rhythmic activity is walking, and a pointed foot on a leg swaying under a
+        balancing body is standing on tip-toe (:meth:`_on_toes`). Upright without calf tremor
+        otherwise (sitting: the shank rests, still), a pointed foot tells nothing the EMG
+        alone could not: the run must then pass the EMG-only judgement
+        (:meth:`EmgRule.plausible`). Anything else sustained may be a cramp."""
         upright = ev.lying_fraction is not None and ev.lying_fraction < 0.5
-        if upright and self._rhythmic(ev):
+        if upright and (self._rhythmic(ev) or self._on_toes(ev)):
             return False
         if upright and not self._tremor(ev):
             return self.emg.plausible(ev)
@@ -394,8 +410,9 @@ class AccRule(_Scoring):
         return still & (full | (tremor_corroborated(f, levels, self.config) & pointed))
 
     def plausible(self, ev: RunEvidence) -> bool:
-        """Every sustained tremor run on a still leg may be a cramp."""
-        return True
+        """Every sustained tremor run on a still leg may be a cramp, except standing on
+        tip-toe (:meth:`_on_toes`)."""
+        return not self._on_toes(ev)
 
     def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """All of this mode's evidence is the tremor's (see :class:`EvidenceRule`)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,9 @@ class EpochFeatures:
         known: lying exactly on a side, the leg in gross movement (the mean acceleration is
         then not gravity), or outside the ankle's physical range of motion.
     acc_missing : an accelerometer that exists has no samples.
+    incline_deg : the posture sensor's (the shank's, else the foot's) long axis above
+        horizontal (deg), its mean over the epoch; NaN without samples. ``None``: not given
+        (hand-made features), taken as unknown.
     """
 
     first_epoch: int
@@ -46,6 +49,7 @@ class EpochFeatures:
     tremor_g: np.ndarray
     plantar_flexion_deg: np.ndarray
     acc_missing: np.ndarray
+    incline_deg: np.ndarray | None = field(default=None)
 
     @property
     def n_epochs(self) -> int:
@@ -55,13 +59,17 @@ class EpochFeatures:
     def slice(self, start: int, stop: int) -> EpochFeatures:
         """Epochs ``[start, stop)`` counted from ``first_epoch`` (relative indices)."""
         return EpochFeatures(self.first_epoch + start, *(
-            getattr(self, name)[start:stop] for name in _ARRAY_FIELDS))
+            getattr(self, name)[start:stop] for name in _ARRAY_FIELDS),
+            incline_deg=None if self.incline_deg is None else self.incline_deg[start:stop])
 
     @staticmethod
     def concat(parts: list[EpochFeatures]) -> EpochFeatures:
         """Join consecutive feature chunks."""
+        inclines = [p.incline_deg if p.incline_deg is not None else np.full(p.n_epochs, np.nan)
+                    for p in parts]
         return EpochFeatures(parts[0].first_epoch, *(
-            np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS))
+            np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS),
+            incline_deg=np.concatenate(inclines))
 
 
 _ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_hum",
@@ -114,6 +122,7 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
     tremor = nan
     angle = nan
     acc_missing = false
+    incline = nan
     sensors = [s for s in (shank, foot) if s is not None]
     if sensors:
         posture_src = sensors[0]["gravity_g"]
@@ -135,4 +144,4 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
                           | (angle > m.ankle_max_deg))
         angle = np.where(unknowable, np.nan, angle)
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
-                         lying, movement, tremor, angle, acc_missing)
+                         lying, movement, tremor, angle, acc_missing, incline_deg=incline)
