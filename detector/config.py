@@ -111,6 +111,22 @@ class MotionConfig:
     min_sagittal_g: float = 0.3
     """Gravity component needed in each sensor's sagittal plane to measure the angle (g); a
     leg lying tipped 17 deg or more off a pure side posture still shows its ankle angle."""
+    pull_deg: float = 10.0
+    """Turn of the foot towards plantar flexion against the shank within ``pull_lookback_s``
+    (deg) that counts as the foot being pulled (a cramp pulls it by 10 deg or more past its
+    relaxed angle). Read from the *change* of the relative angle
+    (:class:`~detector.pipeline.motion.AnklePull`), which needs far less sagittal gravity
+    than the absolute angle; with it, lying on a side, tremor above
+    ``evidence.tremor_corroborated_ratio`` x rest suffices, as where the foot is seen held
+    pointed."""
+    pull_lookback_s: float = 10.0
+    """Time between the two still epochs whose relative angles are compared (s): longer than
+    a cramp's 1-5 s build-up, so its whole pull is seen during its first seconds."""
+    pull_min_sagittal_g: float = 0.02
+    """Gravity needed in each sensor's sagittal plane, in both epochs, to read the pull (g):
+    a 10 deg turn moves 0.02 g by 3.5 mg, several times the scatter of an epoch's mean
+    (sensor noise and calf tremor, about 1 mg); a fixed zero-g offset is the same in both
+    epochs and cancels, unlike in the absolute angle (``min_sagittal_g``)."""
     ankle_min_deg: float = -45.0
     """Most dorsiflexed angle an ankle can take (deg); beyond it the angle is reported unknown
     (a slipped sensor or a moving leg, not an ankle: the range of motion is about -30..50)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.config import DetectorConfig
-from detector.pipeline.motion import plantar_flexion_deg, shank_incline_deg
+from detector.pipeline.motion import AnklePull, plantar_flexion_deg, shank_incline_deg
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class EpochFeatures:
         known: lying exactly on a side, the leg in gross movement (the mean acceleration is
         then not gravity), or outside the ankle's physical range of motion.
     acc_missing : an accelerometer that exists has no samples.
+    pull_deg : change of the foot-to-shank angle over ``motion.pull_lookback_s`` (deg,
+        positive towards plantar flexion; :class:`~detector.pipeline.motion.AnklePull`),
+        readable down to ``motion.pull_min_sagittal_g``, so also lying almost exactly on a
+        side; NaN where unknown, ``None`` without both sensors.
     """
 
     first_epoch: int
@@ -46,6 +50,7 @@ class EpochFeatures:
     tremor_g: np.ndarray
     plantar_flexion_deg: np.ndarray
     acc_missing: np.ndarray
+    pull_deg: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -54,14 +59,18 @@ class EpochFeatures:
 
     def slice(self, start: int, stop: int) -> EpochFeatures:
         """Epochs ``[start, stop)`` counted from ``first_epoch`` (relative indices)."""
+        pull = None if self.pull_deg is None else self.pull_deg[start:stop]
         return EpochFeatures(self.first_epoch + start, *(
-            getattr(self, name)[start:stop] for name in _ARRAY_FIELDS))
+            getattr(self, name)[start:stop] for name in _ARRAY_FIELDS), pull_deg=pull)
 
     @staticmethod
     def concat(parts: list[EpochFeatures]) -> EpochFeatures:
         """Join consecutive feature chunks."""
+        pulls = [p.pull_deg for p in parts]
+        pull = None if any(x is None for x in pulls) else np.concatenate(pulls)
         return EpochFeatures(parts[0].first_epoch, *(
-            np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS))
+            np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS),
+            pull_deg=pull)
 
 
 _ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_hum",
@@ -85,8 +94,8 @@ def gross_movement_g(sensor: dict[str, np.ndarray]) -> np.ndarray:
 
 def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | None,
                    shank: dict[str, np.ndarray] | None, foot: dict[str, np.ndarray] | None,
-                   config: DetectorConfig) -> EpochFeatures:
-    """Fuse per-channel epoch arrays into :class:`EpochFeatures` (pure).
+                   config: DetectorConfig, pull: AnklePull | None = None) -> EpochFeatures:
+    """Fuse per-channel epoch arrays into :class:`EpochFeatures` (pure but for ``pull``).
 
     Parameters
     ----------
@@ -99,6 +108,9 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
         tremor edge (NaN where not computed).
     config : DetectorConfig
         Motion thresholds.
+    pull : AnklePull, optional
+        The stream's ankle-pull tracker (its state carries across chunks); with both
+        sensors it fills ``pull_deg``.
     """
     nan = np.full(n, np.nan)
     false = np.zeros(n, dtype=bool)
@@ -134,5 +146,10 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
             unknowable = ((movement > m.movement_g) | (angle < m.ankle_min_deg)
                           | (angle > m.ankle_max_deg))
         angle = np.where(unknowable, np.nan, angle)
+    pull_deg = None
+    if shank is not None and foot is not None and pull is not None:
+        with np.errstate(invalid="ignore"):
+            pull_deg = pull.push(shank["gravity_g"], foot["gravity_g"],
+                                 still=~(movement > m.movement_g))
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
-                         lying, movement, tremor, angle, acc_missing)
+                         lying, movement, tremor, angle, acc_missing, pull_deg)
