@@ -125,8 +125,11 @@ class MotionConfig:
     pull_min_sagittal_g: float = 0.02
     """Gravity needed in each sensor's sagittal plane, in both epochs, to read the pull (g):
     a 10 deg turn moves 0.02 g by 3.5 mg, several times the scatter of an epoch's mean
-    (sensor noise and calf tremor, about 1 mg); a fixed zero-g offset is the same in both
-    epochs and cancels, unlike in the absolute angle (``min_sagittal_g``)."""
+    (sensor noise and calf tremor, about 1 mg). A sensor's fixed zero-g offset ``b`` adds
+    the same vector to both epochs: the sign of the turn stays right and its size within a
+    factor ``s / (s +- b)`` while ``b`` is under half the sagittal gravity ``s``, whereas the
+    absolute angle is off by up to ``asin(b / s)`` (hence ``min_sagittal_g``); the default
+    assumes offsets of 10 mg or less (a calibrated sensor)."""
     ankle_min_deg: float = -45.0
     """Most dorsiflexed angle an ankle can take (deg); beyond it the angle is reported unknown
     (a slipped sensor or a moving leg, not an ankle: the range of motion is about -30..50)."""

@@ -179,9 +179,11 @@ class AnklePull:
     leg is seldom exactly on its side, though: a few hundredths of a g of gravity remain in
     each sensor's sagittal plane, and a cramp's pull of the foot by tens of degrees turns
     the foot's share of it about the hinge axis while the shank's stays put. The *change* of
-    the relative angle between two still epochs a few seconds apart is what that shows: a
-    sensor's offsets are the same in both epochs, and the epoch means average the sensor's
-    noise and the calf's tremor far below a degree's worth of that gravity. A rollover turns
+    the relative angle between two still epochs a few seconds apart is what that shows: the
+    epoch means average the sensor's noise and the calf's tremor far below a degree's worth
+    of that gravity, and a sensor's fixed offset, the same in both epochs, keeps the turn's
+    sign and most of its size while it is under half that gravity (it would bias the
+    absolute angle by the ratio of the two, see ``motion.pull_min_sagittal_g``). A rollover turns
     both sensors together (the relative angle is invariant to how the leg lies), so it is no
     pull. Chunk-independent: the last ``lookback_epochs`` relative angles are carried over.
 
