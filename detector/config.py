@@ -114,11 +114,8 @@ class MotionConfig:
     pull_deg: float = 10.0
     """Turn of the foot towards plantar flexion against the shank within ``pull_lookback_s``
     (deg) that counts as the foot being pulled (a cramp pulls it by 10 deg or more past its
-    relaxed angle). Read from the *change* of the relative angle
-    (:class:`~detector.pipeline.motion.AnklePull`), which needs far less sagittal gravity
-    than the absolute angle; with it, lying on a side, tremor above
-    ``evidence.tremor_corroborated_ratio`` x rest suffices, as where the foot is seen held
-    pointed."""
+    relaxed angle), read from the change of the relative angle (``AnklePull``); lying on a
+    side, it lets tremor above ``evidence.tremor_corroborated_ratio`` x rest suffice."""
     pull_lookback_s: float = 10.0
     """Time between the two still epochs whose relative angles are compared (s): longer than
     a cramp's 1-5 s build-up, so its whole pull is seen during its first seconds."""
