@@ -111,6 +111,22 @@ class MotionConfig:
     min_sagittal_g: float = 0.3
     """Gravity component needed in each sensor's sagittal plane to measure the angle (g); a
     leg lying tipped 17 deg or more off a pure side posture still shows its ankle angle."""
+    pull_deg: float = 10.0
+    """Turn of the foot towards plantar flexion against the shank within ``pull_lookback_s``
+    (deg) that counts as the foot being pulled (a cramp pulls it by 10 deg or more past its
+    relaxed angle), read from the change of the relative angle (``AnklePull``); lying on a
+    side, it lets tremor above ``evidence.tremor_corroborated_ratio`` x rest suffice."""
+    pull_lookback_s: float = 10.0
+    """Time between the two still epochs whose relative angles are compared (s): longer than
+    a cramp's 1-5 s build-up, so its whole pull is seen during its first seconds."""
+    pull_min_sagittal_g: float = 0.02
+    """Gravity needed in each sensor's sagittal plane, in both epochs, to read the pull (g):
+    a 10 deg turn moves 0.02 g by 3.5 mg, several times the scatter of an epoch's mean
+    (sensor noise and calf tremor, about 1 mg). A sensor's fixed zero-g offset ``b`` adds
+    the same vector to both epochs: the sign of the turn stays right and its size within a
+    factor ``s / (s +- b)`` while ``b`` is under half the sagittal gravity ``s``, whereas the
+    absolute angle is off by up to ``asin(b / s)`` (hence ``min_sagittal_g``); the default
+    assumes offsets of 10 mg or less (a calibrated sensor)."""
     ankle_min_deg: float = -45.0
     """Most dorsiflexed angle an ankle can take (deg); beyond it the angle is reported unknown
     (a slipped sensor or a moving leg, not an ankle: the range of motion is about -30..50)."""

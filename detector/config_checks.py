@@ -64,7 +64,8 @@ def validate_config(cfg: DetectorConfig) -> None:
         raise ConfigError("emg.spectrum_high_hz", "must be above emg.spectrum_low_hz")
     m = cfg.motion
     for name in ("movement_g", "tremor_highpass_hz", "tremor_g", "tremor_ratio",
-                 "tremor_floor_g", "plantar_flexion_deg", "min_sagittal_g"):
+                 "tremor_floor_g", "plantar_flexion_deg", "min_sagittal_g", "pull_deg",
+                 "pull_lookback_s", "pull_min_sagittal_g"):
         positive(f"motion.{name}", getattr(m, name))
     if not m.tremor_lowpass_hz > m.tremor_highpass_hz:
         raise ConfigError("motion.tremor_lowpass_hz", "must be above motion.tremor_highpass_hz")
@@ -80,6 +81,10 @@ def validate_config(cfg: DetectorConfig) -> None:
                           f"got {m.dorsiflexion_deg}")
     if not m.min_sagittal_g < 1:
         raise ConfigError("motion.min_sagittal_g", "expected below 1 g")
+    if not m.pull_min_sagittal_g <= m.min_sagittal_g:
+        raise ConfigError("motion.pull_min_sagittal_g", "expected at most motion.min_sagittal_g")
+    if not m.pull_lookback_s >= cfg.epoch_s:
+        raise ConfigError("motion.pull_lookback_s", "expected at least one epoch")
     p = cfg.episode
     positive("episode.min_duration_s", p.min_duration_s)
     if p.max_dip_s < 0:

@@ -23,7 +23,7 @@ from detector.pipeline.emg import EmgEpochs, EmgProcessor
 from detector.pipeline.episodes import EpisodeDetector
 from detector.pipeline.features import combine_epochs
 from detector.pipeline.in_bed import assumed_in_bed_periods, in_bed_periods
-from detector.pipeline.motion import AccEpochs, AccProcessor
+from detector.pipeline.motion import AccEpochs, AccProcessor, AnklePull
 from detector.pipeline.night_window import NightWindow, resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.pipeline.trace import TraceBuilder
@@ -94,6 +94,8 @@ class NightPipeline:
                                         night_window=self.window, emg_band_hz=emg_band,
                                         tremor_band_hz=tremor_band)
         self.trace = TraceBuilder(config=config)
+        self._pull = AnklePull(lookback_epochs=round(config.motion.pull_lookback_s * self.eps),
+                               min_sagittal_g=config.motion.pull_min_sagittal_g)
         self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
         self._produced = dict.fromkeys(self.channels, 0)
         self._consumed = 0
@@ -180,7 +182,7 @@ class NightPipeline:
         parts = {role: self._take(role, n) for role in self.channels}
         emg = parts.get("emg")
         feats = combine_epochs(k0, n, emg=emg, shank=parts.get("shank_acc"),
-                               foot=parts.get("foot_acc"), config=self.config)
+                               foot=parts.get("foot_acc"), config=self.config, pull=self._pull)
         self._consumed += n
         events = self.detector.push(feats)
         self.trace.push(feats, self.detector.last_baseline, emg_present=emg is not None)

@@ -386,8 +386,13 @@ class AccRule(_Scoring):
     from gravity, tremor alone. Where the foot is seen held in plantar flexion, a weaker
     tremor (``evidence.tremor_corroborated_ratio`` x its resting level) suffices: a weak
     cramp's mechanomyogram waxes and wanes about the full criterion while the pulled foot
-    stays held. Needs the foot sensor; with the shank alone nothing can be confirmed (the
-    result's quality says so).
+    stays held. Lying on a side, where the angle itself is unseen, the same weaker tremor
+    suffices in the seconds after the foot is seen *turning* towards plantar flexion against
+    the shank (``motion.pull_deg`` within ``motion.pull_lookback_s``,
+    :class:`~detector.pipeline.motion.AnklePull`: the change of the relative angle stays
+    readable with a few hundredths of a g of sagittal gravity); the run it starts is then held
+    while the tremor lasts. Needs the foot sensor; with the shank alone nothing can be
+    confirmed (the result's quality says so).
     """
 
     mode = "acc"
@@ -405,9 +410,12 @@ class AccRule(_Scoring):
         with np.errstate(invalid="ignore"):
             still = ~(f.movement_g > m.movement_g) & ~f.acc_missing
             pointed = f.plantar_flexion_deg >= m.plantar_flexion_deg
+            pulled = (f.pull_deg >= m.pull_deg) if f.pull_deg is not None \
+                else np.zeros(f.n_epochs, dtype=bool)
         unseen = np.isnan(f.plantar_flexion_deg) & (f.lying == 1)
         full = tremor_on(f, levels, self.config) & (pointed | unseen)
-        return still & (full | (tremor_corroborated(f, levels, self.config) & pointed))
+        weak = tremor_corroborated(f, levels, self.config) & (pointed | (pulled & unseen))
+        return still & (full | weak)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Every sustained tremor run on a still leg may be a cramp, except standing on

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.config import DetectorConfig
-from detector.pipeline.motion import plantar_flexion_deg, shank_incline_deg
+from detector.pipeline.motion import AnklePull, plantar_flexion_deg, shank_incline_deg
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class EpochFeatures:
     incline_deg : the posture sensor's (the shank's, else the foot's) long axis above
         horizontal (deg), its mean over the epoch; NaN without samples. ``None``: not given
         (hand-made features), taken as unknown.
+    pull_deg : change of the foot-to-shank angle over ``motion.pull_lookback_s`` (deg,
+        positive towards plantar flexion; :class:`~detector.pipeline.motion.AnklePull`),
+        readable down to ``motion.pull_min_sagittal_g``, so also lying almost exactly on a
+        side; NaN where unknown, ``None`` without both sensors.
     """
 
     first_epoch: int
@@ -50,6 +54,7 @@ class EpochFeatures:
     plantar_flexion_deg: np.ndarray
     acc_missing: np.ndarray
     incline_deg: np.ndarray | None = field(default=None)
+    pull_deg: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -58,18 +63,22 @@ class EpochFeatures:
 
     def slice(self, start: int, stop: int) -> EpochFeatures:
         """Epochs ``[start, stop)`` counted from ``first_epoch`` (relative indices)."""
+        pull = None if self.pull_deg is None else self.pull_deg[start:stop]
         return EpochFeatures(self.first_epoch + start, *(
             getattr(self, name)[start:stop] for name in _ARRAY_FIELDS),
-            incline_deg=None if self.incline_deg is None else self.incline_deg[start:stop])
+            incline_deg=None if self.incline_deg is None else self.incline_deg[start:stop],
+            pull_deg=pull)
 
     @staticmethod
     def concat(parts: list[EpochFeatures]) -> EpochFeatures:
         """Join consecutive feature chunks."""
         inclines = [p.incline_deg if p.incline_deg is not None else np.full(p.n_epochs, np.nan)
                     for p in parts]
+        pulls = [p.pull_deg for p in parts]
+        pull = None if any(x is None for x in pulls) else np.concatenate(pulls)
         return EpochFeatures(parts[0].first_epoch, *(
             np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS),
-            incline_deg=np.concatenate(inclines))
+            incline_deg=np.concatenate(inclines), pull_deg=pull)
 
 
 _ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_hum",
@@ -93,8 +102,8 @@ def gross_movement_g(sensor: dict[str, np.ndarray]) -> np.ndarray:
 
 def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | None,
                    shank: dict[str, np.ndarray] | None, foot: dict[str, np.ndarray] | None,
-                   config: DetectorConfig) -> EpochFeatures:
-    """Fuse per-channel epoch arrays into :class:`EpochFeatures` (pure).
+                   config: DetectorConfig, pull: AnklePull | None = None) -> EpochFeatures:
+    """Fuse per-channel epoch arrays into :class:`EpochFeatures` (pure but for ``pull``).
 
     Parameters
     ----------
@@ -107,6 +116,9 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
         tremor edge (NaN where not computed).
     config : DetectorConfig
         Motion thresholds.
+    pull : AnklePull, optional
+        The stream's ankle-pull tracker (its state carries across chunks); with both
+        sensors it fills ``pull_deg``.
     """
     nan = np.full(n, np.nan)
     false = np.zeros(n, dtype=bool)
@@ -143,5 +155,11 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
             unknowable = ((movement > m.movement_g) | (angle < m.ankle_min_deg)
                           | (angle > m.ankle_max_deg))
         angle = np.where(unknowable, np.nan, angle)
+    pull_deg = None
+    if shank is not None and foot is not None and pull is not None:
+        with np.errstate(invalid="ignore"):
+            pull_deg = pull.push(shank["gravity_g"], foot["gravity_g"],
+                                 still=~(movement > m.movement_g))
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
-                         lying, movement, tremor, angle, acc_missing, incline_deg=incline)
+                         lying, movement, tremor, angle, acc_missing, incline_deg=incline,
+                         pull_deg=pull_deg)

@@ -168,3 +168,49 @@ def plantar_flexion_deg(shank_g: np.ndarray, foot_g: np.ndarray, *, neutral_offs
     sag_foot = np.hypot(foot_g[:, 0], foot_g[:, 2])
     observable = (sag_shank >= min_sagittal_g) & (sag_foot >= min_sagittal_g)
     return np.where(observable, angle, np.nan)
+
+
+class AnklePull:
+    """Change of the foot-to-shank angle over the last ``lookback_epochs`` (deg), streaming.
+
+    Lying exactly on a side, gravity runs along the ankle's hinge axis and the *absolute* ankle
+    angle cannot be read (:func:`plantar_flexion_deg` needs ``motion.min_sagittal_g``, so that
+    a sensor's fixed zero-g offset of a few hundredths of a g cannot fake a pointed foot). A
+    leg is seldom exactly on its side, though: a few hundredths of a g of gravity remain in
+    each sensor's sagittal plane, and a cramp's pull of the foot by tens of degrees turns
+    the foot's share of it about the hinge axis while the shank's stays put. The *change* of
+    the relative angle between two still epochs a few seconds apart is what that shows: the
+    epoch means average the sensor's noise and the calf's tremor far below a degree's worth
+    of that gravity, and a sensor's fixed offset, the same in both epochs, keeps the turn's
+    sign and most of its size while it is under half that gravity (it would bias the
+    absolute angle by the ratio of the two, see ``motion.pull_min_sagittal_g``). A rollover turns
+    both sensors together (the relative angle is invariant to how the leg lies), so it is no
+    pull. Chunk-independent: the last ``lookback_epochs`` relative angles are carried over.
+
+    Parameters
+    ----------
+    lookback_epochs : int
+        Epochs between the two compared (a cramp's pull builds up over 1-5 s).
+    min_sagittal_g : float
+        Gravity needed in each sensor's sagittal plane in both epochs (g).
+    """
+
+    def __init__(self, *, lookback_epochs: int, min_sagittal_g: float) -> None:
+        self.lookback = max(1, int(lookback_epochs))
+        self.min_sagittal_g = float(min_sagittal_g)
+        self._tail = np.full(self.lookback, np.nan)  # relative angles of the last epochs
+
+    def push(self, shank_g: np.ndarray, foot_g: np.ndarray, *, still: np.ndarray) -> np.ndarray:
+        """Pull (deg, positive = towards plantar flexion) of each new epoch, shape (n,).
+
+        ``shank_g``, ``foot_g``: mean acceleration per epoch, shape (n, 3) (g); ``still``:
+        epochs without gross movement (their mean is gravity), shape (n,). NaN where either
+        epoch of a pair is moving, missing or without enough sagittal gravity."""
+        rel = plantar_flexion_deg(shank_g, foot_g, neutral_offset_deg=0.0,
+                                  min_sagittal_g=self.min_sagittal_g)
+        rel = np.where(still, rel, np.nan)
+        joined = np.concatenate([self._tail, rel])
+        n = rel.shape[0]
+        pull = (joined[self.lookback:] - joined[:n] + 180.0) % 360.0 - 180.0
+        self._tail = joined[-self.lookback:]
+        return pull
