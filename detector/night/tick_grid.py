@@ -158,6 +158,11 @@ class TickGrid:
         c = np.asarray(counters, dtype=np.int64)
         if not self._starts:
             return np.zeros(c.shape, dtype=np.int64)
+        if c.size:  # the usual block: every counter inside one interval (no list copies)
+            lo, hi = int(c.min()), int(c.max())
+            j = bisect.bisect_right(self._starts, lo) - 1
+            if j >= 0 and hi < self._ends[j]:
+                return np.full(c.shape, self._shift[j], dtype=np.int64)
         starts = np.asarray(self._starts, dtype=np.int64)
         ends = np.asarray(self._ends, dtype=np.int64)
         shifts = np.asarray(self._shift, dtype=np.int64)
