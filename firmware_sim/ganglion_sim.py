@@ -39,6 +39,13 @@ def representable_delta(delta: np.ndarray, *, bits: int) -> np.ndarray:
     return np.where(d >= 0, pos, neg)
 
 
+def _representable(d: int, bits: int) -> int:
+    """:func:`representable_delta` of one Python int."""
+    if d >= 0:
+        return min(2 * ((d + 1) // 2), (1 << bits) - 2)
+    return max(d + 1 if d % 2 == 0 else d, -((1 << bits) - 1))
+
+
 def pack_fields(values: np.ndarray, *, bits: int) -> bytes:
     """Pack signed values as ``bits``-bit sign-in-LSB fields, big-endian, MSB first."""
     acc = 0
@@ -65,13 +72,19 @@ class DeltaEncoder:
 
     def encode(self, packet_number: int, targets: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Packet ``packet_number`` (1-100) for two target samples (2, 4) -> bytes, rebuilt."""
-        out = np.empty((2, GANGLION.channels), dtype=np.int64)
-        deltas = np.empty_like(out)
-        for k in range(2):
-            d = representable_delta(self.prev - np.asarray(targets[k], dtype=np.int64),
-                                    bits=self.bits)
-            self.prev = self.prev - d
-            deltas[k], out[k] = d, self.prev
+        # Python ints: two samples of four channels, a few hundred thousand packets a night,
+        # where numpy's per-call cost on 4-element arrays dominated the simulated band's CPU
+        prev = self.prev.tolist()
+        rows_d: list[list[int]] = []
+        rows_out: list[list[int]] = []
+        for target in np.asarray(targets, dtype=np.int64)[:2].tolist():
+            d = [_representable(p - t, self.bits) for p, t in zip(prev, target, strict=True)]
+            prev = [p - x for p, x in zip(prev, d, strict=True)]
+            rows_d.append(d)
+            rows_out.append(prev)
+        self.prev = np.array(prev, dtype=np.int64)
+        deltas = np.array(rows_d, dtype=np.int64)
+        out = np.array(rows_out, dtype=np.int64)
         pid = packet_number + (100 if self.bits == 19 else 0)
         payload = bytes([pid]) + pack_fields(deltas, bits=self.bits)
         return payload.ljust(GANGLION.packet_bytes, b"\x00"), out

@@ -133,3 +133,38 @@ def test_slips_follow_the_relative_drift() -> None:
         assert abs(kept - (n + min(0, more))) <= 1, (ppm, kept)
         if ppm == 0.0:
             np.testing.assert_array_equal(placed.data[:, 0], values[:, 0])
+
+
+def _intervals(grid: TickGrid) -> tuple[object, ...]:
+    return (grid.anchor_ticks, grid.shift_at(np.arange(-5, 3000)).tolist(),
+            len(grid._starts))
+
+
+@settings(deadline=None, max_examples=150)
+@given(seed=st.integers(0, 2**32 - 1), ppm=st.floats(-3000.0, 3000.0),
+       resent=st.integers(0, 8), shuffle=st.booleans(), split=st.integers(0, 200),
+       before=st.booleans())
+def test_packets_in_bulk_get_the_shifts_they_get_one_by_one(
+        seed: int, ppm: float, resent: int, shuffle: bool, split: int, before: bool) -> None:
+    """observe_many (replay: vectorised while the packets come in order) leaves the grid
+    exactly as observe packet by packet: anchor, every counter's shift, the intervals
+    (consecutive packets of one shift merged), with resends, reordering, empty packets and
+    a grid that already holds packets."""
+    rng = np.random.default_rng(seed)
+    packets = _packets(rng, n=2500, ppm=ppm, start_ticks=int(rng.integers(0, 2**31)))
+    packets += [packets[int(i)] for i in rng.integers(0, len(packets), resent)]
+    packets.insert(int(rng.integers(0, len(packets))), (7, 0, 99))  # an empty packet
+    if shuffle:
+        packets = [packets[int(i)] for i in rng.permutation(len(packets))]
+    c, n, t = (np.array(col, dtype=np.int64) for col in zip(*packets, strict=True))
+    one, bulk = TickGrid(fs_hz=FS, tick_hz=TICK_HZ), TickGrid(fs_hz=FS, tick_hz=TICK_HZ)
+    if before:
+        one.observe(0, 3, int(t[0]) - 1000)
+        bulk.observe(0, 3, int(t[0]) - 1000)
+    for p in packets:
+        one.observe(*p)
+    k = min(split, len(packets))
+    bulk.observe_many(c[:k], n[:k], t[:k])
+    bulk.observe_many(c[k:], n[k:], t[k:])
+    assert _intervals(bulk) == _intervals(one)
+    assert (bulk._starts, bulk._ends, bulk._shift) == (one._starts, one._ends, one._shift)

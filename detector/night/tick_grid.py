@@ -84,9 +84,45 @@ class TickGrid:
 
     def observe_many(self, counter: np.ndarray, n_samples: np.ndarray,
                      ticks: np.ndarray) -> None:
-        """:meth:`observe` for packets in arrival order (arrays of shape (n,))."""
-        for c, n, t in zip(counter.tolist(), n_samples.tolist(), ticks.tolist(), strict=True):
-            self.observe(c, n, t)
+        """:meth:`observe` for packets in arrival order (arrays of shape (n,)).
+
+        The leading packets that each start at or after every counter placed before them
+        (a capture's usual order) are appended in one vectorised step, with the same
+        arithmetic as :meth:`observe` (so the same grid indices) and consecutive packets of
+        one shift merged into one interval as :meth:`assign` merges them; from the first
+        packet that reaches back (a resend, a reordering) on, packets go one by one.
+        """
+        keep = np.asarray(n_samples) > 0
+        c = np.asarray(counter, dtype=np.int64)[keep]
+        b = c + np.asarray(n_samples, dtype=np.int64)[keep]
+        t = np.asarray(ticks)[keep]
+        if c.size == 0:
+            return
+        if self.anchor_ticks is None:
+            self.anchor_ticks = float(t[0]) - int(c[0]) * self.tick_hz / self.fs_hz
+        grid = np.round(self.fs_hz * (t.astype(np.float64) - self.anchor_ticks)
+                        / self.tick_hz).astype(np.int64)
+        d = grid - c
+        end_before = self._ends[-1] if self._ends else np.iinfo(np.int64).min
+        reach = np.maximum.accumulate(np.concatenate(([end_before], b[:-1])))
+        late = np.flatnonzero(c < reach)
+        m = int(late[0]) if late.size else c.size
+        if m:
+            prev_end = np.concatenate(([end_before], b[:m - 1]))
+            prev_d = np.concatenate(([self._shift[-1] if self._shift else 0], d[:m - 1]))
+            joins = (c[:m] == prev_end) & (d[:m] == prev_d)
+            if not self._starts:
+                joins[0] = False
+            new = np.flatnonzero(~joins)
+            run_end = np.append(new[1:] - 1, m - 1) if new.size else new  # each's last packet
+            if joins[0]:  # the first packets continue the last interval
+                self._ends[-1] = int(b[new[0] - 1] if new.size else b[m - 1])
+            self._starts.extend(c[new].tolist())
+            self._ends.extend(b[run_end].tolist())
+            self._shift.extend(d[new].tolist())
+        for ci, ni, ti in zip(c[m:].tolist(), (b[m:] - c[m:]).tolist(), t[m:].tolist(),
+                              strict=True):
+            self.observe(ci, ni, ti)
 
     def assign(self, a: int, b: int, d: int) -> None:
         """Give the indices ``a .. b - 1`` that have no slot yet the shift ``d`` (slot minus
@@ -122,6 +158,11 @@ class TickGrid:
         c = np.asarray(counters, dtype=np.int64)
         if not self._starts:
             return np.zeros(c.shape, dtype=np.int64)
+        if c.size:  # the usual block: every counter inside one interval (no list copies)
+            lo, hi = int(c.min()), int(c.max())
+            j = bisect.bisect_right(self._starts, lo) - 1
+            if j >= 0 and hi < self._ends[j]:
+                return np.full(c.shape, self._shift[j], dtype=np.int64)
         starts = np.asarray(self._starts, dtype=np.int64)
         ends = np.asarray(self._ends, dtype=np.int64)
         shifts = np.asarray(self._shift, dtype=np.int64)
