@@ -12,9 +12,19 @@ cannot be rebuilt (its absolute level is unknown) and is left out, and exact sam
 the next anchor. The lost packet and the left-out samples form one gap with its exact sample
 count. Which cycle an anchor starts is counted when the last packet of the previous cycle
 arrived (even if that cycle lost packets or its anchor before it: a position going back
-means a new cycle began); after the loss of that last packet, or a reconnection, it is
-estimated from the host receive times (cycles
-last about a second) and the gap is marked as estimated.
+means a new cycle began); after the loss of that last packet it is a whole number of cycles
+told by the host receive times (exact while they err by less than half a cycle, 100.5
+samples: 0.5025 s), and the gap is marked as estimated.
+
+The board stops streaming when the link drops and restarts its IDs at an anchor when the
+client sends ``b`` again (OpenBCI's firmware: ``stopRunning`` on disconnect, ``sampleCounter``
+reset by ``startRunning``), so across a reconnection the IDs say nothing of the gap. Its
+length is then timed: the first :data:`REJOIN_HOLD_SAMPLES` of the new stream are held back,
+and the stream is placed so that the least delayed of their arrivals sits on the lower
+envelope of the arrivals before the gap (the line :func:`~detector.night.clock.envelope_line`
+fits to each clock bin's least delayed packet, so the band's drift is taken into account).
+That gap is marked as estimated: it is exact when the least delayed packet after the gap is
+as little delayed as those before it, to half a sample (2.5 ms).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import numpy as np
 
 from detector.capture.role_track import Blocks, RoleTrack
 from detector.errors import CrampInputError
+from detector.night.clock import INITIAL_BIN_S, envelope_line
 from detector.profiles.ganglion import (
     GANGLION,
     GanglionCalfMapping,
@@ -44,6 +55,14 @@ DATA_SOURCE = "ganglion:data"
 COMMAND_SOURCE = "ganglion:command"
 GANGLION_GAP_NOTE = ("Ganglion packets carry positions within a one-second cycle only: gaps "
                      "after reconnections are estimated from the host's receive times")
+REJOIN_HOLD_SAMPLES = 200
+"""Samples of a restarted stream (one second, within its first cycle) held back after a
+reconnection: their least delayed arrival places the stream on the band's clock."""
+REJOIN_FIT_BINS = 30
+"""Most recent clock bins (:data:`~detector.night.clock.INITIAL_BIN_S` each) of arrivals the
+envelope line before a reconnection gap is fitted to (bounded cost on a long night)."""
+
+_Held = tuple[int, np.ndarray, float | None, tuple[np.ndarray, Sequence[float]] | None]
 
 
 class GanglionAssembler:
@@ -102,6 +121,8 @@ class GanglionAssembler:
         self._fresh = False
         self._breaks_of: GanglionBatch | None = None
         self._breaks = np.zeros(0, dtype=np.int64)
+        self._held: list[_Held] | None = None
+        self._rejoin_after = (0, 0.0)  # (index, host s) of the last anchor before a rejoin
 
     @property
     def start_unix_s(self) -> float | None:
@@ -242,6 +263,7 @@ class GanglionAssembler:
 
     def _anchor(self, counts: np.ndarray, received_s: float) -> Blocks:
         cycle = GANGLION.samples_per_cycle
+        blocks = self._rejoin() if self._held is not None else []
         if self._cycle_base is None:
             self._first_rx_s = received_s
             base = 0
@@ -251,10 +273,10 @@ class GanglionAssembler:
             elapsed_cycles = (received_s - self._anchor_rx_s) * GANGLION.fs_hz / cycle
             base = self._cycle_base + cycle * max(1, round(elapsed_cycles))
             self.estimated_gaps += base > self.track.frontier
-        else:  # a restarted stream: its first anchor is placed by the host clock alone
-            elapsed = round((received_s - self._anchor_rx_s) * GANGLION.fs_hz)
-            base = max(self.track.frontier, self._cycle_base + elapsed)
-            self.estimated_gaps += base > self.track.frontier
+        else:  # a restarted stream: held back, placed by its arrivals (:meth:`_rejoin`)
+            self._rejoin_after = (self._cycle_base, self._anchor_rx_s)
+            base = 0
+            self._held = []
         self._cycle_base = base
         self._anchor_rx_s = received_s
         self._prev = counts.astype(np.int64)
@@ -263,12 +285,16 @@ class GanglionAssembler:
         self._anchors_missed = 0
         self._complete = False
         self._fresh = False
-        return self._place(base, counts.reshape(1, -1), received_s=received_s)
+        return blocks + self._place(base, counts.reshape(1, -1), received_s=received_s)
 
     def _place(self, first: int, counts: np.ndarray, *, received_s: float | None = None,
                packets: tuple[np.ndarray, Sequence[float]] | None = None) -> Blocks:
         """Samples ``counts`` at ``first`` on every input's track: one packet received at
-        ``received_s``, or a run of ``packets`` (noted in the tracks' arrivals)."""
+        ``received_s``, or a run of ``packets`` (noted in the tracks' arrivals). While a
+        restarted stream is held back (indices from its anchor), kept until it is placed."""
+        if self._held is not None:
+            self._held.append((first, counts, received_s, packets))
+            return self._rejoin() if first + counts.shape[0] > REJOIN_HOLD_SAMPLES else []
         blocks: Blocks = []
         for role, ch in self.inputs.items():
             uv = counts[:, ch].astype(np.float64) * GANGLION.uv_per_count
@@ -276,9 +302,74 @@ class GanglionAssembler:
                                               packets=packets)
         return blocks
 
+    def _rejoin(self) -> Blocks:
+        """Place the held-back restarted stream after the gap its arrivals time; return the
+        blocks that completes.
+
+        Of the held packets, those whose last sample is among the first
+        :data:`REJOIN_HOLD_SAMPLES` (the same packets live and in replay, however the replay
+        groups them) time the stream: sample ``j`` of it is at index ``base + j`` with host
+        time ``a + b (base + j) / fs`` on the envelope line before the gap; a packet is never
+        received before its last sample was taken, so the least delayed one gives ``base``.
+        Without a line (no arrival yet) the anchor's receive time after the previous anchor's
+        does. The gap is counted as estimated.
+        """
+        held, self._held = self._held or [], None
+        assert self._cycle_base is not None
+        lasts_l, times_l = [], []
+        for first, counts, received_s, packets in held:
+            if packets is not None:
+                lasts_l.append(np.asarray(packets[0], dtype=np.int64))
+                times_l.append(np.asarray(packets[1], dtype=np.float64))
+            elif received_s is not None:
+                lasts_l.append(np.asarray([first + counts.shape[0] - 1], dtype=np.int64))
+                times_l.append(np.asarray([received_s], dtype=np.float64))
+        lasts = np.concatenate(lasts_l) if lasts_l else np.zeros(0, dtype=np.int64)
+        times = np.concatenate(times_l) if times_l else np.zeros(0)
+        timing = lasts < REJOIN_HOLD_SAMPLES
+        frontier = self.track.frontier
+        line = self._envelope_before()
+        fs = GANGLION.fs_hz
+        if line is not None and timing.any():
+            a, b = line
+            base = round(float(np.min((times[timing] - a) * fs / b - lasts[timing])))
+        else:  # the restarted anchor's arrival after the last one's
+            before, before_rx = self._rejoin_after
+            base = before + round((self._anchor_rx_s - before_rx) * fs)
+        base = max(frontier, base)
+        self.estimated_gaps += base > frontier
+        self._cycle_base += base
+        blocks: Blocks = []
+        for first, counts, received_s, packets in held:
+            shifted = None if packets is None else (np.asarray(packets[0]) + base, packets[1])
+            blocks += self._place(first + base, counts, received_s=received_s, packets=shifted)
+        return blocks
+
+    def _envelope_before(self) -> tuple[float, float] | None:
+        """``(a, b)``: host s = ``a + b * index / fs`` on the lower envelope of the track's
+        arrivals (each clock bin's least delayed packet, the last
+        :data:`REJOIN_FIT_BINS` bins), or ``None`` without arrivals."""
+        arrivals = self.track.arrivals
+        if not arrivals:
+            return None
+        fs = GANGLION.fs_hz
+        least: dict[int, tuple[float, float]] = {}
+        for last, t in reversed(arrivals):
+            device_s = last / fs
+            key = int(np.floor(device_s / INITIAL_BIN_S))
+            if key not in least:
+                if len(least) == REJOIN_FIT_BINS:
+                    break
+                least[key] = (device_s, t)
+            elif t - device_s < least[key][1] - least[key][0]:
+                least[key] = (device_s, t)
+        xy = np.asarray(sorted(least.values()), dtype=np.float64)
+        return envelope_line(xy[:, 0], xy[:, 1], width_s=INITIAL_BIN_S)
+
     def flush(self) -> Blocks:
         """Release what is held."""
-        return [b for t in self.tracks.values() for b in t.flush()]
+        blocks = self._rejoin() if self._held is not None else []
+        return blocks + [b for t in self.tracks.values() for b in t.flush()]
 
 
 def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAssembler:
