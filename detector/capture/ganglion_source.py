@@ -13,8 +13,10 @@ the next anchor. The lost packet and the left-out samples form one gap with its 
 count. Which cycle an anchor starts is counted when the last packet of the previous cycle
 arrived (even if that cycle lost packets or its anchor before it: a position going back
 means a new cycle began); after the loss of that last packet it is a whole number of cycles
-told by the host receive times (exact while they err by less than half a cycle, 100.5
-samples: 0.5025 s), and the gap is marked as estimated.
+told by the host clock (:func:`index_after_loss`: the anchor's receive time on the lower
+envelope of the arrivals before, so a late earlier packet does not mislead it; exact while
+the anchor is late by less than half a cycle, 100.5 samples: 0.5025 s), and the gap is
+marked as estimated.
 
 The board stops streaming when the link drops and restarts its IDs at an anchor when the
 client sends ``b`` again (OpenBCI's firmware: ``stopRunning`` on disconnect, ``sampleCounter``
@@ -63,6 +65,33 @@ REJOIN_FIT_BINS = 30
 envelope line before a reconnection gap is fitted to (bounded cost on a long night)."""
 
 _Held = tuple[int, np.ndarray, float | None, tuple[np.ndarray, Sequence[float]] | None]
+
+
+def index_after_loss(*, cycle_base: int, position: int, predicted_index: float,
+                     cycle: int = GANGLION.samples_per_cycle) -> int:
+    """Index of the sample at ``position`` of a later cycle of the same stream, after lost
+    packets: the packet ID gives the position in its cycle exactly, a time estimate of the
+    index (``predicted_index``) the whole number of cycles (at least one) since the anchor at
+    ``cycle_base``. Exact whenever the estimate is off by less than half a cycle (100.5
+    samples, 0.5025 s at 200 Hz).
+
+    Parameters
+    ----------
+    cycle_base : int
+        Index of the anchor of the last cycle placed.
+    position : int
+        Position of the sample in its cycle (0 for an anchor), from the packet ID.
+    predicted_index : float
+        The sample's index by the host clock (a fitted line through the arrivals).
+    cycle : int
+        Samples per cycle.
+
+    Returns
+    -------
+    int
+    """
+    whole = max(1, round((predicted_index - position - cycle_base) / cycle))
+    return cycle_base + whole * cycle + position
 
 
 class GanglionAssembler:
@@ -269,9 +298,14 @@ class GanglionAssembler:
             base = 0
         elif self._complete and not self._fresh:
             base = self._cycle_base + cycle * (1 + self._anchors_missed)
-        elif not self._fresh:  # same stream, cycle-aligned: a whole number of cycles
-            elapsed_cycles = (received_s - self._anchor_rx_s) * GANGLION.fs_hz / cycle
-            base = self._cycle_base + cycle * max(1, round(elapsed_cycles))
+        elif not self._fresh:  # same stream: whole cycles by the clock, the rest by the ID
+            line = self._envelope_before()
+            if line is None:  # no arrival yet: the previous anchor's receive time
+                predicted = self._cycle_base + (received_s - self._anchor_rx_s) * GANGLION.fs_hz
+            else:
+                predicted = (received_s - line[0]) * GANGLION.fs_hz / line[1]
+            base = index_after_loss(cycle_base=self._cycle_base, position=0,
+                                    predicted_index=predicted)
             self.estimated_gaps += base > self.track.frontier
         else:  # a restarted stream: held back, placed by its arrivals (:meth:`_rejoin`)
             self._rejoin_after = (self._cycle_base, self._anchor_rx_s)
