@@ -327,6 +327,12 @@ class DetectorConfig:
     one sample per segment up to 2000 ppm at 50 Hz (by more at higher rates or drifts).
     Written into the night manifest when recording, so a replay places the samples as the
     live run did whatever config it is given."""
+    ganglion_rejoin_hold_s: float = 1.0
+    """OpenBCI Ganglion: seconds of its restarted stream held back after a reconnection (its
+    packet IDs restart), whose least delayed arrival times the gap
+    (:class:`~detector.capture.ganglion_source.GanglionAssembler`). Longer holds find a less
+    delayed packet; at most one cycle (1 s). Written into the capture header when recording,
+    so a replay places the samples as the live run did."""
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -349,7 +355,7 @@ class DetectorConfig:
 
 _SECTIONS = {"emg": EmgConfig, "motion": MotionConfig, "episode": EpisodeConfig,
              "evidence": EvidenceConfig, "in_bed": InBedConfig}
-_TOP_LEVEL = ("epoch_s", "band_drift_segment_s")
+_TOP_LEVEL = ("epoch_s", "band_drift_segment_s", "ganglion_rejoin_hold_s")
 """Numbers of the config outside any section."""
 
 

@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.capture.ganglion_source import DATA_SOURCE, GanglionAssembler, index_after_loss
+from detector.capture.ganglion_source import (
+    DATA_SOURCE,
+    GanglionAssembler,
+    ganglion_assembler,
+    index_after_loss,
+)
 from detector.errors import CrampInputError
 from detector.profiles.errors import DecodeError
 from detector.profiles.ganglion import (
@@ -232,6 +237,15 @@ def test_cycles_lost_after_a_late_anchor_are_counted_by_the_fitted_clock() -> No
     assert set(range(201 * 8)) - set(got) == set(range(199 + 201, 201 * 5))
     assert all(got[i] == rebuilt[i][0] * GANGLION.uv_per_count for i in got)  # exact
     assert asm.estimated_gaps == 1  # the whole cycles were told by the clock
+
+
+def test_the_rejoin_hold_comes_from_the_capture_header() -> None:
+    assert ganglion_assembler({"ganglion": {"channel": 1}}, where="c").rejoin_hold_s == 1.0
+    asm = ganglion_assembler({"ganglion": {"channel": 1, "rejoin_hold_s": 0.25}}, where="c")
+    assert (asm.rejoin_hold_s, asm.channel) == (0.25, 1)
+    for bad in (0, -1.0, "1", True):
+        with pytest.raises(CrampInputError, match="rejoin_hold_s"):
+            ganglion_assembler({"ganglion": {"channel": 1, "rejoin_hold_s": bad}}, where="c")
 
 
 def test_assembler_rejects_a_bad_channel() -> None:

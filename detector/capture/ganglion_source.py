@@ -21,7 +21,7 @@ marked as estimated.
 The board stops streaming when the link drops and restarts its IDs at an anchor when the
 client sends ``b`` again (OpenBCI's firmware: ``stopRunning`` on disconnect, ``sampleCounter``
 reset by ``startRunning``), so across a reconnection the IDs say nothing of the gap. Its
-length is then timed: the first :data:`REJOIN_HOLD_SAMPLES` of the new stream are held back,
+length is then timed: the first ``rejoin_hold_s`` of the new stream are held back,
 and the stream is placed so that the least delayed of their arrivals sits on the lower
 envelope of the arrivals before the gap (the line :func:`~detector.night.clock.envelope_line`
 fits to each clock bin's least delayed packet, so the band's drift is taken into account).
@@ -57,9 +57,9 @@ DATA_SOURCE = "ganglion:data"
 COMMAND_SOURCE = "ganglion:command"
 GANGLION_GAP_NOTE = ("Ganglion packets carry positions within a one-second cycle only: gaps "
                      "after reconnections are estimated from the host's receive times")
-REJOIN_HOLD_SAMPLES = 200
-"""Samples of a restarted stream (one second, within its first cycle) held back after a
-reconnection: their least delayed arrival places the stream on the band's clock."""
+REJOIN_HOLD_S = 1.0
+"""Default seconds of a restarted stream held back (the config's ``ganglion_rejoin_hold_s``;
+a capture without ``ganglion.rejoin_hold_s`` in its header was recorded with it)."""
 REJOIN_FIT_BINS = 30
 """Most recent clock bins (:data:`~detector.night.clock.INITIAL_BIN_S` each) of arrivals the
 envelope line before a reconnection gap is fitted to (bounded cost on a long night)."""
@@ -105,6 +105,9 @@ class GanglionAssembler:
         One Ganglion for both legs: input (0-3) -> ``"left"``/``"right"``, one input per
         leg, given explicitly (never guessed from the data). Each leg's EMG is role
         ``emg@<leg>``; both come from the same packets, so they share their gaps.
+    rejoin_hold_s : float
+        Seconds of a stream restarted by a reconnection held back to time its gap (the
+        config's ``ganglion_rejoin_hold_s``; at most one cycle is used).
     """
 
     notes = (GANGLION_GAP_NOTE,)
@@ -116,8 +119,8 @@ class GanglionAssembler:
     """Bulk decoder of data notifications laid out as rows of bytes, for
     :meth:`push_decoded_rows` (a capture's replay)."""
 
-    def __init__(self, *, channel: int = 0,
-                 channel_legs: Mapping[int, str] | None = None) -> None:
+    def __init__(self, *, channel: int = 0, channel_legs: Mapping[int, str] | None = None,
+                 rejoin_hold_s: float = REJOIN_HOLD_S) -> None:
         if channel_legs is not None:
             try:
                 mapping = GanglionCalfMapping(channel_legs=dict(channel_legs))
@@ -151,6 +154,9 @@ class GanglionAssembler:
         self._breaks_of: GanglionBatch | None = None
         self._breaks = np.zeros(0, dtype=np.int64)
         self._held: list[_Held] | None = None
+        self.rejoin_hold_s = float(rejoin_hold_s)
+        self._hold = min(GANGLION.samples_per_cycle - 1,
+                         max(1, round(self.rejoin_hold_s * GANGLION.fs_hz)))
         self._rejoin_after = (0, 0.0)  # (index, host s) of the last anchor before a rejoin
 
     @property
@@ -328,7 +334,7 @@ class GanglionAssembler:
         restarted stream is held back (indices from its anchor), kept until it is placed."""
         if self._held is not None:
             self._held.append((first, counts, received_s, packets))
-            return self._rejoin() if first + counts.shape[0] > REJOIN_HOLD_SAMPLES else []
+            return self._rejoin() if first + counts.shape[0] > self._hold else []
         blocks: Blocks = []
         for role, ch in self.inputs.items():
             uv = counts[:, ch].astype(np.float64) * GANGLION.uv_per_count
@@ -341,7 +347,7 @@ class GanglionAssembler:
         blocks that completes.
 
         Of the held packets, those whose last sample is among the first
-        :data:`REJOIN_HOLD_SAMPLES` (the same packets live and in replay, however the replay
+        ``rejoin_hold_s`` (the same packets live and in replay, however the replay
         groups them) time the stream: sample ``j`` of it is at index ``base + j`` with host
         time ``a + b (base + j) / fs`` on the envelope line before the gap; a packet is never
         received before its last sample was taken, so the least delayed one gives ``base``.
@@ -360,7 +366,7 @@ class GanglionAssembler:
                 times_l.append(np.asarray([received_s], dtype=np.float64))
         lasts = np.concatenate(lasts_l) if lasts_l else np.zeros(0, dtype=np.int64)
         times = np.concatenate(times_l) if times_l else np.zeros(0)
-        timing = lasts < REJOIN_HOLD_SAMPLES
+        timing = lasts < self._hold
         frontier = self.track.frontier
         line = self._envelope_before()
         fs = GANGLION.fs_hz
@@ -408,25 +414,31 @@ class GanglionAssembler:
 
 def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAssembler:
     """The assembler a Ganglion capture's session metadata describes (``ganglion.channel``,
-    or ``ganglion.channel_legs`` for one Ganglion on both legs).
+    or ``ganglion.channel_legs`` for one Ganglion on both legs; ``ganglion.rejoin_hold_s``,
+    default :data:`REJOIN_HOLD_S`).
 
     Raises
     ------
     CrampInputError
-        A channel outside 0-3.
+        A channel outside 0-3, or a hold that is not a positive number.
     """
     meta = session.get("ganglion")
     channel = meta.get("channel", 0) if isinstance(meta, dict) else 0
     if not isinstance(channel, int) or isinstance(channel, bool):
         raise CrampInputError(where, "session 'ganglion.channel' must be an integer 0-3")
+    hold = meta.get("rejoin_hold_s", REJOIN_HOLD_S) if isinstance(meta, dict) else REJOIN_HOLD_S
+    if not isinstance(hold, int | float) or isinstance(hold, bool) or not 0 < hold < 1e3:
+        raise CrampInputError(where, "session 'ganglion.rejoin_hold_s' must be a positive "
+                              "number of seconds")
     legs = meta.get("channel_legs") if isinstance(meta, dict) else None
     if legs is None:
-        return GanglionAssembler(channel=channel)
+        return GanglionAssembler(channel=channel, rejoin_hold_s=float(hold))
     if not isinstance(legs, dict) or not all(isinstance(k, str) and k.isdigit()
                                              and isinstance(v, str) for k, v in legs.items()):
         raise CrampInputError(where, "session 'ganglion.channel_legs' must map channels "
                               "(\"0\"-\"3\") to left/right")
     try:
-        return GanglionAssembler(channel_legs={int(k): v for k, v in legs.items()})
+        return GanglionAssembler(channel_legs={int(k): v for k, v in legs.items()},
+                                 rejoin_hold_s=float(hold))
     except CrampInputError as exc:
         raise CrampInputError(where, str(exc)) from None
