@@ -333,6 +333,12 @@ class DetectorConfig:
     (:class:`~detector.capture.ganglion_source.GanglionAssembler`). Longer holds find a less
     delayed packet; at most one cycle (1 s). Written into the capture header when recording,
     so a replay places the samples as the live run did."""
+    polar_clock_trust_s: float = 5.0
+    """Polar PMD bands: a band's clock is taken as set (its stamps as UTC) when its first
+    frame arrives within this many seconds of its last sample's stamp; else (a clock no
+    phone has set) the band's start is placed by that arrival on the host's clock
+    (:class:`~detector.capture.polar_source.PolarAccAssembler`). Written into the capture
+    header when recording, so a replay places the night as the live run did."""
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -355,7 +361,8 @@ class DetectorConfig:
 
 _SECTIONS = {"emg": EmgConfig, "motion": MotionConfig, "episode": EpisodeConfig,
              "evidence": EvidenceConfig, "in_bed": InBedConfig}
-_TOP_LEVEL = ("epoch_s", "band_drift_segment_s", "ganglion_rejoin_hold_s")
+_TOP_LEVEL = ("epoch_s", "band_drift_segment_s", "ganglion_rejoin_hold_s",
+              "polar_clock_trust_s")
 """Numbers of the config outside any section."""
 
 

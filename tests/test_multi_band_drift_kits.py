@@ -64,10 +64,10 @@ def _movesense(role: str, ppm: float, address: str) -> Any:
             {"fs": ACC_FS, "role": role})
 
 
-def _polar(role: str, ppm: float, address: str) -> Any:
+def _polar(role: str, ppm: float, address: str, clock_off_s: float = 0.0) -> Any:
     return (lambda c: PolarPeripheral.on_link(LocalLink(), acc_g=_acc(ACC_FS), fs=ACC_FS,
-                                              clock=c, origin_unix_s=ORIGIN, address=address,
-                                              clock_ppm=ppm),
+                                              clock=c, origin_unix_s=ORIGIN + clock_off_s,
+                                              address=address, clock_ppm=ppm),
             NegotiatedPolarSession,
             BandEntry(capture=f"{role}.cramp", band="polar_pmd", leg="left", roles=(role,)),
             {"wish": AccWish(fs_hz=ACC_FS, min_fs_hz=25, range_g=8), "role": role})
@@ -167,6 +167,18 @@ def test_a_drifting_ganglion_with_a_polar_pair_lines_up_on_the_host_clock(
     # its least delayed packet is late by under one packet (2 samples) of those before the gap
     # (placed by the anchors' receive times alone it was 16-19 samples late)
     assert 0 <= _step_index(own) - step <= 2
+
+
+def test_a_polar_whose_clock_no_phone_set_is_placed_by_its_arrivals(tmp_path: Path) -> None:
+    # the foot band's clock 5 h behind (never synced): its start by its first frame's
+    # arrival, its dropout still exact by its stamps; the shank's clock set (the control)
+    specs = [_polar("shank_acc", PPM, "D0:5B:A4:00:07:01"),
+             _polar("foot_acc", -PPM, "D0:5B:A4:00:07:02", clock_off_s=-5 * 3600.0)]
+    _check_night(tmp_path, specs, 1, {"shank_acc": ACC_FS, "foot_acc": ACC_FS})
+    with open_capture(tmp_path / "foot_acc.cramp") as rec:
+        assert any("clock was 5.00 h behind" in n for n in rec.info.notes), rec.info.notes
+    with open_capture(tmp_path / "shank_acc.cramp") as rec:
+        assert not any("clock was" in n for n in rec.info.notes)
 
 
 def test_the_manifest_keeps_the_drift_segment(tmp_path: Path) -> None:
