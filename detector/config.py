@@ -328,17 +328,11 @@ class DetectorConfig:
     Written into the night manifest when recording, so a replay places the samples as the
     live run did whatever config it is given."""
     ganglion_rejoin_hold_s: float = 1.0
-    """OpenBCI Ganglion: seconds of its restarted stream held back after a reconnection (its
-    packet IDs restart), whose least delayed arrival times the gap
-    (:class:`~detector.capture.ganglion_source.GanglionAssembler`). Longer holds find a less
-    delayed packet; at most one cycle (1 s). Written into the capture header when recording,
-    so a replay places the samples as the live run did."""
+    """Ganglion: s of a stream restarted by a reconnection held back to time its gap by its
+    least delayed arrival (kept in the capture header; docs/pipeline.md)."""
     polar_clock_trust_s: float = 5.0
-    """Polar PMD bands: a band's clock is taken as set (its stamps as UTC) when its first
-    frame arrives within this many seconds of its last sample's stamp; else (a clock no
-    phone has set) the band's start is placed by that arrival on the host's clock
-    (:class:`~detector.capture.polar_source.PolarAccAssembler`). Written into the capture
-    header when recording, so a replay places the night as the live run did."""
+    """Polar: its stamps are UTC if its first frame arrives within this (s) of them, else its
+    start is that arrival (kept in the capture header; docs/pipeline.md)."""
 
     def __post_init__(self) -> None:
         validate_config(self)
