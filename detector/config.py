@@ -354,6 +354,12 @@ class DetectorConfig:
     one sample per segment up to 2000 ppm at 50 Hz (by more at higher rates or drifts).
     Written into the night manifest when recording, so a replay places the samples as the
     live run did whatever config it is given."""
+    ganglion_rejoin_hold_s: float = 1.0
+    """Ganglion: s of a stream restarted by a reconnection held back to time its gap by its
+    least delayed arrival (kept in the capture header; docs/pipeline.md)."""
+    polar_clock_trust_s: float = 5.0
+    """Polar: its stamps are UTC if its first frame arrives within this (s) of them, else its
+    start is that arrival (kept in the capture header; docs/pipeline.md)."""
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -376,7 +382,8 @@ class DetectorConfig:
 
 _SECTIONS = {"emg": EmgConfig, "motion": MotionConfig, "episode": EpisodeConfig,
              "evidence": EvidenceConfig, "in_bed": InBedConfig}
-_TOP_LEVEL = ("epoch_s", "band_drift_segment_s")
+_TOP_LEVEL = ("epoch_s", "band_drift_segment_s", "ganglion_rejoin_hold_s",
+              "polar_clock_trust_s")
 """Numbers of the config outside any section."""
 
 

@@ -56,6 +56,8 @@ def _frac(*, lo_open: bool = False) -> Bounds:
 FIELD_BOUNDS: dict[str, Bounds] = {
     "epoch_s": Bounds(0.01, 1.0, unit="s"),
     "band_drift_segment_s": Bounds(1.0, 600.0, unit="s"),  # >= 1 s: a fit per segment
+    "ganglion_rejoin_hold_s": Bounds(0.05, 1.0, unit="s"),  # within the first 201-sample cycle
+    "polar_clock_trust_s": Bounds(0.1, 3600.0, unit="s"),  # above the link's delays
     "emg.highpass_hz": _pos(1000.0, "Hz"),
     "emg.lowpass_hz": _pos(MAX_FS_HZ / 2, "Hz"),
     "emg.filter_order": Bounds(1, 8),

@@ -33,6 +33,8 @@ def validate_config(cfg: DetectorConfig) -> None:
 
     positive("epoch_s", cfg.epoch_s)
     positive("band_drift_segment_s", cfg.band_drift_segment_s)
+    positive("ganglion_rejoin_hold_s", cfg.ganglion_rejoin_hold_s)
+    positive("polar_clock_trust_s", cfg.polar_clock_trust_s)
     if abs(round(1.0 / cfg.epoch_s) * cfg.epoch_s - 1.0) > 1e-9:
         raise ConfigError("epoch_s", "must divide one second evenly (e.g. 0.1, 0.05, 0.2)")
     e = cfg.emg

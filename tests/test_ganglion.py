@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.capture.ganglion_source import DATA_SOURCE, GanglionAssembler
+from detector.capture.ganglion_source import (
+    DATA_SOURCE,
+    GanglionAssembler,
+    ganglion_assembler,
+    index_after_loss,
+)
 from detector.errors import CrampInputError
 from detector.profiles.errors import DecodeError
 from detector.profiles.ganglion import (
@@ -180,6 +185,67 @@ def test_lost_anchor_and_cycle_end_are_counted_or_placed_by_the_host_clock() -> 
     got = _run(asm, packets, {100})
     assert set(range(603)) - set(got) == {199, 200}
     assert asm.estimated_gaps == 1
+
+
+@settings(deadline=None)
+@given(st.integers(0, 10**7), st.integers(1, 30_000), st.integers(0, 200),
+       st.floats(-100.49, 100.49))
+def test_whole_cycles_by_the_clock_and_the_position_by_the_id(
+        cycle_base: int, cycles: int, position: int, error: float) -> None:
+    true = cycle_base + cycles * 201 + position
+    # exact while the time estimate errs by less than half a cycle (100.5 samples)
+    assert index_after_loss(cycle_base=cycle_base, position=position,
+                            predicted_index=true + error) == true
+    # off by more than half a cycle, it picks the next cycle
+    assert index_after_loss(cycle_base=cycle_base, position=position,
+                            predicted_index=true + 201 + error) == true + 201
+    # and never less than one cycle on
+    assert index_after_loss(cycle_base=cycle_base, position=position,
+                            predicted_index=cycle_base + error) == cycle_base + 201 + position
+
+
+def _stalled_run(asm: GanglionAssembler, packets: list[bytes], drop: set[int],
+                 stall: range) -> dict[int, float]:
+    """:func:`_run` with the packets of ``stall`` held by the host and received together
+    after it (a burst)."""
+    got: dict[int, float] = {}
+    for k, p in enumerate(packets):
+        if k in drop:
+            continue
+        received_s = (stall.stop if k in stall else k) / 100.5
+        for _role, block in asm.push_notification(DATA_SOURCE, p, received_s=received_s):
+            for j, v in enumerate(block.data.tolist()):
+                got[block.start_sample + j] = v
+    for _role, block in asm.flush():
+        for j, v in enumerate(block.data.tolist()):
+            got[block.start_sample + j] = v
+    return got
+
+
+def test_cycles_lost_after_a_late_anchor_are_counted_by_the_fitted_clock() -> None:
+    rng = np.random.default_rng(5)
+    counts = np.cumsum(rng.integers(-50, 50, size=(201 * 8, 4)), axis=0)
+    packets, rebuilt = _stream(counts)
+    stall = range(101, 161)  # cycle 1's anchor and 59 packets received 0.6 s late at once
+    # positive control: the stall alone loses nothing
+    full = _stalled_run(GanglionAssembler(channel=0), packets, set(), stall)
+    assert sorted(full) == list(range(201 * 8))
+    # then cycle 1's last packet and cycles 2-4 lost: the next anchor is cycle 5's, 4 cycles
+    # after cycle 1's, which the late anchor's receive time alone would make 3.4 (so 3)
+    asm = GanglionAssembler(channel=0)
+    got = _stalled_run(asm, packets, {201, *range(202, 505)}, stall)
+    assert set(range(201 * 8)) - set(got) == set(range(199 + 201, 201 * 5))
+    assert all(got[i] == rebuilt[i][0] * GANGLION.uv_per_count for i in got)  # exact
+    assert asm.estimated_gaps == 1  # the whole cycles were told by the clock
+
+
+def test_the_rejoin_hold_comes_from_the_capture_header() -> None:
+    assert ganglion_assembler({"ganglion": {"channel": 1}}, where="c").rejoin_hold_s == 1.0
+    asm = ganglion_assembler({"ganglion": {"channel": 1, "rejoin_hold_s": 0.25}}, where="c")
+    assert (asm.rejoin_hold_s, asm.channel) == (0.25, 1)
+    for bad in (0, -1.0, "1", True):
+        with pytest.raises(CrampInputError, match="rejoin_hold_s"):
+            ganglion_assembler({"ganglion": {"channel": 1, "rejoin_hold_s": bad}}, where="c")
 
 
 def test_assembler_rejects_a_bad_channel() -> None:

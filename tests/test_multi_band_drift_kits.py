@@ -30,8 +30,10 @@ from detector.capture.multi_band import (
     read_night_manifest,
     write_manifest,
 )
+from detector.capture.recording import open_capture
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
+from detector.profiles.ganglion import GANGLION
 from detector.profiles.polar_settings import AccWish
 from firmware_sim.ganglion_sim import GanglionPeripheral
 from firmware_sim.movesense_sim import MovesensePeripheral
@@ -62,10 +64,10 @@ def _movesense(role: str, ppm: float, address: str) -> Any:
             {"fs": ACC_FS, "role": role})
 
 
-def _polar(role: str, ppm: float, address: str) -> Any:
+def _polar(role: str, ppm: float, address: str, clock_off_s: float = 0.0) -> Any:
     return (lambda c: PolarPeripheral.on_link(LocalLink(), acc_g=_acc(ACC_FS), fs=ACC_FS,
-                                              clock=c, origin_unix_s=ORIGIN, address=address,
-                                              clock_ppm=ppm),
+                                              clock=c, origin_unix_s=ORIGIN + clock_off_s,
+                                              address=address, clock_ppm=ppm),
             NegotiatedPolarSession,
             BandEntry(capture=f"{role}.cramp", band="polar_pmd", leg="left", roles=(role,)),
             {"wish": AccWish(fs_hz=ACC_FS, min_fs_hz=25, range_g=8), "role": role})
@@ -97,9 +99,10 @@ def _joined(blocks: list) -> tuple[list[int], np.ndarray]:  # type: ignore[type-
 
 
 def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, int],
-                 config: DetectorConfig | None = None) -> None:
-    """Every role's step at its true index, the dropped band's gap exact, replay = live."""
-    summary, collector, _bands = asyncio.run(record_night(
+                 config: DetectorConfig | None = None) -> list[Any]:
+    """Every role's step at its true index, the dropped band's gap exact, replay = live;
+    return the simulated bands."""
+    summary, collector, bands = asyncio.run(record_night(
         specs, tmp_path, origin_unix_s=ORIGIN, duration_s=SPAN_S, outages={dropped: (OUTAGE,)},
         config=config))
     for role, rate in fs.items():
@@ -132,6 +135,7 @@ def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, i
         s_rep, d_rep = _joined(replayed[role])
         assert s_live == s_rep, role
         np.testing.assert_array_equal(d_live, d_rep)
+    return bands
 
 
 @pytest.mark.parametrize(("ppm", "segment_s"), [(PPM, 4.0), (0.0, 10.0)])
@@ -146,14 +150,35 @@ def test_a_drifting_movesense_pair_lines_up_on_the_host_clock(
     assert read_night_manifest(tmp_path / "night.night.json")[2] == segment_s
 
 
-@pytest.mark.parametrize("ppm", [PPM, 0.0])
+@pytest.mark.parametrize(("ppm", "dropped"), [(PPM, 0), (0.0, 2)])
 def test_a_drifting_ganglion_with_a_polar_pair_lines_up_on_the_host_clock(
-        tmp_path: Path, ppm: float) -> None:
+        tmp_path: Path, ppm: float, dropped: int) -> None:
+    # the drifting Ganglion's own dropout (its IDs restart on reconnecting: the gap is timed
+    # by its arrivals against the envelope of those before it), then the foot Polar's
     specs = [_ganglion(ppm), _polar("shank_acc", -ppm, "D0:5B:A4:00:06:01"),
              _polar("foot_acc", ppm / 2, "D0:5B:A4:00:06:02")]
-    # the foot's dropout: a Ganglion's own gap after a reconnection is estimated from the
-    # host's receive times (its packet IDs count within a cycle only), a Polar's is exact
-    _check_night(tmp_path, specs, 2, {"emg": EMG_FS, "shank_acc": ACC_FS, "foot_acc": ACC_FS})
+    bands = _check_night(tmp_path, specs, dropped,
+                         {"emg": EMG_FS, "shank_acc": ACC_FS, "foot_acc": ACC_FS})
+    sent = bands[0].sent_counts  # the board's own sample index -> the counts it sent
+    step = min(i for i in sent if sent[i][0] * GANGLION.uv_per_count > 1.0) - min(sent)
+    with open_capture(tmp_path / "emg.cramp") as rec:  # on the band's own index line
+        own = [b for role, b in rec.blocks(5.0) if role == "emg"]
+    # the restarted stream timed by its first second of arrivals: delivered at 0.1-s steps,
+    # its least delayed packet is late by under one packet (2 samples) of those before the gap
+    # (placed by the anchors' receive times alone it was 16-19 samples late)
+    assert 0 <= _step_index(own) - step <= 2
+
+
+def test_a_polar_whose_clock_no_phone_set_is_placed_by_its_arrivals(tmp_path: Path) -> None:
+    # the foot band's clock 5 h behind (never synced): its start by its first frame's
+    # arrival, its dropout still exact by its stamps; the shank's clock set (the control)
+    specs = [_polar("shank_acc", PPM, "D0:5B:A4:00:07:01"),
+             _polar("foot_acc", -PPM, "D0:5B:A4:00:07:02", clock_off_s=-5 * 3600.0)]
+    _check_night(tmp_path, specs, 1, {"shank_acc": ACC_FS, "foot_acc": ACC_FS})
+    with open_capture(tmp_path / "foot_acc.cramp") as rec:
+        assert any("clock was 5.00 h behind" in n for n in rec.info.notes), rec.info.notes
+    with open_capture(tmp_path / "shank_acc.cramp") as rec:
+        assert not any("clock was" in n for n in rec.info.notes)
 
 
 def test_the_manifest_keeps_the_drift_segment(tmp_path: Path) -> None:

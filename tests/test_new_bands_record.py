@@ -114,9 +114,13 @@ def test_ganglion_emg_through_a_dropout_and_its_capture_replays(tmp_path: Path) 
     (gap_after_reconnection,) = [g for g in run.session.assembler.tracks["emg"].gaps
                                  if g.samples_missing > 300]
     cut = round(gap_after_reconnection.end_s * GANGLION.fs_hz)
+    offsets = set()
     for part in ([i for i in got if i < cut], [i for i in got if i >= cut]):
         k0 = sorted(sent)[_offset(got[part[0]], truth)] - part[0]
         assert all(got[i] == sent[k0 + i][1] * GANGLION.uv_per_count for i in part)  # exact
+        offsets.add(k0)
+    # the board restarts its IDs on reconnecting: the gap timed by the arrivals is exact too
+    assert len(offsets) == 1
     missing = set(range(max(got) + 1)) - set(got)
     assert s.counts["emg"].lost == len(missing)
     # the two lost packets: each an exact gap up to the next anchor, not estimated

@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from detector.capture.polar_source import (
     POLAR_ACC_SOURCE,
     POLAR_CONTROL_SOURCE,
     PolarAccAssembler,
+    polar_assembler,
 )
 from detector.capture.reader import read_capture
 from detector.capture.writer import CaptureWriter
@@ -196,7 +198,8 @@ def _one_by_one(path: Path) -> tuple[list[tuple[str, int, bytes]], PolarAccAssem
             asm.on_control(rec.payload)  # type: ignore[union-attr]
         elif getattr(rec, "source", None) == POLAR_ACC_SOURCE:
             try:
-                got = asm.push(rec.payload)  # type: ignore[union-attr]
+                got = asm.push(rec.payload,  # type: ignore[union-attr]
+                               received_s=rec.received_s)  # type: ignore[union-attr]
             except CrampInputError:
                 bad += 1
                 continue
@@ -268,3 +271,13 @@ def test_a_frame_longer_than_a_notification_is_judged_whole_as_packet_by_packet(
         rec = OtherBandCapture(path, capture=capture)
         got = [(r, b.start_sample, b.data.tobytes()) for r, b in rec._replay()]
         assert got == want and rec.bad_packets == bad
+
+
+def test_the_clock_trust_comes_from_the_capture_header() -> None:
+    meta = {"fs_hz": 52, "range_g": 8}
+    assert polar_assembler({"polar": meta}, where="c").clock_trust_s == 5.0
+    asm = polar_assembler({"polar": {**meta, "clock_trust_s": 0.5}}, where="c")
+    assert asm.clock_trust_s == 0.5
+    for bad in (0, -1.0, "1", True):
+        with pytest.raises(CrampInputError, match="clock_trust_s"):
+            polar_assembler({"polar": {**meta, "clock_trust_s": bad}}, where="c")

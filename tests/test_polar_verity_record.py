@@ -49,7 +49,7 @@ def test_verity_sense_streams_416_hz_in_sdk_mode_through_a_dropout(tmp_path: Pat
     assert 3.0 * FS <= counts.lost <= 7.0 * FS
     header = read_capture(tmp_path / "night.cramp").session["polar"]
     assert header == {"fs_hz": 416, "range_g": 8, "resolution_bits": 16, "role": "shank_acc",
-                      "sdk_mode": True}
+                      "sdk_mode": True, "clock_trust_s": 5.0}
     with open_capture(tmp_path / "night.cramp") as rec:
         assert rec.info.channels["shank_acc"].fs == FS
         replayed = [b for role, b in rec.blocks(3600.0) if role == "shank_acc"]

@@ -168,7 +168,8 @@ def test_record_picks_the_session_for_the_band_found(
     assert session["profile"] == {"polar": "polar_pmd", "myo": "myo"}[band]
     if band == "polar":  # negotiated: the simulated sensor offers 50 Hz only, +-2/4/8 g
         assert session["polar"] == {"fs_hz": 50, "range_g": 8, "resolution_bits": 16,
-                                    "role": "foot_acc", "sdk_mode": False}
+                                    "role": "foot_acc", "sdk_mode": False,
+                                    "clock_trust_s": 5.0}
         assert "Polar accelerometer at 50 Hz, +-8 g" in out
 
 

@@ -44,7 +44,8 @@ class GanglionSession(_BandSession):
     def __init__(self, device: BLEDevice, *, capture_path: Path, timebase: Timebase,
                  config: SessionConfig, detector_config: DetectorConfig, channel: int = 0,
                  channel_legs: Mapping[int, str] | None = None, **kwargs: Any) -> None:
-        assembler = GanglionAssembler(channel=channel, channel_legs=channel_legs)
+        assembler = GanglionAssembler(channel=channel, channel_legs=channel_legs,
+                                      rejoin_hold_s=detector_config.ganglion_rejoin_hold_s)
         self.channel = assembler.channel
         self.channel_legs = assembler.channel_legs
         super().__init__(device, capture_path=capture_path, timebase=timebase, config=config,
@@ -52,7 +53,8 @@ class GanglionSession(_BandSession):
         self.remarks.append(GANGLION_GAP_NOTE)
 
     def _extra_meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"channel": self.channel}
+        meta: dict[str, Any] = {"channel": self.channel,
+                                "rejoin_hold_s": self.assembler.rejoin_hold_s}
         if self.channel_legs is not None:
             meta["channel_legs"] = {str(ch): leg for ch, leg in self.channel_legs.items()}
         return {"ganglion": meta}

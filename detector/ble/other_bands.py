@@ -195,12 +195,14 @@ class PolarSession(_BandSession):
         self.acc = acc
         super().__init__(device, capture_path=capture_path, timebase=timebase, config=config,
                          detector_config=detector_config,
-                         assembler=PolarAccAssembler(fs=acc.sample_rate_hz,
-                                                     range_g=acc.range_g), **kwargs)
+                         assembler=PolarAccAssembler(
+                             fs=acc.sample_rate_hz, range_g=acc.range_g,
+                             clock_trust_s=detector_config.polar_clock_trust_s), **kwargs)
 
     def _extra_meta(self) -> dict[str, Any]:
         return {"polar": {"fs_hz": self.acc.sample_rate_hz, "range_g": self.acc.range_g,
-                          "resolution_bits": self.acc.resolution_bits}}
+                          "resolution_bits": self.acc.resolution_bits,
+                          "clock_trust_s": self.assembler.clock_trust_s}}
 
     async def _start_streams(self, client: BleakClient) -> None:
         await self._subscribe(client, POLAR_PMD.control_point_uuid, self._on_control)

@@ -67,7 +67,8 @@ class NegotiatedPolarSession(PolarSession):
         super().__init__(device, capture_path=capture_path, timebase=timebase, config=config,
                          detector_config=detector_config, acc=guess, **kwargs)
         self.assembler = PolarAccAssembler(fs=guess.sample_rate_hz, range_g=guess.range_g,
-                                           role=role)
+                                           role=role,
+                                           clock_trust_s=detector_config.polar_clock_trust_s)
 
     def _extra_meta(self) -> dict[str, Any]:
         meta = super()._extra_meta()
@@ -99,7 +100,8 @@ class NegotiatedPolarSession(PolarSession):
             offered = await self._offered(client)
         self.acc = choose_acc_settings(offered, self.wish)
         self.assembler = PolarAccAssembler(fs=self.acc.sample_rate_hz,
-                                           range_g=self.acc.range_g, role=self.role)
+                                           range_g=self.acc.range_g, role=self.role,
+                                           clock_trust_s=self.assembler.clock_trust_s)
         note = (f"Polar accelerometer at {self.acc.sample_rate_hz} Hz, +-{self.acc.range_g} g"
                 + (" (SDK mode)" if self.sdk_mode else ""))
         self.remarks.append(note)

@@ -10,6 +10,13 @@ Frames carry the time of their last sample (device clock), so sample indices com
 timestamps and ``fs``: within a connection frames are counted on (the timestamps only confirm
 nothing was missed); the first frame after a (re)connection is placed by its timestamp, which
 gives the exact gap.
+
+The stamps count nanoseconds since 2000-01-01 on the band's own clock, set only when a phone
+syncs it. The night's start is the first sample's stamp when the first frame arrives within
+``clock_trust_s`` of its last sample's stamp (a set clock: the arrival is late by the link's
+delay only); otherwise the clock is not set (or far off) and the start is put on the host's
+clock by that frame's arrival (its last sample taken when it was received, so late by the
+link's delay), with a note. The gaps and sample positions still come from the stamps.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ from detector.profiles.polar_pmd_frames import (
 POLAR_PROFILE = band_registry.POLAR_PMD.name
 POLAR_CONTROL_SOURCE = "polar:control"
 POLAR_ACC_SOURCE = "polar:acc"
+CLOCK_TRUST_S = 5.0
+"""Default of the config's ``polar_clock_trust_s`` (a capture without ``polar.clock_trust_s``
+in its header was recorded with it)."""
 
 
 class PolarAccAssembler:
@@ -56,10 +66,14 @@ class PolarAccAssembler:
         Device axes -> pipeline axes.
     role : {"foot_acc", "shank_acc"}
         Where the sensor is strapped.
+    clock_trust_s : float
+        Largest distance (s) between the first frame's arrival and its last sample's stamp
+        for which the band's clock is taken as set (the config's ``polar_clock_trust_s``).
     """
 
     def __init__(self, *, fs: float, range_g: float,
-                 mapping: PolarFootMapping = POLAR_ON_FOOT, role: str = "foot_acc") -> None:
+                 mapping: PolarFootMapping = POLAR_ON_FOOT, role: str = "foot_acc",
+                 clock_trust_s: float = CLOCK_TRUST_S) -> None:
         if role not in ("foot_acc", "shank_acc"):
             raise CrampInputError("polar role", f"{role!r}; expected foot_acc or shank_acc")
         self.fs = float(fs)
@@ -70,6 +84,11 @@ class PolarAccAssembler:
         self.track = RoleTrack(self.channels[role])
         self.tracks = {role: self.track}
         self.start_unix_s: float | None = None
+        self.clock_trust_s = float(clock_trust_s)
+        self.clock_off_s: float | None = None
+        """Host receive time less the stamp of the first frame's last sample (s), when it
+        was more than ``clock_trust_s``: the band's clock was not set."""
+        self.notes: tuple[str, ...] = ()
         self._t_ref_ns: int | None = None
         self._prev_ns: int | None = None
 
@@ -127,6 +146,15 @@ class PolarAccAssembler:
         if self._t_ref_ns is None:
             self._t_ref_ns = first_ns
             self.start_unix_s = float(pmd_ns_to_unix_s(self._t_ref_ns))
+            if received_s is not None:
+                off = float(received_s) - float(pmd_ns_to_unix_s(timestamp_ns))
+                if not abs(off) <= self.clock_trust_s:
+                    self.clock_off_s = off
+                    self.start_unix_s += off
+                    way = "behind" if off > 0 else "ahead of"
+                    self.notes = (f"the Polar's clock was {abs(off) / 3600.0:.2f} h {way} the "
+                                  "host's (not set by a phone?): its start is placed by the "
+                                  "host's receive time of its first frame",)
         by_time = round((first_ns - self._t_ref_ns) * self.fs / 1e9)
         counted = self.track.frontier
         first = counted if (self._prev_ns is not None and abs(by_time - counted)
@@ -165,4 +193,8 @@ def polar_assembler(session: dict[str, object], *, where: str) -> PolarAccAssemb
     role = meta.get("role", "foot_acc")
     if role not in ("foot_acc", "shank_acc"):
         raise CrampInputError(where, "session 'polar.role' must be foot_acc or shank_acc")
-    return PolarAccAssembler(fs=float(fs), range_g=float(range_g), role=str(role))
+    trust = meta.get("clock_trust_s", CLOCK_TRUST_S)
+    if not isinstance(trust, int | float) or isinstance(trust, bool) or not trust > 0:
+        raise CrampInputError(where, "session 'polar.clock_trust_s' must be a positive number")
+    return PolarAccAssembler(fs=float(fs), range_g=float(range_g), role=str(role),
+                             clock_trust_s=float(trust))
