@@ -9,19 +9,24 @@ end the band itself reports (the LegBand's empty battery):
 - on every connection: check the profile from the services, create the crash-safe capture on
   the first one (with the device information), log the connection, let the band start its
   streams, then watch: seconds without data is a dropout (disconnect, reconnect);
-- at the end: the band's own stop while the link is up, the last samples through the
-  :class:`~detector.night.recorder.NightRecorder`, the capture closed, a
-  :class:`~detector.ble.session_types.SessionSummary`.
+- at the end: the band's own stop while the link is up, then the night's outputs finished
+  (:meth:`~detector.ble.session_outputs.SessionOutputs._finish`).
 
 Each band (:class:`~detector.ble.session.LegBandSession`, the Polar and Myo sessions of
 :mod:`detector.ble.other_bands`) implements the hooks: :meth:`~BandSessionBase._start_streams`,
-:meth:`~BandSessionBase._finish_band`, :meth:`~BandSessionBase._flush_band`,
-:meth:`~BandSessionBase.counts`, :attr:`~BandSessionBase.channels` and the few it changes.
+:meth:`~BandSessionBase._finish_band`, and those of the outputs
+(:meth:`~detector.ble.session_outputs.SessionOutputs._flush_band`,
+:meth:`~detector.ble.session_outputs.SessionOutputs.counts`,
+:attr:`~detector.ble.session_outputs.SessionOutputs.channels`...) and the few it changes.
 
-The module's siblings hold the rest: :class:`~detector.ble.link_calls.LinkCalls` (the base of
-this class) the connection attempt, bounded stack calls, control-point commands and the
-one-line log of failures; :mod:`detector.ble.capture_guard` the capture writer whose failure
-ends the night; :mod:`detector.ble.link_errors` the link's exceptions.
+The module's siblings hold the rest: the two bases of this class,
+:class:`~detector.ble.session_outputs.SessionOutputs` (the capture header, the
+:class:`~detector.night.recorder.NightRecorder`, status snapshots, the closed capture and the
+:class:`~detector.ble.session_types.SessionSummary` at the end) and
+:class:`~detector.ble.link_calls.LinkCalls` (the connection attempt, bounded stack calls,
+control-point commands and the one-line log of failures); :mod:`detector.ble.capture_guard`
+the capture writer whose failure ends the night; :mod:`detector.ble.link_errors` the link's
+exceptions.
 """
 
 from __future__ import annotations
@@ -30,39 +35,33 @@ import abc
 import asyncio
 import contextlib
 from collections.abc import Coroutine, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bleak import BleakClient
 from bleak.backends.device import BLEDevice
 
-from detector import __version__
 from detector.ble.capture_guard import GuardedWriter
 from detector.ble.link_calls import LinkCalls
 from detector.ble.link_errors import LinkLost, being_cancelled
 from detector.ble.scan import profile_of
+from detector.ble.session_outputs import SessionOutputs
 from detector.ble.session_types import (
     NullObserver,
     SessionConfig,
     SessionObserver,
-    SessionSnapshot,
     SessionSummary,
-    StreamCounts,
 )
 from detector.ble.timebase import Backoff, Timebase
 from detector.capture.writer import CaptureWriteError, CaptureWriter
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
 from detector.night.recorder import NightRecorder
-from detector.pipeline.result import NightResult
-from detector.signals import ChannelSpec, RecordingInfo
 
 __all__ = ["BandSessionBase"]
 
 
-
-class BandSessionBase(LinkCalls):
+class BandSessionBase(SessionOutputs, LinkCalls):
     """Record one night from one BLE band: the connection loop, capture, pipeline, observers.
 
     Parameters
@@ -162,11 +161,6 @@ class BandSessionBase(LinkCalls):
         """Stop the night at the next opportunity (SIGINT/SIGTERM handlers call this)."""
         self._stop.set()
 
-    @property
-    @abc.abstractmethod
-    def channels(self) -> dict[str, ChannelSpec]:
-        """Pipeline channels the session produces (what the live display shows)."""
-
     async def run(self) -> SessionSummary:
         """Record until the morning time, :meth:`request_stop` or the band's own end.
 
@@ -240,8 +234,6 @@ class BandSessionBase(LinkCalls):
         return ended if ended is not None else outcome
 
     # ----------------------------------------------------------------------- serving
-
-
     async def _serve(self, client: BleakClient) -> str:
         """Set up one connection and watch it; return why it ended."""
         try:
@@ -288,20 +280,6 @@ class BandSessionBase(LinkCalls):
                 if self.write_error is None:
                     self.observer.on_note("band disconnected; reconnecting")
 
-    def _session_meta(self, device_info: dict[str, str]) -> dict[str, Any]:
-        return {
-            "profile": self.profile_name,
-            **self._profile_meta(),
-            "device": {"address": self.device.address, "name": self.device.name or ""},
-            "device_info": device_info,
-            "config": self.config.to_dict(),
-            "host_start_utc": datetime.fromtimestamp(self.timebase.now_s(), UTC).isoformat(),
-            "detector_version": __version__,
-            "leg": self.leg,
-            **self._extra_meta(),
-            **self.session_info,
-        }
-
     # ------------------------------------------------------------------------ watching
     async def _watch(self) -> str:
         tick_s = min(0.5, self.config.watchdog_s / 4, self.config.status_every_s)
@@ -331,81 +309,6 @@ class BandSessionBase(LinkCalls):
     def _morning(self) -> bool:
         return self.until_s is not None and self.timebase.now_s() >= self.until_s
 
-    # ----------------------------------------------------------------------- recorder
-    def _make_recorder(self, channels: Mapping[str, ChannelSpec],
-                       start_utc: datetime) -> NightRecorder:
-        """The night's :class:`~detector.night.recorder.NightRecorder`, observed live.
-
-        Raises
-        ------
-        CrampInputError
-            The channels allow no detection.
-        """
-        return NightRecorder(
-            channels, config=self.detector_config, start_utc=start_utc, leg=self.leg,
-            on_block=lambda role, block: self.observer.on_block(role, block),
-            on_episode=lambda ev, *, start_utc: self.observer.on_episode(ev,
-                                                                         start_utc=start_utc))
-
-    def partial_result(self) -> NightResult | None:
-        """The night so far (episodes that have ended, trace, gaps), for the episode store.
-
-        ``None`` before the pipeline has its first samples. The recording is identified by the
-        capture path and the start time, as the final result is, so storing both updates one
-        night.
-        """
-        if self.recorder is None:
-            return None
-        return self.recorder.result(self._recording_info())
-
-    def _recording_info(self) -> RecordingInfo:
-        assert self.recorder is not None
-        return RecordingInfo(
-            path=str(self.capture_path), start_utc=self.recorder.start_utc,
-            duration_s=self._duration_s(), channels=self.channels, leg=self.leg,
-            file_format="capture", notes=tuple(self.remarks))
-
-    def _finish(self, reason: str) -> SessionSummary:
-        self._set_state("ended")
-        now = self.timebase.now_s()
-        self._flush_band(now)
-        result = None
-        if self.recorder is not None:
-            self.recorder.finish()
-            result = self.recorder.result(self._recording_info())
-        for remark in self.remarks:
-            self.observer.on_note(remark)
-        if self._writer is not None:
-            self._writer.event("stop", at_s=now, reason=reason)
-            self._writer.close()
-        self.last_summary = SessionSummary(
-            reason=reason if self.write_error is None else "capture not writable",
-            start_utc=self._night_start_utc(), end_utc=datetime.fromtimestamp(now, UTC),
-            capture_path=self.capture_path if self._writer is not None else None,
-            counts=self.counts(), connections=self.connections, dropouts=self.dropouts,
-            result=result, corrupt_packets=self.corrupt_packets)
-        if self.write_error is not None:
-            raise CaptureWriteError(f"{self.write_error}; the night stopped there, and what "
-                                    "was recorded until then is kept in that capture")
-        return self.last_summary
-
-    # ------------------------------------------------------------------------- status
-    def snapshot(self) -> SessionSnapshot:
-        """Current status."""
-        client = self._client
-        return SessionSnapshot(
-            state=self.state, now_s=self.timebase.now_s(), battery_pct=self.battery_pct,
-            contact=self._contact(), counts=self.counts(),
-            episodes=self.recorder.episodes if self.recorder is not None else 0,
-            in_cramp=self.recorder.in_cramp if self.recorder is not None else False,
-            connections=self.connections, dropouts=self.dropouts,
-            mtu=client.mtu_size if client is not None and client.is_connected else None)
-
-    def _set_state(self, state: str) -> None:
-        if state != self.state:
-            self.state = state
-            self.observer.on_status(self.snapshot())
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -417,10 +320,6 @@ class BandSessionBase(LinkCalls):
 
     # -------------------------------------------------------------------------- hooks
     @abc.abstractmethod
-    def counts(self) -> dict[str, StreamCounts]:
-        """Sample counts per pipeline role."""
-
-    @abc.abstractmethod
     async def _start_streams(self, client: BleakClient) -> None:
         """Subscribe and get the band streaming on a new connection."""
 
@@ -428,29 +327,9 @@ class BandSessionBase(LinkCalls):
     async def _finish_band(self, client: BleakClient) -> None:
         """Morning or user stop with the link up: stop the band's streams."""
 
-    @abc.abstractmethod
-    def _flush_band(self, now_s: float) -> None:
-        """End of the night: push what the band's assembly still holds into the pipeline."""
-
-    @abc.abstractmethod
-    def _night_start_utc(self) -> datetime | None:
-        """Start of the night's recording (``None`` if streaming never began)."""
-
-    @abc.abstractmethod
-    def _duration_s(self) -> float:
-        """Seconds of signal on the night's timeline so far."""
-
     def _profile_expected(self) -> str:
         """End of the message when the device serves another profile."""
         return f"expected {self.profile_name}"
-
-    def _profile_meta(self) -> dict[str, Any]:
-        """Capture-header entries placed right after ``profile``."""
-        return {}
-
-    def _extra_meta(self) -> dict[str, Any]:
-        """Capture-header entries placed after ``leg``."""
-        return {}
 
     def _link_up(self) -> None:  # optional hook, nothing by default
         """A connection was made and logged; called before :meth:`_start_streams`."""
@@ -461,8 +340,3 @@ class BandSessionBase(LinkCalls):
     def _band_end(self) -> str | None:
         """After a dropout: why the band ended the night by itself, or ``None`` to reconnect."""
         return None
-
-    def _contact(self) -> tuple[bool, ...] | None:
-        """Electrode contact per lead, when the band reports it."""
-        return None
-

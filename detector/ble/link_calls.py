@@ -51,7 +51,7 @@ class LinkCalls(abc.ABC):
     """Connect, call, command and log failures for one band session (a base of the supervisor).
 
     The attributes below are set by :class:`~detector.ble.link.BandSessionBase`, which also
-    provides :meth:`_set_state`.
+    provides :meth:`_set_state` (from :class:`~detector.ble.session_outputs.SessionOutputs`).
     """
 
     device: BLEDevice

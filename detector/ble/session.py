@@ -14,6 +14,10 @@ band's battery running out. :class:`~detector.ble.link.BandSessionBase` supervis
   :class:`~detector.night.recorder.NightRecorder` (assembly, online clock, pipeline), whose
   episode events reach the observer (the terminal) as they happen.
 
+The control-point commands, their answers and the BACKFILL requests are those of the base
+:class:`~detector.ble.legband_commands.LegBandCommands`; the runs (START, STOP, a band that
+restarted), the status, battery and data notifications and the counts are here.
+
 Time comes from a :class:`~detector.ble.timebase.Timebase` (wall clock, or a simulated night).
 """
 
@@ -33,7 +37,7 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
-from detector.ble.link import BandSessionBase
+from detector.ble.legband_commands import LegBandCommands
 from detector.ble.link_errors import LinkLost, being_cancelled
 from detector.ble.scan import LEGBAND_PROFILE
 from detector.ble.session_types import (
@@ -45,27 +49,22 @@ from detector.ble.session_types import (
     observers,
 )
 from detector.ble.timebase import Timebase
-from detector.ble.tracker import LostRange, StreamTracker, unwrap
+from detector.ble.tracker import StreamTracker, unwrap
 from detector.capture.assembler import legband_channels
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
-from detector.profiles.legband import LEGBAND, LegBandProfile, Status
+from detector.profiles.legband import LEGBAND, LegBandProfile
 from detector.profiles.legband_codec import (
     BandStatus,
     decode_data_packet,
     decode_status,
 )
 from detector.profiles.legband_control import (
-    BackfillCommand,
-    Command,
-    ControlResponse,
     SetRangeCommand,
     SetRateCommand,
     StartCommand,
     StopCommand,
     TimeSyncCommand,
-    decode_response,
-    encode_command,
 )
 from detector.signals import ChannelSpec
 
@@ -73,9 +72,6 @@ __all__ = ["LegBandSession", "SessionConfig", "SessionObserver", "SessionSnapsho
            "SessionSummary", "StreamCounts", "observers"]
 
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
-EDGE_MARGIN_S = 0.25
-"""When the asked packet has left the band's buffer, the next BACKFILL aims this many seconds
-(doubling on each refusal) past the oldest packet still held, which moves on meanwhile."""
 
 
 @dataclass
@@ -91,7 +87,7 @@ class _Run:
     trackers: dict[int, StreamTracker]
 
 
-class LegBandSession(BandSessionBase):
+class LegBandSession(LegBandCommands):
     """Record one night from one LegBand.
 
     Parameters are those of :class:`~detector.ble.link.BandSessionBase` (the band from a scan,
@@ -263,94 +259,7 @@ class LegBandSession(BandSessionBase):
                     t.backfill_end = None
                 self._maybe_backfill(t)
 
-    # ------------------------------------------------------------------------ commands
-    async def _command(self, client: BleakClient, command: Command) -> ControlResponse:
-        answer: ControlResponse = await self._exchange(
-            client, encode_command(command, profile=self.profile),
-            uuid=self.profile.control_uuid, source="legband:command", who="the band")
-        return answer
-
-
-    async def _expect_ok(self, client: BleakClient, command: Command) -> ControlResponse:
-        answer = await self._command(client, command)
-        if not answer.ok:
-            raise CrampInputError("legband control point", f"{type(command).__name__} refused "
-                                  f"with status {Status(answer.status).name}")
-        return answer
-
-    def _maybe_backfill(self, tracker: StreamTracker) -> None:
-        if (tracker.has_hole and not tracker.requesting and tracker.backfill_end is None
-                and self._client is not None and not self._link_lost.is_set()
-                and self._early is None):
-            self._spawn(self._request_backfill(tracker))
-
-    async def _request_backfill(self, tracker: StreamTracker, *, force: bool = False) -> None:
-        client = self._client
-        if tracker.requesting or client is None or (not force and not tracker.has_hole):
-            return
-        tracker.requesting = True
-        try:
-            if tracker.has_hole and not tracker.note_request():
-                lost = tracker.give_up()
-                if lost is not None:
-                    self._report_lost(lost, self.timebase.now_s())
-            seq = tracker.backfill_seq()
-            for attempt in range(6):
-                answer = await self._command(client, BackfillCommand(tracker.stream_id, seq))
-                if answer.status == Status.NOT_AVAILABLE and answer.result is not None:
-                    # the oldest packet held moves on while we ask: aim a little past it
-                    seq = (answer.result.oldest_seq + self._edge_margin(tracker) * 2 ** attempt
-                           ) % self.profile.data.seq_modulus
-                    continue
-                if answer.ok:
-                    lost = tracker.on_backfill_result(
-                        first_u32=answer.result.first_sample, n_samples=answer.result.n_samples,
-                        now_s=self.timebase.now_s())
-                    if lost is not None:
-                        self._report_lost(lost, self.timebase.now_s())
-                break
-        except LinkLost:
-            return
-        except asyncio.CancelledError as exc:
-            if being_cancelled():
-                raise
-            self._count_fault("backfill", exc)
-        except Exception as exc:
-            self._count_fault("backfill", exc)
-        finally:
-            tracker.requesting = False
-
-    def _edge_margin(self, tracker: StreamTracker) -> int:
-        """Packets the band cuts in ``EDGE_MARGIN_S`` while nobody is connected (MTU 23)."""
-        rate = self.config.streams[tracker.spec.name][0]
-        per_packet = max(1, self.profile.samples_per_packet(
-            tracker.stream_id, att_mtu=self.profile.att_mtu_default))
-        return max(1, round(EDGE_MARGIN_S * rate / per_packet))
-
-    def _report_lost(self, lost: LostRange, now_s: float) -> None:
-        spec = self.profile.stream(lost.stream_id)
-        rate = self.config.streams[spec.name][0]
-        if self._writer is not None:
-            self._writer.event("gap", at_s=now_s, stream=spec.name, start_sample=lost.start_sample,
-                               end_sample=lost.end_sample, samples_missing=lost.samples_missing)
-        self.observer.on_note(
-            f"{spec.name}: {lost.samples_missing} samples ({lost.samples_missing / rate:.1f} s) "
-            "were no longer on the band: recorded as a gap")
-
     # ----------------------------------------------------------------- notifications
-    def _on_control(self, _char: BleakGATTCharacteristic, value: bytearray) -> None:
-        payload = bytes(value)
-        if self._writer is not None:
-            self._writer.packet(source="legband:control", payload=payload,
-                                received_s=self.timebase.now_s())
-        try:
-            answer = decode_response(payload, profile=self.profile)
-        except CrampInputError:
-            self.corrupt_packets += 1
-            return
-        self._answer(answer.opcode, answer)
-
-
     def _on_status(self, _char: BleakGATTCharacteristic, value: bytearray) -> None:
         payload = bytes(value)
         if self._writer is not None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector.errors import CrampInputError
-from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, open_pyedflib, read_edf_header
+from detector.io.edf_header import BDF_MAGIC, EDF_MAGIC, read_edf_header
+from detector.io.edf_reader import open_pyedflib
 from detector.safe_files import check_input_file
 
 _DESCRIPTION_COLUMNS = ("description", "trial_type", "label")

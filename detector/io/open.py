@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
-from detector.io.edf_reader import BDF_MAGIC, EDF_MAGIC, EdfRecording
+from detector.io.edf_header import BDF_MAGIC, EDF_MAGIC
+from detector.io.edf_reader import EdfRecording
 from detector.safe_files import check_input_file
 
 if TYPE_CHECKING:
