@@ -279,7 +279,9 @@ class OtherBandCapture:
         return list(self._gaps)
 
     def close(self) -> None:
-        """Nothing stays open between passes."""
+        """Let go of the kept blocks (nothing stays open between passes; a later
+        :meth:`blocks` decodes the file again)."""
+        self._kept = None
 
     def __enter__(self) -> OtherBandCapture:
         return self
