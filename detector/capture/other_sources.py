@@ -14,6 +14,7 @@ role's index line is a :class:`~detector.capture.role_track.RoleTrack`.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,11 @@ MYO_EMG_SOURCES = tuple(f"myo:emg{k}" for k in range(4))
 MYO_IMU_SOURCE = "myo:imu"
 REPLAY_WINDOW = 8192
 """Records decoded together by an assembler that decodes in bulk (memory stays bounded)."""
+KEEP_DECODED_BYTES = 64 * 2**20
+"""Bytes of decoded samples :class:`OtherBandCapture` keeps from the pass that fixes its
+``info``, so that ``blocks`` replays them instead of decoding the file again (an 8-h Ganglion
+or Movesense night fits; a longer or denser capture is decoded a second time, memory bounded).
+The output is the same either way."""
 MYO_GAP_NOTE = ("the Myo sends no sample counters: gaps after reconnections are estimated from "
                 "the host's receive times")
 
@@ -141,6 +147,10 @@ class OtherBandCapture:
         Slowest EMG rate accepted (Hz).
     start_utc : datetime, optional
         Overrides the start time (timezone-aware).
+    keep_decoded_bytes : int
+        Decoded samples (bytes) kept from the pass that fixes ``info`` for the first
+        ``blocks`` (one pass over the file); beyond it that pass keeps nothing and ``blocks``
+        decodes again (:data:`KEEP_DECODED_BYTES`).
 
     Raises
     ------
@@ -149,7 +159,8 @@ class OtherBandCapture:
     """
 
     def __init__(self, path: Path, *, capture: Capture, min_emg_fs_hz: float | None = None,
-                 start_utc: datetime | None = None) -> None:
+                 start_utc: datetime | None = None,
+                 keep_decoded_bytes: int = KEEP_DECODED_BYTES) -> None:
         self.path = Path(path)
         self.capture = capture
         where = self.path.name
@@ -162,8 +173,18 @@ class OtherBandCapture:
         self._make_assembler = band.load("assembler")
         self.bad_packets = 0
         ends: dict[str, int] = {}
+        kept: deque[tuple[str, SignalBlock]] | None = deque()
+        kept_bytes = 0
         for role, block in self._replay():
             ends[role] = max(ends.get(role, 0), block.end_sample)
+            if kept is not None:
+                kept_bytes += block.data.nbytes
+                if kept_bytes > keep_decoded_bytes:
+                    kept = None  # too much to hold: blocks() decodes the file again
+                else:
+                    kept.append((role, block))
+        self._kept = kept
+        """The replay's blocks from the pass above, for the first :meth:`blocks` (or None)."""
         asm = self._last
         if asm.start_unix_s is None or not ends:
             raise CrampInputError(where, "the capture holds no usable data packets")
@@ -236,11 +257,21 @@ class OtherBandCapture:
             raise ValueError("chunk_s must be positive")
         pending = {role: _Pending(role, max(1, round(chunk_s * spec.fs)))
                    for role, spec in self.info.channels.items()}
-        for role, block in self._replay():
+        for role, block in self._kept_or_replay():
             if role in pending:
                 yield from pending[role].add(block)
         for p in pending.values():
             yield from p.drain()
+
+    def _kept_or_replay(self) -> Iterator[tuple[str, SignalBlock]]:
+        """The blocks kept from the opening pass, each let go once yielded (the first call),
+        else a new pass over the file (:data:`KEEP_DECODED_BYTES`)."""
+        kept, self._kept = self._kept, None
+        if kept is None:
+            yield from self._replay()
+            return
+        while kept:
+            yield kept.popleft()
 
     @property
     def gaps(self) -> list[Gap]:
@@ -248,7 +279,9 @@ class OtherBandCapture:
         return list(self._gaps)
 
     def close(self) -> None:
-        """Nothing stays open between passes."""
+        """Let go of the kept blocks (nothing stays open between passes; a later
+        :meth:`blocks` decodes the file again)."""
+        self._kept = None
 
     def __enter__(self) -> OtherBandCapture:
         return self
