@@ -114,6 +114,8 @@ def validate_config(cfg: DetectorConfig) -> None:
         raise ConfigError("evidence.tremor_corroborated_ratio",
                           f"expected at most motion.tremor_ratio ({m.tremor_ratio:g}), "
                           f"got {v.tremor_corroborated_ratio!r}")
+    if isinstance(v.review_repeats, bool) or not 1 <= v.review_repeats <= 30:
+        raise ConfigError("evidence.review_repeats", f"expected 1 to 30, got {v.review_repeats!r}")
     if not 3.0 <= v.review_to_s - v.review_from_s <= 600.0:
         raise ConfigError("evidence.review_to_s", "must be 3 to 600 s after evidence.review_from_s")
     for name in ("base_emg", "base_acc", "plantar_flexion_weight", "plantar_flexion_weight_acc",

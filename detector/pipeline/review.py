@@ -5,15 +5,18 @@ With EMG only there is no posture, and on getting up nothing in a run's first
 a cramp. Walking then sets in: the calf fires once per stride, so its envelope becomes
 *periodic* (steps at 0.5-2.5 Hz), while a cramp's involuntary discharge waxes and wanes
 irregularly. So a run that lasts ``evidence.review_to_s`` is looked at again on
-``review_from_s`` to ``review_to_s`` after its onset; if its envelope's stride rhythm
+``review_from_s`` to ``review_to_s`` after its onset, and again on each following window of
+that length up to ``review_repeats`` looks (getting up, a person may first stand still for
+10-20 s and only then walk off); if any look's envelope's stride rhythm
 (:func:`~detector.pipeline.emg_shape.emg_shape`) exceeds ``review_max_rhythm`` (the
 autocorrelation climbs by more than 1 from its trough: anti-correlated at half a stride,
 correlated at a whole one), the episode is withdrawn (:class:`~detector.episode.EpisodeWithdrawn`).
 
-The live announcement stays as early as before (at the 10-s criterion); the withdrawal comes
-at ``review_to_s``. The look only uses a fixed window of epochs relative to the onset, so the
-decision is the same live and in replay, whatever the chunking. Runs shorter than
-``review_to_s`` are kept as confirmed.
+The live announcement stays as early as before (at the 10-s criterion); a withdrawal comes at
+the end of the look that saw the rhythm. Each look only uses a fixed window of epochs
+relative to the onset, so the decision is the same live and in replay, whatever the
+chunking. A run that ends before a
+look is kept as confirmed.
 """
 
 from __future__ import annotations
@@ -41,10 +44,18 @@ class RunReview:
     config: DetectorConfig
     eps: int
 
-    def window(self, onset: int) -> tuple[int, int]:
-        """Epochs ``[a, b)`` of the later look at a run begun at epoch ``onset``."""
+    @property
+    def n_looks(self) -> int:
+        """How many later looks a run that lasts long enough gets (``review_repeats``)."""
+        return self.config.evidence.review_repeats
+
+    def window(self, onset: int, look: int = 0) -> tuple[int, int]:
+        """Epochs ``[a, b)`` of later look ``look`` (from 0) at a run begun at epoch ``onset``:
+        ``review_from_s`` to ``review_to_s`` after it, shifted by ``look`` x its length."""
         v = self.config.evidence
-        return onset + round(v.review_from_s * self.eps), onset + round(v.review_to_s * self.eps)
+        shift_s = look * (v.review_to_s - v.review_from_s)
+        return (onset + round((v.review_from_s + shift_s) * self.eps),
+                onset + round((v.review_to_s + shift_s) * self.eps))
 
     def withdraw(self, envelope_uv: np.ndarray) -> str | None:
         """Why the run is not a cramp, or ``None`` if the later look keeps it.
