@@ -287,8 +287,9 @@ class EpisodeDetector:
             a, b = self.review.window(self._run_start, self._look)
             if self._decay_end(self._run_end) < b:
                 return []
+            reason = self.review.withdraw(EmgLevel.resting_envelope(self._window(a, b)[0]),
+                                          self._look)
             self._look += 1
-            reason = self.review.withdraw(EmgLevel.resting_envelope(self._window(a, b)[0]))
         self._state = "reviewed" if reason is None else "withdrawn"
         return [] if reason is None else [EpisodeWithdrawn(
             onset_s=self._run_start / self.eps, withdrawn_s=b / self.eps, reason=reason)]

@@ -8,9 +8,11 @@ irregularly. So a run that lasts ``evidence.review_to_s`` is looked at again on
 ``review_from_s`` to ``review_to_s`` after its onset, and again on each following window of
 that length up to ``review_repeats`` looks (getting up, a person may first stand still for
 10-20 s and only then walk off); if any look's envelope's stride rhythm
-(:func:`~detector.pipeline.emg_shape.emg_shape`) exceeds ``review_max_rhythm`` (the
-autocorrelation climbs by more than 1 from its trough: anti-correlated at half a stride,
-correlated at a whole one), the episode is withdrawn (:class:`~detector.episode.EpisodeWithdrawn`).
+(:func:`~detector.pipeline.emg_shape.emg_shape`) exceeds ``review_max_rhythm``
+(``review_later_max_rhythm`` after the first look: each look is one more chance for a cramp
+to look periodic; the autocorrelation climbs by more than 1 from its trough: anti-correlated
+at half a stride, correlated at a whole one), the episode is withdrawn
+(:class:`~detector.episode.EpisodeWithdrawn`).
 
 The live announcement stays as early as before (at the 10-s criterion); a withdrawal comes at
 the end of the look that saw the rhythm. Each look only uses a fixed window of epochs
@@ -57,13 +59,15 @@ class RunReview:
         return (onset + round((v.review_from_s + shift_s) * self.eps),
                 onset + round((v.review_to_s + shift_s) * self.eps))
 
-    def withdraw(self, envelope_uv: np.ndarray) -> str | None:
+    def withdraw(self, envelope_uv: np.ndarray, look: int = 0) -> str | None:
         """Why the run is not a cramp, or ``None`` if the later look keeps it.
 
         Parameters
         ----------
         envelope_uv : ndarray, shape (n,)
             Resting-comparable EMG envelope of the look's epochs (uV), NaN where unusable.
+        look : int
+            Which look (from 0): after the first, ``review_later_max_rhythm`` bounds it.
 
         Returns
         -------
@@ -73,7 +77,8 @@ class RunReview:
         v = self.config.evidence
         shape = emg_shape(envelope_uv, ~np.isnan(envelope_uv), eps=self.eps,
                           smooth_s=v.smooth_s, lull_ratio=v.lull_ratio)
-        if shape is not None and shape.rhythm > v.review_max_rhythm:
+        bound = v.review_max_rhythm if look == 0 else v.review_later_max_rhythm
+        if shape is not None and shape.rhythm > bound:
             return "rhythmic activity (walking)"
         return None
 
