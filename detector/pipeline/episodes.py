@@ -282,14 +282,11 @@ class EpisodeDetector:
         assert self._run_start is not None
         if self.review is None:
             return []
-        reason, b = None, 0
-        while reason is None and self._look < self.review.n_looks:
-            a, b = self.review.window(self._run_start, self._look)
-            if self._decay_end(self._run_end) < b:
-                return []
-            reason = self.review.withdraw(EmgLevel.resting_envelope(self._window(a, b)[0]),
-                                          self._look)
-            self._look += 1
+        self._look, reason, b = self.review.look_on(
+            self._run_start, self._decay_end(self._run_end), self._look,
+            lambda lo, hi: EmgLevel.resting_envelope(self._window(lo, hi)[0]))
+        if reason is None and self._look < self.review.n_looks:
+            return []  # a look still to come once the run's seen extent covers it
         self._state = "reviewed" if reason is None else "withdrawn"
         return [] if reason is None else [EpisodeWithdrawn(
             onset_s=self._run_start / self.eps, withdrawn_s=b / self.eps, reason=reason)]

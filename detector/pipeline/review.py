@@ -23,6 +23,7 @@ look is kept as confirmed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,35 @@ class RunReview:
         shift_s = look * (v.review_to_s - v.review_from_s)
         return (onset + round((v.review_from_s + shift_s) * self.eps),
                 onset + round((v.review_to_s + shift_s) * self.eps))
+
+    def look_on(self, onset: int, seen_to: int, look: int,
+                envelope: Callable[[int, int], np.ndarray]) -> tuple[int, str | None, int]:
+        """Take the later looks from ``look`` on whose windows end by epoch ``seen_to``.
+
+        Parameters
+        ----------
+        onset, seen_to : int
+            The run's onset epoch and the end of its seen extent (epochs).
+        look : int
+            The next look to take (from 0).
+        envelope : callable
+            ``envelope(a, b)``: the resting-comparable envelope of epochs ``[a, b)`` (uV).
+
+        Returns
+        -------
+        tuple of (int, str or None, int)
+            The next look still to take, the reason to withdraw (``None``: kept so far) and
+            the end epoch of the last look taken (0 if none).
+        """
+        reason, b = None, 0
+        while reason is None and look < self.n_looks:
+            a, end = self.window(onset, look)
+            if seen_to < end:
+                break
+            b = end
+            reason = self.withdraw(envelope(a, b), look)
+            look += 1
+        return look, reason, b
 
     def withdraw(self, envelope_uv: np.ndarray, look: int = 0) -> str | None:
         """Why the run is not a cramp, or ``None`` if the later look keeps it.
