@@ -253,10 +253,21 @@ class EvidenceConfig:
     review_to_s: float = 25.0
     """End of that later look, from the run's onset (s); a run that lasts this long is judged
     again on ``review_from_s`` to ``review_to_s``. Shorter runs are kept as confirmed."""
+    review_repeats: int = 3
+    """Number of later looks: look ``k`` (from 0) covers ``review_from_s`` to ``review_to_s``
+    shifted by ``k`` x their length, so a run that begins with standing up (the rise, then
+    standing still, no stride yet) and only then walks is still seen walking. Each look uses
+    a fixed window relative to the onset (the same live and in replay); a run that ends
+    before a look is kept as confirmed. 1: a single look."""
     review_max_rhythm: float = 1.0
     """Largest stride rhythm (the autocorrelation's comeback, as ``max_rhythm``) of the later
     look for a cramp; above it the envelope goes from anti-correlated to correlated at a
     stride lag, i.e. it is periodic: walking, and the episode is withdrawn."""
+    review_later_max_rhythm: float = 1.1
+    """The same bound for the looks after the first (``review_repeats``): each further look is
+    one more chance for a long cramp's random waxing and waning to look periodic, so each
+    needs a stricter bound to keep a cramp's chance of being withdrawn about that of one look.
+    At least ``review_max_rhythm``."""
     tonic_settle_s: float = 60.0
     """The resting level of the first seconds of a recording is a low percentile of too few
     blocks (the level of whatever they held, e.g. walking): it becomes the standing reference

@@ -113,6 +113,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.review_from_s": Bounds(0.0, 600.0, unit="s"),
     "evidence.review_to_s": Bounds(3.0, 900.0, unit="s"),
     "evidence.review_max_rhythm": Bounds(0.0, 2.0),
+    "evidence.review_repeats": Bounds(1, 30),
+    "evidence.review_later_max_rhythm": Bounds(0.0, 2.0),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

@@ -115,7 +115,8 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("weak_max_fast_modulation", 0.0, 10.0),
                          ("standing_max_fast_modulation", 0.0, 10.0),
                          ("emg_only_min_duty", 0.0, 1.0), ("review_max_rhythm", 0.0, 2.0),
-                         ("balance_sway_deg", 0.0, 90.0), ("sway_block_s", 0.1, 10.0)):
+                         ("balance_sway_deg", 0.0, 90.0), ("sway_block_s", 0.1, 10.0),
+                         ("review_later_max_rhythm", 0.0, 2.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN
             raise ConfigError(f"evidence.{name}", f"expected {lo:g} to {hi:g}, got {value!r}")
@@ -123,6 +124,12 @@ def validate_config(cfg: DetectorConfig) -> None:
         raise ConfigError("evidence.tremor_corroborated_ratio",
                           f"expected at most motion.tremor_ratio ({m.tremor_ratio:g}), "
                           f"got {v.tremor_corroborated_ratio!r}")
+    if v.review_later_max_rhythm < v.review_max_rhythm:
+        raise ConfigError("evidence.review_later_max_rhythm",
+                          f"expected at least evidence.review_max_rhythm "
+                          f"({v.review_max_rhythm:g}), got {v.review_later_max_rhythm!r}")
+    if isinstance(v.review_repeats, bool) or not 1 <= v.review_repeats <= 30:
+        raise ConfigError("evidence.review_repeats", f"expected 1 to 30, got {v.review_repeats!r}")
     if not 3.0 <= v.review_to_s - v.review_from_s <= 600.0:
         raise ConfigError("evidence.review_to_s", "must be 3 to 600 s after evidence.review_from_s")
     for name in ("base_emg", "base_acc", "plantar_flexion_weight", "plantar_flexion_weight_acc",

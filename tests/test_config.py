@@ -47,6 +47,9 @@ def test_toml_overrides_only_what_it_names(tmp_path: Path) -> None:
     ("[emg]\nlowpass_hz = 10\n", r"emg\.lowpass_hz: must be above"),
     ("[emg]\nmains_hz = [50, -60]\n",
      r"emg\.mains_hz: expected a finite number in \(0, 1000\] Hz, got -60"),
+    ("[evidence]\nreview_later_max_rhythm = 0.9\n",
+     r"evidence\.review_later_max_rhythm: expected at least evidence\.review_max_rhythm"),
+    ("[evidence]\nreview_repeats = 0\n", r"evidence\.review_repeats"),
     ("not toml [", r"not a valid TOML file"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, match: str) -> None:

@@ -170,3 +170,38 @@ def test_night_recorder_is_out_of_cramp_after_a_withdrawal() -> None:
     assert seen == [("EpisodeStarted", True), ("EpisodeEnded", False),  # control: the cramp
                     ("EpisodeStarted", True), ("EpisodeWithdrawn", False)]
     assert rec.episodes == 1
+
+
+STAND_S = 24.0  # standing still after the rise, longer than the first look reaches
+
+
+@cache
+def _late_walk_run(seed: int) -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
+    """Up at 700 s, standing still 24 s, then walking: the first look (15-25 s) sees standing."""
+    events = [NightEvent(kind="walk", onset_s=UP_S + STAND_S, duration_s=60.0, emg_uv=150.0,
+                         acc_g=0.3, freq_hz=1.7, seed=seed),
+              _cramp(CRAMP_ONSET_S, 40.0, emg_uv=60.0)]
+    scenario = _night(events, duration_s=900.0, in_bed=(0.0, UP_S), standing_tonic_uv=20.0)
+    night = synthesize(scenario, rng=np.random.default_rng(1))
+    spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
+                       rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
+    info = make_info(path="late-walk", start_utc=scenario.start_utc,
+                     duration_s=scenario.duration_s, channels={"emg": spec}, leg=scenario.leg)
+    out: list[EpisodeEvent] = []
+    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}),
+                        config=NO_WINDOW, on_event=out.append)
+    return result, tuple(out)
+
+
+@pytest.mark.parametrize("seed", [30, 33])
+def test_standing_before_walking_off_is_withdrawn_at_a_later_look(seed: int) -> None:
+    result, events = _late_walk_run(seed)
+    # positive control: the cramp in bed is found, announced 10 s after its onset
+    assert [abs(e.onset_s - CRAMP_ONSET_S) < 2.0 for e in result.episodes] == [True]
+    started = [e for e in events if isinstance(e, EpisodeStarted)]
+    assert started[0].confirmed_s - started[0].onset_s == pytest.approx(10.0)
+    # getting up was announced; the walk, seen only by a later look, withdraws it
+    withdrawn = [e for e in events if isinstance(e, EpisodeWithdrawn)]
+    assert len(withdrawn) == 1 and UP_S - 5.0 < withdrawn[0].onset_s < UP_S + 15.0
+    assert withdrawn[0].withdrawn_s - withdrawn[0].onset_s > NO_WINDOW.evidence.review_to_s
+    assert len(started) == 2

@@ -117,6 +117,7 @@ class EpisodeDetector:
         self._judge_from = 0  # first epoch of the judged window (see _maybe_confirm)
         self._run_end = 0
         self._state = "none"  # none | confirmed | reviewed | withdrawn | rejected
+        self._look = 0  # the next later look at a confirmed run (review)
         self.last_baseline = np.empty(0)
         self._rest_epochs = max(1, round(config.evidence.rest_between_s * self.eps))
         self._quiet_streak = 0
@@ -173,7 +174,7 @@ class EpisodeDetector:
                     events.extend(self._close_run())
                 self._run_start = self._refine_onset(s, floor)
                 self._judge_from = self._run_start if self.rule.uses_emg else s
-                self._run_end, self._state = e, "none"
+                self._run_end, self._state, self._look = e, "none", 0
             events.extend(self._maybe_confirm())
         if self._run_start is not None and self._next_epoch - self._run_end > self.max_dip:
             events.extend(self._maybe_confirm())
@@ -282,10 +283,11 @@ class EpisodeDetector:
         assert self._run_start is not None
         if self.review is None:
             return []
-        a, b = self.review.window(self._run_start)
-        if self._decay_end(self._run_end) < b:
-            return []
-        reason = self.review.withdraw(EmgLevel.resting_envelope(self._window(a, b)[0]))
+        self._look, reason, b = self.review.look_on(
+            self._run_start, self._decay_end(self._run_end), self._look,
+            lambda lo, hi: EmgLevel.resting_envelope(self._window(lo, hi)[0]))
+        if reason is None and self._look < self.review.n_looks:
+            return []  # a look still to come once the run's seen extent covers it
         self._state = "reviewed" if reason is None else "withdrawn"
         return [] if reason is None else [EpisodeWithdrawn(
             onset_s=self._run_start / self.eps, withdrawn_s=b / self.eps, reason=reason)]

@@ -5,19 +5,25 @@ With EMG only there is no posture, and on getting up nothing in a run's first
 a cramp. Walking then sets in: the calf fires once per stride, so its envelope becomes
 *periodic* (steps at 0.5-2.5 Hz), while a cramp's involuntary discharge waxes and wanes
 irregularly. So a run that lasts ``evidence.review_to_s`` is looked at again on
-``review_from_s`` to ``review_to_s`` after its onset; if its envelope's stride rhythm
-(:func:`~detector.pipeline.emg_shape.emg_shape`) exceeds ``review_max_rhythm`` (the
-autocorrelation climbs by more than 1 from its trough: anti-correlated at half a stride,
-correlated at a whole one), the episode is withdrawn (:class:`~detector.episode.EpisodeWithdrawn`).
+``review_from_s`` to ``review_to_s`` after its onset, and again on each following window of
+that length up to ``review_repeats`` looks (getting up, a person may first stand still for
+10-20 s and only then walk off); if any look's envelope's stride rhythm
+(:func:`~detector.pipeline.emg_shape.emg_shape`) exceeds ``review_max_rhythm``
+(``review_later_max_rhythm`` after the first look: each look is one more chance for a cramp
+to look periodic; the autocorrelation climbs by more than 1 from its trough: anti-correlated
+at half a stride, correlated at a whole one), the episode is withdrawn
+(:class:`~detector.episode.EpisodeWithdrawn`).
 
-The live announcement stays as early as before (at the 10-s criterion); the withdrawal comes
-at ``review_to_s``. The look only uses a fixed window of epochs relative to the onset, so the
-decision is the same live and in replay, whatever the chunking. Runs shorter than
-``review_to_s`` are kept as confirmed.
+The live announcement stays as early as before (at the 10-s criterion); a withdrawal comes at
+the end of the look that saw the rhythm. Each look only uses a fixed window of epochs
+relative to the onset, so the decision is the same live and in replay, whatever the
+chunking. A run that ends before a
+look is kept as confirmed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,18 +47,57 @@ class RunReview:
     config: DetectorConfig
     eps: int
 
-    def window(self, onset: int) -> tuple[int, int]:
-        """Epochs ``[a, b)`` of the later look at a run begun at epoch ``onset``."""
-        v = self.config.evidence
-        return onset + round(v.review_from_s * self.eps), onset + round(v.review_to_s * self.eps)
+    @property
+    def n_looks(self) -> int:
+        """How many later looks a run that lasts long enough gets (``review_repeats``)."""
+        return self.config.evidence.review_repeats
 
-    def withdraw(self, envelope_uv: np.ndarray) -> str | None:
+    def window(self, onset: int, look: int = 0) -> tuple[int, int]:
+        """Epochs ``[a, b)`` of later look ``look`` (from 0) at a run begun at epoch ``onset``:
+        ``review_from_s`` to ``review_to_s`` after it, shifted by ``look`` x its length."""
+        v = self.config.evidence
+        shift_s = look * (v.review_to_s - v.review_from_s)
+        return (onset + round((v.review_from_s + shift_s) * self.eps),
+                onset + round((v.review_to_s + shift_s) * self.eps))
+
+    def look_on(self, onset: int, seen_to: int, look: int,
+                envelope: Callable[[int, int], np.ndarray]) -> tuple[int, str | None, int]:
+        """Take the later looks from ``look`` on whose windows end by epoch ``seen_to``.
+
+        Parameters
+        ----------
+        onset, seen_to : int
+            The run's onset epoch and the end of its seen extent (epochs).
+        look : int
+            The next look to take (from 0).
+        envelope : callable
+            ``envelope(a, b)``: the resting-comparable envelope of epochs ``[a, b)`` (uV).
+
+        Returns
+        -------
+        tuple of (int, str or None, int)
+            The next look still to take, the reason to withdraw (``None``: kept so far) and
+            the end epoch of the last look taken (0 if none).
+        """
+        reason, b = None, 0
+        while reason is None and look < self.n_looks:
+            a, end = self.window(onset, look)
+            if seen_to < end:
+                break
+            b = end
+            reason = self.withdraw(envelope(a, b), look)
+            look += 1
+        return look, reason, b
+
+    def withdraw(self, envelope_uv: np.ndarray, look: int = 0) -> str | None:
         """Why the run is not a cramp, or ``None`` if the later look keeps it.
 
         Parameters
         ----------
         envelope_uv : ndarray, shape (n,)
             Resting-comparable EMG envelope of the look's epochs (uV), NaN where unusable.
+        look : int
+            Which look (from 0): after the first, ``review_later_max_rhythm`` bounds it.
 
         Returns
         -------
@@ -62,7 +107,8 @@ class RunReview:
         v = self.config.evidence
         shape = emg_shape(envelope_uv, ~np.isnan(envelope_uv), eps=self.eps,
                           smooth_s=v.smooth_s, lull_ratio=v.lull_ratio)
-        if shape is not None and shape.rhythm > v.review_max_rhythm:
+        bound = v.review_max_rhythm if look == 0 else v.review_later_max_rhythm
+        if shape is not None and shape.rhythm > bound:
             return "rhythmic activity (walking)"
         return None
 
