@@ -58,10 +58,12 @@ from scipy import signal
 
 from firmware_sim.night_events import random_scenario
 from firmware_sim.night_posture import (
+    SWAY_HZ,
     PostureTimeline,
     ankle_target,
     build_timeline,
     leg_specific_force,
+    weight_shifts,
 )
 from firmware_sim.night_profiles import EventProfile, event_profile
 from firmware_sim.night_spectrum import emg_band_fraction, emg_spectrum_sos
@@ -316,8 +318,11 @@ class _Synth:
         self.trem_sos = signal.butter(2, [min(lo_hz, 0.5 * hi_hz), hi_hz], btype="bandpass",
                                       fs=fs_a, output="sos")
         sway = np.random.default_rng([self.base_seed, 99])
-        self.sway_hz = np.exp(sway.uniform(np.log(0.03), np.log(0.5), 6))
+        self.sway_hz = np.exp(sway.uniform(np.log(SWAY_HZ[0]), np.log(SWAY_HZ[1]), 6))
         self.sway_phase = sway.uniform(0, 2 * np.pi, 6)
+        self.shift_t, self.shift_level = weight_shifts(
+            np.random.default_rng([self.base_seed, 98]), scenario.duration_s,
+            scenario.standing_shift_depth)
         self.trem_gain = _unit_noise_gain(self.trem_sos, fs=fs_a)
         self.trem_zi = np.zeros((self.trem_sos.shape[0], 2, 3))
 
@@ -376,7 +381,8 @@ class _Synth:
         rest = sc.rest_emg_uv_rms * carrier
         power = np.zeros(len(te))
         if sc.standing_tonic_uv > 0:
-            power += (sc.standing_tonic_uv * self._sway(te) * self.timeline.load_at(te)) ** 2
+            shift = np.interp(te, self.shift_t, self.shift_level)  # weight on this leg
+            power += (sc.standing_tonic_uv * self._sway(te) * shift * self.timeline.load_at(te))**2
         extra = np.zeros(len(te))
         for ev, prof in active:
             if prof is not None:

@@ -54,11 +54,34 @@ def clipped_lognormal(rng: np.random.Generator, median: float, sigma: float, lo:
     return float(np.clip(rng.lognormal(np.log(median), sigma), lo, hi))
 
 
+SHUFFLE_P = 0.3
+"""Share of walks that are a slow shuffle (half asleep, in the dark, in slippers)."""
+SHORT_WALK_P = 0.4
+"""Share of walks that are short (8-25 s: a few steps to the window, the door, the light)."""
+
+
+def walk_length(rng: np.random.Generator, lo: float = 15.0, hi: float = 60.0) -> float:
+    """Length of a walk (s): short (8-25 s) with p = :data:`SHORT_WALK_P`, else ``lo``-``hi``."""
+    if rng.random() < SHORT_WALK_P:
+        return float(rng.uniform(8.0, 25.0))
+    return float(rng.uniform(lo, hi))
+
+
 def walk_event(rng: np.random.Generator, onset_s: float, duration_s: float) -> NightEvent:
-    """Walking: calf EMG 60-300 uV, 0.15-0.5 g at a 1.4-2.1 Hz cadence."""
-    return NightEvent(kind="walk", onset_s=onset_s, duration_s=duration_s,
-                      emg_uv=rng.uniform(60, 300), acc_g=rng.uniform(0.15, 0.5),
-                      freq_hz=rng.uniform(1.4, 2.1), seed=draw_seed(rng))
+    """Walking: a brisk walk or, with p = :data:`SHUFFLE_P`, a slow shuffle.
+
+    Brisk: calf push-off EMG 40-300 uV, 0.1-0.5 g at a 1.2-2.1 Hz step rate. Shuffle: the
+    feet barely leave the floor and the push-off is small, so the stride bursts are weak
+    (15-80 uV, not much above a standing calf's tonus) and the movement is small (0.03-0.15
+    g) and slow (0.6-1.3 steps/s); :func:`firmware_sim.night_profiles.event_profile` makes
+    its rhythm irregular.
+    """
+    if rng.random() < SHUFFLE_P:
+        emg, acc, hz = rng.uniform(15, 80), rng.uniform(0.03, 0.15), rng.uniform(0.6, 1.3)
+    else:
+        emg, acc, hz = rng.uniform(40, 300), rng.uniform(0.1, 0.5), rng.uniform(1.2, 2.1)
+    return NightEvent(kind="walk", onset_s=onset_s, duration_s=duration_s, emg_uv=emg,
+                      acc_g=acc, freq_hz=hz, seed=draw_seed(rng))
 
 
 def stand_event(onset_s: float, duration_s: float) -> NightEvent:
@@ -66,13 +89,36 @@ def stand_event(onset_s: float, duration_s: float) -> NightEvent:
     return NightEvent(kind="stand", onset_s=onset_s, duration_s=duration_s)
 
 
+def stand_length(rng: np.random.Generator) -> float:
+    """Length of a bout of standing still (s): 5-180 s, log-uniform (a pause to find the light
+    switch as often as a long wait at the sink)."""
+    return float(np.exp(rng.uniform(np.log(5.0), np.log(180.0))))
+
+
 def bathroom_trip(rng: np.random.Generator) -> list[NightEvent]:
-    """Get up, walk, stand still (at the toilet or sink), walk back, from time 0."""
-    there = rng.uniform(15, 60)
-    stand = rng.uniform(20, 150)
-    back = rng.uniform(15, 60)
-    return [walk_event(rng, 0.0, there), stand_event(there + 1.0, stand),
-            walk_event(rng, there + stand + 2.0, back)]
+    """Get up, (stand), walk, stand still (at the toilet or sink), walk back, (stand), from 0.
+
+    A stand-walk-stand sequence: with p = 0.5 the sleeper stands beside the bed for 5-30 s
+    before setting off, and with p = 0.5 again before lying back down.
+    """
+    out: list[NightEvent] = []
+    t = 0.0
+    if rng.random() < 0.5:
+        first = float(rng.uniform(5, 30))
+        out.append(stand_event(t, first))
+        t += first + 0.5
+    there = walk_length(rng)
+    out.append(walk_event(rng, t, there))
+    t += there + 1.0
+    stand = stand_length(rng)
+    out.append(stand_event(t, stand))
+    t += stand + 1.0
+    back = walk_length(rng)
+    out.append(walk_event(rng, t, back))
+    t += back + 0.5
+    if rng.random() < 0.5:
+        out.append(stand_event(t, float(rng.uniform(5, 30))))
+    return out
 
 
 def twitch_event(rng: np.random.Generator, onset_s: float, length: float) -> NightEvent:
@@ -108,7 +154,14 @@ def shifted(event: NightEvent, by_s: float) -> NightEvent:
 
 def cramp_group(rng: np.random.Generator, *, max_s: float,
                 after_p: float = 0.6) -> list[NightEvent]:
-    """A cramp at time 0 and the getting up (stretch, stand, walk) that may follow it."""
+    """A cramp at time 0 and the getting up (stretch, stand, walk) that may follow it.
+
+    Getting up after a cramp: standing to stretch the calf (8-90 s; the foot flat and the
+    knee leaning forward, dorsiflexing the ankle 5-30 deg; the stretched calf shows 10-120 uV
+    from its stretch reflex and the residue of the cramp, on top of the standing tonus), then
+    with p = 0.5 standing still (5-180 s), and with p = 0.5 walking it off (8-120 s), then
+    with p = 0.5 standing again.
+    """
     length = min(clipped_lognormal(rng, 90.0, 0.9, 10.0, 900.0), max_s)
     group = [NightEvent(kind="cramp", onset_s=0.0, duration_s=length,
                         emg_uv=float(np.exp(rng.uniform(np.log(15), np.log(300)))),
@@ -116,17 +169,21 @@ def cramp_group(rng: np.random.Generator, *, max_s: float,
                         angle_deg=rng.uniform(30, 50), seed=draw_seed(rng))]
     if rng.random() < after_p:
         t = length + rng.uniform(1, 5)
-        stretch = rng.uniform(15, 60)
+        stretch = rng.uniform(8, 90)
         group.append(NightEvent(kind="stretch", onset_s=t, duration_s=stretch,
-                                emg_uv=rng.uniform(20, 60), angle_deg=-rng.uniform(15, 25),
+                                emg_uv=rng.uniform(10, 120), angle_deg=-rng.uniform(5, 30),
                                 seed=draw_seed(rng)))
         t += stretch + rng.uniform(0.5, 3)
         if rng.random() < 0.5:
-            stand = rng.uniform(10, 90)
+            stand = stand_length(rng)
             group.append(stand_event(t, stand))
             t += stand + rng.uniform(0.5, 3)
         if rng.random() < 0.5:
-            group.append(walk_event(rng, t, rng.uniform(20, 120)))
+            walk = walk_length(rng, 20, 120)
+            group.append(walk_event(rng, t, walk))
+            t += walk + rng.uniform(0.5, 3)
+            if rng.random() < 0.5:  # and stands again (walking it off, then waiting)
+                group.append(stand_event(t, stand_length(rng)))
     return group
 
 

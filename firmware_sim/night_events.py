@@ -4,27 +4,32 @@ Structure of a night of ``D`` seconds (rates per hour are of the in-bed or sleep
 
 - nights of half an hour or more start and end upright: 5-20 min before going to bed and
   5-15 min after getting up (capped at 5 % / 4 % of ``D``), standing still (with the
-  scenario's standing tonic calf activity) and walking to and from bed; shorter nights are in
-  bed throughout;
+  scenario's standing tonic calf activity), pottering about (0-3 short walks of 8-25 s) and
+  walking to and from bed; shorter nights are in bed throughout;
 - sleep starts 5-30 min after lying down (capped at 10 % of the in-bed time), possibly with
   a hypnic jerk (p = 0.6), and ends 2-15 min before getting up;
 - 0-6 cramps (unless ``n_cramps`` is given), 10 s to 15 min (log-normal, median 90 s),
   15-300 uV RMS (down to just above the detection threshold: the band may sit over the head
   of the gastrocnemius that is not cramping), foot held at 30-50 deg, calf tremor 0.002-0.1 g;
-  each followed with p = 0.6 by getting up to stretch (15-60 s, foot dorsiflexed 15-25 deg),
-  then with p = 0.5 by standing still (10-90 s) and with p = 0.5 by walking (20-120 s);
+  each followed with p = 0.6 by getting up to stretch (8-90 s, foot dorsiflexed 5-30 deg,
+  10-120 uV), then with p = 0.5 by standing still (5-180 s) and with p = 0.5 by walking
+  (8-120 s) and standing again (p = 0.5);
 - periodic limb movement series (mean 2 per 7 h of sleep): 4-40 movements of 0.5-10 s
   (median 1.8 s), 20-150 uV RMS, at 5-90 s intervals (median 28 s), foot dorsiflexed 8-15 deg;
 - isolated leg movements (3/h), twitches (8/h), rollovers (2.5/h; 3-45 s, median 8 s, phasic
-  EMG bursts 20-150 uV, 0.1-0.5 g), bathroom trips (0.12/h: walk, stand 20-150 s, walk back);
+  EMG bursts 20-150 uV, 0.1-0.5 g), bathroom trips (0.12/h: stand-walk-stand-walk-stand,
+  standing 5-180 s at the sink, 5-30 s beside the bed; walks of 8-25 s or 15-60 s);
+- walks are brisk or (30 %) a slow, irregular shuffle with weak push-off bursts, half of them
+  with a turn;
 - with ``artefacts``: electrode lift (0.5 per 8 h; 10 s-10 min, flat or at the rail; never
   over a cramp), mains hum (0.6 per 8 h; 2-30 min, 2-80 uV at 50 or 60 Hz), motion spikes
   (1/h, and at 30 % of rollovers).
 
-Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activity 3-45 uV
-(sway cv 0.05-0.5), tremor band 4-12 to 15-60 Hz, a side posture 0-35 deg off pure side, and
-the surface-EMG spectrum's corners (``NightScenario.emg_spectrum_hz``: 50-80 Hz and 110-320
-Hz, median frequencies of about 85-180 Hz; the real calf recordings of ../shared/data/real
+Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activity 2-90 uV
+(sway cv 0.05-0.8 at 0.1-1 Hz, weight shifts between legs of depth 0-0.8; see
+:data:`STANDING_TONIC_UV`), tremor band 4-12 to 15-60 Hz, a side posture 0-35 deg off pure
+side, and the surface-EMG spectrum's corners (``NightScenario.emg_spectrum_hz``: 50-80 Hz and
+110-320 Hz, median frequencies of about 85-180 Hz; the real calf recordings of ../shared/data/real
 have 94-186 Hz).
 
 ``family`` changes the mix (see :data:`FAMILIES`): ``quiet`` (few events, 0-2 cramps), ``plm``
@@ -64,6 +69,19 @@ from firmware_sim.night_event_draws import (
 from firmware_sim.night_posture import GET_UP_S, LIE_DOWN_S
 from firmware_sim.night_types import LYING_POSTURES, Leg, NightEvent, NightScenario
 
+STANDING_TONIC_UV = (2.0, 90.0)
+"""Range of the standing calf's tonic EMG across people (uV RMS over 20-450 Hz, log-uniform).
+
+Quiet standing holds the body's centre of mass in front of the ankles, so the soleus (and,
+in many people, the medial gastrocnemius in bursts) works continuously at roughly 2-15 % of
+its maximal voluntary activity; with calf MVC surface EMG of about 100-600 uV that is from a
+few uV (a lean person standing upright, the band over a quiet head) to 60-90 uV (a forward
+lean, heavier body, older people who stand with more co-contraction). The lower end is near
+the lying resting level, the upper one above a weak cramp's (15-300 uV nominal)."""
+STANDING_SWAY_CV = (0.05, 0.8)
+"""Range of the depth (coefficient of variation) of the sway modulation of that tonus."""
+STANDING_SHIFT_DEPTH = (0.0, 0.8)
+"""Range of the depth of the weight shifts between legs (see ``standing_shift_depth``)."""
 _ROLL_WEIGHTS = {"supine": 0.4, "left_side": 0.25, "right_side": 0.25, "prone": 0.1}
 FAMILIES: tuple[str, ...] = ("mixed", "quiet", "plm", "busy", "artefact", "lofi", "daytime")
 """Scenario families :func:`random_scenario` can draw."""
@@ -145,8 +163,9 @@ def random_scenario(
         "rest_emg_uv_rms": rng.uniform(0.8, 4.0) if rest_emg_uv_rms is None else rest_emg_uv_rms,
         "contraction_scale": (rng.uniform(0.5, 1.2) if contraction_scale is None
                               else contraction_scale),
-        "standing_tonic_uv": float(np.exp(rng.uniform(np.log(3.0), np.log(45.0)))),
-        "standing_sway_cv": rng.uniform(0.05, 0.5),
+        "standing_tonic_uv": float(np.exp(rng.uniform(np.log(STANDING_TONIC_UV[0]),
+                                                      np.log(STANDING_TONIC_UV[1])))),
+        "standing_sway_cv": rng.uniform(*STANDING_SWAY_CV),
         "tremor_band_hz": (rng.uniform(4.0, 12.0), rng.uniform(15.0, 60.0)),
         "side_roll_offset_deg": rng.uniform(0.0, 35.0),
     }
@@ -160,6 +179,7 @@ def random_scenario(
     # drawn last so that the layout of a seed's night does not depend on it
     physiology["emg_spectrum_hz"] = (rng.uniform(50.0, 80.0),
                                      float(np.exp(rng.uniform(np.log(110.0), np.log(320.0)))))
+    physiology["standing_shift_depth"] = rng.uniform(*STANDING_SHIFT_DEPTH)
     return NightScenario(
         duration_s=d, fs_emg=fs_emg, fs_acc=fs_acc, start_utc=start_utc,
         events=tuple(sorted(events, key=lambda e: (e.onset_s, e.kind))), leg=leg,
@@ -184,10 +204,14 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     busy.spans += [(bed0, bed0 + LIE_DOWN_S + 2), (bed1 - GET_UP_S - 2, bed1)]
     if evening >= 60:
         length = rng.uniform(20, min(120, evening - 30))
-        events.append(walk_event(rng, evening - length - rng.uniform(5, 20), length))
+        w = evening - length - rng.uniform(5, 20)
+        events.append(walk_event(rng, w, length))
+        events += _pottering(rng, busy, 5.0, w - 5.0)
     if morning >= 60:
         length = rng.uniform(20, min(120, morning - 30))
-        events.append(walk_event(rng, bed1 + rng.uniform(5, 20), length))
+        w = bed1 + rng.uniform(5, 20)
+        events.append(walk_event(rng, w, length))
+        events += _pottering(rng, busy, w + length + 5.0, d - 5.0)
     bed_len = bed1 - bed0
     sleep0 = bed0 + LIE_DOWN_S + min(rng.uniform(300, 1800), 0.1 * bed_len)
     sleep1 = bed1 - GET_UP_S - min(rng.uniform(120, 900), 0.05 * bed_len)
@@ -285,6 +309,19 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     if artefacts:
         events += artefact_events(rng, d, cramp_busy, art)
     return events
+
+
+def _pottering(rng: np.random.Generator, busy: TakenSpans, lo: float,
+               hi: float) -> list[NightEvent]:
+    """0-3 short walks (8-25 s, a few steps about the room) in the upright time ``[lo, hi]``
+    before bed or after getting up, standing still between them: stand-walk-stand."""
+    out = []
+    for _ in range(int(rng.integers(0, 4))):
+        length = float(rng.uniform(8.0, 25.0))
+        t = busy.place(rng, length, lo, hi, 5.0)
+        if t is not None:
+            out.append(walk_event(rng, t, length))
+    return out
 
 
 def _daytime(rng: np.random.Generator, d: float, n_cramps: int | None) -> list[NightEvent]:

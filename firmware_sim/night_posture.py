@@ -229,3 +229,38 @@ def ankle_target(ev: NightEvent, rest: np.ndarray, *,
     if ev.kind == "cramp":
         return np.minimum(np.maximum(ev.angle_deg, rest + CRAMP_MIN_PULL_DEG), ANKLE_MAX_DEG)
     return ev.angle_deg
+
+
+SWAY_HZ = (0.1, 1.0)
+"""Range of the postural sway components modulating the standing tonus (Hz): quiet stance
+sways the body over the ankles with most power at 0.1-1 Hz, and the soleus and gastrocnemius
+activity follows each forward lean (Loram, Maganaris and Lakie, J Physiol 564, 2005)."""
+SHIFT_EVERY_S = (2.0, 20.0)
+"""Range of the time between two shifts of weight from leg to leg while standing (s)."""
+SHIFT_RAMP_S = (0.3, 1.5)
+"""Range of the time a shift of weight takes (s)."""
+
+
+def weight_shifts(rng: np.random.Generator, duration_s: float,
+                  depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Knots ``(t_s, level)`` of the weight carried by the sensor leg (1 = half the body).
+
+    People standing still for more than a few seconds shift their weight from leg to leg
+    every few seconds (the loaded calf carries most of the postural activity; the unloaded
+    one falls near silent). Levels are drawn in ``[1 - depth, 1 + depth]`` and held between
+    ramps of :data:`SHIFT_RAMP_S`; a night-long schedule, so a block's value does not depend
+    on where the block starts.
+    """
+    if depth <= 0:
+        return np.array([0.0, duration_s]), np.ones(2)
+    n = int(duration_s / SHIFT_EVERY_S[0]) + 2
+    gaps = rng.uniform(*SHIFT_EVERY_S, n)
+    starts = np.concatenate([[0.0], np.cumsum(gaps)])
+    starts = starts[starts < duration_s + SHIFT_EVERY_S[1]]
+    levels = rng.uniform(1.0 - depth, 1.0 + depth, len(starts) + 1)
+    ramps = rng.uniform(*SHIFT_RAMP_S, len(starts))
+    t = np.empty(2 * len(starts))
+    t[0::2], t[1::2] = starts, starts + ramps
+    lv = np.empty(2 * len(starts))
+    lv[0::2], lv[1::2] = levels[:-1], levels[1:]
+    return t, lv

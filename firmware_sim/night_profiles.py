@@ -204,24 +204,52 @@ def _gate(t: np.ndarray, start: float, stop: float) -> np.ndarray:
     return ((t >= start) & (t <= max(stop, start))).astype(np.float64)
 
 
+TURN_P = 0.5
+"""Share of walks with a turn (turning round at the sink, at the bed's end)."""
+
+
 def _walk(event: NightEvent, rng: np.random.Generator, t: np.ndarray,
           ch: dict[str, np.ndarray]) -> None:
-    """Gait: shank swing and ankle roll at the stride rate, push-off EMG, heel-strike jolts."""
+    """Gait: shank swing and ankle roll at the stride rate, push-off EMG, heel-strike jolts.
+
+    Stride timing varies from stride to stride: a few per cent in a brisk walk, up to
+    20-35 % in a slow shuffle (below about 1.4 steps/s: half asleep, in the dark), whose
+    push-off bursts also vary more in strength (cv up to 0.6) and so are weak and irregular.
+    With p = :data:`TURN_P` the walk has a turn of 1.5-4 s: small pivoting steps on the
+    forefoot (calf active, little swing), and a sideways (centripetal) acceleration.
+    """
     n = len(t)
     gait = _trapezoid(n, 1.0, 1.0) * _gate(t, GET_UP_S, event.duration_s - GET_UP_S)
     step_hz = event.freq_hz
-    stride = 2 * np.pi * (step_hz / 2) * t + rng.uniform(0, 2 * np.pi)
+    slow = float(np.clip((1.4 - step_hz) / 0.8, 0.0, 1.0))
+    jitter = rng.uniform(0.02, 0.06) + slow * rng.uniform(0.15, 0.3)
+    rate_hz = step_hz * _modulation(rng, n, jitter, 0.5 * step_hz)
+    steps = 2 * np.pi * np.cumsum(rate_hz) / CTL_FS + rng.uniform(0, 2 * np.pi)
+    stride = steps / 2
+    strength = _modulation(rng, n, 0.2 + slow * rng.uniform(0.1, 0.4), 0.5)
+    swing = np.ones(n)
+    side = np.zeros(n)
+    pivot = np.zeros(n)
+    if rng.random() < TURN_P and event.duration_s > 2 * GET_UP_S + 6.0:
+        length = rng.uniform(1.5, 4.0)
+        start = rng.uniform(GET_UP_S + 1.0, event.duration_s - GET_UP_S - 1.0 - length)
+        turn = _dip_shape(t, start, length)
+        swing = 1.0 - rng.uniform(0.4, 0.7) * turn
+        side = rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.2) * turn
+        pivot = rng.uniform(0.5, 1.0) * turn
     push = np.sin(stride)
-    ch["elev_add_deg"] = 20.0 * np.cos(stride) * gait
-    ch["ankle_add_deg"] = (5.0 + 10.0 * push) * gait
-    ch["emg_uv"] = event.emg_uv * np.clip(push, 0.0, None) ** 6 * gait * _modulation(
+    ch["elev_add_deg"] = 20.0 * np.cos(stride) * gait * swing
+    ch["ankle_add_deg"] = (5.0 + 10.0 * push * swing) * gait
+    bursts = np.clip(push, 0.0, None) ** 6 * strength * swing
+    ch["emg_uv"] = event.emg_uv * np.maximum(bursts, pivot) * gait * _modulation(
         rng, n, 0.2, 0.5)
     phase = rng.uniform(0, 2 * np.pi)
-    vertical = (np.sin(2 * np.pi * step_hz * t) + 0.4 * np.sin(4 * np.pi * step_hz * t + phase))
-    forward = 0.6 * np.sin(stride + 0.5)
+    vertical = (np.sin(steps) + 0.4 * np.sin(2 * steps + phase)) * swing
+    forward = 0.6 * np.sin(stride + 0.5) * swing
     amp = event.acc_g / 1.08
-    ch["shank_g"] = amp * np.stack([vertical, 0.15 * forward, forward], axis=1) * gait[:, None]
-    ch["foot_g"] = 1.3 * amp * np.stack([forward, 0.15 * forward, vertical],
+    lateral = 0.15 * forward + side / max(amp, 1e-6)
+    ch["shank_g"] = amp * np.stack([vertical, lateral, forward], axis=1) * gait[:, None]
+    ch["foot_g"] = 1.3 * amp * np.stack([forward, lateral, vertical],
                                         axis=1) * gait[:, None]
 
 

@@ -161,8 +161,15 @@ class NightScenario:
         the body over the feet, well above the lying resting level. It sways with the body
         (``standing_sway_cv``) and is present whenever the sleeper stands or walks.
     standing_sway_cv : float
-        Coefficient of variation of that tonic level (postural sway and shifts of weight from
-        leg to leg, 0.03-0.5 Hz).
+        Coefficient of variation of that tonic level with postural sway (0.03-1 Hz: the
+        ankle strategy's corrections in quiet stance have most power at 0.1-1 Hz).
+    standing_shift_depth : float
+        Depth (0..1) of the shifts of weight from leg to leg while standing: every 2-20 s the
+        share of the body carried by the sensor leg moves to a new level, and the tonic level
+        follows it between ``1 - depth`` and ``1 + depth`` times ``standing_tonic_uv``
+        (0 = weight always shared evenly; 1 = at times all weight on the other leg, whose
+        calf then carries the load while this one falls nearly silent, and at times all on
+        this leg).
     tremor_band_hz : (float, float)
         Band of the calf tremor (mechanomyogram) on the shank sensor (Hz).
     side_roll_offset_deg : float
@@ -196,6 +203,7 @@ class NightScenario:
     emg_step_uv: float = 0.0
     standing_tonic_uv: float = 0.0
     standing_sway_cv: float = 0.2
+    standing_shift_depth: float = 0.0
     tremor_band_hz: tuple[float, float] = (8.0, 40.0)
     side_roll_offset_deg: float = 0.0
     emg_spectrum_hz: tuple[float, float] | None = None
@@ -214,7 +222,7 @@ class NightScenario:
             raise CrampInputError("scenario.leg", "expected 'left' or 'right'")
         for name in ("rest_emg_uv_rms", "contraction_scale", "hum_scale", "acc_noise_g",
                      "emg_rails_uv", "emg_step_uv", "standing_tonic_uv", "standing_sway_cv",
-                     "side_roll_offset_deg"):
+                     "standing_shift_depth", "side_roll_offset_deg"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise CrampInputError(f"scenario.{name}", "expected a finite number >= 0")
@@ -227,6 +235,8 @@ class NightScenario:
             f_lo, f_hi = self.emg_spectrum_hz
             if not (np.isfinite(f_lo) and np.isfinite(f_hi) and 0 < f_lo and 0 < f_hi <= 1000):
                 raise CrampInputError("scenario.emg_spectrum_hz", "expected 0 < f < 1000 Hz")
+        if self.standing_shift_depth > 1:
+            raise CrampInputError("scenario.standing_shift_depth", "expected 0 to 1")
         if self.side_roll_offset_deg > 60:
             raise CrampInputError("scenario.side_roll_offset_deg", "expected 0 to 60 deg")
         for event in self.events:
