@@ -347,6 +347,12 @@ class EpisodeDetector:
         self._run_start = None
         self._state = "none"
         out: list[EpisodeEvent] = []
+        reason = (self.review.at_end(end - start, *self._onset_context(start))
+                  if self.review is not None and state in ("confirmed", "reviewed") else None)
+        if reason is not None:  # a brief rise onto the toes: withdrawn at its end
+            state = "withdrawn"
+            out.append(EpisodeWithdrawn(onset_s=start / self.eps, withdrawn_s=end / self.eps,
+                                        reason=reason))
         if state in ("confirmed", "reviewed"):  # a withdrawn run never becomes an episode
             episode = self._build(start, end)
             self.episodes.append(episode)
@@ -354,6 +360,14 @@ class EpisodeDetector:
             out.append(EpisodeEnded(episode=episode))
         self._trim(min(self._next_epoch, end) - self.context)
         return out
+
+    def _onset_context(self, start: int) -> tuple[np.ndarray, float, float]:
+        """Resting envelope over ``evidence.tiptoe_pre_s`` before epoch ``start`` (uV), and the
+        resting level and standing tonic reference at it (uV; NaN where not known)."""
+        lo = max(start - round(self.config.evidence.tiptoe_pre_s * self.eps),
+                 self._hist[0][0].first_epoch)
+        f, base, _ = self._window(lo, start + 1)
+        return EmgLevel.resting_envelope(f)[:-1], float(base[-1]), self._tonic_ref_at(start)
 
     def _trim(self, keep_from: int) -> None:
         while self._hist and self._hist[0][0].first_epoch + self._hist[0][0].n_epochs <= keep_from:

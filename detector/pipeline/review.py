@@ -112,6 +112,39 @@ class RunReview:
             return "rhythmic activity (walking)"
         return None
 
+    def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
+               standing_uv: float) -> str | None:
+        """Why a run that has just ended is not a cramp after all, or ``None``.
+
+        Rising onto the toes is a voluntary contraction of a calf that already carries the
+        body: it starts from the calf's standing tonic level and ends within seconds
+        (``evidence.tiptoe_max_s``), back on the flat foot. A cramp starts from rest. So a run
+        over by then whose starting level (the higher of ``rest_uv`` and the median of
+        ``before_uv``) is at the standing reference (at least ``evidence.tiptoe_level_ratio``
+        and under ``evidence.standing_level_ratio`` x it: higher is a contraction already
+        under way, such as the waxing and waning of a long weak cramp) is withdrawn. Unknown
+        reference (early in a recording): kept.
+
+        Parameters
+        ----------
+        duration_epochs : int
+            The run's length (epochs).
+        before_uv : ndarray, shape (k,)
+            Resting-comparable EMG envelope over ``evidence.tiptoe_pre_s`` before the onset
+            (uV), NaN where unusable.
+        rest_uv, standing_uv : float
+            Resting EMG level at the onset and the standing tonic reference there (uV).
+        """
+        v = self.config.evidence
+        if duration_epochs > v.tiptoe_max_s * self.eps or not standing_uv > 0:
+            return None
+        usable = before_uv[~np.isnan(before_uv)]
+        start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
+                       float(np.median(usable)) if usable.size else 0.0)
+        if v.tiptoe_level_ratio * standing_uv <= start_uv < v.standing_level_ratio * standing_uv:
+            return "brief contraction from standing (rising onto the toes)"
+        return None
+
 
 def make_review(mode: str, *, config: DetectorConfig, eps: int) -> RunReview | None:
     """The later look of a detection mode: EMG only has one; with accelerometers the posture

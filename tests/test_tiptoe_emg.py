@@ -1,0 +1,56 @@
+"""EMG only: a series of tip-toe bouts while standing gives no episode (issue 9), beside a
+short cramp in bed that is found.
+
+Rising onto the toes is a voluntary calf contraction of a body already standing on it: it
+starts from the calf's standing tonic level and ends within seconds. A cramp starts from rest.
+The control cramp is as short as a bout (under ``evidence.tiptoe_max_s``), so the duration
+alone does not withdraw it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from detector.episode import EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
+from detector.pipeline.result import NightResult
+from detector.replay import ArrayRecording, make_info, run_source
+from detector.signals import ChannelSpec
+from firmware_sim.night import NightEvent, synthesize
+from tests.test_detection_classes import NO_WINDOW, _cramp, _night
+
+CRAMP_ONSET_S = 420.0
+BOUTS_S = ((150.0, 14.0), (168.0, 12.0), (185.0, 18.0))  # onset, length: one series
+
+
+@cache
+def _run() -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
+    """Standing 0-300 s with three tip-toe bouts, in bed 300-600 s with an 18-s cramp."""
+    events = [NightEvent(kind="tiptoe", onset_s=a, duration_s=d, emg_uv=150.0, angle_deg=30.0,
+                         seed=40 + i) for i, (a, d) in enumerate(BOUTS_S)]
+    events.append(_cramp(CRAMP_ONSET_S, 18.0, emg_uv=80.0))
+    scenario = _night(events, duration_s=600.0, in_bed=(300.0, 600.0), standing_tonic_uv=20.0)
+    night = synthesize(scenario, rng=np.random.default_rng(2))
+    spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
+                       rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
+    info = make_info(path="tiptoe", start_utc=scenario.start_utc,
+                     duration_s=scenario.duration_s, channels={"emg": spec}, leg=scenario.leg)
+    out: list[EpisodeEvent] = []
+    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}),
+                        config=NO_WINDOW, on_event=out.append)
+    return result, tuple(out)
+
+
+def test_emg_only_tiptoe_series_gives_no_episode_and_the_short_cramp_is_found() -> None:
+    result, events = _run()
+    # positive control: the 18-s cramp in bed is one episode
+    assert [abs(e.onset_s - CRAMP_ONSET_S) < 2.0 for e in result.episodes] == [True]
+    # no episode overlaps a bout; any bout announced was withdrawn at its end
+    for a, d in BOUTS_S:
+        assert all(e.onset_s + e.duration_s < a or e.onset_s > a + d for e in result.episodes)
+    started = [e.onset_s for e in events if isinstance(e, EpisodeStarted)]
+    withdrawn = [e for e in events if isinstance(e, EpisodeWithdrawn)]
+    assert [w.onset_s for w in withdrawn] == [s for s in started
+                                              if abs(s - CRAMP_ONSET_S) > 2.0]
+    assert withdrawn and all("toes" in w.reason for w in withdrawn)
