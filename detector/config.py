@@ -340,6 +340,11 @@ class EvidenceConfig:
     where a long weak cramp is cut into runs."""
     tiptoe_pre_s: float = 4.0
     """Time before a run's onset over which its starting level is measured (s)."""
+    tiptoe_min_contrast: float = 1.3
+    """The standing reference counts as a standing level only when it is at least this
+    multiple of the lowest settled resting level before the run: the recording has shown the
+    calf both carrying the body and at rest. A night lying throughout has a single resting
+    level (its reference is that level), from which its short cramps start."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -118,6 +118,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.tiptoe_max_s": Bounds(0.0, 600.0, unit="s"),
     "evidence.tiptoe_level_ratio": Bounds(0.0, 100.0),
     "evidence.tiptoe_pre_s": Bounds(0.5, 20.0, unit="s"),
+    "evidence.tiptoe_min_contrast": Bounds(1.0, 100.0),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

@@ -4,7 +4,9 @@ short cramp in bed that is found.
 Rising onto the toes is a voluntary calf contraction of a body already standing on it: it
 starts from the calf's standing tonic level and ends within seconds. A cramp starts from rest.
 The control cramp is as short as a bout (under ``evidence.tiptoe_max_s``), so the duration
-alone does not withdraw it.
+alone does not withdraw it. The recording shows the calf both carrying the body (standing
+first, which sets the standing reference) and at rest (sitting):
+``evidence.tiptoe_min_contrast``.
 """
 
 from __future__ import annotations
@@ -18,19 +20,22 @@ from detector.pipeline.result import NightResult
 from detector.replay import ArrayRecording, make_info, run_source
 from detector.signals import ChannelSpec
 from firmware_sim.night import NightEvent, synthesize
-from tests.test_detection_classes import NO_WINDOW, _cramp, _night
+from tests.test_detection_classes import DAY_START, NO_WINDOW, _cramp, _night
 
-CRAMP_ONSET_S = 420.0
-BOUTS_S = ((150.0, 14.0), (168.0, 12.0), (185.0, 18.0))  # onset, length: one series
+CRAMP_ONSET_S = 200.0
+BOUTS_S = ((400.0, 14.0), (418.0, 12.0), (435.0, 18.0))  # onset, length: one series
 
 
 @cache
 def _run() -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
-    """Standing 0-300 s with three tip-toe bouts, in bed 300-600 s with an 18-s cramp."""
+    """An afternoon: standing 0-120 s, sitting 120-330 s with an 18-s cramp, then standing
+    with three tip-toe bouts."""
     events = [NightEvent(kind="tiptoe", onset_s=a, duration_s=d, emg_uv=150.0, angle_deg=30.0,
                          seed=40 + i) for i, (a, d) in enumerate(BOUTS_S)]
     events.append(_cramp(CRAMP_ONSET_S, 18.0, emg_uv=80.0))
-    scenario = _night(events, duration_s=600.0, in_bed=(300.0, 600.0), standing_tonic_uv=20.0)
+    events.append(NightEvent(kind="sitting", onset_s=120.0, duration_s=210.0, seed=11))
+    scenario = _night(events, duration_s=600.0, start=DAY_START, in_bed=None,
+                      standing_tonic_uv=4.0)
     night = synthesize(scenario, rng=np.random.default_rng(2))
     spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
                        rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
@@ -44,7 +49,7 @@ def _run() -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
 
 def test_emg_only_tiptoe_series_gives_no_episode_and_the_short_cramp_is_found() -> None:
     result, events = _run()
-    # positive control: the 18-s cramp in bed is one episode
+    # positive control: the 18-s cramp sitting is one episode
     assert [abs(e.onset_s - CRAMP_ONSET_S) < 2.0 for e in result.episodes] == [True]
     # no episode overlaps a bout; any bout announced was withdrawn at its end
     for a, d in BOUTS_S:

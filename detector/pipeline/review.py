@@ -113,7 +113,7 @@ class RunReview:
         return None
 
     def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
-               standing_uv: float) -> str | None:
+               standing_uv: float, lowest_uv: float) -> str | None:
         """Why a run that has just ended is not a cramp after all, or ``None``.
 
         Rising onto the toes is a voluntary contraction of a calf that already carries the
@@ -122,8 +122,11 @@ class RunReview:
         over by then whose starting level (the higher of ``rest_uv`` and the median of
         ``before_uv``) is at the standing reference (at least ``evidence.tiptoe_level_ratio``
         and under ``evidence.standing_level_ratio`` x it: higher is a contraction already
-        under way, such as the waxing and waning of a long weak cramp) is withdrawn. Unknown
-        reference (early in a recording): kept.
+        under way, such as the waxing and waning of a long weak cramp) is withdrawn. The
+        reference is a standing level only once the recording has also shown the calf at
+        rest well below it (``evidence.tiptoe_min_contrast`` x ``lowest_uv``): a night spent
+        lying throughout has one resting level, and its short cramps start from it. Unknown
+        reference (early in a recording) or too little contrast: kept.
 
         Parameters
         ----------
@@ -132,11 +135,13 @@ class RunReview:
         before_uv : ndarray, shape (k,)
             Resting-comparable EMG envelope over ``evidence.tiptoe_pre_s`` before the onset
             (uV), NaN where unusable.
-        rest_uv, standing_uv : float
-            Resting EMG level at the onset and the standing tonic reference there (uV).
+        rest_uv, standing_uv, lowest_uv : float
+            Resting EMG level at the onset, the standing tonic reference and the lowest
+            settled resting level there (uV).
         """
         v = self.config.evidence
-        if duration_epochs > v.tiptoe_max_s * self.eps or not standing_uv > 0:
+        if (duration_epochs > v.tiptoe_max_s * self.eps or not standing_uv > 0
+                or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
             return None
         usable = before_uv[~np.isnan(before_uv)]
         start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
