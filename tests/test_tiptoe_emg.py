@@ -27,7 +27,7 @@ BOUTS_S = ((400.0, 14.0), (418.0, 12.0), (435.0, 18.0))  # onset, length: one se
 
 
 @cache
-def _run() -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
+def _run(chunk_s: float = 1.0) -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
     """An afternoon: standing 0-120 s, sitting 120-330 s with an 18-s cramp, then standing
     with three tip-toe bouts."""
     events = [NightEvent(kind="tiptoe", onset_s=a, duration_s=d, emg_uv=150.0, angle_deg=30.0,
@@ -43,7 +43,7 @@ def _run() -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
                      duration_s=scenario.duration_s, channels={"emg": spec}, leg=scenario.leg)
     out: list[EpisodeEvent] = []
     result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}),
-                        config=NO_WINDOW, on_event=out.append)
+                        config=NO_WINDOW, chunk_s=chunk_s, on_event=out.append)
     return result, tuple(out)
 
 
@@ -59,3 +59,12 @@ def test_emg_only_tiptoe_series_gives_no_episode_and_the_short_cramp_is_found() 
     assert [w.onset_s for w in withdrawn] == [s for s in started
                                               if abs(s - CRAMP_ONSET_S) > 2.0]
     assert withdrawn and all("toes" in w.reason for w in withdrawn)
+
+
+def test_tiptoe_withdrawal_is_the_same_whatever_the_chunking() -> None:
+    reference = _run()
+    assert any(isinstance(e, EpisodeWithdrawn) for e in reference[1])
+    for chunk_s in (0.37, 61.0):
+        result, events = _run(chunk_s)
+        assert events == reference[1]
+        assert result.episodes == reference[0].episodes
