@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ble_helpers import Collector
 
 from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
@@ -52,3 +54,20 @@ async def record_night(specs: list[BandSpec], tmp: Path, *, origin_unix_s: float
     await driver.run(keep_going=lambda: not task.done(),
                      hold=lambda: any(r.session.connect_pending for r in runs))
     return task.result(), collector, bands
+
+
+def step_index(blocks: list) -> int:  # type: ignore[type-arg]
+    """Grid index of the first sample above 1.0 on a band's first channel (a placed step)."""
+    for b in blocks:
+        data = b.data if b.data.ndim == 2 else b.data[:, None]
+        hit = np.flatnonzero(np.abs(data[:, 0]) > 1.0)
+        if hit.size:
+            return int(b.start_sample + hit[0])
+    raise AssertionError("no step")
+
+
+def joined(blocks: list) -> tuple[list[int], np.ndarray]:  # type: ignore[type-arg]
+    """(where each contiguous run starts, samples) of ascending blocks."""
+    starts = [blocks[0].start_sample] + [b.start_sample for a, b in itertools.pairwise(blocks)
+                                         if b.start_sample != a.end_sample]
+    return starts, np.concatenate([b.data for b in blocks])

@@ -128,12 +128,16 @@ def _stream(counts: np.ndarray) -> tuple[list[bytes], dict[int, np.ndarray]]:
     return packets, rebuilt
 
 
-def _run(asm: GanglionAssembler, packets: list[bytes], drop: set[int]) -> dict[int, float]:
+def _run(asm: GanglionAssembler, packets: list[bytes], drop: set[int],
+         stall: range = range(0)) -> dict[int, float]:
+    """Decode ``packets`` except those in ``drop``; the packets of ``stall`` are held by the
+    host and received together after it (a burst)."""
     got: dict[int, float] = {}
     for k, p in enumerate(packets):
         if k in drop:
             continue
-        for _role, block in asm.push_notification(DATA_SOURCE, p, received_s=k / 100.5):
+        received_s = (stall.stop if k in stall else k) / 100.5
+        for _role, block in asm.push_notification(DATA_SOURCE, p, received_s=received_s):
             for j, v in enumerate(block.data.tolist()):
                 got[block.start_sample + j] = v
     for _role, block in asm.flush():
@@ -204,36 +208,18 @@ def test_whole_cycles_by_the_clock_and_the_position_by_the_id(
                             predicted_index=cycle_base + error) == cycle_base + 201 + position
 
 
-def _stalled_run(asm: GanglionAssembler, packets: list[bytes], drop: set[int],
-                 stall: range) -> dict[int, float]:
-    """:func:`_run` with the packets of ``stall`` held by the host and received together
-    after it (a burst)."""
-    got: dict[int, float] = {}
-    for k, p in enumerate(packets):
-        if k in drop:
-            continue
-        received_s = (stall.stop if k in stall else k) / 100.5
-        for _role, block in asm.push_notification(DATA_SOURCE, p, received_s=received_s):
-            for j, v in enumerate(block.data.tolist()):
-                got[block.start_sample + j] = v
-    for _role, block in asm.flush():
-        for j, v in enumerate(block.data.tolist()):
-            got[block.start_sample + j] = v
-    return got
-
-
 def test_cycles_lost_after_a_late_anchor_are_counted_by_the_fitted_clock() -> None:
     rng = np.random.default_rng(5)
     counts = np.cumsum(rng.integers(-50, 50, size=(201 * 8, 4)), axis=0)
     packets, rebuilt = _stream(counts)
     stall = range(101, 161)  # cycle 1's anchor and 59 packets received 0.6 s late at once
     # positive control: the stall alone loses nothing
-    full = _stalled_run(GanglionAssembler(channel=0), packets, set(), stall)
+    full = _run(GanglionAssembler(channel=0), packets, set(), stall)
     assert sorted(full) == list(range(201 * 8))
     # then cycle 1's last packet and cycles 2-4 lost: the next anchor is cycle 5's, 4 cycles
     # after cycle 1's, which the late anchor's receive time alone would make 3.4 (so 3)
     asm = GanglionAssembler(channel=0)
-    got = _stalled_run(asm, packets, {201, *range(202, 505)}, stall)
+    got = _run(asm, packets, {201, *range(202, 505)}, stall)
     assert set(range(201 * 8)) - set(got) == set(range(199 + 201, 201 * 5))
     assert all(got[i] == rebuilt[i][0] * GANGLION.uv_per_count for i in got)  # exact
     assert asm.estimated_gaps == 1  # the whole cycles were told by the clock

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bumble.link import LocalLink
-from multi_band_helpers import record_night
+from multi_band_helpers import joined, record_night, step_index
 
 from detector.ble.polar_negotiated import NegotiatedPolarSession
 from detector.capture.multi_band import BandEntry, MultiBandRecording
@@ -45,21 +45,6 @@ def _spec(role: str, ppm: float, address: str):  # type: ignore[no-untyped-def]
             {"wish": AccWish(fs_hz=FS, min_fs_hz=25, range_g=8), "role": role})
 
 
-def _step_index(blocks: list) -> int:  # type: ignore[type-arg]
-    for b in blocks:
-        hit = np.flatnonzero(np.abs(b.data[:, 0]) > 1.0)
-        if hit.size:
-            return int(b.start_sample + hit[0])
-    raise AssertionError("no step")
-
-
-def _joined(blocks: list) -> tuple[list[int], np.ndarray]:  # type: ignore[type-arg]
-    """(where each contiguous run starts, samples) of ascending blocks."""
-    starts = [blocks[0].start_sample] + [b.start_sample for a, b in itertools.pairwise(blocks)
-                                         if b.start_sample != a.end_sample]
-    return starts, np.concatenate([b.data for b in blocks])
-
-
 @pytest.mark.parametrize("ppm", [PPM, 0.0])
 def test_a_drifting_polar_pair_lines_up_on_the_host_clock(tmp_path: Path, ppm: float) -> None:
     specs = [_spec("shank_acc", ppm, "D0:5B:A4:00:02:01"),
@@ -70,7 +55,7 @@ def test_a_drifting_polar_pair_lines_up_on_the_host_clock(tmp_path: Path, ppm: f
     foot = collector.blocks["foot_acc"]
     want = STEP_S * FS
     # placed by its own stamps the step would be at want * (1 +- ppm 1e-6): 24 samples off
-    at_shank, at_foot = _step_index(shank), _step_index(foot)
+    at_shank, at_foot = step_index(shank), step_index(foot)
     assert abs(at_shank - want) <= 2, (at_shank, want)
     assert abs(at_foot - want) <= 2, (at_foot, want)
     assert abs(at_shank - at_foot) <= 2
@@ -92,7 +77,7 @@ def test_a_drifting_polar_pair_lines_up_on_the_host_clock(tmp_path: Path, ppm: f
         assert [(g.start_s, g.samples_missing) for g in rec.gaps
                 if g.role == "foot_acc" and g.start_s > 5.0] == live_gaps
     for role, live in (("shank_acc", shank), ("foot_acc", foot)):
-        s_live, d_live = _joined(live)
-        s_rep, d_rep = _joined(replayed[role])
+        s_live, d_live = joined(live)
+        s_rep, d_rep = joined(replayed[role])
         assert s_live == s_rep
         np.testing.assert_array_equal(d_live, d_rep)

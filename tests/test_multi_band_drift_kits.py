@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from bumble.link import LocalLink
-from multi_band_helpers import record_night
+from multi_band_helpers import joined, record_night, step_index
 
 from detector.ble.ganglion_session import GanglionSession
 from detector.ble.movesense_session import MovesenseSession
@@ -82,22 +82,6 @@ def _ganglion(ppm: float) -> Any:
             BandEntry(capture="emg.cramp", band="ganglion", leg="left", roles=("emg",)), {})
 
 
-def _step_index(blocks: list) -> int:  # type: ignore[type-arg]
-    for b in blocks:
-        data = b.data if b.data.ndim == 2 else b.data[:, None]
-        hit = np.flatnonzero(np.abs(data[:, 0]) > 1.0)
-        if hit.size:
-            return int(b.start_sample + hit[0])
-    raise AssertionError("no step")
-
-
-def _joined(blocks: list) -> tuple[list[int], np.ndarray]:  # type: ignore[type-arg]
-    """(where each contiguous run starts, samples) of ascending blocks."""
-    starts = [blocks[0].start_sample] + [b.start_sample for a, b in itertools.pairwise(blocks)
-                                         if b.start_sample != a.end_sample]
-    return starts, np.concatenate([b.data for b in blocks])
-
-
 def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, int],
                  config: DetectorConfig | None = None) -> list[Any]:
     """Every role's step at its true index, the dropped band's gap exact, replay = live;
@@ -106,7 +90,7 @@ def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, i
         specs, tmp_path, origin_unix_s=ORIGIN, duration_s=SPAN_S, outages={dropped: (OUTAGE,)},
         config=config))
     for role, rate in fs.items():
-        at = _step_index(collector.blocks[role])
+        at = step_index(collector.blocks[role])
         # placed by its own clock alone the step would be STEP_S rate ppm 1e-6 off (9-36)
         assert abs(at - STEP_S * rate) <= 2, (role, at, STEP_S * rate)
     lost_role = specs[dropped][2].roles[0]
@@ -131,8 +115,8 @@ def _check_night(tmp_path: Path, specs: list[Any], dropped: int, fs: dict[str, i
         assert sorted((g.role, g.start_s, g.samples_missing) for g in rec.gaps
                       if g.start_s > 5.0) == live_gaps_s
     for role in fs:
-        s_live, d_live = _joined(collector.blocks[role])
-        s_rep, d_rep = _joined(replayed[role])
+        s_live, d_live = joined(collector.blocks[role])
+        s_rep, d_rep = joined(replayed[role])
         assert s_live == s_rep, role
         np.testing.assert_array_equal(d_live, d_rep)
     return bands
@@ -166,7 +150,7 @@ def test_a_drifting_ganglion_with_a_polar_pair_lines_up_on_the_host_clock(
     # the restarted stream timed by its first second of arrivals: delivered at 0.1-s steps,
     # its least delayed packet is late by under one packet (2 samples) of those before the gap
     # (placed by the anchors' receive times alone it was 16-19 samples late)
-    assert 0 <= _step_index(own) - step <= 2
+    assert 0 <= step_index(own) - step <= 2
 
 
 def test_a_polar_whose_clock_no_phone_set_is_placed_by_its_arrivals(tmp_path: Path) -> None:

@@ -87,3 +87,20 @@ def test_simulate_is_deterministic_and_never_overwrites(tmp_path: Path,
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(CrampInputError, match="does not exist"):
         simulate_night(tmp_path / "missing", hours=0.05, seed=7)
+
+
+def test_the_sample_capture_is_what_its_manifest_recipe_makes(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    """The committed files must be reproducible: a change to the night model or the firmware
+    that is not followed by regenerating ``recordings/`` (and MANIFEST.json) fails here. The
+    smallest file stands for all of them (one recipe, one simulator)."""
+    entry = next(e for e in MANIFEST["files"] if e["file"] == "sample_capture.cramp")
+    argv = entry["made_with"].split()[1:]
+    at = argv.index("--out")
+    argv[at + 1] = str(tmp_path)
+    assert main(argv) == 0
+    capsys.readouterr()
+    made = (tmp_path / entry["file"]).read_bytes()
+    assert hashlib.sha256(made).hexdigest() == entry["sha256"]
+    assert made == (RECORDINGS / entry["file"]).read_bytes()

@@ -32,6 +32,7 @@ from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.emg_hold import EmgHold
 from detector.pipeline.emg_shape import emg_shape
+from detector.pipeline.episode_notes import quality_notes
 from detector.pipeline.evidence import Levels, RunEvidence, make_rule, tremor_on
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
@@ -448,30 +449,16 @@ class EpisodeDetector:
         onset_s = start / self.eps
         offset_s = end / self.eps
         onset_utc = self.start_utc + timedelta(seconds=onset_s)
-        notes: list[str] = []
-        if ev.hum_fraction > 0.3:
-            notes.append("mains hum during the episode")
-        if ev.valid_fraction < 0.9:
-            notes.append("EMG partly unusable during the episode" if self.rule.uses_emg
-                         else "accelerometer partly missing during the episode")
-        after = self._after_end(end)
-        if after == "missing":
-            notes.append("ended at a data gap: true end unknown")
+        notes = quality_notes(ev, after_end=self._after_end(end), mode=self.mode,
+                              uses_emg=self.rule.uses_emg, has_foot=self.has_foot)
         lying = ev.lying_fraction
-        if lying is None and self.mode == "emg":
-            notes.append("posture unknown (no accelerometer)")
-        if lying is not None and lying < 0.5:
-            notes.append("upright (sitting or standing): out of bed")
-        if self.has_foot and ev.plantar_flexion_deg is None:
-            notes.append("ankle angle not observable (lying on a side)"
-                         + ("" if self.rule.uses_emg else ": calf tremor only"))
         in_bed = (lying is None or lying >= 0.5) and self.window.contains(onset_utc)
         return Episode(
             onset_s=onset_s, offset_s=offset_s, onset_utc=onset_utc, leg=self.leg,
             in_bed=bool(in_bed), peak_emg_uv=ev.peak_uv, mean_emg_uv=ev.mean_uv,
             plantar_flexion_deg=ev.plantar_flexion_deg,
             confidence=self.rule.confidence(ev, (end - start) / self.eps),
-            evidence=self.rule.tags(ev), quality_notes=tuple(notes),
+            evidence=self.rule.tags(ev), quality_notes=notes,
         )
 
     def _after_end(self, end: int) -> str:

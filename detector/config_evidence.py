@@ -1,0 +1,195 @@
+"""The evidence rules' part of the detector configuration (section ``[evidence]``).
+
+What corroborates a contraction, how the EMG's shape tells a cramp from standing, walking,
+rollovers and tip-toe standing, and the weights of the confidence score. Kept in its own module
+only for size; :mod:`detector.config` re-exports :class:`EvidenceConfig` and is the place to
+import it from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceConfig:
+    """Evidence rules: what corroborates a contraction, how the EMG's shape tells a cramp from
+    standing, walking and rollovers, and the weights of the confidence score."""
+
+    corroborated_ratio: float = 2.0
+    """With the foot held in plantar flexion and calf tremor on a still leg, EMG above this
+    multiple of the resting level suffices (a weak cramp seen through the other head)."""
+    corroborated_rise_uv: float = 3.0
+    """...and this far above it (uV)."""
+    activity_min_dof: float = 80.0
+    """Independent samples (``2 x EMG bandwidth x time``) the EMG level of each activity
+    decision rests on: one 0.1-s epoch at 1-2 kHz (20-450 Hz: 86), six at 200 Hz (20-90 Hz:
+    14 each), so the decision is as reliable at every sampling rate."""
+    tremor_min_dof: float = 25.0
+    """Independent samples (``2 x tremor bandwidth x time x 3 axes``) the calf tremor level
+    of each decision rests on: one 0.1-s epoch at 100 Hz (5-50 Hz: 27), three at 50 Hz, six
+    at 25 Hz."""
+    smooth_s: float = 0.5
+    """Moving mean applied to the envelope before its shape is measured (s)."""
+    emg_only_min_duty: float = 0.6
+    """Without posture: fraction of the judged window that must be active. Standing tonic
+    activity near the threshold flickers across it, but standing is now told by its level
+    (``standing_level_ratio``), so a weak cramp near the threshold needs no more duty than in
+    the other modes."""
+    emg_only_hold: bool = True
+    """Without posture: once the EMG level has crossed the activity threshold, the
+    contraction lasts (its epochs not at rest count as active) until the level has sat at
+    rest (``rest_fraction`` x the threshold) for ``episode.max_dip_s``: a double threshold,
+    as the AASM leg-movement onset and offset, so a weak cramp waxing and waning about the
+    threshold is one sustained run (pipeline/emg_hold.py). ``false``: each epoch on its own
+    against the threshold."""
+    max_rhythm: float = 0.75
+    """Largest comeback of the log envelope's autocorrelation at stride lags (0.4-2.0 s) after
+    its trough, for a cramp; above it the activity is rhythmic: walking."""
+    max_lull_fraction: float = 0.25
+    """Without posture: largest fraction of a run's epochs below ``lull_ratio`` x its median;
+    above it the activity is a train of phasic bursts (turning over), not a cramp."""
+    lull_ratio: float = 0.35
+    """Depth of a lull relative to the run's median envelope."""
+    max_burst_excess: float = 0.75
+    """Without posture: largest upward skew of a run's smoothed log envelope,
+    ``log(p95/p50) - log(p50/p10)``, for a cramp. Phasic bursts on a low floor (turning
+    over: bursts several times the floor; tip-toe bouts) reach far above the median and little
+    below it; a cramp waxes and wanes about its level and has its ramp-up and lulls below it
+    (real held calf contractions, tests/test_real_data.py: -0.5 to +0.3)."""
+    standing_level_ratio: float = 1.5
+    """Without posture: a run whose median level is under this multiple of the highest resting
+    level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
+    The resting level is the 10th percentile of 5-s block medians, and standing sways (cv up
+    to about 0.4), so standing's median sits up to about 1.6 x it."""
+    weak_min_tonic_ratio: float = 2.0
+    """Without posture: a run that only the hold (``emg_only_hold``) carries, under
+    ``emg_only_min_duty`` of it above the activity threshold itself, is a weak contraction
+    with a level a standing calf also reaches; it counts only when its median level is at
+    least this multiple of the standing reference (``standing_level_ratio`` is where
+    standing's median sits with a slow sway; weak runs also lack the crossings that tell a
+    contraction from standing by their fast waxing and waning)."""
+    weak_settle_s: float = 100.0
+    """...and only from this far into the recording (s): the standing reference is the 10th
+    percentile (``emg.baseline_percentile``) of 5-s block medians, which from fewer than about
+    twenty blocks (two below it) is little more than the lowest block, far below a swaying
+    standing calf's median (the first minutes of a recording are mostly upright)."""
+    weak_max_fast_modulation: float = 0.5
+    """...and whose smoothed log envelope varies within seconds (``fast_modulation``) by at
+    most this: a contraction's irregular waxing and waning (log-normal, cv up to about 0.6,
+    i.e. a log standard deviation up to 0.55, part of it slower than 2 s) stays under it;
+    phasic bursts held together over their gaps (turning over, steps) exceed it."""
+    standing_max_fast_modulation: float = 0.15
+    """...and whose smoothed log envelope varies less than this (standard deviation about its
+    2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
+    wanes within seconds."""
+    balance_sway_deg: float = 0.2
+    """With accelerometers, upright, foot pointed, no calf tremor: a leg whose incline
+    changes by at least this (deg, median over consecutive ``sway_block_s`` blocks of the
+    judged window) sways under a body balancing on it: standing on tip-toe, a voluntary
+    stance, not a cramp. A shank resting (sitting, foot on the floor) changes by hundredths
+    of a degree (the sensor's noise); balancing on the toes moves it by 0.5-2 deg within
+    seconds (model: :func:`firmware_sim.night_profiles._tiptoe`)."""
+    sway_block_s: float = 0.5
+    """Block over which the leg's incline is averaged before its changes are taken (s): long
+    enough for the calf tremor and sensor noise to average out, short enough to keep the
+    0.3-2 Hz balance corrections."""
+    review_from_s: float = 15.0
+    """Without posture: start of the later look at a confirmed run, from its onset (s). Getting
+    up, the first seconds are the rise onto the legs (no stride yet); by then walking has its
+    stride rhythm (:mod:`detector.pipeline.review`)."""
+    review_to_s: float = 25.0
+    """End of that later look, from the run's onset (s); a run that lasts this long is judged
+    again on ``review_from_s`` to ``review_to_s``. Shorter runs are kept as confirmed."""
+    review_repeats: int = 3
+    """Number of later looks: look ``k`` (from 0) covers ``review_from_s`` to ``review_to_s``
+    shifted by ``k`` x their length, so a run that begins with standing up (the rise, then
+    standing still, no stride yet) and only then walks is still seen walking. Each look uses
+    a fixed window relative to the onset (the same live and in replay); a run that ends
+    before a look is kept as confirmed. 1: a single look."""
+    review_max_rhythm: float = 1.0
+    """Largest stride rhythm (the autocorrelation's comeback, as ``max_rhythm``) of the later
+    look for a cramp; above it the envelope goes from anti-correlated to correlated at a
+    stride lag, i.e. it is periodic: walking, and the episode is withdrawn."""
+    review_later_max_rhythm: float = 1.1
+    """The same bound for the looks after the first (``review_repeats``): each further look is
+    one more chance for a long cramp's random waxing and waning to look periodic, so each
+    needs a stricter bound to keep a cramp's chance of being withdrawn about that of one look.
+    At least ``review_max_rhythm``."""
+    tonic_settle_s: float = 60.0
+    """The resting level of the first seconds of a recording is a low percentile of too few
+    blocks (the level of whatever they held, e.g. walking): it becomes the standing reference
+    only after this much recording (s)."""
+    rest_between_s: float = 5.0
+    """Without posture: a new cramp must start from rest, i.e. the EMG must have been back at
+    rest (``rest_fraction``) this long since the last judged run ended (s); otherwise the
+    activity is the same state going on (standing after walking, the stretching and standing
+    after a cramp)."""
+    rest_fraction: float = 0.5
+    """The EMG is at rest when its one-second median is below this fraction of the activity
+    threshold."""
+    tremor_corroborated_ratio: float = 2.0
+    """Without EMG (and for the fused rule's accelerometer case): on a still leg with the foot
+    *seen* held in plantar flexion (``motion.plantar_flexion_deg``), calf tremor above this
+    multiple of its own resting level suffices, below ``motion.tremor_ratio`` and its floor
+    ``motion.tremor_g``. A weak cramp's mechanomyogram (a few mg) waxes and wanes about the
+    uncorroborated threshold, but the pulled, held foot is itself evidence of the contraction,
+    as with the EMG's ``corroborated_ratio``. The tremor level rests on ``tremor_min_dof``
+    independent samples, so it scatters by about ``1 / sqrt(2 x 25)`` = 14 % about rest: 2 x is
+    7 scatters clear of it, and the resting level itself is floored at
+    ``motion.tremor_floor_g``. Lying on a side, where the angle is not seen, tremor alone must
+    pass the full criterion."""
+    tremor_onset_ratio: float = 1.5
+    """Without EMG: a cramp's onset is where the calf tremor last sat below this multiple of
+    its resting level (its ramp-up starts there)."""
+    base_emg: float = 0.5
+    """Confidence of sustained EMG alone."""
+    base_acc: float = 0.35
+    """Confidence of accelerometer evidence alone (no EMG)."""
+    plantar_flexion_weight: float = 0.15
+    """Added for the foot held in plantar flexion (EMG modes)."""
+    plantar_flexion_weight_acc: float = 0.2
+    """Added for the foot held in plantar flexion (accelerometer only)."""
+    tremor_weight: float = 0.1
+    """Added for calf tremor in at least ``tremor_fraction`` of the run (EMG modes)."""
+    tremor_weight_acc: float = 0.2
+    """Added for calf tremor (accelerometer only)."""
+    tremor_fraction: float = 0.3
+    """Fraction of a run with calf tremor that counts as tremor evidence."""
+    still_weight: float = 0.05
+    """Added for a still leg (under 10 % of the run in gross movement)."""
+    duration_weight: float = 0.1
+    """Added in full for runs ``duration_span_s`` beyond the minimum duration."""
+    duration_span_s: float = 50.0
+    """Duration beyond the minimum over which ``duration_weight`` is earned (s)."""
+    duty_weight: float = 0.1
+    """Added in full for a run active throughout."""
+    hum_penalty: float = 0.15
+    """Subtracted when mains hum covers over 30 % of the run."""
+    unusable_penalty: float = 0.15
+    """Subtracted when under 90 % of the run has usable signal."""
+    emg_rest_veto_ratio: float = 1.5
+    """With EMG and accelerometers: usable (not flat) EMG at most this multiple of its resting
+    level is seen *not* to contract, and vetoes the accelerometers' evidence (tremor and foot
+    angle) there. The resting level smoothed to ``activity_min_dof`` scatters by about
+    ``1 / sqrt(2 x 80)`` = 8 %, so 1.5 x is well clear of rest, yet any contraction of the
+    muscle under the electrode raises it further."""
+    tiptoe_max_s: float = 30.0
+    """EMG only: a confirmed run over within this time of its onset (s) that began from the
+    calf's standing level (``tiptoe_level_ratio``) is a rise onto the toes, withdrawn at its
+    end. Standing on tip-toe is a voluntary contraction held for seconds (3-30 s, as when
+    reaching up); a cramp begins from rest, sitting or lying."""
+    tiptoe_level_ratio: float = 0.88
+    """The calf's level just before such a run (the higher of its resting level at the onset
+    and the median envelope over ``tiptoe_pre_s`` before it) over the standing tonic
+    reference (the highest resting level so far): at least this is a calf already carrying
+    the body (under ``standing_level_ratio`` x it: not already contracting). On dev seeds
+    tip-toe bouts begin at 0.94-1.24 of it; cramps of up to 40 s at most 0.82, or 2.2-2.5
+    where a long weak cramp is cut into runs."""
+    tiptoe_pre_s: float = 4.0
+    """Time before a run's onset over which its starting level is measured (s)."""
+    tiptoe_min_contrast: float = 1.3
+    """The standing reference counts as a standing level only when it is at least this
+    multiple of the lowest settled resting level before the run: the recording has shown the
+    calf both carrying the body and at rest. A night lying throughout has a single resting
+    level (its reference is that level), from which its short cramps start."""
