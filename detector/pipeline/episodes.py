@@ -38,7 +38,7 @@ from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
-from detector.pipeline.review import make_review
+from detector.pipeline.review import RestFloor, make_review
 from detector.pipeline.sway import sway_deg
 
 CONTEXT_S = 30.0
@@ -128,7 +128,7 @@ class EpisodeDetector:
         self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
         self._last_tremor_rest = -1
         self._tonic_ref_uv = np.nan  # highest settled resting EMG level so far
-        self._floor_marks: list[tuple[int, float]] = []  # (epoch, lowest settled rest so far)
+        self.rest_floor = RestFloor()  # lowest settled resting EMG level so far
         self._settle_epochs = round(config.evidence.tonic_settle_s * self.eps)
 
     # -- stream ------------------------------------------------------------------------
@@ -195,11 +195,7 @@ class EpisodeDetector:
         ref = np.fmax.accumulate(np.concatenate([[self._tonic_ref_uv], settled]))[1:]
         if ref.size:
             self._tonic_ref_uv = float(ref[-1])
-        last = self._floor_marks[-1][1] if self._floor_marks else np.inf
-        low = np.fmin.accumulate(np.concatenate([[last], np.where(np.isnan(settled), np.inf,
-                                                                  settled)]))
-        for i in np.flatnonzero(low[1:] < low[:-1]).tolist():  # where the lowest rest fell
-            self._floor_marks.append((int(idx[i]), float(low[i + 1])))
+        self.rest_floor.push(idx, settled)
         return ref
 
     def _held(self, f: EpochFeatures, active: np.ndarray, tremor_base: np.ndarray) -> np.ndarray:
@@ -375,9 +371,8 @@ class EpisodeDetector:
         lo = max(start - round(self.config.evidence.tiptoe_pre_s * self.eps),
                  self._hist[0][0].first_epoch)
         f, base, _ = self._window(lo, start + 1)
-        floor = [v for k, v in self._floor_marks if k <= start]
         return (EmgLevel.resting_envelope(f)[:-1], float(base[-1]), self._tonic_ref_at(start),
-                floor[-1] if floor else float("nan"))
+                self.rest_floor.at(start))
 
     def _trim(self, keep_from: int) -> None:
         while self._hist and self._hist[0][0].first_epoch + self._hist[0][0].n_epochs <= keep_from:

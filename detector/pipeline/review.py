@@ -32,6 +32,27 @@ from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
 
 
+class RestFloor:
+    """The lowest settled resting EMG level of a recording up to each epoch (uV), kept as the
+    epochs at which it fell, so that it can be read at any past epoch whatever the chunking."""
+
+    def __init__(self) -> None:
+        self._marks: list[tuple[int, float]] = []  # (epoch, new lowest level)
+
+    def push(self, epochs: np.ndarray, settled_uv: np.ndarray) -> None:
+        """Take the settled resting levels (uV, NaN: not yet settled) of ``epochs``."""
+        last = self._marks[-1][1] if self._marks else np.inf
+        low = np.fmin.accumulate(np.concatenate(
+            [[last], np.where(np.isnan(settled_uv), np.inf, settled_uv)]))
+        for i in np.flatnonzero(low[1:] < low[:-1]).tolist():
+            self._marks.append((int(epochs[i]), float(low[i + 1])))
+
+    def at(self, epoch: int) -> float:
+        """The lowest settled resting level up to ``epoch`` (uV; NaN before any)."""
+        below = [v for k, v in self._marks if k <= epoch]
+        return below[-1] if below else float("nan")
+
+
 @dataclass(frozen=True)
 class RunReview:
     """The later look of one detection mode (EMG only).
