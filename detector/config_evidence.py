@@ -174,3 +174,22 @@ class EvidenceConfig:
     angle) there. The resting level smoothed to ``activity_min_dof`` scatters by about
     ``1 / sqrt(2 x 80)`` = 8 %, so 1.5 x is well clear of rest, yet any contraction of the
     muscle under the electrode raises it further."""
+    tiptoe_max_s: float = 30.0
+    """EMG only: a confirmed run over within this time of its onset (s) that began from the
+    calf's standing level (``tiptoe_level_ratio``) is a rise onto the toes, withdrawn at its
+    end. Standing on tip-toe is a voluntary contraction held for seconds (3-30 s, as when
+    reaching up); a cramp begins from rest, sitting or lying."""
+    tiptoe_level_ratio: float = 0.88
+    """The calf's level just before such a run (the higher of its resting level at the onset
+    and the median envelope over ``tiptoe_pre_s`` before it) over the standing tonic
+    reference (the highest resting level so far): at least this is a calf already carrying
+    the body (under ``standing_level_ratio`` x it: not already contracting). On dev seeds
+    tip-toe bouts begin at 0.94-1.24 of it; cramps of up to 40 s at most 0.82, or 2.2-2.5
+    where a long weak cramp is cut into runs."""
+    tiptoe_pre_s: float = 4.0
+    """Time before a run's onset over which its starting level is measured (s)."""
+    tiptoe_min_contrast: float = 1.3
+    """The standing reference counts as a standing level only when it is at least this
+    multiple of the lowest settled resting level before the run: the recording has shown the
+    calf both carrying the body and at rest. A night lying throughout has a single resting
+    level (its reference is that level), from which its short cramps start."""

@@ -50,6 +50,8 @@ def test_toml_overrides_only_what_it_names(tmp_path: Path) -> None:
     ("[evidence]\nreview_later_max_rhythm = 0.9\n",
      r"evidence\.review_later_max_rhythm: expected at least evidence\.review_max_rhythm"),
     ("[evidence]\nreview_repeats = 0\n", r"evidence\.review_repeats"),
+    ("[evidence]\ntiptoe_level_ratio = -1\n", r"evidence\.tiptoe_level_ratio"),
+    ("[evidence]\ntiptoe_pre_s = 40\n", r"evidence\.tiptoe_pre_s"),
     ("not toml [", r"not a valid TOML file"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, match: str) -> None:

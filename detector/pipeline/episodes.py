@@ -38,7 +38,7 @@ from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
-from detector.pipeline.review import make_review
+from detector.pipeline.review import RestFloor, make_review
 from detector.pipeline.sway import sway_deg
 
 CONTEXT_S = 30.0
@@ -128,6 +128,7 @@ class EpisodeDetector:
         self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
         self._last_tremor_rest = -1
         self._tonic_ref_uv = np.nan  # highest settled resting EMG level so far
+        self.rest_floor = RestFloor()  # lowest settled resting EMG level so far
         self._settle_epochs = round(config.evidence.tonic_settle_s * self.eps)
 
     # -- stream ------------------------------------------------------------------------
@@ -194,6 +195,7 @@ class EpisodeDetector:
         ref = np.fmax.accumulate(np.concatenate([[self._tonic_ref_uv], settled]))[1:]
         if ref.size:
             self._tonic_ref_uv = float(ref[-1])
+        self.rest_floor.push(idx, settled)
         return ref
 
     def _held(self, f: EpochFeatures, active: np.ndarray, tremor_base: np.ndarray) -> np.ndarray:
@@ -348,6 +350,12 @@ class EpisodeDetector:
         self._run_start = None
         self._state = "none"
         out: list[EpisodeEvent] = []
+        reason = (self.review.at_end(end - start, *self._onset_context(start))
+                  if self.review is not None and state in ("confirmed", "reviewed") else None)
+        if reason is not None:  # a brief rise onto the toes: withdrawn at its end
+            state = "withdrawn"
+            out.append(EpisodeWithdrawn(onset_s=start / self.eps, withdrawn_s=end / self.eps,
+                                        reason=reason))
         if state in ("confirmed", "reviewed"):  # a withdrawn run never becomes an episode
             episode = self._build(start, end)
             self.episodes.append(episode)
@@ -355,6 +363,16 @@ class EpisodeDetector:
             out.append(EpisodeEnded(episode=episode))
         self._trim(min(self._next_epoch, end) - self.context)
         return out
+
+    def _onset_context(self, start: int) -> tuple[np.ndarray, float, float, float]:
+        """Resting envelope over ``evidence.tiptoe_pre_s`` before epoch ``start`` (uV), and the
+        resting level, the standing tonic reference and the lowest settled resting level at
+        it (uV; NaN where not known)."""
+        lo = max(start - round(self.config.evidence.tiptoe_pre_s * self.eps),
+                 self._hist[0][0].first_epoch)
+        f, base, _ = self._window(lo, start + 1)
+        return (EmgLevel.resting_envelope(f)[:-1], float(base[-1]), self._tonic_ref_at(start),
+                self.rest_floor.at(start))
 
     def _trim(self, keep_from: int) -> None:
         while self._hist and self._hist[0][0].first_epoch + self._hist[0][0].n_epochs <= keep_from:

@@ -32,6 +32,27 @@ from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
 
 
+class RestFloor:
+    """The lowest settled resting EMG level of a recording up to each epoch (uV), kept as the
+    epochs at which it fell, so that it can be read at any past epoch whatever the chunking."""
+
+    def __init__(self) -> None:
+        self._marks: list[tuple[int, float]] = []  # (epoch, new lowest level)
+
+    def push(self, epochs: np.ndarray, settled_uv: np.ndarray) -> None:
+        """Take the settled resting levels (uV, NaN: not yet settled) of ``epochs``."""
+        last = self._marks[-1][1] if self._marks else np.inf
+        low = np.fmin.accumulate(np.concatenate(
+            [[last], np.where(np.isnan(settled_uv), np.inf, settled_uv)]))
+        for i in np.flatnonzero(low[1:] < low[:-1]).tolist():
+            self._marks.append((int(epochs[i]), float(low[i + 1])))
+
+    def at(self, epoch: int) -> float:
+        """The lowest settled resting level up to ``epoch`` (uV; NaN before any)."""
+        below = [v for k, v in self._marks if k <= epoch]
+        return below[-1] if below else float("nan")
+
+
 @dataclass(frozen=True)
 class RunReview:
     """The later look of one detection mode (EMG only).
@@ -110,6 +131,44 @@ class RunReview:
         bound = v.review_max_rhythm if look == 0 else v.review_later_max_rhythm
         if shape is not None and shape.rhythm > bound:
             return "rhythmic activity (walking)"
+        return None
+
+    def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
+               standing_uv: float, lowest_uv: float) -> str | None:
+        """Why a run that has just ended is not a cramp after all, or ``None``.
+
+        Rising onto the toes is a voluntary contraction of a calf that already carries the
+        body: it starts from the calf's standing tonic level and ends within seconds
+        (``evidence.tiptoe_max_s``), back on the flat foot. A cramp starts from rest. So a run
+        over by then whose starting level (the higher of ``rest_uv`` and the median of
+        ``before_uv``) is at the standing reference (at least ``evidence.tiptoe_level_ratio``
+        and under ``evidence.standing_level_ratio`` x it: higher is a contraction already
+        under way, such as the waxing and waning of a long weak cramp) is withdrawn. The
+        reference is a standing level only once the recording has also shown the calf at
+        rest well below it (``evidence.tiptoe_min_contrast`` x ``lowest_uv``): a night spent
+        lying throughout has one resting level, and its short cramps start from it. Unknown
+        reference (early in a recording) or too little contrast: kept.
+
+        Parameters
+        ----------
+        duration_epochs : int
+            The run's length (epochs).
+        before_uv : ndarray, shape (k,)
+            Resting-comparable EMG envelope over ``evidence.tiptoe_pre_s`` before the onset
+            (uV), NaN where unusable.
+        rest_uv, standing_uv, lowest_uv : float
+            Resting EMG level at the onset, the standing tonic reference and the lowest
+            settled resting level there (uV).
+        """
+        v = self.config.evidence
+        if (duration_epochs > v.tiptoe_max_s * self.eps or not standing_uv > 0
+                or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+            return None
+        usable = before_uv[~np.isnan(before_uv)]
+        start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
+                       float(np.median(usable)) if usable.size else 0.0)
+        if v.tiptoe_level_ratio * standing_uv <= start_uv < v.standing_level_ratio * standing_uv:
+            return "brief contraction from standing (rising onto the toes)"
         return None
 
 
