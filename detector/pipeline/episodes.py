@@ -31,15 +31,14 @@ from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
 from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.emg_hold import EmgHold
-from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.episode_notes import quality_notes
-from detector.pipeline.evidence import Levels, RunEvidence, make_rule, tremor_on
+from detector.pipeline.evidence import Levels, RunEvidence, make_rule
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
 from detector.pipeline.review import RestFloor, make_review
-from detector.pipeline.sway import sway_deg
+from detector.pipeline.run_evidence import run_evidence
 
 CONTEXT_S = 30.0
 """Feature history kept before a run (s)."""
@@ -388,44 +387,13 @@ class EpisodeDetector:
 
     def _evidence(self, start: int, stop: int) -> RunEvidence:
         f, base, active = self._window(start, stop)
-        n = max(stop - start, 1)
-        uses_emg = self.rule.uses_emg
-        env = f.envelope_uv[f.emg_valid]
-        pf = f.plantar_flexion_deg[~np.isnan(f.plantar_flexion_deg)]
-        lying = f.lying[~np.isnan(f.lying)]
-        tremor_base = self._tremor_levels(start, stop)
-        levels = Levels(emg_rest_uv=base, tremor_rest_g=tremor_base)
-        with np.errstate(invalid="ignore"):
-            tremor = float(np.mean(tremor_on(f, levels, self.config)))
-            moving = float(np.mean(f.movement_g > self.config.motion.movement_g))
-        v = self.config.evidence
-        rest_env = EmgLevel.resting_envelope(f)
-        shape = (emg_shape(rest_env, ~np.isnan(rest_env), eps=self.eps, smooth_s=v.smooth_s,
-                           lull_ratio=v.lull_ratio) if uses_emg else None)
-        tonic_ratio = None
-        ref = self._tonic_ref_at(stop - 1)
-        if uses_emg and ref > 0 and np.any(~np.isnan(rest_env)):
-            tonic_ratio = float(np.nanmedian(rest_env)) / ref
         i0 = start - self._hist[0][0].first_epoch
         strong = np.concatenate([h[5] for h in self._hist])[i0:i0 + (stop - start)]
-        return RunEvidence(
-            duty=float(active.sum()) / n,
-            peak_uv=float(env.max()) if env.size and uses_emg else None,
-            mean_uv=float(env.mean()) if env.size and uses_emg else None,
-            plantar_flexion_deg=float(np.median(pf)) if pf.size else None,
-            tremor_fraction=tremor,
-            moving_fraction=moving,
-            lying_fraction=float(lying.mean()) if lying.size else None,
-            hum_fraction=float(np.mean(f.emg_hum)),
-            valid_fraction=float(np.mean(f.emg_valid)) if uses_emg
-            else float(np.mean(~f.acc_missing)),
-            shape=shape,
-            rested_before=self._rested_since_judged(start),
-            tonic_ratio=tonic_ratio,
-            strong_duty=float(strong.sum()) / n,
-            recorded_s=stop / self.eps,
-            sway_deg=sway_deg(f.incline_deg, block_epochs=round(v.sway_block_s * self.eps)),
-        )
+        levels = Levels(emg_rest_uv=base, tremor_rest_g=self._tremor_levels(start, stop))
+        return run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
+                            tonic_ref_uv=self._tonic_ref_at(stop - 1),
+                            rested_before=self._rested_since_judged(start),
+                            recorded_s=stop / self.eps, eps=self.eps, config=self.config)
 
     def _tonic_ref_at(self, epoch: int) -> float:
         """The standing tonic reference at ``epoch`` (uV; NaN if not yet set)."""
