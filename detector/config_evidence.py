@@ -186,6 +186,12 @@ class EvidenceConfig:
     the body (under ``standing_level_ratio`` x it: not already contracting). On dev seeds
     tip-toe bouts begin at 0.94-1.24 of it; cramps of up to 40 s at most 0.82, or 2.2-2.5
     where a long weak cramp is cut into runs."""
+    unended_withdrawn: bool = True
+    """EMG only: a confirmed run still active when the recording ends (never seen to come
+    back to rest) is withdrawn at the end. Without posture the EMG of a person up and about
+    (standing with sway and weight shifts, shuffling, short walks: the morning get-up, after
+    which the sensor comes off) is sustained, irregular activity that no shape check tells
+    from a weak cramp; a cramp is a bounded episode that ends in rest. ``false``: kept."""
     tiptoe_pre_s: float = 4.0
     """Time before a run's onset over which its starting level is measured (s)."""
     tiptoe_min_contrast: float = 1.3

@@ -254,7 +254,7 @@ class EpisodeDetector:
         events: list[EpisodeEvent] = []
         if self._run_start is not None:
             events.extend(self._maybe_confirm())
-            events.extend(self._close_run())
+            events.extend(self._close_run(at_stream_end=True))
         self._hist.clear()
         return events
 
@@ -341,7 +341,8 @@ class EpisodeDetector:
         rest = np.flatnonzero(~up)
         return end + (int(rest[0]) if rest.size else stop - end)
 
-    def _close_run(self) -> list[EpisodeEvent]:
+    def _close_run(self, *, at_stream_end: bool = False) -> list[EpisodeEvent]:
+        """Close the open run; ``at_stream_end``: the recording ends here."""
         assert self._run_start is not None
         start, end, state = self._run_start, self._decay_end(self._run_end), self._state
         if state != "none":
@@ -349,9 +350,12 @@ class EpisodeDetector:
         self._run_start = None
         self._state = "none"
         out: list[EpisodeEvent] = []
-        reason = (self.review.at_end(end - start, *self._onset_context(start))
-                  if self.review is not None and state in ("confirmed", "reviewed") else None)
-        if reason is not None:  # a brief rise onto the toes: withdrawn at its end
+        reason = None
+        if self.review is not None and state in ("confirmed", "reviewed"):
+            reason = self.review.at_end(end - start, *self._onset_context(start))
+            if reason is None and at_stream_end and end >= self._next_epoch:
+                reason = self.review.unended()  # never seen back at rest: up and about
+        if reason is not None:  # a rise onto the toes, or up and about: withdrawn at its end
             state = "withdrawn"
             out.append(EpisodeWithdrawn(onset_s=start / self.eps, withdrawn_s=end / self.eps,
                                         reason=reason))

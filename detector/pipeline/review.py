@@ -172,6 +172,20 @@ class RunReview:
         return None
 
 
+    def unended(self) -> str | None:
+        """Why a confirmed run still active at the end of the recording is not a cramp, or
+        ``None`` (``evidence.unended_withdrawn``).
+
+        Without posture nothing in the EMG of a person up and about (standing tonus swaying
+        and stepping with each shift of weight, shuffles, short slow walks) tells it from a
+        weak cramp's irregular waxing and waning, and the morning get-up is what a
+        recording ends on (the sensor is taken off once up). A cramp is a bounded episode:
+        it ends in rest. A run never seen to end is therefore not logged."""
+        if self.config.evidence.unended_withdrawn:
+            return "activity going on at the end of the recording (up and about)"
+        return None
+
+
 def make_review(mode: str, *, config: DetectorConfig, eps: int) -> RunReview | None:
     """The later look of a detection mode: EMG only has one; with accelerometers the posture
     and leg movement already tell walking apart, so ``None``."""
