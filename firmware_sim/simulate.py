@@ -189,10 +189,17 @@ def simulate_night(out_dir: Path, *, hours: float, seed: int, file_format: str =
                    "simulated": True, "seed": seed, "att_mtu": att_mtu,
                    "host_start_utc": scenario.start_utc.isoformat(),
                    "detector_version": __version__}
-        with CaptureWriter(rec_path, session=session) as writer:
-            _, n_packets = record_through_firmware(
-                **args, on_packet=lambda p, t: writer.packet(
-                    source="legband:data", payload=p, received_s=epoch_s + t))
+        # fsync (and the source definitions repeated after each) paced by the night's own
+        # time, not the machine's: the same seed gives the same bytes however loaded it is
+        newest_s = [0.0]
+
+        def on_packet(payload: bytes, t_s: float) -> None:
+            newest_s[0] = t_s
+            writer.packet(source="legband:data", payload=payload, received_s=epoch_s + t_s)
+
+        with CaptureWriter(rec_path, session=session, background_sync=False,
+                           clock=lambda: newest_s[0]) as writer:
+            _, n_packets = record_through_firmware(**args, on_packet=on_packet)
     else:
         decoded, n_packets = record_through_firmware(**args)
         write_edf(rec_path, emg_uv=decoded["emg"], fs_emg=fs_emg,

@@ -104,3 +104,37 @@ def test_the_sample_capture_is_what_its_manifest_recipe_makes(tmp_path: Path,
     made = (tmp_path / entry["file"]).read_bytes()
     assert hashlib.sha256(made).hexdigest() == entry["sha256"]
     assert made == (RECORDINGS / entry["file"]).read_bytes()
+
+
+def test_a_simulated_capture_does_not_depend_on_how_fast_the_machine_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture writer repeats its source definitions after each fsync, which it paces by a
+    clock; a simulated night must pace it by its own time, or a loaded machine (a slow wall
+    clock per packet) writes other bytes for the same seed."""
+    import itertools
+
+    from detector.capture import writer as capture_writer
+
+    normal = tmp_path / "normal"
+    normal.mkdir()
+    simulate_night(normal, hours=0.02, seed=4, stem="n")
+
+    class RacingClock(capture_writer.CaptureWriter):  # 5 s of wall clock pass per call
+        def __init__(self, path: Path, *, session: dict[str, object], **kw: object) -> None:
+            kw.setdefault("clock", itertools.count(0.0, 5.0).__next__)
+            super().__init__(path, session=session, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(capture_writer, "CaptureWriter", RacingClock)
+    session = {"profile": "legband", "host_start_utc": "2024-01-01T00:00:00+00:00"}
+    loaded = tmp_path / "loaded"
+    loaded.mkdir()
+    simulate_night(loaded, hours=0.02, seed=4, stem="n")
+    assert (loaded / "n.cramp").read_bytes() == (normal / "n.cramp").read_bytes()
+    # the control: the racing clock does change a writer left on it
+    with RacingClock(tmp_path / "raced.cramp", session=session) as w, \
+            capture_writer.CaptureWriter(tmp_path / "paced.cramp", session=session,
+                                         background_sync=False, clock=lambda: 0.0) as p:
+        for k in range(3):
+            w.packet(source="legband:data", payload=b"x", received_s=float(k))
+            p.packet(source="legband:data", payload=b"x", received_s=float(k))
+    assert (tmp_path / "raced.cramp").stat().st_size > (tmp_path / "paced.cramp").stat().st_size
