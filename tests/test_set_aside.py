@@ -5,6 +5,7 @@ reports list it with its reason, beside the night's real cramp, which stays a cr
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from detector.cli.main import main
 from detector.cli.replay_cmd import format_result
 from detector.episode import EpisodeWithdrawn
+from detector.export import edf_annotations, event_rows, events_json
 from detector.night.timeline import map_result
 from detector.pipeline.result import NightResult
 from detector.store import connect, load_night, save_night
@@ -97,3 +99,19 @@ def test_replay_table_lists_the_set_aside_run() -> None:
     lines = [ln for ln in table.splitlines() if "set aside (not a cramp)" in ln]
     assert len(lines) == 1 and "end of the recording" in lines[0]
     assert "1 cramp episode(s)" in table
+
+
+def test_exports_carry_the_set_aside_run_and_it_is_not_an_event(tmp_path: Path) -> None:
+    result, _ = test_getup_emg._run()
+    db = _stored(tmp_path, result)
+    conn = connect(db)
+    try:
+        night = load_night(conn, 1)
+    finally:
+        conn.close()
+    doc = json.loads(events_json([night]))
+    assert [r["reason"] for r in doc["nights"][0]["set_aside"]] == [result.set_aside[0].reason]
+    assert len(event_rows([night])) == 1  # the cramp, and only it, is an event
+    notes = [n for n in edf_annotations(night) if n[2].startswith("Alert set aside")]
+    assert [round(n[0], 3) for n in notes] == [round(result.set_aside[0].onset_s, 3)]
+    assert sum(n[2].startswith("Cramp") for n in edf_annotations(night)) == 1
