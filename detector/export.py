@@ -103,6 +103,8 @@ def events_json(nights: list[StoredNight]) -> str:
             "leg": n.leg,
             "mode": n.mode,
             "in_bed_periods": [[round(a, 1), round(b, 1)] for a, b in n.in_bed_periods],
+            "set_aside": [{"onset_s": round(w.onset_s, 3), "withdrawn_s": round(w.withdrawn_s, 3),
+                           "reason": w.reason} for w in n.set_aside],
             "detector_version": n.detector_version,
         } for n in nights],
     }
@@ -213,7 +215,8 @@ def read_signals(source: RecordingSource) -> dict[str, tuple[np.ndarray, float]]
 
 
 def edf_annotations(night: StoredNight) -> list[tuple[float, float | None, str]]:
-    """EDF+ annotations of a night: cramps, in-bed periods, data gaps, poor signal.
+    """EDF+ annotations of a night: cramps, in-bed periods, data gaps, poor signal, alerts
+    set aside.
 
     Returns
     -------
@@ -231,6 +234,8 @@ def edf_annotations(night: StoredNight) -> list[tuple[float, float | None, str]]
         notes.append((a, b - a, "Data gap (filled with 0)"))
     for q in night.quality_periods:
         notes.append((q.start_s, q.end_s - q.start_s, "Poor signal (electrode)"))
+    for w in night.set_aside:  # announced live, shown not to be one by a later look
+        notes.append((w.onset_s, w.withdrawn_s - w.onset_s, f"Alert set aside: {w.reason}"))
     return sorted(notes, key=lambda n: n[0])
 
 

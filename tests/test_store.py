@@ -41,7 +41,8 @@ from detector.store.nights import night_date_for, poor_signal_periods, resolve_z
 SHA_A = "a" * 64
 SHA_B = "b" * 64
 EXPECTED_TABLES = {"profile", "devices", "recordings", "nights", "night_runs", "episodes",
-                   "gaps", "quality_periods", "diary_entries", "night_traces"}
+                   "gaps", "quality_periods", "diary_entries", "night_traces",
+                   "set_aside"}
 
 
 def _tables(db: Path) -> set[str]:

@@ -143,6 +143,9 @@ def format_result(result: NightResult, *, tz: tzinfo) -> str:
                 f"  {e.confidence:10.2f}  {', '.join(e.evidence)}")
             for note in e.quality_notes:
                 lines.append(f"        note: {note}")
+    for w in result.set_aside:  # announced live, then shown by a later look not to be cramps
+        lines.append(f"  set aside (not a cramp): {_clock(info.start_utc, w.onset_s, tz)}, "
+                     f"after {_hms(w.withdrawn_s - w.onset_s)}: {w.reason}")
     lines.append("  quality: " + _quality_line(result.quality, result))
     return "\n".join(lines)
 

@@ -114,9 +114,9 @@ def map_result(result: NightResult, to_utc: Callable[[float], datetime]) -> Nigh
     Returns
     -------
     NightResult
-        Episode onsets (``onset_utc`` and ``onset_s``), offsets and in-bed periods as
-        seconds of host time from ``info.start_utc``; ``onset_utc`` is the clock's time of
-        the onset. Gaps, duration and trace unchanged (on the grid).
+        Episode onsets (``onset_utc`` and ``onset_s``), offsets, set-aside runs and in-bed
+        periods as seconds of host time from ``info.start_utc``; ``onset_utc`` is the clock's
+        time of the onset. Gaps, duration and trace unchanged (on the grid).
     """
     start = result.info.start_utc
 
@@ -130,4 +130,8 @@ def map_result(result: NightResult, to_utc: Callable[[float], datetime]) -> Nigh
         episodes.append(dataclasses.replace(e, onset_utc=at, onset_s=onset,
                                             offset_s=host_s(e.offset_s)))
     beds = tuple((host_s(a), host_s(b)) for a, b in result.in_bed_periods)
-    return dataclasses.replace(result, episodes=tuple(episodes), in_bed_periods=beds)
+    aside = tuple(dataclasses.replace(w, onset_s=host_s(w.onset_s),
+                                      withdrawn_s=host_s(w.withdrawn_s))
+                  for w in result.set_aside)
+    return dataclasses.replace(result, episodes=tuple(episodes), in_bed_periods=beds,
+                               set_aside=aside)

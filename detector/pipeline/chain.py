@@ -257,6 +257,7 @@ class NightPipeline:
             gaps=tuple(sorted(self.gaps, key=lambda g: (g.start_s, g.role))),
             quality=quality,
             trace=trace, detector_version=__version__, parameters=self.config.to_dict(),
+            set_aside=tuple(self.detector.withdrawn),
         )
 
 

@@ -106,6 +106,8 @@ class EpisodeDetector:
         self.max_dip = round(config.episode.max_dip_s * self.eps)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
+        # announced runs that a later look showed not to be cramps (for the morning log)
+        self.withdrawn: list[EpisodeWithdrawn] = []
         # per chunk: features, resting EMG level, active flags (with the EMG-only hold),
         # resting tremor level, the standing tonic reference (highest settled resting EMG
         # level up to each epoch), and the activity threshold's own flags (without the hold)
@@ -291,8 +293,15 @@ class EpisodeDetector:
         if reason is None and self._look < self.review.n_looks:
             return []  # a look still to come once the run's seen extent covers it
         self._state = "reviewed" if reason is None else "withdrawn"
-        return [] if reason is None else [EpisodeWithdrawn(
-            onset_s=self._run_start / self.eps, withdrawn_s=b / self.eps, reason=reason)]
+        return [] if reason is None else [self._withdraw(self._run_start, b, reason)]
+
+    def _withdraw(self, onset: int, at: int, reason: str) -> EpisodeWithdrawn:
+        """The withdrawal of the run begun at epoch ``onset``, decided at epoch ``at``; kept in
+        :attr:`withdrawn` so the morning log can say what became of the announcement."""
+        event = EpisodeWithdrawn(onset_s=onset / self.eps, withdrawn_s=at / self.eps,
+                                 reason=reason)
+        self.withdrawn.append(event)
+        return event
 
     def _refine_onset(self, start: int, floor: int) -> int:
         """Move a run's start back over the ramp-up of the contraction.
@@ -357,8 +366,7 @@ class EpisodeDetector:
                 reason = self.review.unended()  # never seen back at rest: up and about
         if reason is not None:  # a rise onto the toes, or up and about: withdrawn at its end
             state = "withdrawn"
-            out.append(EpisodeWithdrawn(onset_s=start / self.eps, withdrawn_s=end / self.eps,
-                                        reason=reason))
+            out.append(self._withdraw(start, end, reason))
         if state in ("confirmed", "reviewed"):  # a withdrawn run never becomes an episode
             episode = self._build(start, end)
             self.episodes.append(episode)

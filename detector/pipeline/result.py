@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.episode import Episode
+from detector.episode import Episode, EpisodeWithdrawn
 from detector.signals import Gap, RecordingInfo
 
 
@@ -75,6 +75,11 @@ class NightResult:
         Version of the package that produced the result.
     parameters : dict
         The full detector configuration used (``DetectorConfig.to_dict()``).
+    set_aside : tuple of EpisodeWithdrawn
+        Contractions announced live and then shown by a later look not to be cramps (for
+        example the stride rhythm of walking), in onset order, with the reason. They are not
+        episodes and count nowhere; the morning log lists them so that an alarm seen in the
+        night is accounted for.
     """
 
     info: RecordingInfo
@@ -86,6 +91,7 @@ class NightResult:
     trace: NightTrace
     detector_version: str
     parameters: dict[str, Any]
+    set_aside: tuple[EpisodeWithdrawn, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary in the ``cramp replay --json`` recording shape."""
@@ -97,6 +103,8 @@ class NightResult:
             "leg": self.info.leg,
             "notes": list(self.info.notes),
             "episodes": [e.to_dict() for e in self.episodes],
+            "set_aside": [{"onset_s": round(w.onset_s, 3), "withdrawn_s": round(w.withdrawn_s, 3),
+                           "reason": w.reason} for w in self.set_aside],
             "in_bed_periods": [[round(a, 1), round(b, 1)] for a, b in self.in_bed_periods],
             "gaps": [
                 {"channel": g.role, "start_s": round(g.start_s, 3), "end_s": round(g.end_s, 3),

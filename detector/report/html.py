@@ -27,6 +27,7 @@ from detector.report.summary import (
     format_percent,
     format_rate,
     headline,
+    set_aside_lines,
     to_local,
     zone_label,
 )
@@ -215,6 +216,8 @@ def _night_section(night: SleepNight, s: NightSummary, local: tzinfo | None, *,
                      "point down. Numbers mark the cramps in the table below.</p>")
     parts += ["<h3>The night in numbers</h3>", _summary_block(s, local),
               "<h3>Cramps</h3>", _episode_table(night, local)]
+    parts += [f'<p class="meta set-aside">{_e(line)}</p>'
+              for line in set_aside_lines(night, local)]
     pairs = [(rec, e) for rec, e in night.episodes
              if rec.trace is not None and rec.trace.n_seconds > 0]
     if pairs:

@@ -287,6 +287,17 @@ def episode_label(e: Episode) -> str:
     return {"left": "left leg", "right": "right leg"}.get(e.leg, "leg not recorded")
 
 
+def set_aside_lines(night: SleepNight, local: tzinfo | None) -> list[str]:
+    """One sentence per contraction that was announced live and then set aside by a later
+    look (in time order over the night's recordings), so an alert seen in the night is
+    accounted for in the morning; empty when there was none."""
+    runs = sorted(((rec.utc_at(w.onset_s), w) for rec in night.recordings
+                   for w in rec.set_aside), key=lambda p: p[0])
+    return [f"An alert at {format_clock(at, local)} was set aside after "
+            f"{format_duration(max(0.0, w.withdrawn_s - w.onset_s))}: {w.reason}. "
+            "It is not counted as a cramp." for at, w in runs]
+
+
 # ------------------------------------------------------------------ collecting
 
 

@@ -15,6 +15,7 @@ from detector.report.summary import (
     format_percent,
     format_rate,
     headline,
+    set_aside_lines,
     zone_label,
 )
 
@@ -76,6 +77,8 @@ def render_text(data: ReportData) -> str:
             where = "" if e.in_bed else ", outside the time in bed"
             lines.append(f"  Cramp {i}: began {format_clock(e.onset_utc, local)}, lasted "
                          f"{format_duration(e.duration_s)}, {episode_label(e)}{where}")
+        for line in set_aside_lines(night, local):
+            lines += textwrap.wrap(line, width=78, initial_indent="  ", subsequent_indent="    ")
         lines.append("")
     if data.trends is not None:
         with_cramps = sum(1 for d in data.trends.days if d.n_episodes > 0)

@@ -14,7 +14,7 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from detector.episode import Episode
+from detector.episode import Episode, EpisodeWithdrawn
 from detector.errors import CrampInputError
 from detector.signals import Gap
 from detector.store.codec import decode_trace, parse_utc
@@ -77,6 +77,10 @@ def load_night(conn: sqlite3.Connection, night_id: int, *, with_trace: bool = Tr
         QualityPeriod(kind=q["kind"], start_s=q["start_s"], end_s=q["end_s"])
         for q in conn.execute("SELECT * FROM quality_periods WHERE night_id = ? "
                               "ORDER BY start_s, id", (night_id,)).fetchall())
+    set_aside = tuple(
+        EpisodeWithdrawn(onset_s=w["onset_s"], withdrawn_s=w["withdrawn_s"], reason=w["reason"])
+        for w in conn.execute("SELECT * FROM set_aside WHERE night_id = ? ORDER BY onset_s, id",
+                              (night_id,)).fetchall())
     trace = None
     if with_trace:
         t = conn.execute("SELECT * FROM night_traces WHERE night_id = ?",
@@ -93,7 +97,7 @@ def load_night(conn: sqlite3.Connection, night_id: int, *, with_trace: bool = Tr
         in_bed_periods=tuple((float(a), float(b)) for a, b in periods), episodes=episodes,
         gaps=gaps, quality_periods=quality_periods, quality=_loads(row["quality_json"], where),
         coverage_fraction=row["coverage_fraction"], detector_version=row["detector_version"],
-        parameters=_loads(row["parameters_json"], where), trace=trace)
+        parameters=_loads(row["parameters_json"], where), trace=trace, set_aside=set_aside)
 
 
 def load_nights_on(conn: sqlite3.Connection, night_date: date, *, with_trace: bool = True

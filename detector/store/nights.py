@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from detector.episode import Episode
+from detector.episode import Episode, EpisodeWithdrawn
 from detector.errors import CrampInputError
 from detector.pipeline.result import NightResult, NightTrace
 from detector.signals import Gap
@@ -99,6 +99,9 @@ class StoredNight:
         Parameters of the run whose episodes are stored.
     trace : NightTrace or None
         Per-second trace; ``None`` for nights stored before traces were kept.
+    set_aside : tuple of EpisodeWithdrawn
+        Contractions announced live and then set aside by a later look, with the reason
+        (seconds from the recording start); empty for nights stored before they were kept.
     """
 
     night_id: int
@@ -121,6 +124,7 @@ class StoredNight:
     detector_version: str
     parameters: dict[str, Any]
     trace: NightTrace | None
+    set_aside: tuple[EpisodeWithdrawn, ...] = ()
 
     @property
     def end_utc(self) -> datetime:
@@ -383,7 +387,7 @@ def poor_signal_periods(trace: NightTrace, gaps: tuple[Gap, ...]) -> list[Qualit
 
 def _replace_contents(conn: sqlite3.Connection, night_id: int, run_id: int,
                       result: NightResult) -> None:
-    for table in ("episodes", "gaps", "quality_periods", "night_traces"):
+    for table in ("episodes", "gaps", "quality_periods", "night_traces", "set_aside"):
         conn.execute(f"DELETE FROM {table} WHERE night_id = ?", (night_id,))
     start = result.info.start_utc
     conn.executemany(
@@ -407,6 +411,11 @@ def _replace_contents(conn: sqlite3.Connection, night_id: int, run_id: int,
         "VALUES (?, ?, ?, ?, ?)",
         [(night_id, q.kind, q.start_s, q.end_s, utc_text(start + timedelta(seconds=q.start_s)))
          for q in poor_signal_periods(result.trace, result.gaps)])
+    conn.executemany(
+        "INSERT INTO set_aside (night_id, onset_s, withdrawn_s, onset_utc, reason) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(night_id, w.onset_s, w.withdrawn_s, utc_text(start + timedelta(seconds=w.onset_s)),
+          w.reason) for w in result.set_aside])
     n, fields, encoding, blob = encode_trace(result.trace)
     conn.execute("INSERT INTO night_traces (night_id, n_seconds, fields, encoding, data) "
                  "VALUES (?, ?, ?, ?, ?)", (night_id, n, fields, encoding, blob))

@@ -145,7 +145,20 @@ _V3: tuple[str, ...] = (
     "ALTER TABLE profile ADD COLUMN age_years INTEGER CHECK (age_years BETWEEN 0 AND 130)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+_V4: tuple[str, ...] = (
+    # Contractions announced live and then set aside by a later look (walking, up and about):
+    # not episodes, kept so the morning log can account for an alarm seen in the night.
+    """CREATE TABLE set_aside (
+        id INTEGER PRIMARY KEY,
+        night_id INTEGER NOT NULL REFERENCES nights(id) ON DELETE CASCADE,
+        onset_s REAL NOT NULL,
+        withdrawn_s REAL NOT NULL,
+        onset_utc TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Statements taking the store from version ``i`` to ``i + 1``."""
 
 CURRENT_VERSION: int = len(MIGRATIONS)
