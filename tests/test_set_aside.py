@@ -6,6 +6,7 @@ reports list it with its reason, beside the night's real cramp, which stays a cr
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from detector.episode import EpisodeWithdrawn
 from detector.export import edf_annotations, event_rows, events_json
 from detector.night.timeline import map_result
 from detector.pipeline.result import NightResult
-from detector.store import connect, load_night, save_night
+from detector.store import connect, load_night, save_night, schema_version
+from detector.store.schema import CURRENT_VERSION
 from tests import test_getup_emg, test_withdrawal
 
 
@@ -115,3 +117,31 @@ def test_exports_carry_the_set_aside_run_and_it_is_not_an_event(tmp_path: Path) 
     notes = [n for n in edf_annotations(night) if n[2].startswith("Alert set aside")]
     assert [round(n[0], 3) for n in notes] == [round(result.set_aside[0].onset_s, 3)]
     assert sum(n[2].startswith("Cramp") for n in edf_annotations(night)) == 1
+
+
+
+def test_a_version_3_store_gains_the_set_aside_table_and_keeps_its_data(
+        tmp_path: Path) -> None:
+    db = tmp_path / "v3.sqlite3"
+    conn = connect(db, schema_target=3)
+    try:
+        conn.execute("INSERT INTO diary_entries (entry_date, fields_json, created_utc, "
+                     "updated_utc) VALUES ('2024-05-06', '{\"alcohol_units\": 3}', 'x', 'x')")
+        assert "set_aside" not in _tables(conn)
+    finally:
+        conn.close()
+    result, _ = test_withdrawal._run(30)
+    save_night(result, db_path=db, timezone="UTC")  # opens, so migrates to the current version
+    conn = connect(db)
+    try:
+        assert schema_version(conn) == CURRENT_VERSION
+        assert "set_aside" in _tables(conn)
+        assert [tuple(r) for r in conn.execute("SELECT entry_date FROM diary_entries")] == [
+            ("2024-05-06",)]
+        assert load_night(conn, 1).set_aside == result.set_aside
+    finally:
+        conn.close()
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
