@@ -115,6 +115,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.review_max_rhythm": Bounds(0.0, 2.0),
     "evidence.review_repeats": Bounds(1, 30),
     "evidence.review_later_max_rhythm": Bounds(0.0, 2.0),
+    "evidence.review_max_stride_corr": Bounds(-1.0, 1.0),
+    "evidence.review_stride_smooth_s": Bounds(0.0, 10.0, unit="s"),
     "evidence.tiptoe_max_s": Bounds(0.0, 600.0, unit="s"),
     "evidence.tiptoe_level_ratio": Bounds(0.0, 100.0),
     "evidence.tiptoe_pre_s": Bounds(0.5, 20.0, unit="s"),

@@ -116,6 +116,20 @@ class EvidenceConfig:
     one more chance for a long cramp's random waxing and waning to look periodic, so each
     needs a stricter bound to keep a cramp's chance of being withdrawn about that of one look.
     At least ``review_max_rhythm``."""
+    review_max_stride_corr: float = 0.45
+    """Largest stride correlation of a later look for a cramp: the autocorrelation of the log
+    envelope at its highest point at stride lags (0.4-2 s) past its first zero crossing
+    (:mod:`detector.pipeline.stride`; -1 to 1, no unit). Walking, one calf fires once per
+    stride and the envelope is high again one stride later. On dev seeds (the 56 EMG-only
+    nights of ``benchmarks/review_looks.py`` ``--seed 1 --nights 28``, ``--seed 15 --nights
+    70`` and the same from 2000 and 2015) the 97 cramps long enough for a look stayed at
+    most 0.34 over their 271 looks; walks seen striding in a look reached 0.46-0.83 (the
+    seed-33 turning weak walk of tests/test_withdrawal.py 0.58, where the comeback was
+    0.91). Above it the episode is withdrawn as walking, at every look."""
+    review_stride_smooth_s: float = 0.2
+    """Moving mean over the envelope before its stride correlation is taken (s): shorter
+    than a stride's push-off burst (0.2-0.5 s), which the 0.5-s ``smooth_s`` spreads into the
+    floor beside it."""
     tonic_settle_s: float = 60.0
     """The resting level of the first seconds of a recording is a low percentile of too few
     blocks (the level of whatever they held, e.g. walking): it becomes the standing reference

@@ -12,7 +12,10 @@ that length up to ``review_repeats`` looks (getting up, a person may first stand
 (``review_later_max_rhythm`` after the first look: each look is one more chance for a cramp
 to look periodic; the autocorrelation climbs by more than 1 from its trough: anti-correlated
 at half a stride, correlated at a whole one), the episode is withdrawn
-(:class:`~detector.episode.EpisodeWithdrawn`).
+(:class:`~detector.episode.EpisodeWithdrawn`). So it is when a look's stride correlation
+(:func:`~detector.pipeline.stride.stride_correlation`, the envelope high again one stride
+later) exceeds ``review_max_stride_corr``: a weak walk's low-duty burst train comes back
+too little from its shallow trough to pass the rhythm bound.
 
 The live announcement stays as early as before (at the 10-s criterion); a withdrawal comes at
 the end of the look that saw the rhythm. Each look only uses a fixed window of epochs
@@ -30,6 +33,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
+from detector.pipeline.stride import stride_correlation
 
 
 class RestFloor:
@@ -131,6 +135,26 @@ class RunReview:
         bound = v.review_max_rhythm if look == 0 else v.review_later_max_rhythm
         if shape is not None and shape.rhythm > bound:
             return "rhythmic activity (walking)"
+        return self.strides(envelope_uv)
+
+    def strides(self, envelope_uv: np.ndarray) -> str | None:
+        """Why a look's envelope is walking by its stride correlation, or ``None``.
+
+        The envelope high again one stride later (:func:`~detector.pipeline.stride.
+        stride_correlation` above ``evidence.review_max_stride_corr``): a burst train of
+        push-offs on the standing floor, whether or not a turn breaks it (see
+        :mod:`detector.pipeline.stride`).
+
+        Parameters
+        ----------
+        envelope_uv : ndarray, shape (n,)
+            Resting-comparable EMG envelope of the look's epochs (uV), NaN where unusable.
+        """
+        v = self.config.evidence
+        corr = stride_correlation(envelope_uv, ~np.isnan(envelope_uv), eps=self.eps,
+                                  smooth_s=v.review_stride_smooth_s)
+        if corr is not None and corr > v.review_max_stride_corr:
+            return "rhythmic activity (walking: a burst every stride)"
         return None
 
     def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
