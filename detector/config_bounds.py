@@ -119,6 +119,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.tiptoe_level_ratio": Bounds(0.0, 100.0),
     "evidence.tiptoe_pre_s": Bounds(0.5, 20.0, unit="s"),
     "evidence.tiptoe_min_contrast": Bounds(1.0, 100.0),
+    "evidence.relaxed_max_uv": Bounds(0.0, 1000.0, unit="uV"),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

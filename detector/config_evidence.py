@@ -199,3 +199,13 @@ class EvidenceConfig:
     multiple of the lowest settled resting level before the run: the recording has shown the
     calf both carrying the body and at rest. A night lying throughout has a single resting
     level (its reference is that level), from which its short cramps start."""
+    relaxed_max_uv: float = 8.0
+    """EMG only, before the recording has shown the calf both at its standing level and at
+    rest well below it (``tiptoe_min_contrast``; or in its first ``tonic_settle_s``): a run
+    over within ``tiptoe_max_s`` whose starting level (as ``tiptoe_level_ratio``'s) is at
+    least this (uV RMS) began from a calf already active, carrying the body, and is
+    withdrawn at its end. A relaxed calf shows the front end's own noise (gel electrodes:
+    0.8-4 uV RMS over 20-450 Hz; the real recordings of tests/test_real_data.py 1.4 uV), so
+    twice the noisiest of those; a standing calf's tonic activity reaches 90 uV. A front
+    end noisier than this at rest (an int8 Myo: about 12 uV) loses short EMG-only cramps
+    on a recording that never shows that contrast."""

@@ -146,8 +146,10 @@ class RunReview:
         under way, such as the waxing and waning of a long weak cramp) is withdrawn. The
         reference is a standing level only once the recording has also shown the calf at
         rest well below it (``evidence.tiptoe_min_contrast`` x ``lowest_uv``): a night spent
-        lying throughout has one resting level, and its short cramps start from it. Unknown
-        reference (early in a recording) or too little contrast: kept.
+        lying throughout has one resting level, and its short cramps start from it. Until
+        the recording has shown that contrast (no reference yet in its first
+        ``evidence.tonic_settle_s``, or a recording begun upright that has not yet sat or
+        lain down), :meth:`_from_active_calf` judges the starting level on its own.
 
         Parameters
         ----------
@@ -161,16 +163,31 @@ class RunReview:
             settled resting level there (uV).
         """
         v = self.config.evidence
-        if (duration_epochs > v.tiptoe_max_s * self.eps or not standing_uv > 0
-                or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+        if duration_epochs > v.tiptoe_max_s * self.eps:
             return None
         usable = before_uv[~np.isnan(before_uv)]
         start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
                        float(np.median(usable)) if usable.size else 0.0)
+        if not (standing_uv > 0 and standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+            return self._from_active_calf(start_uv)
         if v.tiptoe_level_ratio * standing_uv <= start_uv < v.standing_level_ratio * standing_uv:
             return "brief contraction from standing (rising onto the toes)"
         return None
 
+    def _from_active_calf(self, start_uv: float) -> str | None:
+        """A brief run judged before the recording has shown the calf both standing and at
+        rest: withdrawn when its starting level ``start_uv`` (uV) is already above what a
+        relaxed calf shows (``evidence.relaxed_max_uv``).
+
+        A relaxed calf's surface EMG is the front end's own noise (0.8-4 uV RMS on gel
+        electrodes); a cramp, lying or sitting, starts from it. A calf that carries the body
+        shows its tonic activity (a few to about 90 uV), and a rise onto the toes starts
+        from there. Without a resting level of its own to compare with (the first minute
+        of a recording, or a recording begun upright), that absolute level is what is left
+        to tell the two apart."""
+        if start_uv >= self.config.evidence.relaxed_max_uv:
+            return "brief contraction from a calf already active (standing, rising onto the toes)"
+        return None
 
     def unended(self) -> str | None:
         """Why a confirmed run still active at the end of the recording is not a cramp, or
