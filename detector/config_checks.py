@@ -119,7 +119,9 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("review_later_max_rhythm", 0.0, 2.0), ("tiptoe_max_s", 0.0, 600.0),
                          ("tiptoe_level_ratio", 0.0, 100.0), ("tiptoe_pre_s", 0.5, 20.0),
                          ("tiptoe_min_contrast", 1.0, 100.0),
-                         ("relaxed_max_uv", 0.0, 1000.0)):
+                         ("relaxed_max_uv", 0.0, 1000.0), ("shift_block_s", 0.5, 60.0),
+                         ("shift_max_log_sd", 0.0, 10.0),
+                         ("shift_max_level_ratio", 0.0, 100.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN
             raise ConfigError(f"evidence.{name}", f"expected {lo:g} to {hi:g}, got {value!r}")

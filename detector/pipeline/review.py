@@ -30,6 +30,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
+from detector.pipeline.nanmedian import nanmedian_rows
 
 
 class RestFloor:
@@ -187,6 +188,48 @@ class RunReview:
         to tell the two apart."""
         if start_uv >= self.config.evidence.relaxed_max_uv:
             return "brief contraction from a calf already active (standing, rising onto the toes)"
+        return None
+
+    def shifting(self, run_uv: np.ndarray, standing_uv: float, lowest_uv: float) -> str | None:
+        """Why a long run that has just ended is standing up rather than a cramp, or ``None``.
+
+        A cramp is one sustained involuntary contraction: its drive waxes and wanes within a
+        second or two, so over blocks of ``evidence.shift_block_s`` its level holds (the
+        blocks' log median scatters by at most ``evidence.shift_max_log_sd``). A standing
+        calf's level follows the body: each shift of weight from leg to leg (every few
+        seconds) loads or unloads it severalfold, each rise onto the toes multiplies it for
+        seconds, each step fires it; from block to block it wanders. A run longer than
+        ``evidence.tiptoe_max_s`` (shorter ones: :meth:`at_end`) whose block levels scatter
+        more, at a median level under ``evidence.shift_max_level_ratio`` x the standing tonic
+        reference (a standing calf's range: its tonus loaded and unloaded, with tip-toe
+        bouts), is withdrawn at its end. As in :meth:`at_end`, only once the reference is a
+        standing level (``evidence.tiptoe_min_contrast`` x ``lowest_uv``).
+
+        Parameters
+        ----------
+        run_uv : ndarray, shape (n,)
+            Resting-comparable EMG envelope of the run's epochs (uV), NaN where unusable.
+        standing_uv, lowest_uv : float
+            The standing tonic reference and the lowest settled resting level at the onset
+            (uV).
+        """
+        v = self.config.evidence
+        k = max(1, round(v.shift_block_s * self.eps))
+        n_blocks = run_uv.shape[0] // k
+        if (run_uv.shape[0] <= v.tiptoe_max_s * self.eps or n_blocks < 3
+                or not standing_uv > 0 or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+            return None
+        usable = run_uv[~np.isnan(run_uv)]
+        if not usable.size or float(np.median(usable)) >= v.shift_max_level_ratio * standing_uv:
+            return None
+        # the first block holds the contraction's rise (a cramp's 1-5 s)
+        blocks = nanmedian_rows(run_uv[k: n_blocks * k].reshape(-1, k))
+        blocks = blocks[~np.isnan(blocks)]
+        if blocks.size < 2:
+            return None
+        log_sd = float(np.std(np.log(np.maximum(blocks, self.config.emg.baseline_floor_uv))))
+        if log_sd > v.shift_max_log_sd:
+            return "level shifting from block to block (standing up: weight shifts, tip-toe)"
         return None
 
     def unended(self) -> str | None:
