@@ -19,6 +19,12 @@ the end of the look that saw the rhythm. Each look only uses a fixed window of e
 relative to the onset, so the decision is the same live and in replay, whatever the
 chunking. A run that ends before a
 look is kept as confirmed.
+
+When a confirmed run ends it is looked at once more, whole: a brief one that began from the
+calf's standing level, or (before the recording has shown the calf at rest) from a calf
+already active, is a rise onto the toes (:meth:`RunReview.at_end`); a long one whose level
+shifts from block to block at the standing level is standing up (:meth:`RunReview.shifting`);
+one still going on when the recording ends is the morning get-up (:meth:`RunReview.unended`).
 """
 
 from __future__ import annotations
