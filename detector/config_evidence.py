@@ -220,8 +220,8 @@ class EvidenceConfig:
     their natural log: 0.25 is about +-28 %) at a median level under
     ``shift_max_level_ratio`` x the standing tonic reference is standing up (the calf's
     level shifting with the weight, tip-toe bouts, steps), withdrawn at its end. A cramp's
-    sustained drive holds its block level (dev seeds 1 and 2000: at most 0.18 over 124
-    cramps); standing up with shifts of weight and tip-toe bouts 0.28-1.0."""
+    sustained drive holds its block level (dev seeds 1 and 2000: at most 0.17 over the 99
+    cramps longer than 30 s); standing up with shifts of weight and tip-toe bouts 0.28-0.97."""
     shift_max_level_ratio: float = 3.0
     """...: the median level (over the standing tonic reference, the 10th percentile of the
     upright level) under which a run can be standing: the loaded leg carries up to about
