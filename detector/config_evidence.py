@@ -213,3 +213,31 @@ class EvidenceConfig:
     multiple of the lowest settled resting level before the run: the recording has shown the
     calf both carrying the body and at rest. A night lying throughout has a single resting
     level (its reference is that level), from which its short cramps start."""
+    relaxed_max_uv: float = 8.0
+    """EMG only, before the recording has shown the calf both at its standing level and at
+    rest well below it (``tiptoe_min_contrast``; or in its first ``tonic_settle_s``): a run
+    over within ``tiptoe_max_s`` whose starting level (as ``tiptoe_level_ratio``'s) is at
+    least this (uV RMS) began from a calf already active, carrying the body, and is
+    withdrawn at its end. A relaxed calf shows the front end's own noise (gel electrodes:
+    0.8-4 uV RMS over 20-450 Hz; the real recordings of tests/test_real_data.py 1.4 uV), so
+    twice the noisiest of those; a standing calf's tonic activity reaches 90 uV. A front
+    end noisier than this at rest (an int8 Myo: about 12 uV) loses short EMG-only cramps
+    on a recording that never shows that contrast."""
+    shift_block_s: float = 5.0
+    """EMG only: block (s) over which a long run's level is taken (the median envelope) to
+    see whether it holds or wanders (``shift_max_log_sd``): long against a cramp's waxing and
+    waning (0.3-1 s), short against the time between two shifts of a standing person's
+    weight from leg to leg (a few to 20 s)."""
+    shift_max_log_sd: float = 0.25
+    """EMG only: a run longer than ``tiptoe_max_s`` whose ``shift_block_s`` block medians
+    (after the first block, the rise) scatter by more than this (standard deviation of
+    their natural log: 0.25 is about +-28 %) at a median level under
+    ``shift_max_level_ratio`` x the standing tonic reference is standing up (the calf's
+    level shifting with the weight, tip-toe bouts, steps), withdrawn at its end. A cramp's
+    sustained drive holds its block level (dev seeds 1 and 2000: at most 0.17 over the 99
+    cramps longer than 30 s); standing up with shifts of weight and tip-toe bouts 0.28-0.97."""
+    shift_max_level_ratio: float = 3.0
+    """...: the median level (over the standing tonic reference, the 10th percentile of the
+    upright level) under which a run can be standing: the loaded leg carries up to about
+    1.8 x the mean tonus and tip-toe bouts raise it for seconds, so standing runs reach
+    about 2-2.2 x the reference (dev seeds); a stronger contraction is not standing."""

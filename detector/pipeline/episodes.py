@@ -364,6 +364,10 @@ class EpisodeDetector:
             reason = self.review.at_end(end - start, *self._onset_context(start))
             if reason is None and at_stream_end and end >= self._next_epoch:
                 reason = self.review.unended()  # never seen back at rest: up and about
+            if reason is None:  # a long run: standing up, its level shifting with the weight
+                reason = self.review.shifting(
+                    EmgLevel.resting_envelope(self._window(start, end)[0]),
+                    self._tonic_ref_at(start), self.rest_floor.at(start))
         if reason is not None:  # a rise onto the toes, or up and about: withdrawn at its end
             state = "withdrawn"
             out.append(self._withdraw(start, end, reason))

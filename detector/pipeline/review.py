@@ -22,6 +22,12 @@ the end of the look that saw the rhythm. Each look only uses a fixed window of e
 relative to the onset, so the decision is the same live and in replay, whatever the
 chunking. A run that ends before a
 look is kept as confirmed.
+
+When a confirmed run ends it is looked at once more, whole: a brief one that began from the
+calf's standing level, or (before the recording has shown the calf at rest) from a calf
+already active, is a rise onto the toes (:meth:`RunReview.at_end`); a long one whose level
+shifts from block to block at the standing level is standing up (:meth:`RunReview.shifting`);
+one still going on when the recording ends is the morning get-up (:meth:`RunReview.unended`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
+from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.stride import stride_correlation
 
 
@@ -170,8 +177,10 @@ class RunReview:
         under way, such as the waxing and waning of a long weak cramp) is withdrawn. The
         reference is a standing level only once the recording has also shown the calf at
         rest well below it (``evidence.tiptoe_min_contrast`` x ``lowest_uv``): a night spent
-        lying throughout has one resting level, and its short cramps start from it. Unknown
-        reference (early in a recording) or too little contrast: kept.
+        lying throughout has one resting level, and its short cramps start from it. Until
+        the recording has shown that contrast (no reference yet in its first
+        ``evidence.tonic_settle_s``, or a recording begun upright that has not yet sat or
+        lain down), :meth:`_from_active_calf` judges the starting level on its own.
 
         Parameters
         ----------
@@ -185,16 +194,73 @@ class RunReview:
             settled resting level there (uV).
         """
         v = self.config.evidence
-        if (duration_epochs > v.tiptoe_max_s * self.eps or not standing_uv > 0
-                or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+        if duration_epochs > v.tiptoe_max_s * self.eps:
             return None
         usable = before_uv[~np.isnan(before_uv)]
         start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
                        float(np.median(usable)) if usable.size else 0.0)
+        if not (standing_uv > 0 and standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+            return self._from_active_calf(start_uv)
         if v.tiptoe_level_ratio * standing_uv <= start_uv < v.standing_level_ratio * standing_uv:
             return "brief contraction from standing (rising onto the toes)"
         return None
 
+    def _from_active_calf(self, start_uv: float) -> str | None:
+        """A brief run judged before the recording has shown the calf both standing and at
+        rest: withdrawn when its starting level ``start_uv`` (uV) is already above what a
+        relaxed calf shows (``evidence.relaxed_max_uv``).
+
+        A relaxed calf's surface EMG is the front end's own noise (0.8-4 uV RMS on gel
+        electrodes); a cramp, lying or sitting, starts from it. A calf that carries the body
+        shows its tonic activity (a few to about 90 uV), and a rise onto the toes starts
+        from there. Without a resting level of its own to compare with (the first minute
+        of a recording, or a recording begun upright), that absolute level is what is left
+        to tell the two apart."""
+        if start_uv >= self.config.evidence.relaxed_max_uv:
+            return "brief contraction from a calf already active (standing, rising onto the toes)"
+        return None
+
+    def shifting(self, run_uv: np.ndarray, standing_uv: float, lowest_uv: float) -> str | None:
+        """Why a long run that has just ended is standing up rather than a cramp, or ``None``.
+
+        A cramp is one sustained involuntary contraction: its drive waxes and wanes within a
+        second or two, so over blocks of ``evidence.shift_block_s`` its level holds (the
+        blocks' log median scatters by at most ``evidence.shift_max_log_sd``). A standing
+        calf's level follows the body: each shift of weight from leg to leg (every few
+        seconds) loads or unloads it severalfold, each rise onto the toes multiplies it for
+        seconds, each step fires it; from block to block it wanders. A run longer than
+        ``evidence.tiptoe_max_s`` (shorter ones: :meth:`at_end`) whose block levels scatter
+        more, at a median level under ``evidence.shift_max_level_ratio`` x the standing tonic
+        reference (a standing calf's range: its tonus loaded and unloaded, with tip-toe
+        bouts), is withdrawn at its end. As in :meth:`at_end`, only once the reference is a
+        standing level (``evidence.tiptoe_min_contrast`` x ``lowest_uv``).
+
+        Parameters
+        ----------
+        run_uv : ndarray, shape (n,)
+            Resting-comparable EMG envelope of the run's epochs (uV), NaN where unusable.
+        standing_uv, lowest_uv : float
+            The standing tonic reference and the lowest settled resting level at the onset
+            (uV).
+        """
+        v = self.config.evidence
+        k = max(1, round(v.shift_block_s * self.eps))
+        n_blocks = run_uv.shape[0] // k
+        if (run_uv.shape[0] <= v.tiptoe_max_s * self.eps or n_blocks < 3
+                or not standing_uv > 0 or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
+            return None
+        usable = run_uv[~np.isnan(run_uv)]
+        if not usable.size or float(np.median(usable)) >= v.shift_max_level_ratio * standing_uv:
+            return None
+        # the first block holds the contraction's rise (a cramp's 1-5 s)
+        blocks = nanmedian_rows(run_uv[k: n_blocks * k].reshape(-1, k))
+        blocks = blocks[~np.isnan(blocks)]
+        if blocks.size < 2:
+            return None
+        log_sd = float(np.std(np.log(np.maximum(blocks, self.config.emg.baseline_floor_uv))))
+        if log_sd > v.shift_max_log_sd:
+            return "level shifting from block to block (standing up: weight shifts, tip-toe)"
+        return None
 
     def unended(self) -> str | None:
         """Why a confirmed run still active at the end of the recording is not a cramp, or
