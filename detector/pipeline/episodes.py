@@ -393,18 +393,29 @@ class EpisodeDetector:
         while self._hist and self._hist[0][0].first_epoch + self._hist[0][0].n_epochs <= keep_from:
             self._hist.pop(0)
 
+    def _overlaps(self, start: int, stop: int) -> list[tuple[int, int, int]]:
+        """``(chunk, lo, hi)`` of the kept chunks holding epochs ``[start, stop)`` (indices in
+        the chunk; the first chunk's empty range if none): windows are tens of epochs, chunks
+        thousands, so only these pieces are copied, not the whole history."""
+        out = [(i, max(start, f.first_epoch) - f.first_epoch,
+                min(stop, f.first_epoch + f.n_epochs) - f.first_epoch)
+               for i, (f, *_) in enumerate(self._hist)]
+        kept = [o for o in out if o[2] > o[1]]
+        return kept or [(0, out[0][1], out[0][1])]
+
+    def _joined(self, column: int, start: int, stop: int) -> np.ndarray:
+        """Column ``column`` of the kept history (1-D per-epoch arrays) over ``[start, stop)``."""
+        return np.concatenate([self._hist[i][column][lo:hi]
+                               for i, lo, hi in self._overlaps(start, stop)])
+
     def _window(self, start: int, stop: int) -> tuple[EpochFeatures, np.ndarray, np.ndarray]:
-        feats = EpochFeatures.concat([h[0] for h in self._hist])
-        base = np.concatenate([h[1] for h in self._hist])
-        active = np.concatenate([h[2] for h in self._hist])
-        i0 = start - feats.first_epoch
-        i1 = stop - feats.first_epoch
-        return feats.slice(i0, i1), base[i0:i1], active[i0:i1]
+        feats = EpochFeatures.concat([self._hist[i][0].slice(lo, hi)
+                                      for i, lo, hi in self._overlaps(start, stop)])
+        return feats, self._joined(1, start, stop), self._joined(2, start, stop)
 
     def _evidence(self, start: int, stop: int) -> RunEvidence:
         f, base, active = self._window(start, stop)
-        i0 = start - self._hist[0][0].first_epoch
-        strong = np.concatenate([h[5] for h in self._hist])[i0:i0 + (stop - start)]
+        strong = self._joined(5, start, stop)
         levels = Levels(emg_rest_uv=base, tremor_rest_g=self._tremor_levels(start, stop))
         return run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
                             tonic_ref_uv=self._tonic_ref_at(stop - 1),
@@ -420,8 +431,7 @@ class EpisodeDetector:
         return float("nan")
 
     def _tremor_levels(self, start: int, stop: int) -> np.ndarray:
-        return np.concatenate([h[3] for h in self._hist])[
-            start - self._hist[0][0].first_epoch: stop - self._hist[0][0].first_epoch]
+        return self._joined(3, start, stop)
 
     def _build(self, start: int, end: int) -> Episode:
         ev = self._evidence(start, end)

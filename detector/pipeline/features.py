@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.config import DetectorConfig
-from detector.pipeline.motion import AnklePull, plantar_flexion_deg, shank_incline_deg
+from detector.pipeline.motion import (
+    AnklePull,
+    plantar_flexion_deg,
+    sagittal_angles,
+    shank_incline_deg,
+)
 
 
 @dataclass(frozen=True)
@@ -147,10 +152,12 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
             acc_missing = acc_missing | np.isnan(sensors[1]["movement_g"])
     if shank is not None:
         tremor = shank["tremor_g"]
+    angles = None
     if shank is not None and foot is not None:
+        angles = sagittal_angles(shank["gravity_g"], foot["gravity_g"])
         angle = plantar_flexion_deg(shank["gravity_g"], foot["gravity_g"],
                                     neutral_offset_deg=m.neutral_offset_deg,
-                                    min_sagittal_g=m.min_sagittal_g)
+                                    min_sagittal_g=m.min_sagittal_g, angles=angles)
         with np.errstate(invalid="ignore"):
             unknowable = ((movement > m.movement_g) | (angle < m.ankle_min_deg)
                           | (angle > m.ankle_max_deg))
@@ -159,7 +166,7 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
     if shank is not None and foot is not None and pull is not None:
         with np.errstate(invalid="ignore"):
             pull_deg = pull.push(shank["gravity_g"], foot["gravity_g"],
-                                 still=~(movement > m.movement_g))
+                                 still=~(movement > m.movement_g), angles=angles)
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
                          lying, movement, tremor, angle, acc_missing, incline_deg=incline,
                          pull_deg=pull_deg)

@@ -140,8 +140,34 @@ def shank_incline_deg(gravity_g: np.ndarray) -> np.ndarray:
         return np.degrees(np.arcsin(np.clip(np.abs(gravity_g[:, 0]) / norm, 0.0, 1.0)))
 
 
+def sagittal_angles(shank_g: np.ndarray,
+                    foot_g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of the ankle angle shared by :func:`plantar_flexion_deg` and :class:`AnklePull`.
+
+    Parameters
+    ----------
+    shank_g, foot_g : ndarray, shape (n, 3)
+        Mean acceleration of the shank and foot sensors per epoch (g).
+
+    Returns
+    -------
+    angle_deg : ndarray, shape (n,)
+        Foot-to-shank angle beyond neutral before any calibration offset (deg, in [-180, 180)).
+    sagittal_shank_g, sagittal_foot_g : ndarray, shape (n,)
+        Gravity in each sensor's x-z plane (g).
+    """
+    phi_shank = np.arctan2(shank_g[:, 2], shank_g[:, 0])
+    phi_foot = np.arctan2(foot_g[:, 2], foot_g[:, 0])
+    diff = np.angle(np.exp(1j * (phi_foot - phi_shank)))
+    angle = np.degrees(diff) + 90.0
+    return ((angle + 180.0) % 360.0 - 180.0, np.hypot(shank_g[:, 0], shank_g[:, 2]),
+            np.hypot(foot_g[:, 0], foot_g[:, 2]))
+
+
 def plantar_flexion_deg(shank_g: np.ndarray, foot_g: np.ndarray, *, neutral_offset_deg: float,
-                        min_sagittal_g: float) -> np.ndarray:
+                        min_sagittal_g: float,
+                        angles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                        ) -> np.ndarray:
     """Foot-to-shank angle beyond neutral from the two gravity vectors (deg).
 
     Parameters
@@ -153,21 +179,17 @@ def plantar_flexion_deg(shank_g: np.ndarray, foot_g: np.ndarray, *, neutral_offs
     min_sagittal_g : float
         Gravity needed in each sensor's x-z plane; below it (lying on the side) the angle is
         not observable from gravity and NaN is returned.
+    angles : tuple of ndarray, optional
+        :func:`sagittal_angles` of the same vectors, when already computed.
 
     Returns
     -------
     ndarray, shape (n,)
         Positive = plantar flexion (toes pointed), negative = dorsiflexion; NaN where unknown.
     """
-    phi_shank = np.arctan2(shank_g[:, 2], shank_g[:, 0])
-    phi_foot = np.arctan2(foot_g[:, 2], foot_g[:, 0])
-    diff = np.angle(np.exp(1j * (phi_foot - phi_shank)))
-    angle = np.degrees(diff) + 90.0
-    angle = (angle + 180.0) % 360.0 - 180.0 - neutral_offset_deg
-    sag_shank = np.hypot(shank_g[:, 0], shank_g[:, 2])
-    sag_foot = np.hypot(foot_g[:, 0], foot_g[:, 2])
+    angle, sag_shank, sag_foot = sagittal_angles(shank_g, foot_g) if angles is None else angles
     observable = (sag_shank >= min_sagittal_g) & (sag_foot >= min_sagittal_g)
-    return np.where(observable, angle, np.nan)
+    return np.where(observable, angle - neutral_offset_deg, np.nan)
 
 
 class AnklePull:
@@ -200,14 +222,16 @@ class AnklePull:
         self.min_sagittal_g = float(min_sagittal_g)
         self._tail = np.full(self.lookback, np.nan)  # relative angles of the last epochs
 
-    def push(self, shank_g: np.ndarray, foot_g: np.ndarray, *, still: np.ndarray) -> np.ndarray:
+    def push(self, shank_g: np.ndarray, foot_g: np.ndarray, *, still: np.ndarray,
+             angles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Pull (deg, positive = towards plantar flexion) of each new epoch, shape (n,).
 
         ``shank_g``, ``foot_g``: mean acceleration per epoch, shape (n, 3) (g); ``still``:
-        epochs without gross movement (their mean is gravity), shape (n,). NaN where either
-        epoch of a pair is moving, missing or without enough sagittal gravity."""
+        epochs without gross movement (their mean is gravity), shape (n,); ``angles``: their
+        :func:`sagittal_angles` when already computed. NaN where either epoch of a pair is
+        moving, missing or without enough sagittal gravity."""
         rel = plantar_flexion_deg(shank_g, foot_g, neutral_offset_deg=0.0,
-                                  min_sagittal_g=self.min_sagittal_g)
+                                  min_sagittal_g=self.min_sagittal_g, angles=angles)
         rel = np.where(still, rel, np.nan)
         joined = np.concatenate([self._tail, rel])
         n = rel.shape[0]
