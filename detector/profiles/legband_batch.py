@@ -78,9 +78,9 @@ class DataBatch:
         per_row = self.n_samples[rows] * spec.axes  # int16 values per packet
         offsets = self.sample_offset[rows]
         total = int(per_row.sum())
-        if bool(np.all(per_row == per_row[0])):  # one width: one row gather from a window view
-            rows_bytes = sliding_window_view(self.buffer, 2 * int(per_row[0]))[offsets]
-            out = rows_bytes.reshape(-1).view(self.profile.data.sample_dtype)
+        if bool(np.all(per_row == per_row[0])):  # one width: one gather of whole rows
+            rows_bytes = _row_items(self.buffer, 2 * int(per_row[0]))[offsets]
+            out = rows_bytes.view(np.uint8).view(self.profile.data.sample_dtype)
             return out.reshape(-1, spec.axes) if spec.axes > 1 else out
         if self.source is not None:  # one bytes slice per packet, joined
             src = self.source
@@ -117,13 +117,19 @@ class DataBatch:
         counts = self.counts(rows)
         codes = self.range_code[rows]
         lsbs = np.array([spec.lsb(fs) for fs in spec.full_scales], dtype=np.float64)
+        if np.all(codes == codes[0]):  # int16 -> float64 and the product in one pass
+            return np.multiply(counts, lsbs[codes[0]], dtype=np.float64)
         out = counts.astype(np.float64)
-        if np.all(codes == codes[0]):
-            out *= lsbs[codes[0]]
-        else:
-            per_sample = np.repeat(lsbs[codes], self.n_samples[rows])
-            out *= per_sample[:, None] if spec.axes > 1 else per_sample
+        per_sample = np.repeat(lsbs[codes], self.n_samples[rows])
+        out *= per_sample[:, None] if spec.axes > 1 else per_sample
         return out
+
+
+def _row_items(buffer: np.ndarray, width: int) -> np.ndarray:
+    """``buffer`` (uint8, contiguous) as overlapping items of ``width`` bytes, one starting at
+    every byte offset: a gather of them copies whole rows (each one ``memcpy``)."""
+    return np.ndarray(shape=(max(0, int(buffer.shape[0]) - width + 1),),
+                      dtype=np.dtype((np.void, width)), buffer=buffer, strides=(1,))
 
 
 def _positions(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
