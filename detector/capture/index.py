@@ -86,8 +86,9 @@ def sync_candidates(a: np.ndarray) -> np.ndarray:
     a few other places (about 2 per 64 KiB of other bytes) whose next bytes are to be checked.
 
     One pass over the bytes as little-endian 16-bit words at even offsets: a marker at an
-    even offset shows its first two bytes as a word, one at an odd offset its bytes 1 and 2
-    (in the word after its first byte).
+    even offset ``2 i`` shows its first two bytes as word ``i``, one at an odd offset
+    ``2 i - 1`` its bytes 1 and 2 (the two patterns differ, so a word shows at most one), and
+    the word indices come out ascending, so the offsets do too.
     """
     size = int(a.shape[0])
     if size < len(SYNC):
@@ -95,20 +96,18 @@ def sync_candidates(a: np.ndarray) -> np.ndarray:
     first = int.from_bytes(SYNC[:2], "little")
     second = int.from_bytes(SYNC[1:3], "little")
     words = a[:2 * (size // 2)].view("<u2")
-    hit0 = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
-    hit1 = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
+    hit = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
+    odd = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
     parts = []
     for w0 in range(0, words.shape[0], SCAN_CHUNK_WORDS):
         chunk = words[w0:w0 + SCAN_CHUNK_WORDS]
         k = chunk.shape[0]
-        np.equal(chunk, first, out=hit0[:k])
-        np.equal(chunk, second, out=hit1[:k])
-        even = (np.flatnonzero(hit0[:k]) + w0) * 2
-        odd = (np.flatnonzero(hit1[:k]) + w0) * 2 - 1
-        both = np.concatenate((even, odd))
-        both.sort()
-        parts.append(both)
-    c = np.concatenate(parts).astype(np.int64, copy=False)
+        np.equal(chunk, first, out=hit[:k])
+        np.equal(chunk, second, out=odd[:k])
+        np.bitwise_or(hit[:k], odd[:k], out=hit[:k])
+        i = np.flatnonzero(hit[:k])
+        parts.append(2 * (i + w0) - odd[i])
+    c = np.concatenate(parts)
     return c[(c >= 0) & (c <= size - len(SYNC))]
 
 

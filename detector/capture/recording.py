@@ -378,9 +378,18 @@ class CaptureRecording:
 
 
 def pd_unique(values: np.ndarray) -> list[int]:
-    """Distinct values in order of first appearance."""
-    _u, first = np.unique(values, return_index=True)
-    return [int(values[i]) for i in np.sort(first)]
+    """Distinct values in order of first appearance.
+
+    Stream ids (under 16) are counted rather than sorted: each distinct value's first
+    position is then one scan.
+    """
+    if values.size and 0 <= int(values.min()) and int(values.max()) < 256:
+        present = np.flatnonzero(np.bincount(values))
+        first = [int(np.argmax(values == v)) for v in present.tolist()]
+    else:
+        _u, at = np.unique(values, return_index=True)
+        first = at.tolist()
+    return [int(values[i]) for i in sorted(first)]
 
 
 class _Pending:
