@@ -137,11 +137,11 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
     size = int(a.shape[0])
     c = sync_candidates(a)
     c = c[(c >= start) & (c + RECORD_HEAD_SIZE + CRC_SIZE <= size)]
-    head = rows_at(a, c, HEAD_ROW_BYTES)  # the one scattered read of the records
-    marker = _is_marker(head)
-    c, head = c[marker], head[marker]
-    rtype = head[:, 4].astype(np.int64)
-    length = np.ascontiguousarray(head[:, 5:9]).view("<u4").reshape(-1).astype(np.int64)
+    rows = rows_at(a, c, HEAD_ROW_BYTES)  # the one scattered read of the records
+    marker = np.flatnonzero(_is_marker(rows))
+    c = c[marker]
+    rtype = rows[marker, 4].astype(np.int64)
+    length = np.ascontiguousarray(rows[marker, 5:9]).view("<u4").reshape(-1).astype(np.int64)
     end = c + RECORD_HEAD_SIZE + length
     framed = (length <= MAX_BODY_BYTES) & (end + CRC_SIZE <= size)
     intact = check_crcs(buf, a, c, end, framed)
@@ -176,11 +176,16 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
         corrupt += q - pos
         lost += max(1, int(np.searchsorted(c, q) - i))
         pos = q
-    idx = np.concatenate([np.arange(i, j) for i, j in taken]) if taken \
-        else np.zeros(0, dtype=np.int64)
-    last_end = int(nxt[idx[-1]]) if idx.size else start
-    return FrameWalk(offset=c[idx], rtype=rtype[idx], body_start=c[idx] + RECORD_HEAD_SIZE,
-                     body_end=end[idx], head=head[idx], torn_tail_bytes=torn,
+    if taken == [(0, c.size)]:  # an undamaged file: every marker starts a record
+        idx = np.arange(c.size)
+        offset, rtype, end = c, rtype, end
+    else:
+        idx = np.concatenate([np.arange(i, j) for i, j in taken]) if taken \
+            else np.zeros(0, dtype=np.int64)
+        offset, rtype, end = c[idx], rtype[idx], end[idx]
+    last_end = int(end[-1]) + CRC_SIZE if idx.size else start
+    return FrameWalk(offset=offset, rtype=rtype, body_start=offset + RECORD_HEAD_SIZE,
+                     body_end=end, head=rows[marker[idx]], torn_tail_bytes=torn,
                      corrupt_regions=regions, corrupt_records=lost, corrupt_bytes=corrupt,
                      intact_end=last_end)
 
