@@ -230,8 +230,8 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
     in_run = np.concatenate((contig, [False])) | np.concatenate(([False], contig))
     covered = np.where(in_run, end - c - 4, 0)
     lengths, which = _distinct(covered)
-    zero_crcs = np.array([list(zlib.crc32(bytes(m)).to_bytes(4, "little"))
-                          for m in lengths.tolist()], dtype=np.uint8)[which]
+    zero_crcs = np.array([zlib.crc32(bytes(m)) for m in lengths.tolist()],
+                         dtype="<u4")[which].view(np.uint8).reshape(n, 4)
     run_starts = np.flatnonzero(framed & ~np.concatenate(([False], contig)))
     run_ends = np.append(np.flatnonzero(~contig), n - 1)  # a run ends at its first ~contig
     with memoryview(buf) as view:
@@ -269,9 +269,7 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, which.reshape(-1)
 
 
-_SYNC_BYTES = np.frombuffer(SYNC, dtype=np.uint8)
 _SYNC_U32 = int.from_bytes(SYNC, "little")
-_OFFSETS4 = np.arange(4)
 
 
 def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
@@ -288,8 +286,10 @@ def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
     base = int(c[0]) + 4  # the first record's CRC covers its bytes from here
     stop = int(end[-1]) + CRC_SIZE
     diff = np.frombuffer(view[base:stop], dtype=np.uint8).copy()
-    diff[(end - base)[:, None] + _OFFSETS4] ^= zero_crcs
-    diff[(c[1:] - base)[:, None] + _OFFSETS4] ^= _SYNC_BYTES
+    # the same bytes as a little-endian u32 at every byte offset (unaligned, writeable)
+    words = np.ndarray(shape=(stop - base - 3,), dtype="<u4", buffer=diff, strides=(1,))
+    words[end - base] ^= np.ascontiguousarray(zero_crcs).view("<u4").reshape(-1)
+    words[c[1:] - base] ^= _SYNC_U32
     return zlib.crc32(diff, 0xFFFFFFFF) == 0xFFFFFFFF
 
 
