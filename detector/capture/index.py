@@ -317,7 +317,8 @@ def rows_at(a: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
 
 def _items(a: np.ndarray, width: int) -> np.ndarray:
     """``a`` (uint8, contiguous) as ``size - width + 1`` overlapping items of ``width`` bytes
-    (item k = bytes k .. k + width - 1)."""
+    (item k = bytes k .. k + width - 1); a strided ``a`` is copied first."""
+    a = np.ascontiguousarray(a)
     return np.ndarray(shape=(int(a.shape[0]) - width + 1,), dtype=np.dtype((np.void, width)),
                       buffer=a, strides=(1,))
 

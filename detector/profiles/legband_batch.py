@@ -127,7 +127,9 @@ class DataBatch:
 
 def _row_items(buffer: np.ndarray, width: int) -> np.ndarray:
     """``buffer`` (uint8, contiguous) as overlapping items of ``width`` bytes, one starting at
-    every byte offset: a gather of them copies whole rows (each one ``memcpy``)."""
+    every byte offset: a gather of them copies whole rows (each one ``memcpy``); a strided
+    ``buffer`` is copied first."""
+    buffer = np.ascontiguousarray(buffer)
     return np.ndarray(shape=(max(0, int(buffer.shape[0]) - width + 1),),
                       dtype=np.dtype((np.void, width)), buffer=buffer, strides=(1,))
 
