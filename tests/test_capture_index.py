@@ -217,14 +217,20 @@ def test_distinct_equals_numpy_unique(values: list[int], small: bool) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=80), at=st.lists(st.integers(0, 79), max_size=20),
-       width=st.integers(1, 40))
-def test_rows_at_equal_slices_padded_with_zeros(data: bytes, at: list[int], width: int) -> None:
+       width=st.integers(1, 40), strided=st.booleans())
+def test_rows_at_equal_slices_padded_with_zeros(data: bytes, at: list[int], width: int,
+                                                strided: bool) -> None:
     """Each row is the slice of ``width`` bytes at its offset, zeros past the end (offsets
-    at the very end, rows wider than the data)."""
+    at the very end, rows wider than the data), from a contiguous or a strided array."""
     from detector.capture.index import rows_at
 
     at = [p for p in at if p < len(data)]
-    got = rows_at(np.frombuffer(data, dtype=np.uint8), np.array(at, dtype=np.int64), width)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if strided:  # every other byte of a buffer twice as long
+        wide = np.zeros(2 * len(data), dtype=np.uint8)
+        wide[::2] = arr
+        arr = wide[::2]
+    got = rows_at(arr, np.array(at, dtype=np.int64), width)
     assert got.shape == (len(at), width) and got.dtype == np.uint8
     assert [bytes(r) for r in got] == [data[p:p + width].ljust(width, b"\0") for p in at]
 
