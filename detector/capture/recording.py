@@ -310,8 +310,7 @@ class CaptureRecording:
                 yield int(run[lo]), batch, np.arange(c0, min(c0 + BATCH_PACKETS, int(hi)))
 
     def _decode(self, buf: Any, rows: np.ndarray, *, scanned: bool = False) -> DataBatch:
-        """Headers of the data packets ``rows``; with ``scanned``, from the bytes the scan
-        read (:attr:`RecordTable.payload_head`), else read again from ``buf``."""
+        """Headers of data packets ``rows``: from the scan's bytes, or read again."""
         table = self.capture.records.table
         assert table is not None
         start = table.payload_start[rows]
@@ -378,17 +377,11 @@ class CaptureRecording:
 
 
 def pd_unique(values: np.ndarray) -> list[int]:
-    """Distinct values in order of first appearance.
-
-    Stream ids (under 16) are counted rather than sorted: each distinct value's first
-    position is then one scan.
-    """
+    """Distinct values in order of first appearance (stream ids: counted, not sorted)."""
     if values.size and 0 <= int(values.min()) and int(values.max()) < 256:
-        present = np.flatnonzero(np.bincount(values))
-        first = [int(np.argmax(values == v)) for v in present.tolist()]
+        first = [int(np.argmax(values == v)) for v in np.flatnonzero(np.bincount(values))]
     else:
-        _u, at = np.unique(values, return_index=True)
-        first = at.tolist()
+        first = np.unique(values, return_index=True)[1].tolist()
     return [int(values[i]) for i in sorted(first)]
 
 
