@@ -83,7 +83,7 @@ comparison masks stay in cache)."""
 
 def sync_candidates(a: np.ndarray) -> np.ndarray:
     """Offsets in ``a`` (uint8) where a sync marker may start, ascending: every marker, and
-    a few other places (about 2 per 64 KiB of other bytes) whose next bytes are to be checked.
+    a few other places (about 2 per 128 KiB of random bytes) whose next bytes are to be checked.
 
     One pass over the bytes as little-endian 16-bit words at even offsets: a marker at an
     even offset ``2 i`` shows its first two bytes as word ``i``, one at an odd offset
