@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from capture_sim import Central, sine_feed
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detector.capture.recording import CaptureRecording
 from detector.capture.writer import CaptureWriter
@@ -129,3 +131,16 @@ def test_blocks_are_cut_at_the_asked_length(messy_capture: Path) -> None:
             assert nxt.start_sample > b.end_sample
         else:
             assert b.n_samples == target
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.integers(0, 300), max_size=40), big=st.booleans())
+def test_distinct_stream_ids_come_in_order_of_first_appearance(values: list[int],
+                                                               big: bool) -> None:
+    """Counted (small ids) or sorted (large values): the distinct values, in the order they
+    first appear."""
+    from detector.capture.recording import pd_unique
+
+    v = np.array(values, dtype=np.int64) * (10_000 if big else 1)
+    want = list(dict.fromkeys(v.tolist()))
+    assert pd_unique(v) == want

@@ -213,3 +213,44 @@ def test_distinct_equals_numpy_unique(values: list[int], small: bool) -> None:
     want, inverse = np.unique(v, return_inverse=True)
     assert distinct.tolist() == want.tolist() and which.tolist() == inverse.tolist()
     assert distinct[which].tolist() == v.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=80), at=st.lists(st.integers(0, 79), max_size=20),
+       width=st.integers(1, 40), strided=st.booleans())
+def test_rows_at_equal_slices_padded_with_zeros(data: bytes, at: list[int], width: int,
+                                                strided: bool) -> None:
+    """Each row is the slice of ``width`` bytes at its offset, zeros past the end (offsets
+    at the very end, rows wider than the data), from a contiguous or a strided array."""
+    from detector.capture.index import rows_at
+
+    at = [p for p in at if p < len(data)]
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if strided:  # every other byte of a buffer twice as long
+        wide = np.zeros(2 * len(data), dtype=np.uint8)
+        wide[::2] = arr
+        arr = wide[::2]
+    got = rows_at(arr, np.array(at, dtype=np.int64), width)
+    assert got.shape == (len(at), width) and got.dtype == np.uint8
+    assert [bytes(r) for r in got] == [data[p:p + width].ljust(width, b"\0") for p in at]
+
+
+def test_scan_keeps_each_packets_first_payload_bytes(tmp_path: Path) -> None:
+    """The record table's payload heads are the packets' first payload bytes (as many as
+    the payload has; the rest is not the payload's)."""
+    from detector.capture.reader import PAYLOAD_HEAD_BYTES, read_capture
+    from detector.capture.writer import CaptureWriter
+
+    path = tmp_path / "p.cramp"
+    payloads = [bytes(range(k, k + n)) for k, n in ((0, 20), (7, 3), (50, 0), (9, 13))]
+    with CaptureWriter(path, session={"profile": "legband"}, background_sync=False) as w:
+        for i, p in enumerate(payloads):
+            w.packet(source="legband:data", payload=p, received_s=1.7e9 + i)
+            w.event("status", at_s=1.7e9 + i)
+    table = read_capture(path).records.table
+    assert table is not None
+    heads = table.payload_head[table.is_packet]
+    assert heads.shape == (4, PAYLOAD_HEAD_BYTES)
+    for p, h in zip(payloads, heads, strict=True):
+        n = min(len(p), PAYLOAD_HEAD_BYTES)
+        assert bytes(h[:n]) == p[:n]

@@ -118,3 +118,23 @@ def test_forged_packet_times_give_a_fit_or_a_value_error(times: list[float], tic
         return
     assert np.isfinite(fit.start_s)
     assert abs(fit.streams[1].rate_hz / 1000.0 - 1.0) * 1e6 <= 2 * MAX_DRIFT_PPM + 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(idx=st.lists(st.integers(0, 6), min_size=1, max_size=60), data=st.data())
+def test_bin_minima_are_those_of_a_stable_sort(idx: list[int], data: st.DataObject) -> None:
+    """Each non-empty bin's point of least value, the earliest of equal ones (ties drawn
+    often), in bin order: what a stable sort by (bin, value) gives; with an infinite or NaN
+    value too (the sort is used)."""
+    from detector.capture.clockfit import _bin_minima
+
+    v = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, -2.5, 3.0, 1e-9]),
+                                    min_size=len(idx), max_size=len(idx))))
+    if data.draw(st.booleans()):
+        v[data.draw(st.integers(0, len(idx) - 1))] = data.draw(
+            st.sampled_from([np.inf, -np.inf, np.nan]))
+    b = np.array(idx, dtype=np.int64)
+    order = np.lexsort((v, b))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = b[order][1:] != b[order][:-1]
+    assert _bin_minima(b, v, 7).tolist() == order[first].tolist()

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detector.capture.index import rows_at
 from detector.errors import CrampInputError
 from detector.profiles.legband_batch import decode_data_batch, decode_payloads
 from detector.profiles.legband_codec import decode_data_packet, packet_values
@@ -40,14 +41,18 @@ def test_batch_equals_one_packet_decoder(pays: list[bytes], pad: int) -> None:
     by_bytes = decode_payloads(pays)
     lengths = np.array([len(p) for p in pays], dtype=np.int64)
     arr = np.frombuffer(b"\x00" * pad + b"".join(pays), dtype=np.uint8)  # any alignment
-    by_array = decode_data_batch(arr, pad + np.cumsum(lengths) - lengths, lengths)
+    offsets = pad + np.cumsum(lengths) - lengths
+    by_array = decode_data_batch(arr, offsets, lengths)
+    # headers read beforehand (as the capture scan does): 13 bytes from each payload's start,
+    # the next payload's bytes past a short one, zeros past the end of the buffer
+    by_heads = decode_data_batch(arr, offsets, lengths, heads=rows_at(arr, offsets, 13))
     decoded = []
     for p in pays:
         try:
             decoded.append(decode_data_packet(p))
         except CrampInputError:
             decoded.append(None)
-    for batch in (by_bytes, by_array):
+    for batch in (by_bytes, by_array, by_heads):
         assert batch.ok.tolist() == [d is not None for d in decoded]
         for i, d in enumerate(decoded):
             if d is None:

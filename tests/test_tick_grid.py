@@ -9,6 +9,7 @@ packets first) or just before (live), duplicates included (the first copy's shif
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
@@ -168,3 +169,67 @@ def test_packets_in_bulk_get_the_shifts_they_get_one_by_one(
     bulk.observe_many(c[k:], n[k:], t[k:])
     assert _intervals(bulk) == _intervals(one)
     assert (bulk._starts, bulk._ends, bulk._shift) == (one._starts, one._ends, one._shift)
+
+
+def _place_sample_by_sample(grid: TickGrid, block: SignalBlock, origin: int,
+                            state: dict[str, Any]) -> SignalBlock | None:
+    """The placement rule written per sample (the reference :meth:`TickGrid.place` is cut
+    into pieces from): each sample at ``counter + shift_at(counter)``; a sample on a slot at
+    or before the highest one filled is left out, and each sample kept is repeated up to the
+    next kept one's slot; the last sample placed leads the next block (held over a slip
+    when the block follows on, never over a real gap)."""
+    n = block.n_samples
+    counters = origin + block.start_sample + np.arange(n, dtype=np.int64)
+    slots = counters + grid.shift_at(counters) - origin
+    data = block.data
+    last, end, nxt = state.get("last"), state.get("end"), state.get("next")
+    held = last is not None and nxt == counters[0]
+    if last is not None:
+        slots = np.concatenate([[end - 1], slots])
+        data = np.concatenate([last, data])
+    keep = np.ones(slots.size, dtype=bool)
+    keep[1:] = slots[1:] > np.maximum.accumulate(slots)[:-1]
+    slots, data = slots[keep], data[keep]
+    reps = np.ones(slots.size, dtype=np.int64)
+    reps[:-1] = np.diff(slots)
+    state["next"] = int(counters[-1]) + 1
+    if last is not None:
+        reps[0] = reps[0] - 1 if held else 0
+        if slots.size == 1:
+            return None
+    first = int(slots[0]) if last is None else (end if held else int(slots[1]))
+    state["end"], state["last"] = int(slots[-1]) + 1, data[-1:].copy()
+    return SignalBlock(data=np.repeat(data, reps, axis=0), fs=block.fs, start_sample=first)
+
+
+@settings(deadline=None, max_examples=150)
+@given(seed=st.integers(0, 2**32 - 1), ppm=st.floats(-3000.0, 3000.0),
+       jitter=st.integers(0, 400), resent=st.integers(0, 8), n_cuts=st.integers(0, 12),
+       origin=st.integers(-5, 5), one_axis=st.booleans())
+def test_pieces_place_every_sample_where_the_per_sample_rule_does(
+        seed: int, ppm: float, jitter: int, resent: int, n_cuts: int, origin: int,
+        one_axis: bool) -> None:
+    """place (cut at the shift intervals, slices joined) gives exactly the per-sample rule:
+    same slots, samples and held samples, block by block, with jittered ticks (shifts that
+    go back and forth), resends, blocks left out (gaps) and counters no packet holds."""
+    rng = np.random.default_rng(seed)
+    packets = [(c, k, t + int(rng.integers(-jitter, jitter + 1)))
+               for c, k, t in _packets(rng, n=1500, ppm=ppm, start_ticks=1000)]
+    packets += [packets[int(i)] for i in rng.integers(0, len(packets), resent)]
+    grid = TickGrid(fs_hz=FS, tick_hz=TICK_HZ)
+    for p in packets:
+        grid.observe(*p)
+    m = 1500 + int(rng.integers(0, 40))  # the last counters are in no packet
+    values = rng.standard_normal(m) if one_axis else rng.standard_normal((m, 3))
+    bounds = sorted({0, m, *rng.integers(0, m, n_cuts).tolist()})
+    state: dict[str, Any] = {}
+    for a, b in itertools.pairwise(bounds):
+        if rng.random() < 0.2:
+            continue  # a gap
+        block = SignalBlock(data=values[a:b], fs=FS, start_sample=a - origin)
+        want = _place_sample_by_sample(grid, block, origin, state)
+        got = grid.place(block, origin=origin)
+        assert (got is None) == (want is None)
+        if got is not None and want is not None:
+            assert got.start_sample == want.start_sample
+            np.testing.assert_array_equal(got.data, want.data)

@@ -7,8 +7,11 @@ where the records stop following one another (damage, or a marker inside a body)
 the same as the record-by-record walk.
 
 The CRC32s are checked a group of back-to-back records at a time (:func:`check_crcs`): one
-``zlib.crc32`` over the group's bytes, compared with the CRC32 of a stand-in group of the same
-layout whose records are zeros with their correct CRC. A record whose stored CRC is right leaves
+``zlib.crc32`` pass over the group's bytes with each record's stored CRC XORed with that of a
+zero record of its length, and the sync markers between the records XORed out. That is the
+group minus (XOR) a stand-in of the same layout whose records are zeros with their correct CRC,
+and the CRC's linear part (no initial value, no final XOR) of that difference is zero exactly
+when the group and the stand-in have the same CRC32. A record whose stored CRC is right leaves
 the CRC register in a state that depends only on its length (the CRC residue), so the two agree
 when every record of the group is intact; one bad record always makes them differ (each
 record's deviation reaches the end through an invertible map), and a group that fails is
@@ -18,6 +21,11 @@ difference from checking every record on its own: two or more bad records in one
 deviations cancel exactly (about 2^-32 for independent damage; never for the same damage at the
 same place in two records, since the CRC-32 polynomial is primitive and a group is far shorter
 than its period) would be taken as intact.
+
+Every scattered read of the records (marker bytes, type, length, a packet's head and its
+payload's first bytes) is one row gather of :data:`HEAD_ROW_BYTES` bytes at each marker: the
+markers lie all over the mapped file, so each gather costs a cache and TLB miss per record
+(tens of ms for half a million records), whatever its width.
 """
 
 from __future__ import annotations
@@ -27,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.capture.format import CRC_SIZE, MAX_BODY_BYTES, RECORD_HEAD_SIZE, SYNC
 
@@ -44,6 +51,9 @@ class FrameWalk:
         Record type byte.
     body_start, body_end : ndarray of int64, shape (n,)
         Body byte range.
+    head : ndarray of uint8, shape (n, HEAD_ROW_BYTES)
+        The first :data:`HEAD_ROW_BYTES` bytes from each record's sync marker (what lies
+        past a short record's end is the next bytes of the file; zeros past the file's end).
     torn_tail_bytes, corrupt_regions, corrupt_records, corrupt_bytes : int
         As in :class:`~detector.capture.reader.CaptureDamage`.
     intact_end : int
@@ -54,6 +64,7 @@ class FrameWalk:
     rtype: np.ndarray
     body_start: np.ndarray
     body_end: np.ndarray
+    head: np.ndarray
     torn_tail_bytes: int
     corrupt_regions: int
     corrupt_records: int
@@ -61,21 +72,54 @@ class FrameWalk:
     intact_end: int
 
 
-def sync_positions(a: np.ndarray) -> np.ndarray:
-    """Offsets of every sync marker in ``a`` (uint8, shape (size,)), ascending."""
+HEAD_ROW_BYTES = 32
+"""Bytes read at each sync marker by the scan: the record head (9), a packet record's head
+(source id and receive time, 10) and the first 13 bytes of its payload (a LegBand data
+header is 12)."""
+SCAN_CHUNK_WORDS = 1 << 17
+"""16-bit words compared at a time when looking for sync markers (256 KiB of the file: the
+comparison masks stay in cache)."""
+
+
+def sync_candidates(a: np.ndarray) -> np.ndarray:
+    """Offsets in ``a`` (uint8) where a sync marker may start, ascending: every marker, and
+    a few other places (about 2 per 128 KiB of random bytes) whose next bytes are to be checked.
+
+    One pass over the bytes as little-endian 16-bit words at even offsets: a marker at an
+    even offset ``2 i`` shows its first two bytes as word ``i``, one at an odd offset
+    ``2 i - 1`` its bytes 1 and 2 (the two patterns differ, so a word shows at most one), and
+    the word indices come out ascending, so the offsets do too.
+    """
     size = int(a.shape[0])
     if size < len(SYNC):
         return np.zeros(0, dtype=np.int64)
-    # candidates: the marker's first two bytes, compared as one little-endian u16 per offset
-    # (two views, even and odd offsets: half the elements of a byte compare), then bytes 2, 3
     first = int.from_bytes(SYNC[:2], "little")
-    parts = [np.flatnonzero(a[r:r + 2 * ((size - r) // 2)].view("<u2") == first) * 2 + r
-             for r in (0, 1)]
-    c = np.sort(np.concatenate(parts), kind="stable")  # two sorted runs: one merge
-    c = c[c <= size - len(SYNC)]
-    for k in range(2, len(SYNC)):
-        c = c[a[c + k] == SYNC[k]]
-    return c.astype(np.int64)
+    second = int.from_bytes(SYNC[1:3], "little")
+    words = a[:2 * (size // 2)].view("<u2")
+    hit = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
+    odd = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
+    parts = []
+    for w0 in range(0, words.shape[0], SCAN_CHUNK_WORDS):
+        chunk = words[w0:w0 + SCAN_CHUNK_WORDS]
+        k = chunk.shape[0]
+        np.equal(chunk, first, out=hit[:k])
+        np.equal(chunk, second, out=odd[:k])
+        np.bitwise_or(hit[:k], odd[:k], out=hit[:k])
+        i = np.flatnonzero(hit[:k])
+        parts.append(2 * (i + w0) - odd[i])
+    c = np.concatenate(parts)
+    return c[(c >= 0) & (c <= size - len(SYNC))]
+
+
+def sync_positions(a: np.ndarray) -> np.ndarray:
+    """Offsets of every sync marker in ``a`` (uint8, shape (size,)), ascending."""
+    c = sync_candidates(a)
+    return c[_is_marker(rows_at(a, c, len(SYNC)))]
+
+
+def _is_marker(rows: np.ndarray) -> np.ndarray:
+    """Rows (uint8, shape (n, >= 4)) that start with the sync marker."""
+    return np.ascontiguousarray(rows[:, :4]).view("<u4").reshape(-1) == _SYNC_U32
 
 
 def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
@@ -91,12 +135,13 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
         Offset of the first record (after the file header).
     """
     size = int(a.shape[0])
-    c = sync_positions(a)
-    c = c[c >= start]
-    room = c + RECORD_HEAD_SIZE + CRC_SIZE <= size
-    c = c[room]
-    rtype = a[c + 4].astype(np.int64)
-    length = _u32_at(a, c + 5)
+    c = sync_candidates(a)
+    c = c[(c >= start) & (c + RECORD_HEAD_SIZE + CRC_SIZE <= size)]
+    rows = rows_at(a, c, HEAD_ROW_BYTES)  # the one scattered read of the records
+    marker = np.flatnonzero(_is_marker(rows))
+    c = c[marker]
+    rtype = rows[marker, 4].astype(np.int64)
+    length = np.ascontiguousarray(rows[marker, 5:9]).view("<u4").reshape(-1).astype(np.int64)
     end = c + RECORD_HEAD_SIZE + length
     framed = (length <= MAX_BODY_BYTES) & (end + CRC_SIZE <= size)
     intact = check_crcs(buf, a, c, end, framed)
@@ -131,11 +176,16 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
         corrupt += q - pos
         lost += max(1, int(np.searchsorted(c, q) - i))
         pos = q
-    idx = np.concatenate([np.arange(i, j) for i, j in taken]) if taken \
-        else np.zeros(0, dtype=np.int64)
-    last_end = int(nxt[idx[-1]]) if idx.size else start
-    return FrameWalk(offset=c[idx], rtype=rtype[idx], body_start=c[idx] + RECORD_HEAD_SIZE,
-                     body_end=end[idx], torn_tail_bytes=torn,
+    if taken == [(0, c.size)]:  # an undamaged file: every marker starts a record
+        idx = np.arange(c.size)
+        offset, rtype, end = c, rtype, end
+    else:
+        idx = np.concatenate([np.arange(i, j) for i, j in taken]) if taken \
+            else np.zeros(0, dtype=np.int64)
+        offset, rtype, end = c[idx], rtype[idx], end[idx]
+    last_end = int(end[-1]) + CRC_SIZE if idx.size else start
+    return FrameWalk(offset=offset, rtype=rtype, body_start=offset + RECORD_HEAD_SIZE,
+                     body_end=end, head=rows[marker[idx]], torn_tail_bytes=torn,
                      corrupt_regions=regions, corrupt_records=lost, corrupt_bytes=corrupt,
                      intact_end=last_end)
 
@@ -180,8 +230,8 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
     in_run = np.concatenate((contig, [False])) | np.concatenate(([False], contig))
     covered = np.where(in_run, end - c - 4, 0)
     lengths, which = _distinct(covered)
-    zero_crcs = np.array([list(zlib.crc32(bytes(m)).to_bytes(4, "little"))
-                          for m in lengths.tolist()], dtype=np.uint8)[which]
+    zero_crcs = np.array([zlib.crc32(bytes(m)) for m in lengths.tolist()],
+                         dtype="<u4")[which].view(np.uint8).reshape(n, 4)
     run_starts = np.flatnonzero(framed & ~np.concatenate(([False], contig)))
     run_ends = np.append(np.flatnonzero(~contig), n - 1)  # a run ends at its first ~contig
     with memoryview(buf) as view:
@@ -219,35 +269,65 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, which.reshape(-1)
 
 
-_SYNC_BYTES = np.frombuffer(SYNC, dtype=np.uint8)
-_OFFSETS4 = np.arange(4)
+_SYNC_U32 = int.from_bytes(SYNC, "little")
 
 
 def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
                   zero_crcs: np.ndarray) -> bool:
     """Whether the back-to-back records at markers ``c`` (bodies ending at ``end``) all hold
-    their correct CRC32: one pass over their bytes against a stand-in of the same layout.
+    their correct CRC32: one pass over their bytes minus a stand-in of the same layout.
 
     ``zero_crcs`` (uint8, shape (n, 4)) is the little-endian CRC32 of ``end - c - 4`` zero
-    bytes for each record (what its CRC field holds in the stand-in)."""
+    bytes for each record (what its CRC field holds in the stand-in). The group's bytes are
+    copied and XORed with the stand-in's non-zero bytes (those CRCs, and the sync markers
+    between the records); the linear part of the CRC (``zlib.crc32(x, 0xFFFFFFFF) ^
+    0xFFFFFFFF``: no initial value, no final XOR) of that difference is zero exactly when the
+    group's CRC32 equals the stand-in's (both have the same length)."""
     base = int(c[0]) + 4  # the first record's CRC covers its bytes from here
     stop = int(end[-1]) + CRC_SIZE
-    got = zlib.crc32(view[base:stop])
-    stand_in = np.zeros(stop - base, dtype=np.uint8)  # zero records...
-    stand_in[(end - base)[:, None] + _OFFSETS4] = zero_crcs  # ...with their CRC
-    stand_in[(c[1:] - base)[:, None] + _OFFSETS4] = _SYNC_BYTES  # and the sync markers between
-    return got == zlib.crc32(stand_in)
+    diff = np.frombuffer(view[base:stop], dtype=np.uint8).copy()
+    # the same bytes as a little-endian u32 at every byte offset (unaligned, writeable)
+    words = np.ndarray(shape=(stop - base - 3,), dtype="<u4", buffer=diff, strides=(1,))
+    words[end - base] ^= np.ascontiguousarray(zero_crcs).view("<u4").reshape(-1)
+    words[c[1:] - base] ^= _SYNC_U32
+    return zlib.crc32(diff, 0xFFFFFFFF) == 0xFFFFFFFF
+
+
+def rows_at(a: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """``a[at[i]:at[i] + width]`` for every i (``0 <= at[i] < size``), shape (n, width),
+    uint8, C-contiguous; zeros past the end of ``a``.
+
+    One gather of ``width``-byte items from a view of ``a`` with an item at every byte
+    offset.
+    """
+    n = int(at.shape[0])
+    size = int(a.shape[0])
+    at = np.asarray(at, dtype=np.int64)
+    whole = at <= size - width
+    if n and size >= width and bool(whole.all()):
+        return _items(a, width)[at].view(np.uint8).reshape(n, width)
+    out = np.zeros((n, width), dtype=np.uint8)
+    if size >= width and whole.any():
+        out[whole] = _items(a, width)[at[whole]].view(np.uint8).reshape(-1, width)
+    for i in np.flatnonzero(~whole).tolist():  # the last few offsets: a short row
+        p = int(at[i])
+        out[i, :size - p] = a[p:]
+    return out
+
+
+def _items(a: np.ndarray, width: int) -> np.ndarray:
+    """``a`` (uint8, contiguous) as ``size - width + 1`` overlapping items of ``width`` bytes
+    (item k = bytes k .. k + width - 1); a strided ``a`` is copied first."""
+    a = np.ascontiguousarray(a)
+    return np.ndarray(shape=(int(a.shape[0]) - width + 1,), dtype=np.dtype((np.void, width)),
+                      buffer=a, strides=(1,))
 
 
 def byte_rows(a: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
-    """``a[at[i]:at[i] + width]`` for every i, shape (n, width), uint8, C-contiguous.
-
-    One row gather from a sliding-window view of ``a`` (a few times faster than an index
-    array of n x width positions, and a fraction of its memory).
-    """
+    """``a[at[i]:at[i] + width]`` for every i, shape (n, width), uint8, C-contiguous."""
     if not at.shape[0]:
         return np.zeros((0, width), dtype=np.uint8)
-    return sliding_window_view(a, width)[at]
+    return rows_at(a, at, width)
 
 
 def _u32_at(a: np.ndarray, at: np.ndarray) -> np.ndarray:

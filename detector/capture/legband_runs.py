@@ -109,7 +109,7 @@ def run_layout(capture: Capture, a: np.ndarray, buf: Any) -> RunLayout:
     state = np.searchsorted(at, rows)  # index into ks/st: controls before each packet
     run = ks[state]
     starting_now = st[state]
-    ticks = _ticks(table, a, rows)
+    ticks = _ticks(table, rows)
     new_start = np.asarray([*run_starts, 0], dtype=np.int64)[np.minimum(run + 1,
                                                                         len(run_starts))]
     in_new = (ticks - new_start) % (1 << 32) < (1 << 31)
@@ -128,12 +128,12 @@ def _payload_bytes(table: Any, a: np.ndarray, rows: np.ndarray, start: int,
     return out
 
 
-def _ticks(table: Any, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _ticks(table: Any, rows: np.ndarray) -> np.ndarray:
     """Device ticks of each data packet (0 when its payload is too short to hold them)."""
     p0 = table.payload_start[rows] + TICKS_AT
     enough = p0 + 4 <= table.body_end[rows]
     out = np.zeros(rows.shape, dtype=np.int64)
-    if enough.any():
-        b = a[p0[enough][:, None] + np.arange(4)].astype(np.int64)
-        out[enough] = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16) | (b[:, 3] << 24)
+    if enough.any():  # from the payload bytes the scan read
+        b = np.ascontiguousarray(table.payload_head[rows[enough], TICKS_AT:TICKS_AT + 4])
+        out[enough] = b.view("<u4").reshape(-1)
     return out

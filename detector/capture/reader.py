@@ -40,10 +40,13 @@ from detector.capture.format import (
     parse_session,
     parse_source,
 )
-from detector.capture.index import byte_rows, walk_frames
+from detector.capture.index import HEAD_ROW_BYTES, walk_frames
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
+_PAYLOAD_AT = RECORD_HEAD_SIZE + PACKET_HEAD.size  # a payload's offset from its sync marker
+PAYLOAD_HEAD_BYTES = HEAD_ROW_BYTES - _PAYLOAD_AT
+"""Bytes of each packet's payload kept in :attr:`RecordTable.payload_head` (13)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +130,9 @@ class RecordTable:
         Packet source id (-1 for events).
     time_s : ndarray of float64, shape (n,)
         Host receive time of a packet, or time of an event (s since the Unix epoch).
+    payload_head : ndarray of uint8, shape (n, PAYLOAD_HEAD_BYTES)
+        The first bytes of each packet's payload, read with the scan (those past the
+        payload's end are not the payload's; meaningless for events).
     """
 
     offset: np.ndarray
@@ -135,6 +141,7 @@ class RecordTable:
     body_end: np.ndarray
     source_id: np.ndarray
     time_s: np.ndarray
+    payload_head: np.ndarray
 
     @property
     def payload_start(self) -> np.ndarray:
@@ -375,7 +382,7 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     time_all = np.full(rtype.shape, np.nan)
     long_enough = (b1[pk] - b0[pk]) >= PACKET_HEAD.size
     pk_ok = pk[long_enough]
-    head = byte_rows(a, b0[pk_ok], PACKET_HEAD.size)
+    head = walk.head[pk_ok, RECORD_HEAD_SIZE:_PAYLOAD_AT]
     sid_all[pk_ok] = head[:, 0].astype(np.int64) | (head[:, 1].astype(np.int64) << 8)
     time_all[pk_ok] = np.ascontiguousarray(head[:, 2:]).view("<f8").reshape(-1)
     readable = is_packet & np.isfinite(time_all)
@@ -397,8 +404,9 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     keep = readable & ~orphan
     table = RecordTable(offset=walk.offset[keep], is_packet=is_packet[keep],
                         body_start=b0[keep], body_end=b1[keep], source_id=sid_all[keep],
-                        time_s=time_all[keep])
-    kept = array("q", walk.offset[keep].tolist())
+                        time_s=time_all[keep], payload_head=walk.head[keep, _PAYLOAD_AT:])
+    kept = array("q")
+    kept.frombytes(walk.offset[keep].astype(np.int64).tobytes())
     damage = CaptureDamage(
         torn_tail_bytes=walk.torn_tail_bytes, corrupt_regions=walk.corrupt_regions,
         corrupt_records=walk.corrupt_records, corrupt_bytes=walk.corrupt_bytes,

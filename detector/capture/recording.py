@@ -309,11 +309,13 @@ class CaptureRecording:
             for c0 in range(int(lo), int(hi), BATCH_PACKETS):
                 yield int(run[lo]), batch, np.arange(c0, min(c0 + BATCH_PACKETS, int(hi)))
 
-    def _decode(self, buf: Any, rows: np.ndarray) -> DataBatch:
+    def _decode(self, buf: Any, rows: np.ndarray, *, scanned: bool = False) -> DataBatch:
+        """Headers of data packets ``rows``: from the scan's bytes, or read again."""
         table = self.capture.records.table
         assert table is not None
         start = table.payload_start[rows]
-        return decode_data_batch(buf, start, table.body_end[rows] - start, profile=self.profile)
+        return decode_data_batch(buf, start, table.body_end[rows] - start, profile=self.profile,
+                                 heads=table.payload_head[rows] if scanned else None)
 
     def _scan_packets(self) -> tuple[list[dict[int, PacketTimes]], dict[int, tuple[int, float]]]:
         buf = self.capture.records.open_buffer()
@@ -322,7 +324,7 @@ class CaptureRecording:
         self._layout = layout
         self._run_starts = layout.run_starts
         self._offsets = layout.offsets
-        batch = self._decode(buf, layout.rows)
+        batch = self._decode(buf, layout.rows, scanned=True)
         self._heads = replace(batch, buffer=np.zeros(0, dtype=np.uint8), source=None)
         del a, batch
         heads = self._heads
@@ -375,9 +377,12 @@ class CaptureRecording:
 
 
 def pd_unique(values: np.ndarray) -> list[int]:
-    """Distinct values in order of first appearance."""
-    _u, first = np.unique(values, return_index=True)
-    return [int(values[i]) for i in np.sort(first)]
+    """Distinct values in order of first appearance (stream ids: counted, not sorted)."""
+    if values.size and 0 <= int(values.min()) and int(values.max()) < 256:
+        first = [int(np.argmax(values == v)) for v in np.flatnonzero(np.bincount(values))]
+    else:
+        first = np.unique(values, return_index=True)[1].tolist()
+    return [int(values[i]) for i in sorted(first)]
 
 
 class _Pending:

@@ -178,39 +178,78 @@ class TickGrid:
 
         Released blocks of a stream come in ascending counter order (as the assembler gives
         them), so a block contiguous with the previous one continues it on the grid.
+
+        The block is cut at the shift intervals it spans (a handful per block: one per slip),
+        each piece lying on consecutive grid slots; a piece keeps the samples past every slot
+        filled before it (a slip back leaves them out), and the last sample kept before a
+        slip ahead is held over the slots skipped. The output is the kept slices joined, so
+        the samples are copied once.
         """
         n = block.n_samples
         if n == 0:
             return block
-        counters = origin + block.start_sample + np.arange(n, dtype=np.int64)
-        grid = counters + self.shift_at(counters) - origin
+        c0 = origin + block.start_sample
         data = block.data
-        held = self._last is not None and self._next is not None and counters[0] == self._next
-        if self._last is not None:
-            # the last sample placed leads: contiguous, a hole before this block is held
-            # from it; after a gap, nothing goes back onto slots already filled
-            grid = np.concatenate([[self._grid_end - 1], grid])
-            data = np.concatenate([self._last, data])
-        keep = np.ones(grid.size, dtype=bool)
-        keep[1:] = grid[1:] > np.maximum.accumulate(grid)[:-1]  # a slip back: left out
-        grid, data = grid[keep], data[keep]
-        reps = np.ones(grid.size, dtype=np.int64)
-        reps[:-1] = np.diff(grid)  # a slip ahead: the sample is held one slot more
-        self._next = int(counters[-1]) + 1
-        if self._last is not None:
+        last = self._last
+        held = last is not None and self._next is not None and c0 == self._next
+        self._next = c0 + n
+        if last is not None and last.dtype != data.dtype:
+            data = data.astype(np.result_type(last, data))
+        # kept runs (block positions lo .. hi - 1, grid slot of lo); ``top``: highest slot
+        # filled so far (the last sample placed leads the block)
+        runs: list[tuple[int, int, int]] = []
+        top = None if last is None else self._grid_end - 1
+        for lo, hi, d in self._pieces(c0, c0 + n):
+            g_lo = lo + d - origin
+            skip = 0 if top is None else max(0, top + 1 - g_lo)
+            if skip < hi - lo:
+                runs.append((lo - c0 + skip, hi - c0, g_lo + skip))
+                top = g_lo + (hi - lo) - 1
+        if not runs:  # every sample on a slot already filled
+            return None
+        parts: list[np.ndarray] = []
+        if last is not None:
             # the leading sample was placed with the previous block: hold it over a slip
             # only (a real gap stays a gap)
-            reps[0] = reps[0] - 1 if held else 0
-            if grid.size == 1:
-                return None
-        if self._last is None:
-            first = int(grid[0])
+            if held:
+                first = self._grid_end
+                if runs[0][2] > first:
+                    parts.append(np.repeat(last, runs[0][2] - first, axis=0))
+            else:
+                first = runs[0][2]
         else:
-            first = self._grid_end if held else int(grid[1])
-        out = np.repeat(data, reps, axis=0)
-        self._grid_end = int(grid[-1]) + 1
-        self._last = data[-1:].copy()
+            first = runs[0][2]
+        for k, (a, b, g) in enumerate(runs):
+            parts.append(data[a:b])
+            if k + 1 < len(runs):  # a slip ahead: the sample is held one slot more
+                extra = runs[k + 1][2] - (g + b - a)
+                if extra > 0:
+                    parts.append(np.repeat(data[b - 1:b], extra, axis=0))
+        a, b, g = runs[-1]
+        self._grid_end = g + b - a
+        self._last = data[b - 1:b].copy()
+        out = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
         return SignalBlock(data=out, fs=block.fs, start_sample=first)
+
+    def _pieces(self, a: int, b: int) -> list[tuple[int, int, int]]:
+        """Counters ``a .. b - 1`` cut where their shift changes: ``(lo, hi, shift)`` pieces
+        in order, covering them (shift 0 where no interval holds them, as :meth:`shift_at`)."""
+        starts, ends, shifts = self._starts, self._ends, self._shift
+        j = bisect.bisect_right(starts, a) - 1
+        if j < 0 or ends[j] <= a:
+            j += 1
+        out: list[tuple[int, int, int]] = []
+        pos, m = a, len(starts)
+        while pos < b:
+            if j < m and starts[j] <= pos:
+                hi = min(b, ends[j])
+                out.append((pos, hi, shifts[j]))
+                j += 1
+            else:
+                hi = b if j >= m else min(b, starts[j])
+                out.append((pos, hi, 0))
+            pos = hi
+        return out
 
     def ticks_of(self, index: float, *, origin: int) -> float | None:
         """RTC ticks (unwrapped, the packets' frame) of grid index ``index``."""

@@ -78,9 +78,9 @@ class DataBatch:
         per_row = self.n_samples[rows] * spec.axes  # int16 values per packet
         offsets = self.sample_offset[rows]
         total = int(per_row.sum())
-        if bool(np.all(per_row == per_row[0])):  # one width: one row gather from a window view
-            rows_bytes = sliding_window_view(self.buffer, 2 * int(per_row[0]))[offsets]
-            out = rows_bytes.reshape(-1).view(self.profile.data.sample_dtype)
+        if bool(np.all(per_row == per_row[0])):  # one width: one gather of whole rows
+            rows_bytes = _row_items(self.buffer, 2 * int(per_row[0]))[offsets]
+            out = rows_bytes.view(np.uint8).view(self.profile.data.sample_dtype)
             return out.reshape(-1, spec.axes) if spec.axes > 1 else out
         if self.source is not None:  # one bytes slice per packet, joined
             src = self.source
@@ -117,13 +117,21 @@ class DataBatch:
         counts = self.counts(rows)
         codes = self.range_code[rows]
         lsbs = np.array([spec.lsb(fs) for fs in spec.full_scales], dtype=np.float64)
+        if np.all(codes == codes[0]):  # int16 -> float64 and the product in one pass
+            return np.multiply(counts, lsbs[codes[0]], dtype=np.float64)
         out = counts.astype(np.float64)
-        if np.all(codes == codes[0]):
-            out *= lsbs[codes[0]]
-        else:
-            per_sample = np.repeat(lsbs[codes], self.n_samples[rows])
-            out *= per_sample[:, None] if spec.axes > 1 else per_sample
+        per_sample = np.repeat(lsbs[codes], self.n_samples[rows])
+        out *= per_sample[:, None] if spec.axes > 1 else per_sample
         return out
+
+
+def _row_items(buffer: np.ndarray, width: int) -> np.ndarray:
+    """``buffer`` (uint8, contiguous) as overlapping items of ``width`` bytes, one starting at
+    every byte offset: a gather of them copies whole rows (each one ``memcpy``); a strided
+    ``buffer`` is copied first."""
+    buffer = np.ascontiguousarray(buffer)
+    return np.ndarray(shape=(max(0, int(buffer.shape[0]) - width + 1),),
+                      dtype=np.dtype((np.void, width)), buffer=buffer, strides=(1,))
 
 
 def _positions(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -136,7 +144,8 @@ def _positions(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
 
 
 def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: np.ndarray, *,
-                      profile: LegBandProfile = LEGBAND) -> DataBatch:
+                      profile: LegBandProfile = LEGBAND,
+                      heads: np.ndarray | None = None) -> DataBatch:
     """Decode the headers of many data notifications lying in one buffer.
 
     Parameters
@@ -149,6 +158,10 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         Start and length (bytes) of each payload in ``buffer``.
     profile : LegBandProfile
         Profile whose layout is used.
+    heads : ndarray of uint8, shape (n, >= 12), optional
+        The first bytes of each payload, already read (the capture scan reads them with the
+        record heads); used instead of reading the headers from ``buffer``. Bytes past a
+        payload's length are not looked at.
 
     Returns
     -------
@@ -168,13 +181,21 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
                          f"{HEADER_DTYPE.itemsize}")
     n = off.shape[0]
     long_enough = length >= hsize
-    heads = np.zeros(n, dtype=HEADER_DTYPE)
-    if long_enough.any():  # one row gather from a window view of the bytes
-        at = off if long_enough.all() else off[long_enough]
-        raw = sliding_window_view(buf, hsize)[at]
-        heads[long_enough] = raw.view(HEADER_DTYPE).reshape(-1)
-    vs = heads["vs"].astype(np.int64)
-    flags = heads["flags"].astype(np.int64)
+    every = bool(long_enough.all())
+    if heads is not None:  # read already: the header bytes, zero where the payload is short
+        head = np.ascontiguousarray(heads[:, :hsize]).view(HEADER_DTYPE).reshape(-1)
+        if not every:
+            head = head.copy()  # never write into the caller's bytes
+            head[~long_enough] = np.zeros((), dtype=HEADER_DTYPE)
+    elif every and n:  # one row gather from a window view of the bytes
+        head = sliding_window_view(buf, hsize)[off].view(HEADER_DTYPE).reshape(-1)
+    else:
+        head = np.zeros(n, dtype=HEADER_DTYPE)
+        if long_enough.any():
+            raw = sliding_window_view(buf, hsize)[off[long_enough]]
+            head[long_enough] = raw.view(HEADER_DTYPE).reshape(-1)
+    vs = head["vs"].astype(np.int64)
+    flags = head["flags"].astype(np.int64)
     sid = vs & 0x0F
     rate_code = (flags >> layout.rate_shift) & layout.code_mask
     range_code = flags & layout.code_mask
@@ -191,14 +212,18 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
           & ((flags & layout.reserved_flags) == 0)
           & (rate_code < n_rates[sid]) & (range_code < n_ranges[sid]) & (body > 0))
     ok &= body % np.maximum(width, 1) == 0
-    zero = np.zeros(n, dtype=np.int64)
+    all_ok = bool(ok.all())
+    bad = ~ok
 
     def field(values: np.ndarray) -> np.ndarray:
-        return np.where(ok, values.astype(np.int64), zero)
+        out = values.astype(np.int64)  # a copy: 0 set where not ok
+        if not all_ok:
+            out[bad] = 0
+        return out
 
     return DataBatch(
-        buffer=buf, ok=ok, stream_id=field(sid), seq=field(heads["seq"]),
-        first_sample=field(heads["first"]), device_ticks=field(heads["ticks"]),
+        buffer=buf, ok=ok, stream_id=field(sid), seq=field(head["seq"]),
+        first_sample=field(head["first"]), device_ticks=field(head["ticks"]),
         rate_code=field(rate_code), range_code=field(range_code),
         n_samples=field(body // np.maximum(width, 1)),
         backfill=ok & ((flags & layout.backfill_flag) != 0), sample_offset=field(off + hsize),

@@ -1,0 +1,36 @@
+"""A capture replay loads the capture package's reading side only (issue 11, start-up).
+
+``detector.capture`` names its writer and recovery among its exports; they are imported on
+first use, so replaying a capture does not load them. Checked in a fresh interpreter
+(``sys.modules``); the control asks the package for the writer and finds it loaded.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WRITING_SIDE = ("detector.capture.writer", "detector.capture.recover")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = (f"import sys\n{code}\n"
+             f"print(','.join(m for m in {WRITING_SIDE!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=REPO)
+    return set(filter(None, out.stdout.strip().split(",")))
+
+
+def test_replaying_a_capture_does_not_load_the_writer_or_the_recovery() -> None:
+    replay = ("import contextlib, io\n"
+              "from detector.cli.main import main\n"
+              "with contextlib.redirect_stdout(io.StringIO()):\n"
+              "    code = main(['replay', 'recordings/sample_capture.cramp', '--json', '-',\n"
+              "                 '--no-store'])\n"
+              "assert code in (0, None), code")
+    assert _loaded_after(replay) == set()
+    # control: the package's exported names still work, each loading its module
+    control = "from detector.capture import CaptureWriter, recover_capture"
+    assert _loaded_after(control) == set(WRITING_SIDE)
