@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from functools import cache
 
-import numpy as np
-
 from detector.episode import EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.pipeline.result import NightResult
-from detector.replay import ArrayRecording, make_info, run_source
-from detector.signals import ChannelSpec
-from firmware_sim.night import NightEvent, synthesize
+from firmware_sim.night import NightEvent
+from tests.emg_only_helpers import replay_emg_only
 from tests.test_detection_classes import NO_WINDOW, _cramp, _night
 
 CRAMP_ONSET_S = 250.0
@@ -34,15 +31,8 @@ def _run(chunk_s: float = 1.0) -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
     scenario = _night(events, duration_s=600.0, in_bed=(60.0, GETUP_S),
                       standing_tonic_uv=40.0, standing_shift_depth=0.6,
                       standing_sway_cv=0.4)
-    night = synthesize(scenario, rng=np.random.default_rng(3))
-    spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
-                       rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
-    info = make_info(path="getup", start_utc=scenario.start_utc,
-                     duration_s=scenario.duration_s, channels={"emg": spec}, leg=scenario.leg)
-    out: list[EpisodeEvent] = []
-    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}),
-                        config=NO_WINDOW, chunk_s=chunk_s, on_event=out.append)
-    return result, tuple(out)
+    return replay_emg_only(scenario, path="getup", rng_seed=3, chunk_s=chunk_s,
+                           config=NO_WINDOW)
 
 
 def test_emg_only_morning_getup_gives_no_episode_and_the_weak_cramp_is_found() -> None:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from functools import cache
 
-import numpy as np
-
 from detector.episode import EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.pipeline.result import NightResult
-from detector.replay import ArrayRecording, make_info, run_source
-from detector.signals import ChannelSpec
-from firmware_sim.night import NightEvent, synthesize
+from firmware_sim.night import NightEvent
+from tests.emg_only_helpers import replay_emg_only
 from tests.test_detection_classes import DAY_START, NO_WINDOW, _cramp, _night
 
 CRAMP_ONSET_S = 200.0
@@ -36,15 +33,8 @@ def _run(chunk_s: float = 1.0) -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
     events.append(NightEvent(kind="sitting", onset_s=120.0, duration_s=210.0, seed=11))
     scenario = _night(events, duration_s=600.0, start=DAY_START, in_bed=None,
                       standing_tonic_uv=4.0)
-    night = synthesize(scenario, rng=np.random.default_rng(2))
-    spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
-                       rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
-    info = make_info(path="tiptoe", start_utc=scenario.start_utc,
-                     duration_s=scenario.duration_s, channels={"emg": spec}, leg=scenario.leg)
-    out: list[EpisodeEvent] = []
-    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}),
-                        config=NO_WINDOW, chunk_s=chunk_s, on_event=out.append)
-    return result, tuple(out)
+    return replay_emg_only(scenario, path="tiptoe", rng_seed=2, chunk_s=chunk_s,
+                           config=NO_WINDOW)
 
 
 def test_emg_only_tiptoe_series_gives_no_episode_and_the_short_cramp_is_found() -> None:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from functools import cache
 
-import numpy as np
-
 from detector.episode import EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.pipeline.result import NightResult
-from detector.replay import ArrayRecording, make_info, run_source
-from detector.signals import ChannelSpec
-from firmware_sim.night import NightEvent, synthesize
+from firmware_sim.night import NightEvent
+from tests.emg_only_helpers import replay_emg_only
 from tests.test_detection_classes import DAY_START, NO_WINDOW, _cramp, _night
 
 BOUTS_S = ((20.0, 14.0), (150.0, 16.0))
@@ -37,15 +34,8 @@ def _run(chunk_s: float = 1.0) -> tuple[NightResult, tuple[EpisodeEvent, ...]]:
     events.append(NightEvent(kind="sitting", onset_s=SIT_S[0], duration_s=SIT_S[1], seed=11))
     scenario = _night(events, duration_s=600.0, start=DAY_START, in_bed=None,
                       standing_tonic_uv=25.0, standing_sway_cv=0.3)
-    night = synthesize(scenario, rng=np.random.default_rng(3))
-    spec = ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
-                       rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
-    info = make_info(path="tiptoe-upright", start_utc=scenario.start_utc,
-                     duration_s=scenario.duration_s, channels={"emg": spec}, leg=scenario.leg)
-    out: list[EpisodeEvent] = []
-    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}),
-                        config=NO_WINDOW, chunk_s=chunk_s, on_event=out.append)
-    return result, tuple(out)
+    return replay_emg_only(scenario, path="tiptoe-upright", rng_seed=3, chunk_s=chunk_s,
+                           config=NO_WINDOW)
 
 
 def test_tiptoe_before_the_calf_was_seen_at_rest_is_withdrawn_and_the_cramp_kept() -> None:
