@@ -16,7 +16,7 @@ from functools import cache
 from detector.episode import EpisodeEvent, EpisodeWithdrawn
 from detector.pipeline.result import NightResult
 from firmware_sim.night import NightEvent
-from tests.emg_only_helpers import replay_emg_only
+from tests.emg_only_helpers import assert_withdrawal_whatever_the_chunking, replay_emg_only
 from tests.test_detection_classes import DAY_START, NO_WINDOW, _cramp, _night
 
 CRAMP_S = (300.0, 50.0)  # onset, length: longer than a tip-toe bout, sitting
@@ -52,9 +52,4 @@ def test_standing_up_with_weight_shifts_and_tiptoe_is_withdrawn_and_the_cramp_ke
 
 
 def test_standing_up_withdrawal_is_the_same_whatever_the_chunking() -> None:
-    reference = _run()
-    assert any(isinstance(e, EpisodeWithdrawn) for e in reference[1])
-    for chunk_s in (0.37, 61.0):
-        result, events = _run(chunk_s)
-        assert events == reference[1]
-        assert result.episodes == reference[0].episodes
+    assert_withdrawal_whatever_the_chunking(_run)

@@ -16,7 +16,7 @@ from functools import cache
 from detector.episode import EpisodeEvent, EpisodeStarted, EpisodeWithdrawn
 from detector.pipeline.result import NightResult
 from firmware_sim.night import NightEvent
-from tests.emg_only_helpers import replay_emg_only
+from tests.emg_only_helpers import assert_withdrawal_whatever_the_chunking, replay_emg_only
 from tests.test_detection_classes import DAY_START, NO_WINDOW, _cramp, _night
 
 CRAMP_ONSET_S = 200.0
@@ -52,9 +52,4 @@ def test_emg_only_tiptoe_series_gives_no_episode_and_the_short_cramp_is_found() 
 
 
 def test_tiptoe_withdrawal_is_the_same_whatever_the_chunking() -> None:
-    reference = _run()
-    assert any(isinstance(e, EpisodeWithdrawn) for e in reference[1])
-    for chunk_s in (0.37, 61.0):
-        result, events = _run(chunk_s)
-        assert events == reference[1]
-        assert result.episodes == reference[0].episodes
+    assert_withdrawal_whatever_the_chunking(_run)
