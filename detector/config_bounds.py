@@ -105,6 +105,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.weak_min_tonic_ratio": Bounds(0.0, 100.0),
     "evidence.weak_settle_s": Bounds(0.0, DAY_S, unit="s"),
     "evidence.weak_max_fast_modulation": Bounds(0.0, 10.0),
+    "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units
     "evidence.emg_rest_veto_ratio": Bounds(1.0, 100.0),
     "evidence.tremor_corroborated_ratio": Bounds(1.0, 1000.0),
     "evidence.balance_sway_deg": Bounds(0.0, 90.0, unit="deg"),

@@ -113,6 +113,7 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
                          ("weak_min_tonic_ratio", 0.0, 100.0),
                          ("weak_max_fast_modulation", 0.0, 10.0),
+                         ("standing_max_fast_modulation", 0.0, 10.0),
                          ("emg_only_min_duty", 0.0, 1.0), ("review_max_rhythm", 0.0, 2.0),
                          ("balance_sway_deg", 0.0, 90.0), ("sway_block_s", 0.1, 10.0),
                          ("review_later_max_rhythm", 0.0, 2.0), ("tiptoe_max_s", 0.0, 600.0),

@@ -58,15 +58,10 @@ class EvidenceConfig:
     below it; a cramp waxes and wanes about its level and has its ramp-up and lulls below it
     (real held calf contractions, tests/test_real_data.py: -0.5 to +0.3)."""
     standing_level_ratio: float = 1.5
-    """Without posture: where the median level of a calf standing still sits, as a multiple
-    of the highest resting level of the recording so far (the calf's tonic activity while
-    standing, e.g. before bed; used by the tip-toe test, ``tiptoe_level_ratio``). The resting
-    level is the 10th percentile of 5-s block medians, and standing sways (cv up to about
-    0.4), so standing's median sits up to about 1.6 x it. A run under it is *not* rejected
-    at its 10-s verdict for that alone: a cramp lying down can be weaker than the sleeper's
-    standing tonus (dev seeds: 0.58-1.14 x the reference), and standing up is withdrawn
-    later, from what does tell it apart (``shift_max_log_sd``, ``unended_withdrawn``, the
-    later looks)."""
+    """Without posture: a run whose median level is under this multiple of the highest resting
+    level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
+    The resting level is the 10th percentile of 5-s block medians, and standing sways (cv up
+    to about 0.4), so standing's median sits up to about 1.6 x it."""
     weak_min_tonic_ratio: float = 2.0
     """Without posture: a run that only the hold (``emg_only_hold``) carries, under
     ``emg_only_min_duty`` of it above the activity threshold itself, is a weak contraction
@@ -84,6 +79,10 @@ class EvidenceConfig:
     most this: a contraction's irregular waxing and waning (log-normal, cv up to about 0.6,
     i.e. a log standard deviation up to 0.55, part of it slower than 2 s) stays under it;
     phasic bursts held together over their gaps (turning over, steps) exceed it."""
+    standing_max_fast_modulation: float = 0.15
+    """...and whose smoothed log envelope varies less than this (standard deviation about its
+    2-s moving mean) is standing up, not a cramp: standing sways slowly, a cramp waxes and
+    wanes within seconds."""
     balance_sway_deg: float = 0.2
     """With accelerometers, upright, foot pointed, no calf tremor: a leg whose incline
     changes by at least this (deg, median over consecutive ``sway_block_s`` blocks of the

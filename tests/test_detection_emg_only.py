@@ -77,27 +77,11 @@ def test_fast_modulation_is_small_for_slow_sway_and_large_for_a_waxing_contracti
     noise = np.convolve(rng.standard_normal(t.size + 2), np.ones(3) / np.sqrt(3), "valid")
     waxing = 60.0 * np.exp(0.4 * noise)
     valid = np.ones(t.size, dtype=bool)
+    limit = DetectorConfig().evidence.standing_max_fast_modulation
     standing = emg_shape(sway, valid, **SHAPE)
     cramp = emg_shape(waxing, valid, **SHAPE)
     assert standing is not None and cramp is not None
-    assert standing.fast_modulation < 0.5 * cramp.fast_modulation
-
-
-@pytest.mark.parametrize("cramp_seed", [1, 16, 22])
-def test_emg_only_steady_cramp_weaker_than_the_standing_tonus_is_found(cramp_seed: int) -> None:
-    """A cramp lying down, 17 x the lying rest but under 1.5 x the standing reference that the
-    evening's standing set (tonus 50 uV), waxing and waning slowly in its first 10 s: it
-    was rejected at its verdict as "standing up" (issue 9, emgmiss: 5 of the 13 EMG-only
-    cramps missed on dev seeds 1 and 2000). Standing up is withdrawn later, from what tells
-    it apart; the morning get-up of the same night stays out of the episodes."""
-    events = [NightEvent(kind="stand", onset_s=0.0, duration_s=140.0),
-              NightEvent(kind="walk", onset_s=150.0, duration_s=30.0, emg_uv=150.0,
-                         acc_g=0.3, freq_hz=1.8, seed=9),
-              _cramp(400.0, 40.0, emg_uv=25.0, seed=cramp_seed),
-              NightEvent(kind="stand", onset_s=800.0, duration_s=100.0)]
-    scenario = _night(events, duration_s=900.0, in_bed=(200.0, 800.0), standing_tonic_uv=50.0)
-    found = _detect(scenario, "emg")
-    assert [round(e.onset_s) for e in found.episodes] == [401]
+    assert standing.fast_modulation < limit < cramp.fast_modulation
 
 
 def test_emg_only_standing_reference_does_not_depend_on_chunking() -> None:

@@ -321,12 +321,11 @@ class EmgRule(_Scoring):
     toes (phasic bursts on a low floor: lulls, or a log envelope skewed upwards) from a cramp
     (sustained well above the threshold, begun from rest).
 
-    Steadiness is not used against a run at its verdict, not even with a level no higher
-    than the calf's own standing tonic level (the highest resting level of the recording: the
-    upright minutes before bed): real held calf contractions (tests/test_real_data.py) can be
-    as steady as standing, and a cramp lying down can be weaker than the sleeper's standing
-    tonus. Standing up is withdrawn later (:mod:`detector.pipeline.review`: its level
-    shifting from block to block, a recording that ends on it, striding)."""
+    Steadiness alone is not used against a run: real held calf contractions
+    (tests/test_real_data.py) can be as steady as standing. Only a run that both varies
+    little within seconds and is no stronger than the calf's own standing tonic level (the
+    highest resting level of the recording: the upright minutes before bed) is taken as
+    standing up."""
 
     mode = "emg"
     holds_emg = True  # without posture the EMG alone must carry a weak cramp's waxing and waning
@@ -351,7 +350,8 @@ class EmgRule(_Scoring):
         if ev.shape is None:
             return True
         return (not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
-                and ev.shape.burst_excess <= v.max_burst_excess)
+                and ev.shape.burst_excess <= v.max_burst_excess
+                and not self._standing(ev))
 
     def _clear_of_standing(self, ev: RunEvidence) -> bool:
         """A run that only the hold carries (under ``emg_only_min_duty`` of it above the
@@ -369,6 +369,13 @@ class EmgRule(_Scoring):
         return (waxing and ev.tonic_ratio is not None
                 and ev.tonic_ratio >= v.weak_min_tonic_ratio
                 and ev.recorded_s is not None and ev.recorded_s >= v.weak_settle_s)
+
+    def _standing(self, ev: RunEvidence) -> bool:
+        """At the level this calf carried the body at, swaying only slowly: standing up."""
+        v = self.config.evidence
+        return (ev.shape is not None and ev.tonic_ratio is not None
+                and ev.tonic_ratio < v.standing_level_ratio
+                and ev.shape.fast_modulation < v.standing_max_fast_modulation)
 
 
 class AccRule(_Scoring):
