@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from detector.errors import CrampInputError
+from firmware_sim import night_events
 from firmware_sim.night import NightEvent, NightScenario, random_scenario, synthesize
 from firmware_sim.night_sensor import (
     GAIN_MAX,
@@ -77,3 +78,26 @@ def test_bad_sensor_errors_are_refused() -> None:
         SensorErrors(gain=(1.0, 2.0, 1.0))
     with pytest.raises(CrampInputError):
         SensorErrors(offset_g=(0.0, np.nan, 0.0))
+
+
+def test_sensor_draws_leave_the_rest_of_the_night_as_with_ideal_sensors(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def next_draw() -> float:
+        rng = np.random.default_rng(31)
+        random_scenario(duration_s=600.0, rng=rng, fs_emg=500.0, fs_acc=50.0)
+        return float(rng.standard_normal())
+
+    monkeypatch.setattr(night_events, "draw_sensor_errors",
+                        lambda rng, long_axis: SensorErrors())
+    untouched = next_draw()
+    monkeypatch.setattr(night_events, "draw_sensor_errors",
+                        lambda rng, long_axis: (rng.standard_normal(9), SensorErrors())[1])
+    assert next_draw() == untouched  # the sensors' own draws do not shift the night's stream
+    monkeypatch.undo()
+    sc = random_scenario(duration_s=600.0, rng=np.random.default_rng(31), fs_emg=500.0,
+                         fs_acc=50.0)
+    ideal = dataclasses.replace(sc, shank_sensor=None, foot_sensor=None)
+    a = synthesize(ideal, rng=np.random.default_rng(7))
+    b = synthesize(sc, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a.emg_uv, b.emg_uv)
+    assert not np.allclose(a.foot_acc_g, b.foot_acc_g, atol=0.01)  # the sensors do differ
