@@ -35,7 +35,7 @@ def _side(with_cramp: bool, *, posture: str = "right_side") -> NightScenario:
     if with_cramp:
         events.append(_cramp(200.0, 60.0, emg_uv=40.0, acc_g=WEAK_G, seed=41))
     # tipped 2-4 deg off a pure side: sagittal gravity a few hundredths of a g, far under
-    # motion.min_sagittal_g, so the absolute ankle angle is unseen all night
+    # motion.min_sagittal_g (0.3 g), so the absolute ankle angle is unseen all night
     return _night(events, posture=posture, side_roll_offset_deg=4.0)
 
 
