@@ -112,19 +112,6 @@ class MotionConfig:
     min_sagittal_g: float = 0.3
     """Gravity component needed in each sensor's sagittal plane to measure the angle (g); a
     leg lying tipped 17 deg or more off a pure side posture still shows its ankle angle."""
-    trusted_sagittal_g: float = 0.6
-    """Gravity component needed in each sensor's sagittal plane for the measured angle to count
-    as evidence for or against a pointed foot (g); between ``min_sagittal_g`` and this the
-    angle is reported but, lying, treated as unseen by the evidence rules.
-
-    With sagittal gravity ``s`` the rest of gravity, ``sqrt(1 - s^2)``, runs along the
-    ankle's hinge axis; a sensor sitting ``d`` deg round the limb from it (a strap a little
-    turned: 5-10 deg is common) turns ``sqrt(1 - s^2) sin d`` of it into the sagittal plane,
-    and a zero-g offset ``b`` (consumer MEMS parts: typically +-40 mg) adds to that, so the
-    absolute angle is off by up to ``asin((sqrt(1 - s^2) sin d + b) / s)`` per sensor. For
-    5 deg and 40 mg that stays under 10 deg (half of ``plantar_flexion_deg``) from 0.6 g up,
-    whereas at 0.3 g a few degrees of strap turn on a leg lying half on its side misread a
-    30-deg pointed foot as 10 deg or a relaxed one as 40."""
     pull_deg: float = 10.0
     """Turn of the foot towards plantar flexion against the shank within ``pull_lookback_s``
     (deg) that counts as the foot being pulled (a cramp pulls it by 10 deg or more past its

@@ -87,7 +87,6 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "motion.plantar_flexion_deg": _pos(180.0, "deg"),
     "motion.neutral_offset_deg": Bounds(-180.0, 180.0, unit="deg"),
     "motion.min_sagittal_g": _pos(2.0, "g"),
-    "motion.trusted_sagittal_g": _pos(2.0, "g"),
     "motion.pull_deg": _pos(90.0, "deg"),
     "motion.pull_lookback_s": _pos(120.0, "s"),
     "motion.pull_min_sagittal_g": _pos(1.0, "g"),

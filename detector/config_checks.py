@@ -83,8 +83,6 @@ def validate_config(cfg: DetectorConfig) -> None:
                           f"got {m.dorsiflexion_deg}")
     if not m.min_sagittal_g < 1:
         raise ConfigError("motion.min_sagittal_g", "expected below 1 g")
-    if not m.min_sagittal_g <= m.trusted_sagittal_g <= 1:
-        raise ConfigError("motion.trusted_sagittal_g", "expected motion.min_sagittal_g to 1 g")
     if not m.pull_min_sagittal_g <= m.min_sagittal_g:
         raise ConfigError("motion.pull_min_sagittal_g", "expected at most motion.min_sagittal_g")
     if not m.pull_lookback_s >= cfg.epoch_s:

@@ -370,10 +370,6 @@ class _Synth:
             muscle = muscle * self.muscle_gain
         emg = self._emg(te, active, carrier, muscle, rng)
         shank, foot = self._acc(ta, active, tremor * self.trem_gain * _TREMOR_AXES)
-        if sc.shank_sensor is not None:
-            shank = sc.shank_sensor.apply(shank)
-        if sc.foot_sensor is not None:
-            foot = sc.foot_sensor.apply(foot)
         return i0, emg, j0, shank + noise[0], foot + noise[1]
 
     def _emg(self, te: np.ndarray, active: list[tuple[NightEvent, EventProfile | None]],

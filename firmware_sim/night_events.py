@@ -30,10 +30,7 @@ Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activ
 :data:`STANDING_TONIC_UV`), tremor band 4-12 to 15-60 Hz, a side posture 0-35 deg off pure
 side, and the surface-EMG spectrum's corners (``NightScenario.emg_spectrum_hz``: 50-80 Hz and
 110-320 Hz, median frequencies of about 85-180 Hz; the real calf recordings of ../shared/data/real
-have 94-186 Hz); and for each of the shank and foot accelerometers a zero-g offset (sd 25 mg,
-at most 80 mg per axis), a gain error (sd 2 %, at most 5 % per axis) and a mounting rotation
-(up to 12 deg round the limb, 5 deg of tilt; :mod:`firmware_sim.night_sensor`), drawn from a
-child of the generator (``rng.spawn``) so that a seed's night is otherwise as before.
+have 94-186 Hz).
 
 ``family`` changes the mix (see :data:`FAMILIES`): ``quiet`` (few events, 0-2 cramps), ``plm``
 (many PLM series, short 12-20 s cramps inside them), ``busy`` (rollovers, hypnic jerks,
@@ -70,7 +67,6 @@ from firmware_sim.night_event_draws import (
     walk_event,
 )
 from firmware_sim.night_posture import GET_UP_S, LIE_DOWN_S
-from firmware_sim.night_sensor import draw_sensor_errors
 from firmware_sim.night_types import LYING_POSTURES, Leg, NightEvent, NightScenario
 
 STANDING_TONIC_UV = (2.0, 90.0)
@@ -184,12 +180,6 @@ def random_scenario(
     physiology["emg_spectrum_hz"] = (rng.uniform(50.0, 80.0),
                                      float(np.exp(rng.uniform(np.log(110.0), np.log(320.0)))))
     physiology["standing_shift_depth"] = rng.uniform(*STANDING_SHIFT_DEPTH)
-    # real accelerometers: offset, gain and mounting errors (both straps go round x), from a
-    # child generator so that the rest of the night's randomness (the synthesiser's noise
-    # drawn after this from ``rng``) is as with ideal sensors
-    sensors = rng.spawn(1)[0]
-    physiology["shank_sensor"] = draw_sensor_errors(sensors, long_axis=0)
-    physiology["foot_sensor"] = draw_sensor_errors(sensors, long_axis=0)
     return NightScenario(
         duration_s=d, fs_emg=fs_emg, fs_acc=fs_acc, start_utc=start_utc,
         events=tuple(sorted(events, key=lambda e: (e.onset_s, e.kind))), leg=leg,

@@ -41,7 +41,6 @@ from typing import Literal
 import numpy as np
 
 from detector.errors import CrampInputError
-from firmware_sim.night_sensor import SensorErrors
 
 EventKind = Literal[
     "cramp", "lm", "plm", "twitch", "hypnic_jerk", "rollover", "walk", "stretch", "stand",
@@ -187,10 +186,6 @@ class NightScenario:
         less. ``None``: flat 20-450 Hz noise holding the full level within whatever band the
         rate allows (the model's older, optimistic behaviour, kept for hand-built
         scenarios).
-    shank_sensor, foot_sensor : SensorErrors or None
-        Fixed zero-g offset, gain error and mounting rotation of the shank and foot
-        accelerometers for the night (:mod:`firmware_sim.night_sensor`); ``None`` is an ideal
-        sensor (hand-built scenarios).
     """
 
     duration_s: float
@@ -212,8 +207,6 @@ class NightScenario:
     tremor_band_hz: tuple[float, float] = (8.0, 40.0)
     side_roll_offset_deg: float = 0.0
     emg_spectrum_hz: tuple[float, float] | None = None
-    shank_sensor: SensorErrors | None = None
-    foot_sensor: SensorErrors | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.duration_s) and self.duration_s >= 1.0):

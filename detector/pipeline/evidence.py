@@ -27,11 +27,10 @@ import numpy as np
 from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import EmgShape
 from detector.pipeline.emg_share import rise_scale
-from detector.pipeline.features import EpochFeatures, angle_evidence
+from detector.pipeline.features import EpochFeatures
 
 
 @dataclass(frozen=True)
-
 class Levels:
     """Resting levels the rules compare against, per epoch, shape (n,).
 
@@ -282,12 +281,13 @@ class EmgAccRule(_Scoring):
         v = self.config.evidence
         with np.errstate(invalid="ignore"):
             still = ~(f.movement_g > m.movement_g)
-        pointed, stretched, unseen = angle_evidence(f, self.config)
+            stretched = f.plantar_flexion_deg <= -m.dorsiflexion_deg
+            pointed = f.plantar_flexion_deg >= m.plantar_flexion_deg
         tremor = tremor_on(f, levels, self.config)
         upright = f.lying == 0
-        # lying on a side the angle cannot be seen (or trusted) from gravity: it then neither
-        # confirms nor refutes
-        pointed_or_unseen = pointed | unseen
+        # lying on a side the angle cannot be seen from gravity: it then neither confirms
+        # nor refutes
+        pointed_or_unseen = pointed | (np.isnan(f.plantar_flexion_deg) & (f.lying == 1))
         strong = emg_above(f, levels, ratio=e.active_ratio, rise_uv=self.active_rise_uv)
         weak = emg_above(f, levels, ratio=v.corroborated_ratio,
                          rise_uv=v.corroborated_rise_uv * self.rise_scale)
@@ -409,9 +409,10 @@ class AccRule(_Scoring):
             return np.zeros(f.n_epochs, dtype=bool)
         with np.errstate(invalid="ignore"):
             still = ~(f.movement_g > m.movement_g) & ~f.acc_missing
+            pointed = f.plantar_flexion_deg >= m.plantar_flexion_deg
             pulled = (f.pull_deg >= m.pull_deg) if f.pull_deg is not None \
                 else np.zeros(f.n_epochs, dtype=bool)
-        pointed, _, unseen = angle_evidence(f, self.config)
+        unseen = np.isnan(f.plantar_flexion_deg) & (f.lying == 1)
         full = tremor_on(f, levels, self.config) & (pointed | unseen)
         weak = tremor_corroborated(f, levels, self.config) & (pointed | (pulled & unseen))
         return still & (full | weak)

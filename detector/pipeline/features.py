@@ -44,9 +44,6 @@ class EpochFeatures:
         positive towards plantar flexion; :class:`~detector.pipeline.motion.AnklePull`),
         readable down to ``motion.pull_min_sagittal_g``, so also lying almost exactly on a
         side; NaN where unknown, ``None`` without both sensors.
-    angle_trusted : both sensors have ``motion.trusted_sagittal_g`` of sagittal gravity, so
-        mounting and offset errors cannot turn the measured angle by 10 deg or more; ``None``:
-        not given (hand-made features), taken as trusted.
     """
 
     first_epoch: int
@@ -63,7 +60,6 @@ class EpochFeatures:
     acc_missing: np.ndarray
     incline_deg: np.ndarray | None = field(default=None)
     pull_deg: np.ndarray | None = None
-    angle_trusted: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -76,9 +72,7 @@ class EpochFeatures:
         return EpochFeatures(self.first_epoch + start, *(
             getattr(self, name)[start:stop] for name in _ARRAY_FIELDS),
             incline_deg=None if self.incline_deg is None else self.incline_deg[start:stop],
-            pull_deg=pull,
-            angle_trusted=None if self.angle_trusted is None
-            else self.angle_trusted[start:stop])
+            pull_deg=pull)
 
     @staticmethod
     def concat(parts: list[EpochFeatures]) -> EpochFeatures:
@@ -87,11 +81,9 @@ class EpochFeatures:
                     for p in parts]
         pulls = [p.pull_deg for p in parts]
         pull = None if any(x is None for x in pulls) else np.concatenate(pulls)
-        trusted = np.concatenate([np.ones(p.n_epochs, dtype=bool) if p.angle_trusted is None
-                                  else p.angle_trusted for p in parts])
         return EpochFeatures(parts[0].first_epoch, *(
             np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS),
-            incline_deg=np.concatenate(inclines), pull_deg=pull, angle_trusted=trusted)
+            incline_deg=np.concatenate(inclines), pull_deg=pull)
 
 
 _ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_hum",
@@ -161,10 +153,8 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
     if shank is not None:
         tremor = shank["tremor_g"]
     angles = None
-    trusted = None
     if shank is not None and foot is not None:
         angles = sagittal_angles(shank["gravity_g"], foot["gravity_g"])
-        trusted = (angles[1] >= m.trusted_sagittal_g) & (angles[2] >= m.trusted_sagittal_g)
         angle = plantar_flexion_deg(shank["gravity_g"], foot["gravity_g"],
                                     neutral_offset_deg=m.neutral_offset_deg,
                                     min_sagittal_g=m.min_sagittal_g, angles=angles)
@@ -179,26 +169,4 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
                                  still=~(movement > m.movement_g), angles=angles)
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
                          lying, movement, tremor, angle, acc_missing, incline_deg=incline,
-                         pull_deg=pull_deg, angle_trusted=trusted)
-
-
-def angle_evidence(f: EpochFeatures, config: DetectorConfig
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(pointed, stretched, unseen)`` per epoch from the ankle angle, shape (n,) each.
-
-    Lying on a side the angle cannot be seen from gravity (NaN); lying partly on a side it is
-    measured, but with under ``motion.trusted_sagittal_g`` of sagittal gravity a sensor's
-    mounting turn and zero-g offset can move it by 10-20 deg, so there it neither confirms
-    nor refutes a pointed (or stretched) foot: it counts as unseen.
-    """
-    m = config.motion
-    pf = f.plantar_flexion_deg
-    with np.errstate(invalid="ignore"):
-        pointed = pf >= m.plantar_flexion_deg
-        stretched = pf <= -m.dorsiflexion_deg
-    lying = f.lying == 1
-    unseen = np.isnan(pf) & lying
-    if f.angle_trusted is not None:
-        doubtful = ~f.angle_trusted & ~np.isnan(pf) & lying
-        pointed, stretched, unseen = pointed & ~doubtful, stretched & ~doubtful, unseen | doubtful
-    return pointed, stretched, unseen
+                         pull_deg=pull_deg)
