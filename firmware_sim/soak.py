@@ -123,8 +123,9 @@ async def soak_night(out_dir: Path, *, duration_s: float, seed: int, call_fault_
     step_s : float
         Clock step of the simulation (s).
     hold_limit_s : float
-        Longest real-time hold of the clock while a connection is made (s); a connection
-        that takes longer lets the night's time run on (a slow connection).
+        Hold of the clock while a connection is made, in seconds' worth of 1-ms event-loop
+        pauses (:class:`SteppedDriver`); a connection that takes longer lets the night's
+        time run on (a stuck set-up), whatever the host's speed.
     cover_faults_every : int
         Place the first round of BLE faults on every so many calls, so that every kind is
         injected whatever the host's speed (:class:`FaultInjector` ``cover_every``; 0: drawn).

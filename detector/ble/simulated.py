@@ -289,14 +289,21 @@ class SteppableBand(Protocol):
         ...
 
 
+_HOLD_PAUSE_S = 0.001
+"""One real-time pause of a clock hold (s)."""
+
+
 class SteppedDriver:
     """Moves a simulated band's ``ManualClock`` in steps, deterministically.
 
     Each step advances the clock by ``step_s``, runs the band, wakes session sleepers due,
     and yields to the event loop ``yields`` times. While ``hold()`` is true and the band
-    is reachable but not yet connected (a connection is being made), the clock waits, with
-    tiny real-time pauses of at most ``hold_limit_s`` in all per connection: reconnections
-    then happen at the same simulated time whatever the machine's speed.
+    is reachable but not yet connected (a connection is being made), the clock waits, in
+    pauses of 1 ms of real time, at most ``hold_limit_s / 1 ms`` of them per connection:
+    reconnections then happen at the same simulated time whatever the machine's speed. The
+    limit counts pauses, not real seconds, so that a loaded host (each pause then takes
+    longer) waits at least as many event-loop turns as an idle one: which connections
+    finish inside the hold depends on the set-up's own progress, never on the host's speed.
 
     Parameters
     ----------
@@ -311,7 +318,8 @@ class SteppedDriver:
     yields : int
         Event-loop turns per step.
     hold_limit_s : float
-        Longest real-time hold of the clock per connection (s).
+        Hold of the clock per connection, as this many seconds' worth of 1-ms event-loop
+        pauses (s; at least this long in real time, longer on a loaded host).
     pace : float, optional
         Simulated seconds per real second at most (``None``: as fast as possible).
     max_behind_s : float
@@ -352,21 +360,20 @@ class SteppedDriver:
         """
         loop = asyncio.get_running_loop()
         real0, sim0 = loop.time(), self.clock()
-        held_s = 0.0  # real seconds held since hold() last was false (one connection's)
+        limit = max(1, round(self.hold_limit_s / _HOLD_PAUSE_S))
+        held = 0  # pauses held since hold() last was false (one connection's)
         while keep_going():
             if not hold():
-                held_s = 0.0
+                held = 0
             # a connection being made: the band advertising for it, or already linked while
             # the central finishes its set-up (MTU, services, subscriptions, START) - at a
             # high pace a step is seconds of the night, which would pass unrecorded, and the
             # set-up must not time out in simulated time
             if hold() and (self.band.awaiting_connection() or self.band.connected):
-                t0 = loop.time()
-                t_end = t0 + self.hold_limit_s - held_s
                 while hold() and (self.hold_through_setup or not self.band.connected) \
-                        and loop.time() < t_end and keep_going():
-                    await asyncio.sleep(0.001)
-                held_s += loop.time() - t0
+                        and held < limit and keep_going():
+                    await asyncio.sleep(_HOLD_PAUSE_S)
+                    held += 1
             jump = stall_s(self.clock()) if stall_s is not None else 0.0
             self.clock.advance(self.step_s + max(0.0, jump))
             self.steps += 1
