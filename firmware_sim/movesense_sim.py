@@ -181,7 +181,8 @@ class MovesensePeripheral(SimPeripheral):
         elif op == Command.SUBSCRIBE:
             path = data.decode("utf-8", errors="replace").strip("/")
             parts = path.split("/")
-            if len(parts) != 3 or parts[:2] != ["Meas", "Acc"] or not parts[2].isdigit():
+            rate_ok = len(parts) == 3 and parts[2].isascii() and parts[2].isdigit()
+            if not rate_ok or parts[:2] != ["Meas", "Acc"]:
                 self._pending.append(_result(ref, HTTP_NOT_FOUND))
             elif int(parts[2]) not in MOVESENSE.imu_rates_hz:
                 self._pending.append(_result(ref, HTTP_BAD_REQUEST))

@@ -89,7 +89,7 @@ def profile_from_fields(values: dict[str, Any], *, where: str = "profile") -> Pr
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise CrampInputError(at, f"expected an age in whole years, got {value!r}")
             text = str(value).strip()
-            if not text.isdigit() or not 0 <= int(text) <= 130:
+            if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 130:
                 raise CrampInputError(at, f"expected an age in whole years from 0 to 130, "
                                           f"got {value!r}")
             clean[name] = int(text)

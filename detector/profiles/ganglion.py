@@ -280,7 +280,7 @@ def parse_channel_legs(text: str) -> GanglionCalfMapping:
     pairs: dict[int, str] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         ch, sep, leg = part.partition("=")
-        if not sep or not ch.strip().isdigit():
+        if not sep or not (ch.strip().isascii() and ch.strip().isdigit()):
             raise DecodeError(where, f"{part!r}; expected CHANNEL=LEG, e.g. 1=left")
         pairs[int(ch) - 1] = leg.strip().lower()
     try:

@@ -152,7 +152,8 @@ def parse_night_date(text: str, *, where: str = "--night") -> date:
         If the text is not a valid calendar date in that form.
     """
     t = text.strip()
-    if len(t) != 10 or t[4] != "-" or t[7] != "-" or not (t[:4] + t[5:7] + t[8:]).isdigit():
+    digits = t[:4] + t[5:7] + t[8:]
+    if len(t) != 10 or t[4] != "-" or t[7] != "-" or not (t.isascii() and digits.isdigit()):
         raise CrampInputError(where, f"expected a date as YYYY-MM-DD, got {text!r}")
     try:
         return date.fromisoformat(t)
