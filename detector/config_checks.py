@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from detector.config_bounds import check_bounds
 from detector.errors import ConfigError
+from detector.text_fields import is_ascii_digits
 
 if TYPE_CHECKING:
     from detector.config import DetectorConfig
@@ -166,7 +167,7 @@ def parse_night_window(text: str, *, where: str) -> tuple[int, int]:
     minutes = []
     for part in parts:
         hh, sep, mm = part.strip().partition(":")
-        if not (sep and (hh + mm).isascii() and hh.isdigit() and mm.isdigit() and len(mm) == 2):
+        if not (sep and is_ascii_digits(hh) and is_ascii_digits(mm) and len(mm) == 2):
             raise ConfigError(where, f"expected HH:MM-HH:MM, got {text!r}")
         h, m = int(hh), int(mm)
         if not (0 <= h <= 23 and 0 <= m <= 59):

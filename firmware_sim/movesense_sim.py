@@ -27,6 +27,7 @@ from detector.profiles.movesense import (
     Command,
     Response,
 )
+from detector.text_fields import is_ascii_digits
 from firmware_sim.gatt import new_link_device
 from firmware_sim.sim_peripheral import Notification, SimPeripheral
 
@@ -181,8 +182,7 @@ class MovesensePeripheral(SimPeripheral):
         elif op == Command.SUBSCRIBE:
             path = data.decode("utf-8", errors="replace").strip("/")
             parts = path.split("/")
-            rate_ok = len(parts) == 3 and parts[2].isascii() and parts[2].isdigit()
-            if not rate_ok or parts[:2] != ["Meas", "Acc"]:
+            if len(parts) != 3 or parts[:2] != ["Meas", "Acc"] or not is_ascii_digits(parts[2]):
                 self._pending.append(_result(ref, HTTP_NOT_FOUND))
             elif int(parts[2]) not in MOVESENSE.imu_rates_hz:
                 self._pending.append(_result(ref, HTTP_BAD_REQUEST))

@@ -52,6 +52,7 @@ from detector.profiles.ganglion_batch import (
     GanglionBatch,
     decode_matrix,
 )
+from detector.text_fields import is_ascii_digits
 
 DATA_SOURCE = "ganglion:data"
 COMMAND_SOURCE = "ganglion:command"
@@ -433,7 +434,7 @@ def ganglion_assembler(session: dict[str, object], *, where: str) -> GanglionAss
     legs = meta.get("channel_legs") if isinstance(meta, dict) else None
     if legs is None:
         return GanglionAssembler(channel=channel, rejoin_hold_s=float(hold))
-    if not isinstance(legs, dict) or not all(isinstance(k, str) and k.isascii() and k.isdigit()
+    if not isinstance(legs, dict) or not all(isinstance(k, str) and is_ascii_digits(k)
                                              and isinstance(v, str) for k, v in legs.items()):
         raise CrampInputError(where, "session 'ganglion.channel_legs' must map channels "
                               "(\"0\"-\"3\") to left/right")

@@ -16,6 +16,7 @@ from detector.causes.diary import parse_choices, parse_flag
 from detector.errors import CrampInputError
 from detector.store.codec import utc_text
 from detector.store.db import transaction
+from detector.text_fields import is_ascii_digits
 
 CONDITIONS: dict[str, str] = {
     "diabetes": "diabetes",
@@ -89,7 +90,7 @@ def profile_from_fields(values: dict[str, Any], *, where: str = "profile") -> Pr
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise CrampInputError(at, f"expected an age in whole years, got {value!r}")
             text = str(value).strip()
-            if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 130:
+            if not is_ascii_digits(text) or not 0 <= int(text) <= 130:
                 raise CrampInputError(at, f"expected an age in whole years from 0 to 130, "
                                           f"got {value!r}")
             clean[name] = int(text)

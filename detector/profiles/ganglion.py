@@ -36,6 +36,7 @@ import numpy as np
 
 from detector.profiles.errors import DecodeError
 from detector.signals import ChannelSpec
+from detector.text_fields import is_ascii_digits
 
 Bytes = bytes | bytearray | memoryview
 
@@ -280,7 +281,7 @@ def parse_channel_legs(text: str) -> GanglionCalfMapping:
     pairs: dict[int, str] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         ch, sep, leg = part.partition("=")
-        if not sep or not (ch.strip().isascii() and ch.strip().isdigit()):
+        if not sep or not is_ascii_digits(ch.strip()):
             raise DecodeError(where, f"{part!r}; expected CHANNEL=LEG, e.g. 1=left")
         pairs[int(ch) - 1] = leg.strip().lower()
     try:

@@ -19,6 +19,7 @@ from detector.errors import CrampInputError
 from detector.signals import Gap
 from detector.store.codec import decode_trace, parse_utc
 from detector.store.nights import DayTotals, QualityPeriod, RunRecord, StoredNight
+from detector.text_fields import is_ascii_digits
 
 
 def night_dates(conn: sqlite3.Connection) -> list[date]:
@@ -152,8 +153,7 @@ def parse_night_date(text: str, *, where: str = "--night") -> date:
         If the text is not a valid calendar date in that form.
     """
     t = text.strip()
-    digits = t[:4] + t[5:7] + t[8:]
-    if len(t) != 10 or t[4] != "-" or t[7] != "-" or not (t.isascii() and digits.isdigit()):
+    if len(t) != 10 or t[4] != "-" or t[7] != "-" or not is_ascii_digits(t[:4] + t[5:7] + t[8:]):
         raise CrampInputError(where, f"expected a date as YYYY-MM-DD, got {text!r}")
     try:
         return date.fromisoformat(t)
