@@ -4,7 +4,7 @@
 :func:`firmware_sim.gatt.new_link_device`): it advertises one service UUID and a name, follows
 the connection, switches its radio off during scheduled outages (dropping the link, not
 advertising), and on every :meth:`SimPeripheral.step` sends the notifications a subclass
-produced up to ``clock()``. :class:`detector.ble.simulated.SteppedDriver` moves its
+produced up to ``clock()``. :class:`firmware_sim.stepped_band.SteppedDriver` moves its
 ``ManualClock`` in fixed steps, as for the LegBand, so tests are deterministic.
 """
 

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from detector.ble.session import LegBandSession, SessionConfig, SessionSummary
-from detector.ble.simulated import ManualTimebase, NightFeed, SimulatedBand, SteppedDriver
 from detector.capture.recording import CaptureRecording
 from detector.config import DetectorConfig
 from detector.profiles.legband import LEGBAND
@@ -34,6 +33,7 @@ from detector.signals import Gap, SignalBlock
 from firmware_sim.faults import FaultInjector, faulty_client_backend
 from firmware_sim.firmware import ManualClock
 from firmware_sim.night import random_scenario
+from firmware_sim.stepped_band import ManualTimebase, NightFeed, SimulatedBand, SteppedDriver
 
 ROLES = ("emg", "shank_acc", "foot_acc")
 STREAM_OF = {"emg": "emg_raw", "shank_acc": "shank_acc", "foot_acc": "foot_acc"}

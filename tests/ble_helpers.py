@@ -13,12 +13,12 @@ import numpy as np
 
 from detector.ble.live import LiveDisplay
 from detector.ble.session import LegBandSession, SessionConfig, SessionSummary, observers
-from detector.ble.simulated import ManualTimebase, NightFeed, SimulatedBand, SteppedDriver
 from detector.config import DetectorConfig
 from detector.profiles.legband import LEGBAND
 from detector.signals import SignalBlock
 from firmware_sim.firmware import FirmwareConfig, ManualClock
 from firmware_sim.night import NightScenario, random_scenario
+from firmware_sim.stepped_band import ManualTimebase, NightFeed, SimulatedBand, SteppedDriver
 
 LSB = {"emg": 8192 / 32768, "shank_acc": 4 / 32768, "foot_acc": 4 / 32768}
 

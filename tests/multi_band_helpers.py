@@ -14,11 +14,11 @@ from ble_helpers import Collector
 
 from detector.ble.multi_band import BandRun, MultiBandNight, MultiBandSummary, pipeline_less
 from detector.ble.session_types import SessionConfig, observers
-from detector.ble.simulated import ManualTimebase, SteppedDriver
 from detector.capture.multi_band import BandEntry
 from detector.config import DetectorConfig
 from firmware_sim.band_group import BandGroup
 from firmware_sim.firmware import ManualClock
+from firmware_sim.stepped_band import ManualTimebase, SteppedDriver
 
 BandSpec = tuple[Callable[[ManualClock], Any], type, BandEntry, dict[str, Any]]
 """(peripheral factory, session class, manifest entry, session keyword arguments)."""

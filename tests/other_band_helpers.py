@@ -12,10 +12,10 @@ from ble_helpers import Collector
 
 from detector.ble.other_bands import MyoSession, PolarSession
 from detector.ble.session_types import SessionConfig, SessionSummary, observers
-from detector.ble.simulated import ManualTimebase, SteppedDriver
 from detector.config import DetectorConfig
 from firmware_sim.firmware import ManualClock
 from firmware_sim.sim_peripheral import SimPeripheral
+from firmware_sim.stepped_band import ManualTimebase, SteppedDriver
 
 ORIGIN_UNIX_S = 1_705_357_800.0  # 2024-01-15 22:30 UTC
 

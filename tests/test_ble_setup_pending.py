@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from ble_helpers import record_night
 
-from detector.ble.simulated import paced_session_config, paced_step_s
+from firmware_sim.stepped_band import paced_session_config, paced_step_s
 
 SPEED = 600.0
 NIGHT_S = 300.0

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from detector.ble.simulated import ManualTimebase, SteppedDriver
 from firmware_sim.firmware import ManualClock
+from firmware_sim.stepped_band import ManualTimebase, SteppedDriver
 
 
 class _Band:

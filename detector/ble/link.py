@@ -152,7 +152,7 @@ class BandSessionBase(SessionOutputs, LinkCalls):
         """A connection is being made: linking, or its GATT set-up until the band streams.
 
         A paced simulated band holds its clock while this is true
-        (:class:`~detector.ble.simulated.SteppedDriver`), so no night time passes between the
+        (:class:`~firmware_sim.stepped_band.SteppedDriver`), so no night time passes between the
         band advertising and it sampling for the session, whatever the speed.
         """
         return self.linking or self.setup_pending

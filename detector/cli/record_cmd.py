@@ -166,16 +166,16 @@ async def _record_simulated(args: argparse.Namespace, config: DetectorConfig, ou
 
     from detector.ble.scan import LEGBAND_PROFILE, scan_bands
     from detector.ble.session import LegBandSession
-    from detector.ble.simulated import (
+    from detector.cli.record_other import simulate_dropouts
+    from firmware_sim.firmware import ManualClock
+    from firmware_sim.night import random_scenario
+    from firmware_sim.stepped_band import (
         ManualTimebase,
         NightFeed,
         SimulatedBand,
         drive_paced,
         paced_session_config,
     )
-    from detector.cli.record_other import simulate_dropouts
-    from firmware_sim.firmware import ManualClock
-    from firmware_sim.night import random_scenario
 
     if not 0 < args.speed <= 10_000 or not 1 / 60 <= args.hours <= 24:
         raise CrampInputError("--speed/--hours", "expected --speed from above 0 to 10000 and "

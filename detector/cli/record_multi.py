@@ -221,9 +221,9 @@ def _channel_legs(band: str, max_legs: int, text: str | None) -> dict[int, str]:
 
 async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
                       out_dir: Path) -> MultiBandSummary:
-    from detector.ble.simulated import ManualTimebase, drive_paced, paced_session_config
     from firmware_sim.band_group import BandGroup
     from firmware_sim.firmware import ManualClock
+    from firmware_sim.stepped_band import ManualTimebase, drive_paced, paced_session_config
 
     kit = KITS[args.kit]
     speed = float(args.speed)

@@ -2,7 +2,7 @@
 
 ``--simulate --simulate-band polar|myo|movesense|ganglion`` streams a simulated night
 (firmware_sim's night model) from a bumble peripheral of that band on an in-process link,
-paced like the LegBand one (:func:`~detector.ble.simulated.drive_paced`: the band's clock is
+paced like the LegBand one (:func:`~firmware_sim.stepped_band.drive_paced`: the band's clock is
 stepped from the event loop, so a busy machine slows the night down instead of losing data).
 The session class comes from the band registry and its arguments from :func:`session_for`,
 the one table single-band and multi-band nights share (a Polar negotiates its PMD settings in
@@ -134,12 +134,12 @@ async def record_simulated_other(args: argparse.Namespace, config: DetectorConfi
     from bumble.link import LocalLink
     from scipy.signal import resample_poly
 
-    from detector.ble.simulated import ManualTimebase, drive_paced, paced_session_config
     from detector.profiles.myo import MYO_EMG_UV_PER_COUNT_ASSUMED
     from firmware_sim.firmware import ManualClock
     from firmware_sim.myo_sim import MyoPeripheral, emg_uv_to_counts
     from firmware_sim.night import random_scenario, synthesize
     from firmware_sim.polar_sim import PolarPeripheral
+    from firmware_sim.stepped_band import ManualTimebase, drive_paced, paced_session_config
 
     if not args.speed > 0 or not 1 / 60 <= args.hours <= 2:
         raise CrampInputError("--speed/--hours", "expected --speed > 0 and --hours from 0.017 "

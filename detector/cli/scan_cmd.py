@@ -59,8 +59,8 @@ async def _scan(args: argparse.Namespace) -> list[FoundBand]:
         return await scan_bands(timeout_s=args.timeout)
     import numpy as np
 
-    from detector.ble.simulated import SimulatedBand
     from firmware_sim.firmware import ArrayFeed, ManualClock
+    from firmware_sim.stepped_band import SimulatedBand
 
     quiet = ArrayFeed(emg_uv=np.zeros(2), emg_fs=1000.0, shank_acc_g=np.zeros((2, 3)),
                       shank_acc_fs=50.0, foot_acc_g=np.zeros((2, 3)), foot_acc_fs=50.0)
