@@ -264,3 +264,40 @@ def test_open_recording_recognises_a_capture_by_magic(tmp_path: Path) -> None:
     assert abs(rec.info.duration_s - 20.0) < 0.5
     with pytest.raises(CrampInputError, match="needs at least 2000 Hz"):
         open_recording(path, channel_map=ChannelMap(), min_emg_fs_hz=2000.0)
+
+
+def test_repeated_source_definitions_first_wins_and_each_bad_copy_counts(tmp_path: Path) -> None:
+    """The writer repeats its sources after every sync: the scan reads each distinct body once
+    (issue 11) but must still count every record that does not parse and keep the first
+    definition of an id, in file order, whatever the later copies say."""
+    from detector.capture.format import (
+        RecordType,
+        file_header,
+        frame,
+        packet_body,
+        session_body,
+        source_body,
+    )
+
+    bad_utf8 = struct.pack("<H", 1) + b"\xff\xfe"
+    parts = [file_header(), frame(RecordType.SESSION, session_body(SESSION))]
+    for i in range(4):
+        parts += [frame(RecordType.SOURCE, source_body(0, "legband:data")),
+                  frame(RecordType.SOURCE, bad_utf8),
+                  frame(RecordType.PACKET, packet_body(0, 1.7e9 + i, bytes([i] * 5))),
+                  frame(RecordType.PACKET, packet_body(2, 1.7e9 + i, b"late"))]
+    parts += [frame(RecordType.SOURCE, source_body(0, "legband:status")),  # a redefinition
+              frame(RecordType.SOURCE, source_body(2, "legband:status")),
+              frame(RecordType.SESSION, session_body(SESSION))]  # a second session record
+    path = tmp_path / "repeats.capture"
+    path.write_bytes(b"".join(parts))
+    cap = read_capture(path)
+    assert cap.sources == {0: "legband:data", 2: "legband:status"}
+    assert cap.session == SESSION
+    # 4 undecodable source copies + the second session record
+    assert cap.damage.unreadable_records == 5
+    assert cap.damage.orphan_packets == 0 and cap.damage.corrupt_regions == 0
+    packets = [r for r in cap.records if isinstance(r, PacketRecord)]
+    assert [(p.source, p.payload) for p in packets[:2]] == [
+        ("legband:data", bytes([0] * 5)), ("legband:status", b"late")]
+    assert len(packets) == 8

@@ -353,6 +353,34 @@ def _check_header(p: Path, buf: Buffer, size: int) -> bool:
                           "magic)")
 
 
+_SESSION = int(RecordType.SESSION)
+_SOURCE = int(RecordType.SOURCE)
+
+
+def _sources(buf: Buffer, b0: np.ndarray, b1: np.ndarray) -> tuple[dict[int, str], int]:
+    """The sources that the SOURCE records with bodies ``buf[b0:b1]`` define, and how many
+    of those records do not parse.
+
+    The recorder repeats every source after each sync (``SYNC_INTERVAL_S``), so a night
+    holds tens of thousands of identical bodies: each distinct body is parsed once, in the
+    order of its first appearance, and the first definition of an id wins.
+    """
+    counts: dict[bytes, int] = {}
+    for x, y in zip(b0.tolist(), b1.tolist(), strict=True):
+        body = bytes(buf[x:y])
+        counts[body] = counts.get(body, 0) + 1
+    sources: dict[int, str] = {}
+    bad = 0
+    for body, count in counts.items():
+        try:
+            sid, name = parse_source(body)
+        except BodyError:
+            bad += count
+            continue
+        sources.setdefault(sid, name)
+    return sources, bad
+
+
 def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     header_damaged = _check_header(p, buf, size)
     a = np.frombuffer(buf, dtype=np.uint8)
@@ -363,19 +391,17 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     is_packet = rtype == RecordType.PACKET
     is_event = rtype == RecordType.EVENT
     other = np.flatnonzero(~(is_packet | is_event))
-    sources: dict[int, str] = {}
-    for k in other.tolist():
-        body = bytes(buf[int(b0[k]):int(b1[k])])
+    if (other.size and other[0] == 0 and rtype[0] == _SESSION
+            and walk.offset[0] == FILE_HEADER_SIZE):
         try:
-            if rtype[k] == RecordType.SESSION and k == 0 and walk.offset[0] == FILE_HEADER_SIZE:
-                session = parse_session(body)
-            elif rtype[k] == RecordType.SOURCE:
-                sid, name = parse_source(body)
-                sources.setdefault(sid, name)
-            else:
-                unreadable += 1
+            session = parse_session(bytes(buf[int(b0[0]):int(b1[0])]))
         except BodyError:
             unreadable += 1
+        other = other[1:]
+    source_at = other[rtype[other] == _SOURCE]
+    unreadable += int(other.size - source_at.size)  # a second session, an unknown type
+    sources, bad_sources = _sources(buf, b0[source_at], b1[source_at])
+    unreadable += bad_sources
     # packets: source id and receive time read as arrays
     pk = np.flatnonzero(is_packet)
     sid_all = np.full(rtype.shape, -1, dtype=np.int64)
