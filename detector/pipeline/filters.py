@@ -164,20 +164,25 @@ def design_highpass(*, fs: float, cutoff_hz: float, order: int) -> np.ndarray:
     return _sections(z_d, p_d, k_d)
 
 
+def notched_mains_hz(*, fs: float, mains_hz: tuple[float, ...]) -> tuple[float, ...]:
+    """The mains frequencies far enough below Nyquist (``0.48 fs``) to be notched (Hz)."""
+    return tuple(f0 for f0 in mains_hz if f0 < 0.48 * fs)
+
+
 def design_mains_notches(*, fs: float, mains_hz: tuple[float, ...], q: float) -> np.ndarray:
     """Notch filters at each mains frequency below Nyquist, stacked as sections, shape (m, 6).
 
     Each is the second-order notch of ``scipy.signal.iirnotch(f0, q, fs=fs)`` (-3 dB width
-    ``f0 / q``). Returns an empty (0, 6) array when no mains frequency lies below Nyquist.
+    ``f0 / q``), at each of :func:`notched_mains_hz`. Returns an empty (0, 6) array when no
+    mains frequency lies below Nyquist.
     """
     sections = []
-    for f0 in mains_hz:
-        if f0 < 0.48 * fs:
-            w0 = 2.0 * math.pi * f0 / fs
-            beta = math.tan(w0 / (2.0 * q))
-            g = 1.0 / (1.0 + beta)
-            c = -2.0 * math.cos(w0)
-            sections.append([g, g * c, g, 1.0, g * c, 2.0 * g - 1.0])
+    for f0 in notched_mains_hz(fs=fs, mains_hz=mains_hz):
+        w0 = 2.0 * math.pi * f0 / fs
+        beta = math.tan(w0 / (2.0 * q))
+        g = 1.0 / (1.0 + beta)
+        c = -2.0 * math.cos(w0)
+        sections.append([g, g * c, g, 1.0, g * c, 2.0 * g - 1.0])
     return np.array(sections, dtype=float).reshape(-1, 6)
 
 
