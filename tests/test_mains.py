@@ -6,8 +6,12 @@ is the notched power plus the hum's, which is fitted per epoch from the raw samp
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detector.config import EmgConfig
 from detector.pipeline import filters
@@ -70,3 +74,28 @@ def test_emg_is_filtered_in_one_pass_and_its_flags_keep_their_meaning(
     assert flat[52:].all() and not flat[:49].any()
     # the notched envelope does not see the hum: the same level with it as without
     assert abs(np.median(envelope[22:40]) / np.median(envelope[:19]) - 1.0) < 0.1
+
+
+@settings(max_examples=15, deadline=None)
+@given(cuts=st.lists(st.integers(1, 10**7), max_size=12), fs=st.sampled_from([1000.0, 512.0]))
+def test_hum_flags_do_not_depend_on_chunking(cuts: list[int], fs: float) -> None:
+    rng = np.random.default_rng(22)
+    t = np.arange(round(fs * 8)) / fs
+    # hum rising from nothing to twice the EMG's power: epochs on both sides of the threshold
+    x = 250.0 + 3.0 * rng.standard_normal(t.shape[0]) \
+        + (t / 8.0) * 12.0 * np.sin(2 * np.pi * 60.0 * t)
+    x[round(fs * 6.5):] = 250.0  # and a flat end
+
+    def feed(bounds: list[int]) -> np.ndarray:
+        proc = EmgProcessor(fs=fs, config=EmgConfig(), epochs_per_s=10, rails_uv=None)
+        out = []
+        for a, b in itertools.pairwise(bounds):
+            out += proc.push(SignalBlock(data=x[a:b], fs=fs, start_sample=a))
+        out += proc.flush(end_sample=x.shape[0])
+        return np.concatenate([e.hum for e in out])
+
+    n = x.shape[0]
+    ref = feed([0, n])
+    got = feed(sorted({0, n, *(c % n for c in cuts)}))
+    np.testing.assert_array_equal(got, ref)
+    assert ref[:20].sum() == 0 and ref[50:64].all() and not ref[66:].any()
