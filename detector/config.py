@@ -60,7 +60,8 @@ class EmgConfig:
     saturation_fraction: float = 0.01
     """Fraction of an epoch's samples at the ADC rails above which the epoch is saturated."""
     hum_fraction: float = 0.6
-    """Fraction of band power removed by the mains notches above which an epoch is 'hum'."""
+    """Fraction of band power at the mains frequencies (what the notches remove, fitted per
+    epoch: pipeline/mains.py) above which an epoch is 'hum'."""
     spectrum_low_hz: float = 60.0
     """Low corner of the surface-EMG power spectrum assumed when a front end's band covers
     only part of it (Shwedyk, Balasubramanian and Scott 1977: ``f^2 fh^4 / ((f^2 + fl^2)

@@ -114,7 +114,7 @@ def test_section_loop_checks_its_arguments() -> None:
     x = np.ones((1, 10))
     sos_kernel.sosfilt_inplace(sos, x, np.zeros((1, 1, 2)))  # positive control: accepted
     assert abs(x[0, -1]) < 1.0
-    with pytest.raises(TypeError, match="share one float dtype"):
+    with pytest.raises(TypeError, match="share one float or complex dtype"):
         sos_kernel.sosfilt_inplace(sos, np.ones((1, 10), np.float32), np.zeros((1, 1, 2)))
     with pytest.raises(ValueError, match="shapes do not fit"):
         sos_kernel.sosfilt_inplace(sos, np.ones((1, 10)), np.zeros((2, 1, 2)))

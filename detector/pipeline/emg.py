@@ -1,9 +1,11 @@
 """EMG conditioning: band-pass, mains notches, per-epoch envelope and signal-quality flags.
 
-Cost per sample, the replay's hot path: one band-pass pass and one notch pass (both outputs are
-needed: the band-passed power tells a dead electrode and how much of the power was hum), each a
-single call of the compiled section loop over the chunk; then one fused square-and-sum per
-output over a strided epoch view; the rail check only when the chunk reaches a rail.
+Cost per sample, the replay's hot path: one pass of the band-pass and the notches cascaded as
+one set of sections (a single call of the compiled section loop over the chunk), then one fused
+square-and-sum of its output over a strided epoch view, and the hum fit of the raw samples
+(:mod:`detector.pipeline.mains`: a few dot products per epoch); the rail check only when the
+chunk reaches a rail. The band-passed power, which tells a dead electrode and how much of the
+power was hum, is the notched power plus the hum's: the un-notched signal is never formed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from detector.pipeline.filters import (
     design_bandpass,
     design_mains_notches,
     emg_band_edges,
+    notched_mains_hz,
 )
+from detector.pipeline.mains import MainsEnergy, sos_gain
 from detector.signals import SignalBlock
 
 EMG_DTYPE: type[np.floating] = np.float64
@@ -85,11 +89,12 @@ class EmgProcessor:
                                    lowpass_hz=config.lowpass_hz, min_fs_hz=config.min_fs_hz)
         self.band_hz = (low, high)
         self.config = config
-        self._bandpass = StreamingSos(design_bandpass(fs=fs, low_hz=low, high_hz=high,
-                                                      order=config.filter_order), dtype=dtype)
-        self._notch = StreamingSos(design_mains_notches(fs=fs, mains_hz=config.mains_hz,
-                                                        q=config.notch_q), dtype=dtype)
-        self._band_buf = ScratchBuffer(rows=0, dtype=dtype)
+        bandpass = design_bandpass(fs=fs, low_hz=low, high_hz=high, order=config.filter_order)
+        notches = design_mains_notches(fs=fs, mains_hz=config.mains_hz, q=config.notch_q)
+        self._filter = StreamingSos(np.concatenate([bandpass, notches]), dtype=dtype)
+        mains = notched_mains_hz(fs=fs, mains_hz=config.mains_hz)
+        self._hum = MainsEnergy(fs=fs, mains_hz=mains, low_edge_hz=low,
+                                gains=tuple(sos_gain(bandpass, f, fs) for f in mains))
         self._clean_buf = ScratchBuffer(rows=0, dtype=dtype)
         self._rails = rails_uv
         self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s,
@@ -103,20 +108,17 @@ class EmgProcessor:
         """Condition a block of raw EMG (uV, shape (n,)); return completed epochs."""
         x = block.data
         if block.start_sample != self._summer.next_sample:
-            self._bandpass.reset()
-            self._notch.reset()
-        n = x.shape[0]
-        band = self._bandpass.push(x, out=self._band_buf.take(n))
-        clean = self._notch.push(band, out=self._clean_buf.take(n))
+            self._filter.reset()
+        clean = self._filter.push(x, out=self._clean_buf.take(x.shape[0]))
         return [self._features(s.first_epoch, s.sums, s.counts)
-                for s in self._summer.push((clean, band, x), start_sample=block.start_sample)]
+                for s in self._summer.push((clean, x), start_sample=block.start_sample)]
 
     def _reduce(self, signals: tuple[np.ndarray, ...], cut: EpochCut) -> np.ndarray:
-        """Per epoch: sum of squares of the clean and of the band-passed EMG; rail hits."""
-        clean, band, raw = signals
+        """Per epoch: sum of squares of the clean EMG, hum energy of the raw; rail hits."""
+        clean, raw = signals
         sums = np.empty((cut.n_epochs, self._summer.n_columns))
         sums[:, 0] = sum_squares_per_epoch(clean, cut)
-        sums[:, 1] = sum_squares_per_epoch(band, cut)
+        sums[:, 1] = self._hum.per_epoch(raw, cut)
         if self._rails is not None:
             sums[:, 2] = self._rail_hits(raw, cut)
         return sums
@@ -139,12 +141,14 @@ class EmgProcessor:
         missing = np.isnan(sums[:, 0])
         with np.errstate(invalid="ignore", divide="ignore"):
             envelope = np.sqrt(sums[:, 0] / counts)
-            band_rms = np.sqrt(sums[:, 1] / counts)
-            hum_fraction = 1.0 - sums[:, 0] / sums[:, 1]
+            band = sums[:, 0] + sums[:, 1]  # band-passed = notched + what the notches remove
+            band_rms = np.sqrt(band / counts)
+            hum_fraction = sums[:, 1] / band
             saturated = (sums[:, 2] / counts > cfg.saturation_fraction if sums.shape[1] > 2
                          else np.zeros(sums.shape[0], dtype=bool))
             flat = band_rms < cfg.flat_uv
             hum = hum_fraction > cfg.hum_fraction
         saturated &= ~missing
+        # on a flat trace both powers are at the rounding level: no share of hum to speak of
         return EmgEpochs(first, envelope, flat & ~missing & ~saturated, saturated,
-                         hum & ~missing, missing)
+                         hum & ~missing & ~flat, missing)

@@ -164,20 +164,25 @@ def design_highpass(*, fs: float, cutoff_hz: float, order: int) -> np.ndarray:
     return _sections(z_d, p_d, k_d)
 
 
+def notched_mains_hz(*, fs: float, mains_hz: tuple[float, ...]) -> tuple[float, ...]:
+    """The mains frequencies far enough below Nyquist (``0.48 fs``) to be notched (Hz)."""
+    return tuple(f0 for f0 in mains_hz if f0 < 0.48 * fs)
+
+
 def design_mains_notches(*, fs: float, mains_hz: tuple[float, ...], q: float) -> np.ndarray:
     """Notch filters at each mains frequency below Nyquist, stacked as sections, shape (m, 6).
 
     Each is the second-order notch of ``scipy.signal.iirnotch(f0, q, fs=fs)`` (-3 dB width
-    ``f0 / q``). Returns an empty (0, 6) array when no mains frequency lies below Nyquist.
+    ``f0 / q``), at each of :func:`notched_mains_hz`. Returns an empty (0, 6) array when no
+    mains frequency lies below Nyquist.
     """
     sections = []
-    for f0 in mains_hz:
-        if f0 < 0.48 * fs:
-            w0 = 2.0 * math.pi * f0 / fs
-            beta = math.tan(w0 / (2.0 * q))
-            g = 1.0 / (1.0 + beta)
-            c = -2.0 * math.cos(w0)
-            sections.append([g, g * c, g, 1.0, g * c, 2.0 * g - 1.0])
+    for f0 in notched_mains_hz(fs=fs, mains_hz=mains_hz):
+        w0 = 2.0 * math.pi * f0 / fs
+        beta = math.tan(w0 / (2.0 * q))
+        g = 1.0 / (1.0 + beta)
+        c = -2.0 * math.cos(w0)
+        sections.append([g, g * c, g, 1.0, g * c, 2.0 * g - 1.0])
     return np.array(sections, dtype=float).reshape(-1, 6)
 
 
@@ -209,10 +214,13 @@ class StreamingSos:
     sos : ndarray, shape (n_sections, 6)
         Filter sections.
     dtype : numpy dtype, optional
-        Arithmetic and output type (float64 by default; float32 halves memory traffic).
+        Arithmetic and output type (float64 by default; float32 halves memory traffic). With
+        complex128 each complex row carries two real signals through the real sections, its
+        real and its imaginary part, each filtered exactly as a float64 row would be (the
+        section loop costs about 1.2 times a real row's time for the two).
     """
 
-    def __init__(self, sos: np.ndarray, *, dtype: type[np.floating] = np.float64) -> None:
+    def __init__(self, sos: np.ndarray, *, dtype: type[np.inexact] = np.float64) -> None:
         self.dtype = np.dtype(dtype)
         self.sos = np.ascontiguousarray(sos, dtype=self.dtype)
         self._zi_unit = sos_steady_state(sos) if sos.shape[0] else np.zeros((0, 2))
@@ -231,8 +239,8 @@ class StreamingSos:
             The chunk; left unchanged.
         out : ndarray, optional
             C-contiguous array of the filter's dtype and ``x``'s shape to write the output to
-            (a buffer kept between chunks saves allocating one per chunk); a new array if not
-            given.
+            (a buffer kept between chunks saves allocating one per chunk; ``x`` itself filters
+            in place); a new array if not given.
 
         Returns
         -------
@@ -245,13 +253,14 @@ class StreamingSos:
             if out.shape != x.shape or out.dtype != self.dtype or not out.flags.c_contiguous:
                 raise ValueError(f"out must be a C-contiguous {self.dtype} array of shape "
                                  f"{x.shape}")
-            np.copyto(out, x)
+            if out is not x:
+                np.copyto(out, x)
             y = out
         if self.sos.shape[0] == 0 or y.shape[-1] == 0:
             return y
         rows = y.reshape(-1, y.shape[-1])
         if self._zi is None:
-            first = rows[:, :1].astype(float)
+            first = rows[:, :1].astype(np.result_type(self.dtype, np.float64))
             self._zi = np.ascontiguousarray(self._zi_unit[None, :, :] * first[:, :, None],
                                             dtype=self.dtype)
         sosfilt_inplace(self.sos, rows, self._zi)
@@ -271,7 +280,7 @@ class ScratchBuffer:
     dtype : numpy dtype
     """
 
-    def __init__(self, *, rows: int, dtype: type[np.floating]) -> None:
+    def __init__(self, *, rows: int, dtype: type[np.inexact]) -> None:
         self.rows = rows
         self.dtype = np.dtype(dtype)
         self._data = np.empty((rows, 0) if rows else (0,), dtype=self.dtype)

@@ -72,8 +72,10 @@ class AccProcessor:
     def __init__(self, *, fs: float, epochs_per_s: int,
                  tremor_highpass_hz: float | None,
                  tremor_lowpass_hz: float | None = None) -> None:
+        # the three axes run as two complex rows, x + iy and z (see _pack): two thirds of the
+        # section loop's row passes, the same samples
         self._movement = StreamingSos(design_highpass(fs=fs, cutoff_hz=MOVEMENT_HIGHPASS_HZ,
-                                                      order=2))
+                                                      order=2), dtype=np.complex128)
         self._tremor: StreamingSos | None = None
         self.tremor_band_hz: tuple[float, float] | None = None
         """The tremor band actually measured (Hz), ``None`` when none is."""
@@ -83,11 +85,12 @@ class AccProcessor:
                 sos = design_bandpass(fs=fs, low_hz=tremor_highpass_hz, high_hz=high, order=2)
             else:
                 sos, high = design_highpass(fs=fs, cutoff_hz=tremor_highpass_hz, order=2), fs / 2
-            self._tremor = StreamingSos(sos)
+            self._tremor = StreamingSos(sos, dtype=np.complex128)
             self.tremor_band_hz = (tremor_highpass_hz, high)
         self._summer = EpochSummer(fs=fs, epochs_per_s=epochs_per_s, n_columns=5,
                                    reduce=self._reduce)
-        self._bufs = [ScratchBuffer(rows=3, dtype=np.float64) for _ in range(3)]
+        self._bufs = [ScratchBuffer(rows=3, dtype=np.float64)]
+        self._pairs = [ScratchBuffer(rows=2, dtype=np.complex128) for _ in range(2)]
 
     def push(self, block: SignalBlock) -> list[AccEpochs]:
         """Process a block of shape (n, 3) in g; return completed epochs."""
@@ -101,9 +104,12 @@ class AccProcessor:
             self._movement.reset()
             if self._tremor is not None:
                 self._tremor.reset()
-        moving = self._movement.push(x, out=self._bufs[1].take(n))
-        trem = (self._tremor.push(x, out=self._bufs[2].take(n)) if self._tremor is not None
-                else x[:0])
+        packed = _pack(x, self._pairs[0].take(n))
+        moving = self._movement.push(packed, out=packed)  # in place
+        trem = moving[:0]
+        if self._tremor is not None:
+            packed = _pack(x, self._pairs[1].take(n))
+            trem = self._tremor.push(packed, out=packed)
         return [self._features(s.first_epoch, s.sums, s.counts)
                 for s in self._summer.push((x, moving, trem), start_sample=block.start_sample)]
 
@@ -112,9 +118,9 @@ class AccProcessor:
         x, moving, trem = signals
         sums = np.empty((cut.n_epochs, 5))
         sums[:, :3] = sum_per_epoch(x, cut).T
-        sums[:, 3] = sum_per_epoch(np.einsum("ij,ij->j", moving, moving), cut)
+        sums[:, 3] = _power_per_epoch(moving, cut)
         if trem.shape[0]:
-            sums[:, 4] = sum_per_epoch(np.einsum("ij,ij->j", trem, trem), cut)
+            sums[:, 4] = _power_per_epoch(trem, cut)
         else:
             sums[:, 4] = np.nan
         return sums
@@ -128,6 +134,35 @@ class AccProcessor:
     def _features(first: int, sums: np.ndarray, counts: np.ndarray) -> AccEpochs:
         mean = sums / counts[:, None]
         return AccEpochs(first, mean[:, :3], np.sqrt(mean[:, 3]), np.sqrt(mean[:, 4]))
+
+
+def _pack(x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """The axes ``x`` (3, n) as complex rows ``x0 + i x1`` and ``x2 + 0i`` in ``pairs`` (2, n)."""
+    pairs[1] = x[2]
+    parts = pairs[0].view(np.float64).reshape(-1, 2)
+    parts[:, 0] = x[0]
+    parts[:, 1] = x[1]
+    return pairs
+
+
+def _power_per_epoch(pairs: np.ndarray, cut: EpochCut) -> np.ndarray:
+    """Sum over the axes and each epoch's samples of the squares packed in ``pairs``, (n,).
+
+    ``pairs`` (r, n) complex, each row C-contiguous. Equal epochs: one fused square-and-sum
+    per row over a strided ``(epochs, 2 x samples)`` view, rows added in order; otherwise the
+    squared magnitude per sample, then ``reduceat``.
+    """
+    parts = [row.view(np.float64) for row in pairs]  # (2 n,): re, im, re, im, ...
+    if cut.length is not None:
+        total = np.zeros(cut.n_epochs)
+        for p in parts:
+            frames = p.reshape(cut.n_epochs, 2 * cut.length)
+            total += np.einsum("ij,ij->i", frames, frames)
+        return total
+    per_sample = np.zeros(pairs.shape[1])
+    for p in parts:
+        per_sample += p[0::2] * p[0::2] + p[1::2] * p[1::2]
+    return sum_per_epoch(per_sample, cut)
 
 
 def shank_incline_deg(gravity_g: np.ndarray) -> np.ndarray:

@@ -85,12 +85,13 @@ def sosfilt_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
         Filter state (transposed direct form II) at the first sample; updated to the state
         after the last one.
 
-    The three arrays must share one floating dtype (float32 or float64). The arithmetic is that
-    of :func:`scipy.signal.sosfilt`, sample for sample.
+    The three arrays must share one floating dtype (float32 or float64) or complex one
+    (complex64, complex128: with real sections, two real signals per row). The arithmetic is
+    that of :func:`scipy.signal.sosfilt`, sample for sample.
     """
-    if not (sos.dtype == x.dtype == zi.dtype) or x.dtype.kind != "f":
-        raise TypeError(f"sos, x and zi must share one float dtype, got {sos.dtype}, "
-                        f"{x.dtype}, {zi.dtype}")
+    if not (sos.dtype == x.dtype == zi.dtype) or x.dtype.kind not in "fc":
+        raise TypeError(f"sos, x and zi must share one float or complex dtype, got "
+                        f"{sos.dtype}, {x.dtype}, {zi.dtype}")
     if x.ndim != 2 or zi.shape != (x.shape[0], sos.shape[0], 2):
         raise ValueError(f"shapes do not fit: sos {sos.shape}, x {x.shape}, zi {zi.shape}")
     if not (x.flags.c_contiguous and x.flags.writeable and zi.flags.c_contiguous
