@@ -69,10 +69,6 @@ def _verdict(det: episodes.EpisodeDetector) -> list[str]:
             failed.append(f"lulls {s.lull_fraction:.2f}")
         if s.burst_excess > v.max_burst_excess:
             failed.append(f"burst excess {s.burst_excess:.2f}")
-    standing = getattr(rule, "_standing", None)  # the verdict's steady-standing check
-    if standing is not None and ev.shape is not None and standing(ev):
-        failed.append(f"standing (tonic ratio {ev.tonic_ratio:.2f}, fast mod "
-                      f"{ev.shape.fast_modulation:.2f})")
     conf = rule.confidence(ev, det.min_epochs / det.eps)
     if conf < p.min_confidence:
         failed.append(f"confidence {conf:.2f}")

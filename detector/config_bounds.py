@@ -125,6 +125,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.shift_block_s": Bounds(0.5, 60.0, unit="s"),
     "evidence.shift_max_log_sd": Bounds(0.0, 10.0),
     "evidence.shift_max_level_ratio": Bounds(0.0, 100.0),
+    "evidence.standing_hold_max_ratio": Bounds(0.0, 100.0),
     "in_bed.block_s": Bounds(1.0, 3600.0, unit="s"),
     "in_bed.max_movement_fraction": _frac(),
     "in_bed.min_rest_s": _pos(DAY_S, "s"),

@@ -124,7 +124,8 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("review_stride_smooth_s", 0.0, 10.0),
                          ("relaxed_max_uv", 0.0, 1000.0), ("shift_block_s", 0.5, 60.0),
                          ("shift_max_log_sd", 0.0, 10.0),
-                         ("shift_max_level_ratio", 0.0, 100.0)):
+                         ("shift_max_level_ratio", 0.0, 100.0),
+                         ("standing_hold_max_ratio", 0.0, 100.0)):
         value = getattr(v, name)
         if not lo <= value <= hi:  # also refuses NaN
             raise ConfigError(f"evidence.{name}", f"expected {lo:g} to {hi:g}, got {value!r}")

@@ -241,3 +241,16 @@ class EvidenceConfig:
     upright level) under which a run can be standing: the loaded leg carries up to about
     1.8 x the mean tonus and tip-toe bouts raise it for seconds, so standing runs reach
     about 2-2.2 x the reference (dev seeds); a stronger contraction is not standing."""
+    standing_hold_max_ratio: float = 1.0
+    """EMG only: a run confirmed steady at the standing level (judged window under
+    ``standing_level_ratio`` x the standing reference, fast modulation under
+    ``standing_max_fast_modulation``) is kept at its end only when its ``shift_block_s``
+    block medians (after the first, the rise) scatter (standard deviation of their natural
+    log) by at most this multiple of the judged window's fast modulation, and when it lasted
+    two blocks after its rise. One contraction's drive waxes and wanes within seconds, and a
+    5-s block median averages that out, so its level scatters less from block to block than
+    within seconds; a standing calf's level also steps with each shift of the body's weight
+    (every 2-20 s), which the blocks see and the 2-s fast modulation does not. Dev seeds 1
+    and 2000 (84 nights each, ``benchmarks/standing_runs.py``): the 7 such cramps 0.09-0.84,
+    standing, sitting and stretching with weight shifts 1.13-5.35; a standing leg that barely
+    shifts its weight (0.87-1.01) cannot be told from a steady cramp by the EMG alone."""

@@ -110,3 +110,51 @@ def test_emg_only_standing_reference_does_not_depend_on_chunking() -> None:
     assert len(whole) == 1 and abs(whole[0] - 400.0) < 2.0  # the cramp, not the standing
     assert onsets(997) == whole
     assert onsets(12_345) == whole
+
+
+def _up_at_midnight(*, cramp: bool) -> list[NightEvent]:
+    """Standing before bed (0-140 s), in bed 200-600 s and 720-900 s, standing out of bed
+    between (weight shifts, little sway: steady within seconds); with ``cramp``, a lying cramp
+    at 400 s weaker than the standing tonus (35 uV against 40 uV) and steady within seconds."""
+    events = [NightEvent(kind="stand", onset_s=0.0, duration_s=140.0),
+              NightEvent(kind="in_bed", onset_s=200.0, duration_s=400.0, posture="supine",
+                         seed=3),
+              NightEvent(kind="in_bed", onset_s=720.0, duration_s=180.0, posture="supine",
+                         seed=4)]
+    return [*events, _cramp(400.0, 40.0, emg_uv=35.0, seed=22)] if cramp else events
+
+
+STEADY_STANDING = {"duration_s": 900.0, "in_bed": None, "standing_tonic_uv": 40.0,
+                   "standing_shift_depth": 0.3, "standing_sway_cv": 0.1}
+
+
+@pytest.mark.parametrize("seed", [3, 5, 7])
+def test_emg_only_lying_cramp_weaker_than_the_standing_tonus_is_found(seed: int) -> None:
+    # the cramp's judged window is steady and under 1.5 x the standing reference, as the
+    # standing bout's is: the cramp's level holds from block to block, so it is kept
+    found = _detect(_night(_up_at_midnight(cramp=True), **STEADY_STANDING), "emg", seed=seed)
+    assert [abs(e.onset_s - 400.0) < 2.0 for e in found.episodes] == [True]
+
+
+@pytest.mark.parametrize("seed", [3, 5, 7])
+def test_emg_only_steady_standing_at_that_level_is_still_not_a_cramp(seed: int) -> None:
+    # control for the cramp above (same night without it): the standing bout, steady at the
+    # standing level, wanders with the weight shifts from block to block
+    result = _detect(_night(_up_at_midnight(cramp=False), **STEADY_STANDING), "emg", seed=seed)
+    assert result.episodes == ()
+    # and it is the standing evidence that set it aside, not some other rule
+    assert [w.reason.startswith("at the standing level") for w in result.set_aside] == [True]
+
+
+def test_steady_standing_keeps_a_held_level_and_withdraws_weight_shifts() -> None:
+    from detector.pipeline.review import RunReview
+
+    review = RunReview(config=DetectorConfig(), eps=EPS)
+    rng = np.random.default_rng(8)
+    n = 60 * EPS
+    waxing = 30.0 * np.exp(0.12 * rng.standard_normal(n))  # one drive, fast waxing only
+    weight = np.where(np.arange(n) // (8 * EPS) % 2 == 0, 0.7, 1.3)  # a shift every 8 s
+    assert review.steady_standing(waxing, fast_modulation=0.12) is None
+    assert review.steady_standing(waxing * weight, fast_modulation=0.12) is not None
+    # too short to show two blocks after its rise: no held level seen
+    assert review.steady_standing(waxing[:12 * EPS], fast_modulation=0.12) is not None

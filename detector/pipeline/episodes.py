@@ -120,6 +120,8 @@ class EpisodeDetector:
         self._run_end = 0
         self._state = "none"  # none | confirmed | reviewed | withdrawn | rejected
         self._look = 0  # the next later look at a confirmed run (review)
+        # confirmed steady at the standing level: the fast modulation it was confirmed with
+        self._steady_standing: float | None = None
         self.last_baseline = np.empty(0)
         self._rest_epochs = max(1, round(config.evidence.rest_between_s * self.eps))
         self._quiet_streak = 0
@@ -278,6 +280,9 @@ class EpisodeDetector:
         self._state = "confirmed" if ok else "rejected"
         if not ok:
             return []
+        self._steady_standing = (ev.shape.fast_modulation if self.review is not None
+                                 and ev.shape is not None
+                                 and self.review.steady_at_standing(ev) else None)
         return [EpisodeStarted(onset_s=self._run_start / self.eps,
                                confirmed_s=confirm / self.eps), *self._maybe_withdraw()]
 
@@ -365,9 +370,11 @@ class EpisodeDetector:
             if reason is None and at_stream_end and end >= self._next_epoch:
                 reason = self.review.unended()  # never seen back at rest: up and about
             if reason is None:  # a long run: standing up, its level shifting with the weight
-                reason = self.review.shifting(
-                    EmgLevel.resting_envelope(self._window(start, end)[0]),
-                    self._tonic_ref_at(start), self.rest_floor.at(start))
+                run_uv = EmgLevel.resting_envelope(self._window(start, end)[0])
+                reason = self.review.shifting(run_uv, self._tonic_ref_at(start),
+                                              self.rest_floor.at(start))
+                if reason is None and self._steady_standing is not None:  # standing level
+                    reason = self.review.steady_standing(run_uv, self._steady_standing)
         if reason is not None:  # a rise onto the toes, or up and about: withdrawn at its end
             state = "withdrawn"
             out.append(self._withdraw(start, end, reason))

@@ -340,7 +340,9 @@ class EmgRule(_Scoring):
 
         Without posture, activity that carries on from a judged run without the muscle coming
         back to rest in between is the same state going on (standing after walking, standing
-        and stretching after a cramp), not a new cramp.
+        and stretching after a cramp), not a new cramp. A run steady at the calf's standing
+        level is not rejected here by its level alone: its later look decides on standing's
+        own evidence (:meth:`~detector.pipeline.review.RunReview.steady_standing`).
         """
         v = self.config.evidence
         if not ev.rested_before or ev.duty < v.emg_only_min_duty:
@@ -350,8 +352,7 @@ class EmgRule(_Scoring):
         if ev.shape is None:
             return True
         return (not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
-                and ev.shape.burst_excess <= v.max_burst_excess
-                and not self._standing(ev))
+                and ev.shape.burst_excess <= v.max_burst_excess)
 
     def _clear_of_standing(self, ev: RunEvidence) -> bool:
         """A run that only the hold carries (under ``emg_only_min_duty`` of it above the
@@ -369,13 +370,6 @@ class EmgRule(_Scoring):
         return (waxing and ev.tonic_ratio is not None
                 and ev.tonic_ratio >= v.weak_min_tonic_ratio
                 and ev.recorded_s is not None and ev.recorded_s >= v.weak_settle_s)
-
-    def _standing(self, ev: RunEvidence) -> bool:
-        """At the level this calf carried the body at, swaying only slowly: standing up."""
-        v = self.config.evidence
-        return (ev.shape is not None and ev.tonic_ratio is not None
-                and ev.tonic_ratio < v.standing_level_ratio
-                and ev.shape.fast_modulation < v.standing_max_fast_modulation)
 
 
 class AccRule(_Scoring):

@@ -28,6 +28,9 @@ calf's standing level, or (before the recording has shown the calf at rest) from
 already active, is a rise onto the toes (:meth:`RunReview.at_end`); a long one whose level
 shifts from block to block at the standing level is standing up (:meth:`RunReview.shifting`);
 one still going on when the recording ends is the morning get-up (:meth:`RunReview.unended`).
+A run that was steady at the calf's standing level when it was confirmed
+(:meth:`RunReview.steady_at_standing`) must show a contraction's held level at its end, or is
+standing up (:meth:`RunReview.steady_standing`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
+from detector.pipeline.evidence import RunEvidence
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.stride import stride_correlation
 
@@ -252,15 +256,21 @@ class RunReview:
         usable = run_uv[~np.isnan(run_uv)]
         if not usable.size or float(np.median(usable)) >= v.shift_max_level_ratio * standing_uv:
             return None
-        # the first block holds the contraction's rise (a cramp's 1-5 s)
-        blocks = nanmedian_rows(run_uv[k: n_blocks * k].reshape(-1, k))
+        log_sd = self._block_log_sd(run_uv)
+        if log_sd is not None and log_sd > v.shift_max_log_sd:
+            return "level shifting from block to block (standing up: weight shifts, tip-toe)"
+        return None
+
+    def _block_log_sd(self, run_uv: np.ndarray) -> float | None:
+        """Standard deviation of the natural log of a run's ``evidence.shift_block_s`` block
+        medians, the first block (the contraction's rise, a cramp's 1-5 s) left out; ``None``
+        with under two usable blocks after it."""
+        k = max(1, round(self.config.evidence.shift_block_s * self.eps))
+        blocks = nanmedian_rows(run_uv[k: run_uv.shape[0] // k * k].reshape(-1, k))
         blocks = blocks[~np.isnan(blocks)]
         if blocks.size < 2:
             return None
-        log_sd = float(np.std(np.log(np.maximum(blocks, self.config.emg.baseline_floor_uv))))
-        if log_sd > v.shift_max_log_sd:
-            return "level shifting from block to block (standing up: weight shifts, tip-toe)"
-        return None
+        return float(np.std(np.log(np.maximum(blocks, self.config.emg.baseline_floor_uv))))
 
     def unended(self) -> str | None:
         """Why a confirmed run still active at the end of the recording is not a cramp, or
@@ -273,6 +283,50 @@ class RunReview:
         it ends in rest. A run never seen to end is therefore not logged."""
         if self.config.evidence.unended_withdrawn:
             return "activity going on at the end of the recording (up and about)"
+        return None
+
+
+    def steady_at_standing(self, ev: RunEvidence) -> bool:
+        """Whether a confirmed run's judged window was at the level this calf carried the body
+        at (median under ``evidence.standing_level_ratio`` x the standing reference) and
+        swayed only slowly (``fast_modulation`` under ``evidence.standing_max_fast_modulation``):
+        what standing up looks like in its first seconds, and a cramp no stronger than the
+        sleeper's standing tonus too. The level alone does not tell them apart; the run's end
+        (:meth:`steady_standing`) may."""
+        v = self.config.evidence
+        return (ev.shape is not None and ev.tonic_ratio is not None
+                and ev.tonic_ratio < v.standing_level_ratio
+                and ev.shape.fast_modulation < v.standing_max_fast_modulation)
+
+    def steady_standing(self, run_uv: np.ndarray, fast_modulation: float) -> str | None:
+        """Why a run confirmed steady at the standing level (:meth:`steady_at_standing`) is
+        standing up after all, at its end, or ``None``.
+
+        A cramp steady within seconds is one sustained drive: its waxing and waning is fast,
+        and a block median averages it out, so its level holds from block to block. A
+        standing calf's level also follows the body's weight: each shift from leg to leg
+        (every 2-20 s) loads or unloads it, a step the blocks see and the within-seconds
+        modulation does not. So such a run is kept only when its ``evidence.shift_block_s``
+        block medians (after the first, the rise) scatter by at most
+        ``evidence.standing_hold_max_ratio`` x the fast modulation it was confirmed with; one
+        over before two blocks after its rise has shown no held level and is withdrawn, as
+        the level-only verdict rejected it before.
+
+        Parameters
+        ----------
+        run_uv : ndarray, shape (n,)
+            Resting-comparable EMG envelope of the run's epochs (uV), NaN where unusable.
+        fast_modulation : float
+            The judged window's fast modulation (:class:`~detector.pipeline.emg_shape.
+            EmgShape`, log units).
+        """
+        log_sd = self._block_log_sd(run_uv)
+        if log_sd is None:
+            return "steady at the standing level and over before it could be seen to hold " \
+                   "(standing up)"
+        if log_sd > self.config.evidence.standing_hold_max_ratio * fast_modulation:
+            return "at the standing level, wandering from block to block more than within " \
+                   "seconds (standing up: weight shifts)"
         return None
 
 
