@@ -90,6 +90,7 @@ def test_step_estimate_is_the_lattice_whatever_the_chunking() -> None:
     rng = np.random.default_rng(0)
     coarse = np.round(14.0 * rng.standard_normal(4000) / 12.0) * 12.0
     fine = 14.0 * rng.standard_normal(4000)
+    seen = set()
     for chunks in ((4000,), (1, 999, 3000), (37,) * 108 + (4,)):
         est = StepEstimate(fs=200.0, epochs_per_s=10)
         smooth = StepEstimate(fs=200.0, epochs_per_s=10)
@@ -101,6 +102,8 @@ def test_step_estimate_is_the_lattice_whatever_the_chunking() -> None:
         assert est.at(199) == pytest.approx(12.0)
         assert smooth.at(199) < 0.1  # no lattice: the estimate says nothing
         assert np.isnan(est.at(-1))
+        seen.add(tuple((est.at(k), smooth.at(k)) for k in range(0, 200, 7)))
+    assert len(seen) == 1  # the same at every epoch whatever the chunking
 
 
 def test_relaxed_level_follows_the_channel() -> None:

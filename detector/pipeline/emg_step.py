@@ -11,7 +11,9 @@ person is doing (:meth:`detector.pipeline.review.RunReview.at_end`).
 
 The estimate is kept as the epochs at which it fell, so that it reads the same at any past
 epoch whatever the chunking (the difference across a block boundary is taken as well; a gap
-breaks the chain of consecutive samples).
+breaks the chain of consecutive samples). Once it has fallen below :data:`FINE_STEP_UV` it is
+not refined further: the samples are then read finely enough for any front end's noise, and
+the usual channel (continuous, or a 16/24-bit converter) costs one look at its first samples.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from detector.pipeline.epochs import epoch_of_sample
 TINY_DIFF_UV = 1e-9
 """Sample differences at or below this (uV) are taken for equal samples (floating-point
 residue of a unit conversion), not for a step of the converter."""
+
+
+FINE_STEP_UV = 0.01
+"""A step below this (uV) is fine: far under the quietest front end's noise (0.5 uV RMS and
+more), so it says nothing about that noise, and the estimate stops there."""
 
 
 class StepEstimate:
@@ -48,17 +55,17 @@ class StepEstimate:
         x = np.asarray(samples_uv, dtype=float).reshape(-1)
         if not x.shape[0]:
             return
-        joined = x
-        first = start_sample
-        if start_sample == self._next_sample and np.isfinite(self._last):
-            joined = np.concatenate([[self._last], x])
-            first = start_sample - 1
+        contiguous = start_sample == self._next_sample and np.isfinite(self._last)
+        joined = np.concatenate([[self._last], x]) if contiguous else x
+        first = start_sample - 1 if contiguous else start_sample
         self._last = float(x[-1])
         self._next_sample = start_sample + x.shape[0]
+        if self._lowest() < FINE_STEP_UV or joined.shape[0] < 2:
+            return
+        d = np.abs(np.diff(joined))
         with np.errstate(invalid="ignore"):
-            d = np.abs(np.diff(joined))
-            d = np.where(d > TINY_DIFF_UV, d, np.inf)  # NaN (missing) and equal: no step
-        if not d.shape[0]:
+            d[~(d > TINY_DIFF_UV)] = np.inf  # NaN (missing) and equal samples: no step
+        if not float(d.min()) < self._lowest():
             return
         low = np.minimum.accumulate(np.concatenate([[self._lowest()], d]))
         for i in np.flatnonzero(low[1:] < low[:-1]).tolist():
@@ -67,6 +74,8 @@ class StepEstimate:
                 self._marks[-1] = (epoch, float(low[i + 1]))
             else:
                 self._marks.append((epoch, float(low[i + 1])))
+            if low[i + 1] < FINE_STEP_UV:  # fine: the same last mark whatever the chunking
+                break
 
     def _lowest(self) -> float:
         return self._marks[-1][1] if self._marks else np.inf
