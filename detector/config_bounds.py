@@ -122,6 +122,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.tiptoe_pre_s": Bounds(0.5, 20.0, unit="s"),
     "evidence.tiptoe_min_contrast": Bounds(1.0, 100.0),
     "evidence.relaxed_max_uv": Bounds(0.0, 1000.0, unit="uV"),
+    "evidence.relaxed_step_ratio": Bounds(0.0, 100.0),
+    "evidence.relaxed_floor_ratio": Bounds(1.0, 100.0),
     "evidence.shift_block_s": Bounds(0.5, 60.0, unit="s"),
     "evidence.shift_max_log_sd": Bounds(0.0, 10.0),
     "evidence.shift_max_level_ratio": Bounds(0.0, 100.0),

@@ -123,6 +123,8 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("review_max_stride_corr", -1.0, 1.0),
                          ("review_stride_smooth_s", 0.0, 10.0),
                          ("relaxed_max_uv", 0.0, 1000.0), ("shift_block_s", 0.5, 60.0),
+                         ("relaxed_step_ratio", 0.0, 100.0),
+                         ("relaxed_floor_ratio", 1.0, 100.0),
                          ("shift_max_log_sd", 0.0, 10.0),
                          ("shift_max_level_ratio", 0.0, 100.0),
                          ("standing_hold_max_ratio", 0.0, 100.0)):

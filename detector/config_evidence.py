@@ -220,9 +220,22 @@ class EvidenceConfig:
     least this (uV RMS) began from a calf already active, carrying the body, and is
     withdrawn at its end. A relaxed calf shows the front end's own noise (gel electrodes:
     0.8-4 uV RMS over 20-450 Hz; the real recordings of tests/test_real_data.py 1.4 uV), so
-    twice the noisiest of those; a standing calf's tonic activity reaches 90 uV. A front
-    end noisier than this at rest (an int8 Myo: about 12 uV) loses short EMG-only cramps
-    on a recording that never shows that contrast."""
+    twice the noisiest of those; a standing calf's tonic activity reaches 90 uV. The floor
+    of what a relaxed calf shows: a coarse front end raises it
+    (:func:`~detector.pipeline.review.relaxed_level_uv`, ``relaxed_step_ratio``)."""
+    relaxed_step_ratio: float = 2.0
+    """EMG only: how many quantisation steps of the EMG's converter (the smallest nonzero
+    change between its samples, :mod:`detector.pipeline.emg_step`; no unit) a relaxed
+    calf's noise can reach on that channel. A coarse converter's gain is set so that the
+    front end's noise is about one step (an int8 Myo: about 10 uV a count, about 12 uV RMS
+    at rest); a brief run starting from twice that or more began from a calf already
+    active on that channel too."""
+    relaxed_floor_ratio: float = 1.3
+    """EMG only: a brief run's starting level (as ``tiptoe_level_ratio``'s) under this
+    multiple of the lowest settled resting level (and under ``relaxed_step_ratio`` steps;
+    no unit) began from a relaxed calf, not from one already active. The resting level
+    scatters by about 8 % about the noise floor and the 4-s median before an onset a little
+    more, so 1.3 x is clear of rest, as ``tiptoe_min_contrast`` is."""
     shift_block_s: float = 5.0
     """EMG only: block (s) over which a long run's level is taken (the median envelope) to
     see whether it holds or wanders (``shift_max_log_sd``): long against a cramp's waxing and

@@ -25,7 +25,8 @@ Structure of a night of ``D`` seconds (rates per hour are of the in-bed or sleep
   over a cramp), mains hum (0.6 per 8 h; 2-30 min, 2-80 uV at 50 or 60 Hz), motion spikes
   (1/h, and at 30 % of rollovers).
 
-Per night: resting EMG 0.8-4 uV, contraction scale 0.5-1.2, standing tonic activity 2-90 uV
+Per night: resting EMG 0.8-4 uV (8-20 uV on a noisy ``lofi`` front end), contraction scale
+0.5-1.2, standing tonic activity 2-90 uV
 (sway cv 0.05-0.8 at 0.1-1 Hz, weight shifts between legs of depth 0-0.8; see
 :data:`STANDING_TONIC_UV`), tremor band 4-12 to 15-60 Hz, a side posture 0-35 deg off pure
 side, and the surface-EMG spectrum's corners (``NightScenario.emg_spectrum_hz``: 50-80 Hz and
@@ -36,7 +37,9 @@ have 94-186 Hz).
 (many PLM series, short 12-20 s cramps inside them), ``busy`` (rollovers, hypnic jerks,
 bathroom trips, stretching after cramps), ``artefact`` (electrode lift flat and at the rail,
 strong mains hum), ``lofi`` (an 8-bit-like front end: coarse steps of 4-20 uV, rails at
-0.8-3 mV so strong cramps clip; meant for 200 Hz EMG) and ``daytime`` (an afternoon out of
+0.8-3 mV so strong cramps clip; meant for 200 Hz EMG; on half of these nights a noisy front end
+whose resting floor is 8-20 uV RMS, see :data:`NOISY_FLOOR_UV`; short 12-20 s cramps inside
+PLM series as in ``plm``) and ``daytime`` (an afternoon out of
 bed: sitting with fidgets, standing, walking, tip-toe standing, a cramp while sitting).
 
 Contraction and movement events do not overlap one another (margins of 3-30 s); artefacts may
@@ -78,6 +81,16 @@ its maximal voluntary activity; with calf MVC surface EMG of about 100-600 uV th
 few uV (a lean person standing upright, the band over a quiet head) to 60-90 uV (a forward
 lean, heavier body, older people who stand with more co-contraction). The lower end is near
 the lying resting level, the upper one above a weak cramp's (15-300 uV nominal)."""
+NOISY_FLOOR_UV = (8.0, 20.0)
+"""Range of the resting EMG noise (uV RMS) of a ``lofi`` night with a noisy front end (half
+of them): dry or worn electrodes and int8 bands whose step is set near their own noise (the
+Myo: about 10 uV a count, about 12 uV RMS at rest), against 0.8-4 uV for gel electrodes on
+a fine front end."""
+NOISY_FLOOR_P = 0.5
+"""Share of ``lofi`` nights with that noisy front end; the others read a quiet calf as zeros
+and single-step flicker."""
+SHORT_CRAMP_FAMILIES = ("plm", "lofi")
+"""Families whose cramps are mostly short (12-20 s) ones inside PLM series."""
 STANDING_SWAY_CV = (0.05, 0.8)
 """Range of the depth (coefficient of variation) of the sway modulation of that tonus."""
 STANDING_SHIFT_DEPTH = (0.0, 0.8)
@@ -130,7 +143,8 @@ def random_scenario(
     artefacts : bool
         Whether to add electrode lift, mains hum and motion spikes.
     rest_emg_uv_rms, contraction_scale : float, optional
-        Resting EMG noise (uV RMS; random 0.8-4 by default) and contraction scale (random
+        Resting EMG noise (uV RMS; random 0.8-4 by default, 8-20 on half the ``lofi``
+        nights) and contraction scale (random
         0.5-1.2 by default).
     hum_scale : float
         Multiplier of hum amplitudes.
@@ -180,6 +194,8 @@ def random_scenario(
     physiology["emg_spectrum_hz"] = (rng.uniform(50.0, 80.0),
                                      float(np.exp(rng.uniform(np.log(110.0), np.log(320.0)))))
     physiology["standing_shift_depth"] = rng.uniform(*STANDING_SHIFT_DEPTH)
+    if family == "lofi" and rng.random() < NOISY_FLOOR_P and rest_emg_uv_rms is None:
+        physiology["rest_emg_uv_rms"] = rng.uniform(*NOISY_FLOOR_UV)
     return NightScenario(
         duration_s=d, fs_emg=fs_emg, fs_acc=fs_acc, start_utc=start_utc,
         events=tuple(sorted(events, key=lambda e: (e.onset_s, e.kind))), leg=leg,
@@ -234,13 +250,13 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     placed = 0
     after_p = 0.9 if family == "busy" else 0.6
     series_members: list[list[NightEvent]] = []
-    if family == "plm":
+    short_in_series = family in SHORT_CRAMP_FAMILIES
+    if short_in_series:
         for series in range(max(1, int(rng.poisson(plm_rate * sleep_h)))):
             members = plm_series(rng, series, rest_ankle)
             t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)
             if t is not None:
                 series_members.append([shifted(e, t) for e in members])
-    short_in_series = family == "plm"
     for _ in range(wanted):
         if short_in_series and series_members and rng.random() < 0.7:
             cramp = cramp_in_series(rng, series_members, cramp_busy)
@@ -265,7 +281,7 @@ def _night(rng: np.random.Generator, d: float, n_cramps: int | None, family: str
     for members in series_members:
         events += members
 
-    if family != "plm":
+    if not short_in_series:
         for series in range(int(rng.poisson(plm_rate * sleep_h))):
             members = plm_series(rng, series, rest_ankle)
             t = busy.place(rng, max(e.end_s for e in members), sleep0, sleep1, 30.0)

@@ -460,3 +460,17 @@ def test_shaped_emg_spectrum_peaks_low_and_a_200_hz_front_end_sees_part_of_it() 
     assert 0.5 < kept < 0.75
     # ...while the flat model squeezes the whole level into it (the old, optimistic model)
     assert np.std(_held_contraction(200.0, None)) == pytest.approx(np.std(flat), rel=0.1)
+
+
+def test_lofi_nights_include_noisy_front_ends_with_short_cramps() -> None:
+    scenarios = [random_scenario(duration_s=3600.0, rng=np.random.default_rng(seed),
+                                 fs_emg=200.0, fs_acc=FS_ACC, family="lofi")
+                 for seed in range(16)]
+    rest = np.array([sc.rest_emg_uv_rms for sc in scenarios])
+    assert all(0.8 <= r <= 4.0 or 8.0 <= r <= 20.0 for r in rest)
+    # both kinds of 8-bit-like front end: a quiet calf read as zeros and flicker, and a noisy
+    # one whose resting floor is 8-20 uV RMS, all with coarse steps
+    assert (rest >= 8.0).any() and (rest <= 4.0).any()
+    assert all(4.0 <= sc.emg_step_uv <= 20.0 for sc in scenarios)
+    cramps = pd.concat([truth_table(sc) for sc in scenarios]).query("kind == 'cramp'")
+    assert len(cramps) and (cramps.duration_s.between(12.0, 20.0)).mean() > 0.5

@@ -20,6 +20,7 @@ from detector.config import DetectorConfig
 from detector.episode import EpisodeEvent
 from detector.errors import CrampInputError
 from detector.pipeline.emg import EmgEpochs, EmgProcessor
+from detector.pipeline.emg_step import StepEstimate
 from detector.pipeline.episodes import EpisodeDetector
 from detector.pipeline.features import combine_epochs
 from detector.pipeline.in_bed import assumed_in_bed_periods, in_bed_periods
@@ -84,6 +85,9 @@ class NightPipeline:
                     fs=spec.fs, epochs_per_s=self.eps,
                     tremor_highpass_hz=config.motion.tremor_highpass_hz,
                     tremor_lowpass_hz=config.motion.tremor_lowpass_hz)
+        emg_spec = self.channels.get("emg")
+        self._emg_step = (StepEstimate(fs=emg_spec.fs, epochs_per_s=self.eps)
+                          if emg_spec is not None else None)
         emg_proc = self._procs.get("emg")
         emg_band = emg_proc.band_hz if isinstance(emg_proc, EmgProcessor) else None
         shank_proc = self._procs.get("shank_acc")
@@ -92,7 +96,7 @@ class NightPipeline:
         self.detector = EpisodeDetector(mode=self.mode, has_foot="foot_acc" in self.channels,
                                         config=config, start_utc=start_utc, leg=leg,
                                         night_window=self.window, emg_band_hz=emg_band,
-                                        tremor_band_hz=tremor_band)
+                                        tremor_band_hz=tremor_band, emg_step=self._emg_step)
         self.trace = TraceBuilder(config=config)
         self._pull = AnklePull(lookback_epochs=round(config.motion.pull_lookback_s * self.eps),
                                min_sagittal_g=config.motion.pull_min_sagittal_g)
@@ -116,6 +120,8 @@ class NightPipeline:
             self.gaps.append(Gap(role=role, start_s=self._expected[role] / spec.fs,
                                  end_s=block.start_sample / spec.fs, samples_missing=missing))
         self._expected[role] = max(self._expected[role], block.end_sample)
+        if role == "emg" and self._emg_step is not None:
+            self._emg_step.push(block.data, start_sample=block.start_sample)
         for ep in self._procs[role].push(block):
             self._queue(role, ep)
         return self._drain()

@@ -31,6 +31,7 @@ from detector.episode import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
 from detector.pipeline.activity import EmgLevel, RmsSmoother, smoothing_epochs
 from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.emg_hold import EmgHold
+from detector.pipeline.emg_step import StepEstimate
 from detector.pipeline.episode_notes import quality_notes
 from detector.pipeline.evidence import Levels, RunEvidence, make_rule
 from detector.pipeline.features import EpochFeatures
@@ -66,13 +67,18 @@ class EpisodeDetector:
         averaged over (:func:`~detector.pipeline.activity.smoothing_epochs`); unknown: 1.
     tremor_band_hz : (float, float), optional
         Tremor band of the shank sensor (Hz), likewise for the calf tremor level.
+    emg_step : StepEstimate, optional
+        The EMG channel's quantisation step as seen so far (fed by the caller with the raw
+        samples); ``None``: unknown (no lattice).
     """
 
     def __init__(self, *, mode: str, has_foot: bool, config: DetectorConfig,
                  start_utc: datetime, leg: str, night_window: NightWindow,
                  emg_band_hz: tuple[float, float] | None = None,
-                 tremor_band_hz: tuple[float, float] | None = None) -> None:
+                 tremor_band_hz: tuple[float, float] | None = None,
+                 emg_step: StepEstimate | None = None) -> None:
         self.mode = mode
+        self.emg_step = emg_step
         self.has_foot = has_foot
         self.config = config
         self.eps = round(1.0 / config.epoch_s)
@@ -386,15 +392,16 @@ class EpisodeDetector:
         self._trim(min(self._next_epoch, end) - self.context)
         return out
 
-    def _onset_context(self, start: int) -> tuple[np.ndarray, float, float, float]:
+    def _onset_context(self, start: int) -> tuple[np.ndarray, float, float, float, float]:
         """Resting envelope over ``evidence.tiptoe_pre_s`` before epoch ``start`` (uV), and the
-        resting level, the standing tonic reference and the lowest settled resting level at
-        it (uV; NaN where not known)."""
+        resting level, the standing tonic reference, the lowest settled resting level and the
+        EMG's quantisation step at it (uV; NaN where not known)."""
         lo = max(start - round(self.config.evidence.tiptoe_pre_s * self.eps),
                  self._hist[0][0].first_epoch)
         f, base, _ = self._window(lo, start + 1)
+        step = self.emg_step.at(start) if self.emg_step is not None else np.nan
         return (EmgLevel.resting_envelope(f)[:-1], float(base[-1]), self._tonic_ref_at(start),
-                self.rest_floor.at(start))
+                self.rest_floor.at(start), step)
 
     def _trim(self, keep_from: int) -> None:
         while self._hist and self._hist[0][0].first_epoch + self._hist[0][0].n_epochs <= keep_from:

@@ -169,7 +169,7 @@ class RunReview:
         return None
 
     def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
-               standing_uv: float, lowest_uv: float) -> str | None:
+               standing_uv: float, lowest_uv: float, step_uv: float = np.nan) -> str | None:
         """Why a run that has just ended is not a cramp after all, or ``None``.
 
         Rising onto the toes is a voluntary contraction of a calf that already carries the
@@ -184,7 +184,8 @@ class RunReview:
         lying throughout has one resting level, and its short cramps start from it. Until
         the recording has shown that contrast (no reference yet in its first
         ``evidence.tonic_settle_s``, or a recording begun upright that has not yet sat or
-        lain down), :meth:`_from_active_calf` judges the starting level on its own.
+        lain down), :meth:`_from_active_calf` judges the starting level against what the
+        channel shows of a relaxed calf.
 
         Parameters
         ----------
@@ -196,6 +197,9 @@ class RunReview:
         rest_uv, standing_uv, lowest_uv : float
             Resting EMG level at the onset, the standing tonic reference and the lowest
             settled resting level there (uV).
+        step_uv : float
+            The EMG's quantisation step seen up to the onset
+            (:class:`~detector.pipeline.emg_step.StepEstimate`; uV, NaN unknown).
         """
         v = self.config.evidence
         if duration_epochs > v.tiptoe_max_s * self.eps:
@@ -204,23 +208,23 @@ class RunReview:
         start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
                        float(np.median(usable)) if usable.size else 0.0)
         if not (standing_uv > 0 and standing_uv >= v.tiptoe_min_contrast * lowest_uv):
-            return self._from_active_calf(start_uv)
+            return self._from_active_calf(start_uv, relaxed_level_uv(
+                self.config, lowest_uv=lowest_uv, step_uv=step_uv))
         if v.tiptoe_level_ratio * standing_uv <= start_uv < v.standing_level_ratio * standing_uv:
             return "brief contraction from standing (rising onto the toes)"
         return None
 
-    def _from_active_calf(self, start_uv: float) -> str | None:
+    def _from_active_calf(self, start_uv: float, relaxed_uv: float) -> str | None:
         """A brief run judged before the recording has shown the calf both standing and at
         rest: withdrawn when its starting level ``start_uv`` (uV) is already above what a
-        relaxed calf shows (``evidence.relaxed_max_uv``).
+        relaxed calf shows on this channel (``relaxed_uv``, :func:`relaxed_level_uv`).
 
-        A relaxed calf's surface EMG is the front end's own noise (0.8-4 uV RMS on gel
-        electrodes); a cramp, lying or sitting, starts from it. A calf that carries the body
-        shows its tonic activity (a few to about 90 uV), and a rise onto the toes starts
-        from there. Without a resting level of its own to compare with (the first minute
-        of a recording, or a recording begun upright), that absolute level is what is left
-        to tell the two apart."""
-        if start_uv >= self.config.evidence.relaxed_max_uv:
+        A relaxed calf's surface EMG is the front end's own noise; a cramp, lying or
+        sitting, starts from it. A calf that carries the body shows its tonic activity (a
+        few to about 90 uV), and a rise onto the toes starts from there. Without a resting
+        level of its own to compare with (the first minute of a recording, or a recording
+        begun upright), the channel's noise is what is left to tell the two apart."""
+        if start_uv >= relaxed_uv:
             return "brief contraction from a calf already active (standing, rising onto the toes)"
         return None
 
@@ -285,7 +289,6 @@ class RunReview:
             return "activity going on at the end of the recording (up and about)"
         return None
 
-
     def steady_at_standing(self, ev: RunEvidence) -> bool:
         """Whether a confirmed run's judged window was at the level this calf carried the body
         at (median under ``evidence.standing_level_ratio`` x the standing reference) and
@@ -328,6 +331,39 @@ class RunReview:
             return "at the standing level, wandering from block to block more than within " \
                    "seconds (standing up: weight shifts)"
         return None
+
+
+def relaxed_level_uv(config: DetectorConfig, *, lowest_uv: float, step_uv: float) -> float:
+    """The starting level (uV) from which a brief EMG-only run no longer begins from a
+    relaxed calf on this channel, before the recording has shown the calf standing and at
+    rest.
+
+    A relaxed calf shows the front end's noise, a property of the channel: gel electrodes
+    on a fine converter 0.8-4 uV RMS, under ``evidence.relaxed_max_uv``; an int8 band or
+    worn, dry electrodes 8-20 uV. Two things bound that noise from above. The quantisation
+    step (``step_uv``): a coarse converter's gain is chosen so that its noise is about one
+    step, so a relaxed calf on it reads under ``evidence.relaxed_step_ratio`` steps (a fine
+    converter's step says nothing). And the lowest settled resting level of the recording
+    so far (``lowest_uv``): if it was rest, a relaxed calf starts from within
+    ``evidence.relaxed_floor_ratio`` of it (a recording begun upright has its standing
+    tonus there instead, which the step bound keeps in check). The relaxed level is the
+    lower of the two, never below ``relaxed_max_uv``; that alone where either is unknown
+    (the first ``evidence.tonic_settle_s``, or samples without a lattice).
+
+    Parameters
+    ----------
+    config : DetectorConfig
+        ``config.evidence.relaxed_*``.
+    lowest_uv : float
+        Lowest settled resting EMG level so far (uV; NaN not yet settled).
+    step_uv : float
+        The EMG's quantisation step seen so far (uV; NaN unknown).
+    """
+    v = config.evidence
+    if np.isnan(lowest_uv) or np.isnan(step_uv):  # no floor known
+        return v.relaxed_max_uv
+    return max(v.relaxed_max_uv,
+               min(v.relaxed_floor_ratio * lowest_uv, v.relaxed_step_ratio * step_uv))
 
 
 def make_review(mode: str, *, config: DetectorConfig, eps: int) -> RunReview | None:
