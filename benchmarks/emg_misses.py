@@ -77,8 +77,8 @@ def _verdict(det: episodes.EpisodeDetector) -> list[str]:
 
 def _rec_push(self: episodes.EpisodeDetector, f: Any) -> list:
     out = _push(self, f)
-    h = self._hist[-1]
-    _EPOCHS.append((EmgLevel.resting_envelope(h[0]), h[1], h[4], h[5]))
+    h = self.history.chunks[-1]
+    _EPOCHS.append((EmgLevel.resting_envelope(h.features), h.rest_uv, h.tonic_ref_uv, h.strong))
     return out
 
 

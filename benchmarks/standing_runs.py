@@ -83,10 +83,10 @@ def _features(det: episodes.EpisodeDetector) -> dict[str, Any] | None:
     level_only = det.review.steady_at_standing(ev)
     eps = det.eps
     start = det._run_start
-    first = det._hist[0][0].first_epoch
+    first = det.history.first_epoch
     lo = max(first, start - round(episodes.CONTEXT_S * eps))
-    pre = EmgLevel.resting_envelope(det._window(lo, start)[0]) if start > lo else np.empty(0)
-    ref = det._tonic_ref_at(start)
+    pre = EmgLevel.resting_envelope(det.history.window(lo, start)[0]) if start > lo else np.empty(0)
+    ref = det.history.tonic_ref_at(start)
     up_s = (start - lo) / eps
     if pre.size >= eps and ref > 0:
         med = np.array([np.nanmedian(pre[i:i + eps]) if np.any(~np.isnan(pre[i:i + eps]))

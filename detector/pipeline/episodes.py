@@ -33,6 +33,7 @@ from detector.pipeline.baseline import RestingBaseline
 from detector.pipeline.emg_hold import EmgHold
 from detector.pipeline.emg_step import StepEstimate
 from detector.pipeline.episode_notes import quality_notes
+from detector.pipeline.epoch_history import EpochHistory, HistoryChunk
 from detector.pipeline.evidence import Levels, RunEvidence, make_rule
 from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
@@ -114,12 +115,7 @@ class EpisodeDetector:
         self.episodes: list[Episode] = []
         # announced runs that a later look showed not to be cramps (for the morning log)
         self.withdrawn: list[EpisodeWithdrawn] = []
-        # per chunk: features, resting EMG level, active flags (with the EMG-only hold),
-        # resting tremor level, the standing tonic reference (highest settled resting EMG
-        # level up to each epoch), and the activity threshold's own flags (without the hold)
-        self._hist: list[tuple[EpochFeatures, np.ndarray, np.ndarray, np.ndarray,
-                               np.ndarray, np.ndarray]] = []
-        self._hist_start = 0
+        self.history = EpochHistory()
         self._next_epoch = 0
         self._run_start: int | None = None
         self._judge_from = 0  # first epoch of the judged window (see _maybe_confirm)
@@ -166,7 +162,7 @@ class EpisodeDetector:
         self.last_baseline = base
         tonic_ref = self._tonic_reference(f.first_epoch, base)
         self._track_rest(f, base, active)
-        self._hist.append((f, base, active, tremor_base, tonic_ref, strong))
+        self.history.append(HistoryChunk(f, base, active, tremor_base, tonic_ref, strong))
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
@@ -191,7 +187,7 @@ class EpisodeDetector:
             events.extend(self._maybe_confirm())
             events.extend(self._close_run())
         if self._run_start is None:
-            self._trim(self._next_epoch - self.context)
+            self.history.trim(self._next_epoch - self.context)
         return events
 
     def _tonic_reference(self, first_epoch: int, base: np.ndarray) -> np.ndarray:
@@ -265,7 +261,7 @@ class EpisodeDetector:
         if self._run_start is not None:
             events.extend(self._maybe_confirm())
             events.extend(self._close_run(at_stream_end=True))
-        self._hist.clear()
+        self.history.clear()
         return events
 
     # -- runs --------------------------------------------------------------------------
@@ -300,7 +296,7 @@ class EpisodeDetector:
             return []
         self._look, reason, b = self.review.look_on(
             self._run_start, self._decay_end(self._run_end), self._look,
-            lambda lo, hi: EmgLevel.resting_envelope(self._window(lo, hi)[0]))
+            lambda lo, hi: EmgLevel.resting_envelope(self.history.window(lo, hi)[0]))
         if reason is None and self._look < self.review.n_looks:
             return []  # a look still to come once the run's seen extent covers it
         self._state = "reviewed" if reason is None else "withdrawn"
@@ -326,16 +322,16 @@ class EpisodeDetector:
         """
         p = self.config.episode
         first = max(floor, start - round(p.onset_lookback_s * self.eps),
-                    self._hist[0][0].first_epoch)
+                    self.history.first_epoch)
         if first >= start:
             return start
-        f, base, _ = self._window(first, start)
+        f, base, _ = self.history.window(first, start)
         with np.errstate(invalid="ignore"):
             if self.rule.uses_emg:
                 lower = np.maximum(base * p.onset_ratio, base + p.onset_rise_uv)
                 rest = ~f.emg_valid | ~(f.envelope_uv > lower)
             else:
-                trest = self._tremor_levels(first, start)
+                trest = self._tremor_rest(first, start)
                 rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * trest)
                         | (f.movement_g > self.config.motion.movement_g))
         idx = np.flatnonzero(rest)
@@ -354,7 +350,7 @@ class EpisodeDetector:
         if stop <= end:
             return end
         p = self.config.episode
-        f, base, _ = self._window(end, stop)
+        f, base, _ = self.history.window(end, stop)
         with np.errstate(invalid="ignore"):
             up = f.emg_valid & (f.envelope_uv > np.maximum(base * p.onset_ratio,
                                                            base + p.onset_rise_uv))
@@ -376,8 +372,8 @@ class EpisodeDetector:
             if reason is None and at_stream_end and end >= self._next_epoch:
                 reason = self.review.unended()  # never seen back at rest: up and about
             if reason is None:  # a long run: standing up, its level shifting with the weight
-                run_uv = EmgLevel.resting_envelope(self._window(start, end)[0])
-                reason = self.review.shifting(run_uv, self._tonic_ref_at(start),
+                run_uv = EmgLevel.resting_envelope(self.history.window(start, end)[0])
+                reason = self.review.shifting(run_uv, self.history.tonic_ref_at(start),
                                               self.rest_floor.at(start))
                 if reason is None and self._steady_standing is not None:  # standing level
                     reason = self.review.steady_standing(run_uv, self._steady_standing)
@@ -389,7 +385,7 @@ class EpisodeDetector:
             self.episodes.append(episode)
             self._last_episode_end = end
             out.append(EpisodeEnded(episode=episode))
-        self._trim(min(self._next_epoch, end) - self.context)
+        self.history.trim(min(self._next_epoch, end) - self.context)
         return out
 
     def _onset_context(self, start: int) -> tuple[np.ndarray, float, float, float, float]:
@@ -397,55 +393,23 @@ class EpisodeDetector:
         resting level, the standing tonic reference, the lowest settled resting level and the
         EMG's quantisation step at it (uV; NaN where not known)."""
         lo = max(start - round(self.config.evidence.tiptoe_pre_s * self.eps),
-                 self._hist[0][0].first_epoch)
-        f, base, _ = self._window(lo, start + 1)
+                 self.history.first_epoch)
+        f, base, _ = self.history.window(lo, start + 1)
         step = self.emg_step.at(start) if self.emg_step is not None else np.nan
-        return (EmgLevel.resting_envelope(f)[:-1], float(base[-1]), self._tonic_ref_at(start),
-                self.rest_floor.at(start), step)
-
-    def _trim(self, keep_from: int) -> None:
-        while self._hist and self._hist[0][0].first_epoch + self._hist[0][0].n_epochs <= keep_from:
-            self._hist.pop(0)
-
-    def _overlaps(self, start: int, stop: int) -> list[tuple[int, int, int]]:
-        """``(chunk, lo, hi)`` of the kept chunks holding epochs ``[start, stop)`` (indices in
-        the chunk; the first chunk's empty range if none): windows are tens of epochs, chunks
-        thousands, so only these pieces are copied, not the whole history."""
-        out = [(i, max(start, f.first_epoch) - f.first_epoch,
-                min(stop, f.first_epoch + f.n_epochs) - f.first_epoch)
-               for i, (f, *_) in enumerate(self._hist)]
-        kept = [o for o in out if o[2] > o[1]]
-        return kept or [(0, out[0][1], out[0][1])]
-
-    def _joined(self, column: int, start: int, stop: int) -> np.ndarray:
-        """Column ``column`` of the kept history (1-D per-epoch arrays) over ``[start, stop)``."""
-        return np.concatenate([self._hist[i][column][lo:hi]
-                               for i, lo, hi in self._overlaps(start, stop)])
-
-    def _window(self, start: int, stop: int) -> tuple[EpochFeatures, np.ndarray, np.ndarray]:
-        feats = EpochFeatures.concat([self._hist[i][0].slice(lo, hi)
-                                      for i, lo, hi in self._overlaps(start, stop)])
-        return feats, self._joined(1, start, stop), self._joined(2, start, stop)
+        return (EmgLevel.resting_envelope(f)[:-1], float(base[-1]),
+                self.history.tonic_ref_at(start), self.rest_floor.at(start), step)
 
     def _evidence(self, start: int, stop: int) -> RunEvidence:
-        f, base, active = self._window(start, stop)
-        strong = self._joined(5, start, stop)
-        levels = Levels(emg_rest_uv=base, tremor_rest_g=self._tremor_levels(start, stop))
+        f, base, active = self.history.window(start, stop)
+        strong = self.history.column("strong", start, stop)
+        levels = Levels(emg_rest_uv=base, tremor_rest_g=self._tremor_rest(start, stop))
         return run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
-                            tonic_ref_uv=self._tonic_ref_at(stop - 1),
+                            tonic_ref_uv=self.history.tonic_ref_at(stop - 1),
                             rested_before=self._rested_since_judged(start),
                             recorded_s=stop / self.eps, eps=self.eps, config=self.config)
 
-    def _tonic_ref_at(self, epoch: int) -> float:
-        """The standing tonic reference at ``epoch`` (uV; NaN if not yet set)."""
-        for h in self._hist:
-            i = epoch - h[0].first_epoch
-            if 0 <= i < h[0].n_epochs:
-                return float(h[4][i])
-        return float("nan")
-
-    def _tremor_levels(self, start: int, stop: int) -> np.ndarray:
-        return self._joined(3, start, stop)
+    def _tremor_rest(self, start: int, stop: int) -> np.ndarray:
+        return self.history.column("tremor_rest_g", start, stop)
 
     def _build(self, start: int, end: int) -> Episode:
         ev = self._evidence(start, end)
@@ -466,10 +430,10 @@ class EpisodeDetector:
 
     def _after_end(self, end: int) -> str:
         """What follows a run's end: 'missing' when the next epoch has no data."""
-        for f, *_ in self._hist:
-            i = end - f.first_epoch
-            if 0 <= i < f.n_epochs:
-                missing = f.emg_missing[i] if self.rule.uses_emg else f.acc_missing[i]
-                return "missing" if missing else "data"
-        return "end"
+        hit = self.history.locate(end)
+        if hit is None:
+            return "end"
+        f, i = hit[0].features, hit[1]
+        missing = f.emg_missing[i] if self.rule.uses_emg else f.acc_missing[i]
+        return "missing" if missing else "data"
 

@@ -1,0 +1,92 @@
+"""The episode detector's kept per-epoch history, chunk by chunk, and windows read from it.
+
+A run's onset, decay and evidence windows look back tens of epochs; chunks hold thousands.
+So the history keeps each pushed chunk as it came and a window copies only the pieces of the
+chunks it overlaps, never a join of everything kept (which would grow with the chunk size).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from detector.pipeline.features import EpochFeatures
+
+
+class HistoryChunk(NamedTuple):
+    """What the detector keeps of one pushed chunk (each array shape (n_epochs,))."""
+
+    features: EpochFeatures
+    """The chunk's epoch features."""
+    rest_uv: np.ndarray
+    """Resting EMG level (uV)."""
+    active: np.ndarray
+    """Active flags, with the EMG-only hold."""
+    tremor_rest_g: np.ndarray
+    """Resting tremor level (g)."""
+    tonic_ref_uv: np.ndarray
+    """The standing tonic reference: highest settled resting EMG level up to each epoch (uV)."""
+    strong: np.ndarray
+    """The activity threshold's own flags, without the hold."""
+
+
+class EpochHistory:
+    """Kept chunks of per-epoch detector state, oldest first."""
+
+    def __init__(self) -> None:
+        self.chunks: list[HistoryChunk] = []
+
+    def append(self, chunk: HistoryChunk) -> None:
+        """Keep the next chunk (it follows the last one)."""
+        self.chunks.append(chunk)
+
+    def clear(self) -> None:
+        """Forget everything (end of stream)."""
+        self.chunks.clear()
+
+    def trim(self, keep_from: int) -> None:
+        """Drop the chunks that end at or before epoch ``keep_from``."""
+        while self.chunks and (self.chunks[0].features.first_epoch
+                               + self.chunks[0].features.n_epochs) <= keep_from:
+            self.chunks.pop(0)
+
+    @property
+    def first_epoch(self) -> int:
+        """First epoch still kept (the history must not be empty)."""
+        return self.chunks[0].features.first_epoch
+
+    def _overlaps(self, start: int, stop: int) -> list[tuple[int, int, int]]:
+        """``(chunk, lo, hi)`` of the kept chunks holding epochs ``[start, stop)`` (indices in
+        the chunk; the first chunk's empty range if none)."""
+        out = [(i, max(start, c.features.first_epoch) - c.features.first_epoch,
+                min(stop, c.features.first_epoch + c.features.n_epochs)
+                - c.features.first_epoch)
+               for i, c in enumerate(self.chunks)]
+        kept = [o for o in out if o[2] > o[1]]
+        return kept or [(0, out[0][1], out[0][1])]
+
+    def column(self, name: str, start: int, stop: int) -> np.ndarray:
+        """The per-epoch array ``name`` (a :class:`HistoryChunk` field other than
+        ``features``) over epochs ``[start, stop)``, a copy."""
+        return np.concatenate([getattr(self.chunks[i], name)[lo:hi]
+                               for i, lo, hi in self._overlaps(start, stop)])
+
+    def window(self, start: int, stop: int) -> tuple[EpochFeatures, np.ndarray, np.ndarray]:
+        """Features, resting EMG level (uV) and active flags over epochs ``[start, stop)``."""
+        feats = EpochFeatures.concat([self.chunks[i].features.slice(lo, hi)
+                                      for i, lo, hi in self._overlaps(start, stop)])
+        return feats, self.column("rest_uv", start, stop), self.column("active", start, stop)
+
+    def locate(self, epoch: int) -> tuple[HistoryChunk, int] | None:
+        """The kept chunk holding ``epoch`` and the epoch's index in it, or ``None``."""
+        for c in self.chunks:
+            i = epoch - c.features.first_epoch
+            if 0 <= i < c.features.n_epochs:
+                return c, i
+        return None
+
+    def tonic_ref_at(self, epoch: int) -> float:
+        """The standing tonic reference at ``epoch`` (uV; NaN if not kept or not yet set)."""
+        hit = self.locate(epoch)
+        return float(hit[0].tonic_ref_uv[hit[1]]) if hit is not None else float("nan")
