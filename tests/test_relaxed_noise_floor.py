@@ -119,3 +119,33 @@ def test_relaxed_level_follows_the_channel() -> None:
         v.relaxed_floor_ratio * 14.0)
     assert relaxed_level_uv(cfg, lowest_uv=40.0, step_uv=12.0) == pytest.approx(
         v.relaxed_step_ratio * 12.0)
+
+
+def test_step_estimate_stops_where_a_finer_step_changes_nothing() -> None:
+    """A 16-bit-like channel (0.25-uV steps) needs only its first samples looked at: once the
+    estimate is at or under ``enough_uv`` (what the relaxed level can still use) it stops,
+    and the relaxed level is the same as with the step fully refined; a coarse channel
+    (12-uV steps, over ``enough_uv``) is refined to its step as before (positive control)."""
+    cfg = DetectorConfig()
+    v = cfg.evidence
+    enough = v.relaxed_max_uv / v.relaxed_step_ratio
+    rng = np.random.default_rng(1)
+    fine16 = np.round(20.0 * rng.standard_normal(6000) / 0.25) * 0.25
+    coarse = np.round(14.0 * rng.standard_normal(6000) / 12.0) * 12.0
+    for chunks in ((6000,), (1, 2999, 3000), (53,) * 113 + (11,)):
+        quick = StepEstimate(fs=1000.0, epochs_per_s=10, enough_uv=enough)
+        full = StepEstimate(fs=1000.0, epochs_per_s=10)
+        lattice = StepEstimate(fs=1000.0, epochs_per_s=10, enough_uv=enough)
+        start = 0
+        for n in chunks:
+            quick.push(fine16[start:start + n], start_sample=start)
+            full.push(fine16[start:start + n], start_sample=start)
+            lattice.push(coarse[start:start + n], start_sample=start)
+            start += n
+        assert full.at(59) == pytest.approx(0.25)
+        assert 0.25 <= quick.at(59) <= enough  # stopped once it could change nothing
+        assert quick._marks[-1][0] < 5  # within the first half-second of samples
+        for lowest in (3.0, 14.0, 40.0):
+            assert relaxed_level_uv(cfg, lowest_uv=lowest, step_uv=quick.at(59)) == \
+                relaxed_level_uv(cfg, lowest_uv=lowest, step_uv=full.at(59))
+        assert lattice.at(59) == pytest.approx(12.0)

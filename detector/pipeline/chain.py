@@ -86,8 +86,11 @@ class NightPipeline:
                     tremor_highpass_hz=config.motion.tremor_highpass_hz,
                     tremor_lowpass_hz=config.motion.tremor_lowpass_hz)
         emg_spec = self.channels.get("emg")
-        self._emg_step = (StepEstimate(fs=emg_spec.fs, epochs_per_s=self.eps)
-                          if emg_spec is not None else None)
+        v = config.evidence
+        # the relaxed level follows only a step coarser than relaxed_max_uv / relaxed_step_ratio
+        self._emg_step = (StepEstimate(fs=emg_spec.fs, epochs_per_s=self.eps,
+                                       enough_uv=v.relaxed_max_uv / v.relaxed_step_ratio)
+                          if emg_spec is not None and v.relaxed_step_ratio > 0 else None)
         emg_proc = self._procs.get("emg")
         emg_band = emg_proc.band_hz if isinstance(emg_proc, EmgProcessor) else None
         shank_proc = self._procs.get("shank_acc")

@@ -11,9 +11,11 @@ person is doing (:meth:`detector.pipeline.review.RunReview.at_end`).
 
 The estimate is kept as the epochs at which it fell, so that it reads the same at any past
 epoch whatever the chunking (the difference across a block boundary is taken as well; a gap
-breaks the chain of consecutive samples). Once it has fallen below :data:`FINE_STEP_UV` it is
-not refined further: the samples are then read finely enough for any front end's noise, and
-the usual channel (continuous, or a 16/24-bit converter) costs one look at its first samples.
+breaks the chain of consecutive samples). Once it has fallen to ``enough_uv`` it is not refined
+further: the caller says below which step the value no longer matters (the relaxed level only
+follows a step coarser than ``evidence.relaxed_max_uv / evidence.relaxed_step_ratio``, 4 uV), so
+the usual channel (continuous, or a 16/24-bit converter) costs one look at its first samples
+instead of a pass over every sample of the night.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ residue of a unit conversion), not for a step of the converter."""
 
 FINE_STEP_UV = 0.01
 """A step below this (uV) is fine: far under the quietest front end's noise (0.5 uV RMS and
-more), so it says nothing about that noise, and the estimate stops there."""
+more), so it says nothing about that noise; the estimate stops there at the latest."""
 
 
 class StepEstimate:
@@ -41,11 +43,16 @@ class StepEstimate:
         EMG sampling rate (Hz).
     epochs_per_s : int
         Epochs per second of the pipeline.
+    enough_uv : float
+        Once the estimate is at or below this step (uV) it is not refined: a finer step would
+        change nothing for the caller. At least :data:`FINE_STEP_UV`.
     """
 
-    def __init__(self, *, fs: float, epochs_per_s: int) -> None:
+    def __init__(self, *, fs: float, epochs_per_s: int,
+                 enough_uv: float = FINE_STEP_UV) -> None:
         self.fs = fs
         self.epochs_per_s = epochs_per_s
+        self.enough_uv = max(float(enough_uv), FINE_STEP_UV)
         self._marks: list[tuple[int, float]] = []  # (epoch, new smallest step)
         self._last = np.nan  # the last sample pushed (uV)
         self._next_sample = 0
@@ -56,13 +63,16 @@ class StepEstimate:
         if not x.shape[0]:
             return
         contiguous = start_sample == self._next_sample and np.isfinite(self._last)
-        joined = np.concatenate([[self._last], x]) if contiguous else x
-        first = start_sample - 1 if contiguous else start_sample
+        last = self._last
         self._last = float(x[-1])
         self._next_sample = start_sample + x.shape[0]
-        if self._lowest() < FINE_STEP_UV or joined.shape[0] < 2:
+        if self._lowest() <= self.enough_uv:
             return
-        d = np.abs(np.diff(joined))
+        # the difference across the boundary first, then those within the block
+        d = np.abs(np.diff(x, prepend=last) if contiguous else np.diff(x))
+        first = start_sample - 1 if contiguous else start_sample
+        if not d.shape[0]:
+            return
         with np.errstate(invalid="ignore"):
             d[~(d > TINY_DIFF_UV)] = np.inf  # NaN (missing) and equal samples: no step
         if not float(d.min()) < self._lowest():
@@ -74,7 +84,7 @@ class StepEstimate:
                 self._marks[-1] = (epoch, float(low[i + 1]))
             else:
                 self._marks.append((epoch, float(low[i + 1])))
-            if low[i + 1] < FINE_STEP_UV:  # fine: the same last mark whatever the chunking
+            if low[i + 1] <= self.enough_uv:  # enough: the same last mark whatever the chunking
                 break
 
     def _lowest(self) -> float:
