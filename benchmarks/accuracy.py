@@ -36,7 +36,7 @@ from detector.evaluation import pool_scores, score_events
 from detector.evaluation_types import EventScores
 from detector.replay import ArrayRecording, make_info, run_source
 from detector.signals import ChannelSpec
-from firmware_sim.night import random_scenario, synthesize
+from firmware_sim.night import SimulatedNight, random_scenario, synthesize
 from firmware_sim.night_events import FAMILIES
 
 MODES: tuple[str, ...] = ("emg+acc", "emg", "acc")
@@ -58,6 +58,32 @@ class NightRun:
     scores: EventScores
     false_by: tuple[str, ...]
     missed: tuple[str, ...]
+
+
+def sweep_draw(i: int) -> tuple[str, str, float, float]:
+    """The sweep's ``i``-th night: family, detection mode, EMG rate (Hz), accelerometer rate
+    (Hz)."""
+    family = FAMILIES[i % len(FAMILIES)]
+    mode = MODES[(i // len(FAMILIES)) % len(MODES)]
+    fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
+    fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]
+    return family, mode, fs_emg, fs_acc
+
+
+def emg_only_night(*, seed: int, i: int,
+                   hours: float) -> tuple[SimulatedNight, ArrayRecording]:
+    """The sweep's ``i``-th night from ``seed`` (its family and rates), synthesised, and its
+    EMG alone as a recording: ``(night, recording)`` (for the EMG-only diagnostics)."""
+    family, _, fs_emg, fs_acc = sweep_draw(i)
+    rng = np.random.default_rng(seed)
+    sc = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=fs_emg, fs_acc=fs_acc,
+                         family=family)
+    night = synthesize(sc, rng=rng)
+    spec = ChannelSpec(role="emg", fs=fs_emg, unit="uV",
+                       rails=(-sc.emg_rails_uv, sc.emg_rails_uv))
+    info = make_info(path=f"seed{seed}", start_utc=sc.start_utc, duration_s=sc.duration_s,
+                     channels={"emg": spec})
+    return night, ArrayRecording(info=info, data={"emg": night.emg_uv})
 
 
 def run_night(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,
@@ -142,10 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i in range(args.nights):
         seed = args.seed + i
         if args.sweep:
-            family = FAMILIES[i % len(FAMILIES)]
-            mode = MODES[(i // len(FAMILIES)) % len(MODES)]
-            fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
-            fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]
+            family, mode, fs_emg, fs_acc = sweep_draw(i)
             if args.only and mode not in args.only:
                 continue
         else:

@@ -23,15 +23,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES  # benchmarks/accuracy.py, beside this script
+from accuracy import MODES, emg_only_night  # benchmarks/accuracy.py, beside this script
 
 from detector.config import DetectorConfig
 from detector.evaluation import score_events
 from detector.pipeline import episodes
 from detector.pipeline.activity import EmgLevel
-from detector.replay import ArrayRecording, make_info, run_source
-from detector.signals import ChannelSpec
-from firmware_sim.night import random_scenario, synthesize
+from detector.replay import run_source
 from firmware_sim.night_events import FAMILIES
 
 _RUNS: list[dict[str, Any]] = []
@@ -112,18 +110,11 @@ def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -
 
 def _night(seed: int, i: int, family: str, hours: float,
            config: DetectorConfig) -> list[dict[str, Any]]:
-    fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
-    fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]  # as the sweep: the same draws
-    rng = np.random.default_rng(seed)
-    sc = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=fs_emg, fs_acc=fs_acc,
-                         family=family)
-    night = synthesize(sc, rng=rng)
-    spec = ChannelSpec(role="emg", fs=fs_emg, unit="uV", rails=(-sc.emg_rails_uv, sc.emg_rails_uv))
-    info = make_info(path=f"seed{seed}", start_utc=sc.start_utc, duration_s=sc.duration_s,
-                     channels={"emg": spec})
+    night, recording = emg_only_night(seed=seed, i=i, hours=hours)
+    sc, fs_emg = night.scenario, night.fs_emg
     _RUNS.clear()
     _EPOCHS.clear()
-    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}), config=config)
+    result = run_source(recording, config=config)
     env, base, ref, strong = (np.concatenate([e[j] for e in _EPOCHS]) for j in range(4))
     eps = round(1.0 / config.epoch_s)
     cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)

@@ -45,7 +45,7 @@ def _recording_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = Fa
     kept: dict[str, Any] | None = None
     if start is not None and state in ("confirmed", "reviewed", "withdrawn"):
         end = self._decay_end(self._run_end)
-        f, _, _ = self._window(start, end)
+        f, _, _ = self.history.window(start, end)
         kept = {"start": start, "end": end, "eps": self.eps,
                 "env": EmgLevel.resting_envelope(f)}
     out = _close_run(self, at_stream_end=at_stream_end)

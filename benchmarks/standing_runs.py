@@ -34,16 +34,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES  # benchmarks/accuracy.py, beside this script
+from accuracy import MODES, emg_only_night  # benchmarks/accuracy.py, beside this script
 
 from detector.config import DetectorConfig
 from detector.pipeline import episodes
 from detector.pipeline.activity import EmgLevel
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.review import RunReview
-from detector.replay import ArrayRecording, make_info, run_source
-from detector.signals import ChannelSpec
-from firmware_sim.night import random_scenario, synthesize
+from detector.replay import run_source
 from firmware_sim.night_events import FAMILIES
 
 _ROWS: list[dict[str, Any]] = []
@@ -95,7 +93,7 @@ def _features(det: episodes.EpisodeDetector) -> dict[str, Any] | None:
             hits = np.flatnonzero(med >= _UP_RATIO[0] * ref)
         if hits.size:
             up_s = (pre.size - eps + 1 - hits[-1]) / eps
-    env = EmgLevel.resting_envelope(det._window(det._judge_from, stop)[0])
+    env = EmgLevel.resting_envelope(det.history.window(det._judge_from, stop)[0])
     good = ~np.isnan(env)
     env = np.interp(np.arange(env.size), np.flatnonzero(good), env[good])
     sm = _moving(env, eps)
@@ -139,7 +137,7 @@ def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -
     assert self._run_start is not None
     start, state, n_withdrawn = self._run_start, self._state, len(self.withdrawn)
     end = self._decay_end(self._run_end)
-    run = EmgLevel.resting_envelope(self._window(start, end)[0]) if end > start else None
+    run = EmgLevel.resting_envelope(self.history.window(start, end)[0]) if end > start else None
     out = _close(self, at_stream_end=at_stream_end)
     for r in _ROWS:
         if r["onset_s"] == start / self.eps and "fate" not in r:
@@ -156,17 +154,10 @@ def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -
 
 def _night(seed: int, i: int, family: str, hours: float,
            config: DetectorConfig) -> list[dict[str, Any]]:
-    fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
-    fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]  # as the sweep: the same draws
-    rng = np.random.default_rng(seed)
-    sc = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=fs_emg, fs_acc=fs_acc,
-                         family=family)
-    night = synthesize(sc, rng=rng)
-    spec = ChannelSpec(role="emg", fs=fs_emg, unit="uV", rails=(-sc.emg_rails_uv, sc.emg_rails_uv))
-    info = make_info(path=f"seed{seed}", start_utc=sc.start_utc, duration_s=sc.duration_s,
-                     channels={"emg": spec})
+    night, recording = emg_only_night(seed=seed, i=i, hours=hours)
+    sc, fs_emg = night.scenario, night.fs_emg
     _ROWS.clear()
-    run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}), config=config)
+    run_source(recording, config=config)
     truth = night.truth
     out = []
     for r in _ROWS:
