@@ -61,7 +61,9 @@ def _parts(rule: Any, f: Any, levels: evidence.Levels, active: np.ndarray) -> di
         out["moving"] = f.movement_g > c.motion.movement_g
         out["upright"] = f.lying == 0
     if rule.mode == "emg+acc":
-        out["veto"] = evidence.emg_at_rest(f, levels, ratio=c.evidence.emg_rest_veto_ratio)
+        out["veto"] = evidence.emg_at_rest(
+            f, levels, ratio=c.evidence.emg_rest_veto_ratio,
+            rise_uv=c.evidence.emg_rest_veto_rise_uv * rule.rise_scale)
     return {k: out.get(k, nan) for k in _COLS}
 
 
@@ -134,6 +136,11 @@ def _night(seed: int, i: int, mode: str, hours: float,
     cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)
     s = score_events(result.episodes, list(zip(cramps.onset_s, cramps.duration_s, strict=True)))
     found = {p.truth_index for p in s.pairs}
+    matched = {p.detected_index for p in s.pairs}
+    print(f"seed {seed:5d} {mode:<7} noise {sc.rest_emg_uv_rms:4.1f} uV: cramps {len(cramps)}, "
+          f"found {len(found)}, false episodes {len(result.episodes) - len(matched)}"
+          + "".join(f" [{e.onset_s:.0f} s +{e.duration_s:.0f} s]"
+                    for k, e in enumerate(result.episodes) if k not in matched), flush=True)
     rows = []
     for i_c, c in cramps.iterrows():
         a, b = c.onset_s, c.onset_s + c.duration_s
