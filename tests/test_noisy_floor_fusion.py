@@ -20,9 +20,11 @@ from detector.config import DetectorConfig
 from detector.evaluation import score_events
 from detector.pipeline.evidence import EmgAccRule, Levels, emg_at_rest
 from detector.pipeline.result import NightResult
-from firmware_sim.night import NightEvent
+from detector.replay import ArrayRecording, make_info, run_source
+from detector.signals import ChannelSpec
+from firmware_sim.night import NightEvent, NightScenario, synthesize
 from firmware_sim.night_event_draws import plm_series, shifted
-from tests.test_detection_classes import _bathroom_trip, _cramp, _detect, _night
+from tests.test_detection_classes import NO_WINDOW, _bathroom_trip, _cramp, _detect, _night
 from tests.test_detection_fusion import CRAMP_ACC, TREMOR_REST_G, _features
 
 NOISY = {"rest_emg_uv_rms": 18.0, "emg_step_uv": 15.0, "emg_rails_uv": 1500.0}
@@ -41,15 +43,19 @@ def _plm() -> list[NightEvent]:
     return [e for e in out if not any(a - 3 < e.onset_s < a + d + 3 for a, d in CRAMPS_S)]
 
 
-@cache
-def _noisy_night(with_cramps: bool, noisy: bool = True) -> NightResult:
+def _scenario(with_cramps: bool, noisy: bool) -> NightScenario:
     events = [*_bathroom_trip(60.0), *_plm()]  # out of bed 60-242 s, then a PLM series
     if with_cramps:
         events += [_cramp(a, d, emg_uv=20.0, acc_g=0.03, seed=40 + i)
                    for i, (a, d) in enumerate(CRAMPS_S)]
     scenario = _night(events, duration_s=900.0, in_bed=(250.0, 900.0),
                       **(NOISY if noisy else {}), contraction_scale=1.0)
-    return _detect(dataclasses.replace(scenario, fs_emg=200.0), "emg+acc", seed=2)
+    return dataclasses.replace(scenario, fs_emg=200.0)
+
+
+@cache
+def _noisy_night(with_cramps: bool, noisy: bool = True) -> NightResult:
+    return _detect(_scenario(with_cramps, noisy), "emg+acc", seed=2)
 
 
 def _found(result: NightResult) -> tuple[int, int]:
@@ -88,3 +94,21 @@ def test_rest_veto_needs_a_channel_that_resolves_a_contraction() -> None:
     g = _features(n=n, emg_uv=1.1 * 1.1, **CRAMP_ACC)
     assert emg_at_rest(g, clean, ratio=ratio, rise_uv=rise_uv).all()
     assert not EmgAccRule(cfg).active(g, clean).any()
+
+
+def test_noisy_night_result_is_the_same_whatever_the_chunking() -> None:
+    reference = _noisy_night(True)
+    assert _found(reference) == (len(CRAMPS_S), 0)  # control: something to compare
+    sc = _scenario(True, noisy=True)
+    night = synthesize(sc, rng=np.random.default_rng(2))
+    specs = {"emg": ChannelSpec(role="emg", fs=sc.fs_emg, unit="uV",
+                                rails=(-sc.emg_rails_uv, sc.emg_rails_uv)),
+             "shank_acc": ChannelSpec(role="shank_acc", fs=sc.fs_acc, unit="g"),
+             "foot_acc": ChannelSpec(role="foot_acc", fs=sc.fs_acc, unit="g")}
+    data = {"emg": night.emg_uv, "shank_acc": night.shank_acc_g, "foot_acc": night.foot_acc_g}
+    info = make_info(path="class", start_utc=sc.start_utc, duration_s=sc.duration_s,
+                     channels=specs, leg=sc.leg)
+    for chunk_s in (0.37, 61.0):
+        result = run_source(ArrayRecording(info=info, data=data), config=NO_WINDOW,
+                            chunk_s=chunk_s)
+        assert result.episodes == reference.episodes
