@@ -107,6 +107,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.weak_max_fast_modulation": Bounds(0.0, 10.0),
     "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units
     "evidence.emg_rest_veto_ratio": Bounds(1.0, 100.0),
+    "evidence.emg_rest_veto_rise_uv": Bounds(0.0, 1000.0, unit="uV"),
     "evidence.tremor_corroborated_ratio": Bounds(1.0, 1000.0),
     "evidence.balance_sway_deg": Bounds(0.0, 90.0, unit="deg"),
     "evidence.sway_block_s": Bounds(0.1, 10.0, unit="s"),

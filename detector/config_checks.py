@@ -107,6 +107,7 @@ def validate_config(cfg: DetectorConfig) -> None:
     for name, lo, hi in (("corroborated_ratio", 1.0, 100.0), ("emg_rest_veto_ratio", 1.0, 100.0),
                          ("tremor_corroborated_ratio", 1.0, 1000.0),
                          ("corroborated_rise_uv", 0.0, 1000.0),
+                         ("emg_rest_veto_rise_uv", 0.0, 1000.0),
                          ("smooth_s", 0.0, 10.0), ("max_rhythm", 0.0, 2.0),
                          ("max_lull_fraction", 0.0, 1.0), ("max_burst_excess", -5.0, 10.0),
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),

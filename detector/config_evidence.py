@@ -188,6 +188,14 @@ class EvidenceConfig:
     angle) there. The resting level smoothed to ``activity_min_dof`` scatters by about
     ``1 / sqrt(2 x 80)`` = 8 %, so 1.5 x is well clear of rest, yet any contraction of the
     muscle under the electrode raises it further."""
+    emg_rest_veto_rise_uv: float = 8.0
+    """...but only on a channel that would see a contraction of this size (uV RMS over the full
+    band, scaled to the share the front end's band keeps; 8 uV is the AASM leg-movement rise,
+    as ``emg.active_rise_uv``). Muscle and electrode noise add in power, so a contraction of
+    ``s`` uV on a resting level ``r`` reads ``sqrt(r^2 + s^2)``: where that stays within
+    ``emg_rest_veto_ratio`` x ``r`` (a noisy front end, ``r`` above about ``s / 1.1``: 8-20 uV
+    of noise at rest on dry electrodes or int8 bands) the EMG cannot tell a contracting
+    muscle from a resting one and vetoes nothing, as a flat trace vetoes nothing."""
     tiptoe_max_s: float = 30.0
     """EMG only: a confirmed run over within this time of its onset (s) that began from the
     calf's standing level (``tiptoe_level_ratio``) is a rise onto the toes, withdrawn at its

@@ -146,13 +146,18 @@ def emg_above(f: EpochFeatures, levels: Levels, *, ratio: float,
         return emg_level(f, levels) > np.maximum(rest_uv * ratio, rest_uv + rise_uv)
 
 
-def emg_at_rest(f: EpochFeatures, levels: Levels, *, ratio: float) -> np.ndarray:
+def emg_at_rest(f: EpochFeatures, levels: Levels, *, ratio: float,
+                rise_uv: float = 0.0) -> np.ndarray:
     """EMG positively seen at its resting level (usable, not flat, level at most ``ratio`` x
-    rest), shape (n,). Missing, saturated and flat epochs are unseen, never rest: a flat
-    trace is as much a lifted electrode as a quiet muscle."""
+    rest, on a channel where a contraction of ``rise_uv`` adding its power to the rest would
+    read above that), shape (n,). Missing, saturated and flat epochs are unseen, never rest:
+    a flat trace is as much a lifted electrode as a quiet muscle; nor is a noisy one, whose
+    rest hides such a contraction."""
     level = emg_level(f, levels)
+    rest_uv = levels.emg_rest_uv
     with np.errstate(invalid="ignore"):
-        return f.emg_valid & ~f.emg_flat & (level <= ratio * levels.emg_rest_uv)
+        resolves = rest_uv**2 + rise_uv**2 > (ratio * rest_uv) ** 2
+        return f.emg_valid & ~f.emg_flat & resolves & (level <= ratio * rest_uv)
 
 
 class _Scoring:
@@ -253,8 +258,10 @@ class EmgAccRule(_Scoring):
     flexion, or lying on a side where the angle cannot be seen), unless the EMG is usable
     and at its resting level (``evidence.emg_rest_veto_ratio``): the muscle under the
     electrode is then seen not to contract. A flat, missing or saturated EMG is unseen and
-    vetoes nothing. So the fused mode finds what either mode finds, and gross movement,
-    walking (upright and rhythmic) and a stretched foot are rejected as in each mode.
+    vetoes nothing, nor does one whose resting noise would hide a contraction
+    (``evidence.emg_rest_veto_rise_uv``). So the fused mode finds what either mode finds,
+    and gross movement, walking (upright and rhythmic) and a stretched foot are rejected as
+    in each mode.
     """
 
     mode = "emg+acc"
@@ -297,8 +304,10 @@ class EmgAccRule(_Scoring):
 
     def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """The accelerometer mode's evidence where the EMG is not seen at rest, shape (n,)."""
+        v = self.config.evidence
         return self.acc.active(f, levels) & ~emg_at_rest(
-            f, levels, ratio=self.config.evidence.emg_rest_veto_ratio)
+            f, levels, ratio=v.emg_rest_veto_ratio,
+            rise_uv=v.emg_rest_veto_rise_uv * self.rise_scale)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Upright, rhythmic activity is walking, and a pointed foot on a leg swaying under a
