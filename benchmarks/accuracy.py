@@ -70,25 +70,10 @@ def sweep_draw(i: int) -> tuple[str, str, float, float]:
     return family, mode, fs_emg, fs_acc
 
 
-def emg_only_night(*, seed: int, i: int,
-                   hours: float) -> tuple[SimulatedNight, ArrayRecording]:
-    """The sweep's ``i``-th night from ``seed`` (its family and rates), synthesised, and its
-    EMG alone as a recording: ``(night, recording)`` (for the EMG-only diagnostics)."""
-    family, _, fs_emg, fs_acc = sweep_draw(i)
-    rng = np.random.default_rng(seed)
-    sc = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=fs_emg, fs_acc=fs_acc,
-                         family=family)
-    night = synthesize(sc, rng=rng)
-    spec = ChannelSpec(role="emg", fs=fs_emg, unit="uV",
-                       rails=(-sc.emg_rails_uv, sc.emg_rails_uv))
-    info = make_info(path=f"seed{seed}", start_utc=sc.start_utc, duration_s=sc.duration_s,
-                     channels={"emg": spec})
-    return night, ArrayRecording(info=info, data={"emg": night.emg_uv})
-
-
-def run_night(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,
-              fs_acc: float, config: DetectorConfig) -> NightRun:
-    """Draw, synthesise, detect and score one night."""
+def night_recording(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,
+                    fs_acc: float) -> tuple[SimulatedNight, ArrayRecording]:
+    """Draw and synthesise one night and give the channels of ``mode`` as a recording:
+    ``(night, recording)``."""
     rng = np.random.default_rng(seed)
     scenario = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=fs_emg,
                                fs_acc=fs_acc, family=family)
@@ -101,8 +86,24 @@ def run_night(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,
     info = make_info(path=f"seed{seed}", start_utc=scenario.start_utc,
                      duration_s=scenario.duration_s, channels={r: channels[r] for r in roles})
     data = {"emg": night.emg_uv, "shank_acc": night.shank_acc_g, "foot_acc": night.foot_acc_g}
-    result = run_source(ArrayRecording(info=info, data={r: data[r] for r in roles}),
-                        config=config)
+    return night, ArrayRecording(info=info, data={r: data[r] for r in roles})
+
+
+def emg_only_night(*, seed: int, i: int,
+                   hours: float) -> tuple[SimulatedNight, ArrayRecording]:
+    """The sweep's ``i``-th night from ``seed`` (its family and rates), synthesised, and its
+    EMG alone as a recording: ``(night, recording)`` (for the EMG-only diagnostics)."""
+    family, _, fs_emg, fs_acc = sweep_draw(i)
+    return night_recording(seed=seed, family=family, mode="emg", hours=hours, fs_emg=fs_emg,
+                           fs_acc=fs_acc)
+
+
+def run_night(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,
+              fs_acc: float, config: DetectorConfig) -> NightRun:
+    """Draw, synthesise, detect and score one night."""
+    night, recording = night_recording(seed=seed, family=family, mode=mode, hours=hours,
+                                       fs_emg=fs_emg, fs_acc=fs_acc)
+    result = run_source(recording, config=config)
     truth = night.truth[night.truth.kind == "cramp"]
     s = score_events(result.episodes, list(zip(truth.onset_s, truth.duration_s, strict=True)))
     matched = {p.detected_index for p in s.pairs}

@@ -22,14 +22,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES, ROLES  # benchmarks/accuracy.py, beside this script
+from accuracy import (  # benchmarks/accuracy.py, beside this script
+    MODES,
+    night_recording,
+    sweep_draw,
+)
 
 from detector.config import DetectorConfig
 from detector.evaluation import score_events
 from detector.pipeline import episodes, evidence
-from detector.replay import ArrayRecording, make_info, run_source
-from detector.signals import ChannelSpec
-from firmware_sim.night import random_scenario, synthesize
+from detector.replay import run_source
 from firmware_sim.night_events import FAMILIES
 from firmware_sim.night_spectrum import emg_band_fraction
 
@@ -113,23 +115,13 @@ def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -
 
 def _night(seed: int, i: int, mode: str, hours: float,
            config: DetectorConfig) -> list[dict[str, Any]]:
-    fs_emg, fs_acc = 200.0, (25.0, 50.0, 100.0)[(i // 3) % 3]  # the sweep's draws
-    rng = np.random.default_rng(seed)
-    sc = random_scenario(duration_s=hours * 3600.0, rng=rng, fs_emg=fs_emg, fs_acc=fs_acc,
-                         family="lofi")
-    night = synthesize(sc, rng=rng)
-    rails = (-sc.emg_rails_uv, sc.emg_rails_uv)
-    specs = {"emg": ChannelSpec(role="emg", fs=fs_emg, unit="uV", rails=rails),
-             "shank_acc": ChannelSpec(role="shank_acc", fs=fs_acc, unit="g"),
-             "foot_acc": ChannelSpec(role="foot_acc", fs=fs_acc, unit="g")}
-    data = {"emg": night.emg_uv, "shank_acc": night.shank_acc_g, "foot_acc": night.foot_acc_g}
-    roles = ROLES[mode]
-    info = make_info(path=f"seed{seed}", start_utc=sc.start_utc, duration_s=sc.duration_s,
-                     channels={r: specs[r] for r in roles})
+    _, _, fs_emg, fs_acc = sweep_draw(i)  # the sweep's rates for this night
+    night, recording = night_recording(seed=seed, family="lofi", mode=mode, hours=hours,
+                                       fs_emg=fs_emg, fs_acc=fs_acc)
+    sc = night.scenario
     _EPOCHS.clear()
     _RUNS.clear()
-    result = run_source(ArrayRecording(info=info, data={r: data[r] for r in roles}),
-                        config=config)
+    result = run_source(recording, config=config)
     cols = {k: np.concatenate([np.asarray(e[k], dtype=float) for e in _EPOCHS]) for k in _COLS}
     eps = round(1.0 / config.epoch_s)
     band = float(np.sqrt(emg_band_fraction(sc.emg_spectrum_hz, fs=fs_emg)))
