@@ -34,6 +34,7 @@ from detector.config import DetectorConfig, load_config
 from detector.episode import Episode
 from detector.evaluation import pool_scores, score_events
 from detector.evaluation_types import EventScores
+from detector.pipeline.episodes import EpisodeDetector
 from detector.replay import ArrayRecording, make_info, run_source
 from detector.signals import ChannelSpec
 from firmware_sim.night import SimulatedNight, random_scenario, synthesize
@@ -96,6 +97,21 @@ def emg_only_night(*, seed: int, i: int,
     family, _, fs_emg, fs_acc = sweep_draw(i)
     return night_recording(seed=seed, family=family, mode="emg", hours=hours, fs_emg=fs_emg,
                            fs_acc=fs_acc)
+
+
+def run_fate(det: EpisodeDetector, *, state: str, n_withdrawn: int, onset_epoch: int,
+             rejected_why: str) -> str:
+    """What became of the run the detector ``det`` has just closed (for the diagnostics):
+    ``state`` and ``n_withdrawn`` are its state and count of withdrawals before the close,
+    ``rejected_why`` what failed at its verdict."""
+    if state == "none":
+        return "never judged (too short)"
+    if state == "rejected":
+        return "rejected: " + (rejected_why or "?")
+    if state == "withdrawn" or len(det.withdrawn) > n_withdrawn:  # at a look or at its end
+        return "withdrawn: " + next(w.reason for w in reversed(det.withdrawn)
+                                    if w.onset_s == onset_epoch / det.eps)
+    return "kept"
 
 
 def run_night(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES, emg_only_night  # benchmarks/accuracy.py, beside this script
+from accuracy import MODES, emg_only_night, run_fate  # benchmarks/accuracy.py, beside this script
 
 from detector.config import DetectorConfig
 from detector.evaluation import score_events
@@ -95,15 +95,8 @@ def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -
     start, end, state = self._run_start, self._decay_end(self._run_end), self._state
     n_withdrawn = len(self.withdrawn)
     out = _close(self, at_stream_end=at_stream_end)
-    if state == "none":
-        fate = "never judged (too short)"
-    elif state == "rejected":
-        fate = "rejected: " + (", ".join(getattr(self, "_diag_failed", [])) or "?")
-    elif state == "withdrawn" or len(self.withdrawn) > n_withdrawn:  # at a look or at its end
-        fate = "withdrawn: " + next(w.reason for w in reversed(self.withdrawn)
-                                    if w.onset_s == start / self.eps)
-    else:
-        fate = "kept"
+    fate = run_fate(self, state=state, n_withdrawn=n_withdrawn, onset_epoch=start,
+                    rejected_why=", ".join(getattr(self, "_diag_failed", [])))
     _RUNS.append({"start_s": start / self.eps, "end_s": end / self.eps, "fate": fate})
     return out
 

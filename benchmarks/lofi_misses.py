@@ -25,6 +25,7 @@ import numpy as np
 from accuracy import (  # benchmarks/accuracy.py, beside this script
     MODES,
     night_recording,
+    run_fate,
     sweep_draw,
 )
 
@@ -100,15 +101,8 @@ def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -
     start, end, state = self._run_start, self._decay_end(self._run_end), self._state
     n_withdrawn = len(self.withdrawn)
     out = _close(self, at_stream_end=at_stream_end)
-    if state == "none":
-        fate = "never judged (too short)"
-    elif state == "rejected":
-        fate = "rejected: " + getattr(self, "_diag", "?")
-    elif state == "withdrawn" or len(self.withdrawn) > n_withdrawn:
-        fate = "withdrawn: " + next(w.reason for w in reversed(self.withdrawn)
-                                    if w.onset_s == start / self.eps)
-    else:
-        fate = "kept"
+    fate = run_fate(self, state=state, n_withdrawn=n_withdrawn, onset_epoch=start,
+                    rejected_why=getattr(self, "_diag", ""))
     _RUNS.append({"start_s": start / self.eps, "end_s": end / self.eps, "fate": fate})
     return out
 
