@@ -2,12 +2,13 @@
 
 Usage::
 
-    python benchmarks/run.py [--hours 8] [--seed 1] [--repeats 5] [--no-capture] [--check]
-                             [--json OUT]
+    python benchmarks/run.py [--hours 8] [--seed 1] [--cramps 3] [--repeats 5] [--no-capture]
+                             [--check] [--json OUT]
 
 Builds a night with the physiological model (1 kHz EMG, shank and foot 3-axis accelerometers
-at 100 Hz), writes it to a temporary EDF+ file and, through the band's firmware model, to a
-temporary capture (``.cramp``, ATT MTU 247), then measures in one run:
+at 100 Hz, ``--cramps`` cramps among its other events), writes it to a temporary EDF+ file and,
+through the band's firmware model, to a temporary capture (``.cramp``, ATT MTU 247), then
+measures in one run:
 
 - the floor: one ``butter(4, [20, 450], btype="bandpass", fs=1000, output="sos")`` +
   ``sosfilt`` pass over the EMG array, in this process;
@@ -65,6 +66,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n")[0])
     p.add_argument("--hours", type=float, default=8.0, help="length of the night (default 8)")
     p.add_argument("--seed", type=int, default=1, help="seed of the simulated night")
+    p.add_argument("--cramps", type=int, default=3,
+                   help="cramps placed in the night (default 3), so that the replays run the "
+                        "episode path too, not only the signal processing")
     p.add_argument("--repeats", type=int, default=5, help="timed runs of each (default 5)")
     p.add_argument("--no-capture", action="store_true",
                    help="skip the capture replay (building an 8-h capture takes a minute)")
@@ -147,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rng = np.random.default_rng(args.seed)
         t0 = time.perf_counter()
         scenario = random_scenario(duration_s=args.hours * 3600.0, rng=rng, fs_emg=FS_EMG,
-                                   fs_acc=FS_ACC)
+                                   fs_acc=FS_ACC, n_cramps=args.cramps)
         night = synthesize(scenario, rng=rng)
         cramps = night.truth[night.truth.kind == "cramp"]
         write_edf(edf, emg_uv=night.emg_uv, fs_emg=FS_EMG, shank_acc_g=night.shank_acc_g,
@@ -165,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             files = simulate_night(tmpdir, hours=args.hours, seed=args.seed,
                                    file_format="capture", fs_emg=int(FS_EMG),
-                                   fs_acc=int(FS_ACC), att_mtu=247, stem="night")
+                                   fs_acc=int(FS_ACC), att_mtu=247, n_cramps=args.cramps,
+                                   stem="night")
             capture = files.recording
             build_capture_s = time.perf_counter() - t0
 
