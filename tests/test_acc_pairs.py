@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from filter_spy import spy_on_filter_kernel
 
-from detector.pipeline import filters
 from detector.pipeline.filters import StreamingSos, design_highpass
 from detector.pipeline.motion import AccProcessor
 from detector.signals import SignalBlock
@@ -30,14 +30,7 @@ def test_a_complex_row_filters_its_two_parts_as_two_real_rows() -> None:
 
 def test_accelerometer_axes_take_two_row_passes_per_filter(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = []
-    kernel = filters.sosfilt_inplace
-
-    def counting(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-        rows.append(x.shape[0])
-        kernel(sos, x, zi)
-
-    monkeypatch.setattr(filters, "sosfilt_inplace", counting)
+    calls = spy_on_filter_kernel(monkeypatch)
     fs = 100.0
     rng = np.random.default_rng(4)
     n = round(fs * 20)
@@ -45,7 +38,8 @@ def test_accelerometer_axes_take_two_row_passes_per_filter(
     x[1000:1200, 1] += 0.2 * np.sin(np.arange(200) * 0.8)  # the leg moves, on y only
     epochs = AccProcessor(fs=fs, epochs_per_s=10, tremor_highpass_hz=5.0).push(
         SignalBlock(data=x, fs=fs, start_sample=0))
-    assert rows == [2, 2]  # movement and tremor: x + iy and z each, not three rows each
+    # movement and tremor: x + iy and z each, not three rows each
+    assert [c.rows for c in calls] == [2, 2]
     movement = np.concatenate([e.movement_g for e in epochs])
     # each axis is still its own signal: y's movement is seen, and only there
     assert movement[102:118].min() > 20 * movement[20:90].max()
