@@ -132,22 +132,38 @@ def raw_header(data: bytes) -> RawHeader:
     )
 
 
+def set_record_onsets(path: Path, onsets: list[str], *, keep: bool = False) -> Path:
+    """Rewrite each data record's time-keeping TAL to ``+<onset>`` (text given, e.g. ``"+5"``).
+
+    The record's first annotation signal becomes ``<onset>\\x14\\x14\\x00`` padded with zeros; with
+    ``keep`` the rest of the signal (the record's other TALs) is kept after it instead, so it
+    must have room for the new onset's extra bytes.
+    """
+    data = bytearray(path.read_bytes())
+    hdr = raw_header(bytes(data))
+    assert len(onsets) == hdr.n_records
+    ann = next(i for i, label in enumerate(hdr.labels)
+               if label in ("EDF Annotations", "BDF Annotations"))
+    ann_off = sum(hdr.samples_per_record[:ann]) * hdr.bytes_per_sample
+    ann_len = hdr.samples_per_record[ann] * hdr.bytes_per_sample
+    for r, onset in enumerate(onsets):
+        start = hdr.header_bytes + r * hdr.record_bytes + ann_off
+        old = bytes(data[start : start + ann_len])
+        rest = old[old.index(b"\x14\x14\x00") + 3 :] if keep else b""
+        tal = onset.encode("ascii") + b"\x14\x14\x00" + rest
+        assert len(tal.rstrip(b"\x00")) <= ann_len
+        data[start : start + ann_len] = tal[:ann_len].ljust(ann_len, b"\x00")
+    path.write_bytes(bytes(data))
+    return path
+
+
 def make_discontinuous(path: Path, onsets_s: list[float]) -> Path:
     """Turn an EDF+C file into EDF+D whose records start at ``onsets_s`` (seconds).
 
     Rewrites the reserved field to ``EDF+D`` and every record's time-keeping annotation.
     """
     data = bytearray(path.read_bytes())
-    hdr = raw_header(bytes(data))
-    assert len(onsets_s) == hdr.n_records
-    ann = hdr.labels.index("EDF Annotations")
-    ann_off = sum(hdr.samples_per_record[:ann]) * hdr.bytes_per_sample
-    ann_len = hdr.samples_per_record[ann] * hdr.bytes_per_sample
     reserved = data[192:236].decode("ascii")
     data[192:236] = reserved.replace("+C", "+D").encode("ascii")
-    for r, onset in enumerate(onsets_s):
-        tal = f"+{onset:g}\x14\x14\x00".encode("ascii")
-        start = hdr.header_bytes + r * hdr.record_bytes + ann_off
-        data[start : start + ann_len] = tal + b"\x00" * (ann_len - len(tal))
     path.write_bytes(bytes(data))
-    return path
+    return set_record_onsets(path, [f"+{onset:g}" for onset in onsets_s])

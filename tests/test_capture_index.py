@@ -22,7 +22,7 @@ from detector.capture.format import (
     file_header,
     frame,
 )
-from detector.capture.index import walk_frames
+from detector.capture.index import distinct_bodies, walk_frames
 
 
 def reference_walk(buf: bytes, start: int) -> tuple[list[int], int, int, int, int, int]:
@@ -254,3 +254,29 @@ def test_scan_keeps_each_packets_first_payload_bytes(tmp_path: Path) -> None:
     for p, h in zip(payloads, heads, strict=True):
         n = min(len(p), PAYLOAD_HEAD_BYTES)
         assert bytes(h[:n]) == p[:n]
+
+
+@settings(max_examples=200)
+@given(pool=st.lists(st.binary(max_size=6), min_size=1, max_size=5),
+       picks=st.lists(st.integers(0, 9), max_size=40),
+       extra=st.lists(st.binary(max_size=6), max_size=5),
+       bulk=st.integers(1, 4))
+def test_distinct_bodies_counts_like_a_dict(pool: list[bytes], picks: list[int],
+                                            extra: list[bytes], bulk: int) -> None:
+    """Bodies picked from a small pool (repeats) and a few others, laid end to end with a
+    byte between: the distinct bodies and their counts, in order of first occurrence, as a
+    dict counting them one by one gives (also past ``bulk`` distinct bodies)."""
+    bodies = [pool[k % len(pool)] for k in picks] + extra
+    data, start, stop = bytearray(b"\xaa"), [], []
+    for body in bodies:
+        start.append(len(data))
+        data += body
+        stop.append(len(data))
+        data += b"\xaa"
+    expect: dict[bytes, int] = {}
+    for body in bodies:
+        expect[body] = expect.get(body, 0) + 1
+    got = distinct_bodies(np.frombuffer(bytes(data), dtype=np.uint8),
+                          np.array(start, dtype=np.int64), np.array(stop, dtype=np.int64),
+                          bulk=bulk)
+    assert got == list(expect.items())

@@ -323,6 +323,58 @@ def _items(a: np.ndarray, width: int) -> np.ndarray:
                       buffer=a, strides=(1,))
 
 
+DISTINCT_BODIES_BULK = 16
+"""Distinct bodies :func:`distinct_bodies` peels off in bulk (one vector comparison each)
+before it counts the rest one record at a time."""
+
+
+def distinct_bodies(a: np.ndarray, start: np.ndarray, stop: np.ndarray, *,
+                    bulk: int = DISTINCT_BODIES_BULK) -> list[tuple[bytes, int]]:
+    """The distinct byte strings ``a[start[i]:stop[i]]`` and how often each occurs, in the
+    order of their first occurrence.
+
+    A capture repeats each source record after every sync (tens of thousands of copies of a
+    few bodies): the bodies of each length are gathered as rows, and the most common case, a
+    few distinct bodies, takes one row comparison per distinct body; past ``bulk`` of them
+    (a damaged or unusual file) the remaining rows are counted one by one.
+
+    Parameters
+    ----------
+    a : ndarray of uint8, shape (size,)
+        The file's bytes.
+    start, stop : ndarray of int64, shape (n,)
+        Byte ranges (``start <= stop <= size``).
+    bulk : int
+        Distinct bodies found by vector comparison before the one-by-one count.
+
+    Returns
+    -------
+    list of (bytes, int)
+    """
+    lengths = stop - start
+    found: list[tuple[int, bytes, int]] = []  # (first occurrence, body, count)
+    for width in np.unique(lengths).tolist():
+        sel = np.flatnonzero(lengths == width)
+        if width == 0:
+            found.append((int(sel[0]), b"", int(sel.size)))
+            continue
+        rows = rows_at(a, start[sel], width)
+        left = np.arange(sel.size)
+        for _ in range(bulk):
+            if not left.size:
+                break
+            same = (rows[left] == rows[left[0]]).all(axis=1)
+            found.append((int(sel[left[0]]), rows[left[0]].tobytes(), int(same.sum())))
+            left = left[~same]
+        counts: dict[bytes, list[int]] = {}
+        for i in left.tolist():
+            entry = counts.setdefault(rows[i].tobytes(), [int(sel[i]), 0])
+            entry[1] += 1
+        found += [(first, body, count) for body, (first, count) in counts.items()]
+    found.sort(key=lambda f: f[0])
+    return [(body, count) for _first, body, count in found]
+
+
 def byte_rows(a: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
     """``a[at[i]:at[i] + width]`` for every i, shape (n, width), uint8, C-contiguous."""
     if not at.shape[0]:

@@ -40,7 +40,7 @@ from detector.capture.format import (
     parse_session,
     parse_source,
 )
-from detector.capture.index import HEAD_ROW_BYTES, walk_frames
+from detector.capture.index import HEAD_ROW_BYTES, distinct_bodies, walk_frames
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
@@ -357,21 +357,18 @@ _SESSION = int(RecordType.SESSION)
 _SOURCE = int(RecordType.SOURCE)
 
 
-def _sources(buf: Buffer, b0: np.ndarray, b1: np.ndarray) -> tuple[dict[int, str], int]:
-    """The sources that the SOURCE records with bodies ``buf[b0:b1]`` define, and how many
+def _sources(a: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> tuple[dict[int, str], int]:
+    """The sources that the SOURCE records with bodies ``a[b0:b1]`` define, and how many
     of those records do not parse.
 
     The recorder repeats every source after each sync (``SYNC_INTERVAL_S``), so a night
     holds tens of thousands of identical bodies: each distinct body is parsed once, in the
-    order of its first appearance, and the first definition of an id wins.
+    order of its first appearance (:func:`~detector.capture.index.distinct_bodies`), and the
+    first definition of an id wins.
     """
-    counts: dict[bytes, int] = {}
-    for x, y in zip(b0.tolist(), b1.tolist(), strict=True):
-        body = bytes(buf[x:y])
-        counts[body] = counts.get(body, 0) + 1
     sources: dict[int, str] = {}
     bad = 0
-    for body, count in counts.items():
+    for body, count in distinct_bodies(a, b0, b1):
         try:
             sid, name = parse_source(body)
         except BodyError:
@@ -400,7 +397,7 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
         other = other[1:]
     source_at = other[rtype[other] == _SOURCE]
     unreadable += int(other.size - source_at.size)  # a second session, an unknown type
-    sources, bad_sources = _sources(buf, b0[source_at], b1[source_at])
+    sources, bad_sources = _sources(a, b0[source_at], b1[source_at])
     unreadable += bad_sources
     # packets: source id and receive time read as arrays
     pk = np.flatnonzero(is_packet)

@@ -2,9 +2,12 @@
 
 The header is checked first (:func:`~detector.io.edf_header.read_edf_header`: magic, field
 syntax, file size against records x record size), so that a damaged file fails with one clear
-line instead of a library message. The file is then opened with pyedflib, and the samples are
-read from its data records (:class:`EdfRecords`), converted to canonical units (EMG uV,
-acceleration g) and streamed in windows of ``chunk_s`` seconds.
+line instead of a library message. The file is then opened with pyedflib without its annotation
+pass (which decodes every annotation of every record); of the annotations only each record's
+time-keeping onset matters here, and those are checked in bulk from the mapped records
+(:mod:`detector.io.edf_tal`: an EDF+C file must be continuous). The samples are read from the
+data records (:class:`EdfRecords`), converted to canonical units (EMG uV, acceleration g) and
+streamed in windows of ``chunk_s`` seconds.
 
 Discontinuous files (EDF+D, BDF+D) are rejected: pyedflib cannot read them, and EDFbrowser can
 convert them to continuous EDF+C pieces.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -32,25 +35,37 @@ from detector.io.edf_header import (
     EdfSignalHeader,
     read_edf_header,
 )
+from detector.io.edf_tal import TICKS_PER_S, check_continuous
 from detector.io.units import acc_scale_to_g, emg_scale_to_uv
 from detector.limits import check_range, check_rate
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
 __all__ = ["BDF_MAGIC", "EDF_MAGIC", "EdfHeader", "EdfRecording", "EdfRecords",
-           "EdfSignalHeader", "open_pyedflib", "read_edf_header"]
+           "EdfSignalHeader", "open_pyedflib", "read_edf_header", "refuse_discontinuous"]
 """The header names are re-exported from :mod:`detector.io.edf_header`, where they live."""
 
 
-def open_pyedflib(path: Path, header: EdfHeader) -> pyedflib.EdfReader:
-    """Open a header-checked file with pyedflib, turning its errors into CrampInputError."""
+def refuse_discontinuous(where: str, header: EdfHeader) -> None:
+    """Raise CrampInputError for an EDF+D/BDF+D file (neither pyedflib nor we read them)."""
     if header.reserved.startswith(("EDF+D", "BDF+D")):
         raise CrampInputError(
-            path.name,
+            where,
             "discontinuous EDF+D/BDF+D files are not supported; convert to EDF+C first "
             "(EDFbrowser: Tools > Convert EDF+D to EDF+C)",
         )
+
+
+def open_pyedflib(path: Path, header: EdfHeader, *, annotations: bool) -> pyedflib.EdfReader:
+    """Open a header-checked file with pyedflib, turning its errors into CrampInputError.
+
+    With ``annotations`` pyedflib reads (and checks) every annotation of every record, which
+    :meth:`pyedflib.EdfReader.read_annotation` needs; without, it reads only the header (the
+    records' timing is then :meth:`EdfRecords.first_onset_ticks`'s to check).
+    """
+    refuse_discontinuous(path.name, header)
     try:
-        return pyedflib.EdfReader(str(path))
+        mode = pyedflib.READ_ALL_ANNOTATIONS if annotations else pyedflib.DO_NOT_READ_ANNOTATIONS
+        return pyedflib.EdfReader(str(path), annotations_mode=mode)
     except OSError as exc:
         reason = str(exc).rsplit(": ", 1)[-1]
         if "already been opened" in reason:
@@ -146,6 +161,31 @@ class EdfRecords:
             out[...] = frame.reshape(-1)[lo - r0 * spr: hi - r0 * spr]
         return out
 
+    def first_onset_ticks(self, where: str) -> int:
+        """Check the records' time-keeping annotations; the first record's onset (100 ns ticks).
+
+        Plain EDF/BDF has no annotations: 0. EDF+D/BDF+D is refused. In EDF+/BDF+ each record's
+        onset must follow from the first's (:func:`~detector.io.edf_tal.
+        check_continuous`).
+
+        Raises
+        ------
+        CrampInputError
+            Naming the first record whose onset is missing, malformed or out of step.
+        """
+        if not self.header.file_format.endswith("+"):
+            return 0
+        refuse_discontinuous(where, self.header)
+        labels = [s.label for s in self.header.signals]
+        index = next((i for i, label in enumerate(labels) if label in ANNOTATION_LABELS), None)
+        if index is None:
+            raise CrampInputError(where, "EDF+/BDF+ file without an annotation signal; expected "
+                                         "an 'EDF Annotations' or 'BDF Annotations' signal")
+        a = int(self._offsets[index]) * self._bps
+        b = int(self._offsets[index + 1]) * self._bps
+        return check_continuous(self._map[:, a:b], record_duration_s=self.header.record_duration_s,
+                                where=where)
+
     def close(self) -> None:
         """Drop the memory map."""
         self._map = np.empty((0, 0), dtype=np.uint8)
@@ -189,12 +229,13 @@ class EdfRecording:
         if not sig_headers:
             raise CrampInputError(where, "the file holds annotations only, no signals")
         resolved = resolve_channels([s.label for s in sig_headers], channel_map, where=where)
-        self._reader = open_pyedflib(self.path, header)
+        self._reader = open_pyedflib(self.path, header, annotations=False)
         self._records = EdfRecords(self.path, header)
         self._raw_index = raw_index
         self.gaps: list[Gap] = []
         notes: list[str] = []
         try:
+            self._onset_ticks = self._records.first_onset_ticks(where)
             if self._reader.signals_in_file != len(sig_headers):
                 raise CrampInputError(where, "header is inconsistent (signal count)")
             self._roles: dict[str, tuple[tuple[SignalRef, ...], float]] = {}
@@ -282,7 +323,8 @@ class EdfRecording:
         if channel_map.start_utc is not None:
             return channel_map.start_utc
         try:
-            start = self._reader.getStartdatetime().replace(tzinfo=UTC)
+            start = self._reader.getStartdatetime().replace(tzinfo=UTC) + timedelta(
+                seconds=self._onset_ticks / TICKS_PER_S)  # subsecond part: the first onset
         except (ValueError, OverflowError):
             raise CrampInputError(self.path.name, "header start date/time is not valid") from None
         notes.append("EDF start time has no time zone; taken as UTC (pass --start to override)")

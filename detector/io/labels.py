@@ -17,7 +17,7 @@ from pathlib import Path
 
 from detector.errors import CrampInputError
 from detector.io.edf_header import BDF_MAGIC, EDF_MAGIC, read_edf_header
-from detector.io.edf_reader import open_pyedflib
+from detector.io.edf_reader import EdfRecords, open_pyedflib
 from detector.safe_files import check_input_file
 
 _DESCRIPTION_COLUMNS = ("description", "trial_type", "label")
@@ -98,7 +98,12 @@ def _edf_events(path: Path) -> list[_Raw]:
     header = read_edf_header(path)
     if not header.file_format.endswith("+"):
         raise CrampInputError(path.name, "plain EDF/BDF holds no annotations; expected EDF+/BDF+")
-    reader = open_pyedflib(path, header)
+    records = EdfRecords(path, header)  # the records' timing first: a clear message if off
+    try:
+        records.first_onset_ticks(path.name)
+    finally:
+        records.close()
+    reader = open_pyedflib(path, header, annotations=True)
     try:
         raw = reader.read_annotation()
     finally:
