@@ -403,10 +403,14 @@ class EpisodeDetector:
         f, base, active = self.history.window(start, stop)
         strong = self.history.column("strong", start, stop)
         levels = Levels(emg_rest_uv=base, tremor_rest_g=self._tremor_rest(start, stop))
-        return run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
-                            tonic_ref_uv=self.history.tonic_ref_at(stop - 1),
-                            rested_before=self._rested_since_judged(start),
-                            recorded_s=stop / self.eps, eps=self.eps, config=self.config)
+        ev = run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
+                          tonic_ref_uv=self.history.tonic_ref_at(stop - 1),
+                          rested_before=self._rested_since_judged(start),
+                          recorded_s=stop / self.eps, eps=self.eps, config=self.config)
+        before, _, _, lowest, _ = self._onset_context(start)  # how far from a relaxed calf
+        usable = before[~np.isnan(before)]
+        return dataclasses.replace(ev, start_ratio=float(np.median(usable)) / lowest) \
+            if self.rule.uses_emg and usable.size and lowest > 0 else ev
 
     def _tremor_rest(self, start: int, stop: int) -> np.ndarray:
         return self.history.column("tremor_rest_g", start, stop)
