@@ -89,12 +89,14 @@ class EvidenceConfig:
     twenty blocks (two below it) is little more than the lowest block, far below a swaying
     standing calf's median (the first minutes of a recording are mostly upright)."""
     weak_max_start_ratio: float = 1.3
-    """...and which began from a relaxed calf: its level over the ``tiptoe_pre_s`` before its
-    onset (median envelope) under this multiple of the lowest settled resting level of the
-    recording so far (no unit; the lying or sitting rest). A weak cramp, lying or sitting,
-    starts from rest (dev seeds 1 and 2000: at most 1.16 over the 22 weak cramps found); a
-    weak run that starts from a calf already carrying the body (standing tonus, walking,
-    stretching after a cramp: 1.6-2.7 for those logged as cramps) is the upright calf's
+    """...and which began from a relaxed calf: its level (median envelope) over the
+    ``tiptoe_pre_s`` before its ramp can have begun (ending ``episode.onset_lookback_s``
+    before its onset: a weak ramp seen late, at 200 Hz, is still the cramp) under this
+    multiple of the lowest settled resting level of the recording so far (no unit; the lying
+    or sitting rest). A weak cramp, lying or sitting, starts from rest (dev seeds 1 and 2000,
+    ``benchmarks/emg_false.py`` over 420 nights each: at most 1.16 over the 22 weak cramps
+    found); a weak run that starts from a calf already carrying the body (standing tonus,
+    walking: 1.33-3.0 for 6 of the 13 weak runs logged falsely) is the upright calf's
     activity going on. The lowest rest scatters by about 8 % and a 4-s median a little
     more, so 1.3 x is clear of rest (as ``relaxed_floor_ratio``)."""
     weak_max_fast_modulation: float = 0.5

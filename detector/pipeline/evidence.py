@@ -74,7 +74,8 @@ class RunEvidence:
     recorded_s: float | None = None
     """Time from the recording's start to the end of the judged window (s)."""
     start_ratio: float | None = None
-    """EMG only: median envelope over ``evidence.tiptoe_pre_s`` before the onset over the
+    """EMG only: median envelope over ``evidence.tiptoe_pre_s`` ending
+    ``episode.onset_lookback_s`` before the onset (before the ramp can have begun) over the
     lowest settled resting level so far (no unit; ``None``: unknown)."""
     sway_deg: float | None = None
     """Balance sway of the leg over the judged window: median change of its incline between
