@@ -7,7 +7,8 @@ Without posture the EMG alone must tell them from a cramp:
   they reach too little above it for ``max_burst_excess``;
 - a weak walk (a slow shuffle with weak push-offs) after standing is carried by the EMG-only
   hold like a weak cramp, at a level clear of the standing reference, but it starts from a calf
-  already carrying the body, not from a relaxed one (``evidence.weak_max_start_ratio``).
+  already carrying the body, not from a relaxed one (``evidence.weak_max_start_ratio``; shown
+  on the dev nights of the night model where it was logged).
 
 Each negative check has a cramp on the same night beside it, found.
 """
@@ -18,9 +19,13 @@ import numpy as np
 import pytest
 
 from detector.config import DetectorConfig
+from detector.evaluation import score_events
 from detector.pipeline.emg_shape import emg_shape
-from firmware_sim.night import NightEvent
-from tests.test_detection_classes import _cramp, _detect, _night
+from detector.pipeline.result import NightResult
+from detector.replay import ArrayRecording, make_info, run_source
+from detector.signals import ChannelSpec
+from firmware_sim.night import NightEvent, random_scenario, synthesize
+from tests.test_detection_classes import NO_WINDOW, _cramp, _detect, _night
 
 EPS = 10
 SHAPE = {"eps": EPS, "smooth_s": 0.5, "lull_ratio": 0.35}
@@ -58,24 +63,31 @@ def test_emg_only_rollover_bursts_on_a_flat_floor_are_not_a_cramp(seed: int,
     assert [abs(e.onset_s - 420.0) < 2.0 for e in _detect(night, "emg").episodes] == [True]
 
 
-UP_THEN_BED = {"duration_s": 900.0, "in_bed": (200.0, 900.0), "rest_emg_uv_rms": 2.0,
-               "standing_tonic_uv": 19.0, "standing_sway_cv": 0.39,
-               "standing_shift_depth": 0.75, "contraction_scale": 0.67}
-"""Standing before bed with a strong tonus that shifts with the weight, then in bed."""
+def _model_night_emg_only(seed: int, family: str, fs_emg: float) -> tuple[NightResult, list]:
+    """A 1-h night of the night model (as ``benchmarks/accuracy.py --sweep`` draws it, 50-Hz
+    accelerometers) replayed from its EMG alone: the result and the truth's cramp spans."""
+    rng = np.random.default_rng(seed)
+    scenario = random_scenario(duration_s=3600.0, rng=rng, fs_emg=fs_emg, fs_acc=50.0,
+                               family=family)
+    night = synthesize(scenario, rng=rng)
+    spec = ChannelSpec(role="emg", fs=fs_emg, unit="uV",
+                       rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv))
+    info = make_info(path=f"seed{seed}", start_utc=scenario.start_utc,
+                     duration_s=scenario.duration_s, channels={"emg": spec})
+    result = run_source(ArrayRecording(info=info, data={"emg": night.emg_uv}), config=NO_WINDOW)
+    cramps = night.truth[night.truth.kind == "cramp"]
+    return result, list(zip(cramps.onset_s, cramps.duration_s, strict=True))
 
 
-def _shuffle_before_bed(seed: int, emg_uv: float) -> list[NightEvent]:
-    """Standing for 190 s with a slow shuffle (1 step/s, weak push-offs) from 80 s to 165 s."""
-    return [NightEvent(kind="stand", onset_s=0.0, duration_s=190.0),
-            NightEvent(kind="walk", onset_s=80.0, duration_s=85.0, emg_uv=emg_uv, acc_g=0.07,
-                       freq_hz=1.0 + 0.01 * seed, seed=seed)]
-
-
-@pytest.mark.parametrize(("seed", "emg_uv"), [(3, 14.0), (3, 20.0), (1, 20.0)])
-def test_emg_only_weak_walk_from_standing_is_not_a_cramp(seed: int, emg_uv: float) -> None:
-    walk = _shuffle_before_bed(seed, emg_uv)
-    assert _detect(_night(walk, **UP_THEN_BED), "emg").episodes == ()
-    # control: a cramp in bed on the same night, from a relaxed calf, is found
-    found = _detect(_night([*walk, _cramp(500.0, 40.0, emg_uv=30.0, seed=7)], **UP_THEN_BED),
-                    "emg")
-    assert [abs(e.onset_s - 500.0) < 2.0 for e in found.episodes] == [True]
+@pytest.mark.parametrize(("seed", "family", "fs_emg"),
+                         [(2302, "quiet", 2000.0), (2013, "daytime", 1000.0)])
+def test_emg_only_weak_walk_from_standing_is_not_a_cramp(seed: int, family: str,
+                                                        fs_emg: float) -> None:
+    # dev nights whose weak walk (a slow shuffle, weak push-offs, after standing with a
+    # strong tonus) was logged as a cramp: carried by the hold, clear of the standing
+    # reference, but begun from a calf already carrying the body
+    result, cramps = _model_night_emg_only(seed, family, fs_emg)
+    scores = score_events(result.episodes, cramps)
+    assert scores.fp == 0
+    # control: the night's cramps, each begun from a relaxed calf, are all found
+    assert cramps and scores.tp == len(cramps)
