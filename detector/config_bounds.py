@@ -103,6 +103,9 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.max_burst_excess": Bounds(-5.0, 10.0),  # log units: e^10 is beyond any envelope
     "evidence.standing_level_ratio": Bounds(0.0, 100.0),
     "evidence.weak_min_tonic_ratio": Bounds(0.0, 100.0),
+    "evidence.weak_max_start_ratio": Bounds(1.0, 1e9),  # 1e9: off
+    "evidence.max_burst_skew": Bounds(1.0, 1e9),  # 1e9: off
+    "evidence.burst_skew_min_reach": Bounds(0.0, 10.0),  # log units
     "evidence.weak_settle_s": Bounds(0.0, DAY_S, unit="s"),
     "evidence.weak_max_fast_modulation": Bounds(0.0, 10.0),
     "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units

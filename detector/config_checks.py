@@ -114,6 +114,8 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
                          ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
                          ("weak_min_tonic_ratio", 0.0, 100.0),
+                         ("weak_max_start_ratio", 1.0, 1e9), ("max_burst_skew", 1.0, 1e9),
+                         ("burst_skew_min_reach", 0.0, 10.0),
                          ("weak_max_fast_modulation", 0.0, 10.0),
                          ("standing_max_fast_modulation", 0.0, 10.0),
                          ("emg_only_min_duty", 0.0, 1.0), ("review_max_rhythm", 0.0, 2.0),

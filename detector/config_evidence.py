@@ -57,6 +57,20 @@ class EvidenceConfig:
     over: bursts several times the floor; tip-toe bouts) reach far above the median and little
     below it; a cramp waxes and wanes about its level and has its ramp-up and lulls below it
     (real held calf contractions, tests/test_real_data.py: -0.5 to +0.3)."""
+    max_burst_skew: float = 5.0
+    """Without posture: a run whose smoothed log envelope reaches above its median
+    (``burst_reach``, ``log(p95/p50)``) more than this multiple of how far it falls below it
+    (``floor_spread``, ``log(p50/p10)``; no unit), by at least ``burst_skew_min_reach``, is a
+    train of phasic bursts on a flat floor (turning over: pushes of 0.3-2 s on the quiet
+    floor between them, where the median sits), not a cramp, whatever the floor's own height
+    (``max_burst_excess`` misses bursts that reach little above a floor they leave flat). A
+    contraction waxing and waning log-normally about its level has the ratio of a normal's
+    quantiles, 1.645 / 1.282 = 1.28, and its ramp-up and lulls only lower it. Dev seeds 1 and
+    2000 (``benchmarks/emg_false.py``, 420 nights each; 571 EMG-only cramps found): cramps at
+    most 3.3, the rollovers logged as cramps 7.2-11.7."""
+    burst_skew_min_reach: float = 0.4
+    """...when that reach is at least this (natural log; bursts 1.5 x the floor): a steady
+    held contraction has both halves small, and their ratio then says nothing."""
     standing_level_ratio: float = 1.5
     """Without posture: a run whose median level is under this multiple of the highest resting
     level of the recording so far (the calf's tonic activity while standing, e.g. before bed)...
@@ -74,6 +88,17 @@ class EvidenceConfig:
     percentile (``emg.baseline_percentile``) of 5-s block medians, which from fewer than about
     twenty blocks (two below it) is little more than the lowest block, far below a swaying
     standing calf's median (the first minutes of a recording are mostly upright)."""
+    weak_max_start_ratio: float = 1.3
+    """...and which began from a relaxed calf: its level (median envelope) over the
+    ``tiptoe_pre_s`` before its ramp can have begun (ending ``episode.onset_lookback_s``
+    before its onset: a weak ramp seen late, at 200 Hz, is still the cramp) under this
+    multiple of the lowest settled resting level of the recording so far (no unit; the lying
+    or sitting rest). A weak cramp, lying or sitting, starts from rest (dev seeds 1 and 2000,
+    ``benchmarks/emg_false.py`` over 420 nights each: at most 1.16 over the 22 weak cramps
+    found); a weak run that starts from a calf already carrying the body (standing tonus,
+    walking: 1.33-3.0 for 6 of the 13 weak runs logged falsely) is the upright calf's
+    activity going on. The lowest rest scatters by about 8 % and a 4-s median a little
+    more, so 1.3 x is clear of rest (as ``relaxed_floor_ratio``)."""
     weak_max_fast_modulation: float = 0.5
     """...and whose smoothed log envelope varies within seconds (``fast_modulation``) by at
     most this: a contraction's irregular waxing and waning (log-normal, cv up to about 0.6,

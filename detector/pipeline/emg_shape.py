@@ -36,6 +36,10 @@ class EmgShape:
         gives a value near zero or below.
     fast_modulation : standard deviation of the smoothed log envelope's held part about its
         own ``FAST_TREND_S`` moving mean (see below).
+    burst_reach, floor_spread : the two halves of ``burst_excess``: how far the smoothed log
+        envelope reaches above its median, ``log(p95 / p50)``, and below it,
+        ``log(p50 / p10)`` (natural log units). Phasic bursts on a flat floor have their
+        median on the floor: a large reach over a small spread.
     """
 
     steadiness: float
@@ -46,6 +50,15 @@ class EmgShape:
     """Standard deviation of the smoothed log envelope about its own 2-s moving mean:
     how much the level waxes and wanes within seconds. Standing sways slowly (0.03-0.5 Hz)
     and leaves little; a cramp's irregular discharge waxes and wanes within a second or two."""
+    burst_reach: float = 0.0
+    floor_spread: float = 0.0
+
+    def bursts_on_floor(self, *, min_reach: float, max_skew: float) -> bool:
+        """Whether the envelope is phasic bursts on a flat floor: it reaches above its median
+        by at least ``min_reach`` and more than ``max_skew`` x as far as it falls below it
+        (natural log units; ``evidence.burst_skew_min_reach``, ``evidence.max_burst_skew``).
+        A log-normal waxing and waning is symmetric about its median (ratio 1.28)."""
+        return self.burst_reach >= min_reach and self.burst_reach > max_skew * self.floor_spread
 
 
 def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s: float,
@@ -107,4 +120,5 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
         trough = np.minimum.accumulate(r)
         rhythm = float(np.max(r[lo - 1:] - trough[lo - 1:]))
     return EmgShape(steadiness=steadiness, rhythm=rhythm, lull_fraction=lulls,
-                    burst_excess=burst_excess, fast_modulation=fast)
+                    burst_excess=burst_excess, fast_modulation=fast,
+                    burst_reach=float(q95 - q50), floor_spread=float(q50 - q10))

@@ -40,7 +40,7 @@ from detector.pipeline.lift import LiftTracker
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
 from detector.pipeline.review import RestFloor, make_review
-from detector.pipeline.run_evidence import run_evidence
+from detector.pipeline.run_evidence import run_evidence, start_ratio
 
 CONTEXT_S = 30.0
 """Feature history kept before a run (s)."""
@@ -403,10 +403,17 @@ class EpisodeDetector:
         f, base, active = self.history.window(start, stop)
         strong = self.history.column("strong", start, stop)
         levels = Levels(emg_rest_uv=base, tremor_rest_g=self._tremor_rest(start, stop))
-        return run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
-                            tonic_ref_uv=self.history.tonic_ref_at(stop - 1),
-                            rested_before=self._rested_since_judged(start),
-                            recorded_s=stop / self.eps, eps=self.eps, config=self.config)
+        ev = run_evidence(f, levels, active, strong, uses_emg=self.rule.uses_emg,
+                          tonic_ref_uv=self.history.tonic_ref_at(stop - 1),
+                          rested_before=self._rested_since_judged(start),
+                          recorded_s=stop / self.eps, eps=self.eps, config=self.config)
+        # the calf before the run's ramp can have begun (onset_lookback_s before its onset)
+        hi = start - round(self.config.episode.onset_lookback_s * self.eps)
+        lo = max(hi - round(self.config.evidence.tiptoe_pre_s * self.eps), self.history.first_epoch)
+        if not self.rule.uses_emg or hi - lo < self.eps:
+            return ev
+        before = EmgLevel.resting_envelope(self.history.window(lo, hi)[0])
+        return dataclasses.replace(ev, start_ratio=start_ratio(before, self.rest_floor.at(start)))
 
     def _tremor_rest(self, start: int, stop: int) -> np.ndarray:
         return self.history.column("tremor_rest_g", start, stop)

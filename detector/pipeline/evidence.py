@@ -73,6 +73,10 @@ class RunEvidence:
     hold (:mod:`detector.pipeline.emg_hold`); ``duty`` counts the held epochs too."""
     recorded_s: float | None = None
     """Time from the recording's start to the end of the judged window (s)."""
+    start_ratio: float | None = None
+    """EMG only: median envelope over ``evidence.tiptoe_pre_s`` ending
+    ``episode.onset_lookback_s`` before the onset (before the ramp can have begun) over the
+    lowest settled resting level so far (no unit; ``None``: unknown)."""
     sway_deg: float | None = None
     """Balance sway of the leg over the judged window: median change of its incline between
     consecutive ``evidence.sway_block_s`` blocks (deg, :mod:`detector.pipeline.sway`);
@@ -360,23 +364,27 @@ class EmgRule(_Scoring):
             return False
         if ev.shape is None:
             return True
-        return (not self._rhythmic(ev) and ev.shape.lull_fraction <= v.max_lull_fraction
-                and ev.shape.burst_excess <= v.max_burst_excess)
+        s = ev.shape
+        return (not self._rhythmic(ev) and s.lull_fraction <= v.max_lull_fraction
+                and s.burst_excess <= v.max_burst_excess
+                and not s.bursts_on_floor(min_reach=v.burst_skew_min_reach,
+                                          max_skew=v.max_burst_skew))
 
     def _clear_of_standing(self, ev: RunEvidence) -> bool:
         """A run that only the hold carries (under ``emg_only_min_duty`` of it above the
         activity threshold itself: a weak contraction waxing and waning about it) has a level
         a quiet standing calf also reaches; it counts only when its median is well clear of
         the calf's standing tonic level (``weak_min_tonic_ratio`` x the standing reference),
-        once that reference is settled (``weak_settle_s`` of recording), and when it waxes
+        once that reference is settled (``weak_settle_s`` of recording), when it waxes
         and wanes as a contraction does rather than coming in phasic bursts
-        (``weak_max_fast_modulation``).
+        (``weak_max_fast_modulation``), and from a relaxed calf (``weak_max_start_ratio``).
         A run mostly above the threshold is judged as without the hold."""
         v = self.config.evidence
         if ev.strong_duty is None or ev.strong_duty >= v.emg_only_min_duty:
             return True
         waxing = ev.shape is None or ev.shape.fast_modulation <= v.weak_max_fast_modulation
-        return (waxing and ev.tonic_ratio is not None
+        relaxed = ev.start_ratio is None or ev.start_ratio < v.weak_max_start_ratio
+        return (waxing and relaxed and ev.tonic_ratio is not None
                 and ev.tonic_ratio >= v.weak_min_tonic_ratio
                 and ev.recorded_s is not None and ev.recorded_s >= v.weak_settle_s)
 

@@ -77,3 +77,14 @@ def run_evidence(f: EpochFeatures, levels: Levels, active: np.ndarray, strong: n
         recorded_s=recorded_s,
         sway_deg=sway_deg(f.incline_deg, block_epochs=round(v.sway_block_s * eps)),
     )
+
+
+def start_ratio(before_uv: np.ndarray, lowest_uv: float) -> float | None:
+    """How far above a relaxed calf a run began: the median of ``before_uv`` (the resting
+    envelope before the run's ramp can have begun, uV, NaN where unusable) over the lowest
+    settled resting level of the recording so far (``lowest_uv``, uV); ``None`` when either is
+    unknown (no unit)."""
+    usable = before_uv[~np.isnan(before_uv)]
+    if not usable.size or not lowest_uv > 0:
+        return None
+    return float(np.median(usable)) / lowest_uv
