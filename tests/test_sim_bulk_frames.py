@@ -1,5 +1,6 @@
-"""The simulated Polar sensor encodes a block of ACC frames in one pass, byte for byte as the
-one-frame encoder does (the sensor sends what it did before, only built faster)."""
+"""The simulated Polar and Movesense sensors build a block of notifications in one pass, byte
+for byte what they built one frame (one sample) at a time: they send what they did before,
+only built faster."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ import numpy as np
 import pytest
 from bumble.link import LocalLink
 
+from firmware_sim.movesense_sim import (
+    STANDARD_GRAVITY_MS2,
+    MovesensePeripheral,
+    encode_acc_data,
+    split_message,
+)
 from firmware_sim.polar_sim import (
     PolarPeripheral,
     acc_g_to_mg_counts,
@@ -59,3 +66,39 @@ def test_the_sensor_sends_the_frames_the_one_frame_encoder_makes() -> None:
             for i in range(0, band.next_sample, per)]
     assert sent == want and band.frames_sent == len(want)
     assert band.next_sample == len(want) * per >= 19 * fs * (1 + 150e-6) - per
+
+
+def _one_by_one(band: MovesensePeripheral, now_s: float) -> list[bytes]:
+    """What the sensor sent before: each message's samples taken one ``_sample`` at a time."""
+    out = []
+    for ref, rate in band.subscriptions.items():
+        per = band._per_notification(rate)
+        last = int(np.floor(band.acc_g.shape[0] * rate / band.fs))
+        due = min(last, int(np.floor(band.device_s(now_s) * rate + 1e-9)) + 1)
+        while due - band.next_sample[ref] >= per:
+            k = band.next_sample[ref]
+            acc = np.stack([band._sample(rate, k + j) for j in range(per)])
+            message = encode_acc_data(ref, timestamp_ms=band.boot_ms + round(k * 1000.0 / rate),
+                                      acc_ms2=acc * STANDARD_GRAVITY_MS2)
+            out.extend(split_message(message, max_bytes=band._notification_bytes()))
+            band.next_sample[ref] = k + per
+    return out
+
+
+def test_the_movesense_sends_the_messages_it_built_sample_by_sample() -> None:
+    fs = 104
+    acc_g = np.random.default_rng(4).normal(0.0, 2.0, size=(fs * 20, 3))
+
+    async def make() -> MovesensePeripheral:
+        return MovesensePeripheral.on_link(LocalLink(), acc_g=acc_g, fs=fs, clock=lambda: 0.0,
+                                           clock_ppm=-150.0)
+
+    bulk, reference = asyncio.run(make()), asyncio.run(make())
+    for band in (bulk, reference):
+        band.subscriptions[7], band.next_sample[7] = 52, 0  # decimated from its 104 Hz
+        band.subscriptions[9], band.next_sample[9] = fs, 0
+    for now_s in (7.3, 19.0, 25.0):  # the last one past the end of its samples
+        sent = [payload for _char, payload in bulk.produce(now_s)]
+        assert sent == _one_by_one(reference, now_s) and sent
+        assert bulk.next_sample == reference.next_sample
+    assert bulk._per_notification(fs) == 1  # unconnected (MTU 23): a sample a message
