@@ -181,9 +181,10 @@ def test_batch_on_a_scheduler_and_worker_started_by_hand(
                      "--no-progress", "--tz", "UTC"]) == 0
         assert "1 replayed" in _summary(capsys)
     finally:
+        # The worker first, and wait for it: a worker closing while its scheduler is also
+        # going waits out a comm timeout (seconds) trying to say goodbye.
         for p in reversed(procs):
             p.terminate()
-        for p in procs:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
