@@ -39,9 +39,10 @@ from detector.errors import CrampError, CrampInputError
 from detector.pipeline.result import NightResult
 
 GANGLION_MAX_SPEED = 10.0
-"""A Ganglion sends 100 packets/s: a kit of ``n`` bands with a Ganglion is simulated at most
-this / ``n`` times real time, or the in-process radio starves the other bands' links on a
-shared 2-core machine (their watchdogs then see dropouts)."""
+"""A Ganglion sends 100 packets/s: a kit of ``n`` >= 2 bands with a Ganglion is simulated at
+most this / ``n`` times real time, or the in-process radio starves the other bands' links on a
+shared 2-core machine (their watchdogs then see dropouts). A kit of the Ganglion alone has no
+other link to starve and runs at the asked speed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,7 +229,7 @@ async def _record_kit(args: argparse.Namespace, config: DetectorConfig,
     kit = KITS[args.kit]
     speed = float(args.speed)
     cap = GANGLION_MAX_SPEED / len(kit)
-    if any(b.band == "ganglion" for b in kit) and speed > cap:
+    if len(kit) > 1 and any(b.band == "ganglion" for b in kit) and speed > cap:
         print(f"a Ganglion sends 100 packets/s: simulating this kit at {cap:.3g}x, not "
               f"{speed:g}x", file=sys.stderr)
         speed = cap
