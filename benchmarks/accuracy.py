@@ -24,7 +24,7 @@ import argparse
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +69,15 @@ def sweep_draw(i: int) -> tuple[str, str, float, float]:
     fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
     fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]
     return family, mode, fs_emg, fs_acc
+
+
+def emg_only_draws(nights: int) -> Iterator[tuple[int, str]]:
+    """``(i, family)`` of the sweep's EMG-only nights among its first ``nights`` (see
+    :func:`sweep_draw`); the EMG-only diagnostics replay just these."""
+    for i in range(nights):
+        family, mode, _fs_emg, _fs_acc = sweep_draw(i)
+        if mode == "emg":
+            yield i, family
 
 
 def night_recording(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,

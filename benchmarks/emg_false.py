@@ -23,7 +23,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES, _overlapped, emg_only_night  # benchmarks/accuracy.py, beside this
+from accuracy import (  # benchmarks/accuracy.py, beside this
+    _overlapped,
+    emg_only_draws,
+    emg_only_night,
+)
 
 from detector.config import DetectorConfig
 from detector.evaluation import score_events
@@ -32,7 +36,6 @@ from detector.pipeline.activity import EmgLevel
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.episodes import CONTEXT_S
 from detector.replay import run_source
-from firmware_sim.night_events import FAMILIES
 
 _JUDGED: dict[int, dict[str, Any]] = {}
 _confirm = episodes.EpisodeDetector._maybe_confirm
@@ -121,10 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     D._maybe_confirm, D._close_run = _rec_confirm, _rec_close  # type: ignore[method-assign]
     rows: list[dict[str, Any]] = []
     try:
-        for i in range(args.nights):
-            family = FAMILIES[i % len(FAMILIES)]
-            if MODES[(i // len(FAMILIES)) % len(MODES)] != "emg":
-                continue
+        for i, family in emg_only_draws(args.nights):
             for r in _night(args.seed + i, i, family, args.hours, config):
                 rows.append(r)
                 if args.all or r["what"] != "TRUE":

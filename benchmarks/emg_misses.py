@@ -23,14 +23,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES, emg_only_night, run_fate  # benchmarks/accuracy.py, beside this script
+from accuracy import (  # benchmarks/accuracy.py, beside this script
+    emg_only_draws,
+    emg_only_night,
+    run_fate,
+)
 
 from detector.config import DetectorConfig
 from detector.evaluation import score_events
 from detector.pipeline import episodes
 from detector.pipeline.activity import EmgLevel
 from detector.replay import run_source
-from firmware_sim.night_events import FAMILIES
 
 _RUNS: list[dict[str, Any]] = []
 _EPOCHS: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -146,10 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _rec_push, _rec_confirm, _rec_close)
     causes: Counter[str] = Counter()
     try:
-        for i in range(args.nights):
-            family = FAMILIES[i % len(FAMILIES)]
-            if MODES[(i // len(FAMILIES)) % len(MODES)] != "emg":
-                continue
+        for i, family in emg_only_draws(args.nights):
             for r in _night(args.seed + i, i, family, args.hours, config):
                 causes[f"{r['family']}: {r['cause']}"] += 1
                 print(f"seed {r['seed']:5d} {r['family']:<8} {r['fs']:4.0f} Hz "

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import _OVERLAP_ORDER, MODES  # benchmarks/accuracy.py, beside this script
+from accuracy import _OVERLAP_ORDER, emg_only_draws  # benchmarks/accuracy.py, beside this script
 
 from detector.config import DetectorConfig
 from detector.episode import EpisodeWithdrawn
@@ -33,7 +33,6 @@ from detector.pipeline.stride import stride_correlation
 from detector.replay import ArrayRecording, make_info, run_source
 from detector.signals import ChannelSpec
 from firmware_sim.night import random_scenario, synthesize
-from firmware_sim.night_events import FAMILIES
 
 _RUNS: list[dict[str, Any]] = []
 _close_run = episodes.EpisodeDetector._close_run
@@ -88,10 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"stride {v.review_max_stride_corr}")
     episodes.EpisodeDetector._close_run = _recording_close  # type: ignore[method-assign]
     try:
-        for i in range(args.nights):
-            family = FAMILIES[i % len(FAMILIES)]
-            if MODES[(i // len(FAMILIES)) % len(MODES)] != "emg":
-                continue
+        for i, family in emg_only_draws(args.nights):
             seed = args.seed + i
             fs_emg = 200.0 if family == "lofi" else (500.0, 1000.0, 2000.0)[i % 3]
             fs_acc = (25.0, 50.0, 100.0)[(i // 3) % 3]  # as the sweep: the same draws

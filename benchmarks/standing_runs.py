@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import MODES, emg_only_night  # benchmarks/accuracy.py, beside this script
+from accuracy import emg_only_draws, emg_only_night  # benchmarks/accuracy.py, beside this script
 
 from detector.config import DetectorConfig
 from detector.pipeline import episodes
@@ -42,7 +42,6 @@ from detector.pipeline.activity import EmgLevel
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.review import RunReview
 from detector.replay import run_source
-from firmware_sim.night_events import FAMILIES
 
 _ROWS: list[dict[str, Any]] = []
 _confirm = episodes.EpisodeDetector._maybe_confirm
@@ -199,10 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("seed  family    fs    onset_s label            ratio  fast  slow_h fast_w slow_w "
           "up_s  floor rise_s verdict  fate       dur_s blk_sd run_fast blk/fast tonus sway shift")
     try:
-        for i in range(args.nights):
-            family = FAMILIES[i % len(FAMILIES)]
-            if MODES[(i // len(FAMILIES)) % len(MODES)] != "emg":
-                continue
+        for i, family in emg_only_draws(args.nights):
             for r in _night(args.seed + i, i, family, args.hours, config):
                 rows.append(r)
                 if not (args.all or r["level_only"]):
