@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from detector.capture.index import rows_at
 from detector.errors import CrampInputError
+from detector.profiles import legband_batch
 from detector.profiles.legband_batch import decode_data_batch, decode_payloads
 from detector.profiles.legband_codec import decode_data_packet, packet_values
 from tests.test_assembler import packet
@@ -78,3 +79,43 @@ def test_uniform_packets_at_every_alignment_and_a_positive_control() -> None:
         np.testing.assert_array_equal(batch.values(np.arange(9)), want)
         shifted = decode_data_batch(arr, pad + 1 + np.arange(8) * len(pays[0]), lengths[:8])
         assert not shifted.ok.any()  # one byte off: no valid header
+
+
+@settings(max_examples=150, deadline=None)
+@given(sid=st.sampled_from([1, 3, 4]), n=st.integers(1, 9), count=st.integers(1, 60),
+       ranges=st.lists(st.integers(0, 1), min_size=1, max_size=3), chunk=st.integers(1, 40),
+       corrupt=st.sets(st.integers(0, 59), max_size=5), pad=st.integers(0, 3))
+def test_values_in_cache_sized_slices_equal_the_one_packet_decoder(
+        sid: int, n: int, count: int, ranges: list[int], chunk: int, corrupt: set[int],
+        pad: int) -> None:
+    """Packets of one stream and one sample count are scaled a slice of rows at a time
+    (any slice size, down to one value, so slices end inside and between packets): the
+    samples of every row equal :func:`packet_values` of the packet, whatever the ranges
+    (one for all rows: the sliced path; mixed: the general one), the alignment, and with
+    damaged packets among them (not ``ok``: left out of the rows)."""
+    pays = []
+    for i in range(count):
+        p = packet(sid, 1000 + n * i, n, seq=i, range_code=ranges[i % len(ranges)])
+        if i in corrupt:
+            p = p[:1] + b"\xff" + p[2:]  # reserved flag bits and codes set: not a valid header
+        pays.append(p)
+    lengths = np.array([len(p) for p in pays], dtype=np.int64)
+    arr = np.frombuffer(b"\x00" * pad + b"".join(pays), dtype=np.uint8)
+    batch = decode_data_batch(arr, pad + np.cumsum(lengths) - lengths, lengths)
+    rows = np.flatnonzero(batch.ok)
+    assert rows.tolist() == [i for i in range(count) if i not in corrupt]
+    if not rows.size:
+        return
+    want = np.concatenate([packet_values(decode_data_packet(pays[i])) for i in rows])
+    saved = legband_batch.VALUES_CHUNK_VALUES
+    legband_batch.VALUES_CHUNK_VALUES = chunk
+    try:
+        got = batch.values(rows)
+        shifted = batch.values(rows[1:]) if rows.size > 1 else None
+    finally:
+        legband_batch.VALUES_CHUNK_VALUES = saved
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    # positive control: the same rows one packet off in the file give other samples
+    if shifted is not None:
+        assert not np.array_equal(shifted, want[:shifted.shape[0]])
