@@ -139,7 +139,10 @@ def unwrap(values: np.ndarray, *, modulus: int) -> np.ndarray:
     if v.size == 0:
         return v
     half = modulus // 2
-    steps = (np.diff(v) + half) % modulus - half
+    d = np.diff(v)
+    if not d.size or (int(d.min()) >= -half and int(d.max()) < half):
+        return v.copy()  # no step wraps: every step is its own residue, the sum is v itself
+    steps = (d + half) % modulus - half
     return v[0] + np.concatenate(([0], np.cumsum(steps)))
 
 
@@ -326,9 +329,13 @@ def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
         received = np.asarray(pt.received_s, dtype=np.float64)
         finite = np.isfinite(received) & (np.abs(received) < HOST_TIME_LIMIT_S)
         use = pt.live & finite if (pt.live & finite).any() else finite
-        last = pt.counter[use] + pt.n_samples[use] - 1
+        if bool(use.all()):  # every packet (no copies by a mask)
+            last = pt.counter + pt.n_samples - 1
+            ys.append(received)
+        else:
+            last = pt.counter[use] + pt.n_samples[use] - 1
+            ys.append(received[use])
         xs.append((a + b * last.astype(np.float64)) / tick_hz)
-        ys.append(received[use])
     x, y = np.concatenate(xs), np.concatenate(ys)
     if x.size == 0:
         raise ValueError("no packet has a plausible host receive time")

@@ -337,10 +337,12 @@ class CaptureRecording:
         first: dict[int, tuple[int, float]] = {}
         use = ok.copy()
         self._rate_changes = 0
+        every = bool(ok.all())
         valid = np.flatnonzero(ok)
-        for sid in pd_unique(heads.stream_id[valid]):
+        sids = heads.stream_id if every else heads.stream_id[valid]
+        for sid in pd_unique(sids):
             spec = self.profile.stream(sid)
-            mine = valid[heads.stream_id[valid] == sid]
+            mine = np.flatnonzero(sids == sid) if every else valid[sids == sid]
             rates = np.asarray(spec.rates_hz, dtype=np.int64)[heads.rate_code[mine]]
             i0 = int(mine[0])
             first[sid] = (int(rates[0]), float(spec.full_scales[int(heads.range_code[i0])]))
