@@ -21,13 +21,15 @@ FIELDS = ("stream_id", "seq", "first_sample", "device_ticks", "rate_code", "rang
 def payloads(draw: st.DrawFn) -> list[bytes]:
     out = []
     for _ in range(draw(st.integers(0, 25))):
-        kind = draw(st.sampled_from(["good", "good", "flip", "random"]))
+        kind = draw(st.sampled_from(["good", "good", "flip", "random", "cut"]))
         if kind == "random":
             out.append(draw(st.binary(max_size=40)))
             continue
         p = packet(draw(st.sampled_from([1, 3, 4])), draw(st.integers(0, (1 << 32) - 1)),
                    draw(st.integers(1, 12)), seq=draw(st.integers(0, 65535)),
                    backfill=draw(st.booleans()), range_code=draw(st.integers(0, 1)))
+        if kind == "cut":  # a valid header with no samples, or part of one, after it
+            p = p[:12 + draw(st.integers(0, 1))]
         if kind == "flip":
             raw = bytearray(p)
             raw[draw(st.integers(0, len(raw) - 1))] ^= draw(st.integers(1, 255))
@@ -47,13 +49,19 @@ def test_batch_equals_one_packet_decoder(pays: list[bytes], pad: int) -> None:
     # headers read beforehand (as the capture scan does): 13 bytes from each payload's start,
     # the next payload's bytes past a short one, zeros past the end of the buffer
     by_heads = decode_data_batch(arr, offsets, lengths, heads=rows_at(arr, offsets, 13))
+    saved = legband_batch.SMALL_BODY_BYTES
+    legband_batch.SMALL_BODY_BYTES = -1  # every body divided, none looked up in the table
+    try:
+        by_division = decode_data_batch(arr, offsets, lengths)
+    finally:
+        legband_batch.SMALL_BODY_BYTES = saved
     decoded = []
     for p in pays:
         try:
             decoded.append(decode_data_packet(p))
         except CrampInputError:
             decoded.append(None)
-    for batch in (by_bytes, by_array, by_heads):
+    for batch in (by_bytes, by_array, by_heads, by_division):
         assert batch.ok.tolist() == [d is not None for d in decoded]
         for i, d in enumerate(decoded):
             if d is None:

@@ -251,11 +251,52 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         if long_enough.any():
             raw = sliding_window_view(buf, hsize)[off[long_enough]]
             head[long_enough] = raw.view(HEADER_DTYPE).reshape(-1)
-    vs = head["vs"].astype(np.int64)
-    flags = head["flags"].astype(np.int64)
-    sid = vs & 0x0F
-    rate_code = (flags >> layout.rate_shift) & layout.code_mask
-    range_code = flags & layout.code_mask
+    # every check on the two header bytes at once: a table over (version|stream, flags)
+    valid, stream_of, width_of = _header_tables(profile)
+    vs = head["vs"].astype(np.intp)
+    flags = head["flags"]
+    body = length - hsize
+    ok = long_enough & np.take(valid, (vs << 8) | flags)
+    n_samples, whole = _samples_in(body, vs, width_of)
+    ok &= whole
+    all_ok = bool(ok.all())
+    bad = ~ok
+
+    def field(values: np.ndarray, *, fresh: bool = False) -> np.ndarray:
+        out = values if fresh else values.astype(np.int64)  # int64, 0 set where not ok
+        if not all_ok:
+            out[bad] = 0
+        return out
+
+    codes = flags.astype(np.int64)
+    rate_code = (codes >> layout.rate_shift) & layout.code_mask
+    range_code = codes & layout.code_mask
+    return DataBatch(
+        buffer=buf, ok=ok, stream_id=field(np.take(stream_of, vs), fresh=True),
+        seq=field(head["seq"]), first_sample=field(head["first"]),
+        device_ticks=field(head["ticks"]), rate_code=field(rate_code, fresh=True),
+        range_code=field(range_code, fresh=True), n_samples=field(n_samples, fresh=True),
+        backfill=ok & ((codes & layout.backfill_flag) != 0),
+        sample_offset=field(off + hsize, fresh=True), profile=profile, source=source,
+    )
+
+
+def _header_tables(profile: LegBandProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables of the header's first two bytes for ``profile``.
+
+    Returns
+    -------
+    valid : ndarray of bool, shape (65536,)
+        By ``vs << 8 | flags``: the version is the profile's, the stream is defined, no
+        reserved flag is set and the rate and range codes are defined for the stream (the
+        checks of :func:`~detector.profiles.legband_codec.decode_data_header` on those bytes).
+    stream_of : ndarray of int64, shape (256,)
+        By ``vs``: the stream id (``vs & 0x0F``).
+    width_of : ndarray of int64, shape (256,)
+        By ``vs``: sample bytes of the stream (0 when the profile has no such stream or the
+        version is not the profile's).
+    """
+    layout = profile.data
     n_rates = np.zeros(16, dtype=np.int64)
     n_ranges = np.zeros(16, dtype=np.int64)
     sample_bytes = np.zeros(16, dtype=np.int64)
@@ -263,29 +304,54 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         n_rates[spec.stream_id] = len(spec.rates_hz)
         n_ranges[spec.stream_id] = len(spec.full_scales)
         sample_bytes[spec.stream_id] = spec.sample_bytes
-    body = length - hsize
-    width = sample_bytes[sid]
-    ok = (long_enough & ((vs >> 4) == layout.version) & (width > 0)
-          & ((flags & layout.reserved_flags) == 0)
-          & (rate_code < n_rates[sid]) & (range_code < n_ranges[sid]) & (body > 0))
-    ok &= body % np.maximum(width, 1) == 0
-    all_ok = bool(ok.all())
-    bad = ~ok
+    byte = np.arange(256, dtype=np.int64)
+    stream_of = byte & 0x0F
+    width_of = np.where((byte >> 4) == layout.version, sample_bytes[stream_of], 0)
+    vs, flags = byte[:, None], byte[None, :]
+    sid = vs & 0x0F
+    valid = (((vs >> 4) == layout.version) & (sample_bytes[sid] > 0)
+             & ((flags & layout.reserved_flags) == 0)
+             & (((flags >> layout.rate_shift) & layout.code_mask) < n_rates[sid])
+             & ((flags & layout.code_mask) < n_ranges[sid]))
+    return valid.reshape(-1), stream_of, width_of
 
-    def field(values: np.ndarray) -> np.ndarray:
-        out = values.astype(np.int64)  # a copy: 0 set where not ok
-        if not all_ok:
-            out[bad] = 0
-        return out
 
-    return DataBatch(
-        buffer=buf, ok=ok, stream_id=field(sid), seq=field(head["seq"]),
-        first_sample=field(head["first"]), device_ticks=field(head["ticks"]),
-        rate_code=field(rate_code), range_code=field(range_code),
-        n_samples=field(body // np.maximum(width, 1)),
-        backfill=ok & ((flags & layout.backfill_flag) != 0), sample_offset=field(off + hsize),
-        profile=profile, source=source,
-    )
+SMALL_BODY_BYTES = 4096
+"""Bodies up to this long (all a BLE notification can hold) are divided into samples by a
+table lookup, not an int64 division per packet."""
+
+
+def _samples_in(body: np.ndarray, vs: np.ndarray, width_of: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Samples in each body and whether it is a positive whole number of them.
+
+    Parameters
+    ----------
+    body : ndarray of int64, shape (n,)
+        Body bytes after the header (negative for a payload shorter than the header).
+    vs : ndarray of intp, shape (n,)
+        The header's first byte (version and stream).
+    width_of : ndarray of int64, shape (256,)
+        Sample bytes by first byte (0: no such stream, counted as 1 here).
+
+    Returns
+    -------
+    n_samples : ndarray of int64, shape (n,)
+        ``body // width`` (a fresh array; 0 for a short payload).
+    whole : ndarray of bool, shape (n,)
+        ``body > 0`` and ``body % width == 0``.
+    """
+    width = np.maximum(width_of, 1)
+    b = np.maximum(body, 0)
+    top = int(b.max()) if b.size else 0
+    if top > SMALL_BODY_BYTES:
+        w = np.take(width, vs)
+        return b // w, (b > 0) & (b % w == 0)
+    span = np.arange(top + 1, dtype=np.int64)[None, :]
+    quotient = (span // width[:, None]).reshape(-1)  # by (first byte, body bytes)
+    fits = ((span % width[:, None] == 0) & (span > 0)).reshape(-1)
+    key = vs * (top + 1) + b
+    return np.take(quotient, key), np.take(fits, key)
 
 
 def decode_payloads(payloads: Sequence[Bytes], *,
