@@ -171,21 +171,28 @@ def device_line(counter: np.ndarray, ticks: np.ndarray, *,
     dc, dt = c - c0, t - t0
     b = nominal
     keep = np.ones(c.shape, dtype=bool)
+    every = True  # keep is all True: the arrays are used whole, not copied through the mask
+
+    def kept(x: np.ndarray) -> np.ndarray:
+        return x if every else x[keep]
+
     for _ in range(3):
-        if np.ptp(dc[keep]) * nominal < 64.0:
+        if np.ptp(kept(dc)) * nominal < 64.0:
             break
-        fitted = _ls_slope(dc[keep], dt[keep])
+        fitted = _ls_slope(kept(dc), kept(dt))
         if fitted is None or abs(fitted / nominal - 1.0) * 1e6 > MAX_DRIFT_PPM:
             break  # counters or ticks that no crystal makes: keep the nominal rate
         b = fitted
         res = dt - b * dc
-        res -= np.median(res[keep])
+        res -= np.median(kept(res))
         new = np.abs(res) <= 2.0  # rounding to whole ticks leaves |residual| < 1
         if new.sum() < 2 or np.array_equal(new, keep):
             keep = new if new.sum() >= 2 else keep
+            every = bool(keep.all())
             break
         keep = new
-    a = t0 + float(np.median(dt[keep] - b * dc[keep])) - b * c0
+        every = bool(keep.all())
+    a = t0 + float(np.median(kept(dt) - b * kept(dc))) - b * c0
     return a, b
 
 

@@ -340,9 +340,12 @@ class CaptureRecording:
         every = bool(ok.all())
         valid = np.flatnonzero(ok)
         sids = heads.stream_id if every else heads.stream_id[valid]
+        rows_of: dict[int, np.ndarray] = {}  # every packet's row by stream, when all are ok
         for sid in pd_unique(sids):
             spec = self.profile.stream(sid)
             mine = np.flatnonzero(sids == sid) if every else valid[sids == sid]
+            if every:
+                rows_of[sid] = mine
             rates = np.asarray(spec.rates_hz, dtype=np.int64)[heads.rate_code[mine]]
             i0 = int(mine[0])
             first[sid] = (int(rates[0]), float(spec.full_scales[int(heads.range_code[i0])]))
@@ -352,16 +355,19 @@ class CaptureRecording:
         data = self.profile.data
         table = self.capture.records.table
         assert table is not None
-        received = table.time_s[layout.rows]
+        received = table.time_s if _every_row(layout.rows, table.offset.shape[0]) \
+            else table.time_s[layout.rows]
         runs: list[dict[int, PacketTimes]] = []
         for k in range(len(self._offsets)):
             in_run = use & (layout.run == k)
             times: dict[int, PacketTimes] = {}
-            for sid in pd_unique(heads.stream_id[in_run]):
-                m = np.flatnonzero(in_run & (heads.stream_id == sid))
+            everything = bool(in_run.all())  # one run, every packet used: the streams' rows
+            for sid in pd_unique(heads.stream_id if everything else heads.stream_id[in_run]):
+                m = rows_of[sid] if everything and sid in rows_of \
+                    else np.flatnonzero(in_run & (heads.stream_id == sid))
                 times[sid] = PacketTimes(
                     counter=unwrap(heads.first_sample[m], modulus=data.counter_modulus),
-                    n_samples=heads.n_samples[m].copy(),
+                    n_samples=heads.n_samples[m],  # a fancy index: a copy already
                     ticks=unwrap(heads.device_ticks[m], modulus=1 << 32),
                     received_s=received[m], live=~heads.backfill[m],
                 )
