@@ -8,7 +8,7 @@ clock (NTP, an hour backwards). None of that may stretch or shrink the night.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detector.capture.clockfit import (
@@ -138,3 +138,25 @@ def test_bin_minima_are_those_of_a_stable_sort(idx: list[int], data: st.DataObje
     first = np.ones(order.size, dtype=bool)
     first[1:] = b[order][1:] != b[order][:-1]
     assert _bin_minima(b, v, 7).tolist() == order[first].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, (1 << 16) - 1),
+                          st.sampled_from([0, 1, 499, 500, 501, 999, 32767, 32768, 32769])),
+                max_size=40), st.sampled_from([1 << 16, 1000]))
+@example([0, 32768, 0, 32767, 65535, 32767], 1 << 16)  # steps of exactly half a modulus
+@example([0, 500, 0, 499, 999, 499], 1000)
+def test_unwrap_with_and_without_wraps_places_each_value_within_half_a_modulus(
+        raw: list[int], modulus: int) -> None:
+    """Counters given in arrival order (some wrapping, some not, the shortcut taken when no
+    step wraps): each unwrapped value is congruent to its reading and within half a modulus
+    of the one before, starting from the first reading (as the step-by-step rule)."""
+    values = np.array([r % modulus for r in raw], dtype=np.int64)
+    got = unwrap(values, modulus=modulus).tolist()
+    want: list[int] = []
+    half = modulus // 2
+    for r in values.tolist():
+        want.append(r if not want else want[-1] + (r - want[-1] + half) % modulus - half)
+    assert got == want
+    if values.size:  # a new array, never the readings themselves
+        assert not np.shares_memory(unwrap(values, modulus=modulus), values)

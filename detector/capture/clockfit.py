@@ -139,7 +139,10 @@ def unwrap(values: np.ndarray, *, modulus: int) -> np.ndarray:
     if v.size == 0:
         return v
     half = modulus // 2
-    steps = (np.diff(v) + half) % modulus - half
+    d = np.diff(v)
+    if not d.size or (int(d.min()) >= -half and int(d.max()) < half):
+        return v.copy()  # no step wraps: every step is its own residue, the sum is v itself
+    steps = (d + half) % modulus - half
     return v[0] + np.concatenate(([0], np.cumsum(steps)))
 
 
@@ -168,21 +171,28 @@ def device_line(counter: np.ndarray, ticks: np.ndarray, *,
     dc, dt = c - c0, t - t0
     b = nominal
     keep = np.ones(c.shape, dtype=bool)
+    every = True  # keep is all True: the arrays are used whole, not copied through the mask
+
+    def kept(x: np.ndarray) -> np.ndarray:
+        return x if every else x[keep]
+
     for _ in range(3):
-        if np.ptp(dc[keep]) * nominal < 64.0:
+        if np.ptp(kept(dc)) * nominal < 64.0:
             break
-        fitted = _ls_slope(dc[keep], dt[keep])
+        fitted = _ls_slope(kept(dc), kept(dt))
         if fitted is None or abs(fitted / nominal - 1.0) * 1e6 > MAX_DRIFT_PPM:
             break  # counters or ticks that no crystal makes: keep the nominal rate
         b = fitted
         res = dt - b * dc
-        res -= np.median(res[keep])
+        res -= np.median(kept(res))
         new = np.abs(res) <= 2.0  # rounding to whole ticks leaves |residual| < 1
         if new.sum() < 2 or np.array_equal(new, keep):
             keep = new if new.sum() >= 2 else keep
+            every = bool(keep.all())
             break
         keep = new
-    a = t0 + float(np.median(dt[keep] - b * dc[keep])) - b * c0
+        every = bool(keep.all())
+    a = t0 + float(np.median(kept(dt) - b * kept(dc))) - b * c0
     return a, b
 
 
@@ -326,9 +336,13 @@ def fit_clock(streams: Mapping[int, PacketTimes], *, tick_hz: float,
         received = np.asarray(pt.received_s, dtype=np.float64)
         finite = np.isfinite(received) & (np.abs(received) < HOST_TIME_LIMIT_S)
         use = pt.live & finite if (pt.live & finite).any() else finite
-        last = pt.counter[use] + pt.n_samples[use] - 1
+        if bool(use.all()):  # every packet (no copies by a mask)
+            last = pt.counter + pt.n_samples - 1
+            ys.append(received)
+        else:
+            last = pt.counter[use] + pt.n_samples[use] - 1
+            ys.append(received[use])
         xs.append((a + b * last.astype(np.float64)) / tick_hz)
-        ys.append(received[use])
     x, y = np.concatenate(xs), np.concatenate(ys)
     if x.size == 0:
         raise ValueError("no packet has a plausible host receive time")

@@ -51,9 +51,11 @@ class FrameWalk:
         Record type byte.
     body_start, body_end : ndarray of int64, shape (n,)
         Body byte range.
-    head : ndarray of uint8, shape (n, HEAD_ROW_BYTES)
-        The first :data:`HEAD_ROW_BYTES` bytes from each record's sync marker (what lies
+    head_rows : ndarray of uint8, shape (m, HEAD_ROW_BYTES)
+        The first :data:`HEAD_ROW_BYTES` bytes from each sync marker candidate (what lies
         past a short record's end is the next bytes of the file; zeros past the file's end).
+    head_at : ndarray of int64, shape (n,)
+        Row of ``head_rows`` that is each intact record's (see :attr:`head`).
     torn_tail_bytes, corrupt_regions, corrupt_records, corrupt_bytes : int
         As in :class:`~detector.capture.reader.CaptureDamage`.
     intact_end : int
@@ -64,18 +66,32 @@ class FrameWalk:
     rtype: np.ndarray
     body_start: np.ndarray
     body_end: np.ndarray
-    head: np.ndarray
+    head_rows: np.ndarray
+    head_at: np.ndarray
     torn_tail_bytes: int
     corrupt_regions: int
     corrupt_records: int
     corrupt_bytes: int
     intact_end: int
 
+    @property
+    def head(self) -> np.ndarray:
+        """The first :data:`HEAD_ROW_BYTES` bytes of each intact record, uint8, shape
+        (n, HEAD_ROW_BYTES) (a copy; :attr:`head_rows` indexed by :attr:`head_at`)."""
+        return self.head_rows[self.head_at]
+
 
 HEAD_ROW_BYTES = 32
 """Bytes read at each sync marker by the scan: the record head (9), a packet record's head
 (source id and receive time, 10) and the first 13 bytes of its payload (a LegBand data
 header is 12)."""
+RECORD_HEAD_ROW = np.dtype({
+    "names": ["sync", "rtype", "length", "source_id", "received_s"],
+    "formats": ["<u4", "u1", "<u4", "<u2", "<f8"],
+    "offsets": [0, 4, 5, 9, 11], "itemsize": HEAD_ROW_BYTES})
+"""A row of :data:`HEAD_ROW_BYTES` bytes read at a sync marker, as fields: the record head
+(sync marker, type, body length) and a packet record's head (source id, receive time), each
+little-endian at its byte offset (unaligned: read through a view, no copy of the rows)."""
 SCAN_CHUNK_WORDS = 1 << 17
 """16-bit words compared at a time when looking for sync markers (256 KiB of the file: the
 comparison masks stay in cache)."""
@@ -138,10 +154,17 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
     c = sync_candidates(a)
     c = c[(c >= start) & (c + RECORD_HEAD_SIZE + CRC_SIZE <= size)]
     rows = rows_at(a, c, HEAD_ROW_BYTES)  # the one scattered read of the records
-    marker = np.flatnonzero(_is_marker(rows))
-    c = c[marker]
-    rtype = rows[marker, 4].astype(np.int64)
-    length = np.ascontiguousarray(rows[marker, 5:9]).view("<u4").reshape(-1).astype(np.int64)
+    fields = rows.view(RECORD_HEAD_ROW).reshape(-1)
+    is_marker = fields["sync"] == _SYNC_U32
+    every = bool(is_marker.all())  # no false candidate: rows, c and the fields as they are
+    marker = np.arange(c.size) if every else np.flatnonzero(is_marker)
+    if every:
+        rtype = fields["rtype"].astype(np.int64)
+        length = fields["length"].astype(np.int64)
+    else:  # only the markers' (np.take: a fancy index of strided fields is slow)
+        c = np.take(c, marker)
+        rtype = np.take(fields["rtype"], marker).astype(np.int64)
+        length = np.take(fields["length"], marker).astype(np.int64)
     end = c + RECORD_HEAD_SIZE + length
     framed = (length <= MAX_BODY_BYTES) & (end + CRC_SIZE <= size)
     intact = check_crcs(buf, a, c, end, framed)
@@ -176,16 +199,23 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
         corrupt += q - pos
         lost += max(1, int(np.searchsorted(c, q) - i))
         pos = q
-    if taken == [(0, c.size)]:  # an undamaged file: every marker starts a record
-        idx = np.arange(c.size)
-        offset, rtype, end = c, rtype, end
+    runs: list[tuple[int, int]] = []  # the runs taken, those that follow one another joined
+    for i, j in taken:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], j)
+        else:
+            runs.append((i, j))
+    if runs == [(0, c.size)]:  # an undamaged file: every marker starts a record
+        head_at = marker
+        offset = c
     else:
-        idx = np.concatenate([np.arange(i, j) for i, j in taken]) if taken \
+        idx = np.concatenate([np.arange(i, j) for i, j in runs]) if runs \
             else np.zeros(0, dtype=np.int64)
-        offset, rtype, end = c[idx], rtype[idx], end[idx]
-    last_end = int(end[-1]) + CRC_SIZE if idx.size else start
+        head_at, offset = np.take(marker, idx), np.take(c, idx)
+        rtype, end = np.take(rtype, idx), np.take(end, idx)
+    last_end = int(end[-1]) + CRC_SIZE if offset.size else start
     return FrameWalk(offset=offset, rtype=rtype, body_start=offset + RECORD_HEAD_SIZE,
-                     body_end=end, head=rows[marker[idx]], torn_tail_bytes=torn,
+                     body_end=end, head_rows=rows, head_at=head_at, torn_tail_bytes=torn,
                      corrupt_regions=regions, corrupt_records=lost, corrupt_bytes=corrupt,
                      intact_end=last_end)
 
@@ -240,8 +270,11 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
             if e - s == 1:
                 singles.append(np.array([s]))
                 continue
-            groups = (c[s:e] - c[s]) // group_bytes
-            cuts = np.flatnonzero(np.diff(groups)) + 1 + s
+            # a new group at the first marker at or past each multiple of group_bytes from
+            # the run's first marker (as (c - c[s]) // group_bytes steps)
+            span = int(c[e - 1] - c[s]) // group_bytes
+            firsts = np.searchsorted(c[s:e], int(c[s]) + group_bytes * np.arange(1, span + 1))
+            cuts = np.unique(firsts) + s
             for i, j in zip([s, *cuts.tolist()], [*cuts.tolist(), e], strict=True):
                 if j - i > 1 and _group_intact(view, c[i:j], end[i:j], zero_crcs[i:j]):
                     intact[i:j] = True
@@ -270,6 +303,7 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _SYNC_U32 = int.from_bytes(SYNC, "little")
+_SYNC_HIGH = np.uint64(_SYNC_U32 << 32)  # the marker as the high half of a little-endian u64
 
 
 def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
@@ -286,10 +320,15 @@ def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
     base = int(c[0]) + 4  # the first record's CRC covers its bytes from here
     stop = int(end[-1]) + CRC_SIZE
     diff = np.frombuffer(view[base:stop], dtype=np.uint8).copy()
-    # the same bytes as a little-endian u32 at every byte offset (unaligned, writeable)
-    words = np.ndarray(shape=(stop - base - 3,), dtype="<u4", buffer=diff, strides=(1,))
-    words[end - base] ^= np.ascontiguousarray(zero_crcs).view("<u4").reshape(-1)
-    words[c[1:] - base] ^= _SYNC_U32
+    crcs = np.ascontiguousarray(zero_crcs).view("<u4").reshape(-1)
+    # each record but the last: its CRC field and the next record's sync marker right after
+    # it (the records are back to back), XORed as one little-endian u64 at every byte offset
+    # (unaligned, writeable); the last record's CRC field as a u32
+    if end.shape[0] > 1:
+        pairs = np.ndarray(shape=(stop - base - 7,), dtype="<u8", buffer=diff, strides=(1,))
+        pairs[end[:-1] - base] ^= crcs[:-1].astype(np.uint64) | _SYNC_HIGH
+    last = np.ndarray(shape=(1,), dtype="<u4", buffer=diff, offset=int(end[-1]) - base)
+    last ^= crcs[-1]
     return zlib.crc32(diff, 0xFFFFFFFF) == 0xFFFFFFFF
 
 

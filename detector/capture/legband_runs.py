@@ -53,6 +53,17 @@ def _ids(capture: Capture, name: str) -> np.ndarray:
     return np.asarray([sid for sid, n in capture.sources.items() if n == name], dtype=np.int64)
 
 
+def _among(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``np.isin(values, ids)``: one comparison per id for the one or two ids a capture
+    defines per source name."""
+    if ids.size > 4:
+        return np.isin(values, ids)
+    out = np.zeros(values.shape, dtype=bool)
+    for i in ids.tolist():
+        out |= values == i
+    return out
+
+
 def run_layout(capture: Capture, a: np.ndarray, buf: Any) -> RunLayout:
     """Place every data packet of ``capture`` in its run.
 
@@ -67,8 +78,8 @@ def run_layout(capture: Capture, a: np.ndarray, buf: Any) -> RunLayout:
     """
     table = capture.records.table
     assert table is not None
-    data = table.is_packet & np.isin(table.source_id, _ids(capture, DATA_SOURCE))
-    command = table.is_packet & np.isin(table.source_id, _ids(capture, COMMAND_SOURCE))
+    data = table.is_packet & _among(table.source_id, _ids(capture, DATA_SOURCE))
+    command = table.is_packet & _among(table.source_id, _ids(capture, COMMAND_SOURCE))
     events: list[tuple[int, EventRecord]] = []
     for r in np.flatnonzero(~table.is_packet).tolist():
         events.append((r, parse_event(bytes(buf[int(table.body_start[r]):

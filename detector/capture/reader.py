@@ -40,7 +40,13 @@ from detector.capture.format import (
     parse_session,
     parse_source,
 )
-from detector.capture.index import HEAD_ROW_BYTES, distinct_bodies, walk_frames
+from detector.capture.index import (
+    HEAD_ROW_BYTES,
+    RECORD_HEAD_ROW,
+    FrameWalk,
+    distinct_bodies,
+    walk_frames,
+)
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
@@ -378,6 +384,20 @@ def _sources(a: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> tuple[dict[int, s
     return sources, bad
 
 
+def _payload_heads(walk: FrameWalk, at: np.ndarray) -> np.ndarray:
+    """The first :data:`PAYLOAD_HEAD_BYTES` bytes of each packet payload whose head is row
+    ``at`` of ``walk.head_rows``: uint8, shape (n, PAYLOAD_HEAD_BYTES), C-contiguous.
+
+    One ``np.take`` of items of that width lying at the payload's offset in each row (a row
+    gather as a fancy index would copy them byte by byte)."""
+    rows = walk.head_rows
+    if not rows.shape[0]:
+        return np.zeros((0, PAYLOAD_HEAD_BYTES), dtype=np.uint8)
+    items = np.ndarray(shape=(rows.shape[0],), dtype=np.dtype((np.void, PAYLOAD_HEAD_BYTES)),
+                       buffer=rows, offset=_PAYLOAD_AT, strides=(rows.strides[0],))
+    return np.take(items, at).view(np.uint8).reshape(-1, PAYLOAD_HEAD_BYTES)
+
+
 def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     header_damaged = _check_header(p, buf, size)
     a = np.frombuffer(buf, dtype=np.uint8)
@@ -400,14 +420,13 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     sources, bad_sources = _sources(a, b0[source_at], b1[source_at])
     unreadable += bad_sources
     # packets: source id and receive time read as arrays
-    pk = np.flatnonzero(is_packet)
+    pk_ok = np.flatnonzero(is_packet & ((b1 - b0) >= PACKET_HEAD.size))
     sid_all = np.full(rtype.shape, -1, dtype=np.int64)
     time_all = np.full(rtype.shape, np.nan)
-    long_enough = (b1[pk] - b0[pk]) >= PACKET_HEAD.size
-    pk_ok = pk[long_enough]
-    head = walk.head[pk_ok, RECORD_HEAD_SIZE:_PAYLOAD_AT]
-    sid_all[pk_ok] = head[:, 0].astype(np.int64) | (head[:, 1].astype(np.int64) << 8)
-    time_all[pk_ok] = np.ascontiguousarray(head[:, 2:]).view("<f8").reshape(-1)
+    rows = walk.head_rows.view(RECORD_HEAD_ROW).reshape(-1)
+    at = np.take(walk.head_at, pk_ok)  # np.take: a fancy index of strided fields is slow
+    sid_all[pk_ok] = np.take(rows["source_id"], at)
+    time_all[pk_ok] = np.take(rows["received_s"], at)
     readable = is_packet & np.isfinite(time_all)
     unreadable += int(np.count_nonzero(is_packet & ~readable))
     for k in np.flatnonzero(is_event).tolist():
@@ -422,14 +441,16 @@ def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
     times = time_all[readable]
     first_s = float(times.min()) if times.size else None
     last_s = float(times.max()) if times.size else None
-    known = np.asarray(sorted(sources), dtype=np.int64)
-    orphan = readable & is_packet & ~np.isin(sid_all, known)
-    keep = readable & ~orphan
-    table = RecordTable(offset=walk.offset[keep], is_packet=is_packet[keep],
-                        body_start=b0[keep], body_end=b1[keep], source_id=sid_all[keep],
-                        time_s=time_all[keep], payload_head=walk.head[keep, _PAYLOAD_AT:])
+    defined = np.zeros(1 << 16, dtype=bool)  # by source id (u16): one lookup per packet
+    defined[sorted(sources)] = True
+    orphan = readable & is_packet & ~defined[np.maximum(sid_all, 0)]
+    keep = np.flatnonzero(readable & ~orphan)  # rows kept, gathered with np.take
+    table = RecordTable(offset=np.take(walk.offset, keep), is_packet=np.take(is_packet, keep),
+                        body_start=np.take(b0, keep), body_end=np.take(b1, keep),
+                        source_id=np.take(sid_all, keep), time_s=np.take(time_all, keep),
+                        payload_head=_payload_heads(walk, np.take(walk.head_at, keep)))
     kept = array("q")
-    kept.frombytes(walk.offset[keep].astype(np.int64).tobytes())
+    kept.frombytes(memoryview(np.ascontiguousarray(table.offset, dtype=np.int64)).cast("B"))
     damage = CaptureDamage(
         torn_tail_bytes=walk.torn_tail_bytes, corrupt_regions=walk.corrupt_regions,
         corrupt_records=walk.corrupt_records, corrupt_bytes=walk.corrupt_bytes,

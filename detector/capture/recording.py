@@ -313,9 +313,13 @@ class CaptureRecording:
         """Headers of data packets ``rows``: from the scan's bytes, or read again."""
         table = self.capture.records.table
         assert table is not None
-        start = table.payload_start[rows]
-        return decode_data_batch(buf, start, table.body_end[rows] - start, profile=self.profile,
-                                 heads=table.payload_head[rows] if scanned else None)
+        every = _every_row(rows, table.offset.shape[0])
+        start = table.payload_start if every else table.payload_start[rows]
+        end = table.body_end if every else table.body_end[rows]
+        heads = None
+        if scanned:
+            heads = table.payload_head if every else table.payload_head[rows]
+        return decode_data_batch(buf, start, end - start, profile=self.profile, heads=heads)
 
     def _scan_packets(self) -> tuple[list[dict[int, PacketTimes]], dict[int, tuple[int, float]]]:
         buf = self.capture.records.open_buffer()
@@ -333,10 +337,15 @@ class CaptureRecording:
         first: dict[int, tuple[int, float]] = {}
         use = ok.copy()
         self._rate_changes = 0
+        every = bool(ok.all())
         valid = np.flatnonzero(ok)
-        for sid in pd_unique(heads.stream_id[valid]):
+        sids = heads.stream_id if every else heads.stream_id[valid]
+        rows_of: dict[int, np.ndarray] = {}  # every packet's row by stream, when all are ok
+        for sid in pd_unique(sids):
             spec = self.profile.stream(sid)
-            mine = valid[heads.stream_id[valid] == sid]
+            mine = np.flatnonzero(sids == sid) if every else valid[sids == sid]
+            if every:
+                rows_of[sid] = mine
             rates = np.asarray(spec.rates_hz, dtype=np.int64)[heads.rate_code[mine]]
             i0 = int(mine[0])
             first[sid] = (int(rates[0]), float(spec.full_scales[int(heads.range_code[i0])]))
@@ -346,16 +355,19 @@ class CaptureRecording:
         data = self.profile.data
         table = self.capture.records.table
         assert table is not None
-        received = table.time_s[layout.rows]
+        received = table.time_s if _every_row(layout.rows, table.offset.shape[0]) \
+            else table.time_s[layout.rows]
         runs: list[dict[int, PacketTimes]] = []
         for k in range(len(self._offsets)):
             in_run = use & (layout.run == k)
             times: dict[int, PacketTimes] = {}
-            for sid in pd_unique(heads.stream_id[in_run]):
-                m = np.flatnonzero(in_run & (heads.stream_id == sid))
+            everything = bool(in_run.all())  # one run, every packet used: the streams' rows
+            for sid in pd_unique(heads.stream_id if everything else heads.stream_id[in_run]):
+                m = rows_of[sid] if everything and sid in rows_of \
+                    else np.flatnonzero(in_run & (heads.stream_id == sid))
                 times[sid] = PacketTimes(
                     counter=unwrap(heads.first_sample[m], modulus=data.counter_modulus),
-                    n_samples=heads.n_samples[m].copy(),
+                    n_samples=heads.n_samples[m],  # a fancy index: a copy already
                     ticks=unwrap(heads.device_ticks[m], modulus=1 << 32),
                     received_s=received[m], live=~heads.backfill[m],
                 )
@@ -374,6 +386,12 @@ class CaptureRecording:
         if self._rate_changes:
             notes.append(f"{self._rate_changes} packet(s) at a changed rate skipped")
         return notes
+
+
+def _every_row(rows: np.ndarray, n: int) -> bool:
+    """Whether ``rows`` (ascending, distinct) is ``arange(n)``: then a table's columns are
+    used as they are, not gathered."""
+    return int(rows.shape[0]) == n and (n == 0 or (int(rows[0]) == 0 and int(rows[-1]) == n - 1))
 
 
 def pd_unique(values: np.ndarray) -> list[int]:

@@ -182,8 +182,9 @@ class TickGrid:
         The block is cut at the shift intervals it spans (a handful per block: one per slip),
         each piece lying on consecutive grid slots; a piece keeps the samples past every slot
         filled before it (a slip back leaves them out), and the last sample kept before a
-        slip ahead is held over the slots skipped. The output is the kept slices joined, so
-        the samples are copied once.
+        slip ahead is held over the slots skipped. The output is the kept slices joined (the
+        samples copied once), or, when one slice is all there is (the usual block), a view of
+        ``block.data``: blocks are only read downstream.
         """
         n = block.n_samples
         if n == 0:
@@ -228,7 +229,7 @@ class TickGrid:
         a, b, g = runs[-1]
         self._grid_end = g + b - a
         self._last = data[b - 1:b].copy()
-        out = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        out = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return SignalBlock(data=out, fs=block.fs, start_sample=first)
 
     def _pieces(self, a: int, b: int) -> list[tuple[int, int, int]]:

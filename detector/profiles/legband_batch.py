@@ -113,16 +113,73 @@ class DataBatch:
             uV for EMG streams, g for accelerometers.
         """
         rows = np.asarray(rows, dtype=np.int64)
+        if not rows.size:
+            raise ValueError("no rows to decode")
         spec = self.profile.stream(int(self.stream_id[rows[0]]))
-        counts = self.counts(rows)
         codes = self.range_code[rows]
         lsbs = np.array([spec.lsb(fs) for fs in spec.full_scales], dtype=np.float64)
+        per_row = self.n_samples[rows] * spec.axes
+        if bool(np.all(codes == codes[0])) and bool(np.all(per_row == per_row[0])):
+            return self._scaled_rows(rows, int(per_row[0]), lsbs[codes[0]], spec.axes)
+        counts = self.counts(rows)
         if np.all(codes == codes[0]):  # int16 -> float64 and the product in one pass
             return np.multiply(counts, lsbs[codes[0]], dtype=np.float64)
         out = counts.astype(np.float64)
         per_sample = np.repeat(lsbs[codes], self.n_samples[rows])
         out *= per_sample[:, None] if spec.axes > 1 else per_sample
         return out
+
+
+    def _scaled_rows(self, rows: np.ndarray, width: int, lsb: np.float64,
+                     axes: int) -> np.ndarray:
+        """:meth:`values` of packets of one sample count and one range: the samples gathered
+        a cache-sized slice of rows at a time and scaled straight into the float64 result
+        (no int16 copy of the whole selection is made).
+
+        Parameters
+        ----------
+        rows : ndarray of int64, shape (n,)
+            Packets of one stream, each of ``width`` int16 values.
+        width : int
+            int16 values per packet (samples times axes).
+        lsb : float64
+            Unit per count of the packets' range.
+        axes : int
+            Values per sample.
+
+        Returns
+        -------
+        ndarray of float64, shape (n * width / axes,) or (n * width / axes, axes)
+        """
+        items = _row_items(self.buffer, 2 * width)
+        offsets = self.sample_offset[rows]
+        n = int(rows.shape[0])
+        out = np.empty((n, width), dtype=np.float64)
+        step = max(1, VALUES_CHUNK_VALUES // width)
+        sample = self.profile.data.sample_dtype
+        for i in range(0, n, step):
+            counts = items[offsets[i:i + step]].view(np.uint8).view(sample)
+            np.multiply(counts.reshape(-1, width), lsb, out=out[i:i + step])
+        return out.reshape(-1, axes) if axes > 1 else out.reshape(-1)
+
+
+VALUES_CHUNK_VALUES = 1 << 17
+"""int16 values :meth:`DataBatch.values` gathers at a time before scaling them (256 KiB: the
+gathered counts stay in cache until they are scaled)."""
+
+
+def _header_view(heads: np.ndarray, hsize: int) -> np.ndarray:
+    """The first ``hsize`` bytes of each row of ``heads`` (uint8, shape (n, >= hsize)) as
+    :data:`HEADER_DTYPE` records: a view of C-contiguous rows (the fields at their offsets in
+    an item as wide as a row), else a copy of those bytes."""
+    width = int(heads.shape[1])
+    if heads.flags.c_contiguous and heads.dtype == np.uint8 and width >= hsize:
+        padded = np.dtype({"names": list(HEADER_DTYPE.names or ()),
+                           "formats": [HEADER_DTYPE.fields[f][0] for f in HEADER_DTYPE.names],
+                           "offsets": [HEADER_DTYPE.fields[f][1] for f in HEADER_DTYPE.names],
+                           "itemsize": width})
+        return heads.view(padded).reshape(-1)
+    return np.ascontiguousarray(heads[:, :hsize]).view(HEADER_DTYPE).reshape(-1)
 
 
 def _row_items(buffer: np.ndarray, width: int) -> np.ndarray:
@@ -183,7 +240,7 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
     long_enough = length >= hsize
     every = bool(long_enough.all())
     if heads is not None:  # read already: the header bytes, zero where the payload is short
-        head = np.ascontiguousarray(heads[:, :hsize]).view(HEADER_DTYPE).reshape(-1)
+        head = _header_view(heads, hsize)
         if not every:
             head = head.copy()  # never write into the caller's bytes
             head[~long_enough] = np.zeros((), dtype=HEADER_DTYPE)
@@ -194,11 +251,52 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         if long_enough.any():
             raw = sliding_window_view(buf, hsize)[off[long_enough]]
             head[long_enough] = raw.view(HEADER_DTYPE).reshape(-1)
-    vs = head["vs"].astype(np.int64)
-    flags = head["flags"].astype(np.int64)
-    sid = vs & 0x0F
-    rate_code = (flags >> layout.rate_shift) & layout.code_mask
-    range_code = flags & layout.code_mask
+    # every check on the two header bytes at once: a table over (version|stream, flags)
+    valid, stream_of, width_of = _header_tables(profile)
+    vs = head["vs"].astype(np.intp)
+    flags = head["flags"]
+    body = length - hsize
+    ok = long_enough & np.take(valid, (vs << 8) | flags)
+    n_samples, whole = _samples_in(body, vs, width_of)
+    ok &= whole
+    all_ok = bool(ok.all())
+    bad = ~ok
+
+    def field(values: np.ndarray, *, fresh: bool = False) -> np.ndarray:
+        out = values if fresh else values.astype(np.int64)  # int64, 0 set where not ok
+        if not all_ok:
+            out[bad] = 0
+        return out
+
+    codes = flags.astype(np.int64)
+    rate_code = (codes >> layout.rate_shift) & layout.code_mask
+    range_code = codes & layout.code_mask
+    return DataBatch(
+        buffer=buf, ok=ok, stream_id=field(np.take(stream_of, vs), fresh=True),
+        seq=field(head["seq"]), first_sample=field(head["first"]),
+        device_ticks=field(head["ticks"]), rate_code=field(rate_code, fresh=True),
+        range_code=field(range_code, fresh=True), n_samples=field(n_samples, fresh=True),
+        backfill=ok & ((codes & layout.backfill_flag) != 0),
+        sample_offset=field(off + hsize, fresh=True), profile=profile, source=source,
+    )
+
+
+def _header_tables(profile: LegBandProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables of the header's first two bytes for ``profile``.
+
+    Returns
+    -------
+    valid : ndarray of bool, shape (65536,)
+        By ``vs << 8 | flags``: the version is the profile's, the stream is defined, no
+        reserved flag is set and the rate and range codes are defined for the stream (the
+        checks of :func:`~detector.profiles.legband_codec.decode_data_header` on those bytes).
+    stream_of : ndarray of int64, shape (256,)
+        By ``vs``: the stream id (``vs & 0x0F``).
+    width_of : ndarray of int64, shape (256,)
+        By ``vs``: sample bytes of the stream (0 when the profile has no such stream or the
+        version is not the profile's).
+    """
+    layout = profile.data
     n_rates = np.zeros(16, dtype=np.int64)
     n_ranges = np.zeros(16, dtype=np.int64)
     sample_bytes = np.zeros(16, dtype=np.int64)
@@ -206,29 +304,54 @@ def decode_data_batch(buffer: np.ndarray | Bytes, offsets: np.ndarray, lengths: 
         n_rates[spec.stream_id] = len(spec.rates_hz)
         n_ranges[spec.stream_id] = len(spec.full_scales)
         sample_bytes[spec.stream_id] = spec.sample_bytes
-    body = length - hsize
-    width = sample_bytes[sid]
-    ok = (long_enough & ((vs >> 4) == layout.version) & (width > 0)
-          & ((flags & layout.reserved_flags) == 0)
-          & (rate_code < n_rates[sid]) & (range_code < n_ranges[sid]) & (body > 0))
-    ok &= body % np.maximum(width, 1) == 0
-    all_ok = bool(ok.all())
-    bad = ~ok
+    byte = np.arange(256, dtype=np.int64)
+    stream_of = byte & 0x0F
+    width_of = np.where((byte >> 4) == layout.version, sample_bytes[stream_of], 0)
+    vs, flags = byte[:, None], byte[None, :]
+    sid = vs & 0x0F
+    valid = (((vs >> 4) == layout.version) & (sample_bytes[sid] > 0)
+             & ((flags & layout.reserved_flags) == 0)
+             & (((flags >> layout.rate_shift) & layout.code_mask) < n_rates[sid])
+             & ((flags & layout.code_mask) < n_ranges[sid]))
+    return valid.reshape(-1), stream_of, width_of
 
-    def field(values: np.ndarray) -> np.ndarray:
-        out = values.astype(np.int64)  # a copy: 0 set where not ok
-        if not all_ok:
-            out[bad] = 0
-        return out
 
-    return DataBatch(
-        buffer=buf, ok=ok, stream_id=field(sid), seq=field(head["seq"]),
-        first_sample=field(head["first"]), device_ticks=field(head["ticks"]),
-        rate_code=field(rate_code), range_code=field(range_code),
-        n_samples=field(body // np.maximum(width, 1)),
-        backfill=ok & ((flags & layout.backfill_flag) != 0), sample_offset=field(off + hsize),
-        profile=profile, source=source,
-    )
+SMALL_BODY_BYTES = 4096
+"""Bodies up to this long (all a BLE notification can hold) are divided into samples by a
+table lookup, not an int64 division per packet."""
+
+
+def _samples_in(body: np.ndarray, vs: np.ndarray, width_of: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Samples in each body and whether it is a positive whole number of them.
+
+    Parameters
+    ----------
+    body : ndarray of int64, shape (n,)
+        Body bytes after the header (negative for a payload shorter than the header).
+    vs : ndarray of intp, shape (n,)
+        The header's first byte (version and stream).
+    width_of : ndarray of int64, shape (256,)
+        Sample bytes by first byte (0: no such stream, counted as 1 here).
+
+    Returns
+    -------
+    n_samples : ndarray of int64, shape (n,)
+        ``body // width`` (a fresh array; 0 for a short payload).
+    whole : ndarray of bool, shape (n,)
+        ``body > 0`` and ``body % width == 0``.
+    """
+    width = np.maximum(width_of, 1)
+    b = np.maximum(body, 0)
+    top = int(b.max()) if b.size else 0
+    if top > SMALL_BODY_BYTES:
+        w = np.take(width, vs)
+        return b // w, (b > 0) & (b % w == 0)
+    span = np.arange(top + 1, dtype=np.int64)[None, :]
+    quotient = (span // width[:, None]).reshape(-1)  # by (first byte, body bytes)
+    fits = ((span % width[:, None] == 0) & (span > 0)).reshape(-1)
+    key = vs * (top + 1) + b
+    return np.take(quotient, key), np.take(fits, key)
 
 
 def decode_payloads(payloads: Sequence[Bytes], *,
