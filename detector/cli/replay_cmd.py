@@ -159,7 +159,7 @@ def _quality_line(q: dict[str, Any], result: NightResult) -> str:
     if "accelerometer" in q:
         parts.append(f"accelerometer coverage {q['accelerometer']['coverage'] * 100:.0f}%")
     from detector.causes.wording import format_duration
-    from detector.report.summary import merge_intervals
+    from detector.intervals import merge_intervals
 
     gaps = merge_intervals([(g.start_s, g.end_s) for g in result.gaps])
     missing = sum(b - a for a, b in gaps)
