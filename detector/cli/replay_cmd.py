@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -39,8 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_store_choice(store, default="replays", verb="write")
     store.add_argument("--no-store", action="store_true",
                        help="do not write the nights to any episode store")
+    p.add_argument("--threads", type=int, choices=(1, 2), default=None,
+                   help="2: condition the EMG and foot channels on a second thread beside the "
+                        "rest (the default when this process may use two or more CPUs); 1: "
+                        "one thread (when other work already keeps every CPU busy)")
     add_recording_options(p)
     p.set_defaults(func=run)
+
+
+def default_threads() -> int:
+    """2 when this process may run on two or more CPUs, else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.json, force=args.force)
     results = [
         replay_path(path, config=config, channel_map=channel_map, leg=args.leg,
-                    progress=not to_stdout, time_unit=args.time_unit)
+                    progress=not to_stdout, time_unit=args.time_unit,
+                    threads=args.threads or default_threads())
         for path in args.files
     ]
     undated = [r for r in results if is_undated(r.info.start_utc)]
