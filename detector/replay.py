@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,15 @@ def run_source(source: RecordingSource, *, config: DetectorConfig, leg: str | No
     if bar is not None:
         bar.close()
     return rec.result(info)
+
+
+def default_threads() -> int:
+    """Threads for one replay: 2 when this process may run on two or more CPUs, else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 else 1
 
 
 def background_roles(channels: Mapping[str, ChannelSpec]) -> tuple[str, ...]:

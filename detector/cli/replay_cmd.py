@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -48,19 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def default_threads() -> int:
-    """2 when this process may run on two or more CPUs, else 1."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return 2 if cpus >= 2 else 1
-
-
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
     from detector.pipeline.night_window import resolve_timezone
-    from detector.replay import replay_path
+    from detector.replay import default_threads, replay_path
 
     if args.no_store and (args.db is not None or args.store is not None):
         raise CrampInputError("--no-store", "cannot be combined with --db or --store")
