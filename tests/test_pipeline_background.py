@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,25 @@ def test_background_roles_must_be_channels() -> None:
                       background=("ecg",))
     with pytest.raises(ValueError, match="threads must be 1 or 2"):
         run_source(_recording(), config=CONFIG, threads=3)
+
+
+@pytest.mark.parametrize("name", ["sample_capture.cramp", "sample_night.edf"])
+def test_readers_hand_over_blocks_the_worker_may_keep(name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader must not reuse a block's array once handed over: the worker may still be
+    filtering it. Replaying the sample files in 60-s blocks on two threads gives the
+    one-thread result, and the worker did take blocks (positive control)."""
+    from detector.io.channels import ChannelMap
+    from detector.io.open import open_recording
+
+    path = str(Path(__file__).resolve().parents[1] / "recordings" / name)
+    results = []
+    seen = _threads_seen(monkeypatch)
+    for threads in (1, 2):
+        with open_recording(path, channel_map=ChannelMap(),
+                            min_emg_fs_hz=CONFIG.emg.min_fs_hz) as source:
+            results.append(run_source(source, config=DetectorConfig(), chunk_s=60.0,
+                                      threads=threads))
+    assert results[0].episodes
+    _same(results[0], results[1])
+    assert "cramp-pipeline_0" in {name for name, _ in seen}

@@ -133,7 +133,12 @@ class NightPipeline:
                         "emg_missing": 0, "acc_missing": 0, "moving": 0, "emg_motion": 0}
 
     def push(self, role: str, block: SignalBlock) -> list[EpisodeEvent]:
-        """Feed one block of one channel; return episode events it completes."""
+        """Feed one block of one channel; return episode events it completes.
+
+        A block of a background role may still be read on the worker after this returns:
+        the caller must not change ``block.data`` afterwards (the readers hand over a new
+        array per block).
+        """
         spec = self.channels.get(role)
         if spec is None:
             raise ValueError(f"channel {role!r} was not declared")
