@@ -113,3 +113,16 @@ def test_readers_hand_over_blocks_the_worker_may_keep(name: str,
     assert results[0].episodes
     _same(results[0], results[1])
     assert "cramp-pipeline_0" in {name for name, _ in seen}
+
+
+@pytest.mark.parametrize(("cpus", "load", "want"), [(2, 0.2, 2), (2, 1.4, 2), (2, 1.6, 1),
+                                                    (1, 0.0, 1), (8, 7.0, 2), (8, 7.8, 1)])
+def test_default_threads_wants_a_spare_cpu(cpus: int, load: float, want: int,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from detector import replay
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert replay.default_threads() == want

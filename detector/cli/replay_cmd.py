@@ -41,8 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="do not write the nights to any episode store")
     p.add_argument("--threads", type=int, choices=(1, 2), default=None,
                    help="2: condition the EMG and foot channels on a second thread beside the "
-                        "rest (the default when this process may use two or more CPUs); 1: "
-                        "one thread (when other work already keeps every CPU busy)")
+                        "rest; 1: one thread. Default: 2 when this process may use two or more "
+                        "CPUs and one of them is idle (by the load average). The result is the "
+                        "same either way")
     add_recording_options(p)
     p.set_defaults(func=run)
 
