@@ -14,7 +14,8 @@ measures in one run:
   ``sosfilt`` pass over the EMG array, in this process;
 - ``cramp replay NIGHT.edf --json - --no-store`` and ``cramp replay NIGHT.cramp --json -
   --no-store`` as whole child processes (start-up, imports and file reading included), with
-  each child's peak RSS;
+  each child's peak RSS; each also with ``--threads 1`` (by default a replay conditions the
+  EMG and foot channels on a second thread when it may use two CPUs);
 - start-up: ``python -c "import numpy"``, ``cramp --help`` and every subcommand's ``--help``.
 
 The children run as after a normal install: without ``PYTHONDONTWRITEBYTECODE`` (which some
@@ -176,11 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         jobs: dict[str, list[str]] = {
             "edf_replay": [*cmd, "replay", str(edf), "--json", "-", "--no-store"],
+            "edf_replay_1thread": [*cmd, "replay", str(edf), "--json", "-", "--no-store",
+                                   "--threads", "1"],
             "import_numpy": [sys.executable, "-c", "import numpy"],
             "help": [*cmd, "--help"],
         }
         if capture is not None:
             jobs["capture_replay"] = [*cmd, "replay", str(capture), "--json", "-", "--no-store"]
+            jobs["capture_replay_1thread"] = [*jobs["capture_replay"], "--threads", "1"]
         for name in SUBCOMMAND_HELP:
             jobs[f"help {name}"] = [*cmd, name, "--help"]
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in jobs}
@@ -261,8 +265,10 @@ def _print(r: dict[str, Any], cmd: list[str]) -> list[str]:
               f"{x['cpu_x_floor']:8.2f} {x['peak_rss_bytes'] / MIB:8.1f}")
 
     row("EDF replay (whole process)", "edf_replay")
+    row("  the same on one thread (--threads 1)", "edf_replay_1thread")
     if "capture_replay" in r:
         row("capture replay (whole process)", "capture_replay")
+        row("  the same on one thread (--threads 1)", "capture_replay_1thread")
     row('start-up: python -c "import numpy"', "import_numpy")
     row("start-up: cramp --help", "help")
     helps = [k for k in r if k.startswith("help ")]

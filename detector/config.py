@@ -15,7 +15,6 @@ key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,6 +308,8 @@ def load_config(path: str | Path) -> DetectorConfig:
         raise
     except CrampInputError as exc:
         raise ConfigError(exc.where, exc.problem) from None
+    import tomllib  # only when a config file is read (a few ms at every start-up otherwise)
+
     try:
         text = p.read_bytes().decode("utf-8")
         data = tomllib.loads(text)

@@ -25,7 +25,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.errors import CrampInputError
-from detector.report.summary import merge_intervals
+from detector.intervals import merge_intervals
 from detector.safe_files import publish_file
 from detector.signals import RecordingSource
 from detector.store.codec import utc_text

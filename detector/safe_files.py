@@ -15,7 +15,6 @@ directories made for health data are 0700 whatever the umask.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import stat
@@ -253,6 +252,8 @@ def ensure_private_dir(path: str | Path, *, tighten: bool) -> Path:
 
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (identifies a recording)."""
+    import hashlib  # only where a recording is identified, not at every start-up
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

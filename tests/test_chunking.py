@@ -29,10 +29,12 @@ def _recording():  # type: ignore[no-untyped-def]
     return b.recording()
 
 
-def _feed(cuts: dict[str, list[int]], order_seed: int) -> NightResult:
+def _feed(cuts: dict[str, list[int]], order_seed: int,
+          background: tuple[str, ...] = ()) -> NightResult:
     rec = _recording()
     info = rec.info
-    pipe = NightPipeline(info.channels, config=CONFIG, start_utc=info.start_utc, leg="left")
+    pipe = NightPipeline(info.channels, config=CONFIG, start_utc=info.start_utc, leg="left",
+                         background=background)
     pieces: dict[str, list[SignalBlock]] = {}
     for role, spec in info.channels.items():
         blocks: list[SignalBlock] = []
@@ -59,12 +61,20 @@ def _reference() -> NightResult:
 cut_lists = st.lists(st.integers(min_value=1, max_value=10_000_000), max_size=60)
 
 
+# blocks of 60 s or more of these roles go to the worker thread (BACKGROUND_MIN_S); the
+# recording is 240 s, so the random cuts mix worker and calling-thread blocks of one role
+backgrounds = st.sampled_from([(), ("emg",), ("emg", "foot_acc"),
+                               ("emg", "shank_acc", "foot_acc")])
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(emg=cut_lists, shank=cut_lists, foot=cut_lists, order=st.integers(0, 2**32 - 1))
+@given(emg=cut_lists, shank=cut_lists, foot=cut_lists, order=st.integers(0, 2**32 - 1),
+       background=backgrounds)
 def test_random_chunking_gives_identical_episodes(emg: list[int], shank: list[int],
-                                                  foot: list[int], order: int) -> None:
+                                                  foot: list[int], order: int,
+                                                  background: tuple[str, ...]) -> None:
     ref = _reference()
-    got = _feed({"emg": emg, "shank_acc": shank, "foot_acc": foot}, order)
+    got = _feed({"emg": emg, "shank_acc": shank, "foot_acc": foot}, order, background)
     assert len(ref.episodes) == 2
     assert got.episodes == ref.episodes
     assert got.quality == ref.quality

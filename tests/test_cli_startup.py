@@ -156,12 +156,16 @@ def test_store_commands_do_not_load_signal_processing_or_bluetooth(tmp_path: Pat
 
 
 def test_replaying_an_edf_loads_no_scipy_signal_pandas_or_bluetooth(tmp_path: Path) -> None:
-    """The replay hot path runs the compiled filter loop without the scipy.signal package."""
+    """The replay hot path runs the compiled filter loop without the scipy.signal package,
+    takes its medians and percentiles without numpy.ma, and its table without the morning
+    report's modules."""
     edf = Path(__file__).resolve().parents[1] / "recordings" / "sample_night.edf"
     out = tmp_path / "r.json"
     (result,) = _run_commands([["replay", str(edf), "--json", str(out), "--no-store"]],
                               ("scipy.signal", "scipy.stats", "pandas", "bleak", "bumble",
-                               "firmware_sim", "tqdm", "detector.pipeline.sos_kernel"))
+                               "firmware_sim", "tqdm", "numpy.ma", "numpy.polynomial",
+                               "detector.report", "detector.causes.engine",
+                               "detector.pipeline.sos_kernel"))
     assert result["code"] == 0, result["out"]
     assert result["imported"] == ["detector.pipeline.sos_kernel"]  # it did filter
     assert json.loads(out.read_text())["recordings"][0]["episodes"]

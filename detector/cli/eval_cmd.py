@@ -187,7 +187,7 @@ def _num(value: float | None, digits: int) -> str:
 
 
 def _replay_all(args: argparse.Namespace) -> tuple[list[_Recording], dict[str, Any]]:
-    from detector.replay import replay_path  # the pipeline: imported when the command runs
+    from detector.replay import default_threads, replay_path  # imported when the command runs
 
     config = config_from_args(args)
     channel_map = channel_map_from_args(args)
@@ -195,7 +195,7 @@ def _replay_all(args: argparse.Namespace) -> tuple[list[_Recording], dict[str, A
     for name in args.files:
         result = replay_path(name, config=config, channel_map=channel_map, leg=args.leg,
                              progress=not (args.json is not None and is_stdout(args.json)),
-                             time_unit=args.time_unit)
+                             time_unit=args.time_unit, threads=default_threads())
         out.append(_Recording(path=name, search_bases=(Path(name),),
                               detected=tuple(Interval(e.onset_s, e.duration_s)
                                              for e in result.episodes)))

@@ -339,13 +339,14 @@ def _morning_result(summary: SessionSummary, config: DetectorConfig) -> NightRes
     remark.
     """
     from detector.capture.recording import open_capture
-    from detector.replay import run_source
+    from detector.replay import default_threads, run_source
 
     assert summary.result is not None and summary.capture_path is not None
     try:
         with open_capture(summary.capture_path,
                               min_emg_fs_hz=config.emg.min_fs_hz) as source:
-            return run_source(source, config=config, leg=summary.result.info.leg)
+            return run_source(source, config=config, leg=summary.result.info.leg,
+                              threads=default_threads())
     except CrampError as exc:
         print(f"cramp: could not replay the capture ({exc}); storing the live result",
               file=sys.stderr)

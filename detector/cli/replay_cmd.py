@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_store_choice(store, default="replays", verb="write")
     store.add_argument("--no-store", action="store_true",
                        help="do not write the nights to any episode store")
+    p.add_argument("--threads", type=int, choices=(1, 2), default=None,
+                   help="2: condition the EMG and foot channels on a second thread beside the "
+                        "rest; 1: one thread. Default: 2 when this process may use two or more "
+                        "CPUs and one of them is idle (by the load average). The result is the "
+                        "same either way")
     add_recording_options(p)
     p.set_defaults(func=run)
 
@@ -46,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
     from detector.pipeline.night_window import resolve_timezone
-    from detector.replay import replay_path
+    from detector.replay import default_threads, replay_path
 
     if args.no_store and (args.db is not None or args.store is not None):
         raise CrampInputError("--no-store", "cannot be combined with --db or --store")
@@ -59,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.json, force=args.force)
     results = [
         replay_path(path, config=config, channel_map=channel_map, leg=args.leg,
-                    progress=not to_stdout, time_unit=args.time_unit)
+                    progress=not to_stdout, time_unit=args.time_unit,
+                    threads=args.threads or default_threads())
         for path in args.files
     ]
     undated = [r for r in results if is_undated(r.info.start_utc)]
@@ -159,7 +165,7 @@ def _quality_line(q: dict[str, Any], result: NightResult) -> str:
     if "accelerometer" in q:
         parts.append(f"accelerometer coverage {q['accelerometer']['coverage'] * 100:.0f}%")
     from detector.causes.wording import format_duration
-    from detector.report.summary import merge_intervals
+    from detector.intervals import merge_intervals
 
     gaps = merge_intervals([(g.start_s, g.end_s) for g in result.gaps])
     missing = sum(b - a for a, b in gaps)

@@ -21,7 +21,7 @@ offsets) before its blocks come here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,9 @@ class NightRecorder:
     clock : SampleClock, optional
         Places night samples in host time (replay: the morning fit). A LegBand assembled
         here (:meth:`use_legband`) brings its own online clock.
+    background : collection of str, optional
+        Roles conditioned on a worker thread (replay of long blocks; see
+        :class:`~detector.pipeline.chain.NightPipeline`): the same result, on two cores.
 
     Raises
     ------
@@ -78,11 +81,12 @@ class NightRecorder:
                  start_utc: datetime, leg: str = "unknown",
                  on_block: Callable[[str, SignalBlock], None] | None = None,
                  on_episode: Callable[..., None] | None = None,
-                 batch_s: float = LIVE_BATCH_S, clock: SampleClock | None = None) -> None:
+                 batch_s: float = LIVE_BATCH_S, clock: SampleClock | None = None,
+                 background: Collection[str] = ()) -> None:
         self.channels = dict(channels)
         self.clock = clock
         self.pipeline = NightPipeline(self.channels, config=config, start_utc=start_utc,
-                                      leg=leg)
+                                      leg=leg, background=background)
         self.on_block = on_block
         self.on_episode = on_episode
         self.legband: LegBandRuns | None = None

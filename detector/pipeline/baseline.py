@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.config import EmgConfig
+from detector.pipeline.quantiles import percentile
 
 
 class RestingBaseline:
@@ -91,7 +92,7 @@ class RestingBaseline:
         for i in range(seg.shape[0]):
             seen = self._current[: start + i + 1]
             seen = seen[~np.isnan(seen)]
-            levels[i] = (self._apply_floor(float(np.percentile(seen, self.percentile)))
+            levels[i] = (self._apply_floor(float(percentile(seen, self.percentile)))
                          if seen.size else np.nan)
         return levels
 

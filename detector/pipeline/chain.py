@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,11 @@ def detection_mode(roles: set[str]) -> str:
         f"{', '.join(sorted(roles)) or 'none'}); name them with --emg / --shank-acc")
 
 
+BACKGROUND_MIN_S = 60.0
+"""Blocks of a background channel this long or longer (s) are processed on the worker thread;
+shorter ones (live recording) are processed at once, so live events are never delayed."""
+
+
 class NightPipeline:
     """Stream processor for a whole recording.
 
@@ -61,10 +67,19 @@ class NightPipeline:
         Recording start (aware).
     leg : str
         ``"left"``, ``"right"`` or ``"unknown"``.
+    background : collection of str, optional
+        Roles whose channel processor runs on one worker thread, beside the others and the
+        fusion on the calling thread, for blocks of at least :data:`BACKGROUND_MIN_S` (replay:
+        the compiled filter loop and numpy's reductions release the GIL, so two cores share
+        the work). Each block of such a role is conditioned while the caller goes on; its
+        epochs join the fusion when that role's next block arrives or at :meth:`flush`. The
+        epochs, episodes and result are the same as without it; only the call that returns
+        an event can come one block later.
     """
 
     def __init__(self, channels: Mapping[str, ChannelSpec], *, config: DetectorConfig,
-                 start_utc: datetime, leg: str = "unknown") -> None:
+                 start_utc: datetime, leg: str = "unknown",
+                 background: Collection[str] = ()) -> None:
         self.channels = dict(channels)
         self.config = config
         self.start_utc = start_utc
@@ -103,6 +118,12 @@ class NightPipeline:
         self.trace = TraceBuilder(config=config)
         self._pull = AnklePull(lookback_epochs=round(config.motion.pull_lookback_s * self.eps),
                                min_sagittal_g=config.motion.pull_min_sagittal_g)
+        unknown = set(background) - set(self.channels)
+        if unknown:
+            raise ValueError(f"background roles {sorted(unknown)} are not channels")
+        self._background = frozenset(background)
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future[list[EmgEpochs] | list[AccEpochs]]] = {}
         self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
         self._produced = dict.fromkeys(self.channels, 0)
         self._consumed = 0
@@ -112,7 +133,12 @@ class NightPipeline:
                         "emg_missing": 0, "acc_missing": 0, "moving": 0, "emg_motion": 0}
 
     def push(self, role: str, block: SignalBlock) -> list[EpisodeEvent]:
-        """Feed one block of one channel; return episode events it completes."""
+        """Feed one block of one channel; return episode events it completes.
+
+        A block of a background role may still be read on the worker after this returns:
+        the caller must not change ``block.data`` afterwards (the readers hand over a new
+        array per block).
+        """
         spec = self.channels.get(role)
         if spec is None:
             raise ValueError(f"channel {role!r} was not declared")
@@ -125,9 +151,24 @@ class NightPipeline:
         self._expected[role] = max(self._expected[role], block.end_sample)
         if role == "emg" and self._emg_step is not None:
             self._emg_step.push(block.data, start_sample=block.start_sample)
-        for ep in self._procs[role].push(block):
-            self._queue(role, ep)
+        self._settle(role)  # this role's previous block first: its epochs stay in order
+        proc = self._procs[role]
+        if role in self._background and block.n_samples >= BACKGROUND_MIN_S * spec.fs:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1,
+                                                  thread_name_prefix="cramp-pipeline")
+            self._pending[role] = self._worker.submit(proc.push, block)
+        else:
+            for ep in proc.push(block):
+                self._queue(role, ep)
         return self._drain()
+
+    def _settle(self, role: str) -> None:
+        """Wait for the block of ``role`` on the worker, if any, and queue its epochs."""
+        pending = self._pending.pop(role, None)
+        if pending is not None:
+            for ep in pending.result():  # an error on the worker is raised here
+                self._queue(role, ep)
 
     def flush(self, *, end_s: float | None = None) -> list[EpisodeEvent]:
         """End of the recording: emit what is left.
@@ -138,6 +179,11 @@ class NightPipeline:
             Nominal end of the recording (s); channels that stop early are reported as
             missing up to it.
         """
+        for role in list(self._pending):
+            self._settle(role)
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
         for role, proc in self._procs.items():
             end_sample = None
             if end_s is not None:

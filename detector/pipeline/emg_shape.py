@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detector.pipeline.quantiles import median, percentile
+
 RHYTHM_LAGS_S = (0.4, 2.0)
 """Lags searched for the stride rhythm of walking (s): step rates of 0.5 to 2.5 Hz."""
 FAST_TREND_S = 2.0
@@ -88,15 +90,15 @@ def emg_shape(envelope_uv: np.ndarray, valid: np.ndarray, *, eps: int, smooth_s:
     idx = np.arange(n)
     good = ~np.isnan(env)
     env = np.interp(idx, idx[good], env[good])
-    med = float(np.median(env))
+    med = median(env)
     lulls = float(np.mean(env < lull_ratio * med))
     k = max(1, round(smooth_s * eps))
     smooth = np.convolve(env, np.ones(k) / k, mode="valid")
     # steadiness of the held part: the ramp-up (of a cramp, or of standing up) comes first
-    p10, p90 = np.percentile(smooth[int(0.4 * smooth.shape[0]):], [10, 90])
+    p10, p90 = percentile(smooth[int(0.4 * smooth.shape[0]):], [10, 90])
     steadiness = float(p10 / p90) if p90 > 0 else 1.0
     # phasic bursts: brief excursions far above a floor the envelope otherwise sits on
-    q10, q50, q95 = np.percentile(np.log(np.maximum(smooth, 1e-3)), [10, 50, 95])
+    q10, q50, q95 = percentile(np.log(np.maximum(smooth, 1e-3)), [10, 50, 95])
     burst_excess = float((q95 - q50) - (q50 - q10))
     # fast modulation of the held part, like the steadiness: the ramp-up is a slow change
     logs = np.log(np.maximum(smooth[int(0.4 * smooth.shape[0]):], 1e-3))

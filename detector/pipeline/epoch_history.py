@@ -7,6 +7,7 @@ chunks it overlaps, never a join of everything kept (which would grow with the c
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,12 @@ class EpochHistory:
         self.chunks: list[HistoryChunk] = []
 
     def append(self, chunk: HistoryChunk) -> None:
-        """Keep the next chunk (it follows the last one)."""
+        """Keep the next chunk (it follows the last one); its arrays become read-only, since
+        windows hand out views of them."""
+        for value in (*chunk[1:], *(getattr(chunk.features, f.name)
+                                    for f in dataclasses.fields(chunk.features))):
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
         self.chunks.append(chunk)
 
     def clear(self) -> None:
@@ -68,14 +74,24 @@ class EpochHistory:
 
     def column(self, name: str, start: int, stop: int) -> np.ndarray:
         """The per-epoch array ``name`` (a :class:`HistoryChunk` field other than
-        ``features``) over epochs ``[start, stop)``, a copy."""
-        return np.concatenate([getattr(self.chunks[i], name)[lo:hi]
-                               for i, lo, hi in self._overlaps(start, stop)])
+        ``features``) over epochs ``[start, stop)``: read-only, a view of the kept chunk when
+        the window lies in one (most windows: they are short beside a chunk)."""
+        parts = self._overlaps(start, stop)
+        if len(parts) == 1:
+            i, lo, hi = parts[0]
+            return _read_only(getattr(self.chunks[i], name)[lo:hi])
+        return np.concatenate([getattr(self.chunks[i], name)[lo:hi] for i, lo, hi in parts])
 
     def window(self, start: int, stop: int) -> tuple[EpochFeatures, np.ndarray, np.ndarray]:
-        """Features, resting EMG level (uV) and active flags over epochs ``[start, stop)``."""
-        feats = EpochFeatures.concat([self.chunks[i].features.slice(lo, hi)
-                                      for i, lo, hi in self._overlaps(start, stop)])
+        """Features, resting EMG level (uV) and active flags over epochs ``[start, stop)``
+        (read-only; views of the kept chunk when the window lies in one)."""
+        parts = self._overlaps(start, stop)
+        if len(parts) == 1:
+            i, lo, hi = parts[0]
+            feats = self.chunks[i].features.slice(lo, hi)
+        else:
+            feats = EpochFeatures.concat([self.chunks[i].features.slice(lo, hi)
+                                          for i, lo, hi in parts])
         return feats, self.column("rest_uv", start, stop), self.column("active", start, stop)
 
     def locate(self, epoch: int) -> tuple[HistoryChunk, int] | None:
@@ -90,3 +106,10 @@ class EpochHistory:
         """The standing tonic reference at ``epoch`` (uV; NaN if not kept or not yet set)."""
         hit = self.locate(epoch)
         return float(hit[0].tonic_ref_uv[hit[1]]) if hit is not None else float("nan")
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    """``view`` flagged read-only, so a caller cannot change the kept history through it."""
+    view = view.view()
+    view.flags.writeable = False
+    return view

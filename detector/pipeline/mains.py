@@ -72,8 +72,7 @@ class MainsEnergy:
         m = len(self.mains_hz)
         t_s = np.arange(length) / self.fs
         u = np.linspace(-1.0, 1.0, length)
-        nuisance = [np.polynomial.legendre.legval(u, np.eye(d + 1)[d])
-                    for d in range(DETREND_DEGREE + 1)]
+        nuisance = _legendre(u, DETREND_DEGREE)
         step_hz = self.fs / length
         k = 1
         while k * step_hz < self._low_edge_hz:
@@ -120,3 +119,15 @@ class MainsEnergy:
         for row in w:
             c = np.einsum("ij,j->i", frames, row)
             out += c * c
+
+
+def _legendre(u: np.ndarray, degree: int) -> list[np.ndarray]:
+    """Legendre polynomials ``P_0 .. P_degree`` at ``u`` (shape (n,), in [-1, 1]).
+
+    Bonnet's recurrence ``(k + 1) P_{k+1} = (2 k + 1) u P_k - k P_{k-1}`` (numpy.polynomial,
+    which would do the same, costs a few ms to import).
+    """
+    polys = [np.ones_like(u), u.copy()][: degree + 1]
+    for k in range(1, degree):
+        polys.append(((2 * k + 1) * u * polys[k] - k * polys[k - 1]) / (k + 1))
+    return polys

@@ -44,6 +44,7 @@ from detector.config import DetectorConfig
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.evidence import RunEvidence
 from detector.pipeline.nanmedian import nanmedian_rows
+from detector.pipeline.quantiles import median
 from detector.pipeline.stride import stride_correlation
 
 
@@ -206,7 +207,7 @@ class RunReview:
             return None
         usable = before_uv[~np.isnan(before_uv)]
         start_uv = max(rest_uv if rest_uv == rest_uv else 0.0,
-                       float(np.median(usable)) if usable.size else 0.0)
+                       median(usable) if usable.size else 0.0)
         if not (standing_uv > 0 and standing_uv >= v.tiptoe_min_contrast * lowest_uv):
             return self._from_active_calf(start_uv, relaxed_level_uv(
                 self.config, lowest_uv=lowest_uv, step_uv=step_uv))
@@ -258,7 +259,7 @@ class RunReview:
                 or not standing_uv > 0 or not standing_uv >= v.tiptoe_min_contrast * lowest_uv):
             return None
         usable = run_uv[~np.isnan(run_uv)]
-        if not usable.size or float(np.median(usable)) >= v.shift_max_level_ratio * standing_uv:
+        if not usable.size or median(usable) >= v.shift_max_level_ratio * standing_uv:
             return None
         log_sd = self._block_log_sd(run_uv)
         if log_sd is not None and log_sd > v.shift_max_log_sd:

@@ -13,6 +13,7 @@ from detector.pipeline.activity import EmgLevel
 from detector.pipeline.emg_shape import emg_shape
 from detector.pipeline.evidence import Levels, RunEvidence, tremor_on
 from detector.pipeline.features import EpochFeatures
+from detector.pipeline.quantiles import median, nanmedian
 from detector.pipeline.sway import sway_deg
 
 
@@ -59,12 +60,12 @@ def run_evidence(f: EpochFeatures, levels: Levels, active: np.ndarray, strong: n
                        lull_ratio=v.lull_ratio) if uses_emg else None)
     tonic_ratio = None
     if uses_emg and tonic_ref_uv > 0 and np.any(~np.isnan(rest_env)):
-        tonic_ratio = float(np.nanmedian(rest_env)) / tonic_ref_uv
+        tonic_ratio = nanmedian(rest_env) / tonic_ref_uv
     return RunEvidence(
         duty=float(active.sum()) / n,
         peak_uv=float(env.max()) if env.size and uses_emg else None,
         mean_uv=float(env.mean()) if env.size and uses_emg else None,
-        plantar_flexion_deg=float(np.median(pf)) if pf.size else None,
+        plantar_flexion_deg=median(pf) if pf.size else None,
         tremor_fraction=tremor,
         moving_fraction=moving,
         lying_fraction=float(lying.mean()) if lying.size else None,
@@ -87,4 +88,4 @@ def start_ratio(before_uv: np.ndarray, lowest_uv: float) -> float | None:
     usable = before_uv[~np.isnan(before_uv)]
     if not usable.size or not lowest_uv > 0:
         return None
-    return float(np.median(usable)) / lowest_uv
+    return median(usable) / lowest_uv

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.pipeline.quantiles import median
+
 
 def sway_deg(incline_deg: np.ndarray | None, *, block_epochs: int,
              min_changes: int = 3) -> float | None:
@@ -49,5 +51,5 @@ def sway_deg(incline_deg: np.ndarray | None, *, block_epochs: int,
     # its epoch-to-epoch steps are small beside its block-to-block changes
     steps = np.abs(np.diff(incline_deg))
     steps = steps[~np.isnan(steps)]
-    jitter = float(np.median(steps)) / np.sqrt(k) if steps.size else 0.0
-    return max(0.0, float(np.median(changes)) - jitter)
+    jitter = median(steps) / np.sqrt(k) if steps.size else 0.0
+    return max(0.0, median(changes) - jitter)

@@ -19,6 +19,7 @@ from detector.causes.wording import format_duration as format_duration
 from detector.causes.wording import to_local
 from detector.episode import Episode
 from detector.errors import CrampInputError
+from detector.intervals import merge_intervals as merge_intervals
 from detector.store.night_queries import load_nights_on, night_dates
 from detector.store.nights import DayTotals, StoredNight
 from detector.store.sleep import SleepNight, group_sleep_nights
@@ -91,19 +92,6 @@ class NightSummary:
     n_gaps: int
     gap_s: float
     poor_signal_s: float
-
-
-def merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Union of intervals, sorted; touching intervals merge."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(intervals):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 def _coverage(night: StoredNight) -> float | None:
