@@ -5,12 +5,17 @@ A *contraction run* is a stretch of active epochs in which no lull lasts longer 
 :class:`~detector.pipeline.evidence.EvidenceRule` (EMG with accelerometers, EMG alone,
 accelerometers alone); this class only tracks resting levels, runs and episodes.
 
-When a run has lasted ``min_duration_s`` (10 s in every mode) it is judged once, on its first
-``min_duration_s``: enough of it must be active (``min_duty``; rhythmic bursts of walking or
-a leg-movement series are not), the rule must find its shape plausible (not rhythmic; with EMG
-only also not steady tonic activity and not a train of phasic bursts) and its confidence must
-reach ``min_confidence``. With EMG only, a run that starts within ``aftermath_s`` of an
-episode's end is taken as the standing and stretching that follow most cramps. A run that
+When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset) it is judged
+once, on its first ``min_duration_s`` (without EMG from its first active epoch, the tremor's
+ramp-up left out; a run that closes before that window is complete, on the run up to its
+end): enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement
+series are not), the rule must find its shape plausible (not rhythmic; with EMG only also not
+steady tonic activity and not a train of phasic bursts) and its confidence must reach
+``min_confidence``. With accelerometers, a run whose judged window was not sustained (under
+``min_duty``) is judged again on the window from its first activity after it (a cramp chained
+by short lulls to scattered activity before it). With EMG only, a run that starts within
+``aftermath_s`` of an episode's end is taken as the standing and stretching that follow most
+cramps. A run that
 passes is announced at once (:class:`EpisodeStarted`) and becomes an :class:`Episode` when it
 ends, unless (EMG only) a later look shows it to be walking: it is then withdrawn
 (:class:`EpisodeWithdrawn`, :mod:`detector.pipeline.review`) and never becomes an episode.
@@ -366,6 +371,12 @@ class EpisodeDetector:
         ``onset_lookback_s``. Without EMG the ramp-up is that of the calf tremor: the onset is
         the first epoch after the tremor last sat at its resting level (below
         ``evidence.tremor_onset_ratio`` x it), was unknown, or the leg was in gross movement.
+        With a foot angle the onset also moves back over the foot's pull: epochs at which the
+        foot had turned towards plantar flexion by more than ``episode.pull_onset_deg`` over
+        the preceding ``episode.pull_onset_s`` are not rest (:meth:`_foot_turning`). The
+        contraction turns the foot from the first tenths of a second of its build-up, well
+        before the EMG or the tremor crosses its rest criterion on a weak or slowly building
+        cramp.
         """
         p = self.config.episode
         first = max(floor, start - round(p.onset_lookback_s * self.eps),
@@ -405,8 +416,11 @@ class EpisodeDetector:
         """Move a run's end on over the contraction's decay (at most ``max_dip_s``).
 
         The same rest criterion as the onset's: the contraction lasts until the envelope is
-        back below ``onset_ratio`` x the resting level (or within ``onset_rise_uv`` of it), so
-        both ends of an episode are measured alike. Only epochs already seen count.
+        back below ``onset_ratio`` x the resting level (or within ``onset_rise_uv`` of it) and,
+        with a foot angle, until the foot is no longer being turned back from plantar flexion
+        (its release, :meth:`_foot_turning`), so both ends of an episode are measured alike.
+        Without EMG the tremor's own end is already in the run (the hold until rest); only
+        the foot's release is added. Only epochs already seen count.
         """
         stop = min(end + self.max_dip, self._next_epoch)
         if stop <= end:
