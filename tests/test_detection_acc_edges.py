@@ -19,10 +19,15 @@ Each class is checked found, beside the same night without the cramp (nothing fo
 
 from __future__ import annotations
 
-import pytest
-from test_detection_classes import _cramp, _detect, _night
+import dataclasses
 
-from firmware_sim.night import NightEvent, NightScenario
+import numpy as np
+import pytest
+from test_detection_classes import NO_WINDOW, _cramp, _detect, _night
+
+from detector.replay import ArrayRecording, make_info, run_source
+from detector.signals import ChannelSpec
+from firmware_sim.night import NightEvent, NightScenario, synthesize
 
 
 def _short(seed: int, duration_s: float, *, with_cramp: bool = True) -> NightScenario:
@@ -68,3 +73,26 @@ def test_cramp_chained_to_twitches_before_it_is_found(mode: str) -> None:
     assert abs(ep.onset_s - 200.0) < 3.0 and abs(ep.offset_s - 230.0) < 2.0
     # negative beside it: the twitches alone are no episode
     assert _detect(_chained(with_cramp=False), mode).episodes == ()
+
+
+@pytest.mark.parametrize("mode", ["acc", "emg+acc"])
+def test_edges_and_judging_again_do_not_depend_on_the_chunk_size(mode: str) -> None:
+    # the foot's pull and release, the verdict at a run's close and the judgement again after
+    # an unsustained window read only epochs already seen
+    events = [*_chained().events,
+              _cramp(300.0, SHORT[0][1], emg_uv=30.0, acc_g=0.004, seed=SHORT[0][0])]
+    scenario = dataclasses.replace(_chained(), events=tuple(events))
+    night = synthesize(scenario, rng=np.random.default_rng(1))
+    specs = {"emg": ChannelSpec(role="emg", fs=scenario.fs_emg, unit="uV",
+                                rails=(-scenario.emg_rails_uv, scenario.emg_rails_uv)),
+             "shank_acc": ChannelSpec(role="shank_acc", fs=scenario.fs_acc, unit="g"),
+             "foot_acc": ChannelSpec(role="foot_acc", fs=scenario.fs_acc, unit="g")}
+    data = {"emg": night.emg_uv, "shank_acc": night.shank_acc_g, "foot_acc": night.foot_acc_g}
+    roles = ("shank_acc", "foot_acc") if mode == "acc" else ("emg", "shank_acc", "foot_acc")
+    info = make_info(path="chunks", start_utc=scenario.start_utc,
+                     duration_s=scenario.duration_s, channels={r: specs[r] for r in roles})
+    rec = ArrayRecording(info=info, data={r: data[r] for r in roles})
+    results = [run_source(rec, config=NO_WINDOW, chunk_s=c).episodes for c in (0.37, 7.3, 600.0)]
+    # the chained cramp needs the EMG's twitches to be chained; the short one is found in both
+    assert len(results[0]) == 2
+    assert results[0] == results[1] == results[2]
