@@ -42,7 +42,7 @@ _confirm = episodes.EpisodeDetector._maybe_confirm
 _close = episodes.EpisodeDetector._close_run
 
 
-def _rec_confirm(self: episodes.EpisodeDetector) -> list:
+def _rec_confirm(self: episodes.EpisodeDetector, **kw: bool) -> list:
     judging = (self._state == "none" and self._decay_end(self._run_end) - self._judge_from
                >= self.min_epochs)
     if judging:
@@ -52,7 +52,7 @@ def _rec_confirm(self: episodes.EpisodeDetector) -> list:
                else (self._run_start - self._last_judged_end) / self.eps)
         _JUDGED[self._run_start] = {"ev": ev, "gap_s": gap,
                                     "floor_uv": self.rest_floor.at(self._run_start)}
-    return _confirm(self)
+    return _confirm(self, **kw)
 
 
 def _rec_close(self: episodes.EpisodeDetector, *, at_stream_end: bool = False) -> list:

@@ -83,11 +83,11 @@ def _rec_push(self: episodes.EpisodeDetector, f: Any) -> list:
     return out
 
 
-def _rec_confirm(self: episodes.EpisodeDetector) -> list:
+def _rec_confirm(self: episodes.EpisodeDetector, **kw: bool) -> list:
     judging = (self._state == "none" and self._decay_end(self._run_end) - self._judge_from
                >= self.min_epochs)
     failed = _verdict(self) if judging else []
-    out = _confirm(self)
+    out = _confirm(self, **kw)
     if judging:
         self._diag_failed = failed  # type: ignore[attr-defined]
     return out

@@ -85,10 +85,10 @@ def _rec_push(self: episodes.EpisodeDetector, f: Any) -> list:
         del self.rule.decide
 
 
-def _rec_confirm(self: episodes.EpisodeDetector) -> list:
+def _rec_confirm(self: episodes.EpisodeDetector, **kw: bool) -> list:
     judging = (self._state == "none" and self._decay_end(self._run_end) - self._judge_from
                >= self.min_epochs)
-    out = _confirm(self)
+    out = _confirm(self, **kw)
     if judging:
         ev = self._evidence(self._judge_from, self._judge_from + self.min_epochs)
         self._diag = (f"duty {ev.duty:.2f}, plausible {self.rule.plausible(ev)}, conf "  # type: ignore[attr-defined]

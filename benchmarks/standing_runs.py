@@ -109,11 +109,11 @@ def _features(det: episodes.EpisodeDetector) -> dict[str, Any] | None:
             "onset_s": start / eps, "at_s": det._judge_from / eps, "stop_s": stop / eps}
 
 
-def _rec_confirm(self: episodes.EpisodeDetector) -> list:
+def _rec_confirm(self: episodes.EpisodeDetector, **kw: bool) -> list:
     judging = (self._state == "none" and self._decay_end(self._run_end) - self._judge_from
                >= self.min_epochs)
     row = _features(self) if judging and self.mode == "emg" else None
-    out = _confirm(self)
+    out = _confirm(self, **kw)
     if row is not None:
         row["verdict"] = self._state
         _ROWS.append(row)

@@ -153,6 +153,21 @@ class EpisodeConfig:
     level..."""
     onset_rise_uv: float = 2.0
     """...or within this much of it (uV; the AASM leg-movement offset criterion)."""
+    pull_onset_deg: float = 1.0
+    """With a foot angle (both accelerometers): the foot is being pulled towards plantar
+    flexion at an epoch when its angle rose by more than this over the preceding
+    ``pull_onset_s`` (deg); a run's onset moves back over that pull, and its end on over the
+    foot's release (the angle still falling by more than this over the following
+    ``pull_onset_s``), at most ``onset_lookback_s`` and ``max_dip_s``. A contracting calf
+    turns the foot from the first tenths of a second of its build-up, and a gravity angle
+    of a still leg is steady to 0.1-0.3 deg per epoch (sensor noise over 0.1 s; more lying
+    near a side), while the EMG envelope and the calf tremor cross their thresholds
+    part-way up the build-up: a tenth of the pull a cramp exerts (``motion.pull_deg``) and
+    several times the angle's scatter."""
+    pull_onset_s: float = 0.5
+    """Time over which that turn of the foot is taken (s): a cramp's 1-5 s build-up turns
+    the foot by 20-50 deg, i.e. by more than ``pull_onset_deg`` within this from its first
+    tenths of a second; a resting foot does not."""
     min_duty: float = 0.6
     """Fraction of a contraction's first ``min_duration_s`` that must be active; rhythmic
     bursts (walking, series of leg movements) stay below it."""

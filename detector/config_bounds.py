@@ -95,6 +95,8 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "episode.onset_lookback_s": Bounds(0.0, 600.0, unit="s"),
     "episode.onset_ratio": Bounds(1.0, 1000.0),
     "episode.onset_rise_uv": Bounds(0.0, 1e4, unit="uV"),
+    "episode.pull_onset_deg": _pos(90.0, "deg"),
+    "episode.pull_onset_s": _pos(60.0, "s"),
     "episode.min_duty": _frac(),
     "episode.aftermath_s": Bounds(0.0, 3600.0, unit="s"),
     "episode.min_confidence": _frac(),

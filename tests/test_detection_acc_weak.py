@@ -67,12 +67,16 @@ def test_weak_tremor_sitting_cramp_is_found_out_of_bed(seed: int) -> None:
 
 
 def test_weak_tremor_is_found_by_the_corroborated_criterion() -> None:
-    # with the corroborated ratio raised to the full one the same weak cramp is not found, so
-    # it is that criterion (the held foot's corroboration) that finds it
+    # with the corroborated ratio raised to the full one the same weak cramp is not found at
+    # its onset, so it is that criterion (the held foot's corroboration) that finds it (a
+    # later 10-s stretch of it may still be sustained on its own: the run is judged again
+    # after each window that was not)
     strict = NO_WINDOW.replace(evidence__tremor_corroborated_ratio=3.0)
-    assert _detect(_prone(with_cramp=True), "acc", config=strict).episodes == ()
-    # positive control: the default rule finds it
-    assert len(_detect(_prone(with_cramp=True), "acc").episodes) == 1
+    late = _detect(_prone(with_cramp=True), "acc", config=strict).episodes
+    assert all(ep.onset_s > 210.0 for ep in late)
+    # positive control: the default rule finds it from its onset
+    found = _detect(_prone(with_cramp=True), "acc").episodes
+    assert len(found) == 1 and abs(found[0].onset_s - 200.0) < 3.0
 
 
 def test_weak_tremor_episodes_do_not_depend_on_the_chunk_size() -> None:

@@ -31,9 +31,12 @@ def test_cramp_after_an_electrode_lift_is_found(mode: str) -> None:
     result = _detect(_lift_night([LIFT, cramp]), mode)
     assert [round(e.onset_s / 10) * 10 for e in result.episodes] == [420]
     assert abs(result.episodes[0].onset_s - 420.0) < 2.0
-    # the defect: with the lift counted as rest at level 0 the same cramp is lost
+    # the defect: with the lift counted as rest at level 0 the same cramp is lost at its
+    # onset (with accelerometers a later 10-s stretch of it may still be judged sustained on
+    # its own: the run is judged again after each window that was not)
     old = NO_WINDOW.replace(emg__lift_flat_s=DAY_S)
-    assert len(_detect(_lift_night([LIFT, cramp]), mode, config=old).episodes) == 0
+    late = _detect(_lift_night([LIFT, cramp]), mode, config=old).episodes
+    assert all(abs(ep.onset_s - 420.0) > 2.0 for ep in late)
     # and the lift itself, with the EMG back at rest after it, is no episode
     assert len(_detect(_lift_night([LIFT]), mode).episodes) == 0
 

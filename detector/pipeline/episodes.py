@@ -5,12 +5,17 @@ A *contraction run* is a stretch of active epochs in which no lull lasts longer 
 :class:`~detector.pipeline.evidence.EvidenceRule` (EMG with accelerometers, EMG alone,
 accelerometers alone); this class only tracks resting levels, runs and episodes.
 
-When a run has lasted ``min_duration_s`` (10 s in every mode) it is judged once, on its first
-``min_duration_s``: enough of it must be active (``min_duty``; rhythmic bursts of walking or
-a leg-movement series are not), the rule must find its shape plausible (not rhythmic; with EMG
-only also not steady tonic activity and not a train of phasic bursts) and its confidence must
-reach ``min_confidence``. With EMG only, a run that starts within ``aftermath_s`` of an
-episode's end is taken as the standing and stretching that follow most cramps. A run that
+When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset) it is judged
+once, on its first ``min_duration_s`` (without EMG from its first active epoch, the tremor's
+ramp-up left out; a run that closes before that window is complete, on the run up to its
+end): enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement
+series are not), the rule must find its shape plausible (not rhythmic; with EMG only also not
+steady tonic activity and not a train of phasic bursts) and its confidence must reach
+``min_confidence``. With accelerometers, a run whose judged window was not sustained (under
+``min_duty``) is judged again on the window from its first activity after it (a cramp chained
+by short lulls to scattered activity before it). With EMG only, a run that starts within
+``aftermath_s`` of an episode's end is taken as the standing and stretching that follow most
+cramps. A run that
 passes is announced at once (:class:`EpisodeStarted`) and becomes an :class:`Episode` when it
 ends, unless (EMG only) a later look shows it to be walking: it is then withdrawn
 (:class:`EpisodeWithdrawn`, :mod:`detector.pipeline.review`) and never becomes an episode.
@@ -119,6 +124,10 @@ class EpisodeDetector:
         self._next_epoch = 0
         self._run_start: int | None = None
         self._judge_from = 0  # first epoch of the judged window (see _maybe_confirm)
+        # with accelerometers: a run whose judged window was not sustained is judged again
+        # from its next rise after this epoch (see _rejudge); None: no such judgement pending
+        self._rejudge_after: int | None = None
+        self._pull_epochs = max(1, round(config.episode.pull_onset_s * self.eps))
         self._run_end = 0
         self._state = "none"  # none | confirmed | reviewed | withdrawn | rejected
         self._look = 0  # the next later look at a confirmed run (review)
@@ -177,14 +186,15 @@ class EpisodeDetector:
             else:
                 floor = self._run_end if self._run_start is not None else 0
                 if self._run_start is not None:
-                    events.extend(self._maybe_confirm())
+                    events.extend(self._maybe_confirm(closing=True))
                     events.extend(self._close_run())
                 self._run_start = self._refine_onset(s, floor)
                 self._judge_from = self._run_start if self.rule.uses_emg else s
                 self._run_end, self._state, self._look = e, "none", 0
+                self._rejudge_after = None
             events.extend(self._maybe_confirm())
         if self._run_start is not None and self._next_epoch - self._run_end > self.max_dip:
-            events.extend(self._maybe_confirm())
+            events.extend(self._maybe_confirm(closing=True))
             events.extend(self._close_run())
         if self._run_start is None:
             self.history.trim(self._next_epoch - self.context)
@@ -259,26 +269,39 @@ class EpisodeDetector:
         """End of stream: close an open run."""
         events: list[EpisodeEvent] = []
         if self._run_start is not None:
-            events.extend(self._maybe_confirm())
+            events.extend(self._maybe_confirm(closing=True))
             events.extend(self._close_run(at_stream_end=True))
         self.history.clear()
         return events
 
     # -- runs --------------------------------------------------------------------------
-    def _maybe_confirm(self) -> list[EpisodeEvent]:
+    def _maybe_confirm(self, *, closing: bool = False) -> list[EpisodeEvent]:
+        """Judge the open run once its judged window is complete (``closing``: the run
+        closes at its decay end now)."""
         assert self._run_start is not None
         if self._state == "confirmed":
             return self._maybe_withdraw()
-        if self._state != "none" or (self._decay_end(self._run_end) - self._judge_from
-                                     < self.min_epochs):
-            return []
-        confirm = self._judge_from + self.min_epochs
-        ev = self._evidence(self._judge_from, confirm)
-        after_episode = self._run_start - self._last_episode_end < self.aftermath
-        ok = (not after_episode and ev.duty >= self.config.episode.min_duty
-              and self.rule.plausible(ev)
-              and self.rule.confidence(ev, self.min_epochs / self.eps)
-              >= self.config.episode.min_confidence)
+        while True:
+            if self._state != "none" or not self._rejudge_ready():
+                return []
+            end = self._decay_end(self._run_end)
+            # the minimum duration is the episode's own, from its onset; the judged window is
+            # the first min_duration_s from the first active epoch (without EMG the tremor's
+            # ramp-up before it is left out), or, for a run that closes before that window is
+            # complete, the run up to its end
+            full = end - self._judge_from >= self.min_epochs
+            if end - self._run_start < self.min_epochs or not (full or closing):
+                return []
+            confirm = self._judge_from + self.min_epochs if full else end
+            ev = self._evidence(self._judge_from, confirm)
+            after_episode = self._run_start - self._last_episode_end < self.aftermath
+            sustained = ev.duty >= self.config.episode.min_duty
+            ok = (not after_episode and sustained and self.rule.plausible(ev)
+                  and self.rule.confidence(ev, self.min_epochs / self.eps)
+                  >= self.config.episode.min_confidence)
+            if ok or sustained or self.mode == "emg":
+                break
+            self._rejudge_after = confirm  # judged again from its next activity after it
         self._state = "confirmed" if ok else "rejected"
         if not ok:
             return []
@@ -287,6 +310,35 @@ class EpisodeDetector:
                                  and self.review.steady_at_standing(ev) else None)
         return [EpisodeStarted(onset_s=self._run_start / self.eps,
                                confirmed_s=confirm / self.eps), *self._maybe_withdraw()]
+
+    def _rejudge_ready(self) -> bool:
+        """Whether the open run's judged window is set (no judgement pending, or the rise it
+        waits for has been seen).
+
+        With accelerometers, a run whose judged window was not sustained (under
+        ``episode.min_duty`` active: scattered activity, e.g. small leg movements or EMG
+        flickers) is not a cramp *there*, but a cramp can begin right after it, chained to
+        it by lulls under ``max_dip_s``; posture and movement, not the history of the run,
+        tell the two apart. So the run is judged again on the window that begins at its
+        first active epoch after the failed window (its onset moved back over the ramp-up,
+        but not into that window), as a run starting there would be: one
+        judgement per ``min_duration_s`` at most, never a window sliding over the same
+        activity. Without posture (EMG only) activity that carries on is the same state
+        going on (``rest_between_s``)."""
+        if self._rejudge_after is None:
+            return True
+        assert self._run_start is not None
+        lo = self._rejudge_after
+        hi = min(self._run_end, self._next_epoch)
+        hits = np.flatnonzero(self.history.column("active", lo, hi)) if hi > lo \
+            else np.empty(0, dtype=np.int64)
+        if not hits.size:
+            return False
+        rise = lo + int(hits[0])
+        self._rejudge_after = None
+        self._run_start = self._refine_onset(rise, lo)
+        self._judge_from = self._run_start if self.rule.uses_emg else rise
+        return True
 
     def _maybe_withdraw(self) -> list[EpisodeEvent]:
         """The later look at a confirmed run (:mod:`detector.pipeline.review`), once its seen
@@ -319,6 +371,12 @@ class EpisodeDetector:
         ``onset_lookback_s``. Without EMG the ramp-up is that of the calf tremor: the onset is
         the first epoch after the tremor last sat at its resting level (below
         ``evidence.tremor_onset_ratio`` x it), was unknown, or the leg was in gross movement.
+        With a foot angle the onset also moves back over the foot's pull: epochs at which the
+        foot had turned towards plantar flexion by more than ``episode.pull_onset_deg`` over
+        the preceding ``episode.pull_onset_s`` are not rest (:meth:`_foot_turning`). The
+        contraction turns the foot from the first tenths of a second of its build-up, well
+        before the EMG or the tremor crosses its rest criterion on a weak or slowly building
+        cramp.
         """
         p = self.config.episode
         first = max(floor, start - round(p.onset_lookback_s * self.eps),
@@ -334,26 +392,46 @@ class EpisodeDetector:
                 trest = self._tremor_rest(first, start)
                 rest = (~(f.tremor_g > self.config.evidence.tremor_onset_ratio * trest)
                         | (f.movement_g > self.config.motion.movement_g))
+        rest &= ~self._foot_turning(first, start, towards=1.0)  # not while the foot is pulled
         idx = np.flatnonzero(rest)
         return first + int(idx[-1]) + 1 if idx.size else first
+
+    def _foot_turning(self, start: int, stop: int, *, towards: float) -> np.ndarray:
+        """Epochs ``[start, stop)`` at which the foot angle has turned by more than
+        ``episode.pull_onset_deg`` over the preceding ``episode.pull_onset_s``, towards
+        plantar flexion (``towards`` 1) or back from it (-1), shape (stop - start,); False
+        where the angle is unknown then (no foot sensor, the leg in gross movement, lying on
+        a side) or not kept. Only epochs already seen count."""
+        n = max(stop - start, 0)
+        if not self.has_foot or self.mode == "emg" or n == 0:
+            return np.zeros(n, dtype=bool)
+        k = self._pull_epochs
+        lo = max(start - k, self.history.first_epoch)
+        angle = self.history.window(lo, stop)[0].plantar_flexion_deg
+        angle = np.concatenate([np.full(n + k - angle.shape[0], np.nan), angle])
+        with np.errstate(invalid="ignore"):
+            return towards * (angle[k:] - angle[:-k]) > self.config.episode.pull_onset_deg
 
     def _decay_end(self, end: int) -> int:
         """Move a run's end on over the contraction's decay (at most ``max_dip_s``).
 
         The same rest criterion as the onset's: the contraction lasts until the envelope is
-        back below ``onset_ratio`` x the resting level (or within ``onset_rise_uv`` of it), so
-        both ends of an episode are measured alike. Only epochs already seen count.
+        back below ``onset_ratio`` x the resting level (or within ``onset_rise_uv`` of it) and,
+        with a foot angle, until the foot is no longer being turned back from plantar flexion
+        (its release, :meth:`_foot_turning`), so both ends of an episode are measured alike.
+        Without EMG the tremor's own end is already in the run (the hold until rest); only
+        the foot's release is added. Only epochs already seen count.
         """
-        if not self.rule.uses_emg:
-            return end
         stop = min(end + self.max_dip, self._next_epoch)
         if stop <= end:
             return end
         p = self.config.episode
-        f, base, _ = self.history.window(end, stop)
-        with np.errstate(invalid="ignore"):
-            up = f.emg_valid & (f.envelope_uv > np.maximum(base * p.onset_ratio,
-                                                           base + p.onset_rise_uv))
+        up = self._foot_turning(end, stop, towards=-1.0)  # the foot still being released
+        if self.rule.uses_emg:
+            f, base, _ = self.history.window(end, stop)
+            with np.errstate(invalid="ignore"):
+                up |= f.emg_valid & (f.envelope_uv > np.maximum(base * p.onset_ratio,
+                                                                base + p.onset_rise_uv))
         rest = np.flatnonzero(~up)
         return end + (int(rest[0]) if rest.size else stop - end)
 
