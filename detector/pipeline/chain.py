@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Collection, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +29,9 @@ from detector.pipeline.night_window import NightWindow, resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.pipeline.trace import TraceBuilder
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
+
+if TYPE_CHECKING:  # concurrent.futures (logging, queue, threading) loads only with a worker
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 def detection_mode(roles: set[str]) -> str:
@@ -155,6 +157,8 @@ class NightPipeline:
         proc = self._procs[role]
         if role in self._background and block.n_samples >= BACKGROUND_MIN_S * spec.fs:
             if self._worker is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._worker = ThreadPoolExecutor(max_workers=1,
                                                   thread_name_prefix="cramp-pipeline")
             self._pending[role] = self._worker.submit(proc.push, block)
