@@ -108,6 +108,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.weak_max_start_ratio": Bounds(1.0, 1e9),  # 1e9: off
     "evidence.max_burst_skew": Bounds(1.0, 1e9),  # 1e9: off
     "evidence.burst_skew_min_reach": Bounds(0.0, 10.0),  # log units
+    "evidence.tiptoe_min_pf_deg": Bounds(0.0, 90.0, unit="deg"),
     "evidence.weak_settle_s": Bounds(0.0, DAY_S, unit="s"),
     "evidence.weak_max_fast_modulation": Bounds(0.0, 10.0),
     "evidence.standing_max_fast_modulation": Bounds(0.0, 10.0),  # log units

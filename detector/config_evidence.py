@@ -115,6 +115,13 @@ class EvidenceConfig:
     stance, not a cramp. A shank resting (sitting, foot on the floor) changes by hundredths
     of a degree (the sensor's noise); balancing on the toes moves it by 0.5-2 deg within
     seconds (model: :func:`firmware_sim.night_profiles._tiptoe`)."""
+    tiptoe_min_pf_deg: float = 10.0
+    """...and whose foot's median angle beyond neutral is at least this (deg): the heel is
+    off the ground. Rising onto the toes lifts the heel 4-8 cm on a lever of 15-18 cm (heel
+    to the ball of the foot), 13-30 deg; a flat standing foot reads 0 within a few degrees
+    (sway, sensor noise). Lower than ``motion.plantar_flexion_deg``, which is evidence of a
+    cramp's forced pointing, not of a heel raise: a tip-toe stance of 13-20 deg must not
+    pass as a cramp for want of it."""
     sway_block_s: float = 0.5
     """Block over which the leg's incline is averaged before its changes are taken (s): long
     enough for the calf tremor and sensor noise to average out, short enough to keep the

@@ -94,3 +94,31 @@ def test_pointed_foot_on_a_swaying_upright_leg_is_tiptoe(rule: EmgAccRule | AccR
     assert rule.plausible(_run(lying=1.0, sway=sway))
     assert rule.plausible(_run(lying=0.0, sway=None))
     assert rule.plausible(_run(lying=0.0, sway=sway, pf_deg=5.0))
+
+
+@pytest.mark.parametrize("rule", [EmgAccRule(CFG), AccRule(CFG, has_foot=True)])
+def test_a_low_heel_raise_is_tiptoe_too(rule: EmgAccRule | AccRule) -> None:
+    # a 4-cm heel raise on a 17-cm lever is about 14 deg: under the cramp's pointing
+    # criterion (motion.plantar_flexion_deg, 20), still off the flat foot
+    sway = 2 * CFG.evidence.balance_sway_deg
+    assert not rule.plausible(_run(lying=0.0, sway=sway, pf_deg=14.0))
+    assert rule.plausible(_run(lying=0.0, sway=sway, pf_deg=5.0))  # flat-footed: control
+    old_cfg = CFG.replace(evidence__tiptoe_min_pf_deg=20.0)
+    old = AccRule(old_cfg, has_foot=True) if isinstance(rule, AccRule) else EmgAccRule(old_cfg)
+    assert old.plausible(_run(lying=0.0, sway=sway, pf_deg=14.0))  # the defect
+
+
+def _low_tiptoes() -> object:
+    """Four 16-s tip-toe bouts standing, the heel raised 14-18 deg, then a 60-s cramp
+    sitting (at 400 s)."""
+    events = [NightEvent(kind="sitting", onset_s=300.0, duration_s=300.0, seed=11)]
+    events += [NightEvent(kind="tiptoe", onset_s=30.0 + 60.0 * k, duration_s=16.0,
+                          emg_uv=180.0, angle_deg=14.0 + k, seed=40 + k) for k in range(4)]
+    events.append(_cramp(400.0, 60.0, acc_g=0.012, seed=3))
+    return _night(events, duration_s=700.0, start=DAY_START, in_bed=None)
+
+
+def test_low_tiptoe_bouts_are_no_cramp() -> None:
+    result = _detect(_low_tiptoes(), "emg+acc", seed=3, config=CFG)
+    assert len(_onsets(result)) == 1 and abs(_onsets(result)[0] - 400) <= 2  # the cramp
+    assert all(e.onset_s > 300.0 for e in result.episodes)  # none of the tip-toe bouts

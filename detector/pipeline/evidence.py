@@ -192,14 +192,17 @@ class _Scoring:
         return ev.lying_fraction is not None and ev.moving_fraction < 0.1
 
     def _on_toes(self, ev: RunEvidence) -> bool:
-        """Upright with the foot pointed on a leg that sways (``evidence.balance_sway_deg``)
+        """Upright with the heel raised (the foot's median angle at least
+        ``evidence.tiptoe_min_pf_deg``) on a leg that sways (``evidence.balance_sway_deg``)
         as under a body balancing on it: standing on tip-toe, weight on the forefoot, a
         voluntary stance. A cramp does not sway the leg: seated, the shank rests still; a
         cramp met standing is relieved by standing on the heel (stretch), not on the toes.
         A contracting calf vibrates whether the contraction is voluntary or not, so the
         tremor does not tell them apart here."""
         upright = ev.lying_fraction is not None and ev.lying_fraction < 0.5
-        return (upright and self._pf_held(ev) and ev.sway_deg is not None
+        pf = ev.plantar_flexion_deg
+        return (upright and pf is not None and pf >= self.config.evidence.tiptoe_min_pf_deg
+                and ev.sway_deg is not None
                 and ev.sway_deg >= self.config.evidence.balance_sway_deg)
 
     def confidence(self, ev: RunEvidence, duration_s: float) -> float:
