@@ -38,10 +38,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from accuracy import night_recording, run_fate, sweep_draw  # benchmarks/accuracy.py, beside
+from accuracy import (  # benchmarks/accuracy.py, beside this script
+    night_recording,
+    run_fate,
+    score_cramps,
+    sweep_draw,
+)
 
 from detector.config import DetectorConfig
-from detector.evaluation import score_events
 from detector.pipeline import episodes, evidence
 from detector.pipeline.evidence import EmgAccRule, RunEvidence
 from detector.replay import run_source
@@ -239,8 +243,7 @@ def _night(seed: int, i: int, hours: float, config: DetectorConfig) -> list[dict
     result = run_source(recording, config=config)
     cols = {k: np.concatenate([np.asarray(e[k], dtype=float) for e in _EPOCHS]) for k in _COLS}
     eps = round(1.0 / config.epoch_s)
-    cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)
-    s = score_events(result.episodes, list(zip(cramps.onset_s, cramps.duration_s, strict=True)))
+    cramps, s = score_cramps(night, result)
     found = {p.truth_index for p in s.pairs}
     rows = []
     for i_c, c in cramps.iterrows():

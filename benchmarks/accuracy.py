@@ -35,6 +35,7 @@ from detector.episode import Episode
 from detector.evaluation import pool_scores, score_events
 from detector.evaluation_types import EventScores
 from detector.pipeline.episodes import EpisodeDetector
+from detector.pipeline.result import NightResult
 from detector.replay import ArrayRecording, make_info, run_source
 from detector.signals import ChannelSpec
 from firmware_sim.night import SimulatedNight, random_scenario, synthesize
@@ -123,14 +124,22 @@ def run_fate(det: EpisodeDetector, *, state: str, n_withdrawn: int, onset_epoch:
     return "kept"
 
 
+def score_cramps(night: SimulatedNight,
+                 result: NightResult) -> tuple[pd.DataFrame, EventScores]:
+    """The night's true cramps (re-indexed from 0) and the detected episodes scored against
+    them: ``(cramps, scores)``; ``scores.pairs`` holds the truth and detected indices matched."""
+    cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)
+    return cramps, score_events(result.episodes,
+                                list(zip(cramps.onset_s, cramps.duration_s, strict=True)))
+
+
 def run_night(*, seed: int, family: str, mode: str, hours: float, fs_emg: float,
               fs_acc: float, config: DetectorConfig) -> NightRun:
     """Draw, synthesise, detect and score one night."""
     night, recording = night_recording(seed=seed, family=family, mode=mode, hours=hours,
                                        fs_emg=fs_emg, fs_acc=fs_acc)
     result = run_source(recording, config=config)
-    truth = night.truth[night.truth.kind == "cramp"]
-    s = score_events(result.episodes, list(zip(truth.onset_s, truth.duration_s, strict=True)))
+    truth, s = score_cramps(night, result)
     matched = {p.detected_index for p in s.pairs}
     false_by = tuple(_overlapped(ep, night.truth) for i, ep in enumerate(result.episodes)
                      if i not in matched)

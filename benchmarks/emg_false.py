@@ -27,10 +27,10 @@ from accuracy import (  # benchmarks/accuracy.py, beside this
     _overlapped,
     emg_only_draws,
     emg_only_night,
+    score_cramps,
 )
 
 from detector.config import DetectorConfig
-from detector.evaluation import score_events
 from detector.pipeline import episodes
 from detector.pipeline.activity import EmgLevel
 from detector.pipeline.emg_shape import emg_shape
@@ -77,8 +77,7 @@ def _night(seed: int, i: int, family: str, hours: float,
     _JUDGED.clear()
     result = run_source(recording, config=config)
     eps = round(1.0 / config.epoch_s)
-    cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)
-    s = score_events(result.episodes, list(zip(cramps.onset_s, cramps.duration_s, strict=True)))
+    _, s = score_cramps(night, result)
     matched = {p.detected_index for p in s.pairs}
     rows = []
     for k, ep in enumerate(result.episodes):

@@ -27,10 +27,10 @@ from accuracy import (  # benchmarks/accuracy.py, beside this script
     emg_only_draws,
     emg_only_night,
     run_fate,
+    score_cramps,
 )
 
 from detector.config import DetectorConfig
-from detector.evaluation import score_events
 from detector.pipeline import episodes
 from detector.pipeline.activity import EmgLevel
 from detector.replay import run_source
@@ -113,8 +113,7 @@ def _night(seed: int, i: int, family: str, hours: float,
     result = run_source(recording, config=config)
     env, base, ref, strong = (np.concatenate([e[j] for e in _EPOCHS]) for j in range(4))
     eps = round(1.0 / config.epoch_s)
-    cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)
-    s = score_events(result.episodes, list(zip(cramps.onset_s, cramps.duration_s, strict=True)))
+    cramps, s = score_cramps(night, result)
     found = {p.truth_index for p in s.pairs}
     rows = []
     for i_c, c in cramps.iterrows():

@@ -26,11 +26,11 @@ from accuracy import (  # benchmarks/accuracy.py, beside this script
     MODES,
     night_recording,
     run_fate,
+    score_cramps,
     sweep_draw,
 )
 
 from detector.config import DetectorConfig
-from detector.evaluation import score_events
 from detector.pipeline import episodes, evidence
 from detector.replay import run_source
 from firmware_sim.night_events import FAMILIES
@@ -119,8 +119,7 @@ def _night(seed: int, i: int, mode: str, hours: float,
     cols = {k: np.concatenate([np.asarray(e[k], dtype=float) for e in _EPOCHS]) for k in _COLS}
     eps = round(1.0 / config.epoch_s)
     band = float(np.sqrt(emg_band_fraction(sc.emg_spectrum_hz, fs=fs_emg)))
-    cramps = night.truth[night.truth.kind == "cramp"].reset_index(drop=True)
-    s = score_events(result.episodes, list(zip(cramps.onset_s, cramps.duration_s, strict=True)))
+    cramps, s = score_cramps(night, result)
     found = {p.truth_index for p in s.pairs}
     matched = {p.detected_index for p in s.pairs}
     print(f"seed {seed:5d} {mode:<7} noise {sc.rest_emg_uv_rms:4.1f} uV: cramps {len(cramps)}, "
