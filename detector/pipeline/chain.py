@@ -30,8 +30,8 @@ from detector.pipeline.result import NightResult
 from detector.pipeline.trace import TraceBuilder
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
-if TYPE_CHECKING:  # concurrent.futures (logging, queue, threading) loads only with a worker
-    from concurrent.futures import Future, ThreadPoolExecutor
+if TYPE_CHECKING:  # the worker's module (threading, queue) loads only with a worker
+    from detector.pipeline.worker import Job, Worker
 
 
 def detection_mode(roles: set[str]) -> str:
@@ -124,8 +124,8 @@ class NightPipeline:
         if unknown:
             raise ValueError(f"background roles {sorted(unknown)} are not channels")
         self._background = frozenset(background)
-        self._worker: ThreadPoolExecutor | None = None
-        self._pending: dict[str, Future[list[EmgEpochs] | list[AccEpochs]]] = {}
+        self._worker: Worker | None = None
+        self._pending: dict[str, Job[list[EmgEpochs] | list[AccEpochs]]] = {}
         self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
         self._produced = dict.fromkeys(self.channels, 0)
         self._consumed = 0
@@ -151,20 +151,20 @@ class NightPipeline:
             self.gaps.append(Gap(role=role, start_s=self._expected[role] / spec.fs,
                                  end_s=block.start_sample / spec.fs, samples_missing=missing))
         self._expected[role] = max(self._expected[role], block.end_sample)
-        if role == "emg" and self._emg_step is not None:
-            self._emg_step.push(block.data, start_sample=block.start_sample)
         self._settle(role)  # this role's previous block first: its epochs stay in order
         proc = self._procs[role]
         if role in self._background and block.n_samples >= BACKGROUND_MIN_S * spec.fs:
             if self._worker is None:
-                from concurrent.futures import ThreadPoolExecutor
+                from detector.pipeline.worker import Worker
 
-                self._worker = ThreadPoolExecutor(max_workers=1,
-                                                  thread_name_prefix="cramp-pipeline")
+                self._worker = Worker(name="cramp-pipeline_0")
             self._pending[role] = self._worker.submit(proc.push, block)
         else:
             for ep in proc.push(block):
                 self._queue(role, ep)
+        # the step estimate only reads the block: beside the worker's filter, not before it
+        if role == "emg" and self._emg_step is not None:
+            _push_in_pieces(self._emg_step, block)
         return self._drain()
 
     def _settle(self, role: str) -> None:
@@ -318,6 +318,24 @@ class NightPipeline:
             trace=trace, detector_version=__version__, parameters=self.config.to_dict(),
             set_aside=tuple(self.detector.withdrawn),
         )
+
+
+STEP_FIRST_SAMPLES = 1024
+"""The EMG step estimate takes a block in pieces, the first this long (samples), each next one
+four times longer. Once the estimate is fine enough it ignores what follows, which it most
+often is within its first samples: then the rest of a replay's first chunk (15 minutes at
+1 kHz, about 20 ms of vector passes) is not scanned for nothing. Its marks are the same in
+any pieces (see :mod:`detector.pipeline.emg_step`)."""
+
+
+def _push_in_pieces(step: StepEstimate, block: SignalBlock) -> None:
+    """Feed ``block`` (EMG, uV) to ``step`` in pieces growing from :data:`STEP_FIRST_SAMPLES`."""
+    x = block.data
+    lo, size = 0, STEP_FIRST_SAMPLES
+    while lo < x.shape[0]:
+        hi = min(x.shape[0], lo + size)
+        step.push(x[lo:hi], start_sample=block.start_sample + lo)
+        lo, size = hi, 4 * size
 
 
 def _missing_like(kind: str, first: int, n: int) -> EmgEpochs | AccEpochs:
