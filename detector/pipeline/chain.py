@@ -24,7 +24,7 @@ from detector.pipeline.emg_step import StepEstimate
 from detector.pipeline.episodes import EpisodeDetector
 from detector.pipeline.features import combine_epochs
 from detector.pipeline.in_bed import assumed_in_bed_periods, in_bed_periods
-from detector.pipeline.motion import AccEpochs, AccProcessor, AnklePull
+from detector.pipeline.motion import AccEpochs, AccProcessor, AnklePull, FilteredAcc
 from detector.pipeline.night_window import NightWindow, resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.pipeline.trace import TraceBuilder
@@ -74,7 +74,9 @@ class NightPipeline:
         fusion on the calling thread, for blocks of at least :data:`BACKGROUND_MIN_S` (replay:
         the compiled filter loop and numpy's reductions release the GIL, so two cores share
         the work). Each block of such a role is conditioned while the caller goes on; its
-        epochs join the fusion when that role's next block arrives or at :meth:`flush`. The
+        epochs join the fusion when that role's next block arrives or at :meth:`flush` (an
+        accelerometer's epoch sums are taken then, on the calling thread: only its filters
+        run on the worker, which the EMG keeps busier). The
         epochs, episodes and result are the same as without it; only the call that returns
         an event can come one block later.
     """
@@ -125,7 +127,7 @@ class NightPipeline:
             raise ValueError(f"background roles {sorted(unknown)} are not channels")
         self._background = frozenset(background)
         self._worker: Worker | None = None
-        self._pending: dict[str, Job[list[EmgEpochs] | list[AccEpochs]]] = {}
+        self._pending: dict[str, Job[list[EmgEpochs] | FilteredAcc]] = {}
         self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
         self._produced = dict.fromkeys(self.channels, 0)
         self._consumed = 0
@@ -158,7 +160,9 @@ class NightPipeline:
                 from detector.pipeline.worker import Worker
 
                 self._worker = Worker(name="cramp-pipeline_0")
-            self._pending[role] = self._worker.submit(proc.push, block)
+            # an accelerometer's filters run there, its epoch sums here (see _settle)
+            work = proc.condition if isinstance(proc, AccProcessor) else proc.push
+            self._pending[role] = self._worker.submit(work, block)
         else:
             for ep in proc.push(block):
                 self._queue(role, ep)
@@ -171,7 +175,11 @@ class NightPipeline:
         """Wait for the block of ``role`` on the worker, if any, and queue its epochs."""
         pending = self._pending.pop(role, None)
         if pending is not None:
-            for ep in pending.result():  # an error on the worker is raised here
+            done = pending.result()  # an error on the worker is raised here
+            proc = self._procs[role]
+            if isinstance(done, FilteredAcc) and isinstance(proc, AccProcessor):
+                done = proc.epochs(done)
+            for ep in done:
                 self._queue(role, ep)
 
     def flush(self, *, end_s: float | None = None) -> list[EpisodeEvent]:
