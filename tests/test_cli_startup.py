@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -169,3 +170,39 @@ def test_replaying_an_edf_loads_no_scipy_signal_pandas_or_bluetooth(tmp_path: Pa
     assert result["code"] == 0, result["out"]
     assert result["imported"] == ["detector.pipeline.sos_kernel"]  # it did filter
     assert json.loads(out.read_text())["recordings"][0]["episodes"]
+
+
+_THREADS_AFTER_REPLAY = """
+import json, os, sys
+if sys.argv[3] == "numpy first":
+    import numpy  # OpenBLAS starts its threads here, before the replay could say otherwise
+from detector.cli.main import main
+code = main(["replay", sys.argv[1], "--json", sys.argv[2], "--no-store", "--threads", "1"])
+print(json.dumps({"code": code, "threads": len(os.listdir("/proc/self/task")),
+                  "blas": os.environ.get("OPENBLAS_NUM_THREADS")}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or len(os.sched_getaffinity(0)) < 2,
+                    reason="counts the process's threads in /proc; needs two CPUs")
+def test_a_replay_starts_no_blas_threads(tmp_path: Path) -> None:
+    """numpy's OpenBLAS would start a thread per CPU at import; a replay has it start none
+    (its linear algebra is small), and keeps a number the user chose. Positive control:
+    with numpy imported before the replay starts, the extra thread is there and seen."""
+    edf = Path(__file__).resolve().parents[1] / "recordings" / "sample_night.edf"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def replay(order: str, **extra: str) -> dict[str, object]:
+        out = tmp_path / f"{order.replace(' ', '_')}{len(extra)}.json"
+        proc = subprocess.run([sys.executable, "-c", _THREADS_AFTER_REPLAY, str(edf), str(out),
+                               order], capture_output=True, text=True, timeout=300,
+                              check=True, env={**env, **extra})
+        result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["code"] == 0
+        return result
+
+    assert replay("replay first") == {"code": 0, "threads": 1, "blas": "1"}
+    control = replay("numpy first")
+    assert control["blas"] is None and int(str(control["threads"])) > 1
+    chosen = replay("replay first", OPENBLAS_NUM_THREADS="2")
+    assert chosen["blas"] == "2" and chosen["threads"] == 2

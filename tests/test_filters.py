@@ -135,6 +135,25 @@ def test_pipeline_filters_without_importing_scipy_signal() -> None:
     # (scipy.signal imported after the pipeline, as most test modules do, reuses that loop)
 
 
+def test_section_loop_loads_without_running_scipys_init() -> None:
+    """The loop's extension loads its Cython helpers (positive control: they are there) but
+    not the scipy package itself; scipy imported afterwards is the real one and reuses both."""
+    code = ("import sys, numpy as np\n"
+            "from detector.pipeline import sos_kernel\n"
+            "before = ['scipy' in sys.modules, 'scipy._cyutility' in sys.modules]\n"
+            "import scipy, scipy.signal\n"
+            "sos = scipy.signal.butter(2, 5.0, fs=100.0, output='sos')\n"
+            "x = np.cos(np.arange(300.0))[None, :]\n"
+            "y = x.copy()\n"
+            "sos_kernel.sosfilt_inplace(sos, y, np.zeros((1, 1, 2)))\n"
+            "print(before, scipy.__version__ == scipy.version.version,\n"
+            "      scipy.signal._signaltools._sosfilt is sos_kernel._KERNEL,\n"
+            "      bool(np.array_equal(y, scipy.signal.sosfilt(sos, x))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "[False, True] True True True"
+
+
 @settings(max_examples=30, deadline=None)
 @given(cuts=st.lists(st.integers(1, 2999), max_size=12))
 def test_streaming_filter_in_chunks_is_one_pass(cuts: list[int]) -> None:

@@ -126,3 +126,31 @@ def test_default_threads_wants_a_spare_cpu(cpus: int, load: float, want: int,
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert replay.default_threads() == want
+
+
+def test_an_accelerometer_is_filtered_on_the_worker_and_summed_by_the_caller(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A background accelerometer's filters run on the worker, its epoch sums on the calling
+    thread (which the EMG leaves the lighter one); the result is the one-thread result, and
+    with one thread both halves run on the caller (positive control of the spy)."""
+    from detector.pipeline.motion import AccProcessor
+
+    seen: list[tuple[str, str]] = []
+    for half in ("condition", "epochs"):
+        original = getattr(AccProcessor, half)
+
+        def spy(self: AccProcessor, arg, _half=half, _original=original):  # type: ignore[no-untyped-def]
+            seen.append((_half, threading.current_thread().name))
+            return _original(self, arg)
+
+        monkeypatch.setattr(AccProcessor, half, spy)
+    rec = _recording()
+    one = run_source(rec, config=CONFIG, chunk_s=100.0, threads=1)
+    main = threading.current_thread().name
+    assert set(seen) == {("condition", main), ("epochs", main)}
+    seen.clear()
+    two = run_source(rec, config=CONFIG, chunk_s=100.0, threads=2)
+    _same(one, two)
+    np.testing.assert_array_equal(one.trace.movement_g, two.trace.movement_g)
+    assert set(seen) == {("condition", "cramp-pipeline_0"), ("condition", main),
+                         ("epochs", main)}  # the shank's filters stay on the caller

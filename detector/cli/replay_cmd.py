@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -48,8 +49,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
+"""How many threads numpy's OpenBLAS starts when numpy is imported (read once, at that import)."""
+
+
+def one_blas_thread() -> None:
+    """Have numpy's OpenBLAS start no thread of its own, unless the user chose a number.
+
+    By default OpenBLAS starts a thread per CPU when numpy is imported: about 0.04 s of CPU on
+    two CPUs, a fifth of a floor (see ``benchmarks/run.py``), taken from a replay's own second
+    thread. A replay's linear algebra is small (the mains fit's pseudo-inverse of a 100 x 10
+    basis, dot products of a few thousand values): OpenBLAS runs it on one thread either way.
+    Does nothing once numpy is loaded.
+    """
+    if "numpy" not in sys.modules:
+        os.environ.setdefault(BLAS_THREADS_ENV, "1")
+
+
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
+    one_blas_thread()  # before numpy is imported (by the pipeline, next)
     from detector.pipeline.night_window import resolve_timezone
     from detector.replay import default_threads, replay_path
 

@@ -24,14 +24,14 @@ from detector.pipeline.emg_step import StepEstimate
 from detector.pipeline.episodes import EpisodeDetector
 from detector.pipeline.features import combine_epochs
 from detector.pipeline.in_bed import assumed_in_bed_periods, in_bed_periods
-from detector.pipeline.motion import AccEpochs, AccProcessor, AnklePull
+from detector.pipeline.motion import AccEpochs, AccProcessor, AnklePull, FilteredAcc
 from detector.pipeline.night_window import NightWindow, resolve_timezone
 from detector.pipeline.result import NightResult
 from detector.pipeline.trace import TraceBuilder
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
 
-if TYPE_CHECKING:  # concurrent.futures (logging, queue, threading) loads only with a worker
-    from concurrent.futures import Future, ThreadPoolExecutor
+if TYPE_CHECKING:  # the worker's module (threading, queue) loads only with a worker
+    from detector.pipeline.worker import Job, Worker
 
 
 def detection_mode(roles: set[str]) -> str:
@@ -74,7 +74,9 @@ class NightPipeline:
         fusion on the calling thread, for blocks of at least :data:`BACKGROUND_MIN_S` (replay:
         the compiled filter loop and numpy's reductions release the GIL, so two cores share
         the work). Each block of such a role is conditioned while the caller goes on; its
-        epochs join the fusion when that role's next block arrives or at :meth:`flush`. The
+        epochs join the fusion when that role's next block arrives or at :meth:`flush` (an
+        accelerometer's epoch sums are taken then, on the calling thread: only its filters
+        run on the worker, which the EMG keeps busier). The
         epochs, episodes and result are the same as without it; only the call that returns
         an event can come one block later.
     """
@@ -124,8 +126,8 @@ class NightPipeline:
         if unknown:
             raise ValueError(f"background roles {sorted(unknown)} are not channels")
         self._background = frozenset(background)
-        self._worker: ThreadPoolExecutor | None = None
-        self._pending: dict[str, Future[list[EmgEpochs] | list[AccEpochs]]] = {}
+        self._worker: Worker | None = None
+        self._pending: dict[str, Job[list[EmgEpochs] | FilteredAcc]] = {}
         self._queues: dict[str, list[EmgEpochs | AccEpochs]] = {r: [] for r in self.channels}
         self._produced = dict.fromkeys(self.channels, 0)
         self._consumed = 0
@@ -151,27 +153,33 @@ class NightPipeline:
             self.gaps.append(Gap(role=role, start_s=self._expected[role] / spec.fs,
                                  end_s=block.start_sample / spec.fs, samples_missing=missing))
         self._expected[role] = max(self._expected[role], block.end_sample)
-        if role == "emg" and self._emg_step is not None:
-            self._emg_step.push(block.data, start_sample=block.start_sample)
         self._settle(role)  # this role's previous block first: its epochs stay in order
         proc = self._procs[role]
         if role in self._background and block.n_samples >= BACKGROUND_MIN_S * spec.fs:
             if self._worker is None:
-                from concurrent.futures import ThreadPoolExecutor
+                from detector.pipeline.worker import Worker
 
-                self._worker = ThreadPoolExecutor(max_workers=1,
-                                                  thread_name_prefix="cramp-pipeline")
-            self._pending[role] = self._worker.submit(proc.push, block)
+                self._worker = Worker(name="cramp-pipeline_0")
+            # an accelerometer's filters run there, its epoch sums here (see _settle)
+            work = proc.condition if isinstance(proc, AccProcessor) else proc.push
+            self._pending[role] = self._worker.submit(work, block)
         else:
             for ep in proc.push(block):
                 self._queue(role, ep)
+        # the step estimate only reads the block: beside the worker's filter, not before it
+        if role == "emg" and self._emg_step is not None:
+            _push_in_pieces(self._emg_step, block)
         return self._drain()
 
     def _settle(self, role: str) -> None:
         """Wait for the block of ``role`` on the worker, if any, and queue its epochs."""
         pending = self._pending.pop(role, None)
         if pending is not None:
-            for ep in pending.result():  # an error on the worker is raised here
+            done = pending.result()  # an error on the worker is raised here
+            proc = self._procs[role]
+            if isinstance(done, FilteredAcc) and isinstance(proc, AccProcessor):
+                done = proc.epochs(done)
+            for ep in done:
                 self._queue(role, ep)
 
     def flush(self, *, end_s: float | None = None) -> list[EpisodeEvent]:
@@ -318,6 +326,24 @@ class NightPipeline:
             trace=trace, detector_version=__version__, parameters=self.config.to_dict(),
             set_aside=tuple(self.detector.withdrawn),
         )
+
+
+STEP_FIRST_SAMPLES = 1024
+"""The EMG step estimate takes a block in pieces, the first this long (samples), each next one
+four times longer. Once the estimate is fine enough it ignores what follows, which it most
+often is within its first samples: then the rest of a replay's first chunk (15 minutes at
+1 kHz, about 20 ms of vector passes) is not scanned for nothing. Its marks are the same in
+any pieces (see :mod:`detector.pipeline.emg_step`)."""
+
+
+def _push_in_pieces(step: StepEstimate, block: SignalBlock) -> None:
+    """Feed ``block`` (EMG, uV) to ``step`` in pieces growing from :data:`STEP_FIRST_SAMPLES`."""
+    x = block.data
+    lo, size = 0, STEP_FIRST_SAMPLES
+    while lo < x.shape[0]:
+        hi = min(x.shape[0], lo + size)
+        step.push(x[lo:hi], start_sample=block.start_sample + lo)
+        lo, size = hi, 4 * size
 
 
 def _missing_like(kind: str, first: int, n: int) -> EmgEpochs | AccEpochs:

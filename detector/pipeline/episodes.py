@@ -284,6 +284,10 @@ class EpisodeDetector:
         while True:
             if self._state != "none" or not self._rejudge_ready():
                 return []
+            reach = self._run_end + self.max_dip  # the latest its decay can end (_decay_end)
+            if reach - self._run_start < self.min_epochs or not (
+                    closing or reach - self._judge_from >= self.min_epochs):
+                return []  # too short to judge yet, whatever its decay: as below, sooner
             end = self._decay_end(self._run_end)
             # the minimum duration is the episode's own, from its onset; the judged window is
             # the first min_duration_s from the first active epoch (without EMG the tremor's
@@ -407,7 +411,7 @@ class EpisodeDetector:
             return np.zeros(n, dtype=bool)
         k = self._pull_epochs
         lo = max(start - k, self.history.first_epoch)
-        angle = self.history.window(lo, stop)[0].plantar_flexion_deg
+        angle = self.history.feature("plantar_flexion_deg", lo, stop)
         angle = np.concatenate([np.full(n + k - angle.shape[0], np.nan), angle])
         with np.errstate(invalid="ignore"):
             return towards * (angle[k:] - angle[:-k]) > self.config.episode.pull_onset_deg
@@ -428,10 +432,12 @@ class EpisodeDetector:
         p = self.config.episode
         up = self._foot_turning(end, stop, towards=-1.0)  # the foot still being released
         if self.rule.uses_emg:
-            f, base, _ = self.history.window(end, stop)
+            h = self.history
+            base = h.column("rest_uv", end, stop)
             with np.errstate(invalid="ignore"):
-                up |= f.emg_valid & (f.envelope_uv > np.maximum(base * p.onset_ratio,
-                                                                base + p.onset_rise_uv))
+                up |= h.feature("emg_valid", end, stop) & (
+                    h.feature("envelope_uv", end, stop) > np.maximum(base * p.onset_ratio,
+                                                                     base + p.onset_rise_uv))
         rest = np.flatnonzero(~up)
         return end + (int(rest[0]) if rest.size else stop - end)
 

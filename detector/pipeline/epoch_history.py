@@ -65,12 +65,20 @@ class EpochHistory:
     def _overlaps(self, start: int, stop: int) -> list[tuple[int, int, int]]:
         """``(chunk, lo, hi)`` of the kept chunks holding epochs ``[start, stop)`` (indices in
         the chunk; the first chunk's empty range if none)."""
-        out = [(i, max(start, c.features.first_epoch) - c.features.first_epoch,
-                min(stop, c.features.first_epoch + c.features.n_epochs)
-                - c.features.first_epoch)
-               for i, c in enumerate(self.chunks)]
-        kept = [o for o in out if o[2] > o[1]]
-        return kept or [(0, out[0][1], out[0][1])]
+        kept = []
+        for i, c in enumerate(self.chunks):
+            first = c.features.first_epoch
+            if first >= stop:  # the chunks follow each other: none further on overlaps
+                break
+            lo = max(start, first) - first
+            hi = min(stop - first, c.features.envelope_uv.shape[0])
+            if hi > lo:
+                kept.append((i, lo, hi))
+        if kept:
+            return kept
+        first = self.chunks[0].features.first_epoch
+        lo = max(start, first) - first
+        return [(0, lo, lo)]
 
     def column(self, name: str, start: int, stop: int) -> np.ndarray:
         """The per-epoch array ``name`` (a :class:`HistoryChunk` field other than
@@ -81,6 +89,17 @@ class EpochHistory:
             i, lo, hi = parts[0]
             return _read_only(getattr(self.chunks[i], name)[lo:hi])
         return np.concatenate([getattr(self.chunks[i], name)[lo:hi] for i, lo, hi in parts])
+
+    def feature(self, name: str, start: int, stop: int) -> np.ndarray:
+        """The :class:`EpochFeatures` array ``name`` (one that every chunk has, not
+        ``incline_deg`` or ``pull_deg``) over epochs ``[start, stop)``, as
+        ``window(start, stop)[0]`` holds it, without slicing the other features: read-only."""
+        parts = self._overlaps(start, stop)
+        if len(parts) == 1:
+            i, lo, hi = parts[0]
+            return _read_only(getattr(self.chunks[i].features, name)[lo:hi])
+        return np.concatenate([getattr(self.chunks[i].features, name)[lo:hi]
+                               for i, lo, hi in parts])
 
     def window(self, start: int, stop: int) -> tuple[EpochFeatures, np.ndarray, np.ndarray]:
         """Features, resting EMG level (uV) and active flags over epochs ``[start, stop)``

@@ -53,6 +53,28 @@ class AccEpochs:
         return np.isnan(self.movement_g)
 
 
+@dataclass(frozen=True)
+class FilteredAcc:
+    """A block of one accelerometer after :meth:`AccProcessor.condition`, before its epochs.
+
+    Attributes
+    ----------
+    start_sample : int
+        Index of the block's first sample.
+    x_g : ndarray, shape (3, n)
+        The samples (g), axes in rows.
+    moving : ndarray of complex, shape (2, n)
+        Above 0.5 Hz, packed as ``x0 + i x1`` and ``x2 + 0i`` (g).
+    tremor : ndarray of complex, shape (2, n) or (2, 0)
+        The tremor band, packed alike (g); no samples when no tremor is measured.
+    """
+
+    start_sample: int
+    x_g: np.ndarray
+    moving: np.ndarray
+    tremor: np.ndarray
+
+
 class AccProcessor:
     """Stream processor: 3-axis accelerometer blocks (g) in, :class:`AccEpochs` out.
 
@@ -91,27 +113,44 @@ class AccProcessor:
                                    reduce=self._reduce)
         self._bufs = [ScratchBuffer(rows=3, dtype=np.float64)]
         self._pairs = [ScratchBuffer(rows=2, dtype=np.complex128) for _ in range(2)]
+        self._next_sample = 0  # the sample the filters' state has reached
 
     def push(self, block: SignalBlock) -> list[AccEpochs]:
         """Process a block of shape (n, 3) in g; return completed epochs."""
+        return self.epochs(self.condition(block))
+
+    def condition(self, block: SignalBlock) -> FilteredAcc:
+        """The filters of :meth:`push` over a block of shape (n, 3) in g (its first half).
+
+        The result lives in this processor's work buffers: pass it to :meth:`epochs` before
+        the next block is conditioned (the pipeline's worker thread filters, the calling
+        thread sums).
+        """
         n = block.data.shape[0]
         x = block.data.T  # (3, n): the filters run along time, the last axis
         if x.dtype != np.float64 or not x.flags.c_contiguous:  # readers hand (3, n) rows over
             x = self._bufs[0].take(n)                          # as their (n, 3) transpose
             np.copyto(x, block.data.T)
         # x is only read: each filter writes into its own buffer, the summer copies what it keeps
-        if block.start_sample != self._summer.next_sample:
+        if block.start_sample != self._next_sample:
             self._movement.reset()
             if self._tremor is not None:
                 self._tremor.reset()
+        self._next_sample = block.start_sample + n
         packed = _pack(x, self._pairs[0].take(n))
         moving = self._movement.push(packed, out=packed)  # in place
         trem = moving[:0]
         if self._tremor is not None:
             packed = _pack(x, self._pairs[1].take(n))
             trem = self._tremor.push(packed, out=packed)
+        return FilteredAcc(block.start_sample, x, moving, trem)
+
+    def epochs(self, filtered: FilteredAcc) -> list[AccEpochs]:
+        """The epochs that the block of ``filtered`` completes (the second half of
+        :meth:`push`): per-epoch sums, then the features."""
         return [self._features(s.first_epoch, s.sums, s.counts)
-                for s in self._summer.push((x, moving, trem), start_sample=block.start_sample)]
+                for s in self._summer.push((filtered.x_g, filtered.moving, filtered.tremor),
+                                           start_sample=filtered.start_sample)]
 
     def _reduce(self, signals: tuple[np.ndarray, ...], cut: EpochCut) -> np.ndarray:
         """Per epoch: sums of each axis, of the squared movement and tremor magnitudes."""

@@ -7,6 +7,13 @@ a two-core machine that alone takes about three times as long as band-pass filte
 extension file, under its own module name (so a later ``import scipy.signal`` reuses it). If
 that file cannot be found or loaded (another scipy layout), :func:`scipy.signal.sosfilt` is used
 instead: slower to start, same samples.
+
+The extension imports scipy's shared Cython helpers (``scipy._cyutility``), and importing a
+submodule runs its package first: ``scipy/__init__`` (its configuration, version checks and
+test helpers, about 11 ms, more than the extension itself). So while the extension loads,
+``scipy`` in :data:`sys.modules` is a bare package that only lends its path (see
+:func:`_bare_package`); a later ``import scipy`` runs the real one, which finds both modules
+already loaded.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -43,7 +51,8 @@ def _load_extension() -> ModuleType | None:
                 if ext_spec is None:
                     return None
                 module = importlib.util.module_from_spec(ext_spec)
-                loader.exec_module(module)
+                with _bare_package("scipy", spec.submodule_search_locations):
+                    loader.exec_module(module)
             except (ImportError, OSError):
                 return None
             if not callable(getattr(module, "_sosfilt", None)):
@@ -51,6 +60,24 @@ def _load_extension() -> ModuleType | None:
             sys.modules[_MODULE] = module
             return module
     return None
+
+
+@contextmanager
+def _bare_package(name: str, path: list[str]) -> Iterator[None]:
+    """``name`` as an empty package with ``path`` in :data:`sys.modules` meanwhile, unless it
+    is imported already: its submodules import without running its ``__init__``. The
+    submodules loaded meanwhile stay in :data:`sys.modules`; the bare package does not."""
+    if name in sys.modules:
+        yield
+        return
+    bare = ModuleType(name, "bare stand-in while scipy.signal._sosfilt loads")
+    bare.__path__ = list(path)
+    sys.modules[name] = bare
+    try:
+        yield
+    finally:
+        if sys.modules.get(name) is bare:
+            del sys.modules[name]
 
 
 def _scipy_fallback(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
