@@ -143,7 +143,9 @@ class EpisodeConfig:
     """How evidence becomes a cramp episode."""
 
     min_duration_s: float = 10.0
-    """Shortest sustained contraction logged as a cramp (s); leg movements last 0.5-10 s."""
+    """Shortest sustained contraction logged as a cramp (s); leg movements last 0.5-10 s.
+    Held at the epoch grid's resolution: a run one epoch shorter counts (a contraction of
+    exactly this length fills only parts of its first and last epochs)."""
     max_dip_s: float = 1.5
     """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
     onset_lookback_s: float = 5.0

@@ -5,8 +5,8 @@ A *contraction run* is a stretch of active epochs in which no lull lasts longer 
 :class:`~detector.pipeline.evidence.EvidenceRule` (EMG with accelerometers, EMG alone,
 accelerometers alone); this class only tracks resting levels, runs and episodes.
 
-When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset) it is judged
-once, on its first ``min_duration_s`` (without EMG from its first active epoch, the tremor's
+When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset, to one epoch) it
+is judged once, on its first ``min_duration_s`` (without EMG from its first active epoch, the tremor's
 ramp-up left out; a run that closes before that window is complete, on the run up to its
 end): enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement
 series are not), the rule must find its shape plausible (not rhythmic; with EMG only also not
@@ -115,6 +115,10 @@ class EpisodeDetector:
         self._last_episode_end = -(10**12)
         self.min_duration_s = config.episode.min_duration_s
         self.min_epochs = max(1, int(np.ceil(self.min_duration_s * self.eps - 1e-9)))
+        # the minimum holds at the epoch grid's resolution: a contraction of exactly
+        # min_duration_s fills the epochs inside it and parts of the two at its ends, which
+        # may read as rest, so its run can be one epoch shorter
+        self.min_run_epochs = max(1, self.min_epochs - 1)
         self.max_dip = round(config.episode.max_dip_s * self.eps)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
@@ -294,7 +298,7 @@ class EpisodeDetector:
             # ramp-up before it is left out), or, for a run that closes before that window is
             # complete, the run up to its end
             full = end - self._judge_from >= self.min_epochs
-            if end - self._run_start < self.min_epochs or not (full or closing):
+            if end - self._run_start < self.min_run_epochs or not (full or closing):
                 return []
             confirm = self._judge_from + self.min_epochs if full else end
             ev = self._evidence(self._judge_from, confirm)
