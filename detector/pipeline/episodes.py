@@ -289,7 +289,7 @@ class EpisodeDetector:
             if self._state != "none" or not self._rejudge_ready():
                 return []
             reach = self._run_end + self.max_dip  # the latest its decay can end (_decay_end)
-            if reach - self._run_start < self.min_epochs or not (
+            if reach - self._run_start < self.min_run_epochs or not (
                     closing or reach - self._judge_from >= self.min_epochs):
                 return []  # too short to judge yet, whatever its decay: as below, sooner
             end = self._decay_end(self._run_end)
