@@ -350,7 +350,7 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
         # the run's first marker (as (c - c[s]) // group_bytes steps)
         span = int(c[e - 1] - c[s]) // group_bytes
         firsts = np.searchsorted(c[s:e], int(c[s]) + group_bytes * np.arange(1, span + 1))
-        cuts = np.unique(firsts) + s
+        cuts = ascending_distinct(firsts) + s
         for i, j in zip([s, *cuts.tolist()], [*cuts.tolist(), e], strict=True):
             if j - i > 1:
                 groups.append((i, j))
@@ -383,6 +383,17 @@ def _groups_intact(buf: Any, c: np.ndarray, end: np.ndarray, zero_crcs: np.ndarr
     with memoryview(buf) as view:
         return [_group_intact(view, c[i:j], end[i:j], zero_crcs[i:j], scratch=scratch)
                 for i, j in groups]
+
+
+def ascending_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (``np.unique`` of it, which would import
+    ``numpy.ma``, some 10 ms once per process, to ask whether the array is masked)."""
+    if not values.size:
+        return values.copy()
+    step = np.empty(values.shape, dtype=bool)
+    step[0] = True
+    np.not_equal(values[1:], values[:-1], out=step[1:])
+    return values[step]
 
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -494,7 +505,7 @@ def distinct_bodies(a: np.ndarray, start: np.ndarray, stop: np.ndarray, *,
     """
     lengths = stop - start
     found: list[tuple[int, bytes, int]] = []  # (first occurrence, body, count)
-    for width in np.unique(lengths).tolist():
+    for width in _distinct(lengths)[0].tolist():
         sel = np.flatnonzero(lengths == width)
         if width == 0:
             found.append((int(sel[0]), b"", int(sel.size)))
