@@ -1,10 +1,10 @@
 """Two parts of one scan at once: the second on a helper thread, the first on the caller's.
 
-The costly steps of opening a capture (the sync-marker search, the row gather, the CRC32
-passes) are numpy loops and ``zlib.crc32`` calls over large buffers, which release the GIL
-while they run; split at an index into two halves that write disjoint outputs, they use two
-cores. The result is the same as one pass over the whole: each half does exactly the work
-the one pass does on its items.
+The costly steps of opening a capture (the sync-marker search, the CRC32 passes) are numpy
+loops and ``zlib.crc32`` calls over large buffers, which release the GIL while they run: two
+independent parts of them (two halves of the file's words; the CRC32 check beside the
+tabling of the records) use two cores. Each part does exactly the work one pass would do on
+its items, so the result is the same.
 """
 
 from __future__ import annotations

@@ -374,8 +374,7 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
 def _groups_intact(buf: Any, c: np.ndarray, end: np.ndarray, zero_crcs: np.ndarray,
                    groups: list[tuple[int, int]]) -> list[bool]:
     """:func:`_group_intact` of each group ``[i, j)`` of markers, in order, through one
-    scratch buffer as long as the longest group (not a new array per group: a fresh 1 MiB
-    array is fresh pages the kernel zeroes first)."""
+    scratch buffer as long as the longest group (not a fresh 1 MiB array per group)."""
     if not groups:
         return []
     longest = max(int(end[j - 1]) + CRC_SIZE - int(c[i]) - 4 for i, j in groups)

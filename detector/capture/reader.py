@@ -4,6 +4,12 @@
 length and CRC32 agree. After damaged bytes the scan resynchronises on the next sync marker
 that starts an intact record; damage with no intact record after it is a torn tail. Records
 are then read back lazily from the file, so an 8-hour capture is never held in memory.
+
+With ``threads=2`` (a replay that may use two CPUs) the CRC32 check, the costliest step, runs
+on a helper thread while the records are tabled as the walk would take them if every framed
+record were intact (what an undamaged file gives); the table is kept when the check finds
+exactly that, else the records are tabled again from the check, so the result is always the
+one-thread scan's.
 """
 
 from __future__ import annotations
