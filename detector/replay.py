@@ -158,11 +158,12 @@ def background_roles(channels: Mapping[str, ChannelSpec]) -> tuple[str, ...]:
 def replay_path(path: str, *, config: DetectorConfig, channel_map: ChannelMap,
                 leg: str | None = None, progress: bool = False,
                 time_unit: str | None = None, threads: int = 1) -> NightResult:
-    """Open a recording file and replay it (see :func:`run_source`)."""
+    """Open a recording file and replay it (see :func:`run_source`); with ``threads=2`` a
+    capture is also scanned on two threads."""
     from detector.io.open import open_recording
 
     source = open_recording(path, channel_map=channel_map, min_emg_fs_hz=config.emg.min_fs_hz,
-                            time_unit=time_unit)
+                            time_unit=time_unit, threads=threads)
     try:
         return run_source(source, config=config, leg=leg, progress=progress, threads=threads)
     finally:

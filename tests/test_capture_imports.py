@@ -34,3 +34,20 @@ def test_replaying_a_capture_does_not_load_the_writer_or_the_recovery() -> None:
     # control: the package's exported names still work, each loading its module
     control = "from detector.capture import CaptureWriter, recover_capture"
     assert _loaded_after(control) == set(WRITING_SIDE)
+
+
+def test_replaying_a_capture_does_not_load_numpy_ma() -> None:
+    """``numpy.ma`` (some 10 ms to import) is not needed by a capture replay: ``np.unique``
+    without indices and ``np.median`` would load it; the control shows that they do."""
+    probe = ("import contextlib, io, sys\n"
+             "from detector.cli.main import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['replay', 'recordings/sample_capture.cramp', '--json', '-',\n"
+             "          '--no-store', '--threads', '2'])\n"
+             "print('numpy.ma' in sys.modules)\n"
+             "import numpy as np\n"
+             "np.median(np.arange(3.0))\n"
+             "print('numpy.ma' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=REPO)
+    assert out.stdout.split() == ["False", "True"]

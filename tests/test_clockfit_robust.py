@@ -160,3 +160,19 @@ def test_unwrap_with_and_without_wraps_places_each_value_within_half_a_modulus(
     assert got == want
     if values.size:  # a new array, never the readings themselves
         assert not np.shares_memory(unwrap(values, modulus=modulus), values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                          st.sampled_from([0.0, -0.0, 1.0, -1.0])), min_size=1, max_size=40))
+def test_median_is_numpys_bit_for_bit(values: list[float]) -> None:
+    """The clock fit's median (no numpy.ma) gives ``np.median``'s value, sign of zero and NaN
+    included."""
+    import math
+
+    from detector.capture.clockfit import median
+
+    x = np.array(values, dtype=np.float64)
+    got, want = median(x), float(np.median(x))
+    assert (math.isnan(got) and math.isnan(want)) or (
+        got == want and math.copysign(1.0, got) == math.copysign(1.0, want))

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from detector.capture.format import CRC_SIZE, MAX_BODY_BYTES, RECORD_HEAD_SIZE, SYNC
+from detector.capture.halves import each_half
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,34 +98,47 @@ SCAN_CHUNK_WORDS = 1 << 17
 comparison masks stay in cache)."""
 
 
-def sync_candidates(a: np.ndarray) -> np.ndarray:
+def sync_candidates(a: np.ndarray, *, threads: int = 1) -> np.ndarray:
     """Offsets in ``a`` (uint8) where a sync marker may start, ascending: every marker, and
     a few other places (about 2 per 128 KiB of random bytes) whose next bytes are to be checked.
 
     One pass over the bytes as little-endian 16-bit words at even offsets: a marker at an
     even offset ``2 i`` shows its first two bytes as word ``i``, one at an odd offset
     ``2 i - 1`` its bytes 1 and 2 (the two patterns differ, so a word shows at most one), and
-    the word indices come out ascending, so the offsets do too.
+    the word indices come out ascending, so the offsets do too. With ``threads=2`` the two
+    halves of the words are searched at once (:mod:`detector.capture.halves`).
     """
     size = int(a.shape[0])
     if size < len(SYNC):
         return np.zeros(0, dtype=np.int64)
+    words = a[:2 * (size // 2)].view("<u2")
+    parts = each_half(lambda w0, w1: _candidates_in(words, w0, w1), words.shape[0],
+                      threads=threads, min_items=PARALLEL_MIN_WORDS, step=SCAN_CHUNK_WORDS)
+    c = np.concatenate([p for part in parts for p in part])
+    return c[(c >= 0) & (c <= size - len(SYNC))]
+
+
+PARALLEL_MIN_WORDS = 1 << 22
+"""Words (8 MiB of a file) from which :func:`sync_candidates` searches two halves at once."""
+
+
+def _candidates_in(words: np.ndarray, w_lo: int, w_hi: int) -> list[np.ndarray]:
+    """:func:`sync_candidates` of words ``[w_lo, w_hi)`` (their offsets in the whole, one
+    array per chunk of :data:`SCAN_CHUNK_WORDS`; the first may be -1)."""
     first = int.from_bytes(SYNC[:2], "little")
     second = int.from_bytes(SYNC[1:3], "little")
-    words = a[:2 * (size // 2)].view("<u2")
     hit = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
     odd = np.empty(SCAN_CHUNK_WORDS, dtype=bool)
     parts = []
-    for w0 in range(0, words.shape[0], SCAN_CHUNK_WORDS):
-        chunk = words[w0:w0 + SCAN_CHUNK_WORDS]
+    for w0 in range(w_lo, w_hi, SCAN_CHUNK_WORDS):
+        chunk = words[w0:min(w0 + SCAN_CHUNK_WORDS, w_hi)]
         k = chunk.shape[0]
         np.equal(chunk, first, out=hit[:k])
         np.equal(chunk, second, out=odd[:k])
         np.bitwise_or(hit[:k], odd[:k], out=hit[:k])
         i = np.flatnonzero(hit[:k])
         parts.append(2 * (i + w0) - odd[i])
-    c = np.concatenate(parts)
-    return c[(c >= 0) & (c <= size - len(SYNC))]
+    return parts
 
 
 def sync_positions(a: np.ndarray) -> np.ndarray:
@@ -138,20 +152,44 @@ def _is_marker(rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rows[:, :4]).view("<u4").reshape(-1) == _SYNC_U32
 
 
-def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
-    """Walk the records of a capture from byte ``start``.
+@dataclass(frozen=True, kw_only=True)
+class Markers:
+    """The sync markers of a capture and the record each would start, before any CRC32.
 
-    Parameters
+    Attributes
     ----------
-    buf : bytes or mmap
-        The file's bytes, sliced for CRC32.
-    a : ndarray of uint8, shape (size,)
-        The same bytes as an array.
-    start : int
-        Offset of the first record (after the file header).
+    offset : ndarray of int64, shape (m,)
+        Byte offset of each sync marker at or after the first record's place, ascending.
+    rtype, end : ndarray of int64, shape (m,)
+        Type byte and body end of the record each marker would start.
+    framed : ndarray of bool, shape (m,)
+        Markers whose length field fits the limit and the file (only they can be intact).
+    head_rows : ndarray of uint8, shape (k, HEAD_ROW_BYTES)
+        As in :class:`FrameWalk` (a row per candidate, ``k >= m``).
+    head_row : ndarray of int64, shape (m,)
+        Row of ``head_rows`` of each marker.
+    start, size : int
+        Offset of the first record; file size.
+    """
+
+    offset: np.ndarray
+    rtype: np.ndarray
+    end: np.ndarray
+    framed: np.ndarray
+    head_rows: np.ndarray
+    head_row: np.ndarray
+    start: int
+    size: int
+
+
+def find_markers(a: np.ndarray, start: int, *, threads: int = 1) -> Markers:
+    """Every sync marker from byte ``start`` of ``a`` (the file's bytes, uint8) and the
+    type, length and framing of the record it would start (one row gather at each).
+
+    ``threads=2`` searches the two halves of the file at once (:func:`sync_candidates`).
     """
     size = int(a.shape[0])
-    c = sync_candidates(a)
+    c = sync_candidates(a, threads=threads)
     c = c[(c >= start) & (c + RECORD_HEAD_SIZE + CRC_SIZE <= size)]
     rows = rows_at(a, c, HEAD_ROW_BYTES)  # the one scattered read of the records
     fields = rows.view(RECORD_HEAD_ROW).reshape(-1)
@@ -167,7 +205,45 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
         length = np.take(fields["length"], marker).astype(np.int64)
     end = c + RECORD_HEAD_SIZE + length
     framed = (length <= MAX_BODY_BYTES) & (end + CRC_SIZE <= size)
-    intact = check_crcs(buf, a, c, end, framed)
+    return Markers(offset=c, rtype=rtype, end=end, framed=framed, head_rows=rows,
+                   head_row=marker, start=start, size=size)
+
+
+def marker_crcs(buf: Any, a: np.ndarray, m: Markers) -> np.ndarray:
+    """Which of the markers ``m`` start an intact record (:func:`check_crcs`), bool (m,)."""
+    return check_crcs(buf, a, m.offset, m.end, m.framed)
+
+
+def walk_frames(buf: Any, a: np.ndarray, start: int, *, threads: int = 1) -> FrameWalk:
+    """Walk the records of a capture from byte ``start``.
+
+    Parameters
+    ----------
+    buf : bytes or mmap
+        The file's bytes, sliced for CRC32.
+    a : ndarray of uint8, shape (size,)
+        The same bytes as an array.
+    start : int
+        Offset of the first record (after the file header).
+    threads : int
+        2: the marker search is split in two halves run at once; the walk is the same.
+    """
+    m = find_markers(a, start, threads=threads)
+    return walk_markers(m, marker_crcs(buf, a, m))
+
+
+def walk_markers(m: Markers, intact: np.ndarray) -> FrameWalk:
+    """The framing walk over markers ``m``, given which start an intact record.
+
+    Parameters
+    ----------
+    m : Markers
+        From :func:`find_markers`.
+    intact : ndarray of bool, shape (m,)
+        From :func:`marker_crcs` (or a guess of it, e.g. ``m.framed``: the walk a file would
+        give if every framed record's CRC32 were right).
+    """
+    c, rtype, end, size, start = m.offset, m.rtype, m.end, m.size, m.start
     nxt = end + CRC_SIZE
     # link[i]: record i is intact and the next marker is where the next record must start
     link = intact.copy()
@@ -206,16 +282,16 @@ def walk_frames(buf: Any, a: np.ndarray, start: int) -> FrameWalk:
         else:
             runs.append((i, j))
     if runs == [(0, c.size)]:  # an undamaged file: every marker starts a record
-        head_at = marker
+        head_at = m.head_row
         offset = c
     else:
         idx = np.concatenate([np.arange(i, j) for i, j in runs]) if runs \
             else np.zeros(0, dtype=np.int64)
-        head_at, offset = np.take(marker, idx), np.take(c, idx)
+        head_at, offset = np.take(m.head_row, idx), np.take(c, idx)
         rtype, end = np.take(rtype, idx), np.take(end, idx)
     last_end = int(end[-1]) + CRC_SIZE if offset.size else start
     return FrameWalk(offset=offset, rtype=rtype, body_start=offset + RECORD_HEAD_SIZE,
-                     body_end=end, head_rows=rows, head_at=head_at, torn_tail_bytes=torn,
+                     body_end=end, head_rows=m.head_rows, head_at=head_at, torn_tail_bytes=torn,
                      corrupt_regions=regions, corrupt_records=lost, corrupt_bytes=corrupt,
                      intact_end=last_end)
 
@@ -264,22 +340,27 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
                          dtype="<u4")[which].view(np.uint8).reshape(n, 4)
     run_starts = np.flatnonzero(framed & ~np.concatenate(([False], contig)))
     run_ends = np.append(np.flatnonzero(~contig), n - 1)  # a run ends at its first ~contig
-    with memoryview(buf) as view:
-        for s in run_starts.tolist():
-            e = int(run_ends[np.searchsorted(run_ends, s)]) + 1  # run is markers s .. e - 1
-            if e - s == 1:
-                singles.append(np.array([s]))
-                continue
-            # a new group at the first marker at or past each multiple of group_bytes from
-            # the run's first marker (as (c - c[s]) // group_bytes steps)
-            span = int(c[e - 1] - c[s]) // group_bytes
-            firsts = np.searchsorted(c[s:e], int(c[s]) + group_bytes * np.arange(1, span + 1))
-            cuts = np.unique(firsts) + s
-            for i, j in zip([s, *cuts.tolist()], [*cuts.tolist(), e], strict=True):
-                if j - i > 1 and _group_intact(view, c[i:j], end[i:j], zero_crcs[i:j]):
-                    intact[i:j] = True
-                else:
-                    singles.append(np.arange(i, j))
+    groups: list[tuple[int, int]] = []  # markers [i, j) of two or more back-to-back records
+    for s in run_starts.tolist():
+        e = int(run_ends[np.searchsorted(run_ends, s)]) + 1  # run is markers s .. e - 1
+        if e - s == 1:
+            singles.append(np.array([s]))
+            continue
+        # a new group at the first marker at or past each multiple of group_bytes from
+        # the run's first marker (as (c - c[s]) // group_bytes steps)
+        span = int(c[e - 1] - c[s]) // group_bytes
+        firsts = np.searchsorted(c[s:e], int(c[s]) + group_bytes * np.arange(1, span + 1))
+        cuts = ascending_distinct(firsts) + s
+        for i, j in zip([s, *cuts.tolist()], [*cuts.tolist(), e], strict=True):
+            if j - i > 1:
+                groups.append((i, j))
+            else:
+                singles.append(np.arange(i, j))
+    for (i, j), ok in zip(groups, _groups_intact(buf, c, end, zero_crcs, groups), strict=True):
+        if ok:
+            intact[i:j] = True
+        else:
+            singles.append(np.arange(i, j))
     if singles:
         k = np.concatenate(singles)
         crc32 = zlib.crc32
@@ -288,6 +369,30 @@ def check_crcs(buf: Any, a: np.ndarray, c: np.ndarray, end: np.ndarray, framed: 
                            dtype=np.int64, count=k.size)
         intact[k] = crcs == _u32_at(a, end[k])
     return intact
+
+
+def _groups_intact(buf: Any, c: np.ndarray, end: np.ndarray, zero_crcs: np.ndarray,
+                   groups: list[tuple[int, int]]) -> list[bool]:
+    """:func:`_group_intact` of each group ``[i, j)`` of markers, in order, through one
+    scratch buffer as long as the longest group (not a fresh 1 MiB array per group)."""
+    if not groups:
+        return []
+    longest = max(int(end[j - 1]) + CRC_SIZE - int(c[i]) - 4 for i, j in groups)
+    scratch = np.empty(longest, dtype=np.uint8)
+    with memoryview(buf) as view:
+        return [_group_intact(view, c[i:j], end[i:j], zero_crcs[i:j], scratch=scratch)
+                for i, j in groups]
+
+
+def ascending_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (``np.unique`` of it, which would import
+    ``numpy.ma``, some 10 ms once per process, to ask whether the array is masked)."""
+    if not values.size:
+        return values.copy()
+    step = np.empty(values.shape, dtype=bool)
+    step[0] = True
+    np.not_equal(values[1:], values[:-1], out=step[1:])
+    return values[step]
 
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +412,7 @@ _SYNC_HIGH = np.uint64(_SYNC_U32 << 32)  # the marker as the high half of a litt
 
 
 def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
-                  zero_crcs: np.ndarray) -> bool:
+                  zero_crcs: np.ndarray, *, scratch: np.ndarray | None = None) -> bool:
     """Whether the back-to-back records at markers ``c`` (bodies ending at ``end``) all hold
     their correct CRC32: one pass over their bytes minus a stand-in of the same layout.
 
@@ -316,10 +421,17 @@ def _group_intact(view: memoryview, c: np.ndarray, end: np.ndarray,
     copied and XORed with the stand-in's non-zero bytes (those CRCs, and the sync markers
     between the records); the linear part of the CRC (``zlib.crc32(x, 0xFFFFFFFF) ^
     0xFFFFFFFF``: no initial value, no final XOR) of that difference is zero exactly when the
-    group's CRC32 equals the stand-in's (both have the same length)."""
+    group's CRC32 equals the stand-in's (both have the same length). The difference is
+    formed in ``scratch`` (uint8, at least as long as the group's bytes) when given.
+    """
     base = int(c[0]) + 4  # the first record's CRC covers its bytes from here
     stop = int(end[-1]) + CRC_SIZE
-    diff = np.frombuffer(view[base:stop], dtype=np.uint8).copy()
+    group = np.frombuffer(view[base:stop], dtype=np.uint8)
+    if scratch is None:
+        diff = group.copy()
+    else:
+        diff = scratch[:stop - base]
+        np.copyto(diff, group)
     crcs = np.ascontiguousarray(zero_crcs).view("<u4").reshape(-1)
     # each record but the last: its CRC field and the next record's sync marker right after
     # it (the records are back to back), XORed as one little-endian u64 at every byte offset
@@ -392,7 +504,7 @@ def distinct_bodies(a: np.ndarray, start: np.ndarray, stop: np.ndarray, *,
     """
     lengths = stop - start
     found: list[tuple[int, bytes, int]] = []  # (first occurrence, body, count)
-    for width in np.unique(lengths).tolist():
+    for width in _distinct(lengths)[0].tolist():
         sel = np.flatnonzero(lengths == width)
         if width == 0:
             found.append((int(sel[0]), b"", int(sel.size)))

@@ -4,6 +4,12 @@
 length and CRC32 agree. After damaged bytes the scan resynchronises on the next sync marker
 that starts an intact record; damage with no intact record after it is a torn tail. Records
 are then read back lazily from the file, so an 8-hour capture is never held in memory.
+
+With ``threads=2`` (a replay that may use two CPUs) the CRC32 check, the costliest step, runs
+on a helper thread while the records are tabled as the walk would take them if every framed
+record were intact (what an undamaged file gives); the table is kept when the check finds
+exactly that, else the records are tabled again from the check, so the result is always the
+one-thread scan's.
 """
 
 from __future__ import annotations
@@ -40,12 +46,15 @@ from detector.capture.format import (
     parse_session,
     parse_source,
 )
+from detector.capture.halves import run_both
 from detector.capture.index import (
     HEAD_ROW_BYTES,
     RECORD_HEAD_ROW,
     FrameWalk,
     distinct_bodies,
-    walk_frames,
+    find_markers,
+    marker_crcs,
+    walk_markers,
 )
 from detector.errors import CrampInputError
 
@@ -268,8 +277,16 @@ class Capture:
     intact_end: int
 
 
-def read_capture(path: str | Path) -> Capture:
+def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
     """Scan a capture file, keeping every intact record.
+
+    Parameters
+    ----------
+    path : str or Path
+        The capture.
+    threads : int
+        2: the marker search and the CRC32 passes are split over two threads (the same
+        result; for a replay that may use two CPUs).
 
     Raises
     ------
@@ -294,7 +311,7 @@ def read_capture(path: str | Path) -> Capture:
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
         with _mapped(fh, where) as buf:
-            return _scan(p, buf, size, st.st_mtime_ns)
+            return _scan(p, buf, size, st.st_mtime_ns, threads=threads)
 
 
 @contextlib.contextmanager
@@ -398,10 +415,39 @@ def _payload_heads(walk: FrameWalk, at: np.ndarray) -> np.ndarray:
     return np.take(items, at).view(np.uint8).reshape(-1, PAYLOAD_HEAD_BYTES)
 
 
-def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int) -> Capture:
+def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int, *, threads: int = 1) -> Capture:
     header_damaged = _check_header(p, buf, size)
     a = np.frombuffer(buf, dtype=np.uint8)
-    walk = walk_frames(buf, a, FILE_HEADER_SIZE)
+    marks = find_markers(a, FILE_HEADER_SIZE, threads=threads)
+
+    def tabled(intact: np.ndarray) -> Capture:
+        return _tabled(p, buf, a, walk_markers(marks, intact), size=size, mtime_ns=mtime_ns,
+                       header_damaged=header_damaged)
+
+    if threads < 2:
+        return tabled(marker_crcs(buf, a, marks))
+
+    def guess() -> tuple[Capture | None, Exception | None]:
+        try:
+            return tabled(marks.framed), None
+        except Exception as exc:  # raised below only if the guess was the file's walk
+            return None, exc
+
+    # the CRC32 pass (the scan's costliest; zlib and numpy release the GIL) on a helper
+    # thread, while the records are tabled here as they are if every framed record is intact
+    # (an undamaged file); kept when the check finds exactly that, else tabled again
+    (capture, failure), intact = run_both(guess, lambda: marker_crcs(buf, a, marks))
+    if not np.array_equal(intact, marks.framed):
+        return tabled(intact)
+    if failure is not None:
+        raise failure
+    assert capture is not None
+    return capture
+
+
+def _tabled(p: Path, buf: Buffer, a: np.ndarray, walk: FrameWalk, *, size: int, mtime_ns: int,
+            header_damaged: bool) -> Capture:
+    """The capture made of the records of ``walk``: session, sources, record table, damage."""
     rtype, b0, b1 = walk.rtype, walk.body_start, walk.body_end
     session: dict[str, Any] | None = None
     unreadable = 0

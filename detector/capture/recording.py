@@ -444,11 +444,13 @@ class _Pending:
 
 
 def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
-                 start_utc: datetime | None = None) -> CaptureRecording | OtherBandCapture:
+                 start_utc: datetime | None = None,
+                 threads: int = 1) -> CaptureRecording | OtherBandCapture:
     """Open any capture for replay, by the band its header names (read once).
 
     The replay class comes from the band registry (:data:`detector.bands.registry.BANDS`);
-    a capture without a profile is a LegBand one.
+    a capture without a profile is a LegBand one. ``threads=2`` scans the file on two
+    threads (:func:`~detector.capture.reader.read_capture`; the same result).
 
     Raises
     ------
@@ -457,7 +459,7 @@ def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
     """
     from detector.bands.registry import band_named
 
-    capture = read_capture(Path(path))
+    capture = read_capture(Path(path), threads=threads)
     name = str(capture.session.get("profile", "legband")).lower()
     try:
         band = band_named(name)

@@ -30,6 +30,7 @@ def open_recording(
     channel_map: ChannelMap,
     min_emg_fs_hz: float,
     time_unit: str | None = None,
+    threads: int = 1,
 ) -> EdfRecording | CsvRecording | CaptureRecording | OtherBandCapture:
     """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip), a band capture or
     a multi-band night manifest (``*.night.json``; one leg's bands replayed together).
@@ -48,6 +49,9 @@ def open_recording(
         Slowest EMG sampling rate accepted (Hz).
     time_unit : {"s", "ms"}, optional
         Unit of a CSV ``time``/``timestamp`` column.
+    threads : int
+        2: a capture is scanned on two threads (the same result; see
+        :func:`~detector.capture.reader.read_capture`). Other formats read on one.
 
     Returns
     -------
@@ -79,7 +83,8 @@ def open_recording(
     if magic == CAPTURE_MAGIC or last in CAPTURE_SUFFIXES:
         from detector.capture.recording import open_capture
 
-        return open_capture(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc)
+        return open_capture(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc,
+                            threads=threads)
     if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
         return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
     if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:
