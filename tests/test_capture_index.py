@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import zlib
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from detector.capture.format import (
     frame,
 )
 from detector.capture.index import distinct_bodies, walk_frames
+from tests.capture_damage import damaged
 
 
 def reference_walk(buf: bytes, start: int) -> tuple[list[int], int, int, int, int, int]:
@@ -79,14 +79,7 @@ damage = st.lists(st.tuples(st.integers(0, 2000), st.binary(min_size=1, max_size
        fake=st.lists(st.integers(0, 2000), max_size=3))
 def test_walk_equals_record_by_record_walk(bodies: list[bytes], damage: list[tuple[int, bytes]],
                                            cut: int, fake: list[int]) -> None:
-    raw = bytearray(capture_bytes(bodies))
-    for pos, burst in damage:  # overwrite bytes anywhere after the header
-        at = FILE_HEADER_SIZE + pos % max(1, len(raw) - FILE_HEADER_SIZE)
-        raw[at:at + len(burst)] = burst
-    for pos in fake:  # bare sync markers with a length that points nowhere
-        at = FILE_HEADER_SIZE + pos % max(1, len(raw) - FILE_HEADER_SIZE)
-        raw[at:at] = SYNC + struct.pack("<BI", 3, pos)
-    data = bytes(raw[:max(FILE_HEADER_SIZE, len(raw) - cut)])
+    data = damaged(bytearray(capture_bytes(bodies)), damage, fake, cut)
     walk = walk_frames(data, np.frombuffer(data, dtype=np.uint8), FILE_HEADER_SIZE)
     offsets, torn, regions, lost, corrupt, end_ok = reference_walk(data, FILE_HEADER_SIZE)
     assert walk.offset.tolist() == offsets

@@ -9,7 +9,6 @@ the first: the two counts are checked beside the results.
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from detector.capture import index, reader
 from detector.capture.format import FILE_HEADER_SIZE, SYNC, RecordType, file_header, frame
 from detector.capture.halves import each_half, halves, run_both
 from detector.capture.writer import CaptureWriter
+from tests.capture_damage import damaged
 
 
 def capture_file(path: Path, bodies: list[bytes], damage: list[tuple[int, bytes]],
@@ -29,13 +29,7 @@ def capture_file(path: Path, bodies: list[bytes], damage: list[tuple[int, bytes]
     """Packet records of ``bodies`` after a session record, then damaged in place."""
     raw = bytearray(file_header() + frame(RecordType.SESSION, b'{"profile": "legband"}'))
     raw += b"".join(frame(RecordType.PACKET, b) for b in bodies)
-    for pos, burst in damage:  # overwrite bytes anywhere after the header
-        at = FILE_HEADER_SIZE + pos % max(1, len(raw) - FILE_HEADER_SIZE)
-        raw[at:at + len(burst)] = burst
-    for pos in fake:  # bare sync markers with a length that points nowhere
-        at = FILE_HEADER_SIZE + pos % max(1, len(raw) - FILE_HEADER_SIZE)
-        raw[at:at] = SYNC + struct.pack("<BI", 3, pos)
-    path.write_bytes(bytes(raw[:max(FILE_HEADER_SIZE, len(raw) - cut)]))
+    path.write_bytes(damaged(raw, damage, fake, cut))
     return path
 
 
