@@ -6,9 +6,9 @@ A *contraction run* is a stretch of active epochs in which no lull lasts longer 
 accelerometers alone); this class only tracks resting levels, runs and episodes.
 
 When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset, to one epoch) it
-is judged once, on its first ``min_duration_s`` (without EMG from its first active epoch, the tremor's
-ramp-up left out; a run that closes before that window is complete, on the run up to its
-end): enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement
+is judged once, on its first ``min_duration_s`` (without EMG from its first active epoch, the
+tremor's ramp-up left out; a run that closes before that window is complete, on the run up to
+its end): enough of it must be active (``min_duty``; rhythmic bursts of walking or a leg-movement
 series are not), the rule must find its shape plausible (not rhythmic; with EMG only also not
 steady tonic activity and not a train of phasic bursts) and its confidence must reach
 ``min_confidence``. With accelerometers, a run whose judged window was not sustained (under
