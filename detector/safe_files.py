@@ -19,7 +19,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,6 +149,8 @@ def publish_file(out: str | Path, write: Callable[[Path], None], *, force: bool)
         If ``out`` may not be written (see :func:`check_output_path`) or writing fails (disk
         full, permission denied, ...).
     """
+    import tempfile  # here, not at start-up: most commands write no file (about 2 ms)
+
     out = check_output_path(out, force=force)
     where = str(out)
     try:

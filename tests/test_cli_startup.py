@@ -206,3 +206,24 @@ def test_a_replay_starts_no_blas_threads(tmp_path: Path) -> None:
     assert control["blas"] is None and int(str(control["threads"])) > 1
     chosen = replay("replay first", OPENBLAS_NUM_THREADS="2")
     assert chosen["blas"] == "2" and chosen["threads"] == 2
+
+
+def test_a_replay_to_stdout_without_a_store_loads_no_database_or_temporary_files(
+        tmp_path: Path) -> None:
+    """``cramp replay FILE --json - --no-store`` writes no file and no store: the database
+    module and :mod:`tempfile` (with :mod:`random`) stay unloaded, a few ms of start-up.
+    Positive control: writing the JSON to a file loads :mod:`tempfile` (atomic write) and
+    storing the night loads :mod:`sqlite3`."""
+    edf = Path(__file__).resolve().parents[1] / "recordings" / "sample_night.edf"
+    watched = ("sqlite3", "tempfile", "random")
+    out = tmp_path / "r.json"
+    db = tmp_path / "replays.sqlite3"
+    stdout, to_file, stored = _run_commands(
+        [["replay", str(edf), "--json", "-", "--no-store"],
+         ["replay", str(edf), "--json", str(out), "--no-store"],
+         ["replay", str(edf), "--db", str(db)]], watched, cwd=tmp_path)
+    assert stdout["code"] == 0, stdout["out"]
+    assert json.loads(str(stdout["out"]))["recordings"][0]["episodes"]
+    assert stdout["imported"] == []
+    assert to_file["code"] == 0 and "tempfile" in to_file["imported"]  # type: ignore[operator]
+    assert stored["code"] == 0 and "sqlite3" in stored["imported"]  # type: ignore[operator]

@@ -10,8 +10,11 @@ names any other file.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the database module loads with the store, not with every command's options
+    import sqlite3
 
 STORE_KINDS: tuple[str, ...] = ("personal", "replays", "demo")
 STORE_HELP = {
