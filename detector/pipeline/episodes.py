@@ -288,18 +288,13 @@ class EpisodeDetector:
         while True:
             if self._state != "none" or not self._rejudge_ready():
                 return []
-            reach = self._run_end + self.max_dip  # the latest its decay can end (_decay_end)
-            if reach - self._run_start < self.min_run_epochs or not (
-                    closing or reach - self._judge_from >= self.min_epochs):
-                return []  # too short to judge yet, whatever its decay: as below, sooner
-            end = self._decay_end(self._run_end)
-            # the minimum duration is the episode's own, from its onset; the judged window is
-            # the first min_duration_s from the first active epoch (without EMG the tremor's
-            # ramp-up before it is left out), or, for a run that closes before that window is
-            # complete, the run up to its end
-            full = end - self._judge_from >= self.min_epochs
-            if end - self._run_start < self.min_run_epochs or not (full or closing):
+            # too short to judge even at the latest its decay can end: no decay measured
+            if not self._judgeable(self._run_end + self.max_dip, closing=closing):
                 return []
+            end = self._decay_end(self._run_end)
+            if not self._judgeable(end, closing=closing):
+                return []
+            full = end - self._judge_from >= self.min_epochs
             confirm = self._judge_from + self.min_epochs if full else end
             ev = self._evidence(self._judge_from, confirm)
             after_episode = self._run_start - self._last_episode_end < self.aftermath
@@ -369,6 +364,16 @@ class EpisodeDetector:
                                  reason=reason)
         self.withdrawn.append(event)
         return event
+
+    def _judgeable(self, end: int, *, closing: bool) -> bool:
+        """Whether the open run, ending at epoch ``end``, can be judged now. The minimum
+        duration is the episode's own, from its onset (to one epoch, ``min_run_epochs``); the
+        judged window is the first ``min_duration_s`` from ``_judge_from`` (without EMG the
+        tremor's ramp-up before it is left out), or, for a run that closes before that window
+        is complete, the run up to its end."""
+        assert self._run_start is not None
+        return end - self._run_start >= self.min_run_epochs and (
+            closing or end - self._judge_from >= self.min_epochs)
 
     def _refine_onset(self, start: int, floor: int) -> int:
         """Move a run's start back over the ramp-up of the contraction.
