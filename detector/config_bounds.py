@@ -121,6 +121,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "evidence.review_to_s": Bounds(3.0, 900.0, unit="s"),
     "evidence.review_max_rhythm": Bounds(0.0, 2.0),
     "evidence.review_repeats": Bounds(1, 30),
+    "evidence.review_run_min_walks": Bounds(1, 100),
     "evidence.review_later_max_rhythm": Bounds(0.0, 2.0),
     "evidence.review_max_stride_corr": Bounds(-1.0, 1.0),
     "evidence.review_stride_smooth_s": Bounds(0.0, 10.0, unit="s"),

@@ -144,6 +144,9 @@ def validate_config(cfg: DetectorConfig) -> None:
                           f"({v.review_max_rhythm:g}), got {v.review_later_max_rhythm!r}")
     if isinstance(v.review_repeats, bool) or not 1 <= v.review_repeats <= 30:
         raise ConfigError("evidence.review_repeats", f"expected 1 to 30, got {v.review_repeats!r}")
+    if isinstance(v.review_run_min_walks, bool) or not 1 <= v.review_run_min_walks <= 100:
+        raise ConfigError("evidence.review_run_min_walks",
+                          f"expected 1 to 100, got {v.review_run_min_walks!r}")
     if not 3.0 <= v.review_to_s - v.review_from_s <= 600.0:
         raise ConfigError("evidence.review_to_s", "must be 3 to 600 s after evidence.review_from_s")
     for name in ("base_emg", "base_acc", "plantar_flexion_weight", "plantar_flexion_weight_acc",

@@ -139,6 +139,15 @@ class EvidenceConfig:
     standing still, no stride yet) and only then walks is still seen walking. Each look uses
     a fixed window relative to the onset (the same live and in replay); a run that ends
     before a look is kept as confirmed. 1: a single look."""
+    review_run_min_walks: int = 2
+    """After the ``review_repeats`` looks, a confirmed run is looked at on every following
+    window of the same length up to its end, with the later looks' bounds (stride rhythm over
+    ``review_later_max_rhythm``, stride correlation over ``review_max_stride_corr``); when at
+    least this many of those windows read as walking, the run is withdrawn at its end: a
+    person up and about who stood for longer than the first looks before walking (at the
+    sink, on the way back to bed, standing about in the daytime). A cramp does not walk; but
+    a long cramp has many windows, and one of them can read periodic by chance (dev seeds:
+    one window of one 102-s cramp among 169 cramps), so one window alone is not enough."""
     review_max_rhythm: float = 1.0
     """Largest stride rhythm (the autocorrelation's comeback, as ``max_rhythm``) of the later
     look for a cramp; above it the envelope goes from anti-correlated to correlated at a

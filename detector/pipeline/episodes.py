@@ -470,6 +470,8 @@ class EpisodeDetector:
                                               self.rest_floor.at(start))
                 if reason is None and self._steady_standing is not None:  # standing level
                     reason = self.review.steady_standing(run_uv, self._steady_standing)
+                if reason is None:  # stood past the regular looks, then walked
+                    reason = self.review.walks_later(run_uv)
         if reason is not None:  # a rise onto the toes, or up and about: withdrawn at its end
             state = "withdrawn"
             out.append(self._withdraw(start, end, reason))

@@ -27,7 +27,9 @@ When a confirmed run ends it is looked at once more, whole: a brief one that beg
 calf's standing level, or (before the recording has shown the calf at rest) from a calf
 already active, is a rise onto the toes (:meth:`RunReview.at_end`); a long one whose level
 shifts from block to block at the standing level is standing up (:meth:`RunReview.shifting`);
-one still going on when the recording ends is the morning get-up (:meth:`RunReview.unended`).
+one still going on when the recording ends is the morning get-up (:meth:`RunReview.unended`);
+one that walks in several windows after its regular looks is up and about
+(:meth:`RunReview.walks_later`).
 A run that was steady at the calf's standing level when it was confirmed
 (:meth:`RunReview.steady_at_standing`) must show a contraction's held level at its end, or is
 standing up (:meth:`RunReview.steady_standing`).
@@ -168,6 +170,33 @@ class RunReview:
         if corr is not None and corr > v.review_max_stride_corr:
             return "rhythmic activity (walking: a burst every stride)"
         return None
+
+    def walks_later(self, run_uv: np.ndarray) -> str | None:
+        """Why a run that has just ended was walking after its regular looks, or ``None``.
+
+        The windows after the last of the ``review_repeats`` looks (:meth:`window`, the same
+        length, back to back up to the run's end; a last partial window is left out) are each
+        judged as a later look (:meth:`withdraw`); when at least
+        ``evidence.review_run_min_walks`` of them read as walking, the run is a person up and
+        about: standing still past the first looks and walking later on.
+
+        Parameters
+        ----------
+        run_uv : ndarray, shape (n,)
+            Resting-comparable EMG envelope of the run's epochs from its onset (uV), NaN where
+            unusable.
+        """
+        n_walks = 0
+        look = self.n_looks
+        while True:
+            a, b = self.window(0, look)
+            if b > run_uv.shape[0]:
+                return None
+            if self.withdraw(run_uv[a:b], look) is not None:
+                n_walks += 1
+                if n_walks >= self.config.evidence.review_run_min_walks:
+                    return "walking later in the run (up and about)"
+            look += 1
 
     def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
                standing_uv: float, lowest_uv: float, step_uv: float = np.nan) -> str | None:
