@@ -140,14 +140,16 @@ class EvidenceConfig:
     a fixed window relative to the onset (the same live and in replay); a run that ends
     before a look is kept as confirmed. 1: a single look."""
     review_run_min_walks: int = 2
-    """After the ``review_repeats`` looks, a confirmed run is looked at on every following
-    window of the same length up to its end, with the later looks' bounds (stride rhythm over
-    ``review_later_max_rhythm``, stride correlation over ``review_max_stride_corr``); when at
-    least this many of those windows read as walking, the run is withdrawn at its end: a
-    person up and about who stood for longer than the first looks before walking (at the
-    sink, on the way back to bed, standing about in the daytime). A cramp does not walk; but
-    a long cramp has many windows, and one of them can read periodic by chance (dev seeds:
-    one window of one 102-s cramp among 169 cramps), so one window alone is not enough."""
+    """After the ``review_repeats`` looks, a confirmed run is looked at on windows of the same
+    length up to its end, overlapping by half, with the later looks' bounds (stride rhythm
+    over ``review_later_max_rhythm``, stride correlation over ``review_max_stride_corr``);
+    when at least this many of those windows, not overlapping one another, read as walking,
+    the run is withdrawn at its end (:meth:`~detector.pipeline.review.RunReview.
+    walks_later`): a person up and about who stood for longer than the first looks before
+    walking (at the sink, on the way back to bed, standing about in the daytime). A cramp
+    does not walk; but a long cramp has many windows, and one of them can read periodic by
+    chance (dev seeds: one window each of three of 169 cramps, 102-580 s long), so one
+    window alone is not enough."""
     review_max_rhythm: float = 1.0
     """Largest stride rhythm (the autocorrelation's comeback, as ``max_rhythm``) of the later
     look for a cramp; above it the envelope goes from anti-correlated to correlated at a

@@ -46,16 +46,21 @@ def test_a_long_stand_then_a_walk_is_withdrawn_and_the_cramps_kept(stand_s: floa
     assert len(without) == 3 and abs(without[1] - UP_S) <= 5
 
 
-def test_walks_later_needs_the_configured_number_of_walking_windows() -> None:
+def test_walks_later_counts_walking_windows_that_do_not_overlap() -> None:
     review = RunReview(config=NO_WINDOW, eps=10)
     a, b = review.window(0, review.n_looks)
-    n = b - a
+    n = b - a  # one window (epochs)
     stride = ([150.0] * 3 + [20.0] * 8) * (3 * n // 11 + 1)  # a push-off burst every 1.1 s
-    steady = [30.0] * (a + 3 * n)
-    one = steady[:a + n] + stride[:n] + steady[:n]
-    two = steady[:a + n] + stride[:2 * n]
-    assert review.walks_later(np.array(two)) is not None
-    assert review.walks_later(np.array(one)) is None
-    assert review.walks_later(np.array(steady)) is None
-    once = RunReview(config=NO_WINDOW.replace(evidence__review_run_min_walks=1), eps=10)
-    assert once.walks_later(np.array(one)) is not None
+    steady = [30.0] * (a + 4 * n)
+    short = np.array(steady[:a + n] + stride[:n] + steady[:2 * n])  # one window's walk
+    long = np.array(steady[:a + n] + stride[:3 * n])  # three windows' walk
+    assert review.walks_later(long) is not None
+    assert review.walks_later(np.array(steady)) is None  # control: standing, no stride
+    counts = {k: RunReview(config=NO_WINDOW.replace(evidence__review_run_min_walks=k), eps=10)
+              for k in (1, 3, 100)}
+    assert counts[1].walks_later(short) is not None
+    assert counts[3].walks_later(short) is None  # at most two windows see one window's walk
+    assert counts[100].walks_later(long) is None
+    # the regular looks' span is left to them: a walk only there is not counted again
+    early = np.array(steady[:a - 3 * n] + stride[:3 * n] + steady[:2 * n])
+    assert counts[1].walks_later(early) is None

@@ -174,11 +174,13 @@ class RunReview:
     def walks_later(self, run_uv: np.ndarray) -> str | None:
         """Why a run that has just ended was walking after its regular looks, or ``None``.
 
-        The windows after the last of the ``review_repeats`` looks (:meth:`window`, the same
-        length, back to back up to the run's end; a last partial window is left out) are each
-        judged as a later look (:meth:`withdraw`); when at least
-        ``evidence.review_run_min_walks`` of them read as walking, the run is a person up and
-        about: standing still past the first looks and walking later on.
+        From the end of the last of the ``review_repeats`` looks to the run's end, windows of
+        the looks' length (:meth:`window`; a last partial one is left out) overlapping by half,
+        so that a walk shorter than two windows that falls across the boundary of two
+        back-to-back windows is still seen whole in one, are each judged as a later look
+        (:meth:`withdraw`). When at least ``evidence.review_run_min_walks`` walking windows
+        that do not overlap one another are found, the run is a person up and about: standing
+        still past the first looks and walking later on.
 
         Parameters
         ----------
@@ -186,17 +188,18 @@ class RunReview:
             Resting-comparable EMG envelope of the run's epochs from its onset (uV), NaN where
             unusable.
         """
-        n_walks = 0
-        look = self.n_looks
-        while True:
-            a, b = self.window(0, look)
-            if b > run_uv.shape[0]:
-                return None
-            if self.withdraw(run_uv[a:b], look) is not None:
-                n_walks += 1
-                if n_walks >= self.config.evidence.review_run_min_walks:
-                    return "walking later in the run (up and about)"
-            look += 1
+        first, length = self.window(0, self.n_looks)
+        length -= first
+        step = max(1, length // 2)
+        n_walks, free_from = 0, first  # walking windows counted; where the next may start
+        for a in range(first, run_uv.shape[0] - length + 1, step):
+            if a < free_from or self.withdraw(run_uv[a:a + length], self.n_looks) is None:
+                continue
+            n_walks += 1
+            if n_walks >= self.config.evidence.review_run_min_walks:
+                return "walking later in the run (up and about)"
+            free_from = a + length
+        return None
 
     def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
                standing_uv: float, lowest_uv: float, step_uv: float = np.nan) -> str | None:
