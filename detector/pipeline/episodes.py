@@ -1,7 +1,8 @@
 """Episode detector: fuses per-epoch evidence into cramp episodes, live.
 
 A *contraction run* is a stretch of active epochs in which no lull lasts longer than
-``max_dip_s``. What "active" means, and what shape a run must have, is the mode's
+``max_dip_s`` (with a foot angle, ``held_max_dip_s`` while the foot stays held where the cramp
+pulled it: the tremor waxes and wanes, the pulled foot stays). What "active" means, and what shape a run must have, is the mode's
 :class:`~detector.pipeline.evidence.EvidenceRule` (EMG with accelerometers, EMG alone,
 accelerometers alone); this class only tracks resting levels, runs and episodes.
 
@@ -125,6 +126,7 @@ class EpisodeDetector:
         self.held_dip = (max(self.max_dip, round(config.episode.held_max_dip_s * self.eps))
                          if has_foot and mode != "emg" else self.max_dip)
         self._rest_angle = np.nan  # the open run's resting foot angle before its onset (deg)
+        self._run_first = 0  # the open run's first epoch as opened (not moved by _rejudge)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
         # announced runs that a later look showed not to be cramps (for the morning log)
@@ -201,6 +203,7 @@ class EpisodeDetector:
                     events.extend(self._close_run())
                 self._run_start = self._refine_onset(s, floor)
                 self._rest_angle = self._resting_angle(self._run_start, floor)
+                self._run_first = self._run_start
                 self._judge_from = self._run_start if self.rule.uses_emg else s
                 self._run_end, self._state, self._look = e, "none", 0
                 self._rejudge_after = None
@@ -250,7 +253,7 @@ class EpisodeDetector:
         p = self.config.motion.pull_deg
         rest = self._rest_angle
         held = _median_known(self.history.column(
-            "hold_angle_deg", max(self._run_end - self.eps, self._run_start), self._run_end))
+            "hold_angle_deg", max(self._run_end - self.eps, self._run_first), self._run_end))
         if np.isnan(rest) or np.isnan(held):
             return False
         angle = self.history.column("hold_angle_deg", lo, hi)
