@@ -2,9 +2,10 @@
 
 A *contraction run* is a stretch of active epochs in which no lull lasts longer than
 ``max_dip_s`` (with a foot angle, ``held_max_dip_s`` while the foot stays held where the cramp
-pulled it: the tremor waxes and wanes, the pulled foot stays). What "active" means, and what shape a run must have, is the mode's
-:class:`~detector.pipeline.evidence.EvidenceRule` (EMG with accelerometers, EMG alone,
-accelerometers alone); this class only tracks resting levels, runs and episodes.
+pulled it: the tremor waxes and wanes, the pulled foot stays). What "active" means, and what
+shape a run must have, is the mode's :class:`~detector.pipeline.evidence.EvidenceRule` (EMG
+with accelerometers, EMG alone, accelerometers alone); this class only tracks resting levels,
+runs and episodes.
 
 When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset, to one epoch) it
 is judged once, on its first ``min_duration_s`` (without EMG from its first active epoch, the
