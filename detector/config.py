@@ -161,7 +161,7 @@ class EpisodeConfig:
     (a prone sleeper's, by gravity and the mattress) is not turned past its own resting
     angle and bridges nothing; a release (the angle falling back by a cramp's pull) ends
     the lull's bridge at once, and past this bound a lull ends the run whatever the foot
-    does. Under ``max_dip_s``: ``max_dip_s``."""
+    does. At or under ``max_dip_s`` it bridges nothing more than ``max_dip_s`` does."""
     onset_lookback_s: float = 5.0
     """How far back an onset may move over the contraction's ramp-up (s)."""
     onset_ratio: float = 1.5
