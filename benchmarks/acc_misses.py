@@ -16,8 +16,8 @@ fate, with the stage that dropped it and the values against their thresholds:
 - ``never active``: no run; the part fractions say which evidence was missing;
 - ``too short``: the run closed before its judged window reached ``episode.min_duration_s``
   (the run's extent from its first active epoch and from its refined onset are printed, and
-  the lull that closed it against ``episode.max_dip_s``: a lull just over it is a *merge*
-  failure, the cramp cut in two);
+  the lull that closed it against ``episode.max_dip_s``, or ``episode.held_max_dip_s`` where
+  the foot stayed held: a lull just over it is a *merge* failure, the cramp cut in two);
 - ``rejected``: the verdict on its first ``min_duration_s``: duty against
   ``episode.min_duty``, plausibility (walking rhythm, tip-toe sway, the EMG-only judgement of
   an upright run without tremor) and confidence (its parts) against
@@ -311,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if any(g > max_dip_s for g in r["gaps"]):
                     print("        lulls between runs over it: "
                           + ", ".join(f"{g:.1f} s" for g in r["gaps"])
-                          + f" (max_dip_s {max_dip_s:g})", flush=True)
+                          + f" (max_dip_s {max_dip_s:g}; held_max_dip_s "
+                          f"{config.episode.held_max_dip_s:g} while the foot stays held)",
+                          flush=True)
     finally:
         D.push, D._maybe_confirm, D._close_run = (  # type: ignore[method-assign]
             _push, _confirm, _close)

@@ -148,6 +148,20 @@ class EpisodeConfig:
     exactly this length fills only parts of its first and last epochs)."""
     max_dip_s: float = 1.5
     """Longest lull inside one cramp (s); cramps are irregular and fire in bursts."""
+    held_max_dip_s: float = 3.0
+    """With a foot angle (both accelerometers, not the EMG-only mode): longest lull inside one
+    cramp while the foot stays held where the cramp pulled it (s). A cramp holds the foot
+    pulled into plantar flexion for its whole length, while its mechanomyogram (the calf
+    tremor) waxes and wanes and can lull for seconds, most at low accelerometer rates
+    (25 Hz: a tremor band under 12.5 Hz); while the foot stays turned by at least
+    ``motion.pull_deg`` past its resting angle before the onset (the median angle over the
+    ``onset_lookback_s`` before it) and within ``motion.pull_deg`` of the angle the run held
+    it at (its median over the run's last second before the lull), on a still leg and
+    without the EMG seen at rest, the contraction goes on. A foot that merely rests pointed
+    (a prone sleeper's, by gravity and the mattress) is not turned past its own resting
+    angle and bridges nothing; a release (the angle falling back by a cramp's pull) ends
+    the lull's bridge at once, and past this bound a lull ends the run whatever the foot
+    does. At or under ``max_dip_s`` it bridges nothing more than ``max_dip_s`` does."""
     onset_lookback_s: float = 5.0
     """How far back an onset may move over the contraction's ramp-up (s)."""
     onset_ratio: float = 1.5

@@ -92,6 +92,8 @@ def validate_config(cfg: DetectorConfig) -> None:
     positive("episode.min_duration_s", p.min_duration_s)
     if p.max_dip_s < 0:
         raise ConfigError("episode.max_dip_s", "must be >= 0")
+    if p.held_max_dip_s < 0:
+        raise ConfigError("episode.held_max_dip_s", "must be >= 0")
     if p.aftermath_s < 0:
         raise ConfigError("episode.aftermath_s", "must be >= 0")
     if p.onset_lookback_s < 0:

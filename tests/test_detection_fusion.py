@@ -66,9 +66,10 @@ def test_moving_or_stretched_leg_is_not_active_whatever_the_tremor() -> None:
     assert not _active(stretched).any()
 
 
-def _night(segments: list[EpochFeatures]) -> list[tuple[float, float]]:
+def _night(segments: list[EpochFeatures], *,
+           config: DetectorConfig = CFG) -> list[tuple[float, float]]:
     """Episodes (onset_s, duration_s) of the fused detector over the joined segments."""
-    det = EpisodeDetector(mode="emg+acc", has_foot=True, config=CFG,
+    det = EpisodeDetector(mode="emg+acc", has_foot=True, config=config,
                           start_utc=datetime(2026, 1, 1, 23, tzinfo=UTC), leg="left",
                           night_window=NightWindow(None, tz=UTC), emg_band_hz=(20.0, 90.0))
     f = EpochFeatures.concat(segments)
@@ -110,8 +111,12 @@ def test_tremor_led_cramp_is_one_episode_until_the_tremor_is_back_at_rest() -> N
                    _quiet(1200)])
     assert len(held) == 1
     assert abs(held[0][0] - 120.0) <= 1.0 and held[0][1] >= 40.0
-    # control: lulls with the tremor back at rest end the run: three separate bursts
-    apart = _night([_quiet(1200), *_waxing_cramp(lull_tremor_g=TREMOR_REST_G), _quiet(1200)])
+    # control: lulls with the tremor back at rest end the run: three separate bursts (the
+    # foot stays held in these lulls, which bridges up to episode.held_max_dip_s: that bridge
+    # is off here, tests/test_detection_acc_lull.py checks it)
+    no_bridge = CFG.replace(episode__held_max_dip_s=CFG.episode.max_dip_s)
+    apart = _night([_quiet(1200), *_waxing_cramp(lull_tremor_g=TREMOR_REST_G), _quiet(1200)],
+                   config=no_bridge)
     assert len(apart) == 3
 
 

@@ -1,9 +1,11 @@
 """Episode detector: fuses per-epoch evidence into cramp episodes, live.
 
 A *contraction run* is a stretch of active epochs in which no lull lasts longer than
-``max_dip_s``. What "active" means, and what shape a run must have, is the mode's
-:class:`~detector.pipeline.evidence.EvidenceRule` (EMG with accelerometers, EMG alone,
-accelerometers alone); this class only tracks resting levels, runs and episodes.
+``max_dip_s`` (with a foot angle, ``held_max_dip_s`` while the foot stays held where the cramp
+pulled it: the tremor waxes and wanes, the pulled foot stays). What "active" means, and what
+shape a run must have, is the mode's :class:`~detector.pipeline.evidence.EvidenceRule` (EMG
+with accelerometers, EMG alone, accelerometers alone); this class only tracks resting levels,
+runs and episodes.
 
 When a run has lasted ``min_duration_s`` (10 s in every mode, from its onset, to one epoch) it
 is judged once, on its first ``min_duration_s`` (without EMG from its first active epoch, the
@@ -120,6 +122,12 @@ class EpisodeDetector:
         # may read as rest, so its run can be one epoch shorter
         self.min_run_epochs = max(1, self.min_epochs - 1)
         self.max_dip = round(config.episode.max_dip_s * self.eps)
+        # with a foot angle a lull is bridged up to held_max_dip_s while the foot stays held
+        # where the cramp pulled it (see _lull_bridged)
+        self.held_dip = (max(self.max_dip, round(config.episode.held_max_dip_s * self.eps))
+                         if has_foot and mode != "emg" else self.max_dip)
+        self._rest_angle = np.nan  # the open run's resting foot angle before its onset (deg)
+        self._run_first = 0  # the open run's first epoch as opened (not moved by _rejudge)
         self.context = int(CONTEXT_S * self.eps)
         self.episodes: list[Episode] = []
         # announced runs that a later look showed not to be cramps (for the morning log)
@@ -175,7 +183,9 @@ class EpisodeDetector:
         self.last_baseline = base
         tonic_ref = self._tonic_reference(f.first_epoch, base)
         self._track_rest(f, base, active)
-        self.history.append(HistoryChunk(f, base, active, tremor_base, tonic_ref, strong))
+        hold_angle, emg_rests = self._hold_columns(f, levels, still)
+        self.history.append(HistoryChunk(f, base, active, tremor_base, tonic_ref, strong,
+                                         hold_angle, emg_rests))
         k0 = f.first_epoch
         self._next_epoch = k0 + f.n_epochs
         events: list[EpisodeEvent] = []
@@ -185,7 +195,7 @@ class EpisodeDetector:
         starts = np.flatnonzero(edges == 1) + k0
         ends = np.flatnonzero(edges == -1) + k0
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            if self._run_start is not None and s - self._run_end <= self.max_dip:
+            if self._run_start is not None and self._lull_bridged(s):
                 self._run_end = e
             else:
                 floor = self._run_end if self._run_start is not None else 0
@@ -193,16 +203,77 @@ class EpisodeDetector:
                     events.extend(self._maybe_confirm(closing=True))
                     events.extend(self._close_run())
                 self._run_start = self._refine_onset(s, floor)
+                self._rest_angle = self._resting_angle(self._run_start, floor)
+                self._run_first = self._run_start
                 self._judge_from = self._run_start if self.rule.uses_emg else s
                 self._run_end, self._state, self._look = e, "none", 0
                 self._rejudge_after = None
             events.extend(self._maybe_confirm())
-        if self._run_start is not None and self._next_epoch - self._run_end > self.max_dip:
+        if self._run_start is not None and not self._lull_bridged(self._next_epoch):
             events.extend(self._maybe_confirm(closing=True))
             events.extend(self._close_run())
         if self._run_start is None:
             self.history.trim(self._next_epoch - self.context)
         return events
+
+    def _hold_columns(self, f: EpochFeatures, levels: Levels,
+                      still: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What a held lull reads of each epoch (:meth:`_held_through`), shape (n,) each: the
+        foot's angle on a still leg (deg; the relative angle of the ankle pull, readable
+        near a side, else the plantar-flexion angle; NaN where moving, missing or unknown)
+        and whether the EMG is seen at rest. Without a bridge: all NaN and all False."""
+        if self.held_dip <= self.max_dip:
+            return np.full(f.n_epochs, np.nan), np.zeros(f.n_epochs, dtype=bool)
+        angle = (f.relative_angle_deg if f.relative_angle_deg is not None
+                 else f.plantar_flexion_deg)
+        return (np.where(still & ~f.acc_missing, angle, np.nan),
+                self.rule.emg_rests(f, levels))
+
+    def _lull_bridged(self, stop: int) -> bool:
+        """Whether the open run goes on over the lull from its end to epoch ``stop`` (the next
+        active epoch, or the epochs seen so far): a lull of at most ``episode.max_dip_s``, or,
+        with a foot angle, of at most ``episode.held_max_dip_s`` through which the foot stays
+        held (:meth:`_held_through`). Only epochs already seen count."""
+        gap = stop - self._run_end
+        if gap <= self.max_dip:
+            return True
+        return gap <= self.held_dip and self._held_through(self._run_end, stop)
+
+    def _held_through(self, lo: int, hi: int) -> bool:
+        """Whether the foot stays held where the open run's cramp pulled it over epochs
+        ``[lo, hi)`` (its lull).
+
+        A cramp holds the foot pulled into plantar flexion for its whole length while its
+        tremor waxes and wanes: every epoch of the lull must show the leg still, the EMG not
+        seen at rest, and the foot turned by at least ``motion.pull_deg`` past the run's
+        resting angle before its onset (:meth:`_resting_angle`) and by less than that back
+        from the angle the run held it at (its median over the run's last second). A foot
+        that merely rests pointed (prone) is not turned past its own resting angle; a
+        release turns it back by a cramp's pull; an unknown angle (gross movement, exactly
+        on a side) holds nothing."""
+        p = self.config.motion.pull_deg
+        rest = self._rest_angle
+        held = _median_known(self.history.column(
+            "hold_angle_deg", max(self._run_end - self.eps, self._run_first), self._run_end))
+        if np.isnan(rest) or np.isnan(held):
+            return False
+        angle = self.history.column("hold_angle_deg", lo, hi)
+        with np.errstate(invalid="ignore"):
+            ok = (angle >= rest + p) & (angle > held - p)
+        return angle.shape[0] == hi - lo and bool(
+            (ok & ~self.history.column("emg_rests", lo, hi)).all())
+
+    def _resting_angle(self, start: int, floor: int) -> float:
+        """The foot's resting angle before a run's onset at epoch ``start`` (deg): the median
+        of its known still angles over the ``episode.onset_lookback_s`` before it (not before
+        epoch ``floor``, the previous run's end); NaN when none is known."""
+        if self.held_dip <= self.max_dip:
+            return np.nan
+        lo = max(floor, start - round(self.config.episode.onset_lookback_s * self.eps),
+                 self.history.first_epoch)
+        if lo >= start:
+            return np.nan
+        return _median_known(self.history.column("hold_angle_deg", lo, start))
 
     def _tonic_reference(self, first_epoch: int, base: np.ndarray) -> np.ndarray:
         """Highest resting EMG level up to each epoch, once ``tonic_settle_s`` of recording has
@@ -539,3 +610,8 @@ class EpisodeDetector:
         missing = f.emg_missing[i] if self.rule.uses_emg else f.acc_missing[i]
         return "missing" if missing else "data"
 
+
+def _median_known(x: np.ndarray) -> float:
+    """Median of the known (not NaN) values of ``x``; NaN when none is known."""
+    known = x[~np.isnan(x)]
+    return float(np.median(known)) if known.size else np.nan

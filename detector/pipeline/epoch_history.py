@@ -30,6 +30,11 @@ class HistoryChunk(NamedTuple):
     """The standing tonic reference: highest settled resting EMG level up to each epoch (uV)."""
     strong: np.ndarray
     """The activity threshold's own flags, without the hold."""
+    hold_angle_deg: np.ndarray
+    """The foot's angle as a held lull reads it (deg; NaN where moving or unknown, see
+    :meth:`~detector.pipeline.episodes.EpisodeDetector._held_through`)."""
+    emg_rests: np.ndarray
+    """The EMG seen at rest (the accelerometer case's veto); False without EMG."""
 
 
 class EpochHistory:

@@ -118,6 +118,11 @@ class EvidenceRule(Protocol):
         per-chunk call)."""
         ...
 
+    def emg_rests(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """Epochs whose EMG positively shows the muscle at rest (the veto of the accelerometer
+        case), shape (n,); all False without EMG."""
+        ...
+
 
 def tremor_on(f: EpochFeatures, levels: Levels, config: DetectorConfig) -> np.ndarray:
     """Calf tremor above its absolute level and above its own resting level, shape (n,)."""
@@ -251,6 +256,10 @@ class _Scoring:
         """``(active, tremor_case)`` (see :class:`EvidenceRule`)."""
         return self.active(f, levels), self.tremor_case(f, levels)
 
+    def emg_rests(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """No EMG veto (see :class:`EvidenceRule`)."""
+        return np.zeros(f.n_epochs, dtype=bool)
+
 
 class EmgAccRule(_Scoring):
     """EMG with shank and/or foot accelerometers: the union of what each sensor shows,
@@ -311,10 +320,15 @@ class EmgAccRule(_Scoring):
 
     def tremor_case(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
         """The accelerometer mode's evidence where the EMG is not seen at rest, shape (n,)."""
+        return self.acc.active(f, levels) & ~self.emg_rests(f, levels)
+
+    def emg_rests(self, f: EpochFeatures, levels: Levels) -> np.ndarray:
+        """The EMG usable and at its resting level (``evidence.emg_rest_veto_ratio``, on a
+        channel that would show ``evidence.emg_rest_veto_rise_uv``): the muscle under the
+        electrode is seen not to contract, shape (n,)."""
         v = self.config.evidence
-        return self.acc.active(f, levels) & ~emg_at_rest(
-            f, levels, ratio=v.emg_rest_veto_ratio,
-            rise_uv=v.emg_rest_veto_rise_uv * self.rise_scale)
+        return emg_at_rest(f, levels, ratio=v.emg_rest_veto_ratio,
+                           rise_uv=v.emg_rest_veto_rise_uv * self.rise_scale)
 
     def plausible(self, ev: RunEvidence) -> bool:
         """Upright, rhythmic activity is walking, and a pointed foot on a leg swaying under a

@@ -44,6 +44,11 @@ class EpochFeatures:
         positive towards plantar flexion; :class:`~detector.pipeline.motion.AnklePull`),
         readable down to ``motion.pull_min_sagittal_g``, so also lying almost exactly on a
         side; NaN where unknown, ``None`` without both sensors.
+    relative_angle_deg : the foot-to-shank angle that ``pull_deg`` compares
+        (:meth:`~detector.pipeline.motion.AnklePull.relative_deg`: no calibration offset,
+        readable down to ``motion.pull_min_sagittal_g``; near a side a sensor's offset biases
+        its absolute value, hardly its changes) (deg); NaN where moving or unreadable,
+        ``None`` without both sensors.
     """
 
     first_epoch: int
@@ -60,6 +65,7 @@ class EpochFeatures:
     acc_missing: np.ndarray
     incline_deg: np.ndarray | None = field(default=None)
     pull_deg: np.ndarray | None = None
+    relative_angle_deg: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -69,10 +75,11 @@ class EpochFeatures:
     def slice(self, start: int, stop: int) -> EpochFeatures:
         """Epochs ``[start, stop)`` counted from ``first_epoch`` (relative indices)."""
         pull = None if self.pull_deg is None else self.pull_deg[start:stop]
+        rel = None if self.relative_angle_deg is None else self.relative_angle_deg[start:stop]
         return EpochFeatures(self.first_epoch + start, *(
             getattr(self, name)[start:stop] for name in _ARRAY_FIELDS),
             incline_deg=None if self.incline_deg is None else self.incline_deg[start:stop],
-            pull_deg=pull)
+            pull_deg=pull, relative_angle_deg=rel)
 
     @staticmethod
     def concat(parts: list[EpochFeatures]) -> EpochFeatures:
@@ -81,9 +88,11 @@ class EpochFeatures:
                     for p in parts]
         pulls = [p.pull_deg for p in parts]
         pull = None if any(x is None for x in pulls) else np.concatenate(pulls)
+        rels = [p.relative_angle_deg for p in parts]
+        rel = None if any(x is None for x in rels) else np.concatenate(rels)
         return EpochFeatures(parts[0].first_epoch, *(
             np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS),
-            incline_deg=np.concatenate(inclines), pull_deg=pull)
+            incline_deg=np.concatenate(inclines), pull_deg=pull, relative_angle_deg=rel)
 
 
 _ARRAY_FIELDS = ("envelope_uv", "emg_valid", "emg_flat", "emg_saturated", "emg_hum",
@@ -162,11 +171,14 @@ def combine_epochs(first_epoch: int, n: int, *, emg: dict[str, np.ndarray] | Non
             unknowable = ((movement > m.movement_g) | (angle < m.ankle_min_deg)
                           | (angle > m.ankle_max_deg))
         angle = np.where(unknowable, np.nan, angle)
-    pull_deg = None
+    pull_deg = rel = None
     if shank is not None and foot is not None and pull is not None:
         with np.errstate(invalid="ignore"):
-            pull_deg = pull.push(shank["gravity_g"], foot["gravity_g"],
-                                 still=~(movement > m.movement_g), angles=angles)
+            still = ~(movement > m.movement_g)
+        rel = pull.relative_deg(shank["gravity_g"], foot["gravity_g"], still=still,
+                                angles=angles)
+        pull_deg = pull.push(shank["gravity_g"], foot["gravity_g"], still=still,
+                             angles=angles, relative_deg=rel)
     return EpochFeatures(first_epoch, env, valid, flags[0], flags[1], flags[2], flags[3],
                          lying, movement, tremor, angle, acc_missing, incline_deg=incline,
-                         pull_deg=pull_deg)
+                         pull_deg=pull_deg, relative_angle_deg=rel)

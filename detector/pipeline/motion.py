@@ -296,17 +296,31 @@ class AnklePull:
         self.min_sagittal_g = float(min_sagittal_g)
         self._tail = np.full(self.lookback, np.nan)  # relative angles of the last epochs
 
+    def relative_deg(self, shank_g: np.ndarray, foot_g: np.ndarray, *, still: np.ndarray,
+                     angles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                     ) -> np.ndarray:
+        """The relative angle the pull compares, of each epoch (deg), shape (n,).
+
+        The foot-to-shank angle without the calibration offset, readable down to
+        ``min_sagittal_g`` (so also lying almost exactly on a side, where a sensor's offset
+        biases its absolute value but hardly its changes); NaN where the epoch is moving,
+        missing or without enough sagittal gravity. Arguments as for :meth:`push`."""
+        rel = plantar_flexion_deg(shank_g, foot_g, neutral_offset_deg=0.0,
+                                  min_sagittal_g=self.min_sagittal_g, angles=angles)
+        return np.where(still, rel, np.nan)
+
     def push(self, shank_g: np.ndarray, foot_g: np.ndarray, *, still: np.ndarray,
-             angles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+             angles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+             relative_deg: np.ndarray | None = None) -> np.ndarray:
         """Pull (deg, positive = towards plantar flexion) of each new epoch, shape (n,).
 
         ``shank_g``, ``foot_g``: mean acceleration per epoch, shape (n, 3) (g); ``still``:
         epochs without gross movement (their mean is gravity), shape (n,); ``angles``: their
-        :func:`sagittal_angles` when already computed. NaN where either epoch of a pair is
+        :func:`sagittal_angles` when already computed; ``relative_deg``: their
+        :meth:`relative_deg` when already computed. NaN where either epoch of a pair is
         moving, missing or without enough sagittal gravity."""
-        rel = plantar_flexion_deg(shank_g, foot_g, neutral_offset_deg=0.0,
-                                  min_sagittal_g=self.min_sagittal_g, angles=angles)
-        rel = np.where(still, rel, np.nan)
+        rel = (self.relative_deg(shank_g, foot_g, still=still, angles=angles)
+               if relative_deg is None else relative_deg)
         joined = np.concatenate([self._tail, rel])
         n = rel.shape[0]
         pull = (joined[self.lookback:] - joined[:n] + 180.0) % 360.0 - 180.0
