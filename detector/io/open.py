@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING
 
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
-from detector.io.edf_header import BDF_MAGIC, EDF_MAGIC
-from detector.io.edf_reader import EdfRecording
 from detector.safe_files import check_input_file
 
 if TYPE_CHECKING:
     from detector.capture.other_sources import OtherBandCapture
     from detector.capture.recording import CaptureRecording
     from detector.io.csv_reader import CsvRecording
+    from detector.io.edf_reader import EdfRecording
 
 CAPTURE_MAGIC = b"\x89CRAMPC\n"  # detector.capture.format.FILE_MAGIC (not imported: start-up)
+EDF_MAGIC = b"0       "  # detector.io.edf_header.EDF_MAGIC and BDF_MAGIC (not imported: the
+BDF_MAGIC = b"\xffBIOSEMI"  # EDF reader and pyedflib load only when an EDF/BDF file is opened)
 GZIP_MAGIC = b"\x1f\x8b"  # detector.io.csv_reader.GZIP_MAGIC (not imported: a replay of an
 # EDF file does not load the table reader)
 CAPTURE_SUFFIXES = (".capture", ".cramp")
@@ -86,6 +87,8 @@ def open_recording(
         return open_capture(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc,
                             threads=threads)
     if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
+        from detector.io.edf_reader import EdfRecording
+
         return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
     if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:
         raise CrampInputError(p.name, "compressed EDF/BDF is not supported; decompress it first")
