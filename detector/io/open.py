@@ -32,6 +32,7 @@ def open_recording(
     min_emg_fs_hz: float,
     time_unit: str | None = None,
     threads: int = 1,
+    defer_checks: bool = False,
 ) -> EdfRecording | CsvRecording | CaptureRecording | OtherBandCapture:
     """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip), a band capture or
     a multi-band night manifest (``*.night.json``; one leg's bands replayed together).
@@ -53,6 +54,11 @@ def open_recording(
     threads : int
         2: a capture is scanned on two threads (the same result; see
         :func:`~detector.capture.reader.read_capture`). Other formats read on one.
+    defer_checks : bool
+        True: an EDF+/BDF+ file's records after the first have their timing checked by the
+        first pass over its blocks instead of here (``defer_timing_check`` of
+        :class:`~detector.io.edf_reader.EdfRecording`; the same error, raised by that pass),
+        for a caller that writes nothing before a whole pass. Other formats check here.
 
     Returns
     -------
@@ -89,7 +95,8 @@ def open_recording(
     if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
         from detector.io.edf_reader import EdfRecording
 
-        return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
+        return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz,
+                            defer_timing_check=defer_checks)
     if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:
         raise CrampInputError(p.name, "compressed EDF/BDF is not supported; decompress it first")
     if magic[:2] == GZIP_MAGIC or inner in TABLE_SUFFIXES:
