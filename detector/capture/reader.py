@@ -57,6 +57,7 @@ from detector.capture.index import (
     walk_markers,
 )
 from detector.errors import CrampInputError
+from detector.io.premap import take_premapped
 
 Buffer = bytes | mmap.mmap
 _PAYLOAD_AT = RECORD_HEAD_SIZE + PACKET_HEAD.size  # a payload's offset from its sync marker
@@ -176,6 +177,16 @@ class RecordList:
         self._mtime_ns = mtime_ns
         self.table = table
         """The same records as arrays (set by :func:`read_capture`)."""
+        self._kept: Any = None
+
+    def keep_buffer(self, buf: Any) -> None:
+        """Hand :meth:`open_buffer` the scan's map of the file (its pages already mapped in,
+        so a later pass over the records does not fault them in again)."""
+        self._kept = buf
+
+    def release(self) -> None:
+        """Drop the scan's map (it is unmapped with its last view); later passes map anew."""
+        self._kept = None
 
     def unchanged(self) -> bool:
         """True when the file still has the size and modification time it was scanned at."""
@@ -189,11 +200,17 @@ class RecordList:
     def open_buffer(self) -> Any:
         """The file mapped read-only (a context manager), checked not to have shrunk.
 
+        The scan's own map when it was kept (:meth:`keep_buffer`) and the file still has the
+        size and modification time it was scanned at, else a new map.
+
         Raises
         ------
         CrampInputError
             If the file cannot be read or is shorter than when it was scanned.
         """
+        kept = self._kept
+        if kept is not None and not kept.closed and self.unchanged():
+            return kept
         where = self._path.name
         try:
             fh = self._path.open("rb")
@@ -277,7 +294,7 @@ class Capture:
     intact_end: int
 
 
-def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
+def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = False) -> Capture:
     """Scan a capture file, keeping every intact record.
 
     Parameters
@@ -287,6 +304,10 @@ def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
     threads : int
         2: the marker search and the CRC32 passes are split over two threads (the same
         result; for a replay that may use two CPUs).
+    keep_mapped : bool
+        Keep the scan's map of the file for the records' next passes
+        (:meth:`RecordList.open_buffer`; a replay's) until :meth:`RecordList.release`,
+        instead of unmapping it now.
 
     Raises
     ------
@@ -310,25 +331,39 @@ def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
         size = st.st_size
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
-        with _mapped(fh, where) as buf:
-            return _scan(p, buf, size, st.st_mtime_ns, threads=threads)
+        premapped = take_premapped(p)  # mapped while the replay imported (or None)
+        if premapped is not None and len(premapped) != size:
+            premapped = None
+        with _mapped(fh, where, premapped, keep=keep_mapped) as buf:
+            capture = _scan(p, buf, size, st.st_mtime_ns, threads=threads)
+            if keep_mapped:
+                capture.records.keep_buffer(buf)
+            return capture
 
 
 @contextlib.contextmanager
-def _mapped(fh: Any, where: str) -> Iterator[Any]:
-    """The file mapped read-only for the ``with`` block, unmapped after it where possible.
+def _mapped(fh: Any, where: str, premapped: Any = None, *, keep: bool = False
+            ) -> Iterator[Any]:
+    """The file mapped read-only for the ``with`` block, unmapped after it where possible
+    (``keep``: left mapped for the caller, unless the block raised).
+
+    ``premapped``: the file's map already made (:func:`~detector.io.premap.take_premapped`),
+    used instead of a new one.
 
     numpy views of the map (``np.frombuffer``) that are still alive when the block ends (held
     by a reference cycle until the garbage collector runs, or by a caller's result) make
     ``mmap.close`` raise ``BufferError``; the map is then left to be freed with its last view,
     which is safe for a read-only map.
     """
-    buf = _map(fh, where)
+    buf = premapped if premapped is not None else _map(fh, where)
+    kept = False
     try:
         yield buf
+        kept = keep
     finally:
-        with contextlib.suppress(BufferError):  # a view still alive: freed with it
-            buf.close()
+        if not kept:
+            with contextlib.suppress(BufferError):  # a view still alive: freed with it
+                buf.close()
 
 
 def _map(fh: Any, where: str) -> Any:

@@ -271,7 +271,9 @@ class CaptureRecording:
         return list(self._gaps)
 
     def close(self) -> None:
-        """Nothing stays open between passes."""
+        """Drop the scan's map of the file, if it was kept (:func:`open_capture`); nothing
+        else stays open between passes."""
+        self.capture.records.release()
 
     def __enter__(self) -> CaptureRecording:
         return self
@@ -459,7 +461,7 @@ def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
     """
     from detector.bands.registry import band_named
 
-    capture = read_capture(Path(path), threads=threads)
+    capture = read_capture(Path(path), threads=threads, keep_mapped=True)
     name = str(capture.session.get("profile", "legband")).lower()
     try:
         band = band_named(name)
