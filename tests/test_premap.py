@@ -63,12 +63,24 @@ def test_a_file_changed_after_its_premap_is_not_handed_over(tmp_path: Path) -> N
     assert take_premapped(path) is None
 
 
-def test_premap_never_raises_and_gives_nothing_for_what_it_cannot_map(tmp_path: Path) -> None:
+def test_premap_never_raises_and_gives_nothing_for_what_it_cannot_map(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for path in (tmp_path / "missing.edf", tmp_path, tmp_path / "empty.edf"):
         if path.name == "empty.edf":
             path.write_bytes(b"")
         premap(path)
         assert take_premapped(path) is None
+    big = tmp_path / "big.edf"
+    big.write_bytes(b"x" * 100)
+    monkeypatch.setattr(premap_module, "PREMAP_MAX_BYTES", 99)
+    premap(big)
+    assert take_premapped(big) is None  # larger than the limit: left to the reader
+    if hasattr(mmap, "MAP_POPULATE"):  # control: at the limit it is premapped
+        monkeypatch.setattr(premap_module, "PREMAP_MAX_BYTES", 100)
+        premap(big)
+        buf = take_premapped(big)
+        assert buf is not None
+        buf.close()
 
 
 @needs_populate

@@ -35,6 +35,10 @@ class _Premap:
     stat: tuple[int, int, int, int] | None = None
 
 
+PREMAP_MAX_BYTES = 1 << 30
+"""Largest file premapped (bytes; an 8-hour night is about 100 MB): a larger one is mapped
+by its reader page by page as it reads, not all held in memory at once."""
+
 _PENDING: dict[str, _Premap] = {}
 _LOCK = threading.Lock()
 
@@ -52,8 +56,8 @@ def premap(path: str | os.PathLike[str]) -> None:
     """Start mapping ``path`` read-only, every page mapped in, on a daemon thread.
 
     Does nothing when the platform has no ``MAP_POPULATE``, when ``path`` is already being
-    mapped, or when it is not a non-empty regular file; errors of the helper thread are
-    dropped (the reader then maps the file itself and reports them).
+    mapped, or when it is not a regular file of 1 to :data:`PREMAP_MAX_BYTES` bytes; errors
+    of the helper thread are dropped (the reader then maps the file itself and reports them).
     """
     flags = getattr(mmap, "MAP_POPULATE", None)
     if flags is None:
@@ -73,7 +77,7 @@ def _map(job: _Premap, populate: int) -> None:
         fd = os.open(job.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             st = os.fstat(fd)
-            if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+            if stat.S_ISREG(st.st_mode) and 0 < st.st_size <= PREMAP_MAX_BYTES:
                 job.buffer = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | populate,
                                        prot=mmap.PROT_READ)
                 job.stat = _identity(st)
