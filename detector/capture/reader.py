@@ -57,7 +57,6 @@ from detector.capture.index import (
     walk_markers,
 )
 from detector.errors import CrampInputError
-from detector.io.premap import take_premapped
 
 Buffer = bytes | mmap.mmap
 _PAYLOAD_AT = RECORD_HEAD_SIZE + PACKET_HEAD.size  # a payload's offset from its sync marker
@@ -331,10 +330,7 @@ def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = Fals
         size = st.st_size
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
-        premapped = take_premapped(p)  # mapped while the replay imported (or None)
-        if premapped is not None and len(premapped) != size:
-            premapped = None
-        with _mapped(fh, where, premapped, keep=keep_mapped) as buf:
+        with _mapped(fh, where, keep=keep_mapped) as buf:
             capture = _scan(p, buf, size, st.st_mtime_ns, threads=threads)
             if keep_mapped:
                 capture.records.keep_buffer(buf)
@@ -342,20 +338,16 @@ def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = Fals
 
 
 @contextlib.contextmanager
-def _mapped(fh: Any, where: str, premapped: Any = None, *, keep: bool = False
-            ) -> Iterator[Any]:
+def _mapped(fh: Any, where: str, *, keep: bool = False) -> Iterator[Any]:
     """The file mapped read-only for the ``with`` block, unmapped after it where possible
     (``keep``: left mapped for the caller, unless the block raised).
-
-    ``premapped``: the file's map already made (:func:`~detector.io.premap.take_premapped`),
-    used instead of a new one.
 
     numpy views of the map (``np.frombuffer``) that are still alive when the block ends (held
     by a reference cycle until the garbage collector runs, or by a caller's result) make
     ``mmap.close`` raise ``BufferError``; the map is then left to be freed with its last view,
     which is safe for a read-only map.
     """
-    buf = premapped if premapped is not None else _map(fh, where)
+    buf = _map(fh, where)
     kept = False
     try:
         yield buf

@@ -68,9 +68,6 @@ def one_blas_thread() -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay each file; print a table or write JSON."""
-    from detector.io.premap import premap
-
-    premap(args.files[0])  # mapped on a helper thread while the imports below run
     one_blas_thread()  # before numpy is imported (by the pipeline, next)
     from detector.pipeline.night_window import resolve_timezone
     from detector.replay import default_threads, replay_path

@@ -36,7 +36,6 @@ from detector.io.edf_header import (
     read_edf_header,
 )
 from detector.io.edf_tal import TICKS_PER_S, check_continuous
-from detector.io.premap import take_premapped
 from detector.io.units import acc_scale_to_g, emg_scale_to_uv
 from detector.limits import check_range, check_rate
 from detector.signals import ChannelSpec, Gap, RecordingInfo, SignalBlock
@@ -98,14 +97,8 @@ class EdfRecords:
         sprs = [s.spr for s in header.signals]
         self._offsets = np.concatenate([[0], np.cumsum(sprs)]).astype(int)
         self._record_samples = int(self._offsets[-1])
-        shape = (header.n_records, self._record_samples * bps)
-        premapped = take_premapped(path)  # mapped while the replay imported (or None)
-        if premapped is not None and len(premapped) >= header.header_bytes + shape[0] * shape[1]:
-            self._map = np.ndarray(shape=shape, dtype=np.uint8, buffer=premapped,
-                                   offset=header.header_bytes)
-        else:
-            self._map = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
-                                  shape=shape)
+        self._map = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
+                              shape=(header.n_records, self._record_samples * bps))
         self._gain = []
         self._offset = []
         self.always_finite: list[bool] = []
