@@ -19,10 +19,10 @@ import mmap
 import os
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -59,6 +59,7 @@ from detector.capture.index import (
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
+T = TypeVar("T")
 _PAYLOAD_AT = RECORD_HEAD_SIZE + PACKET_HEAD.size  # a payload's offset from its sync marker
 PAYLOAD_HEAD_BYTES = HEAD_ROW_BYTES - _PAYLOAD_AT
 """Bytes of each packet's payload kept in :attr:`RecordTable.payload_head` (13)."""
@@ -294,7 +295,8 @@ class Capture:
 
 
 def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = False) -> Capture:
-    """Scan a capture file, keeping every intact record.
+    """Scan a capture file, keeping every intact record (:func:`scan_then` without a
+    ``then``).
 
     Parameters
     ----------
@@ -315,6 +317,34 @@ def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = Fals
         record), or is of a newer format version. Damage inside a capture never raises: it is
         reported in ``Capture.damage``.
     """
+    return scan_then(path, _itself, threads=threads, keep_mapped=keep_mapped)
+
+
+def _itself(capture: Capture) -> Capture:
+    return capture
+
+
+def scan_then(path: str | Path, then: Callable[[Capture], T], *, threads: int = 1,
+              keep_mapped: bool = False) -> T:
+    """``then(read_capture(path, ...))``; with ``threads=2``, ``then`` runs on the calling
+    thread while the CRC32 check finishes on the helper.
+
+    With two threads the records are tabled as an undamaged file's would be while the CRC32
+    pass checks them (see the module notes); ``then`` (a replay's run layout, header decode
+    and clock fit) then runs on that table too, before the check is awaited. When the check
+    finds the guess right (an undamaged file) the value is kept, errors of ``then`` included;
+    otherwise the records are tabled again from the check and ``then`` is run again on that
+    table, so the value is always that of ``then`` on the one-thread scan's capture.
+
+    Parameters
+    ----------
+    path : str or Path
+        The capture.
+    then : callable
+        Called with the scanned :class:`Capture`; its value is returned (its error raised).
+    threads, keep_mapped
+        As for :func:`read_capture`.
+    """
     p = Path(path)
     where = p.name
     try:
@@ -331,10 +361,13 @@ def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = Fals
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
         with _mapped(fh, where, keep=keep_mapped) as buf:
-            capture = _scan(p, buf, size, st.st_mtime_ns, threads=threads)
-            if keep_mapped:
-                capture.records.keep_buffer(buf)
-            return capture
+
+            def scanned(capture: Capture) -> T:
+                if keep_mapped:
+                    capture.records.keep_buffer(buf)
+                return then(capture)
+
+            return _scan(p, buf, size, st.st_mtime_ns, scanned, threads=threads)
 
 
 @contextlib.contextmanager
@@ -442,34 +475,37 @@ def _payload_heads(walk: FrameWalk, at: np.ndarray) -> np.ndarray:
     return np.take(items, at).view(np.uint8).reshape(-1, PAYLOAD_HEAD_BYTES)
 
 
-def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int, *, threads: int = 1) -> Capture:
+def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int, then: Callable[[Capture], T], *,
+          threads: int = 1) -> T:
+    """``then`` of the capture scanned from ``buf`` (see :func:`scan_then`)."""
     header_damaged = _check_header(p, buf, size)
     a = np.frombuffer(buf, dtype=np.uint8)
     marks = find_markers(a, FILE_HEADER_SIZE, threads=threads)
 
-    def tabled(intact: np.ndarray) -> Capture:
-        return _tabled(p, buf, a, walk_markers(marks, intact), size=size, mtime_ns=mtime_ns,
-                       header_damaged=header_damaged)
+    def tabled(intact: np.ndarray) -> T:
+        return then(_tabled(p, buf, a, walk_markers(marks, intact), size=size,
+                            mtime_ns=mtime_ns, header_damaged=header_damaged))
 
     if threads < 2:
         return tabled(marker_crcs(buf, a, marks))
 
-    def guess() -> tuple[Capture | None, Exception | None]:
+    def guess() -> tuple[tuple[T] | None, Exception | None]:
         try:
-            return tabled(marks.framed), None
+            return (tabled(marks.framed),), None
         except Exception as exc:  # raised below only if the guess was the file's walk
             return None, exc
 
     # the CRC32 pass (the scan's costliest; zlib and numpy release the GIL) on a helper
-    # thread, while the records are tabled here as they are if every framed record is intact
-    # (an undamaged file); kept when the check finds exactly that, else tabled again
-    (capture, failure), intact = run_both(guess, lambda: marker_crcs(buf, a, marks))
+    # thread, while the records are tabled here (and ``then`` run on them) as they are if
+    # every framed record is intact (an undamaged file); kept when the check finds exactly
+    # that, else tabled (and ``then`` run) again
+    (value, failure), intact = run_both(guess, lambda: marker_crcs(buf, a, marks))
     if not np.array_equal(intact, marks.framed):
         return tabled(intact)
     if failure is not None:
         raise failure
-    assert capture is not None
-    return capture
+    assert value is not None
+    return value[0]
 
 
 def _tabled(p: Path, buf: Buffer, a: np.ndarray, walk: FrameWalk, *, size: int, mtime_ns: int,
