@@ -166,3 +166,42 @@ def test_a_deferred_timing_check_still_checks_the_first_record_at_the_open(
     set_record_onsets(path, ["+1", "+2", "+3", "+4"])
     with pytest.raises(CrampInputError, match=r"^late.edf: the first data record starts at \+1"):
         EdfRecording(path, channel_map=ChannelMap(), defer_timing_check=True)
+
+
+_edit = st.tuples(st.integers(0, 40), st.integers(0, 12),
+                  st.sampled_from([b"0", b"9", b"\x14", b"\x00", b".", b"-", b"+", b"00"]))
+
+
+@settings(max_examples=300)
+@given(n=st.integers(1, 120), step_s=st.sampled_from([1, 2, 5, 30]),
+       width=st.integers(4, 20), first=st.integers(0, 3), edits=st.lists(_edit, max_size=3),
+       duration=st.sampled_from([None, 0.5, 1.25]))
+def test_the_whole_second_shortcut_gives_the_parse_verdict(
+        n: int, step_s: int, width: int, first: int, edits: list[tuple[int, int, bytes]],
+        duration: float | None) -> None:
+    """Rows of whole-second onsets (``+0``, ``+1``, ...) are checked without the parse; the
+    verdict (first onset, or the error message) is the parse's, whatever is changed in them
+    (positive control: the shortcut is taken for the unchanged rows)."""
+    from detector.io import edf_tal
+
+    texts = [f"+{first * step_s + i * step_s}".encode() + b"\x14\x14\x00" for i in range(n)]
+    for row, col, new in edits:
+        t = bytearray(texts[row % n])
+        t[col % len(t):col % len(t) + 1] = new
+        texts[row % n] = bytes(t)
+    rows = _rows(texts, width)
+    record_s = float(step_s) if duration is None else duration
+
+    def verdict(check: object) -> object:
+        try:
+            return check_continuous(rows, record_duration_s=record_s, where="x.edf")
+        except CrampInputError as exc:
+            return str(exc)
+
+    fast = verdict(check_continuous)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(edf_tal, "_whole_second_onsets", lambda *a, **k: False)
+        assert fast == verdict(check_continuous)
+    if not edits and first == 0 and duration is None and width >= len(texts[-1]) + 1:
+        assert edf_tal._whole_second_onsets(rows, step_s=step_s)  # the shortcut was taken
+        assert fast == 0
