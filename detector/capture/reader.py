@@ -344,6 +344,16 @@ def scan_then(path: str | Path, then: Callable[[Capture], T], *, threads: int = 
         Called with the scanned :class:`Capture`; its value is returned (its error raised).
     threads, keep_mapped
         As for :func:`read_capture`.
+
+    Returns
+    -------
+    T
+        ``then``'s value for the scanned capture.
+
+    Raises
+    ------
+    CrampInputError
+        As :func:`read_capture` does; any error of ``then`` is raised as it is.
     """
     p = Path(path)
     where = p.name
