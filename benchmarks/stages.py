@@ -8,9 +8,10 @@ Replays ``FILE`` (EDF, capture, any file ``cramp replay`` reads) in this process
 ``--repeats`` times, timing each stage with CPU seconds (``time.process_time``) by wrapping
 the pipeline's entry points:
 
-- ``open``: ``open_recording`` (a capture's scan, run layout, header decode and clock fit;
-  an EDF's header checks);
-- ``read``: producing the blocks (EDF: int -> float; capture: sample decode and assembly);
+- ``open``: ``open_recording`` as ``cramp replay`` calls it (a capture's scan, run layout,
+  header decode and clock fit; an EDF's header checks);
+- ``read``: producing the blocks (EDF: int -> float and, as in a replay, the EDF+ record
+  timing check; capture: sample decode and assembly);
 - ``emg filters`` / ``acc filters``: the section-loop calls (``StreamingSos.push``, copy in
   included) of the EMG and accelerometer processors;
 - ``emg epochs`` / ``acc epochs``: the rest of those processors (per-epoch sums, flags);
@@ -103,7 +104,7 @@ def _replay_once(path: str) -> tuple[dict[str, float], int]:
         originals[3], "fusion + episodes")
     try:
         source = clock.run("open", open_recording, path, channel_map=ChannelMap(),
-                           min_emg_fs_hz=config.emg.min_fs_hz)
+                           min_emg_fs_hz=config.emg.min_fs_hz, defer_checks=True)
         n_emg = 0
         blocks = source.blocks
 

@@ -159,11 +159,16 @@ def replay_path(path: str, *, config: DetectorConfig, channel_map: ChannelMap,
                 leg: str | None = None, progress: bool = False,
                 time_unit: str | None = None, threads: int = 1) -> NightResult:
     """Open a recording file and replay it (see :func:`run_source`); with ``threads=2`` a
-    capture is also scanned on two threads."""
+    capture is also scanned on two threads.
+
+    The checks an opener may leave to the first pass over the blocks (an EDF+ file's record
+    timing, see :func:`~detector.io.open.open_recording`) are left to the replay's pass: a
+    file that fails one raises the same error before this returns, so no result of it exists.
+    """
     from detector.io.open import open_recording
 
     source = open_recording(path, channel_map=channel_map, min_emg_fs_hz=config.emg.min_fs_hz,
-                            time_unit=time_unit, threads=threads)
+                            time_unit=time_unit, threads=threads, defer_checks=True)
     try:
         return run_source(source, config=config, leg=leg, progress=progress, threads=threads)
     finally:

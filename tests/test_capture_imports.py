@@ -51,3 +51,41 @@ def test_replaying_a_capture_does_not_load_numpy_ma() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=120, cwd=REPO)
     assert out.stdout.split() == ["False", "True"]
+
+
+EDF_AND_POLAR = ("pyedflib", "detector.io.edf_reader", "detector.profiles.polar_pmd")
+
+
+def _loaded_of(code: str, watched: tuple[str, ...]) -> list[str]:
+    probe = (f"import contextlib, io, sys\n"
+             f"from detector.cli.main import main\n"
+             f"with contextlib.redirect_stdout(io.StringIO()):\n"
+             f"    code = main({code!r}.split())\n"
+             f"assert code in (0, None), code\n"
+             f"print(','.join(m for m in {watched!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=REPO)
+    return list(filter(None, out.stdout.strip().split(",")))
+
+
+def test_replaying_a_capture_loads_neither_the_edf_reader_nor_the_polar_codec() -> None:
+    """The EDF reader (with pyedflib, some 10 ms) loads only for an EDF/BDF file, and the band
+    table names the Polar service by its UUID without importing the Polar codec."""
+    flags = " --json - --no-store"
+    assert _loaded_of("replay recordings/sample_capture.cramp" + flags, EDF_AND_POLAR) == []
+    # control: an EDF replay loads the EDF reader (the probe sees an import when there is one)
+    assert _loaded_of("replay recordings/sample_night.edf" + flags, EDF_AND_POLAR) == [
+        "pyedflib", "detector.io.edf_reader"]
+
+
+def test_the_copied_constants_agree_with_their_sources() -> None:
+    from detector.bands.registry import POLAR_PMD_SERVICE_UUID, band_named
+    from detector.capture.format import FILE_MAGIC
+    from detector.io import open as opener
+    from detector.io.edf_header import BDF_MAGIC, EDF_MAGIC
+    from detector.profiles.polar_pmd import POLAR_PMD
+
+    assert POLAR_PMD_SERVICE_UUID == POLAR_PMD.service_uuid
+    assert band_named("polar_pmd").service_uuids == (POLAR_PMD.service_uuid,)
+    assert (opener.EDF_MAGIC, opener.BDF_MAGIC) == (EDF_MAGIC, BDF_MAGIC)
+    assert opener.CAPTURE_MAGIC == FILE_MAGIC

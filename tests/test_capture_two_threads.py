@@ -187,3 +187,56 @@ def test_run_both_returns_both_and_raises_either_error() -> None:
         run_both(lambda: fails("caller"), lambda: 2)
     with pytest.raises(RuntimeError, match="caller"):  # both fail: the caller's
         run_both(lambda: fails("caller"), lambda: fails("helper"))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=bodies, damage=damage, cut=st.integers(0, 30))
+def test_then_on_two_threads_gives_then_of_the_one_thread_scan(
+        tmp_path: Path, bodies: list[bytes], damage: list[tuple[int, bytes]],
+        cut: int) -> None:
+    """``scan_then(threads=2)`` runs ``then`` on the guessed table while the CRC32 check
+    runs: its value (or error) is ``then`` of the one-thread scan's capture, whether the
+    guess was kept (undamaged) or given up (damaged: ``then`` runs again)."""
+    path = capture_file(tmp_path / "d.cramp", bodies, damage, [], cut)
+    calls: list[int] = []
+
+    def then(cap: reader.Capture) -> dict[str, Any]:
+        calls.append(len(cap.records))
+        if cap.n_packets % 3 == 1:  # an error of then: raised exactly as on one thread
+            raise ValueError(f"{cap.n_packets} packets")
+        return described(cap)
+
+    def outcome(threads: int) -> object:
+        try:
+            return reader.scan_then(path, then, threads=threads)
+        except ValueError as exc:
+            return str(exc)
+
+    one = outcome(1)
+    assert len(calls) == 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(index, "PARALLEL_MIN_WORDS", 8)
+        assert outcome(2) == one
+
+
+def test_then_runs_again_when_the_guess_is_given_up(tmp_path: Path) -> None:
+    """A flipped byte inside a body (framing intact, CRC32 wrong): the guess tables every
+    record, the check does not, so ``then`` runs a second time, on the checked table; an
+    undamaged file runs it once (positive control)."""
+    good = capture_file(tmp_path / "good.cramp", [bytes(range(20))] * 4, [], [], 0)
+    raw = bytearray(good.read_bytes())
+    raw[-10] ^= 0xFF  # inside the last record's body
+    bad = tmp_path / "bad.cramp"
+    bad.write_bytes(bytes(raw))
+    for path, expected_calls in ((good, 1), (bad, 2)):
+        seen: list[reader.Capture] = []
+
+        def then(cap: reader.Capture, seen: list[reader.Capture] = seen) -> dict[str, Any]:
+            seen.append(cap)
+            return described(cap)
+
+        assert reader.scan_then(path, then, threads=2) == described(reader.read_capture(path))
+        assert len(seen) == expected_calls
+    assert reader.read_capture(good).damage.torn_tail_bytes == 0  # (orphans: no sources)
+    assert reader.read_capture(bad).damage.torn_tail_bytes == 33  # the last record dropped

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from io_helpers import Sig, write_edf
+from io_helpers import Sig, set_record_onsets, write_edf
 from synth import Builder
 
 from detector.cli.main import main
@@ -158,3 +158,29 @@ def test_a_table_without_start_time_says_times_are_relative_and_asks_for_start(
         conn.close()
     code, _, err = _run(capsys, ["replay", str(p), "--start", "2026-03-01T22:00:00"])
     assert code == 2 and "--start: expected a time with its zone" in err
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_discontinuous_edf_plus_c_writes_nothing(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   threads: str) -> None:
+    """The replay checks an EDF+C file's record timing during its pass (not at the open): the
+    error is still the open's one line, exit 2, before any JSON or store is written."""
+    good = _night_edf(tmp_path / "good.edf")
+    out_json, db = tmp_path / "good.json", tmp_path / "good.db"
+    argv = ["--json", str(out_json), "--db", str(db), "--threads", threads]
+    code, _out, err = _run(capsys, ["replay", str(good), *argv])  # control: written
+    assert code == 0 and out_json.exists() and db.exists(), err
+    jump = tmp_path / "jump.edf"
+    jump.write_bytes(good.read_bytes())
+    onsets = [f"+{i}" for i in range(300)]
+    onsets[200:] = [f"+{i + 5}" for i in range(200, 300)]  # in the pass's third window
+    set_record_onsets(jump, onsets)
+    out_json, db = tmp_path / "jump.json", tmp_path / "jump.db"
+    argv = ["--json", str(out_json), "--db", str(db), "--threads", threads]
+    code, out, err = _run(capsys, ["replay", str(jump), *argv])
+    assert code == 2 and out == ""
+    assert err == ("cramp: error: jump.edf: not continuous: data record 201 starts at +205 s, "
+                   "expected +200 s for an EDF+C file (record 1 at +0 s + 200 x 1 s records); "
+                   "a recording with gaps must be marked EDF+D\n")
+    assert not out_json.exists() and not db.exists()

@@ -125,3 +125,83 @@ def test_subsecond_start_is_the_first_onset(tmp_path: Path) -> None:
     set_record_onsets(path, ["+0.5", "+1.5", "+2.5", "+3.5"])
     with EdfRecording(path, channel_map=ChannelMap()) as rec:
         assert (rec.info.start_utc - whole).total_seconds() == 0.5
+
+
+JUMP_MESSAGE = (r"^jump.edf: not continuous: data record 3 starts at \+5 s, expected \+2 s for an "
+                r"EDF\+C file \(record 1 at \+0 s \+ 2 x 1 s records\); a recording with gaps must "
+                r"be marked EDF\+D$")
+
+
+@pytest.mark.parametrize("chunk_s", [1.0, 10.0])
+def test_a_deferred_timing_check_raises_the_same_error_from_the_pass(tmp_path: Path,
+                                                                     chunk_s: float) -> None:
+    """``defer_timing_check``: the file opens on its first record's onset; the pass over the
+    blocks raises the error the open would have (after the first of several windows, or at
+    the end of the only one), and a continuous file passes (positive control)."""
+    rng = np.random.default_rng(23)
+    good = write_edf(tmp_path / "good.edf", standard_signals(rng))
+    with EdfRecording(good, channel_map=ChannelMap(), defer_timing_check=True) as rec:
+        assert sum(b.n_samples for role, b in rec.blocks(chunk_s) if role == "emg") == 4000
+    jump = tmp_path / "jump.edf"
+    jump.write_bytes(good.read_bytes())
+    set_record_onsets(jump, ["+0", "+1", "+5", "+6"])
+    with pytest.raises(CrampInputError, match=JUMP_MESSAGE):
+        EdfRecording(jump, channel_map=ChannelMap())  # the open's error, by default
+    with EdfRecording(jump, channel_map=ChannelMap(), defer_timing_check=True) as rec:
+        assert rec.info.duration_s == 4.0
+        emg_s: list[float] = []
+        with pytest.raises(CrampInputError, match=JUMP_MESSAGE):
+            emg_s.extend(b.n_samples / b.fs for role, b in rec.blocks(chunk_s) if role == "emg")
+        assert emg_s == ([1.0] if chunk_s == 1.0 else [4.0])
+        with pytest.raises(CrampInputError, match=JUMP_MESSAGE):  # and again on a new pass
+            list(rec.blocks(chunk_s))
+
+
+def test_a_deferred_timing_check_still_checks_the_first_record_at_the_open(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(24)
+    path = write_edf(tmp_path / "late.edf", standard_signals(rng))
+    with EdfRecording(path, channel_map=ChannelMap(), defer_timing_check=True) as rec:
+        assert rec.info.duration_s == 4.0  # control: as written
+    set_record_onsets(path, ["+1", "+2", "+3", "+4"])
+    with pytest.raises(CrampInputError, match=r"^late.edf: the first data record starts at \+1"):
+        EdfRecording(path, channel_map=ChannelMap(), defer_timing_check=True)
+
+
+_edit = st.tuples(st.integers(0, 40), st.integers(0, 12),
+                  st.sampled_from([b"0", b"9", b"\x14", b"\x00", b".", b"-", b"+", b"00"]))
+
+
+@settings(max_examples=300)
+@given(n=st.integers(1, 120), step_s=st.sampled_from([1, 2, 5, 30]),
+       width=st.integers(4, 20), first=st.integers(0, 3), edits=st.lists(_edit, max_size=3),
+       duration=st.sampled_from([None, 0.5, 1.25]))
+def test_the_whole_second_shortcut_gives_the_parse_verdict(
+        n: int, step_s: int, width: int, first: int, edits: list[tuple[int, int, bytes]],
+        duration: float | None) -> None:
+    """Rows of whole-second onsets (``+0``, ``+1``, ...) are checked without the parse; the
+    verdict (first onset, or the error message) is the parse's, whatever is changed in them
+    (positive control: the shortcut is taken for the unchanged rows)."""
+    from detector.io import edf_tal
+
+    texts = [f"+{first * step_s + i * step_s}".encode() + b"\x14\x14\x00" for i in range(n)]
+    for row, col, new in edits:
+        t = bytearray(texts[row % n])
+        t[col % len(t):col % len(t) + 1] = new
+        texts[row % n] = bytes(t)
+    rows = _rows(texts, width)
+    record_s = float(step_s) if duration is None else duration
+
+    def verdict(check: object) -> object:
+        try:
+            return check_continuous(rows, record_duration_s=record_s, where="x.edf")
+        except CrampInputError as exc:
+            return str(exc)
+
+    fast = verdict(check_continuous)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(edf_tal, "_whole_second_onsets", lambda *a, **k: False)
+        assert fast == verdict(check_continuous)
+    if not edits and first == 0 and duration is None and width >= len(texts[-1]) + 1:
+        assert edf_tal._whole_second_onsets(rows, step_s=step_s)  # the shortcut was taken
+        assert fast == 0

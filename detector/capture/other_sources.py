@@ -280,9 +280,10 @@ class OtherBandCapture:
         return list(self._gaps)
 
     def close(self) -> None:
-        """Let go of the kept blocks (nothing stays open between passes; a later
-        :meth:`blocks` decodes the file again)."""
+        """Let go of the kept blocks and of the scan's map of the file (nothing stays open
+        between passes; a later :meth:`blocks` decodes the file again)."""
         self._kept = None
+        self.capture.records.release()
 
     def __enter__(self) -> OtherBandCapture:
         return self

@@ -19,10 +19,10 @@ import mmap
 import os
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -59,6 +59,7 @@ from detector.capture.index import (
 from detector.errors import CrampInputError
 
 Buffer = bytes | mmap.mmap
+T = TypeVar("T")
 _PAYLOAD_AT = RECORD_HEAD_SIZE + PACKET_HEAD.size  # a payload's offset from its sync marker
 PAYLOAD_HEAD_BYTES = HEAD_ROW_BYTES - _PAYLOAD_AT
 """Bytes of each packet's payload kept in :attr:`RecordTable.payload_head` (13)."""
@@ -176,6 +177,16 @@ class RecordList:
         self._mtime_ns = mtime_ns
         self.table = table
         """The same records as arrays (set by :func:`read_capture`)."""
+        self._kept: Any = None
+
+    def keep_buffer(self, buf: Any) -> None:
+        """Hand :meth:`open_buffer` the scan's map of the file (its pages already mapped in,
+        so a later pass over the records does not fault them in again)."""
+        self._kept = buf
+
+    def release(self) -> None:
+        """Drop the scan's map (it is unmapped with its last view); later passes map anew."""
+        self._kept = None
 
     def unchanged(self) -> bool:
         """True when the file still has the size and modification time it was scanned at."""
@@ -189,11 +200,17 @@ class RecordList:
     def open_buffer(self) -> Any:
         """The file mapped read-only (a context manager), checked not to have shrunk.
 
+        The scan's own map when it was kept (:meth:`keep_buffer`) and the file still has the
+        size and modification time it was scanned at, else a new map.
+
         Raises
         ------
         CrampInputError
             If the file cannot be read or is shorter than when it was scanned.
         """
+        kept = self._kept
+        if kept is not None and not kept.closed and self.unchanged():
+            return kept
         where = self._path.name
         try:
             fh = self._path.open("rb")
@@ -277,8 +294,9 @@ class Capture:
     intact_end: int
 
 
-def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
-    """Scan a capture file, keeping every intact record.
+def read_capture(path: str | Path, *, threads: int = 1, keep_mapped: bool = False) -> Capture:
+    """Scan a capture file, keeping every intact record (:func:`scan_then` without a
+    ``then``).
 
     Parameters
     ----------
@@ -287,6 +305,10 @@ def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
     threads : int
         2: the marker search and the CRC32 passes are split over two threads (the same
         result; for a replay that may use two CPUs).
+    keep_mapped : bool
+        Keep the scan's map of the file for the records' next passes
+        (:meth:`RecordList.open_buffer`; a replay's) until :meth:`RecordList.release`,
+        instead of unmapping it now.
 
     Raises
     ------
@@ -294,6 +316,44 @@ def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
         If the file cannot be read or is not a capture at all (no magic and no session
         record), or is of a newer format version. Damage inside a capture never raises: it is
         reported in ``Capture.damage``.
+    """
+    return scan_then(path, _itself, threads=threads, keep_mapped=keep_mapped)
+
+
+def _itself(capture: Capture) -> Capture:
+    return capture
+
+
+def scan_then(path: str | Path, then: Callable[[Capture], T], *, threads: int = 1,
+              keep_mapped: bool = False) -> T:
+    """``then(read_capture(path, ...))``; with ``threads=2``, ``then`` runs on the calling
+    thread while the CRC32 check finishes on the helper.
+
+    With two threads the records are tabled as an undamaged file's would be while the CRC32
+    pass checks them (see the module notes); ``then`` (a replay's run layout, header decode
+    and clock fit) then runs on that table too, before the check is awaited. When the check
+    finds the guess right (an undamaged file) the value is kept, errors of ``then`` included;
+    otherwise the records are tabled again from the check and ``then`` is run again on that
+    table, so the value is always that of ``then`` on the one-thread scan's capture.
+
+    Parameters
+    ----------
+    path : str or Path
+        The capture.
+    then : callable
+        Called with the scanned :class:`Capture`; its value is returned (its error raised).
+    threads, keep_mapped
+        As for :func:`read_capture`.
+
+    Returns
+    -------
+    T
+        ``then``'s value for the scanned capture.
+
+    Raises
+    ------
+    CrampInputError
+        As :func:`read_capture` does; any error of ``then`` is raised as it is.
     """
     p = Path(path)
     where = p.name
@@ -310,13 +370,20 @@ def read_capture(path: str | Path, *, threads: int = 1) -> Capture:
         size = st.st_size
         if size == 0:
             raise CrampInputError(where, "empty file; expected a capture")
-        with _mapped(fh, where) as buf:
-            return _scan(p, buf, size, st.st_mtime_ns, threads=threads)
+        with _mapped(fh, where, keep=keep_mapped) as buf:
+
+            def scanned(capture: Capture) -> T:
+                if keep_mapped:
+                    capture.records.keep_buffer(buf)
+                return then(capture)
+
+            return _scan(p, buf, size, st.st_mtime_ns, scanned, threads=threads)
 
 
 @contextlib.contextmanager
-def _mapped(fh: Any, where: str) -> Iterator[Any]:
-    """The file mapped read-only for the ``with`` block, unmapped after it where possible.
+def _mapped(fh: Any, where: str, *, keep: bool = False) -> Iterator[Any]:
+    """The file mapped read-only for the ``with`` block, unmapped after it where possible
+    (``keep``: left mapped for the caller, unless the block raised).
 
     numpy views of the map (``np.frombuffer``) that are still alive when the block ends (held
     by a reference cycle until the garbage collector runs, or by a caller's result) make
@@ -324,11 +391,14 @@ def _mapped(fh: Any, where: str) -> Iterator[Any]:
     which is safe for a read-only map.
     """
     buf = _map(fh, where)
+    kept = False
     try:
         yield buf
+        kept = keep
     finally:
-        with contextlib.suppress(BufferError):  # a view still alive: freed with it
-            buf.close()
+        if not kept:
+            with contextlib.suppress(BufferError):  # a view still alive: freed with it
+                buf.close()
 
 
 def _map(fh: Any, where: str) -> Any:
@@ -415,34 +485,37 @@ def _payload_heads(walk: FrameWalk, at: np.ndarray) -> np.ndarray:
     return np.take(items, at).view(np.uint8).reshape(-1, PAYLOAD_HEAD_BYTES)
 
 
-def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int, *, threads: int = 1) -> Capture:
+def _scan(p: Path, buf: Buffer, size: int, mtime_ns: int, then: Callable[[Capture], T], *,
+          threads: int = 1) -> T:
+    """``then`` of the capture scanned from ``buf`` (see :func:`scan_then`)."""
     header_damaged = _check_header(p, buf, size)
     a = np.frombuffer(buf, dtype=np.uint8)
     marks = find_markers(a, FILE_HEADER_SIZE, threads=threads)
 
-    def tabled(intact: np.ndarray) -> Capture:
-        return _tabled(p, buf, a, walk_markers(marks, intact), size=size, mtime_ns=mtime_ns,
-                       header_damaged=header_damaged)
+    def tabled(intact: np.ndarray) -> T:
+        return then(_tabled(p, buf, a, walk_markers(marks, intact), size=size,
+                            mtime_ns=mtime_ns, header_damaged=header_damaged))
 
     if threads < 2:
         return tabled(marker_crcs(buf, a, marks))
 
-    def guess() -> tuple[Capture | None, Exception | None]:
+    def guess() -> tuple[tuple[T] | None, Exception | None]:
         try:
-            return tabled(marks.framed), None
+            return (tabled(marks.framed),), None
         except Exception as exc:  # raised below only if the guess was the file's walk
             return None, exc
 
     # the CRC32 pass (the scan's costliest; zlib and numpy release the GIL) on a helper
-    # thread, while the records are tabled here as they are if every framed record is intact
-    # (an undamaged file); kept when the check finds exactly that, else tabled again
-    (capture, failure), intact = run_both(guess, lambda: marker_crcs(buf, a, marks))
+    # thread, while the records are tabled here (and ``then`` run on them) as they are if
+    # every framed record is intact (an undamaged file); kept when the check finds exactly
+    # that, else tabled (and ``then`` run) again
+    (value, failure), intact = run_both(guess, lambda: marker_crcs(buf, a, marks))
     if not np.array_equal(intact, marks.framed):
         return tabled(intact)
     if failure is not None:
         raise failure
-    assert capture is not None
-    return capture
+    assert value is not None
+    return value[0]
 
 
 def _tabled(p: Path, buf: Buffer, a: np.ndarray, walk: FrameWalk, *, size: int, mtime_ns: int,
@@ -491,10 +564,16 @@ def _tabled(p: Path, buf: Buffer, a: np.ndarray, walk: FrameWalk, *, size: int, 
     defined[sorted(sources)] = True
     orphan = readable & is_packet & ~defined[np.maximum(sid_all, 0)]
     keep = np.flatnonzero(readable & ~orphan)  # rows kept, gathered with np.take
-    table = RecordTable(offset=np.take(walk.offset, keep), is_packet=np.take(is_packet, keep),
-                        body_start=np.take(b0, keep), body_end=np.take(b1, keep),
-                        source_id=np.take(sid_all, keep), time_s=np.take(time_all, keep),
-                        payload_head=_payload_heads(walk, np.take(walk.head_at, keep)))
+
+    def kept_rows(column: np.ndarray) -> np.ndarray:
+        # every row kept (an undamaged file): the column itself, not a copy of it (some 4 MB
+        # each in an 8-hour night, written to memory touched for the first time)
+        return column if keep.shape[0] == column.shape[0] else np.take(column, keep)
+
+    table = RecordTable(offset=kept_rows(walk.offset), is_packet=kept_rows(is_packet),
+                        body_start=kept_rows(b0), body_end=kept_rows(b1),
+                        source_id=kept_rows(sid_all), time_s=kept_rows(time_all),
+                        payload_head=_payload_heads(walk, kept_rows(walk.head_at)))
     kept = array("q")
     kept.frombytes(memoryview(np.ascontiguousarray(table.offset, dtype=np.int64)).cast("B"))
     damage = CaptureDamage(

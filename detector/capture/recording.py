@@ -34,7 +34,7 @@ from detector.capture.assembler import (
 from detector.capture.clockfit import ClockFit, PacketTimes, fit_clock, unwrap
 from detector.capture.format import PacketRecord
 from detector.capture.legband_runs import COMMAND_SOURCE, DATA_SOURCE, run_layout
-from detector.capture.reader import Capture, read_capture
+from detector.capture.reader import Capture, read_capture, scan_then
 from detector.errors import CrampInputError
 from detector.night.tick_grid import packet_grids
 from detector.night.timeline import FittedClock
@@ -271,7 +271,9 @@ class CaptureRecording:
         return list(self._gaps)
 
     def close(self) -> None:
-        """Nothing stays open between passes."""
+        """Drop the scan's map of the file, if it was kept (:func:`open_capture`); nothing
+        else stays open between passes."""
+        self.capture.records.release()
 
     def __enter__(self) -> CaptureRecording:
         return self
@@ -450,7 +452,8 @@ def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
 
     The replay class comes from the band registry (:data:`detector.bands.registry.BANDS`);
     a capture without a profile is a LegBand one. ``threads=2`` scans the file on two
-    threads (:func:`~detector.capture.reader.read_capture`; the same result).
+    threads and builds the replay class while the scan's CRC32 check finishes
+    (:func:`~detector.capture.reader.scan_then`; the same result).
 
     Raises
     ------
@@ -459,13 +462,16 @@ def open_capture(path: str | Path, *, min_emg_fs_hz: float | None = None,
     """
     from detector.bands.registry import band_named
 
-    capture = read_capture(Path(path), threads=threads)
-    name = str(capture.session.get("profile", "legband")).lower()
-    try:
-        band = band_named(name)
-    except CrampInputError:
-        raise CrampInputError(Path(path).name, f"capture of a {name!r} band, which this "
-                              "version cannot replay") from None
-    source: CaptureRecording | OtherBandCapture = band.load("capture_source")(
-        Path(path), capture=capture, min_emg_fs_hz=min_emg_fs_hz, start_utc=start_utc)
-    return source
+    def replayable(capture: Capture) -> CaptureRecording | OtherBandCapture:
+        name = str(capture.session.get("profile", "legband")).lower()
+        try:
+            band = band_named(name)
+        except CrampInputError:
+            raise CrampInputError(Path(path).name, f"capture of a {name!r} band, which this "
+                                  "version cannot replay") from None
+        source: CaptureRecording | OtherBandCapture = band.load("capture_source")(
+            Path(path), capture=capture, min_emg_fs_hz=min_emg_fs_hz, start_utc=start_utc)
+        return source
+
+    # with two threads, the replay's set-up runs while the scan's CRC32 check finishes
+    return scan_then(Path(path), replayable, threads=threads, keep_mapped=True)

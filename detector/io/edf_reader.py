@@ -161,12 +161,21 @@ class EdfRecords:
             out[...] = frame.reshape(-1)[lo - r0 * spr: hi - r0 * spr]
         return out
 
-    def first_onset_ticks(self, where: str) -> int:
+    def first_onset_ticks(self, where: str, *, every_record: bool = True) -> int:
         """Check the records' time-keeping annotations; the first record's onset (100 ns ticks).
 
         Plain EDF/BDF has no annotations: 0. EDF+D/BDF+D is refused. In EDF+/BDF+ each record's
         onset must follow from the first's (:func:`~detector.io.edf_tal.
         check_continuous`).
+
+        Parameters
+        ----------
+        where : str
+            The file's name, for the messages.
+        every_record : bool
+            False: check the first record only (its onset, which the start time needs), a
+            read of one record instead of one from every record of the file; the others
+            are then for a later call with True.
 
         Raises
         ------
@@ -183,7 +192,8 @@ class EdfRecords:
                                          "an 'EDF Annotations' or 'BDF Annotations' signal")
         a = int(self._offsets[index]) * self._bps
         b = int(self._offsets[index + 1]) * self._bps
-        return check_continuous(self._map[:, a:b], record_duration_s=self.header.record_duration_s,
+        rows = self._map[:, a:b] if every_record else self._map[:1, a:b]
+        return check_continuous(rows, record_duration_s=self.header.record_duration_s,
                                 where=where)
 
     def close(self) -> None:
@@ -202,6 +212,15 @@ class EdfRecording:
         Labels, units and start time the user gave; roles not named are recognised by label.
     min_emg_fs_hz : float
         Slowest EMG sampling rate accepted (Hz).
+    defer_timing_check : bool
+        False (the default): every record's time-keeping onset is checked here (an EDF+C
+        file must be continuous). True: only the first record's here; the others by the
+        first pass of :meth:`blocks`, after its first window is out and before it ends (a
+        replay then starts its pipeline some 15 ms sooner, the check's read of every record
+        done while its worker thread filters). The same error either way, from that pass
+        instead: a caller that writes results only after a whole pass (``cramp replay``)
+        writes nothing for a file that fails it. A file with two faults may then name the
+        other one first (a timing fault is then no longer the first checked).
 
     Attributes
     ----------
@@ -216,6 +235,7 @@ class EdfRecording:
         *,
         channel_map: ChannelMap,
         min_emg_fs_hz: float = DetectorConfig().emg.min_fs_hz,
+        defer_timing_check: bool = False,
     ) -> None:
         self.path = Path(path)
         where = self.path.name
@@ -235,7 +255,9 @@ class EdfRecording:
         self.gaps: list[Gap] = []
         notes: list[str] = []
         try:
-            self._onset_ticks = self._records.first_onset_ticks(where)
+            self._onset_ticks = self._records.first_onset_ticks(
+                where, every_record=not defer_timing_check)
+            self._timing_pending = defer_timing_check and header.n_records > 1
             if self._reader.signals_in_file != len(sig_headers):
                 raise CrampInputError(where, "header is inconsistent (signal count)")
             self._roles: dict[str, tuple[tuple[SignalRef, ...], float]] = {}
@@ -343,11 +365,19 @@ class EdfRecording:
         role : str
         block : SignalBlock
             ``data`` float64, shape (n,) in uV for EMG, (n, 3) in g for accelerometers.
+
+        Raises
+        ------
+        CrampInputError
+            A sample that is NaN/inf; with ``defer_timing_check``, a record out of step
+            (after the first window, before the pass ends).
         """
         if not (math.isfinite(chunk_s) and chunk_s > 0):
             raise CrampInputError("chunk_s", f"expected a positive number of s, got {chunk_s}")
         n_windows = max(1, math.ceil(self.info.duration_s / chunk_s - 1e-9))
         for k in range(n_windows):
+            if k == 1:
+                self._check_timing()
             for role, (refs, scale) in self._roles.items():
                 fs = self.info.channels[role].fs
                 n = self._n_samples[role]
@@ -357,6 +387,13 @@ class EdfRecording:
                     yield role, SignalBlock(
                         data=self._read(role, refs, scale, lo, hi), fs=fs, start_sample=lo
                     )
+        self._check_timing()
+
+    def _check_timing(self) -> None:
+        """The deferred check of every record's onset (see ``defer_timing_check``), once."""
+        if self._timing_pending:
+            self._records.first_onset_ticks(self.path.name)
+            self._timing_pending = False
 
     def _read(
         self, role: str, refs: tuple[SignalRef, ...], scale: float, lo: int, hi: int

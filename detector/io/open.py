@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING
 
 from detector.errors import CrampInputError
 from detector.io.channels import ChannelMap
-from detector.io.edf_header import BDF_MAGIC, EDF_MAGIC
-from detector.io.edf_reader import EdfRecording
 from detector.safe_files import check_input_file
 
 if TYPE_CHECKING:
     from detector.capture.other_sources import OtherBandCapture
     from detector.capture.recording import CaptureRecording
     from detector.io.csv_reader import CsvRecording
+    from detector.io.edf_reader import EdfRecording
 
 CAPTURE_MAGIC = b"\x89CRAMPC\n"  # detector.capture.format.FILE_MAGIC (not imported: start-up)
+EDF_MAGIC = b"0       "  # detector.io.edf_header.EDF_MAGIC and BDF_MAGIC (not imported: the
+BDF_MAGIC = b"\xffBIOSEMI"  # EDF reader and pyedflib load only when an EDF/BDF file is opened)
 GZIP_MAGIC = b"\x1f\x8b"  # detector.io.csv_reader.GZIP_MAGIC (not imported: a replay of an
 # EDF file does not load the table reader)
 CAPTURE_SUFFIXES = (".capture", ".cramp")
@@ -31,6 +32,7 @@ def open_recording(
     min_emg_fs_hz: float,
     time_unit: str | None = None,
     threads: int = 1,
+    defer_checks: bool = False,
 ) -> EdfRecording | CsvRecording | CaptureRecording | OtherBandCapture:
     """Open an EDF/EDF+/BDF/BDF+ file, a CSV/TSV table (plain or gzip), a band capture or
     a multi-band night manifest (``*.night.json``; one leg's bands replayed together).
@@ -52,6 +54,11 @@ def open_recording(
     threads : int
         2: a capture is scanned on two threads (the same result; see
         :func:`~detector.capture.reader.read_capture`). Other formats read on one.
+    defer_checks : bool
+        True: an EDF+/BDF+ file's records after the first have their timing checked by the
+        first pass over its blocks instead of here (``defer_timing_check`` of
+        :class:`~detector.io.edf_reader.EdfRecording`; the same error, raised by that pass),
+        for a caller that writes nothing before a whole pass. Other formats check here.
 
     Returns
     -------
@@ -86,7 +93,10 @@ def open_recording(
         return open_capture(p, min_emg_fs_hz=min_emg_fs_hz, start_utc=channel_map.start_utc,
                             threads=threads)
     if magic in (EDF_MAGIC, BDF_MAGIC) or (last in EDF_SUFFIXES and not magic[:2] == GZIP_MAGIC):
-        return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz)
+        from detector.io.edf_reader import EdfRecording
+
+        return EdfRecording(p, channel_map=channel_map, min_emg_fs_hz=min_emg_fs_hz,
+                            defer_timing_check=defer_checks)
     if magic[:2] == GZIP_MAGIC and inner in EDF_SUFFIXES:
         raise CrampInputError(p.name, "compressed EDF/BDF is not supported; decompress it first")
     if magic[:2] == GZIP_MAGIC or inner in TABLE_SUFFIXES:
