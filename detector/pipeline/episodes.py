@@ -46,6 +46,7 @@ from detector.pipeline.features import EpochFeatures
 from detector.pipeline.lift import LiftTracker
 from detector.pipeline.nanmedian import nanmedian_rows
 from detector.pipeline.night_window import NightWindow
+from detector.pipeline.quantiles import median
 from detector.pipeline.review import RestFloor, make_review
 from detector.pipeline.run_evidence import run_evidence, start_ratio
 
@@ -614,4 +615,4 @@ class EpisodeDetector:
 def _median_known(x: np.ndarray) -> float:
     """Median of the known (not NaN) values of ``x``; NaN when none is known."""
     known = x[~np.isnan(x)]
-    return float(np.median(known)) if known.size else np.nan
+    return median(known) if known.size else np.nan
