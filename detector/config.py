@@ -173,7 +173,9 @@ class EpisodeConfig:
     movement (a rollover, a stretch, a leg-movement series: the angle unknown or turned
     back) or the EMG seen at rest still ends the bridge at once. Bounded by the shortest
     cramp (``min_duration_s``): a quiet stretch as long as a cramp is not a lull within
-    one. Runs not yet confirmed keep ``held_max_dip_s``; under it, it is ``held_max_dip_s``."""
+    one. Runs not yet confirmed keep ``held_max_dip_s``; under it, it is ``held_max_dip_s``,
+    and with ``held_max_dip_s`` at or under ``max_dip_s`` (no held bridge) nothing more is
+    bridged here either."""
     onset_lookback_s: float = 5.0
     """How far back an onset may move over the contraction's ramp-up (s)."""
     onset_ratio: float = 1.5
