@@ -17,7 +17,8 @@ fate, with the stage that dropped it and the values against their thresholds:
 - ``too short``: the run closed before its judged window reached ``episode.min_duration_s``
   (the run's extent from its first active epoch and from its refined onset are printed, and
   the lull that closed it against ``episode.max_dip_s``, or ``episode.held_max_dip_s`` where
-  the foot stayed held: a lull just over it is a *merge* failure, the cramp cut in two);
+  the foot stayed held, ``episode.confirmed_held_dip_s`` once the run was confirmed: a lull
+  just over it is a *merge* failure, the cramp cut in two);
 - ``rejected``: the verdict on its first ``min_duration_s``: duty against
   ``episode.min_duty``, plausibility (walking rhythm, tip-toe sway, the EMG-only judgement of
   an upright run without tremor) and confidence (its parts) against
@@ -312,7 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("        lulls between runs over it: "
                           + ", ".join(f"{g:.1f} s" for g in r["gaps"])
                           + f" (max_dip_s {max_dip_s:g}; held_max_dip_s "
-                          f"{config.episode.held_max_dip_s:g} while the foot stays held)",
+                          f"{config.episode.held_max_dip_s:g} while the foot stays held, "
+                          f"confirmed_held_dip_s {config.episode.confirmed_held_dip_s:g} "
+                          "once confirmed)",
                           flush=True)
     finally:
         D.push, D._maybe_confirm, D._close_run = (  # type: ignore[method-assign]

@@ -162,6 +162,20 @@ class EpisodeConfig:
     angle and bridges nothing; a release (the angle falling back by a cramp's pull) ends
     the lull's bridge at once, and past this bound a lull ends the run whatever the foot
     does. At or under ``max_dip_s`` it bridges nothing more than ``max_dip_s`` does."""
+    confirmed_held_dip_s: float = 10.0
+    """With a foot angle (as ``held_max_dip_s``): longest lull bridged by the same held foot
+    once the run has been confirmed a cramp (s). A long weak cramp's tremor waxes and wanes
+    about its activity threshold for minutes and can lie under its rest criterion for
+    several seconds at a time (seen: up to 7 s within a 387-s cramp lying on a side, the
+    foot held 25 deg past its resting angle throughout, the leg still); the contraction has
+    not ended, so its continuation must not face a fresh ``min_duration_s`` duty test
+    (which such a stretch fails, logging the cramp far too short). A release, gross
+    movement (a rollover, a stretch, a leg-movement series: the angle unknown or turned
+    back) or the EMG seen at rest still ends the bridge at once. Bounded by the shortest
+    cramp (``min_duration_s``): a quiet stretch as long as a cramp is not a lull within
+    one. Runs not yet confirmed keep ``held_max_dip_s``; under it, it is ``held_max_dip_s``,
+    and with ``held_max_dip_s`` at or under ``max_dip_s`` (no held bridge) nothing more is
+    bridged here either."""
     onset_lookback_s: float = 5.0
     """How far back an onset may move over the contraction's ramp-up (s)."""
     onset_ratio: float = 1.5

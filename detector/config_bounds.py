@@ -93,6 +93,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "episode.min_duration_s": _pos(3600.0, "s"),
     "episode.max_dip_s": Bounds(0.0, 600.0, unit="s"),
     "episode.held_max_dip_s": Bounds(0.0, 600.0, unit="s"),
+    "episode.confirmed_held_dip_s": Bounds(0.0, 600.0, unit="s"),
     "episode.onset_lookback_s": Bounds(0.0, 600.0, unit="s"),
     "episode.onset_ratio": Bounds(1.0, 1000.0),
     "episode.onset_rise_uv": Bounds(0.0, 1e4, unit="uV"),

@@ -94,6 +94,8 @@ def validate_config(cfg: DetectorConfig) -> None:
         raise ConfigError("episode.max_dip_s", "must be >= 0")
     if p.held_max_dip_s < 0:
         raise ConfigError("episode.held_max_dip_s", "must be >= 0")
+    if p.confirmed_held_dip_s < 0:
+        raise ConfigError("episode.confirmed_held_dip_s", "must be >= 0")
     if p.aftermath_s < 0:
         raise ConfigError("episode.aftermath_s", "must be >= 0")
     if p.onset_lookback_s < 0:

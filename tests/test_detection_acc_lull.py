@@ -143,9 +143,10 @@ def test_prone_foot_resting_pointed_does_not_bridge_two_tremor_bursts() -> None:
 
 
 def test_lull_longer_than_the_bound_ends_the_run_even_with_the_foot_held() -> None:
+    # a confirmed run's bound (episode.confirmed_held_dip_s, tests/test_detection_acc_weaklong)
     rest = _seg(1200, tremor=1.0, angle_deg=REST_DEG)
     burst = _seg(200, tremor=4.0, angle_deg=HELD_DEG)
-    bound = round(CFG.episode.held_max_dip_s / CFG.epoch_s)
+    bound = round(CFG.episode.confirmed_held_dip_s / CFG.epoch_s)
     long_lull = _seg(bound + 5, tremor=1.0, angle_deg=HELD_DEG)
     assert len(_detect([rest, burst, long_lull, burst, rest])) == 2
     # positive control: a lull just inside the bound is bridged
@@ -177,7 +178,8 @@ def test_bridge_does_not_depend_on_the_chunking(cuts: list[int]) -> None:
     rest = _seg(1200, tremor=1.0, angle_deg=REST_DEG)
     burst = _seg(200, tremor=4.0, angle_deg=HELD_DEG)
     night = [*_cramp_with_lull(), *_cramp_with_lull(lull_deg=REST_DEG)[1:],
-             burst, _seg(40, tremor=1.0, angle_deg=HELD_DEG), burst, rest]
+             burst, _seg(round(CFG.episode.confirmed_held_dip_s / CFG.epoch_s) + 10,
+                         tremor=1.0, angle_deg=HELD_DEG), burst, rest]
     whole = _detect(night)
     assert len(whole) == 5
     assert _detect(night, chunk_epochs=cuts) == whole

@@ -127,6 +127,11 @@ class EpisodeDetector:
         # where the cramp pulled it (see _lull_bridged)
         self.held_dip = (max(self.max_dip, round(config.episode.held_max_dip_s * self.eps))
                          if has_foot and mode != "emg" else self.max_dip)
+        # once the run is confirmed a cramp, up to confirmed_held_dip_s (its continuation
+        # needs no fresh duty test while the contraction visibly goes on)
+        self.confirmed_dip = (max(self.held_dip,
+                                  round(config.episode.confirmed_held_dip_s * self.eps))
+                              if self.held_dip > self.max_dip else self.held_dip)
         self._rest_angle = np.nan  # the open run's resting foot angle before its onset (deg)
         self._run_first = 0  # the open run's first epoch as opened (not moved by _rejudge)
         self.context = int(CONTEXT_S * self.eps)
@@ -196,6 +201,7 @@ class EpisodeDetector:
         starts = np.flatnonzero(edges == 1) + k0
         ends = np.flatnonzero(edges == -1) + k0
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            events.extend(self._judge_before_lull(s))
             if self._run_start is not None and self._lull_bridged(s):
                 self._run_end = e
             else:
@@ -210,6 +216,7 @@ class EpisodeDetector:
                 self._run_end, self._state, self._look = e, "none", 0
                 self._rejudge_after = None
             events.extend(self._maybe_confirm())
+        events.extend(self._judge_before_lull(self._next_epoch))
         if self._run_start is not None and not self._lull_bridged(self._next_epoch):
             events.extend(self._maybe_confirm(closing=True))
             events.extend(self._close_run())
@@ -223,22 +230,37 @@ class EpisodeDetector:
         foot's angle on a still leg (deg; the relative angle of the ankle pull, readable
         near a side, else the plantar-flexion angle; NaN where moving, missing or unknown)
         and whether the EMG is seen at rest. Without a bridge: all NaN and all False."""
-        if self.held_dip <= self.max_dip:
+        if self.confirmed_dip <= self.max_dip:
             return np.full(f.n_epochs, np.nan), np.zeros(f.n_epochs, dtype=bool)
         angle = (f.relative_angle_deg if f.relative_angle_deg is not None
                  else f.plantar_flexion_deg)
         return (np.where(still & ~f.acc_missing, angle, np.nan),
                 self.rule.emg_rests(f, levels))
 
+    def _judge_before_lull(self, stop: int) -> list[EpisodeEvent]:
+        """Judge the open run before a lull from its end to epoch ``stop`` longer than
+        ``episode.held_max_dip_s`` is weighed (:meth:`_lull_bridged`): whether it is
+        confirmed sets how long a held lull may be, so it must not hang on where a chunk
+        happened to end. By then the run's decay is seen whole, so the verdict is the one
+        any chunking reaches."""
+        if (self._run_start is None or self._state != "none"
+                or self.confirmed_dip <= self.held_dip or stop - self._run_end <= self.held_dip):
+            return []
+        return self._maybe_confirm()
+
     def _lull_bridged(self, stop: int) -> bool:
         """Whether the open run goes on over the lull from its end to epoch ``stop`` (the next
         active epoch, or the epochs seen so far): a lull of at most ``episode.max_dip_s``, or,
         with a foot angle, of at most ``episode.held_max_dip_s`` through which the foot stays
-        held (:meth:`_held_through`). Only epochs already seen count."""
+        held (:meth:`_held_through`); once the run is confirmed a cramp, of at most
+        ``episode.confirmed_held_dip_s`` so held (a long weak cramp's tremor lulls for
+        seconds while the foot stays pulled: its continuation is no new run to judge). Only
+        epochs already seen count."""
         gap = stop - self._run_end
         if gap <= self.max_dip:
             return True
-        return gap <= self.held_dip and self._held_through(self._run_end, stop)
+        bound = self.confirmed_dip if self._state in ("confirmed", "reviewed") else self.held_dip
+        return gap <= bound and self._held_through(self._run_end, stop)
 
     def _held_through(self, lo: int, hi: int) -> bool:
         """Whether the foot stays held where the open run's cramp pulled it over epochs
@@ -268,7 +290,7 @@ class EpisodeDetector:
         """The foot's resting angle before a run's onset at epoch ``start`` (deg): the median
         of its known still angles over the ``episode.onset_lookback_s`` before it (not before
         epoch ``floor``, the previous run's end); NaN when none is known."""
-        if self.held_dip <= self.max_dip:
+        if self.confirmed_dip <= self.max_dip:
             return np.nan
         lo = max(floor, start - round(self.config.episode.onset_lookback_s * self.eps),
                  self.history.first_epoch)
