@@ -116,6 +116,7 @@ def validate_config(cfg: DetectorConfig) -> None:
                          ("max_lull_fraction", 0.0, 1.0), ("max_burst_excess", -5.0, 10.0),
                          ("lull_ratio", 0.0, 1.0), ("tremor_fraction", 0.0, 1.0),
                          ("duration_span_s", 1e-3, 3600.0), ("rest_between_s", 0.0, 600.0),
+                         ("rest_floor_ratio", 1.0, 100.0), ("rest_floor_hold_s", 0.0, 7200.0),
                          ("rest_fraction", 0.0, 1.0), ("standing_level_ratio", 0.0, 100.0),
                          ("weak_min_tonic_ratio", 0.0, 100.0),
                          ("weak_max_start_ratio", 1.0, 1e9), ("max_burst_skew", 1.0, 1e9),

@@ -182,6 +182,23 @@ class EvidenceConfig:
     rest (``rest_fraction``) this long since the last judged run ended (s); otherwise the
     activity is the same state going on (standing after walking, the stretching and standing
     after a cramp)."""
+    rest_floor_ratio: float = 2.0
+    """Without posture, once a run has been withdrawn as the person on their legs (walking,
+    standing, rising onto the toes, up and about: :mod:`detector.pipeline.review`), the calf
+    counts as rested again (``rest_between_s``) only while its one-second median envelope is
+    also below this multiple of the recording's lowest settled resting level so far
+    (:class:`~detector.pipeline.review.RestFloor`; no unit). The adaptive resting level
+    rises to the calf's standing tonus within minutes of being up, so a standing calf
+    between walks reads as "at rest" against it; the calf returns near the lowest floor only
+    on sitting or lying down, where a new cramp starts from. Where the standing tonus is
+    invisible (standing as low as lying) the test passes as before; before the floor is
+    settled (``tonic_settle_s``) it is not applied."""
+    rest_floor_hold_s: float = 300.0
+    """How long the floor test of ``rest_floor_ratio`` holds after the last judged run of the
+    up-and-about state ended (s): a run that starts later is judged as before. It bounds a
+    floor set low by a quiet part of the night against a later, noisier part (electrode
+    shift, hum) that never comes back to it. Each judged run that starts within it without
+    the calf seen at the floor carries the state on (walk, stand, walk)."""
     rest_fraction: float = 0.5
     """The EMG is at rest when its one-second median is below this fraction of the activity
     threshold."""

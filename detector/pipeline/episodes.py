@@ -157,6 +157,13 @@ class EpisodeDetector:
         self._rest_tail = np.empty(0)
         self._rest_marks: list[int] = []  # epochs at which the muscle had rested long enough
         self._last_judged_end: int | None = None
+        # after a withdrawal (the person on their legs) rest must also reach the lowest floor
+        self._floor_ratio = config.evidence.rest_floor_ratio
+        self._floor_hold = round(config.evidence.rest_floor_hold_s * self.eps)
+        self._floor_streak = 0
+        self._floor_marks: list[int] = []  # epochs at which it had rested so at the floor
+        self._upright_end: int | None = None  # end of the up-and-about state's last judged run
+        self._judged_rhythmic = False  # the open run's judged window was rhythmic (walking)
         self._last_active = -1  # acc only: last active epoch, last epoch with tremor at rest
         self._last_tremor_rest = -1
         self._tonic_ref_uv = np.nan  # highest settled resting EMG level so far
@@ -345,23 +352,36 @@ class EpisodeDetector:
         median = nanmedian_rows(windows)  # all-NaN windows: NaN, not quiet
         with np.errstate(invalid="ignore"):
             quiet = ~np.isnan(env) & ~active & (median < v.rest_fraction * threshold)
+            floor = self.rest_floor.over(np.arange(f.first_epoch, f.first_epoch + f.n_epochs))
+            at_floor = quiet & (np.isnan(floor) | (median < self._floor_ratio * floor))
         self._rest_tail = joined[-(k - 1):] if k > 1 else joined[:0]
-        streak = self._quiet_streak
-        idx = np.arange(f.n_epochs)
-        last_break = np.where(~quiet, idx, -1)
-        last_break = np.maximum.accumulate(last_break) if f.n_epochs else last_break
-        length = np.where(last_break >= 0, idx - last_break, idx + 1 + streak)
-        hits = np.flatnonzero(length == self._rest_epochs)
+        hits, self._quiet_streak = _streak_hits(quiet, self._quiet_streak, self._rest_epochs)
         self._rest_marks.extend((hits + f.first_epoch).tolist())
-        self._quiet_streak = int(length[-1]) if f.n_epochs else streak
-        if self._last_judged_end is not None and self._rest_marks \
-                and self._rest_marks[0] < self._last_judged_end:
+        hits, self._floor_streak = _streak_hits(at_floor, self._floor_streak, self._rest_epochs)
+        self._floor_marks.extend((hits + f.first_epoch).tolist())
+        if self._last_judged_end is not None:  # a later judged run ends no earlier
             self._rest_marks = [m for m in self._rest_marks if m >= self._last_judged_end]
+            keep = self._last_judged_end if self._upright_end is None else self._upright_end
+            self._floor_marks = [m for m in self._floor_marks if m >= keep]
 
     def _rested_since_judged(self, start: int) -> bool:
+        """Whether the muscle rested (``rest_between_s``) between the last judged run's end
+        and epoch ``start``; while the person is up and about (:meth:`_upright_at`), at the
+        recording's lowest floor (``evidence.rest_floor_ratio``)."""
         if self._last_judged_end is None:
             return True
-        return any(self._last_judged_end <= k <= start for k in self._rest_marks)
+        return (any(self._last_judged_end <= k <= start for k in self._rest_marks)
+                and not self._upright_at(start))
+
+    def _upright_at(self, start: int) -> bool:
+        """Whether a run beginning at epoch ``start`` carries on the up-and-about state: a run
+        was withdrawn as the person on their legs (or carried that state on) and ended at most
+        ``evidence.rest_floor_hold_s`` before, and the calf has not rested near the lowest
+        settled floor since (it relaxes so only on sitting or lying down)."""
+        u = self._upright_end
+        if u is None or start - u > self._floor_hold:
+            return False
+        return not any(u <= k <= start for k in self._floor_marks)
 
     def flush(self) -> list[EpisodeEvent]:
         """End of stream: close an open run."""
@@ -393,6 +413,8 @@ class EpisodeDetector:
             ev = self._evidence(self._judge_from, confirm)
             after_episode = self._run_start - self._last_episode_end < self.aftermath
             sustained = ev.duty >= self.config.episode.min_duty
+            self._judged_rhythmic = (ev.shape is not None
+                                     and ev.shape.rhythm > self.config.evidence.max_rhythm)
             ok = (not after_episode and sustained and self.rule.plausible(ev)
                   and self.rule.confidence(ev, self.min_epochs / self.eps)
                   >= self.config.episode.min_confidence)
@@ -569,6 +591,11 @@ class EpisodeDetector:
         if reason is not None:  # a rise onto the toes, or up and about: withdrawn at its end
             state = "withdrawn"
             out.append(self._withdraw(start, end, reason))
+        if state == "withdrawn" or (state == "rejected" and (
+                self._upright_at(start) or self._rejected_on_legs(start, end))):
+            self._upright_end = end  # on their legs: the calf rests only at the floor again
+        elif state != "none":
+            self._upright_end = None
         if state in ("confirmed", "reviewed"):  # a withdrawn run never becomes an episode
             episode = self._build(start, end)
             self.episodes.append(episode)
@@ -576,6 +603,17 @@ class EpisodeDetector:
             out.append(EpisodeEnded(episode=episode))
         self.history.trim(min(self._next_epoch, end) - self.context)
         return out
+
+    def _rejected_on_legs(self, start: int, end: int) -> bool:
+        """Whether the rejected run ``[start, end)`` showed the person on their legs (EMG only):
+        rhythmic in its judged window (walking), or walking in the later looks a confirmed
+        run would have had (:meth:`~detector.pipeline.review.RunReview.on_legs`)."""
+        if self.review is None:
+            return False
+        if self._judged_rhythmic:
+            return True
+        run_uv = EmgLevel.resting_envelope(self.history.window(start, end)[0])
+        return self.review.on_legs(run_uv) is not None
 
     def _onset_context(self, start: int) -> tuple[np.ndarray, float, float, float, float]:
         """Resting envelope over ``evidence.tiptoe_pre_s`` before epoch ``start`` (uV), and the
@@ -632,6 +670,18 @@ class EpisodeDetector:
         f, i = hit[0].features, hit[1]
         missing = f.emg_missing[i] if self.rule.uses_emg else f.acc_missing[i]
         return "missing" if missing else "data"
+
+
+def _streak_hits(quiet: np.ndarray, streak: int, need: int) -> tuple[np.ndarray, int]:
+    """Indices at which a run of ``quiet`` epochs (shape (n,)) reaches ``need`` epochs, given
+    ``streak`` quiet epochs before the first; and the streak after the last."""
+    n = quiet.shape[0]
+    if not n:
+        return np.empty(0, dtype=np.int64), streak
+    idx = np.arange(n)
+    last_break = np.maximum.accumulate(np.where(~quiet, idx, -1))
+    length = np.where(last_break >= 0, idx - last_break, idx + 1 + streak)
+    return np.flatnonzero(length == need), int(length[-1])
 
 
 def _median_known(x: np.ndarray) -> float:

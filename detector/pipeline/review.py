@@ -70,6 +70,14 @@ class RestFloor:
         below = [v for k, v in self._marks if k <= epoch]
         return below[-1] if below else float("nan")
 
+    def over(self, epochs: np.ndarray) -> np.ndarray:
+        """:meth:`at` for each of ``epochs`` (ascending or not), shape like ``epochs`` (uV)."""
+        if not self._marks:
+            return np.full(epochs.shape, np.nan)
+        at = np.array([k for k, _ in self._marks])
+        low = np.array([np.nan] + [v for _, v in self._marks])
+        return low[np.searchsorted(at, epochs, side="right")]
+
 
 @dataclass(frozen=True)
 class RunReview:
@@ -200,6 +208,28 @@ class RunReview:
                 return "walking later in the run (up and about)"
             free_from = a + length
         return None
+
+    def on_legs(self, run_uv: np.ndarray) -> str | None:
+        """Why a run that was *rejected* (never announced) shows the person on their legs, or
+        ``None``: the later looks a confirmed run would have had (:meth:`withdraw`, each
+        window that fits in the run) and :meth:`walks_later`. A rejected run is no episode
+        either way; this only tells the rest that follows it (``evidence.rest_floor_ratio``).
+
+        Parameters
+        ----------
+        run_uv : ndarray, shape (n,)
+            Resting-comparable EMG envelope of the run's epochs from its onset (uV), NaN where
+            unusable.
+        """
+        n = run_uv.shape[0]
+        for look in range(self.n_looks):
+            a, b = self.window(0, look)
+            if b > n:
+                break
+            reason = self.withdraw(run_uv[a:b], look)
+            if reason is not None:
+                return reason
+        return self.walks_later(run_uv)
 
     def at_end(self, duration_epochs: int, before_uv: np.ndarray, rest_uv: float,
                standing_uv: float, lowest_uv: float, step_uv: float = np.nan) -> str | None:
